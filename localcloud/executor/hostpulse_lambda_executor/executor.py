@@ -173,6 +173,7 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
                     return InvocationResult(request_id, error.payload, is_error=True, logs="")
             timeout = float(self.function_version.config.timeout)
             self.logs.begin(request_id)
+            self.logs.write_line(f"START RequestId: {request_id} Version: {self._version()}")
             endpoint = self.executor_endpoint
             endpoint.invocation_future = Future()
             endpoint.logs = None
@@ -189,17 +190,32 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
             try:
                 result: InvocationResult = endpoint.invocation_future.result(timeout=remaining)
             except FutureTimeout:
-                return self._timed_out(request_id, timeout)
+                return self._timed_out(request_id, timeout, started)
             self.logs.wait_for_end(request_id, LOG_DRAIN_SECONDS)
+            self._report(request_id, started)
             result.logs = self.logs.since_begin()
             return result
 
-    def _timed_out(self, request_id: str, timeout: float) -> InvocationResult:
+    def _version(self) -> str:
+        return str(self.function_version.id.qualifier)
+
+    def _report(self, request_id: str, started: float) -> None:
+        """The closing lines Lambda writes for every invocation."""
+        duration_ms = (time.monotonic() - started) * 1000
+        memory = self.function_version.config.memory_size
+        self.logs.write_line(f"END RequestId: {request_id}")
+        self.logs.write_line(
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Memory Size: {memory} MB"
+        )
+
+    def _timed_out(self, request_id: str, timeout: float, started: float) -> InvocationResult:
         # Kill first so the handler cannot post a late response to a finished invocation.
         self._terminate()
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         message = f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds"
         self.logs.write_line(message)
+        self._report(request_id, started)
         return InvocationResult(
             request_id,
             error_payload("Sandbox.Timedout", message),

@@ -1,0 +1,164 @@
+"""The ``hostpulse`` command: run the local cloud and look after it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from pydantic import ValidationError
+
+from hostpulse.db.migrate import MigrationError
+from hostpulse.localcloud.errors import LocalCloudError
+from hostpulse.localcloud.processes import log_tail, read_pid
+from hostpulse.localcloud.settings import LocalCloudSettings
+from hostpulse.localcloud.supervisor import SUPERVISOR, LocalCloud, read_endpoints
+from hostpulse.stack.model import StackError
+
+DETACH_TIMEOUT_SECONDS = 600.0
+
+
+class Shutdown(Exception):
+    """Raised in the main thread by SIGTERM/SIGINT while starting up."""
+
+
+def say(message: str) -> None:
+    print(f"hostpulse: {message}", flush=True)
+
+
+def cmd_up(cloud: LocalCloud, detach: bool) -> int:
+    if detach:
+        return start_detached(cloud)
+    stopping = threading.Event()
+    starting = True
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+        if starting:
+            raise Shutdown(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        endpoints = cloud.start(say)
+    except Shutdown:
+        say("stopped during start-up")
+        return 130
+    starting = False
+    say("ready")
+    for key in ("ingest_url", "api_url", "aws_endpoint_url", "redis_url"):
+        print(f"  {key:18} {endpoints[key]}", flush=True)
+    print(f"  {'endpoints':18} {cloud.paths.endpoints}", flush=True)
+    cause = cloud.watch(stopping)
+    if cause is not None:
+        say(f"error: {cause}; see {cloud.paths.logs} and run `hostpulse up` again")
+    cloud.stop(say)
+    say("stopped")
+    return 1 if cause else 0
+
+
+def start_detached(cloud: LocalCloud) -> int:
+    cloud.claim()  # fail fast, in this process, when one is already running
+    cloud.paths.pid(SUPERVISOR).unlink(missing_ok=True)
+    log_file = cloud.paths.log("up")
+    with log_file.open("ab") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "hostpulse.cli.main", "up"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + DETACH_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            say(f"error: start-up failed: {last_error(log_file)}")
+            return 1
+        endpoints = read_endpoints(cloud.paths)
+        if endpoints is not None and endpoints.get("supervisor_pid") == child.pid:
+            say(f"running in the background (pid {child.pid}); log: {log_file}")
+            print(f"  ingest_url         {endpoints['ingest_url']}")
+            print(f"  api_url            {endpoints['api_url']}")
+            return 0
+        time.sleep(0.3)
+    say(f"error: not healthy after {DETACH_TIMEOUT_SECONDS:.0f} s; see {log_file}")
+    return 1
+
+
+def last_error(log_file: Path) -> str:
+    lines = [line for line in log_tail(log_file, 20).split(" | ") if "error" in line.lower()]
+    return lines[-1].removeprefix("hostpulse: error: ") if lines else log_tail(log_file, 1)
+
+
+def cmd_down(cloud: LocalCloud) -> int:
+    if not cloud.down(say):
+        say("nothing was running")
+    else:
+        say("stopped")
+    return 0
+
+
+def cmd_status(cloud: LocalCloud, as_json: bool) -> int:
+    rows = cloud.status()
+    if as_json:
+        print(json.dumps([row.__dict__ for row in rows], indent=2))
+    else:
+        print(f"{'COMPONENT':12} {'STATE':9} {'ADDRESS':62} DETAIL")
+        for row in rows:
+            state = "healthy" if row.healthy else "DOWN"
+            print(f"{row.name:12} {state:9} {row.address:62} {row.detail}")
+    return 0 if all(row.healthy for row in rows) else 1
+
+
+def cmd_deploy(cloud: LocalCloud) -> int:
+    if read_pid(cloud.paths.pid(SUPERVISOR)) is None:
+        raise LocalCloudError("hostpulse is not running", "start it with `hostpulse up --detach`")
+    result = cloud.deploy()
+    for change in result.changes:
+        say(change)
+    say(f"{len(result.changes)} change(s)")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="hostpulse", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="run LocalStack, PostgreSQL and Redis and deploy the stack")
+    up.add_argument("--detach", action="store_true", help="return once everything is healthy")
+    commands.add_parser("down", help="stop everything `up` started")
+    status = commands.add_parser("status", help="each component, its address, healthy or not")
+    status.add_argument("--json", action="store_true")
+    commands.add_parser("deploy", help="deploy the stack description again (idempotent)")
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        cloud = LocalCloud(LocalCloudSettings())
+        if args.command == "up":
+            return cmd_up(cloud, args.detach)
+        if args.command == "down":
+            return cmd_down(cloud)
+        if args.command == "status":
+            return cmd_status(cloud, args.json)
+        return cmd_deploy(cloud)
+    except (LocalCloudError, StackError, MigrationError) as error:
+        say(f"error: {error}")
+        return 1
+    except ValidationError as error:
+        problems = "; ".join(f"HOSTPULSE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                             for e in error.errors())
+        say(f"error: bad setting: {problems}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The local cloud: LocalStack, PostgreSQL and Redis as host processes, supervised together."""

@@ -1,0 +1,97 @@
+"""LocalStack on the host, with hostpulse's Lambda executor."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import requests
+
+from hostpulse.localcloud.component import Health
+from hostpulse.localcloud.localstack_env import LocalStackEnvironment
+from hostpulse.localcloud.paths import StatePaths
+from hostpulse.localcloud.processes import ManagedProcess, ensure_port_free, log_tail
+from hostpulse.localcloud.settings import LocalCloudSettings
+
+SERVICES = ("apigateway", "lambda", "sqs", "sns", "s3", "events", "iam", "sts", "logs")
+
+
+def localstack_healthy(url: str) -> tuple[bool, str]:
+    try:
+        response = requests.get(f"{url}/_localstack/health", timeout=2)
+        states = response.json().get("services", {})
+    except (requests.RequestException, ValueError) as error:
+        return False, type(error).__name__
+    missing = [name for name in SERVICES if states.get(name) not in ("available", "running")]
+    if missing:
+        return False, f"services not ready: {', '.join(missing)}"
+    return True, f"localstack {response.json().get('version', '?')}"
+
+
+class LocalStack:
+    name = "localstack"
+
+    def __init__(self, paths: StatePaths, settings: LocalCloudSettings) -> None:
+        self.paths = paths
+        self.port = settings.localstack_port
+        self.environment = LocalStackEnvironment(paths.localstack, settings.localstack_python)
+        self.process: ManagedProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _env(self) -> dict[str, str]:
+        root = self.paths.localstack
+        tmp = root / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        inherited = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+        return {
+            **inherited,
+            "GATEWAY_LISTEN": f"127.0.0.1:{self.port}",
+            "LOCALSTACK_HOST": f"127.0.0.1:{self.port}",
+            "SERVICES": ",".join(SERVICES),
+            "FILESYSTEM_ROOT": str(root / "fs"),
+            "TMPDIR": str(tmp),
+            # No network here beyond package indexes: no DNS server, certificate or analytics.
+            "DNS_ADDRESS": "0",
+            "SKIP_SSL_CERT_DOWNLOAD": "1",
+            "DISABLE_EVENTS": "1",
+            "SQS_ENDPOINT_STRATEGY": "path",
+            "LAMBDA_RUNTIME_EXECUTOR": "hostpulse",
+            "HOSTPULSE_LAMBDA_PYTHON": sys.executable,
+            "HOSTPULSE_LAMBDA_LOG_DIR": str(self.paths.lambda_logs),
+        }
+
+    def start(self) -> None:
+        ensure_port_free(self.port, "LocalStack", "HOSTPULSE_LOCALSTACK_PORT")
+        python = self.environment.ensure()
+        self.process = ManagedProcess(
+            name="localstack",
+            argv=[str(python), "-m", "localstack.runtime.main"],
+            log_file=self.paths.log("localstack"),
+            pid_file=self.paths.pid("localstack"),
+            env=self._env(),
+            cwd=self.paths.localstack,
+        )
+        self.process.start()
+        self.process.wait_until(lambda: localstack_healthy(self.url)[0], timeout=120)
+
+    def stop(self) -> None:
+        process = self.process or ManagedProcess(
+            name="localstack",
+            argv=[],
+            log_file=self.paths.log("localstack"),
+            pid_file=self.paths.pid("localstack"),
+        )
+        process.stop()
+
+    def health(self) -> Health:
+        healthy, detail = localstack_healthy(self.url)
+        return Health(self.name, self.url, healthy, detail)
+
+    def crash(self) -> str | None:
+        code = self.process.exit_code() if self.process else None
+        if code is None or self.process is None:
+            return None
+        return f"localstack exited with code {code}: {log_tail(self.process.log_file)}"

@@ -1,0 +1,49 @@
+"""Where the local cloud keeps its state, logs and pid files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    root: Path
+
+    @property
+    def endpoints(self) -> Path:
+        return self.root / "endpoints.json"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def postgres(self) -> Path:
+        return self.root / "postgres"
+
+    @property
+    def redis(self) -> Path:
+        return self.root / "redis"
+
+    @property
+    def localstack(self) -> Path:
+        return self.root / "localstack"
+
+    @property
+    def lambda_logs(self) -> Path:
+        return self.logs / "lambda"
+
+    def log(self, component: str) -> Path:
+        return self.logs / f"{component}.log"
+
+    def pid(self, component: str) -> Path:
+        return self.run / f"{component}.pid"
+
+    def create(self) -> None:
+        for directory in (self.root, self.logs, self.run, self.lambda_logs):
+            directory.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,138 @@
+"""Child processes of the local cloud: started with a pid file and a log, stopped with no orphans."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from hostpulse.localcloud.errors import LocalCloudError
+
+
+def port_owner(port: int) -> str:
+    """Who listens on a loopback port, as 'name (pid N)', or 'another process'."""
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+                if conn.pid:
+                    with contextlib.suppress(psutil.Error):
+                        return f"{psutil.Process(conn.pid).name()} (pid {conn.pid})"
+                break
+    except psutil.AccessDenied:
+        pass
+    return "another process"
+
+
+def ensure_port_free(port: int, component: str, setting: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As servers do: a port whose last connection lingers in TIME_WAIT is free to bind.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise LocalCloudError(
+                f"port {port} for {component} is taken by {port_owner(port)}",
+                f"stop that process or set {setting} to a free port",
+            ) from None
+
+
+def read_pid(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if psutil.pid_exists(pid) else None
+
+
+def stop_pid(pid: int, stop_signal: int = signal.SIGTERM, grace_seconds: float = 15.0) -> None:
+    """Signal a process group leader, wait, then kill the whole group."""
+    try:
+        os.killpg(pid, stop_signal)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        os.kill(pid, stop_signal)
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline:
+        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            break
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def log_tail(log_file: Path, lines: int = 5) -> str:
+    try:
+        text = log_file.read_text(errors="replace").strip().splitlines()
+    except FileNotFoundError:
+        return ""
+    return " | ".join(line.strip() for line in text[-lines:] if line.strip())
+
+
+@dataclass
+class ManagedProcess:
+    """One long-running server process owned by the supervisor."""
+
+    name: str
+    argv: Sequence[str]
+    log_file: Path
+    pid_file: Path
+    env: Mapping[str, str] | None = None
+    cwd: Path | None = None
+    user: int | None = None
+    stop_signal: int = signal.SIGTERM
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def start(self) -> None:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(
+                list(self.argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(self.env) if self.env is not None else None,
+                cwd=self.cwd,
+                user=self.user,
+                # Own group: Ctrl-C reaches the supervisor only, which stops children in order.
+                start_new_session=True,
+            )
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_file.write_text(str(self.process.pid))
+
+    def exit_code(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def wait_until(self, healthy: Callable[[], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            code = self.exit_code()
+            if code is not None:
+                raise LocalCloudError(
+                    f"{self.name} exited with code {code}: {log_tail(self.log_file) or 'no output'}",
+                    f"see {self.log_file}",
+                )
+            if healthy():
+                return
+            time.sleep(0.2)
+        raise LocalCloudError(
+            f"{self.name} did not become healthy within {timeout:.0f} s: {log_tail(self.log_file)}",
+            f"see {self.log_file}",
+        )
+
+    def stop(self) -> None:
+        pid = self.process.pid if self.process is not None else read_pid(self.pid_file)
+        if pid is not None:
+            stop_pid(pid, self.stop_signal)
+        if self.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=5)
+        self.pid_file.unlink(missing_ok=True)

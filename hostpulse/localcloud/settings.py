@@ -1,0 +1,33 @@
+"""Settings of the local cloud, read once from ``HOSTPULSE_*`` variables and validated."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class LocalCloudSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOSTPULSE_", extra="ignore")
+
+    state_dir: Path = PROJECT_ROOT / ".hostpulse"
+    # External servers; when unset, embedded ones run under the state folder.
+    database_url: str | None = None
+    redis_url: str | None = None
+    localstack_port: int = Field(4566, ge=1, le=65535)
+    postgres_port: int = Field(15432, ge=1, le=65535)
+    redis_port: int = Field(16379, ge=1, le=65535)
+    # Interpreter for LocalStack's own environment (3.13 or newer); found when unset.
+    localstack_python: Path | None = None
+    region: str = "us-east-1"
+    stack_file: Path = PROJECT_ROOT / "stack" / "stack.yaml"
+    startup_timeout_seconds: float = Field(120.0, gt=0)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> LocalCloudSettings:
+    return LocalCloudSettings()

@@ -1,0 +1,183 @@
+"""Brings the local cloud up in order, watches it, and takes it down in reverse order."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from hostpulse.db.migrate import migrate
+from hostpulse.localcloud.component import Component, Health
+from hostpulse.localcloud.errors import LocalCloudError
+from hostpulse.localcloud.localstack import LocalStack
+from hostpulse.localcloud.paths import StatePaths
+from hostpulse.localcloud.postgres import EmbeddedPostgres, ExternalPostgres
+from hostpulse.localcloud.processes import read_pid, stop_pid
+from hostpulse.localcloud.redis_server import EmbeddedRedis, ExternalRedis
+from hostpulse.localcloud.settings import LocalCloudSettings
+from hostpulse.stack.deployer import DeployResult, Deployer
+from hostpulse.stack.model import load_stack
+
+SUPERVISOR = "supervisor"
+Report = Callable[[str], None]
+
+
+def read_endpoints(paths: StatePaths) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads(paths.endpoints.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return data
+
+
+def write_atomically(path: Path, content: str) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(content)
+    temporary.chmod(0o600)  # it holds the database password
+    temporary.replace(path)
+
+
+class LocalCloud:
+    def __init__(self, settings: LocalCloudSettings) -> None:
+        self.settings = settings
+        self.paths = StatePaths(settings.state_dir.resolve())
+        self.postgres: EmbeddedPostgres | ExternalPostgres = (
+            ExternalPostgres(settings.database_url)
+            if settings.database_url
+            else EmbeddedPostgres(self.paths, settings.postgres_port)
+        )
+        self.redis: EmbeddedRedis | ExternalRedis = (
+            ExternalRedis(settings.redis_url)
+            if settings.redis_url
+            else EmbeddedRedis(self.paths, settings.redis_port)
+        )
+        self.localstack = LocalStack(self.paths, settings)
+        self.components: list[Component] = [self.postgres, self.redis, self.localstack]
+        self._started: list[Component] = []
+
+    # -- up ---------------------------------------------------------------------------------
+
+    def claim(self) -> None:
+        self.paths.create()
+        running = read_pid(self.paths.pid(SUPERVISOR))
+        if running is not None and running != os.getpid():
+            raise LocalCloudError(
+                f"hostpulse is already running (pid {running})",
+                "see `hostpulse status`, or stop it with `hostpulse down`",
+            )
+        self.paths.pid(SUPERVISOR).write_text(str(os.getpid()))
+
+    def start(self, report: Report) -> dict[str, Any]:
+        self.claim()
+        try:
+            for component in self.components:
+                report(f"starting {component.name}")
+                component.start()
+                self._started.append(component)
+            report("applying database migrations")
+            applied = migrate(self.postgres.url)
+            if applied:
+                report(f"applied {', '.join(applied)}")
+            report("deploying the stack")
+            result = self.deploy()
+            report(f"deployed: {len(result.changes)} change(s)")
+            endpoints = self.endpoints(result)
+            write_atomically(self.paths.endpoints, json.dumps(endpoints, indent=2))
+            return endpoints
+        except BaseException:
+            self.stop(report)
+            raise
+
+    def deploy(self) -> DeployResult:
+        stack = load_stack(self.settings.stack_file)
+        variables = {
+            "database_url": self.postgres.url,
+            "redis_url": self.redis.url,
+            "region": self.settings.region,
+        }
+        return Deployer(stack, self.localstack.url, self.settings.region, variables).deploy()
+
+    def endpoints(self, result: DeployResult) -> dict[str, Any]:
+        api_url = result.api_url or ""
+        return {
+            "ingest_url": f"{api_url}/v1/ingest",
+            "api_url": api_url,
+            "health_url": f"{api_url}/health",
+            "aws_endpoint_url": self.localstack.url,
+            "region": self.settings.region,
+            "database_url": self.postgres.url,
+            "redis_url": self.redis.url,
+            "queues": result.queue_urls,
+            "dead_letter_queues": result.dead_letter_urls,
+            "topics": result.topic_arns,
+            "buckets": result.buckets,
+            "supervisor_pid": os.getpid(),
+        }
+
+    def watch(self, stopping: threading.Event) -> str | None:
+        """Block until asked to stop (None) or until a component dies (its cause)."""
+        while not stopping.wait(1.0):
+            for component in self._started:
+                cause = component.crash()
+                if cause is not None:
+                    return cause
+        return None
+
+    # -- down -------------------------------------------------------------------------------
+
+    def stop(self, report: Report) -> None:
+        self.paths.endpoints.unlink(missing_ok=True)
+        for component in reversed(self._started or self.components):
+            report(f"stopping {component.name}")
+            component.stop()
+        self._started.clear()
+        if read_pid(self.paths.pid(SUPERVISOR)) in (None, os.getpid()):
+            self.paths.pid(SUPERVISOR).unlink(missing_ok=True)
+
+    def down(self, report: Report, timeout: float = 60.0) -> bool:
+        """Stop a running supervisor, or clean up after one that crashed."""
+        supervisor = read_pid(self.paths.pid(SUPERVISOR))
+        if supervisor is not None:
+            report(f"stopping hostpulse (pid {supervisor})")
+            stop_pid(supervisor, grace_seconds=timeout)
+        leftovers = [p for p in self.paths.run.glob("*.pid") if read_pid(p) is not None]
+        for pid_file in leftovers:
+            pid = read_pid(pid_file)
+            if pid is not None:
+                report(f"stopping leftover {pid_file.stem} (pid {pid})")
+                stop_pid(pid)
+            pid_file.unlink(missing_ok=True)
+        self.paths.endpoints.unlink(missing_ok=True)
+        return supervisor is not None or bool(leftovers)
+
+    # -- status -----------------------------------------------------------------------------
+
+    def status(self) -> list[Health]:
+        supervisor = read_pid(self.paths.pid(SUPERVISOR))
+        rows = [
+            Health(
+                SUPERVISOR,
+                f"pid {supervisor}" if supervisor else "-",
+                supervisor is not None,
+                "running" if supervisor else "not running; start it with `hostpulse up`",
+            )
+        ]
+        rows += [component.health() for component in self.components]
+        rows.append(self.stack_health())
+        return rows
+
+    def stack_health(self) -> Health:
+        endpoints = read_endpoints(self.paths)
+        if endpoints is None:
+            return Health("stack", "-", False, "not deployed")
+        url = endpoints["health_url"]
+        try:
+            response = requests.get(url, timeout=10)
+        except requests.RequestException as error:
+            return Health("stack", url, False, type(error).__name__)
+        return Health("stack", url, response.status_code == 200, f"GET /health -> {response.status_code}")

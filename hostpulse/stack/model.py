@@ -1,0 +1,141 @@
+"""The stack description: the one source of truth for what gets deployed.
+
+The local deployer reads it through this model; Terraform reads the same YAML with
+``yamldecode``. Physical names are ``<stack>-<logical name>`` everywhere, so both agree.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+NAME = r"^[a-z][a-z0-9-]{0,40}$"
+PLACEHOLDER = re.compile(r"\$\{([a-z_]+)(?::([a-z0-9-]+))?\}")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FunctionSpec(Strict):
+    handler: str = Field(pattern=r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
+    source: list[str] = Field(min_length=1)
+    memory: int = Field(256, ge=128, le=10240)
+    timeout: int = Field(30, ge=1, le=900)
+    environment: dict[str, str] = Field(default_factory=dict)
+
+
+class DeadLetterSpec(Strict):
+    max_receive_count: int = Field(ge=1, le=1000)
+    retention_seconds: int = Field(1_209_600, ge=60, le=1_209_600)
+
+
+class QueueSpec(Strict):
+    visibility_timeout: int = Field(30, ge=0, le=43_200)
+    retention_seconds: int = Field(345_600, ge=60, le=1_209_600)
+    dead_letter: DeadLetterSpec | None = None
+
+
+class SubscriptionSpec(Strict):
+    queue: str
+
+
+class TopicSpec(Strict):
+    subscriptions: list[SubscriptionSpec] = Field(default_factory=list)
+
+
+class TriggerSpec(Strict):
+    queue: str
+    function: str
+    batch_size: int = Field(10, ge=1, le=10_000)
+    batching_window_seconds: int = Field(0, ge=0, le=300)
+    partial_batch_response: bool = True
+
+
+class ScheduleSpec(Strict):
+    function: str
+    expression: str = Field(pattern=r"^(rate|cron)\(.+\)$")
+    input: str | None = None
+
+
+class RouteSpec(Strict):
+    method: Literal["GET", "POST", "PUT", "DELETE", "PATCH", "ANY"]
+    path: str = Field(pattern=r"^/[\w{}+/.-]*$")
+    function: str
+
+
+class ApiSpec(Strict):
+    stage: str = "local"
+    routes: list[RouteSpec] = Field(default_factory=list)
+
+
+class BucketSpec(Strict):
+    versioned: bool = False
+
+
+class Stack(Strict):
+    name: str = Field(pattern=NAME)
+    runtime: str = "python3.12"
+    functions: dict[str, FunctionSpec] = Field(default_factory=dict)
+    queues: dict[str, QueueSpec] = Field(default_factory=dict)
+    topics: dict[str, TopicSpec] = Field(default_factory=dict)
+    triggers: list[TriggerSpec] = Field(default_factory=list)
+    schedules: dict[str, ScheduleSpec] = Field(default_factory=dict)
+    api: ApiSpec | None = None
+    buckets: dict[str, BucketSpec] = Field(default_factory=dict)
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> Stack:
+        problems: list[str] = []
+
+        def need(kind: str, name: str, pool: dict[str, object], where: str) -> None:
+            if name not in pool:
+                problems.append(f"{where} names unknown {kind} '{name}'")
+
+        for topic, spec in self.topics.items():
+            for sub in spec.subscriptions:
+                need("queue", sub.queue, dict(self.queues), f"topic '{topic}'")
+        for trigger in self.triggers:
+            need("queue", trigger.queue, dict(self.queues), "a trigger")
+            need("function", trigger.function, dict(self.functions), "a trigger")
+        for rule, schedule in self.schedules.items():
+            need("function", schedule.function, dict(self.functions), f"schedule '{rule}'")
+        for route in self.api.routes if self.api else []:
+            need("function", route.function, dict(self.functions), f"route {route.path}")
+        for name in [*self.functions, *self.queues, *self.topics, *self.schedules, *self.buckets]:
+            if not re.match(NAME, name):
+                problems.append(f"name '{name}' must match {NAME}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def physical(self, logical: str) -> str:
+        return f"{self.name}-{logical}"
+
+    def dead_letter_name(self, queue: str) -> str:
+        return f"{self.physical(queue)}-dlq"
+
+
+class StackError(ValueError):
+    """The description cannot be used; the message names the file and the mistake."""
+
+
+def load_stack(path: Path) -> Stack:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise StackError(f"{path}: {error}") from error
+    if not isinstance(raw, dict):
+        raise StackError(f"{path}: expected a mapping at the top level")
+    try:
+        return Stack.model_validate({**raw, "base_dir": path.parent.resolve()})
+    except ValidationError as error:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        raise StackError(f"{path}: {details}") from error
