@@ -34,7 +34,9 @@ class LocalStack:
     def __init__(self, paths: StatePaths, settings: LocalCloudSettings) -> None:
         self.paths = paths
         self.port = settings.localstack_port
-        self.environment = LocalStackEnvironment(paths.localstack, settings.localstack_python)
+        self.environment = LocalStackEnvironment(
+            settings.localstack_env_dir, settings.localstack_python
+        )
         self.process: ManagedProcess | None = None
 
     @property

@@ -24,6 +24,8 @@ class LocalCloudSettings(BaseSettings):
     # Interpreter for LocalStack's own environment (3.13 or newer); found when unset.
     localstack_python: Path | None = None
     region: str = "us-east-1"
+    # LocalStack's virtual environment is a cache shared by every state folder of a checkout.
+    localstack_env_dir: Path = PROJECT_ROOT / ".hostpulse" / "localstack-env"
     stack_file: Path = PROJECT_ROOT / "stack" / "stack.yaml"
     startup_timeout_seconds: float = Field(120.0, gt=0)
 

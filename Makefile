@@ -1,0 +1,49 @@
+# hostpulse: `make up` runs it, `make test` tests it. Both install what they need first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install up down status test test-unit lint format localstack-lock clean
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hostpulse needs Python 3.11 or newer as $(PYTHON); run: make PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[server,agent,dev]'
+	@touch $@
+
+install: $(INSTALLED)
+
+up: install
+	$(BIN)/hostpulse up --detach
+	$(BIN)/hostpulse status
+
+down: install
+	$(BIN)/hostpulse down
+
+status: install
+	$(BIN)/hostpulse status
+
+test: install
+	$(BIN)/pytest
+
+test-unit: install
+	$(BIN)/pytest tests/unit
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy hostpulse functions tests
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# LocalStack breaks with unpinned dependencies: resolve them as of its release.
+localstack-lock: install
+	$(BIN)/uv pip compile --quiet --python-version 3.13 --exclude-newer 2026-03-25 \
+		--generate-hashes localcloud/localstack.in -o localcloud/localstack.lock
+
+clean: down
+	rm -rf .hostpulse $(VENV)
