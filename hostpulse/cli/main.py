@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from hostpulse.db.migrate import MigrationError
 from hostpulse.localcloud.errors import LocalCloudError
-from hostpulse.localcloud.processes import log_tail, read_pid
+from hostpulse.localcloud.processes import read_pid
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import SUPERVISOR, LocalCloud, read_endpoints
 from hostpulse.stack.model import StackError
@@ -93,8 +93,11 @@ def start_detached(cloud: LocalCloud) -> int:
 
 
 def last_error(log_file: Path) -> str:
-    lines = [line for line in log_tail(log_file, 20).split(" | ") if "error" in line.lower()]
-    return lines[-1].removeprefix("hostpulse: error: ") if lines else log_tail(log_file, 1)
+    lines = log_file.read_text(errors="replace").splitlines() if log_file.exists() else []
+    errors = [line for line in lines if line.startswith("hostpulse: error: ")]
+    if errors:
+        return errors[-1].removeprefix("hostpulse: error: ")
+    return lines[-1] if lines else "no output"
 
 
 def cmd_down(cloud: LocalCloud) -> int:

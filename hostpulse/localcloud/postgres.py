@@ -94,7 +94,8 @@ class EmbeddedPostgres:
                 "-D", str(self.data),
                 "-p", str(port),
                 "-h", "127.0.0.1",
-                "-k", str(self.root),
+                # TCP only: a Unix socket under a deep checkout path exceeds the 107-byte limit.
+                "-k", "",
                 "-c", "max_connections=200",
             ],
             log_file=paths.log("postgres"),

@@ -69,12 +69,18 @@ def stop_pid(pid: int, stop_signal: int = signal.SIGTERM, grace_seconds: float =
         os.killpg(pid, signal.SIGKILL)
 
 
-def log_tail(log_file: Path, lines: int = 5) -> str:
+SEVERE = ("FATAL", "PANIC", "ERROR", "Error", "error:", "Traceback")
+
+
+def log_tail(log_file: Path, lines: int = 3) -> str:
+    """The telling end of a log: its last severe lines if any, else its last lines."""
     try:
-        text = log_file.read_text(errors="replace").strip().splitlines()
+        text = [line.strip() for line in log_file.read_text(errors="replace").splitlines()]
     except FileNotFoundError:
         return ""
-    return " | ".join(line.strip() for line in text[-lines:] if line.strip())
+    recent = [line for line in text[-40:] if line]
+    severe = [line for line in recent if any(word in line for word in SEVERE)]
+    return " | ".join((severe or recent)[-lines:])
 
 
 @dataclass
