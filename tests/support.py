@@ -48,7 +48,12 @@ class CloudUnderTest:
 
     def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*HOSTPULSE, *args], env=self.env, capture_output=True, text=True, timeout=timeout,
+            [*HOSTPULSE, *args],
+            check=False,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
             cwd=PROJECT_ROOT,
         )
 
@@ -56,8 +61,10 @@ class CloudUnderTest:
         result = self.cli("up", "--detach")
         if result.returncode != 0:
             log = self.state_dir / "logs" / "up.log"
-            raise RuntimeError(f"hostpulse up failed: {result.stdout}{result.stderr}\n"
-                               f"{log.read_text() if log.exists() else ''}")
+            raise RuntimeError(
+                f"hostpulse up failed: {result.stdout}{result.stderr}\n"
+                f"{log.read_text() if log.exists() else ''}"
+            )
 
     def down(self) -> None:
         self.cli("down", timeout=120)

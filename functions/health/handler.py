@@ -10,12 +10,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hostpulse.adapters.probes import PostgresProbe, RedisProbe
-from hostpulse.health import check_health
+from hostpulse.health import Probe, check_health
 from hostpulse.settings import get_runtime_settings
 
 logger = Logger(service="health")
 settings = get_runtime_settings()
-probes = [
+probes: list[Probe] = [
     PostgresProbe(settings.database_url, settings.connect_timeout_seconds),
     RedisProbe(settings.redis_url, settings.connect_timeout_seconds),
 ]

@@ -25,7 +25,7 @@ from hostpulse.stack.model import StackError
 DETACH_TIMEOUT_SECONDS = 600.0
 
 
-class Shutdown(Exception):
+class ShutdownRequested(Exception):  # noqa: N818 - a request, not an error
     """Raised in the main thread by SIGTERM/SIGINT while starting up."""
 
 
@@ -42,13 +42,13 @@ def cmd_up(cloud: LocalCloud, detach: bool) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stopping.set()
         if starting:
-            raise Shutdown(signal.Signals(signum).name)
+            raise ShutdownRequested(signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
         endpoints = cloud.start(say)
-    except Shutdown:
+    except ShutdownRequested:
         say("stopped during start-up")
         return 130
     starting = False
@@ -157,8 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"error: {error}")
         return 1
     except ValidationError as error:
-        problems = "; ".join(f"HOSTPULSE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-                             for e in error.errors())
+        problems = "; ".join(
+            f"HOSTPULSE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
+        )
         say(f"error: bad setting: {problems}")
         return 2
 

@@ -1,4 +1,4 @@
-"""LocalStack's own virtual environment: a Python 3.13 interpreter, the committed lock, our executor.
+"""LocalStack's own virtual environment: Python 3.13, the committed lock and our executor.
 
 LocalStack 2026.3.0 imports ``warnings.deprecated`` (new in 3.13) and its pinned dependencies
 cannot be resolved for 3.14, so the environment needs exactly a 3.13 interpreter.
@@ -19,11 +19,7 @@ from hostpulse.localcloud.settings import PROJECT_ROOT
 LOCK_FILE = PROJECT_ROOT / "localcloud" / "localstack.lock"
 EXECUTOR_DIR = PROJECT_ROOT / "localcloud" / "executor"
 REQUIRED = (3, 13)
-PROBE = (
-    "import sys, warnings; "
-    f"assert sys.version_info[:2] == {REQUIRED!r}; "
-    "warnings.deprecated"
-)
+PROBE = f"import sys, warnings; assert sys.version_info[:2] == {REQUIRED!r}; warnings.deprecated"
 
 
 def candidate_interpreters(configured: Path | None) -> Iterator[Path]:
@@ -39,14 +35,18 @@ def candidate_interpreters(configured: Path | None) -> Iterator[Path]:
     yield from sorted(pyenv_root.glob(f"versions/{major}.{minor}*/bin/{name}"), reverse=True)
     for prefix in ("/usr/local/bin", "/usr/bin", "/opt/homebrew/bin"):
         yield Path(prefix) / name
-    yield from sorted(Path.home().glob(f".local/share/uv/python/cpython-{major}.{minor}*/bin/{name}"))
+    yield from sorted(
+        Path.home().glob(f".local/share/uv/python/cpython-{major}.{minor}*/bin/{name}")
+    )
 
 
 def is_suitable(python: Path) -> bool:
     if not python.exists():
         return False
     try:
-        result = subprocess.run([str(python), "-c", PROBE], capture_output=True, timeout=30)
+        result = subprocess.run(
+            [str(python), "-c", PROBE], capture_output=True, timeout=30, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return result.returncode == 0
@@ -97,9 +97,12 @@ class LocalStackEnvironment:
         if self.python.exists() and self.stamp.exists():
             # Fast path: the interpreter search costs a subprocess per candidate.
             recorded = self.stamp.read_text().split("\n", 1)
-            if len(recorded) == 2 and is_suitable(Path(recorded[1])):
-                if recorded[0] == self._fingerprint(Path(recorded[1])):
-                    return self.python
+            if (
+                len(recorded) == 2
+                and is_suitable(Path(recorded[1]))
+                and recorded[0] == self._fingerprint(Path(recorded[1]))
+            ):
+                return self.python
         interpreter = find_interpreter(self.configured_python)
         fingerprint = self._fingerprint(interpreter)
         shutil.rmtree(self.venv, ignore_errors=True)
@@ -107,13 +110,31 @@ class LocalStackEnvironment:
         uv = uv_binary()
         self._run([uv, "venv", "--quiet", "--python", str(interpreter), str(self.venv)])
         self._run(
-            [uv, "pip", "install", "--quiet", "--python", str(self.python),
-             "--require-hashes", "-r", str(LOCK_FILE)]
+            [
+                uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(self.python),
+                "--require-hashes",
+                "-r",
+                str(LOCK_FILE),
+            ]
         )
         # Editable: a change to the executor takes effect at the next start of LocalStack.
         self._run(
-            [uv, "pip", "install", "--quiet", "--python", str(self.python),
-             "--no-deps", "-e", str(EXECUTOR_DIR)]
+            [
+                uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(self.python),
+                "--no-deps",
+                "-e",
+                str(EXECUTOR_DIR),
+            ]
         )
         self.stamp.write_text(f"{fingerprint}\n{interpreter}")
         return self.python

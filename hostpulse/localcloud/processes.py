@@ -1,4 +1,4 @@
-"""Child processes of the local cloud: started with a pid file and a log, stopped with no orphans."""
+"""Child processes of the local cloud: started with a pid file and a log, stopped, no orphans."""
 
 from __future__ import annotations
 
@@ -122,8 +122,9 @@ class ManagedProcess:
         while time.monotonic() < deadline:
             code = self.exit_code()
             if code is not None:
+                detail = log_tail(self.log_file) or "no output"
                 raise LocalCloudError(
-                    f"{self.name} exited with code {code}: {log_tail(self.log_file) or 'no output'}",
+                    f"{self.name} exited with code {code}: {detail}",
                     f"see {self.log_file}",
                 )
             if healthy():

@@ -7,8 +7,8 @@ import redis
 from hostpulse.localcloud.component import Health
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.paths import StatePaths
-from hostpulse.localcloud.processes import ManagedProcess, ensure_port_free, log_tail
 from hostpulse.localcloud.postgres import redact
+from hostpulse.localcloud.processes import ManagedProcess, ensure_port_free, log_tail
 
 
 def redis_healthy(url: str) -> tuple[bool, str]:
@@ -67,13 +67,19 @@ class EmbeddedRedis:
             name="redis",
             argv=[
                 redis_server_binary(),
-                "--port", str(port),
-                "--bind", "127.0.0.1",
-                "--dir", str(self.data),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.data),
                 # Append-only file: a second `up` finds the hot window where it was.
-                "--appendonly", "yes",
-                "--save", "",
-                "--daemonize", "no",
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
             ],
             log_file=paths.log("redis"),
             pid_file=paths.pid("redis"),

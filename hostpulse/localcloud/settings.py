@@ -27,7 +27,6 @@ class LocalCloudSettings(BaseSettings):
     # LocalStack's virtual environment is a cache shared by every state folder of a checkout.
     localstack_env_dir: Path = PROJECT_ROOT / ".hostpulse" / "localstack-env"
     stack_file: Path = PROJECT_ROOT / "stack" / "stack.yaml"
-    startup_timeout_seconds: float = Field(120.0, gt=0)
 
 
 @lru_cache(maxsize=1)

@@ -20,7 +20,7 @@ from hostpulse.localcloud.postgres import EmbeddedPostgres, ExternalPostgres
 from hostpulse.localcloud.processes import read_pid, stop_pid
 from hostpulse.localcloud.redis_server import EmbeddedRedis, ExternalRedis
 from hostpulse.localcloud.settings import LocalCloudSettings
-from hostpulse.stack.deployer import DeployResult, Deployer
+from hostpulse.stack.deployer import Deployer, DeployResult
 from hostpulse.stack.model import load_stack
 
 SUPERVISOR = "supervisor"
@@ -180,4 +180,6 @@ class LocalCloud:
             response = requests.get(url, timeout=10)
         except requests.RequestException as error:
             return Health("stack", url, False, type(error).__name__)
-        return Health("stack", url, response.status_code == 200, f"GET /health -> {response.status_code}")
+        return Health(
+            "stack", url, response.status_code == 200, f"GET /health -> {response.status_code}"
+        )

@@ -115,9 +115,7 @@ class Deployer:
                 Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.region}
             )
         if self.stack.buckets[logical].versioned:
-            s3.put_bucket_versioning(
-                Bucket=name, VersioningConfiguration={"Status": "Enabled"}
-            )
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
 
     # -- messaging -------------------------------------------------------------------------
 
@@ -149,7 +147,10 @@ class Deployer:
             )
             self.result.dead_letter_urls[logical] = dlq_url
             attributes["RedrivePolicy"] = json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.dead_letter.max_receive_count},
+                {
+                    "deadLetterTargetArn": dlq_arn,
+                    "maxReceiveCount": spec.dead_letter.max_receive_count,
+                },
                 separators=(",", ":"),
             )
         url, arn = self._ensure_queue(self.stack.physical(logical), attributes)
@@ -233,7 +234,9 @@ class Deployer:
             "MemorySize": spec.memory,
             "Timeout": spec.timeout,
             "Role": role_arn,
-            "Environment": {"Variables": {k: self._resolve(v) for k, v in spec.environment.items()}},
+            "Environment": {
+                "Variables": {k: self._resolve(v) for k, v in spec.environment.items()}
+            },
         }
         try:
             current = lam.get_function_configuration(FunctionName=name)
@@ -288,7 +291,9 @@ class Deployer:
         wanted: dict[str, Any] = {
             "BatchSize": spec.batch_size,
             "MaximumBatchingWindowInSeconds": spec.batching_window_seconds,
-            "FunctionResponseTypes": ["ReportBatchItemFailures"] if spec.partial_batch_response else [],
+            "FunctionResponseTypes": ["ReportBatchItemFailures"]
+            if spec.partial_batch_response
+            else [],
         }
         source = self.result.queue_arns[queue]
         mappings = lam.list_event_source_mappings(EventSourceArn=source, FunctionName=name)
@@ -300,8 +305,10 @@ class Deployer:
             )
             return
         mapping = existing[0]
-        if any(mapping.get(key, [] if key == "FunctionResponseTypes" else None) != value
-               for key, value in wanted.items()):
+        if any(
+            mapping.get(key, [] if key == "FunctionResponseTypes" else None) != value
+            for key, value in wanted.items()
+        ):
             self.changed(f"update trigger {name} from {queue}")
             lam.update_event_source_mapping(UUID=mapping["UUID"], **wanted)
 
@@ -315,7 +322,10 @@ class Deployer:
             if _error_code(error) != "ResourceNotFoundException":
                 raise
             current = {}
-        if current.get("ScheduleExpression") != spec.expression or current.get("State") != "ENABLED":
+        if (
+            current.get("ScheduleExpression") != spec.expression
+            or current.get("State") != "ENABLED"
+        ):
             self.changed(f"schedule {rule} {spec.expression}")
             events.put_rule(Name=rule, ScheduleExpression=spec.expression, State="ENABLED")
         rule_arn = str(events.describe_rule(Name=rule)["Arn"])
@@ -340,7 +350,9 @@ class Deployer:
             api_id = apis[0]["id"]
         else:
             self.changed(f"create REST API {name}")
-            api_id = apigw.create_rest_api(name=name, endpointConfiguration={"types": ["REGIONAL"]})["id"]
+            api_id = apigw.create_rest_api(
+                name=name, endpointConfiguration={"types": ["REGIONAL"]}
+            )["id"]
         resources = {
             r["path"]: r
             for r in apigw.get_resources(restApiId=api_id, limit=500, embed=["methods"])["items"]
@@ -381,7 +393,9 @@ class Deployer:
                     uri=uri,
                 )
             source = f"arn:aws:execute-api:{self.region}:*:{api_id}/*/*"
-            self._permission(route.function, f"{name}-api-{route.function}", "apigateway.amazonaws.com", source)
+            self._permission(
+                route.function, f"{name}-api-{route.function}", "apigateway.amazonaws.com", source
+            )
         stage = self.stack.api.stage
         stages = {s["stageName"] for s in apigw.get_stages(restApiId=api_id).get("item", [])}
         if api_changed or stage not in stages:

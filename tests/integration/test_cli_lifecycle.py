@@ -48,7 +48,9 @@ def test_up_status_down_and_up_again_keeps_the_data(cloud: CloudUnderTest) -> No
     assert code == 0
     assert rows == dict.fromkeys(["supervisor", *COMPONENTS, "stack"], True)
     endpoints = cloud.endpoints
-    assert {"ingest_url", "api_url", "aws_endpoint_url", "database_url", "redis_url"} <= set(endpoints)
+    assert {"ingest_url", "api_url", "aws_endpoint_url", "database_url", "redis_url"} <= set(
+        endpoints
+    )
 
     again = cloud.cli("up", "--detach")
     assert again.returncode == 1
@@ -117,11 +119,14 @@ def test_a_missing_interpreter_says_what_to_install(cloud: CloudUnderTest, tmp_p
 
 def test_foreground_up_stops_cleanly_on_sigterm(cloud: CloudUnderTest) -> None:
     process = subprocess.Popen(
-        [*HOSTPULSE, "up"], env=cloud.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [*HOSTPULSE, "up"],
+        env=cloud.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
     try:
-        eventually(lambda: (cloud.state_dir / "endpoints.json").exists(), timeout=300)
+        eventually((cloud.state_dir / "endpoints.json").exists, timeout=300)
         pids = component_pids(cloud)
 
         process.send_signal(signal.SIGTERM)

@@ -40,8 +40,11 @@ def test_second_deploy_changes_nothing_and_code_changes_update_only_code(
     assert deploy() == []
 
     handler = tmp_path / "lambda_probe" / "handler.py"
-    handler.write_text(handler.read_text().replace('"function_name": context.function_name',
-                                                   '"function_name": "changed"'))
+    handler.write_text(
+        handler.read_text().replace(
+            '"function_name": context.function_name', '"function_name": "changed"'
+        )
+    )
     assert deploy() == ["update code of redeploy-probe"]
     assert deploy() == []
 
@@ -49,7 +52,9 @@ def test_second_deploy_changes_nothing_and_code_changes_update_only_code(
     answer = json.loads(lam.invoke(FunctionName="redeploy-probe", Payload=b"{}")["Payload"].read())
     assert answer["function_name"] == "changed"
 
-    stack_file.write_text(stack_file.read_text().replace("memory: 128\n    timeout: 2", "memory: 128\n    timeout: 3"))
+    stack_file.write_text(
+        stack_file.read_text().replace("memory: 128\n    timeout: 2", "memory: 128\n    timeout: 3")
+    )
     assert deploy() == ["update configuration of redeploy-probe: Timeout"]
 
 
@@ -61,7 +66,9 @@ def test_deleting_a_function_leaves_no_process_behind(
     stack_file.write_text(stack_file.read_text().replace("name: redeploy", "name: orphans"))
     Deployer(load_stack(stack_file), endpoints["aws_endpoint_url"], endpoints["region"]).deploy()
     lam = aws_client("lambda", endpoints["region"], endpoints["aws_endpoint_url"])
-    pid = json.loads(lam.invoke(FunctionName="orphans-probe", Payload=b"{}")["Payload"].read())["pid"]
+    pid = json.loads(lam.invoke(FunctionName="orphans-probe", Payload=b"{}")["Payload"].read())[
+        "pid"
+    ]
     assert pid_alive(pid)
 
     lam.delete_function(FunctionName="orphans-probe")

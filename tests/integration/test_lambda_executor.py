@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from hostpulse.aws import aws_client
-from hostpulse.stack.deployer import DeployResult, Deployer
+from hostpulse.stack.deployer import Deployer, DeployResult
 from hostpulse.stack.model import load_stack
 from tests.support import CloudUnderTest, eventually, pid_alive
 
@@ -151,8 +151,9 @@ def test_sqs_partial_batch_failures_reach_the_dead_letter_queue(
     assert eventually(dead_letters, timeout=60) == sorted(bad)
     stored = {
         obj["Key"].removeprefix("sqs/")
-        for obj in s3.list_objects_v2(Bucket=probe.buckets["results"], Prefix=f"sqs/{run}")
-        .get("Contents", [])
+        for obj in s3.list_objects_v2(Bucket=probe.buckets["results"], Prefix=f"sqs/{run}").get(
+            "Contents", []
+        )
     }
     assert stored == set(good)
 
@@ -168,7 +169,8 @@ def test_an_eventbridge_schedule_fires_the_function(
         return listing.get("Contents") or None
 
     objects = eventually(scheduled, timeout=100, interval=2)
-    event = json.loads(s3.get_object(Bucket=probe.buckets["results"], Key=objects[0]["Key"])
-                       ["Body"].read())
+    event = json.loads(
+        s3.get_object(Bucket=probe.buckets["results"], Key=objects[0]["Key"])["Body"].read()
+    )
     assert event["source"] == "aws.events"
     assert event["detail-type"] == "Scheduled Event"

@@ -53,7 +53,8 @@ class RuntimeApi:
         self.runtime_id = os.environ["LOCALSTACK_RUNTIME_ID"]
 
     def _post(self, path: str, body: bytes) -> None:
-        request = urllib.request.Request(
+        # The base is LocalStack's loopback executor endpoint, set by the executor: always http.
+        request = urllib.request.Request(  # noqa: S310
             self.base + path, data=body, method="POST", headers={"Content-Type": "application/json"}
         )
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -95,7 +96,7 @@ def load_handler(spec: str) -> Callable[[Any, LambdaContext], Any]:
 
 def serve_invocations(port: int, inbox: queue.Queue[dict[str, Any]]) -> ThreadingHTTPServer:
     class InvokeHandler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             if self.path != "/invoke":
                 self.send_error(404)
                 return

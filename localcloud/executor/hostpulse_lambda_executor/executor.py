@@ -135,7 +135,7 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
                         "Runtime.ExitError", f"Runtime exited with error: exit status {code}"
                     ),
                     is_error=True,
-                    logs=self.logs.since_begin(),
+                    logs=self.logs.invocation(self.logs.current_request or ""),
                 )
             )
 
@@ -192,35 +192,34 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
             except FutureTimeout:
                 return self._timed_out(request_id, timeout, started)
             self.logs.wait_for_end(request_id, LOG_DRAIN_SECONDS)
-            self._report(request_id, started)
-            result.logs = self.logs.since_begin()
+            result.logs = self.logs.invocation(request_id) + self._close(request_id, started)
             return result
 
     def _version(self) -> str:
         return str(self.function_version.id.qualifier)
 
-    def _report(self, request_id: str, started: float) -> None:
-        """The closing lines Lambda writes for every invocation."""
+    def _close(self, request_id: str, started: float, before: tuple[str, ...] = ()) -> str:
+        """The closing lines Lambda writes for every invocation, logged and returned."""
         duration_ms = (time.monotonic() - started) * 1000
         memory = self.function_version.config.memory_size
-        self.logs.write_line(f"END RequestId: {request_id}")
-        self.logs.write_line(
+        lines = [
+            *before,
+            f"END RequestId: {request_id}",
             f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-            f"Memory Size: {memory} MB"
-        )
+            f"Memory Size: {memory} MB",
+        ]
+        for line in lines:
+            self.logs.write_line(line)
+        return "".join(line + "\n" for line in lines)
 
     def _timed_out(self, request_id: str, timeout: float, started: float) -> InvocationResult:
         # Kill first so the handler cannot post a late response to a finished invocation.
         self._terminate()
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         message = f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds"
-        self.logs.write_line(message)
-        self._report(request_id, started)
+        logs = self.logs.invocation(request_id) + self._close(request_id, started, (message,))
         return InvocationResult(
-            request_id,
-            error_payload("Sandbox.Timedout", message),
-            is_error=True,
-            logs=self.logs.since_begin(),
+            request_id, error_payload("Sandbox.Timedout", message), is_error=True, logs=logs
         )
 
     # -- addresses and environment ---------------------------------------------------------

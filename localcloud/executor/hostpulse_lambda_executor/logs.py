@@ -22,7 +22,7 @@ class ProcessLogs:
         self._cond = threading.Condition()
         self._begin_index = 0
         self._appended = 0
-        self._ended: set[str] = set()
+        self._ended: dict[str, int] = {}
         self.current_request: str | None = None
         self._file: IO[str] | None = None
         if log_file is not None:
@@ -37,7 +37,7 @@ class ProcessLogs:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             if line.startswith(END_MARKER):
                 with self._cond:
-                    self._ended.add(line[len(END_MARKER) :].strip())
+                    self._ended[line[len(END_MARKER) :].strip()] = self._appended
                     self._cond.notify_all()
                 continue
             self.write_line(line)
@@ -58,12 +58,14 @@ class ProcessLogs:
     def wait_for_end(self, request_id: str, timeout: float) -> None:
         with self._cond:
             self._cond.wait_for(lambda: request_id in self._ended, timeout=timeout)
-            self._ended.discard(request_id)
 
-    def since_begin(self) -> str:
+    def invocation(self, request_id: str) -> str:
+        """Lines from begin() up to the invocation's end marker (or up to now, without one)."""
         with self._cond:
-            count = self._appended - self._begin_index
-            lines = list(self._lines)[-count:] if count else []
+            end = self._ended.pop(request_id, self._appended)
+            first_kept = self._appended - len(self._lines)
+            start = max(self._begin_index, first_kept)
+            lines = list(self._lines)[start - first_kept : end - first_kept]
         return "".join(line + "\n" for line in lines)
 
     def tail(self, count: int = 20) -> str:

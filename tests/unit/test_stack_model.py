@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hostpulse.localcloud.settings import PROJECT_ROOT
+from hostpulse.stack.deployer import Deployer, DeployResult
+from hostpulse.stack.model import StackError, load_stack
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "stack.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_the_real_stack_description_is_valid() -> None:
+    stack = load_stack(PROJECT_ROOT / "stack" / "stack.yaml")
+
+    assert stack.physical("aggregate") == "hostpulse-aggregate"
+    assert stack.dead_letter_name("alerts") == "hostpulse-alerts-dlq"
+    assert {s.queue for s in stack.topics["batches"].subscriptions} == {"aggregate", "alerts"}
+    assert stack.base_dir == PROJECT_ROOT / "stack"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "name: x\ntriggers: [{queue: nope, function: f}]\n",
+            "a trigger names unknown queue 'nope'",
+        ),
+        (
+            "name: x\nschedules: {tick: {function: f, expression: rate(1 minute)}}\n",
+            "schedule 'tick' names unknown function 'f'",
+        ),
+        (
+            "name: x\nfunctions: {f: {handler: m.h, source: [a], timeout: 0}}\n",
+            "functions.f.timeout",
+        ),
+        ("name: x\nqueues: {q: {visibilty_timeout: 3}}\n", "queues.q.visibilty_timeout"),
+        ("name: Bad_Name\n", "name: String should match pattern"),
+        (
+            "name: x\nschedules: {tick: {function: f, expression: every minute}}\n",
+            "schedules.tick.expression",
+        ),
+        ("- just\n- a list\n", "expected a mapping"),
+        ("name: [unclosed\n", "while parsing"),
+    ],
+)
+def test_mistakes_are_named_with_the_file(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+
+    with pytest.raises(StackError) as error:
+        load_stack(path)
+
+    assert str(path) in str(error.value)
+    assert expected in str(error.value)
+
+
+def test_placeholders_resolve_to_deployed_names_and_variables(tmp_path: Path) -> None:
+    stack = load_stack(write(tmp_path, "name: demo\n"))
+    deployer = Deployer(
+        stack, "http://127.0.0.1:1", "us-east-1", {"database_url": "postgresql://db"}
+    )
+    deployer.result = DeployResult(queue_urls={"work": "http://q/work"}, buckets={"b": "demo-b"})
+
+    assert deployer._resolve("${database_url}") == "postgresql://db"
+    assert deployer._resolve("${queue:work} and ${bucket:b}") == "http://q/work and demo-b"
+    with pytest.raises(KeyError, match=r"\$\{queue:missing\}"):
+        deployer._resolve("${queue:missing}")
