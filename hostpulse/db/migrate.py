@@ -20,6 +20,11 @@ class Migration:
     sql: str
 
     @property
+    def label(self) -> str:
+        """The name as the file is named, e.g. 0002_hosts."""
+        return f"{self.version:04d}_{self.name}"
+
+    @property
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
@@ -60,7 +65,7 @@ def migrate(database_url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
             if migration.version in done:
                 if done[migration.version] != migration.checksum:
                     raise MigrationError(
-                        f"migration {migration.version}_{migration.name} changed after it was "
+                        f"migration {migration.label} changed after it was "
                         "applied; add a new migration instead of editing an applied one"
                     )
                 continue
@@ -73,7 +78,7 @@ def migrate(database_url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                 )
             conn.commit()
             conn.autocommit = True
-            applied_now.append(f"{migration.version:04d}_{migration.name}")
+            applied_now.append(migration.label)
         with conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
     finally:
