@@ -52,21 +52,36 @@ def read_pid(pid_file: Path) -> int | None:
     return pid if psutil.pid_exists(pid) else None
 
 
-def stop_pid(pid: int, stop_signal: int = signal.SIGTERM, grace_seconds: float = 15.0) -> None:
-    """Signal a process group leader, wait, then kill the whole group."""
+def _send(pid: int, sig: int, group: bool) -> bool:
     try:
-        os.killpg(pid, stop_signal)
+        if group:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def stop_pid(pid: int, stop_signal: int = signal.SIGTERM, grace_seconds: float = 15.0) -> None:
+    """Signal a process (its whole group when it leads one), wait, then kill what is left."""
+    try:
+        group = os.getpgid(pid) == pid
     except ProcessLookupError:
         return
-    except PermissionError:
-        os.kill(pid, stop_signal)
+    if not _send(pid, stop_signal, group):
+        return
     deadline = time.monotonic() + grace_seconds
-    while time.monotonic() < deadline:
-        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-            break
+    while time.monotonic() < deadline and not _gone(pid):
         time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+    _send(pid, signal.SIGKILL, group)
 
 
 SEVERE = ("FATAL", "PANIC", "ERROR", "Error", "error:", "Traceback")

@@ -77,8 +77,9 @@ class LocalCloud:
         try:
             for component in self.components:
                 report(f"starting {component.name}")
-                component.start()
+                # Listed before start(): a start that fails halfway still gets stopped.
                 self._started.append(component)
+                component.start()
             report("applying database migrations")
             applied = migrate(self.postgres.url)
             if applied:

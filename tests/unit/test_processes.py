@@ -52,3 +52,12 @@ def test_log_tail_prefers_the_fatal_line(tmp_path: Path) -> None:
 
     assert log_tail(log) == "FATAL: data directory has wrong ownership"
     assert log_tail(tmp_path / "missing.log") == ""
+
+
+def test_a_process_that_leads_no_group_is_still_stopped() -> None:
+    # A foreground `hostpulse up` shares its shell's group; `hostpulse down` must reach it.
+    process = subprocess.Popen(["sleep", "300"])
+
+    stop_pid(process.pid, grace_seconds=5)
+
+    assert process.wait(timeout=10) == -15
