@@ -10,7 +10,7 @@ import requests
 from hostpulse.localcloud.component import Health
 from hostpulse.localcloud.localstack_env import LocalStackEnvironment
 from hostpulse.localcloud.paths import StatePaths
-from hostpulse.localcloud.processes import ManagedProcess, ensure_port_free, log_tail
+from hostpulse.localcloud.processes import ManagedProcess, ensure_port_free
 from hostpulse.localcloud.settings import LocalCloudSettings
 
 SERVICES = ("apigateway", "lambda", "sqs", "sns", "s3", "events", "iam", "sts", "logs")
@@ -93,7 +93,4 @@ class LocalStack:
         return Health(self.name, self.url, healthy, detail)
 
     def crash(self) -> str | None:
-        code = self.process.exit_code() if self.process else None
-        if code is None or self.process is None:
-            return None
-        return f"localstack exited with code {code}: {log_tail(self.process.log_file)}"
+        return self.process.crash_cause() if self.process else None

@@ -109,33 +109,10 @@ class LocalStackEnvironment:
         self.root.mkdir(parents=True, exist_ok=True)
         uv = uv_binary()
         self._run([uv, "venv", "--quiet", "--python", str(interpreter), str(self.venv)])
-        self._run(
-            [
-                uv,
-                "pip",
-                "install",
-                "--quiet",
-                "--python",
-                str(self.python),
-                "--require-hashes",
-                "-r",
-                str(LOCK_FILE),
-            ]
-        )
+        install = [uv, "pip", "install", "--quiet", "--python", str(self.python)]
+        self._run([*install, "--require-hashes", "-r", str(LOCK_FILE)])
         # Editable: a change to the executor takes effect at the next start of LocalStack.
-        self._run(
-            [
-                uv,
-                "pip",
-                "install",
-                "--quiet",
-                "--python",
-                str(self.python),
-                "--no-deps",
-                "-e",
-                str(EXECUTOR_DIR),
-            ]
-        )
+        self._run([*install, "--no-deps", "-e", str(EXECUTOR_DIR)])
         self.stamp.write_text(f"{fingerprint}\n{interpreter}")
         return self.python
 

@@ -10,14 +10,14 @@ import signal
 import stat
 import subprocess
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import psycopg2
 
 from hostpulse.localcloud.component import Health
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.paths import StatePaths
-from hostpulse.localcloud.processes import ManagedProcess, ensure_port_free, log_tail
+from hostpulse.localcloud.processes import ManagedProcess, ensure_port_free
 
 DATABASE = "hostpulse"
 ROLE = "hostpulse"
@@ -45,38 +45,6 @@ def database_healthy(url: str) -> tuple[bool, str]:
     except psycopg2.Error as error:
         return False, str(error).strip().splitlines()[0] if str(error).strip() else "unreachable"
     return True, str(row[0]).split(" on ")[0] if row else ""
-
-
-def redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@")
-    return url
-
-
-class ExternalPostgres:
-    name = "postgres"
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def start(self) -> None:
-        healthy, detail = database_healthy(self.url)
-        if not healthy:
-            raise LocalCloudError(
-                f"PostgreSQL at {redact(self.url)} is unreachable: {detail}",
-                "check HOSTPULSE_DATABASE_URL or unset it to use the embedded server",
-            )
-
-    def stop(self) -> None:
-        """An external server is not ours to stop."""
-
-    def health(self) -> Health:
-        healthy, detail = database_healthy(self.url)
-        return Health(self.name, redact(self.url), healthy, f"external; {detail}")
-
-    def crash(self) -> str | None:
-        return None
 
 
 class EmbeddedPostgres:
@@ -196,7 +164,4 @@ class EmbeddedPostgres:
         return Health(self.name, address, healthy, f"embedded; {detail}")
 
     def crash(self) -> str | None:
-        code = self.process.exit_code()
-        if code is None:
-            return None
-        return f"postgres exited with code {code}: {log_tail(self.process.log_file)}"
+        return self.process.crash_cause()

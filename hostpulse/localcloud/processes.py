@@ -132,16 +132,19 @@ class ManagedProcess:
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
 
+    def crash_cause(self) -> str | None:
+        """Why the process is gone, or None while it runs (or before it started)."""
+        code = self.exit_code()
+        if code is None:
+            return None
+        return f"{self.name} exited with code {code}: {log_tail(self.log_file) or 'no output'}"
+
     def wait_until(self, healthy: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            code = self.exit_code()
-            if code is not None:
-                detail = log_tail(self.log_file) or "no output"
-                raise LocalCloudError(
-                    f"{self.name} exited with code {code}: {detail}",
-                    f"see {self.log_file}",
-                )
+            cause = self.crash_cause()
+            if cause is not None:
+                raise LocalCloudError(cause, f"see {self.log_file}")
             if healthy():
                 return
             time.sleep(0.2)

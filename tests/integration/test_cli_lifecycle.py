@@ -138,3 +138,36 @@ def test_foreground_up_stops_cleanly_on_sigterm(cloud: CloudUnderTest) -> None:
     assert process.returncode == 0
     assert "hostpulse: stopped" in output
     assert not any(pid_alive(pid) for pid in pids.values())
+
+
+def test_external_servers_are_used_and_left_running(
+    cloud: CloudUnderTest, local_cloud: CloudUnderTest
+) -> None:
+    external = local_cloud.endpoints
+    cloud.env["HOSTPULSE_DATABASE_URL"] = external["database_url"]
+    cloud.env["HOSTPULSE_REDIS_URL"] = external["redis_url"]
+
+    cloud.up()
+    result = cloud.cli("status", "--json")
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert result.returncode == 0
+    assert rows["postgres"]["detail"].startswith("external")
+    assert ":***@" in rows["postgres"]["address"]
+    assert rows["redis"]["detail"].startswith("external")
+    assert not (cloud.state_dir / "postgres").exists()
+    assert cloud.endpoints["database_url"] == external["database_url"]
+
+    assert cloud.cli("down").returncode == 0
+    assert pid_alive(local_cloud.pid("postgres"))
+    assert pid_alive(local_cloud.pid("redis"))
+
+
+def test_an_unreachable_external_server_is_named(cloud: CloudUnderTest) -> None:
+    cloud.env["HOSTPULSE_REDIS_URL"] = "redis://127.0.0.1:1/0"
+
+    result = cloud.cli("up", "--detach")
+
+    assert result.returncode == 1
+    assert "redis at redis://127.0.0.1:1/0 is unreachable" in result.stdout
+    assert "HOSTPULSE_REDIS_URL" in result.stdout
+    assert list((cloud.state_dir / "run").glob("*.pid")) == []
