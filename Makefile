@@ -34,7 +34,7 @@ test-unit: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy hostpulse functions tests
+	$(BIN)/mypy hostpulse functions api tests
 
 format: install
 	$(BIN)/ruff format .

@@ -1,21 +1,76 @@
-"""Settings of the functions and the API, validated when an execution environment starts."""
+"""Settings of the functions and the API: one typed object per component, validated at start."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hostpulse.tiers import Tier, default_tiers
 
-class RuntimeSettings(BaseSettings):
+
+class CoreSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOSTPULSE_", extra="ignore")
 
     database_url: str = Field(min_length=1)
     redis_url: str = Field(min_length=1)
     connect_timeout_seconds: float = Field(3.0, gt=0)
+    raw_retention_hours: float = Field(24, gt=0)
+    minute_retention_days: float = Field(7, gt=0)
+    hour_retention_days: float = Field(90, gt=0)
+    hot_window_seconds: int = Field(300, gt=0)
+    # Set by Lambda (and by LocalStack, which also sets the endpoint).
+    aws_region: str = Field(
+        "us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
+
+    @property
+    def tiers(self) -> tuple[Tier, Tier, Tier]:
+        return default_tiers(
+            raw=timedelta(hours=self.raw_retention_hours),
+            minute=timedelta(days=self.minute_retention_days),
+            hour=timedelta(days=self.hour_retention_days),
+        )
+
+
+class IngestSettings(CoreSettings):
+    aggregate_queue_url: str = Field(min_length=1)
+    alerts_queue_url: str = Field(min_length=1)
+    archive_bucket: str = Field(min_length=1)
+    rate_per_second: float = Field(2.0, gt=0, description="sustained batches/s per agent")
+    rate_burst: int = Field(30, ge=1, description="batches an agent may send at once")
+    agent_cache_seconds: float = Field(15.0, ge=0)
+    max_future_seconds: int = Field(300, ge=0)
+
+
+class AggregateSettings(CoreSettings):
+    archive_bucket: str = Field(min_length=1)
+
+
+class ApiSettings(CoreSettings):
+    max_points: int = Field(1000, ge=10, le=100_000)
+    stale_after_seconds: int = Field(30, gt=0)
+    down_after_seconds: int = Field(120, gt=0)
 
 
 @lru_cache(maxsize=1)
-def get_runtime_settings() -> RuntimeSettings:
-    return RuntimeSettings()  # type: ignore[call-arg]  # values come from the environment
+def ingest_settings() -> IngestSettings:
+    return IngestSettings()  # type: ignore[call-arg]  # values come from the environment
+
+
+@lru_cache(maxsize=1)
+def aggregate_settings() -> AggregateSettings:
+    return AggregateSettings()  # type: ignore[call-arg]
+
+
+@lru_cache(maxsize=1)
+def api_settings() -> ApiSettings:
+    return ApiSettings()  # type: ignore[call-arg]
+
+
+@lru_cache(maxsize=1)
+def core_settings() -> CoreSettings:
+    return CoreSettings()  # type: ignore[call-arg]

@@ -11,10 +11,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hostpulse.adapters.probes import PostgresProbe, RedisProbe
 from hostpulse.health import Probe, check_health
-from hostpulse.settings import get_runtime_settings
+from hostpulse.settings import core_settings
 
 logger = Logger(service="health")
-settings = get_runtime_settings()
+settings = core_settings()
 probes: list[Probe] = [
     PostgresProbe(settings.database_url, settings.connect_timeout_seconds),
     RedisProbe(settings.redis_url, settings.connect_timeout_seconds),

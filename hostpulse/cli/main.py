@@ -15,6 +15,7 @@ from types import FrameType
 
 from pydantic import ValidationError
 
+from hostpulse.cli import agents
 from hostpulse.db.migrate import MigrationError
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.processes import read_pid
@@ -25,7 +26,7 @@ from hostpulse.stack.model import StackError
 DETACH_TIMEOUT_SECONDS = 600.0
 
 
-class ShutdownRequested(Exception):  # noqa: N818 - a request, not an error
+class ShutdownRequested(Exception):
     """Raised in the main thread by SIGTERM/SIGINT while starting up."""
 
 
@@ -139,13 +140,17 @@ def parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="each component, its address, healthy or not")
     status.add_argument("--json", action="store_true")
     commands.add_parser("deploy", help="deploy the stack description again (idempotent)")
+    agents.add_parser(commands)
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        cloud = LocalCloud(LocalCloudSettings())
+        settings = LocalCloudSettings()
+        if args.command == "agents":
+            return agents.run(args, settings)
+        cloud = LocalCloud(settings)
         if args.command == "up":
             return cmd_up(cloud, args.detach)
         if args.command == "down":

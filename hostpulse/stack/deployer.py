@@ -346,12 +346,26 @@ class Deployer:
         apigw = self.client("apigateway")
         name = self.stack.name
         apis = [a for a in apigw.get_rest_apis(limit=500).get("items", []) if a["name"] == name]
+        binary_types = self.stack.api.binary_media_types
         if apis:
             api_id = apis[0]["id"]
+            missing = sorted(set(binary_types) - set(apis[0].get("binaryMediaTypes", [])))
+            if missing:
+                self.changed(f"binary media types of REST API {name}")
+                apigw.update_rest_api(
+                    restApiId=api_id,
+                    patchOperations=[
+                        # "/" in a media type is written "~1" in a JSON patch path
+                        {"op": "add", "path": f"/binaryMediaTypes/{t.replace('/', '~1')}"}
+                        for t in missing
+                    ],
+                )
         else:
             self.changed(f"create REST API {name}")
             api_id = apigw.create_rest_api(
-                name=name, endpointConfiguration={"types": ["REGIONAL"]}
+                name=name,
+                endpointConfiguration={"types": ["REGIONAL"]},
+                binaryMediaTypes=binary_types,
             )["id"]
         resources = {
             r["path"]: r

@@ -70,6 +70,8 @@ class RouteSpec(Strict):
 
 class ApiSpec(Strict):
     stage: str = "local"
+    # Bodies of these types reach functions base64-encoded and intact (gzip, for one).
+    binary_media_types: list[str] = Field(default_factory=list)
     routes: list[RouteSpec] = Field(default_factory=list)
 
 

@@ -1,0 +1,9 @@
+"""The query API on Lambda behind API Gateway (REST, proxy integration)."""
+
+from __future__ import annotations
+
+from mangum import Mangum
+
+from api.app import app
+
+handler = Mangum(app, lifespan="off")

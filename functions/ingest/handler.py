@@ -1,0 +1,25 @@
+"""POST /v1/ingest and the seed's POST /ingest/metrics on API Gateway."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from hostpulse.ingest.http import handle_ingest_event
+from hostpulse.observability import PowertoolsCounters
+from hostpulse.wiring import ingest_service
+
+logger = Logger(service="ingest")
+metrics = Metrics(namespace="hostpulse", service="ingest")
+service = ingest_service(PowertoolsCounters(metrics))
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@event_source(data_class=APIGatewayProxyEvent)
+def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
+    return handle_ingest_event(event, service)

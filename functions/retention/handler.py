@@ -1,0 +1,24 @@
+"""On a schedule: drop the day partitions every tier has outlived."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from hostpulse.retention import run_retention
+from hostpulse.settings import core_settings
+from hostpulse.wiring import metric_store
+
+logger = Logger(service="retention")
+settings = core_settings()
+store = metric_store()
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    dropped = run_retention(store, settings.tiers, datetime.now(UTC))
+    logger.info("retention done", extra={"dropped": dropped})
+    return {"dropped": dropped}

@@ -1,0 +1,67 @@
+"""Agents in PostgreSQL, and the ingest function's cached view of them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import psycopg2
+
+from hostpulse.agents import Agent, AgentExists, AgentRepository, token_hash
+from hostpulse.store.postgres import PgConnector
+
+
+class PgAgentRepository:
+    def __init__(self, connector: PgConnector) -> None:
+        self.connector = connector
+
+    def add(self, name: str, hashed: str) -> None:
+        try:
+            with self.connector.transaction() as cur:
+                cur.execute("INSERT INTO agents (name, token_hash) VALUES (%s, %s)", (name, hashed))
+        except psycopg2.errors.UniqueViolation:
+            raise AgentExists(
+                f"agent {name!r} exists; revoke it first or pick another name"
+            ) from None
+
+    def list(self) -> list[Agent]:
+        with self.connector.transaction() as cur:
+            cur.execute("SELECT name, created_at, revoked_at FROM agents ORDER BY name")
+            return [Agent(*row) for row in cur.fetchall()]
+
+    def revoke(self, name: str) -> bool:
+        with self.connector.transaction() as cur:
+            cur.execute(
+                "UPDATE agents SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL",
+                (name,),
+            )
+            return bool(cur.rowcount)
+
+    def name_for_hash(self, hashed: str) -> str | None:
+        with self.connector.transaction() as cur:
+            cur.execute(
+                "SELECT name FROM agents WHERE token_hash = %s AND revoked_at IS NULL", (hashed,)
+            )
+            row: Any = cur.fetchone()
+        return str(row[0]) if row else None
+
+
+class CachedAgentDirectory:
+    """Token lookups cached per execution environment; a revocation applies within ``ttl_s``."""
+
+    def __init__(self, repository: AgentRepository, ttl_s: float) -> None:
+        self.repository = repository
+        self.ttl_s = ttl_s
+        self._cache: dict[str, tuple[float, str | None]] = {}
+
+    def agent_for_token(self, token: str) -> str | None:
+        hashed = token_hash(token)
+        now = time.monotonic()
+        cached = self._cache.get(hashed)
+        if cached is not None and now - cached[0] < self.ttl_s:
+            return cached[1]
+        name = self.repository.name_for_hash(hashed)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[hashed] = (now, name)
+        return name

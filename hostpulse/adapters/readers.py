@@ -1,0 +1,92 @@
+"""Readers of the query API: PostgreSQL tiers and the Redis hot tier."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from hostpulse import hot
+from hostpulse.query import HostRow, Point
+from hostpulse.store import sql
+from hostpulse.store.postgres import PgConnector
+from hostpulse.tiers import Tier
+
+PROCESS_COLUMNS = (
+    "pid",
+    "name",
+    "cmdline",
+    "user",
+    "cpu_percent",
+    "rss_bytes",
+    "threads",
+    "read_bytes_per_s",
+    "write_bytes_per_s",
+    "read_bytes_total",
+    "write_bytes_total",
+    "open_files",
+    "status",
+)
+
+
+class PgMetricReader:
+    def __init__(self, connector: PgConnector) -> None:
+        self.connector = connector
+
+    def hosts(self) -> list[HostRow]:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.LIST_HOSTS)
+            return [HostRow(*row) for row in cur.fetchall()]
+
+    def metrics(self, host: str) -> list[str]:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.HOST_METRICS, (host,))
+            return [row[0] for row in cur.fetchall()]
+
+    def series(
+        self, host: str, metric: str, tier: Tier, start: datetime, end: datetime, step_s: int
+    ) -> list[Point]:
+        statement = (
+            sql.SERIES_RAW if tier.name == "raw" else sql.SERIES_ROLLUP.format(table=tier.table)
+        )
+        params = {"host": host, "metric": metric, "start": start, "end": end, "step": step_s}
+        with self.connector.transaction() as cur:
+            cur.execute(statement, params)
+            return [
+                Point(int(ts), float(lo), float(hi), float(avg), int(n))
+                for ts, lo, hi, avg, n in cur.fetchall()
+            ]
+
+    def latest_processes(self, host: str) -> tuple[int, list[dict[str, Any]]] | None:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.LATEST_PROCESSES, (host, host))
+            rows = cur.fetchall()
+        if not rows:
+            return None
+        return int(rows[0][0]), [dict(zip(PROCESS_COLUMNS, row[1:], strict=True)) for row in rows]
+
+
+class RedisHotReader:
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+
+    def last_seen(self) -> dict[str, int]:
+        try:
+            pairs: list[tuple[bytes, float]] = self.client.zrange(  # type: ignore[assignment]
+                hot.HOSTS, 0, -1, withscores=True
+            )
+        except redis.RedisError:
+            return {}  # the hot tier is an accelerator; PostgreSQL still answers
+        return {member.decode(): int(score) for member, score in pairs}
+
+    def latest(self, host: str) -> dict[str, Any] | None:
+        try:
+            raw = self.client.hget(hot.latest_key(host), "sample")
+        except redis.RedisError:
+            return None
+        if raw is None:
+            return None
+        data: dict[str, Any] = json.loads(raw)
+        return data

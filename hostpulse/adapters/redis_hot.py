@@ -1,0 +1,80 @@
+"""Redis adapters: the hot tier writer and the per-agent rate limiter."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import redis
+
+from hostpulse import hot
+from hostpulse.contract import Batch
+
+# Keep the newest snapshot only: a late or replayed batch must not replace a newer one.
+SET_IF_NEWER = """
+local current = redis.call('HGET', KEYS[1], 'ts')
+if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'ts', ARGV[1], 'sample', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+# Generic cell rate algorithm: `rate` requests per second with bursts of `burst`. Returns the
+# milliseconds to wait (0 = allowed). One key per agent, no background cleanup needed.
+GCRA = """
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local allow_at = tat - interval * burst
+if now < allow_at then return allow_at - now end
+redis.call('SET', KEYS[1], tat + interval, 'PX', math.ceil(interval * (burst + 1)))
+return 0
+"""
+
+
+class RedisHotStore:
+    def __init__(self, client: redis.Redis, window_ms: int, retain_ms: int) -> None:
+        self.client = client
+        self.window_ms = window_ms
+        self.retain_ms = retain_ms  # how long keys of a silent host stay
+        self._set_if_newer = client.register_script(SET_IF_NEWER)
+
+    def write(self, batch: Batch, now_ms: int) -> None:
+        host = batch.host.hostname
+        cutoff = now_ms - self.window_ms
+        fresh = [s for s in batch.samples if s.ts_ms > cutoff]
+        newest = max(batch.samples, key=lambda s: s.ts_ms)
+        pipe = self.client.pipeline(transaction=False)
+        window = hot.window_key(host)
+        if fresh:
+            pipe.zadd(window, {hot.compact(s): s.ts_ms for s in fresh})
+        pipe.zremrangebyscore(window, "-inf", cutoff)
+        pipe.pexpire(window, self.retain_ms)
+        self._set_if_newer(
+            keys=[hot.latest_key(host)],
+            args=[newest.ts_ms, newest.model_dump_json(), self.retain_ms],
+            client=pipe,
+        )
+        pipe.zadd(hot.HOSTS, {host: newest.ts_ms}, gt=True)
+        pipe.hset(hot.FACTS, host, batch.host.model_dump_json())
+        if fresh:
+            message = {"host": host, "samples": [json.loads(hot.compact(s)) for s in fresh]}
+            pipe.publish(hot.live_channel(host), json.dumps(message, separators=(",", ":")))
+        pipe.execute()
+
+
+class RedisRateLimiter:
+    def __init__(self, client: redis.Redis, per_second: float, burst: int) -> None:
+        self.client = client
+        self.interval_ms = 1000.0 / per_second
+        self.burst = burst
+        self._gcra = client.register_script(GCRA)
+
+    def acquire(self, agent_id: str) -> float:
+        now_ms = time.time() * 1000
+        wait_ms = float(
+            self._gcra(keys=[hot.rate_key(agent_id)], args=[now_ms, self.interval_ms, self.burst])
+        )
+        return wait_ms / 1000

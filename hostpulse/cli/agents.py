@@ -1,0 +1,58 @@
+"""`hostpulse agents`: tokens for agents, shown once, stored as hashes."""
+
+from __future__ import annotations
+
+import argparse
+
+from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.agents import AgentExists, register_agent
+from hostpulse.localcloud.errors import LocalCloudError
+from hostpulse.localcloud.settings import LocalCloudSettings
+from hostpulse.localcloud.supervisor import LocalCloud, read_endpoints
+from hostpulse.store.postgres import PgConnector
+
+
+def database_url(settings: LocalCloudSettings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    endpoints = read_endpoints(LocalCloud(settings).paths)
+    if endpoints is None:
+        raise LocalCloudError(
+            "no database: hostpulse is not running and HOSTPULSE_DATABASE_URL is not set",
+            "start it with `hostpulse up --detach` or set HOSTPULSE_DATABASE_URL",
+        )
+    return str(endpoints["database_url"])
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    agents = commands.add_parser("agents", help="add, list and revoke agent tokens")
+    actions = agents.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="create an agent and print its token once")
+    add.add_argument("name")
+    actions.add_parser("list", help="every agent, active or revoked")
+    revoke = actions.add_parser("revoke", help="refuse the agent's token from now on")
+    revoke.add_argument("name")
+
+
+def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:
+    repository = PgAgentRepository(PgConnector(database_url(settings)))
+    if args.action == "add":
+        try:
+            token = register_agent(repository, args.name)
+        except (AgentExists, ValueError) as error:
+            print(f"hostpulse: error: {error}")
+            return 1
+        print(token)
+        print(f"# agent {args.name!r} added; this token is shown once, keep it safe", flush=True)
+        return 0
+    if args.action == "list":
+        print(f"{'AGENT':30} {'CREATED':26} STATE")
+        for agent in repository.list():
+            state = f"revoked {agent.revoked_at:%Y-%m-%d %H:%M}" if agent.revoked_at else "active"
+            print(f"{agent.name:30} {agent.created_at:%Y-%m-%d %H:%M:%S %Z}    {state}")
+        return 0
+    if repository.revoke(args.name):
+        print(f"hostpulse: agent {args.name!r} revoked")
+        return 0
+    print(f"hostpulse: error: no active agent named {args.name!r}")
+    return 1

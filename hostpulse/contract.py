@@ -1,0 +1,208 @@
+"""Wire contract v1: what an agent sends to ``POST /v1/ingest``.
+
+This module is the single definition of the batch format. The JSON Schema in
+``docs/wire-contract-v1.schema.json`` is generated from it (``hostpulse schema``), the agent
+builds batches that satisfy it and every server component reads batches through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION: Literal[1] = 1
+MAX_SAMPLES_PER_BATCH = 1000
+MAX_PROCESSES_PER_SAMPLE = 200
+MAX_CORES = 1024
+MAX_DEVICES = 256
+
+Name = Annotated[str, Field(min_length=1, max_length=256)]
+Label = Annotated[str, Field(max_length=256)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+NonNegative = Annotated[float, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
+AgentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+
+
+class WireModel(BaseModel):
+    # strict: "1.5" is not a number; no NaN or infinity; unknown fields are mistakes.
+    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid", frozen=True)
+
+
+class Cpu(WireModel):
+    percent: Percent
+    user: Percent | None = None
+    system: Percent | None = None
+    iowait: Percent | None = None
+    steal: Percent | None = None
+    per_core: list[Percent] = Field(default_factory=list, max_length=MAX_CORES)
+
+
+class Memory(WireModel):
+    total_bytes: Count
+    used_bytes: Count
+    available_bytes: Count
+    percent: Percent
+    swap_total_bytes: Count = 0
+    swap_used_bytes: Count = 0
+    swap_percent: Percent = 0.0
+
+
+class Load(WireModel):
+    load1: NonNegative
+    load5: NonNegative
+    load15: NonNegative
+
+
+class DiskUsage(WireModel):
+    mount: Name
+    device: Label = ""
+    fstype: Label = ""
+    total_bytes: Count
+    used_bytes: Count
+    percent: Percent
+
+
+class DiskIo(WireModel):
+    device: Name
+    read_bytes_per_s: NonNegative
+    write_bytes_per_s: NonNegative
+    read_ops_per_s: NonNegative = 0.0
+    write_ops_per_s: NonNegative = 0.0
+
+
+class NetIo(WireModel):
+    interface: Name
+    rx_bytes_per_s: NonNegative
+    tx_bytes_per_s: NonNegative
+    rx_packets_per_s: NonNegative = 0.0
+    tx_packets_per_s: NonNegative = 0.0
+    rx_errors_per_s: NonNegative = 0.0
+    tx_errors_per_s: NonNegative = 0.0
+    rx_drops_per_s: NonNegative = 0.0
+    tx_drops_per_s: NonNegative = 0.0
+
+
+class Process(WireModel):
+    pid: Count
+    name: Annotated[str, Field(max_length=256)]
+    cmdline: Annotated[str, Field(max_length=1024)] = ""
+    user: Label = ""
+    cpu_percent: NonNegative
+    rss_bytes: Count
+    threads: Count = 0
+    read_bytes_per_s: NonNegative = 0.0
+    write_bytes_per_s: NonNegative = 0.0
+    # Cumulative counters, for senders (such as the seed agent) that report totals, not rates.
+    read_bytes_total: Count | None = None
+    write_bytes_total: Count | None = None
+    open_files: Count | None = None
+    status: Label = ""
+
+
+class AgentSelf(WireModel):
+    """The agent's own health, sent in every batch."""
+
+    cpu_percent: NonNegative = 0.0
+    rss_bytes: Count = 0
+    spool_bytes: Count = 0
+    dropped_batches: Count = 0
+    retried_batches: Count = 0
+    send_latency_ms: NonNegative = 0.0
+
+
+class Sample(WireModel):
+    ts_ms: Annotated[int, Field(gt=0, description="Unix time in milliseconds")]
+    cpu: Cpu | None = None
+    memory: Memory | None = None
+    load: Load | None = None
+    disks: list[DiskUsage] = Field(default_factory=list, max_length=MAX_DEVICES)
+    disk_io: list[DiskIo] = Field(default_factory=list, max_length=MAX_DEVICES)
+    net: list[NetIo] = Field(default_factory=list, max_length=MAX_DEVICES)
+    uptime_s: NonNegative | None = None
+    process_count: Count | None = None
+    processes: list[Process] = Field(default_factory=list, max_length=MAX_PROCESSES_PER_SAMPLE)
+    agent: AgentSelf | None = None
+
+
+class HostFacts(WireModel):
+    hostname: Annotated[str, Field(min_length=1, max_length=253)]
+    os: Label = ""
+    platform: Label = ""
+    cpu_count: Count | None = None
+    agent_version: Label = ""
+    labels: dict[Annotated[str, Field(max_length=64)], Label] = Field(
+        default_factory=dict, max_length=32
+    )
+
+
+class Batch(WireModel):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    agent_id: AgentId
+    seq: Annotated[int, Field(ge=0, description="Per-agent sequence number; only grows")]
+    host: HostFacts
+    samples: list[Sample] = Field(min_length=1, max_length=MAX_SAMPLES_PER_BATCH)
+
+
+def metric_values(sample: Sample) -> Iterator[tuple[str, float]]:
+    """A sample as (metric, value) pairs; the metric names every tier and query uses.
+
+    Names are ``group.field`` with an optional ``:instance`` (core, mount, device, interface).
+    """
+    if sample.cpu is not None:
+        cpu = sample.cpu
+        yield "cpu.percent", cpu.percent
+        for field in ("user", "system", "iowait", "steal"):
+            value = getattr(cpu, field)
+            if value is not None:
+                yield f"cpu.{field}", value
+        for core, value in enumerate(cpu.per_core):
+            yield f"cpu.core:{core}", value
+    if sample.memory is not None:
+        mem = sample.memory
+        yield "mem.used_bytes", float(mem.used_bytes)
+        yield "mem.available_bytes", float(mem.available_bytes)
+        yield "mem.percent", mem.percent
+        yield "swap.used_bytes", float(mem.swap_used_bytes)
+        yield "swap.percent", mem.swap_percent
+    if sample.load is not None:
+        yield "load.1", sample.load.load1
+        yield "load.5", sample.load.load5
+        yield "load.15", sample.load.load15
+    for disk in sample.disks:
+        yield f"disk.used_bytes:{disk.mount}", float(disk.used_bytes)
+        yield f"disk.percent:{disk.mount}", disk.percent
+    for io in sample.disk_io:
+        yield f"diskio.read_bytes_per_s:{io.device}", io.read_bytes_per_s
+        yield f"diskio.write_bytes_per_s:{io.device}", io.write_bytes_per_s
+        yield f"diskio.read_ops_per_s:{io.device}", io.read_ops_per_s
+        yield f"diskio.write_ops_per_s:{io.device}", io.write_ops_per_s
+    for nic in sample.net:
+        for field in (
+            "rx_bytes_per_s",
+            "tx_bytes_per_s",
+            "rx_packets_per_s",
+            "tx_packets_per_s",
+            "rx_errors_per_s",
+            "tx_errors_per_s",
+            "rx_drops_per_s",
+            "tx_drops_per_s",
+        ):
+            yield f"net.{field}:{nic.interface}", getattr(nic, field)
+    if sample.uptime_s is not None:
+        yield "uptime_s", sample.uptime_s
+    if sample.process_count is not None:
+        yield "process_count", float(sample.process_count)
+    if sample.agent is not None:
+        for field, value in sample.agent.model_dump().items():
+            yield f"agent.{field}", float(value)
+
+
+def json_schema() -> dict[str, object]:
+    schema = Batch.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://hostpulse.dev/schemas/wire-contract-v1.json"
+    schema["title"] = "hostpulse ingest batch, wire contract v1"
+    return schema

@@ -1,0 +1,51 @@
+"""How a batch travels on SQS: gzip+base64 inline, or a pointer to the archive when too big."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from dataclasses import dataclass
+
+# SQS allows 256 KiB per message; leave room for attributes.
+MAX_INLINE_BYTES = 240 * 1024
+
+
+class EnvelopeError(ValueError):
+    """A message that is not a hostpulse envelope: poison, goes to the dead-letter queue."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    inline: bytes | None = None  # the batch's JSON
+    archive_key: str | None = None
+
+    def encode(self) -> str:
+        if self.inline is not None:
+            data = base64.b64encode(gzip.compress(self.inline, mtime=0)).decode()
+            return json.dumps({"v": 1, "gzip_b64": data})
+        return json.dumps({"v": 1, "archive_key": self.archive_key})
+
+    @staticmethod
+    def decode(body: str) -> Envelope:
+        try:
+            message = json.loads(body)
+            if message.get("v") != 1:
+                raise EnvelopeError(f"unknown envelope version {message.get('v')!r}")
+            if "gzip_b64" in message:
+                return Envelope(inline=gzip.decompress(base64.b64decode(message["gzip_b64"])))
+            if "archive_key" in message:
+                return Envelope(archive_key=str(message["archive_key"]))
+        except EnvelopeError:
+            raise
+        except (ValueError, TypeError, AttributeError, OSError) as error:
+            raise EnvelopeError(f"undecodable message: {error}") from error
+        raise EnvelopeError("message has neither gzip_b64 nor archive_key")
+
+
+def archive_key(agent_id: str, seq: int, first_ts_ms: int) -> str:
+    """One key per (agent, seq): a replayed batch overwrites the same object."""
+    from datetime import UTC, datetime
+
+    day = datetime.fromtimestamp(first_ts_ms / 1000, tz=UTC)
+    return f"batches/{day:%Y/%m/%d}/{agent_id}/{seq:012d}.json.gz"

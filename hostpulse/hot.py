@@ -1,0 +1,38 @@
+"""The hot tier's layout in Redis: one definition for the writer (ingest) and the readers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hostpulse.contract import Sample, metric_values
+
+PREFIX = "hp"
+HOSTS = f"{PREFIX}:hosts"  # sorted set: host -> last seen (ms)
+FACTS = f"{PREFIX}:facts"  # hash: host -> HostFacts JSON
+
+
+def window_key(host: str) -> str:
+    return f"{PREFIX}:window:{host}"  # sorted set: compact sample -> ts (ms)
+
+
+def latest_key(host: str) -> str:
+    return f"{PREFIX}:latest:{host}"  # hash: ts, sample (full, with processes)
+
+
+def live_channel(host: str) -> str:
+    return f"{PREFIX}:live:{host}"
+
+
+def rate_key(agent_id: str) -> str:
+    return f"{PREFIX}:rate:{agent_id}"
+
+
+def compact(sample: Sample) -> str:
+    """A sample as the live views need it: timestamp and metric values, no processes."""
+    return json.dumps({"ts": sample.ts_ms, "m": dict(metric_values(sample))}, separators=(",", ":"))
+
+
+def parse_compact(member: bytes | str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(member)
+    return data

@@ -1,0 +1,37 @@
+"""What ingestion needs from the outside world; adapters implement these, tests fake them."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from hostpulse.contract import Batch
+
+
+class AgentDirectory(Protocol):
+    def agent_for_token(self, token: str) -> str | None:
+        """The agent a token belongs to, or None when unknown or revoked."""
+
+
+class RateLimiter(Protocol):
+    def acquire(self, agent_id: str) -> float:
+        """0 when the agent may send now, else the seconds until it may."""
+
+
+class HotStore(Protocol):
+    def write(self, batch: Batch, now_ms: int) -> None:
+        """Hot window, latest snapshot, host registry and live channel."""
+
+
+class BatchQueue(Protocol):
+    def send(self, body: str, dedup_key: str) -> None:
+        """Durably enqueue for aggregation and for alerts; raises if not both hold it."""
+
+
+class Archive(Protocol):
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+
+class Counters(Protocol):
+    def count(self, name: str, value: float = 1) -> None: ...

@@ -1,0 +1,102 @@
+"""The seed platform's single snapshot (``POST /ingest/metrics``), mapped onto wire contract v1.
+
+The seed agent sends no host name and no sequence number: the agent's name stands for the host
+and the snapshot's millisecond timestamp for the sequence number (it only grows per agent).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hostpulse.contract import Batch, Cpu, HostFacts, Memory, Process, Sample
+
+MB = 1024 * 1024
+
+
+class SeedProcess(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False, extra="ignore")
+
+    pid: Annotated[int, Field(ge=0)]
+    name: Annotated[str, Field(max_length=256)]
+    cpu_percent: Annotated[float, Field(ge=0)] = 0.0
+    memory_mb: Annotated[float, Field(ge=0)] = 0.0
+    thread_count: Annotated[int, Field(ge=0)] = 0
+    io_read_mb: Annotated[float, Field(ge=0)] = 0.0
+    io_write_mb: Annotated[float, Field(ge=0)] = 0.0
+    handle_count: Annotated[int, Field(ge=0)] | None = None
+
+
+class SeedSnapshot(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False, extra="ignore")
+
+    timestamp: float | str
+    total_cpu_percent: Annotated[float, Field(ge=0, le=100)]
+    per_core_cpu_percent: list[Annotated[float, Field(ge=0, le=100)]] = Field(
+        default_factory=list, max_length=1024
+    )
+    system_memory_total_mb: Annotated[float, Field(ge=0)] | None = None
+    system_memory_used_mb: Annotated[float, Field(ge=0)] | None = None
+    top_processes: list[SeedProcess] = Field(default_factory=list, max_length=200)
+
+    @field_validator("timestamp")
+    @classmethod
+    def _known_timestamp(cls, value: float | str) -> float | str:
+        timestamp_ms(value)
+        return value
+
+
+def timestamp_ms(value: float | str) -> int:
+    """Epoch seconds, epoch milliseconds or ISO 8601, as the seed agent's versions sent them."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError(f"timestamp {value!r} is neither a number nor ISO 8601") from None
+        else:
+            return int(parsed.timestamp() * 1000)
+    return int(value if value > 1e11 else value * 1000)
+
+
+def seed_batch(snapshot: SeedSnapshot, agent_id: str) -> Batch:
+    ts = timestamp_ms(snapshot.timestamp)
+    memory = None
+    if snapshot.system_memory_total_mb and snapshot.system_memory_used_mb is not None:
+        total = int(snapshot.system_memory_total_mb * MB)
+        used = min(total, int(snapshot.system_memory_used_mb * MB))
+        memory = Memory(
+            total_bytes=total,
+            used_bytes=used,
+            available_bytes=total - used,
+            percent=round(100 * used / total, 2),
+        )
+    return Batch(
+        agent_id=agent_id,
+        seq=ts,
+        host=HostFacts(hostname=agent_id, agent_version="seed"),
+        samples=[
+            Sample(
+                ts_ms=ts,
+                cpu=Cpu(percent=snapshot.total_cpu_percent, per_core=snapshot.per_core_cpu_percent),
+                memory=memory,
+                processes=[
+                    Process(
+                        pid=p.pid,
+                        name=p.name,
+                        cpu_percent=p.cpu_percent,
+                        rss_bytes=int(p.memory_mb * MB),
+                        threads=p.thread_count,
+                        read_bytes_total=int(p.io_read_mb * MB),
+                        write_bytes_total=int(p.io_write_mb * MB),
+                        open_files=p.handle_count,
+                    )
+                    for p in snapshot.top_processes
+                ],
+            )
+        ],
+    )

@@ -1,0 +1,249 @@
+"""Accepting a batch: validate, authenticate, rate-limit, enqueue, then hot tier and archive.
+
+The answer is 202 only once both queues hold the batch; without them it is 503 and the agent
+retries. Redis and the archive are best effort: their failures are counted, not returned.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from hostpulse.agents import AGENT_NAME
+from hostpulse.contract import Batch
+from hostpulse.envelope import MAX_INLINE_BYTES, Envelope, archive_key
+from hostpulse.ingest.ports import (
+    AgentDirectory,
+    Archive,
+    BatchQueue,
+    Counters,
+    HotStore,
+    RateLimiter,
+)
+from hostpulse.ingest.seed import SeedSnapshot, seed_batch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    max_body_bytes: int = 1024 * 1024
+    max_decompressed_bytes: int = 8 * 1024 * 1024
+    max_future_ms: int = 5 * 60 * 1000
+    max_age_ms: int = 24 * 3600 * 1000  # the raw tier's age: older samples have no home
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    body: bytes
+    headers: Mapping[str, str]  # lower-case names
+    received_ms: int
+
+
+@dataclass(frozen=True)
+class IngestResponse:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Rejected(Exception):
+    def __init__(self, status: int, error: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.response = IngestResponse(status, {"error": error, "message": message, **extra})
+
+
+def decompress(body: bytes, encoding: str, limit: int) -> bytes:
+    if encoding in ("", "identity"):
+        return body
+    if encoding != "gzip":
+        raise Rejected(415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not gzip")
+    try:
+        # Bounded: a small gzip bomb must not expand past the limit in memory.
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        data = inflater.decompress(body, limit + 1)
+        if len(data) > limit or inflater.unconsumed_tail:
+            raise Rejected(413, "too_large", f"decompressed body exceeds {limit} bytes")
+        if not inflater.eof:
+            raise Rejected(400, "bad_gzip", "gzip stream is truncated")
+    except (zlib.error, gzip.BadGzipFile) as error:
+        raise Rejected(400, "bad_gzip", f"body is not valid gzip: {error}") from None
+    return data
+
+
+def validation_message(error: ValidationError) -> str:
+    parts = []
+    for problem in error.errors()[:5]:
+        where = ".".join(str(p) for p in problem["loc"]) or "body"
+        parts.append(f"{where}: {problem['msg']}")
+    more = error.error_count() - len(parts)
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip() or None
+    return headers.get("x-agent-token") or None
+
+
+class IngestService:
+    def __init__(
+        self,
+        agents: AgentDirectory,
+        limiter: RateLimiter,
+        queue: BatchQueue,
+        hot: HotStore,
+        archive: Archive,
+        counters: Counters,
+        limits: IngestLimits | None = None,
+    ) -> None:
+        self.agents = agents
+        self.limiter = limiter
+        self.queue = queue
+        self.hot = hot
+        self.archive = archive
+        self.counters = counters
+        self.limits = limits or IngestLimits()
+
+    def ingest(self, request: IngestRequest) -> IngestResponse:
+        """POST /v1/ingest: one wire-contract batch."""
+        try:
+            agent_id = self._authenticate(request)
+            batch = self._parse(request)
+            if batch.agent_id != agent_id:
+                raise Rejected(
+                    403,
+                    "agent_mismatch",
+                    f"the token belongs to agent {agent_id!r}, the batch says {batch.agent_id!r}",
+                )
+            return self._accept(batch, request, agent_id)
+        except Rejected as rejection:
+            self.counters.count(f"rejected_{rejection.response.status}")
+            return rejection.response
+
+    def ingest_seed(self, request: IngestRequest) -> IngestResponse:
+        """POST /ingest/metrics: the seed platform's single snapshot, same path from here."""
+        try:
+            agent_id = self._authenticate(request)
+            body = decompress(
+                request.body,
+                request.headers.get("content-encoding", ""),
+                self.limits.max_decompressed_bytes,
+            )
+            try:
+                snapshot = SeedSnapshot.model_validate_json(body)
+                batch = seed_batch(snapshot, agent_id)
+            except ValidationError as error:
+                if any(e["type"] == "json_invalid" for e in error.errors()):
+                    raise Rejected(400, "bad_json", validation_message(error)) from None
+                raise Rejected(422, "invalid_snapshot", validation_message(error)) from None
+            self._check_times(batch, request.received_ms)
+            return self._accept(batch, request, agent_id)
+        except Rejected as rejection:
+            self.counters.count(f"rejected_{rejection.response.status}")
+            return rejection.response
+
+    def _authenticate(self, request: IngestRequest) -> str:
+        if len(request.body) > self.limits.max_body_bytes:
+            raise Rejected(413, "too_large", f"body exceeds {self.limits.max_body_bytes} bytes")
+        token = bearer_token(request.headers)
+        if token is None:
+            raise Rejected(401, "unauthorized", "missing agent token (Authorization: Bearer …)")
+        agent_id = self.agents.agent_for_token(token)
+        if agent_id is None or not AGENT_NAME.match(agent_id):
+            raise Rejected(401, "unauthorized", "unknown or revoked agent token")
+        return agent_id
+
+    def _parse(self, request: IngestRequest) -> Batch:
+        body = decompress(
+            request.body,
+            request.headers.get("content-encoding", ""),
+            self.limits.max_decompressed_bytes,
+        )
+        try:
+            batch = Batch.model_validate_json(body)
+        except ValidationError as error:
+            if any(e["type"] == "json_invalid" for e in error.errors()):
+                raise Rejected(400, "bad_json", validation_message(error)) from None
+            raise Rejected(422, "invalid_batch", validation_message(error)) from None
+        self._check_times(batch, request.received_ms)
+        return batch
+
+    def _check_times(self, batch: Batch, now_ms: int) -> None:
+        newest = max(s.ts_ms for s in batch.samples)
+        oldest = min(s.ts_ms for s in batch.samples)
+        if newest > now_ms + self.limits.max_future_ms:
+            raise Rejected(
+                422,
+                "timestamp_in_future",
+                f"a sample is {(newest - now_ms) / 1000:.0f} s ahead of the server's clock",
+            )
+        if oldest < now_ms - self.limits.max_age_ms:
+            raise Rejected(
+                422,
+                "timestamp_too_old",
+                f"a sample is older than the raw tier keeps ({self.limits.max_age_ms // 1000} s)",
+            )
+
+    def _accept(self, batch: Batch, request: IngestRequest, agent_id: str) -> IngestResponse:
+        retry_after = self.limiter.acquire(agent_id)
+        if retry_after > 0:
+            seconds = max(1, round(retry_after + 0.499))
+            response = IngestResponse(
+                429,
+                {
+                    "error": "rate_limited",
+                    "message": f"retry in {seconds} s",
+                    "retry_after_s": seconds,
+                },
+                {"Retry-After": str(seconds)},
+            )
+            self.counters.count("rejected_429")
+            return response
+        payload = batch.model_dump_json().encode()
+        key = archive_key(batch.agent_id, batch.seq, min(s.ts_ms for s in batch.samples))
+        archived = False
+        envelope = Envelope(inline=payload)
+        if len(envelope.encode()) > MAX_INLINE_BYTES:
+            # Claim check: too big for SQS, so the archive must hold it before the queue does.
+            try:
+                self.archive.put(key, gzip.compress(payload, mtime=0))
+            except Exception:
+                log.exception("archive unavailable for a batch too large to queue inline")
+                return self._unavailable("archive")
+            archived = True
+            envelope = Envelope(archive_key=key)
+        try:
+            self.queue.send(envelope.encode(), f"{batch.agent_id}:{batch.seq}")
+        except Exception:
+            log.exception("queue unavailable; the agent will retry")
+            return self._unavailable("queue")
+        try:
+            self.hot.write(batch, request.received_ms)
+        except Exception:
+            log.warning("hot tier write failed; batch accepted anyway", exc_info=True)
+            self.counters.count("hot_tier_failures")
+        if not archived:
+            try:
+                self.archive.put(key, gzip.compress(payload, mtime=0))
+            except Exception:
+                log.warning("archive write failed; batch accepted anyway", exc_info=True)
+                self.counters.count("archive_failures")
+        self.counters.count("batches_accepted")
+        self.counters.count("samples_accepted", len(batch.samples))
+        return IngestResponse(202, {"accepted_seq": batch.seq, "samples": len(batch.samples)})
+
+    def _unavailable(self, what: str) -> IngestResponse:
+        self.counters.count("rejected_503")
+        return IngestResponse(
+            503,
+            {"error": "unavailable", "message": f"{what} unavailable; retry later"},
+            {"Retry-After": "5"},
+        )

@@ -1,0 +1,23 @@
+"""Day partitions: how they are named and which day a name stands for."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+SUFFIX = "_p"
+
+
+def partition_name(table: str, day: date) -> str:
+    return f"{table}{SUFFIX}{day:%Y%m%d}"
+
+
+def partition_day(name: str) -> date | None:
+    _, _, suffix = name.rpartition(SUFFIX)
+    try:
+        return datetime.strptime(suffix, "%Y%m%d").replace(tzinfo=UTC).date()
+    except ValueError:
+        return None
+
+
+def day_of_ms(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).date()

@@ -1,0 +1,153 @@
+"""Answers of the query API: hosts with status, series from the right tier, latest snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from hostpulse.tiers import RangeError, Tier, TierName, choose_tier
+
+HostStatus = Literal["live", "stale", "down"]
+
+
+@dataclass(frozen=True)
+class HostRow:
+    host: str
+    agent_id: str
+    facts: dict[str, Any]
+    first_seen: datetime
+    last_seen: datetime
+    last_received: datetime
+
+
+@dataclass(frozen=True)
+class Point:
+    ts_ms: int
+    min: float
+    max: float
+    avg: float
+    count: int
+
+
+class MetricReader(Protocol):
+    def hosts(self) -> list[HostRow]: ...
+
+    def metrics(self, host: str) -> list[str]: ...
+
+    def series(
+        self, host: str, metric: str, tier: Tier, start: datetime, end: datetime, step_s: int
+    ) -> list[Point]: ...
+
+    def latest_processes(self, host: str) -> tuple[int, list[dict[str, Any]]] | None: ...
+
+
+class HotReader(Protocol):
+    def last_seen(self) -> dict[str, int]: ...
+
+    def latest(self, host: str) -> dict[str, Any] | None: ...
+
+
+class NotFound(LookupError):
+    pass
+
+
+def host_status(last_seen_ms: int, now_ms: int, stale_s: int, down_s: int) -> HostStatus:
+    age_s = (now_ms - last_seen_ms) / 1000
+    if age_s <= stale_s:
+        return "live"
+    return "stale" if age_s <= down_s else "down"
+
+
+class QueryService:
+    def __init__(
+        self,
+        reader: MetricReader,
+        hot: HotReader,
+        tiers: Sequence[Tier],
+        max_points: int,
+        stale_s: int = 30,
+        down_s: int = 120,
+    ) -> None:
+        self.reader = reader
+        self.hot = hot
+        self.tiers = tiers
+        self.max_points = max_points
+        self.stale_s = stale_s
+        self.down_s = down_s
+
+    def hosts(self, now: datetime) -> list[dict[str, Any]]:
+        hot_seen = self.hot.last_seen()
+        now_ms = int(now.timestamp() * 1000)
+        answer = []
+        for row in self.reader.hosts():
+            last_ms = max(int(row.last_seen.timestamp() * 1000), hot_seen.get(row.host, 0))
+            answer.append(
+                {
+                    "host": row.host,
+                    "agent_id": row.agent_id,
+                    "status": host_status(last_ms, now_ms, self.stale_s, self.down_s),
+                    "last_seen_ms": last_ms,
+                    "first_seen_ms": int(row.first_seen.timestamp() * 1000),
+                    "last_received_ms": int(row.last_received.timestamp() * 1000),
+                    "facts": row.facts,
+                }
+            )
+        known = {row["host"] for row in answer}
+        for host, last_ms in sorted(hot_seen.items()):
+            if host not in known:  # seen by ingest, not yet aggregated
+                answer.append(
+                    {
+                        "host": host,
+                        "agent_id": None,
+                        "status": host_status(last_ms, now_ms, self.stale_s, self.down_s),
+                        "last_seen_ms": last_ms,
+                        "first_seen_ms": last_ms,
+                        "last_received_ms": None,
+                        "facts": {},
+                    }
+                )
+        return answer
+
+    def series(
+        self,
+        host: str,
+        metric: str,
+        start: datetime,
+        end: datetime,
+        now: datetime,
+        tier: TierName | None = None,
+        step_s: int | None = None,
+        max_points: int | None = None,
+    ) -> dict[str, Any]:
+        budget = min(max_points or self.max_points, self.max_points)
+        choice = choose_tier(self.tiers, start, end, now, budget, tier, step_s)
+        if metric not in self.reader.metrics(host):
+            if not any(row.host == host for row in self.reader.hosts()):
+                raise NotFound(f"unknown host {host!r}")
+            raise NotFound(f"host {host!r} has no metric {metric!r}")
+        points = self.reader.series(host, metric, choice.tier, start, end, choice.step_s)
+        return {
+            "host": host,
+            "metric": metric,
+            "tier": choice.tier.name,
+            "step_s": choice.step_s,
+            "from_ms": int(start.timestamp() * 1000),
+            "to_ms": int(end.timestamp() * 1000),
+            "points": [[p.ts_ms, p.avg, p.min, p.max, p.count] for p in points],
+            "columns": ["ts_ms", "avg", "min", "max", "count"],
+        }
+
+    def latest(self, host: str) -> dict[str, Any]:
+        snapshot = self.hot.latest(host)
+        if snapshot is not None:
+            return {"host": host, "source": "hot", "sample": snapshot}
+        stored = self.reader.latest_processes(host)
+        if stored is None:
+            raise NotFound(f"no recent snapshot of host {host!r}")
+        ts_ms, processes = stored
+        return {"host": host, "source": "raw", "sample": {"ts_ms": ts_ms, "processes": processes}}
+
+
+__all__ = ["HostRow", "NotFound", "Point", "QueryService", "RangeError"]

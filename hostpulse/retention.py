@@ -1,0 +1,50 @@
+"""Retention: whole day partitions whose every row is past its tier's age are dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from hostpulse.partitions import partition_day
+from hostpulse.tiers import Tier
+
+
+class PartitionStore(Protocol):
+    def partitions(self) -> dict[str, list[str]]: ...
+
+    def drop_partition(self, partition: str) -> None: ...
+
+
+def retention_by_table(tiers: Sequence[Tier]) -> dict[str, timedelta]:
+    by_name = {tier.name: tier.retention for tier in tiers}
+    return {
+        "samples_raw": by_name["raw"],
+        "processes_raw": by_name["raw"],
+        "batches": by_name["raw"],  # completeness is reported over the raw tier's window
+        "samples_1m": by_name["1m"],
+        "samples_1h": by_name["1h"],
+    }
+
+
+def expired_partitions(
+    partitions: Mapping[str, Sequence[str]], tiers: Sequence[Tier], now: datetime
+) -> list[str]:
+    retention = retention_by_table(tiers)
+    expired = []
+    for table, names in partitions.items():
+        for name in names:
+            day = partition_day(name)
+            if day is None or table not in retention:
+                continue
+            end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+            if end <= now - retention[table]:
+                expired.append(name)
+    return sorted(expired)
+
+
+def run_retention(store: PartitionStore, tiers: Sequence[Tier], now: datetime) -> list[str]:
+    dropped = expired_partitions(store.partitions(), tiers, now)
+    for name in dropped:
+        store.drop_partition(name)
+    return dropped

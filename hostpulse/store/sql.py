@@ -1,0 +1,160 @@
+"""Every SQL statement of the metric store, in one place.
+
+Timestamps travel as Unix milliseconds and become ``timestamptz`` with exact interval
+arithmetic; buckets use ``date_bin`` from a fixed UTC origin, so no session time zone matters.
+"""
+
+from __future__ import annotations
+
+ORIGIN = "timestamptz '2000-01-01 00:00:00+00'"
+MS = "(timestamptz 'epoch' + {column} * interval '1 millisecond')"
+
+# Tables partitioned by day on their time column; retention drops their partitions.
+PARTITIONED_TABLES = ("batches", "samples_raw", "samples_1m", "samples_1h", "processes_raw")
+
+CREATE_PARTITION = """
+CREATE TABLE IF NOT EXISTS {partition} PARTITION OF {table}
+FOR VALUES FROM ('{start}') TO ('{end}')
+"""
+
+LIST_PARTITIONS = """
+SELECT parent.relname, child.relname
+FROM pg_inherits
+JOIN pg_class parent ON parent.oid = pg_inherits.inhparent
+JOIN pg_class child ON child.oid = pg_inherits.inhrelid
+WHERE parent.relname = ANY(%s)
+"""
+
+DROP_PARTITION = "DROP TABLE IF EXISTS {partition}"
+
+# Batches of one host are written one at a time: a bucket recomputed by two transactions at
+# once could otherwise miss the rows of the other.
+LOCK_HOST = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+
+INSERT_BATCH = """
+INSERT INTO batches (agent_id, seq, host, first_ts, last_ts, sample_count)
+VALUES (%s, %s, %s, {first}, {last}, %s)
+ON CONFLICT DO NOTHING
+RETURNING 1
+""".format(first=MS.format(column="%s::bigint"), last=MS.format(column="%s::bigint"))
+
+UPSERT_HOST = """
+INSERT INTO hosts AS h (host, agent_id, facts, first_seen, last_seen, last_received)
+VALUES (%s, %s, %s::jsonb, {first}, {last}, now())
+ON CONFLICT (host) DO UPDATE SET
+    agent_id = EXCLUDED.agent_id,
+    facts = EXCLUDED.facts,
+    first_seen = LEAST(h.first_seen, EXCLUDED.first_seen),
+    last_seen = GREATEST(h.last_seen, EXCLUDED.last_seen),
+    last_received = now()
+""".format(first=MS.format(column="%s::bigint"), last=MS.format(column="%s::bigint"))
+
+ENSURE_SERIES = """
+INSERT INTO series (host, metric)
+SELECT %s, metric FROM unnest(%s::text[]) AS m(metric)
+ON CONFLICT (host, metric) DO NOTHING
+"""
+
+SELECT_SERIES = "SELECT metric, id FROM series WHERE host = %s AND metric = ANY(%s::text[])"
+
+INSERT_RAW = """
+INSERT INTO samples_raw (series_id, ts, value)
+SELECT series_id, {ts}, value
+FROM unnest(%(series)s::integer[], %(ms)s::bigint[], %(values)s::float8[])
+     AS b(series_id, ms, value)
+ON CONFLICT (series_id, ts) DO NOTHING
+""".format(ts=MS.format(column="ms"))
+
+# The 1-minute buckets the batch touched, recomputed whole from the raw tier: never
+# incremented, so any replay gives the same result.
+ROLLUP_1M = """
+WITH touched AS (
+    SELECT DISTINCT series_id, date_bin('1 minute', {ts}, {origin}) AS bucket
+    FROM unnest(%(series)s::integer[], %(ms)s::bigint[]) AS b(series_id, ms)
+)
+INSERT INTO samples_1m AS t (series_id, bucket, min, max, sum, count, last, last_ts)
+SELECT r.series_id, touched.bucket, min(r.value), max(r.value), sum(r.value), count(*),
+       (array_agg(r.value ORDER BY r.ts DESC))[1], max(r.ts)
+FROM touched
+JOIN samples_raw r ON r.series_id = touched.series_id
+                  AND r.ts >= touched.bucket AND r.ts < touched.bucket + interval '1 minute'
+GROUP BY r.series_id, touched.bucket
+ON CONFLICT (series_id, bucket) DO UPDATE SET
+    min = EXCLUDED.min, max = EXCLUDED.max, sum = EXCLUDED.sum, count = EXCLUDED.count,
+    last = EXCLUDED.last, last_ts = EXCLUDED.last_ts
+""".format(ts=MS.format(column="ms"), origin=ORIGIN)
+
+# The 1-hour buckets the batch touched, recomputed whole from the 1-minute tier.
+ROLLUP_1H = """
+WITH touched AS (
+    SELECT DISTINCT series_id, date_bin('1 hour', {ts}, {origin}) AS bucket
+    FROM unnest(%(series)s::integer[], %(ms)s::bigint[]) AS b(series_id, ms)
+)
+INSERT INTO samples_1h AS t (series_id, bucket, min, max, sum, count, last, last_ts)
+SELECT m.series_id, touched.bucket, min(m.min), max(m.max), sum(m.sum), sum(m.count),
+       (array_agg(m.last ORDER BY m.last_ts DESC))[1], max(m.last_ts)
+FROM touched
+JOIN samples_1m m ON m.series_id = touched.series_id
+                 AND m.bucket >= touched.bucket AND m.bucket < touched.bucket + interval '1 hour'
+GROUP BY m.series_id, touched.bucket
+ON CONFLICT (series_id, bucket) DO UPDATE SET
+    min = EXCLUDED.min, max = EXCLUDED.max, sum = EXCLUDED.sum, count = EXCLUDED.count,
+    last = EXCLUDED.last, last_ts = EXCLUDED.last_ts
+""".format(ts=MS.format(column="ms"), origin=ORIGIN)
+
+INSERT_PROCESSES = """
+INSERT INTO processes_raw (host, ts, pid, name, cmdline, username, cpu_percent, rss_bytes,
+    threads, read_bytes_per_s, write_bytes_per_s, read_bytes_total, write_bytes_total,
+    open_files, status)
+SELECT %(host)s, {ts}, pid, name, cmdline, username, cpu, rss, threads, rbs, wbs, rbt, wbt,
+       files, status
+FROM unnest(%(ms)s::bigint[], %(pid)s::integer[], %(name)s::text[], %(cmdline)s::text[],
+            %(user)s::text[], %(cpu)s::float8[], %(rss)s::bigint[], %(threads)s::integer[],
+            %(rbs)s::float8[], %(wbs)s::float8[], %(rbt)s::bigint[], %(wbt)s::bigint[],
+            %(files)s::integer[], %(status)s::text[])
+     AS p(ms, pid, name, cmdline, username, cpu, rss, threads, rbs, wbs, rbt, wbt, files, status)
+ON CONFLICT (host, ts, pid) DO NOTHING
+""".format(ts=MS.format(column="ms"))
+
+# -- reads --------------------------------------------------------------------------------
+
+LIST_HOSTS = """
+SELECT h.host, h.agent_id, h.facts, h.first_seen, h.last_seen, h.last_received
+FROM hosts h
+ORDER BY h.host
+"""
+
+SERIES_RAW = """
+SELECT extract(epoch FROM date_bin(%(step)s * interval '1 second', r.ts, {origin})) * 1000,
+       min(r.value), max(r.value), avg(r.value), count(*)
+FROM samples_raw r JOIN series s ON s.id = r.series_id
+WHERE s.host = %(host)s AND s.metric = %(metric)s AND r.ts >= %(start)s AND r.ts < %(end)s
+GROUP BY 1 ORDER BY 1
+""".format(origin=ORIGIN)
+
+# {table} is one of the tier tables named in hostpulse.tiers, never user input.
+SERIES_ROLLUP = """
+SELECT extract(epoch FROM date_bin(%(step)s * interval '1 second', t.bucket, {origin})) * 1000,
+       min(t.min), max(t.max), sum(t.sum) / sum(t.count), sum(t.count)
+FROM {{table}} t JOIN series s ON s.id = t.series_id
+WHERE s.host = %(host)s AND s.metric = %(metric)s AND t.bucket >= %(start)s AND t.bucket < %(end)s
+GROUP BY 1 ORDER BY 1
+""".format(origin=ORIGIN)
+
+HOST_METRICS = "SELECT metric FROM series WHERE host = %s ORDER BY metric"
+
+LATEST_PROCESSES = """
+SELECT extract(epoch FROM ts) * 1000, pid, name, cmdline, username, cpu_percent, rss_bytes,
+       threads, read_bytes_per_s, write_bytes_per_s, read_bytes_total, write_bytes_total,
+       open_files, status
+FROM processes_raw
+WHERE host = %s AND ts = (SELECT max(ts) FROM processes_raw WHERE host = %s)
+ORDER BY cpu_percent DESC
+"""
+
+BATCH_COMPLETENESS = """
+SELECT agent_id, count(*), min(seq), max(seq)
+FROM batches
+WHERE host = %s AND first_ts >= now() - %s * interval '1 second'
+GROUP BY agent_id
+"""

@@ -1,0 +1,81 @@
+"""Builds each component's service from its settings, once per execution environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from hostpulse.adapters.aws_queue import S3Archive, SqsBatchQueue
+from hostpulse.adapters.clients import redis_client
+from hostpulse.adapters.pg_agents import CachedAgentDirectory, PgAgentRepository
+from hostpulse.adapters.readers import PgMetricReader, RedisHotReader
+from hostpulse.adapters.redis_hot import RedisHotStore, RedisRateLimiter
+from hostpulse.aws import aws_client
+from hostpulse.ingest.ports import Counters
+from hostpulse.ingest.service import IngestLimits, IngestService
+from hostpulse.query import QueryService
+from hostpulse.settings import (
+    CoreSettings,
+    aggregate_settings,
+    api_settings,
+    core_settings,
+    ingest_settings,
+)
+from hostpulse.store.postgres import PgConnector, PgMetricStore
+
+
+@lru_cache(maxsize=4)
+def pg_connector(url: str, timeout_s: float) -> PgConnector:
+    return PgConnector(url, timeout_s)
+
+
+def _pg(settings: CoreSettings) -> PgConnector:
+    return pg_connector(settings.database_url, settings.connect_timeout_seconds)
+
+
+def archive(settings: CoreSettings, bucket: str) -> S3Archive:
+    return S3Archive(aws_client("s3", settings.aws_region, settings.aws_endpoint_url), bucket)
+
+
+def ingest_service(counters: Counters) -> IngestService:
+    settings = ingest_settings()
+    redis = redis_client(settings.redis_url, settings.connect_timeout_seconds)
+    sqs = aws_client("sqs", settings.aws_region, settings.aws_endpoint_url)
+    tiers = settings.tiers
+    return IngestService(
+        agents=CachedAgentDirectory(PgAgentRepository(_pg(settings)), settings.agent_cache_seconds),
+        limiter=RedisRateLimiter(redis, settings.rate_per_second, settings.rate_burst),
+        queue=SqsBatchQueue(sqs, [settings.aggregate_queue_url, settings.alerts_queue_url]),
+        hot=RedisHotStore(
+            redis, settings.hot_window_seconds * 1000, 2 * settings.hot_window_seconds * 1000
+        ),
+        archive=archive(settings, settings.archive_bucket),
+        counters=counters,
+        limits=IngestLimits(
+            max_future_ms=settings.max_future_seconds * 1000,
+            max_age_ms=int(tiers[0].retention.total_seconds() * 1000),
+        ),
+    )
+
+
+@lru_cache(maxsize=1)
+def metric_store() -> PgMetricStore:
+    return PgMetricStore(_pg(core_settings()))
+
+
+@lru_cache(maxsize=1)
+def aggregate_archive() -> S3Archive:
+    settings = aggregate_settings()
+    return archive(settings, settings.archive_bucket)
+
+
+@lru_cache(maxsize=1)
+def query_service() -> QueryService:
+    settings = api_settings()
+    return QueryService(
+        PgMetricReader(_pg(settings)),
+        RedisHotReader(redis_client(settings.redis_url, settings.connect_timeout_seconds)),
+        settings.tiers,
+        settings.max_points,
+        settings.stale_after_seconds,
+        settings.down_after_seconds,
+    )
