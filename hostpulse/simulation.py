@@ -50,11 +50,11 @@ class SyntheticHost:
     seed: int = 0
     processes: int = 10
     agent_id: str = ""
+    next_seq: int = 0
     _rng: random.Random = field(init=False, repr=False)
     _cpu: float = field(init=False, default=20.0)
     _mem: float = field(init=False, default=40.0)
     _disk: float = field(init=False, default=55.0)
-    _seq: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(f"{self.hostname}:{self.seed}")
@@ -157,9 +157,9 @@ class SyntheticHost:
     def batch(self, timestamps_ms: list[int]) -> Batch:
         batch = Batch(
             agent_id=self.agent_id,
-            seq=self._seq,
+            seq=self.next_seq,
             host=self.facts,
             samples=[self.sample(ts) for ts in timestamps_ms],
         )
-        self._seq += 1
+        self.next_seq += 1
         return batch

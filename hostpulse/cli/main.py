@@ -15,7 +15,8 @@ from types import FrameType
 
 from pydantic import ValidationError
 
-from hostpulse.cli import agents
+from hostpulse.cli import agents, simulate
+from hostpulse.contract import json_schema
 from hostpulse.db.migrate import MigrationError
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.processes import read_pid
@@ -131,6 +132,15 @@ def cmd_deploy(cloud: LocalCloud) -> int:
     return 0
 
 
+def cmd_schema(output: Path | None) -> int:
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if output is None:
+        print(text, end="")
+    else:
+        output.write_text(text)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="hostpulse", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -141,6 +151,9 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     commands.add_parser("deploy", help="deploy the stack description again (idempotent)")
     agents.add_parser(commands)
+    simulate.add_parser(commands)
+    schema = commands.add_parser("schema", help="print the wire contract's JSON Schema")
+    schema.add_argument("--output", type=Path, help="write it to this file instead")
     return root
 
 
@@ -150,6 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = LocalCloudSettings()
         if args.command == "agents":
             return agents.run(args, settings)
+        if args.command == "simulate":
+            return simulate.run(args, settings)
+        if args.command == "schema":
+            return cmd_schema(args.output)
         cloud = LocalCloud(settings)
         if args.command == "up":
             return cmd_up(cloud, args.detach)

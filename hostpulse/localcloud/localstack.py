@@ -61,6 +61,8 @@ class LocalStack:
             "DISABLE_EVENTS": "1",
             "SQS_ENDPOINT_STRATEGY": "path",
             "LAMBDA_RUNTIME_EXECUTOR": "hostpulse",
+            # Runtimes start a few at a time (see the executor), so a burst waits longer.
+            "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT": "90",
             "HOSTPULSE_LAMBDA_PYTHON": sys.executable,
             "HOSTPULSE_LAMBDA_LOG_DIR": str(self.paths.lambda_logs),
         }

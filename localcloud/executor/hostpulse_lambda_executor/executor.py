@@ -43,6 +43,9 @@ LOOPBACK = "127.0.0.1"
 # Variables a host process needs to behave; everything else comes from the function's config.
 INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SYSTEMROOT")
 STOP_GRACE_SECONDS = 2.0
+# Starting a runtime is CPU-bound (imports). LocalStack starts up to 16 at once; on a small
+# machine that makes all of them slow together, so starts beyond the core count wait their turn.
+STARTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 LOG_DRAIN_SECONDS = 2.0
 
 
@@ -75,8 +78,9 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
     def start(self, env_vars: dict[str, str]) -> None:
         self.process_env = self._build_env(env_vars)
         self.executor_endpoint.start()
-        self._spawn()
-        self.executor_endpoint.wait_for_startup()
+        with STARTS:
+            self._spawn()
+            self.executor_endpoint.wait_for_startup()
 
     def stop(self) -> None:
         self._stopped.set()
@@ -158,8 +162,9 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
         """A timed-out or crashed environment is replaced by a fresh process, as Lambda does."""
         self._terminate()
         self.executor_endpoint.startup_future = Future()
-        self._spawn()
-        self.executor_endpoint.wait_for_startup()
+        with STARTS:
+            self._spawn()
+            self.executor_endpoint.wait_for_startup()
 
     # -- invocations -----------------------------------------------------------------------
 
