@@ -45,7 +45,7 @@ class SimulationStats:
     failures: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def summary(self) -> dict[str, float]:
+    def summary(self) -> dict[str, object]:
         latencies = sorted(self.latencies_ms) or [0.0]
         return {
             "batches": self.batches,
