@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.routers import hosts, series
+from api.routers import health, hosts, series
 
 
 def create_app() -> FastAPI:
@@ -13,6 +13,7 @@ def create_app() -> FastAPI:
         version="1",
         description="Query API of hostpulse: hosts, series from the right tier, snapshots.",
     )
+    app.include_router(health.router)
     app.include_router(hosts.router)
     app.include_router(series.router)
     return app

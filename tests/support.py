@@ -41,6 +41,7 @@ class CloudUnderTest:
             "HOSTPULSE_LOCALSTACK_PORT": str(free_port()),
             "HOSTPULSE_POSTGRES_PORT": str(free_port()),
             "HOSTPULSE_REDIS_PORT": str(free_port()),
+            "HOSTPULSE_API_PORT": str(free_port()),
         }
         for inherited in ("HOSTPULSE_DATABASE_URL", "HOSTPULSE_REDIS_URL", "AWS_ENDPOINT_URL"):
             env.pop(inherited, None)

@@ -21,6 +21,7 @@ class LocalCloudSettings(BaseSettings):
     localstack_port: int = Field(4566, ge=1, le=65535)
     postgres_port: int = Field(15432, ge=1, le=65535)
     redis_port: int = Field(16379, ge=1, le=65535)
+    api_port: int = Field(8080, ge=1, le=65535)
     # Interpreter for LocalStack's own environment (3.13 or newer); found when unset.
     localstack_python: Path | None = None
     region: str = "us-east-1"

@@ -12,6 +12,7 @@ from typing import Any
 import requests
 
 from hostpulse.db.migrate import migrate
+from hostpulse.localcloud.api_server import ApiServer
 from hostpulse.localcloud.component import Component, Health
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.external import ExternalServer
@@ -60,7 +61,9 @@ class LocalCloud:
             else EmbeddedRedis(self.paths, settings.redis_port)
         )
         self.localstack = LocalStack(self.paths, settings)
-        self.components: list[Component] = [self.postgres, self.redis, self.localstack]
+        self.api = ApiServer(self.paths, settings.api_port)
+        # The API starts after migrations and the deploy (see start()), so it is listed last.
+        self.components: list[Component] = [self.postgres, self.redis, self.localstack, self.api]
         self._started: list[Component] = []
 
     # -- up ---------------------------------------------------------------------------------
@@ -78,11 +81,8 @@ class LocalCloud:
     def start(self, report: Report) -> dict[str, Any]:
         self.claim()
         try:
-            for component in self.components:
-                report(f"starting {component.name}")
-                # Listed before start(): a start that fails halfway still gets stopped.
-                self._started.append(component)
-                component.start()
+            servers, services = self.components[:3], self.components[3:]
+            self._start_all(servers, report)
             report("applying database migrations")
             applied = migrate(self.postgres.url)
             if applied:
@@ -90,12 +90,21 @@ class LocalCloud:
             report("deploying the stack")
             result = self.deploy()
             report(f"deployed: {len(result.changes)} change(s)")
+            self.api.configure(self.postgres.url, self.redis.url)
+            self._start_all(services, report)
             endpoints = self.endpoints(result)
             write_atomically(self.paths.endpoints, json.dumps(endpoints, indent=2))
             return endpoints
         except BaseException:
             self.stop(report)
             raise
+
+    def _start_all(self, components: list[Component], report: Report) -> None:
+        for component in components:
+            report(f"starting {component.name}")
+            # Listed before start(): a start that fails halfway still gets stopped.
+            self._started.append(component)
+            component.start()
 
     def deploy(self) -> DeployResult:
         stack = load_stack(self.settings.stack_file)
@@ -112,6 +121,7 @@ class LocalCloud:
             "ingest_url": f"{api_url}/v1/ingest",
             "api_url": api_url,
             "health_url": f"{api_url}/health",
+            "local_api_url": self.api.url,
             "aws_endpoint_url": self.localstack.url,
             "region": self.settings.region,
             "database_url": self.postgres.url,

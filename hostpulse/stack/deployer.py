@@ -415,7 +415,7 @@ class Deployer:
         if api_changed or stage not in stages:
             self.changed(f"deploy REST API {name} to stage {stage}")
             apigw.create_deployment(restApiId=api_id, stageName=stage)
-        self.result.api_url = f"{self.endpoint_url}/restapis/{api_id}/{stage}/_user_request_"
+        self.result.api_url = f"{self.endpoint_url}/_aws/execute-api/{api_id}/{stage}"
 
     def _resource(
         self, apigw: Any, api_id: str, resources: dict[str, dict[str, Any]], path: str

@@ -17,7 +17,7 @@ import redis
 from tests.support import HOSTPULSE, CloudUnderTest, eventually, pid_alive
 
 pytestmark = pytest.mark.localcloud
-COMPONENTS = ("postgres", "redis", "localstack")
+COMPONENTS = ("postgres", "redis", "localstack", "api")
 
 
 @pytest.fixture

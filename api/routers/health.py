@@ -1,0 +1,25 @@
+"""Health of the API's own dependencies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from hostpulse.adapters.probes import PostgresProbe, RedisProbe
+from hostpulse.health import Probe, check_health
+from hostpulse.settings import api_settings
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/api/v1/health", summary="200 when PostgreSQL and Redis answer, else 503")
+def health(response: Response) -> dict[str, Any]:
+    settings = api_settings()
+    probes: list[Probe] = [
+        PostgresProbe(settings.database_url, settings.connect_timeout_seconds),
+        RedisProbe(settings.redis_url, settings.connect_timeout_seconds),
+    ]
+    healthy, body = check_health(probes)
+    response.status_code = 200 if healthy else 503
+    return body

@@ -1,0 +1,76 @@
+"""The query API under uvicorn: the same FastAPI app the api function serves on Lambda."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import requests
+
+from hostpulse.localcloud.component import Health
+from hostpulse.localcloud.paths import StatePaths
+from hostpulse.localcloud.processes import ManagedProcess, ensure_port_free
+
+
+def api_healthy(url: str) -> tuple[bool, str]:
+    try:
+        response = requests.get(f"{url}/api/v1/health", timeout=3)
+    except requests.RequestException as error:
+        return False, type(error).__name__
+    return response.status_code == 200, f"GET /api/v1/health -> {response.status_code}"
+
+
+class ApiServer:
+    name = "api"
+
+    def __init__(self, paths: StatePaths, port: int) -> None:
+        self.paths = paths
+        self.port = port
+        self.process: ManagedProcess | None = None
+        self.environment: dict[str, str] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def configure(self, database_url: str, redis_url: str) -> None:
+        """Called by the supervisor once the servers it needs are up."""
+        self.environment = {
+            "HOSTPULSE_DATABASE_URL": database_url,
+            "HOSTPULSE_REDIS_URL": redis_url,
+        }
+
+    def start(self) -> None:
+        ensure_port_free(self.port, "the API", "HOSTPULSE_API_PORT")
+        self.process = ManagedProcess(
+            name="api",
+            argv=[
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
+            ],
+            log_file=self.paths.log("api"),
+            pid_file=self.paths.pid("api"),
+            env={**os.environ, **self.environment},
+        )
+        self.process.start()
+        self.process.wait_until(lambda: api_healthy(self.url)[0], timeout=60)
+
+    def stop(self) -> None:
+        process = self.process or ManagedProcess(
+            "api", [], self.paths.log("api"), self.paths.pid("api")
+        )
+        process.stop()
+
+    def health(self) -> Health:
+        healthy, detail = api_healthy(self.url)
+        return Health(self.name, self.url, healthy, detail)
+
+    def crash(self) -> str | None:
+        return self.process.crash_cause() if self.process else None
