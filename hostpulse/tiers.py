@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -59,28 +59,20 @@ def choose_tier(
     forced: TierName | None = None,
     step_s: int | None = None,
 ) -> TierChoice:
-    """The finest tier that still holds ``start`` and answers within ``max_points``.
+    """The tier and step that answer a range within ``max_points``.
 
-    A caller may force a tier or a step; a step finer than the tier's resolution is raised to it.
+    The step is what the budget (or the caller) needs; the tier is the coarsest one still
+    holding ``start`` whose resolution is at or below that step, so no detail the answer can
+    show is lost and no finer rows than needed are read. A caller may force a tier; a step is
+    never finer than the tier's resolution.
     """
     if end <= start:
         raise RangeError("'to' must be after 'from'")
-    span_s = (end - start).total_seconds()
-    by_name = {tier.name: tier for tier in tiers}
+    needed = max(step_s or 0, math.ceil((end - start).total_seconds() / max_points))
     if forced is not None:
-        candidates: Iterable[Tier] = [by_name[forced]]
+        tier = next(t for t in tiers if t.name == forced)
     else:
-        holding = [tier for tier in tiers if now - tier.retention <= start]
-        candidates = holding or [tiers[-1]]
-    chosen = None
-    for tier in candidates:
-        resolution = max(tier.resolution_s, step_s or 0)
-        if forced is not None or span_s / resolution <= max_points:
-            chosen = tier
-            break
-    if chosen is None:
-        chosen = list(candidates)[-1]
-    resolution = max(chosen.resolution_s, step_s or 0)
-    if span_s / resolution > max_points:
-        resolution = math.ceil(span_s / max_points)
-    return TierChoice(chosen, resolution)
+        holding = [t for t in tiers if now - t.retention <= start] or [tiers[-1]]
+        fitting = [t for t in holding if t.resolution_s <= needed]
+        tier = fitting[-1] if fitting else holding[0]
+    return TierChoice(tier, max(tier.resolution_s, needed))

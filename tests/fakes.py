@@ -1,0 +1,76 @@
+"""In-memory stand-ins for the adapters, for unit tests of the business logic."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from hostpulse.contract import Batch
+
+
+class Unavailable(ConnectionError):
+    pass
+
+
+@dataclass
+class MemoryAgents:
+    tokens: dict[str, str] = field(default_factory=dict)  # token -> agent
+
+    def agent_for_token(self, token: str) -> str | None:
+        return self.tokens.get(token)
+
+
+@dataclass
+class MemoryLimiter:
+    wait_s: float = 0.0
+    calls: list[str] = field(default_factory=list)
+
+    def acquire(self, agent_id: str) -> float:
+        self.calls.append(agent_id)
+        return self.wait_s
+
+
+@dataclass
+class MemoryQueue:
+    messages: list[tuple[str, str]] = field(default_factory=list)
+    down: bool = False
+
+    def send(self, body: str, dedup_key: str) -> None:
+        if self.down:
+            raise Unavailable("queue down")
+        self.messages.append((body, dedup_key))
+
+
+@dataclass
+class MemoryHot:
+    batches: list[Batch] = field(default_factory=list)
+    down: bool = False
+
+    def write(self, batch: Batch, now_ms: int) -> None:
+        if self.down:
+            raise Unavailable("redis down")
+        self.batches.append(batch)
+
+
+@dataclass
+class MemoryArchive:
+    objects: dict[str, bytes] = field(default_factory=dict)
+    down: bool = False
+    journal: list[str] = field(default_factory=list)
+
+    def put(self, key: str, data: bytes) -> None:
+        self.journal.append(f"put {key}")
+        if self.down:
+            raise Unavailable("s3 down")
+        self.objects[key] = data
+
+    def get(self, key: str) -> bytes:
+        return self.objects[key]
+
+
+@dataclass
+class MemoryCounters:
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def count(self, name: str, value: float = 1) -> None:
+        self.counts[name] += int(value)

@@ -1,0 +1,285 @@
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from hostpulse.contract import Batch
+from hostpulse.envelope import MAX_INLINE_BYTES, Envelope
+from hostpulse.ingest.service import IngestLimits, IngestRequest, IngestService
+from hostpulse.simulation import SyntheticHost
+from tests.fakes import (
+    MemoryAgents,
+    MemoryArchive,
+    MemoryCounters,
+    MemoryHot,
+    MemoryLimiter,
+    MemoryQueue,
+)
+
+TOKEN = "hp_token-of-web-1"
+NOW_MS = int(time.time() * 1000)
+
+
+@dataclass
+class Rig:
+    agents: MemoryAgents = field(default_factory=lambda: MemoryAgents({TOKEN: "web-1"}))
+    limiter: MemoryLimiter = field(default_factory=MemoryLimiter)
+    queue: MemoryQueue = field(default_factory=MemoryQueue)
+    hot: MemoryHot = field(default_factory=MemoryHot)
+    archive: MemoryArchive = field(default_factory=MemoryArchive)
+    counters: MemoryCounters = field(default_factory=MemoryCounters)
+
+    @property
+    def service(self) -> IngestService:
+        return IngestService(
+            self.agents,
+            self.limiter,
+            self.queue,
+            self.hot,
+            self.archive,
+            self.counters,
+            IngestLimits(max_body_bytes=64 * 1024, max_decompressed_bytes=256 * 1024),
+        )
+
+    def stored_nothing(self) -> bool:
+        return not (self.queue.messages or self.hot.batches or self.archive.objects)
+
+
+def batch(samples: int = 3, **overrides: Any) -> Batch:
+    host = SyntheticHost("web-1", cores=2)
+    made = host.batch([NOW_MS - 5000 * i for i in range(samples)][::-1])
+    return made.model_copy(update=overrides)
+
+
+def request(body: bytes, token: str | None = TOKEN, **headers: str) -> IngestRequest:
+    all_headers = {k.replace("_", "-"): v for k, v in headers.items()}
+    if token is not None:
+        all_headers["authorization"] = f"Bearer {token}"
+    return IngestRequest(body=body, headers=all_headers, received_ms=NOW_MS)
+
+
+def valid_json(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(batch().model_dump_json())
+    data.update(overrides)
+    return data
+
+
+def test_a_valid_gzip_batch_is_queued_then_written_hot_and_archived() -> None:
+    rig = Rig()
+    sent = batch()
+
+    response = rig.service.ingest(
+        request(gzip.compress(sent.model_dump_json().encode()), content_encoding="gzip")
+    )
+
+    assert response.status == 202
+    assert response.body == {"accepted_seq": sent.seq, "samples": 3}
+    [(body, key)] = rig.queue.messages
+    assert key == "web-1:0"
+    queued = Envelope.decode(body).inline
+    assert queued is not None and Batch.model_validate_json(queued) == sent
+    assert rig.hot.batches == [sent]
+    [(archive_key, archived)] = rig.archive.objects.items()
+    assert archive_key.endswith("/web-1/000000000000.json.gz")
+    assert Batch.model_validate_json(gzip.decompress(archived)) == sent
+    assert rig.counters.counts["batches_accepted"] == 1
+
+
+def huge_gzip() -> bytes:
+    return gzip.compress(b" " * (2 * 1024 * 1024))
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "token", "status", "error"),
+    [
+        (b"{not json", {}, TOKEN, 400, "bad_json"),
+        (b"\x1f\x8bnot gzip at all", {"content_encoding": "gzip"}, TOKEN, 400, "bad_gzip"),
+        (gzip.compress(b"{}")[:-6], {"content_encoding": "gzip"}, TOKEN, 400, "bad_gzip"),
+        (huge_gzip(), {"content_encoding": "gzip"}, TOKEN, 413, "too_large"),
+        (b" " * (65 * 1024), {}, TOKEN, 413, "too_large"),
+        (b"{}", {"content_encoding": "br"}, TOKEN, 415, "unsupported_encoding"),
+        (json.dumps(valid_json(seq="7")).encode(), {}, TOKEN, 422, "invalid_batch"),
+        (json.dumps(valid_json(samples=[])).encode(), {}, TOKEN, 422, "invalid_batch"),
+        (json.dumps(valid_json(colour="blue")).encode(), {}, TOKEN, 422, "invalid_batch"),
+        (
+            json.dumps(valid_json()).replace('"percent": ', '"percent": NaN, "x": ', 1).encode(),
+            {},
+            TOKEN,
+            422,
+            "invalid_batch",
+        ),
+        (
+            json.dumps(valid_json())
+            .replace('"percent": ', '"percent": Infinity, "x": ', 1)
+            .encode(),
+            {},
+            TOKEN,
+            422,
+            "invalid_batch",
+        ),
+        (batch(samples=1).model_dump_json().encode(), {}, None, 401, "unauthorized"),
+        (batch(samples=1).model_dump_json().encode(), {}, "hp_unknown", 401, "unauthorized"),
+        (batch(agent_id="db-1").model_dump_json().encode(), {}, TOKEN, 403, "agent_mismatch"),
+    ],
+)
+def test_bad_input_gets_its_4xx_and_nothing_is_stored(
+    body: bytes, headers: dict[str, str], token: str | None, status: int, error: str
+) -> None:
+    rig = Rig()
+
+    response = rig.service.ingest(request(body, token, **headers))
+
+    assert (response.status, response.body["error"]) == (status, error)
+    assert response.body["message"]
+    assert rig.stored_nothing()
+    assert rig.counters.counts[f"rejected_{status}"] == 1
+
+
+@pytest.mark.parametrize(
+    ("offset_ms", "error"),
+    [(6 * 60 * 1000, "timestamp_in_future"), (-25 * 3600 * 1000, "timestamp_too_old")],
+)
+def test_timestamps_outside_the_window_are_refused(offset_ms: int, error: str) -> None:
+    rig = Rig()
+    late = SyntheticHost("web-1").batch([NOW_MS + offset_ms])
+
+    response = rig.service.ingest(request(late.model_dump_json().encode()))
+
+    assert (response.status, response.body["error"]) == (422, error)
+    assert rig.stored_nothing()
+
+
+def test_over_the_rate_gets_429_with_retry_after_and_nothing_stored() -> None:
+    rig = Rig(limiter=MemoryLimiter(wait_s=2.2))
+
+    response = rig.service.ingest(request(batch().model_dump_json().encode()))
+
+    assert response.status == 429
+    assert response.headers == {"Retry-After": "3"}
+    assert rig.stored_nothing()
+
+
+def test_without_the_queue_the_answer_is_503_and_nothing_else_is_written() -> None:
+    rig = Rig(queue=MemoryQueue(down=True))
+
+    response = rig.service.ingest(request(batch().model_dump_json().encode()))
+
+    assert response.status == 503
+    assert "Retry-After" in response.headers
+    assert rig.stored_nothing()
+
+
+def test_a_redis_failure_still_accepts_and_is_counted() -> None:
+    rig = Rig(hot=MemoryHot(down=True))
+
+    response = rig.service.ingest(request(batch().model_dump_json().encode()))
+
+    assert response.status == 202
+    assert len(rig.queue.messages) == 1
+    assert rig.counters.counts["hot_tier_failures"] == 1
+
+
+def test_an_archive_failure_still_accepts_and_is_counted() -> None:
+    rig = Rig(archive=MemoryArchive(down=True))
+
+    response = rig.service.ingest(request(batch().model_dump_json().encode()))
+
+    assert response.status == 202
+    assert len(rig.queue.messages) == 1
+    assert rig.counters.counts["archive_failures"] == 1
+
+
+def big_batch() -> Batch:
+    return SyntheticHost("web-1", cores=64, processes=200).batch(
+        [NOW_MS - 1000 * i for i in range(60)][::-1]
+    )
+
+
+def gzipped(sent: Batch) -> IngestRequest:
+    return request(gzip.compress(sent.model_dump_json().encode()), content_encoding="gzip")
+
+
+def test_a_batch_too_big_for_sqs_is_archived_first_and_queued_by_reference() -> None:
+    rig = Rig()
+    rig_limits = IngestLimits()
+    service = IngestService(
+        rig.agents, rig.limiter, rig.queue, rig.hot, rig.archive, rig.counters, rig_limits
+    )
+    big = big_batch()
+    assert len(Envelope(inline=big.model_dump_json().encode()).encode()) > MAX_INLINE_BYTES
+
+    response = service.ingest(gzipped(big))
+
+    assert response.status == 202
+    [(body, _)] = rig.queue.messages
+    envelope = Envelope.decode(body)
+    assert envelope.inline is None and envelope.archive_key in rig.archive.objects
+    assert rig.archive.journal == [f"put {envelope.archive_key}"]
+
+
+def test_a_big_batch_whose_archive_is_down_is_not_accepted() -> None:
+    rig = Rig(archive=MemoryArchive(down=True))
+    service = IngestService(
+        rig.agents, rig.limiter, rig.queue, rig.hot, rig.archive, rig.counters, IngestLimits()
+    )
+    response = service.ingest(gzipped(big_batch()))
+
+    assert response.status == 503
+    assert rig.queue.messages == []
+
+
+def test_the_seed_snapshot_lands_in_the_same_path() -> None:
+    rig = Rig()
+    snapshot = {
+        "timestamp": NOW_MS / 1000,
+        "total_cpu_percent": 93.5,
+        "per_core_cpu_percent": [90.0, 97.0],
+        "system_memory_total_mb": 8192,
+        "system_memory_used_mb": 4096,
+        "top_processes": [
+            {
+                "pid": 42,
+                "name": "stress",
+                "cpu_percent": 180.0,
+                "memory_mb": 12.5,
+                "thread_count": 2,
+                "io_read_mb": 1.0,
+                "io_write_mb": 0.5,
+                "handle_count": 9,
+            }
+        ],
+    }
+    seed_request = IngestRequest(json.dumps(snapshot).encode(), {"x-agent-token": TOKEN}, NOW_MS)
+
+    response = rig.service.ingest_seed(seed_request)
+
+    assert response.status == 202
+    [queued] = rig.hot.batches
+    assert queued.host.hostname == "web-1"
+    assert queued.seq == int(NOW_MS / 1000 * 1000)
+    sample = queued.samples[0]
+    assert sample.cpu is not None and sample.cpu.per_core == [90.0, 97.0]
+    assert sample.memory is not None and sample.memory.percent == 50.0
+    process = sample.processes[0]
+    assert (process.rss_bytes, process.open_files, process.read_bytes_total) == (
+        int(12.5 * 1024 * 1024),
+        9,
+        1024 * 1024,
+    )
+
+
+def test_a_bad_seed_snapshot_is_refused() -> None:
+    rig = Rig()
+    bad = IngestRequest(
+        b'{"timestamp": "yesterday", "total_cpu_percent": 5}', {"x-agent-token": TOKEN}, NOW_MS
+    )
+
+    response = rig.service.ingest_seed(bad)
+
+    assert (response.status, response.body["error"]) == (422, "invalid_snapshot")
+    assert rig.stored_nothing()

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from hostpulse.retention import expired_partitions, run_retention
+from hostpulse.tiers import default_tiers
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def test_a_partition_goes_only_when_its_whole_day_has_expired() -> None:
+    partitions = {
+        "samples_raw": ["samples_raw_p20261119", "samples_raw_p20261120", "samples_raw_p20261121"],
+        "processes_raw": ["processes_raw_p20261119"],
+        "batches": ["batches_p20261120"],
+        "samples_1m": ["samples_1m_p20261113", "samples_1m_p20261114"],
+        "samples_1h": ["samples_1h_p20260822", "samples_1h_p20260823"],
+    }
+
+    expired = expired_partitions(partitions, default_tiers(), NOW)
+
+    # raw keeps 24 h: the 20th ends at the 21st 00:00, after the cut-off (20th 12:00).
+    assert expired == [
+        "processes_raw_p20261119",
+        "samples_1h_p20260822",
+        "samples_1m_p20261113",
+        "samples_raw_p20261119",
+    ]
+
+
+class MemoryPartitions:
+    existing: ClassVar[dict[str, list[str]]] = {
+        "samples_raw": ["samples_raw_p20261101", "samples_raw_p20261121", "samples_raw_default"],
+    }
+
+    def __init__(self) -> None:
+        self.dropped: list[str] = []
+
+    def partitions(self) -> dict[str, list[str]]:
+        return self.existing
+
+    def drop_partition(self, partition: str) -> None:
+        self.dropped.append(partition)
+
+
+def test_run_drops_the_expired_and_ignores_names_it_does_not_know() -> None:
+    store = MemoryPartitions()
+
+    assert run_retention(store, default_tiers(), NOW) == ["samples_raw_p20261101"]
+    assert store.dropped == ["samples_raw_p20261101"]

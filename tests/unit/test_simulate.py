@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import gzip
+import threading
+from dataclasses import dataclass, field
+
+from hostpulse.contract import Batch
+from hostpulse.simulate import SimulatedAgent, Simulation
+from hostpulse.simulation import SyntheticHost
+
+
+@dataclass
+class ScriptedTransport:
+    """Answers from a script, then 202; remembers every attempt's sequence number."""
+
+    script: list[int | Exception]
+    seqs: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+        with self.lock:
+            self.seqs.append(Batch.model_validate_json(gzip.decompress(body)).seq)
+            step = self.script.pop(0) if self.script else 202
+        if isinstance(step, Exception):
+            raise step
+        return step, {"Retry-After": "0"} if step == 429 else {}
+
+
+def run(transport: ScriptedTransport, duration_s: float = 0.05) -> tuple[Simulation, list[Batch]]:
+    accepted: list[Batch] = []
+    simulation = Simulation(
+        [SimulatedAgent(SyntheticHost("sim-1"), "token")],
+        "http://ingest",
+        transport,
+        interval_s=0.01,
+        send_every_s=10,
+        duration_s=duration_s,
+        on_accepted=accepted.append,
+    )
+    simulation.run()
+    return simulation, accepted
+
+
+def test_retries_keep_the_sequence_number_and_429_is_obeyed() -> None:
+    transport = ScriptedTransport([429, 503, ConnectionError("refused"), 202])
+
+    simulation, accepted = run(transport)
+
+    assert transport.seqs == [0, 0, 0, 0]
+    assert [b.seq for b in accepted] == [0]
+    summary = simulation.stats.summary()
+    assert (summary["retries"], summary["rate_limited"], summary["batches"]) == (3, 1, 1)
+    assert summary["failures"] == {"http_429": 1, "http_503": 1, "ConnectionError": 1}
+
+
+def test_a_refused_batch_is_not_retried() -> None:
+    transport = ScriptedTransport([401])
+
+    simulation, accepted = run(transport)
+
+    assert transport.seqs == [0]
+    assert accepted == []
+    assert simulation.stats.rejected == 1

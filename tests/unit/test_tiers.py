@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hostpulse.tiers import RangeError, choose_tier, default_tiers
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+TIERS = default_tiers()
+
+
+@pytest.mark.parametrize(
+    ("span", "tier", "step_s"),
+    [
+        (timedelta(minutes=30), "raw", 5),  # 360 points
+        (timedelta(hours=1), "raw", 5),  # 720 points
+        (timedelta(hours=6), "raw", 22),  # 1000 points of 22 s need raw, 1m is too coarse
+        (timedelta(hours=24), "1m", 87),
+        (timedelta(days=7), "1m", 605),  # the week view reads the 1-minute tier
+        (timedelta(days=30), "1h", 3600),  # 1m no longer holds the start
+        (timedelta(days=90), "1h", 7776),  # 2160 hourly points, stepped to fit 1000
+    ],
+)
+def test_the_finest_tier_within_the_budget(span: timedelta, tier: str, step_s: int) -> None:
+    choice = choose_tier(TIERS, NOW - span, NOW, NOW, max_points=1000)
+
+    assert (choice.tier.name, choice.step_s) == (tier, step_s)
+
+
+def test_a_range_older_than_raw_skips_raw_even_if_short() -> None:
+    start = NOW - timedelta(days=2)
+
+    choice = choose_tier(TIERS, start, start + timedelta(minutes=10), NOW, max_points=1000)
+
+    assert choice.tier.name == "1m"
+
+
+def test_a_forced_tier_and_step_are_honoured() -> None:
+    choice = choose_tier(TIERS, NOW - timedelta(hours=1), NOW, NOW, 1000, forced="1h")
+    assert (choice.tier.name, choice.step_s) == ("1h", 3600)
+
+    stepped = choose_tier(TIERS, NOW - timedelta(hours=1), NOW, NOW, 1000, step_s=300)
+    assert (stepped.tier.name, stepped.step_s) == ("1m", 300)
+
+    finer = choose_tier(TIERS, NOW - timedelta(days=3), NOW, NOW, 10_000, forced="1m", step_s=10)
+    assert finer.step_s == 60  # never finer than the tier holds
+
+
+def test_an_empty_or_reversed_range_is_an_error() -> None:
+    with pytest.raises(RangeError, match="'to' must be after 'from'"):
+        choose_tier(TIERS, NOW, NOW - timedelta(hours=1), NOW, 1000)
+
+
+def test_buckets_start_on_whole_minutes_and_hours() -> None:
+    raw, minute, hour = TIERS
+    ts = datetime(2026, 11, 21, 12, 34, 56, 789000, tzinfo=UTC)
+
+    assert raw.bucket_of(ts) == ts
+    assert minute.bucket_of(ts) == datetime(2026, 11, 21, 12, 34, tzinfo=UTC)
+    assert hour.bucket_of(ts) == datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
