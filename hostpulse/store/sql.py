@@ -66,14 +66,16 @@ ON CONFLICT (series_id, ts) DO NOTHING
 """.format(ts=MS.format(column="ms"))
 
 # The 1-minute buckets the batch touched, recomputed whole from the raw tier: never
-# incremented, so any replay gives the same result.
+# incremented, so any replay gives the same result. Sums run in time order, so the same rows
+# always give the same bits.
 ROLLUP_1M = """
 WITH touched AS (
     SELECT DISTINCT series_id, date_bin('1 minute', {ts}, {origin}) AS bucket
     FROM unnest(%(series)s::integer[], %(ms)s::bigint[]) AS b(series_id, ms)
 )
 INSERT INTO samples_1m AS t (series_id, bucket, min, max, sum, count, last, last_ts)
-SELECT r.series_id, touched.bucket, min(r.value), max(r.value), sum(r.value), count(*),
+SELECT r.series_id, touched.bucket, min(r.value), max(r.value),
+       sum(r.value ORDER BY r.ts), count(*),
        (array_agg(r.value ORDER BY r.ts DESC))[1], max(r.ts)
 FROM touched
 JOIN samples_raw r ON r.series_id = touched.series_id
@@ -91,7 +93,8 @@ WITH touched AS (
     FROM unnest(%(series)s::integer[], %(ms)s::bigint[]) AS b(series_id, ms)
 )
 INSERT INTO samples_1h AS t (series_id, bucket, min, max, sum, count, last, last_ts)
-SELECT m.series_id, touched.bucket, min(m.min), max(m.max), sum(m.sum), sum(m.count),
+SELECT m.series_id, touched.bucket, min(m.min), max(m.max),
+       sum(m.sum ORDER BY m.bucket), sum(m.count),
        (array_agg(m.last ORDER BY m.last_ts DESC))[1], max(m.last_ts)
 FROM touched
 JOIN samples_1m m ON m.series_id = touched.series_id

@@ -1,0 +1,156 @@
+"""20 simulated hosts for 2 minutes: exactly once, tiers that add up, replays change nothing."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from typing import Any
+
+import psycopg2
+import pytest
+
+from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.agents import register_agent
+from hostpulse.aws import aws_client
+from hostpulse.contract import Batch, metric_values
+from hostpulse.envelope import Envelope
+from hostpulse.simulate import RequestsTransport, SimulatedAgent, Simulation
+from hostpulse.simulation import SyntheticHost
+from hostpulse.store.postgres import PgConnector
+from tests.support import CloudUnderTest, eventually
+
+pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
+HOSTS = 20
+DURATION_S = 120
+
+RAW = """SELECT s.host, s.metric, (extract(epoch FROM r.ts) * 1000)::bigint, r.value
+FROM samples_raw r JOIN series s ON s.id = r.series_id WHERE s.host = ANY(%s)"""
+TIER = """SELECT s.host, s.metric, (extract(epoch FROM t.bucket) * 1000)::bigint,
+       t.min, t.max, t.sum, t.count, t.last, (extract(epoch FROM t.last_ts) * 1000)::bigint
+FROM {table} t JOIN series s ON s.id = t.series_id WHERE s.host = ANY(%s)"""
+PROCESSES = "SELECT * FROM processes_raw WHERE host = ANY(%s)"
+
+
+def rows(cur: Any, sql: str, hosts: list[str]) -> list[tuple[Any, ...]]:
+    cur.execute(sql, (hosts,))
+    return sorted(cur.fetchall())
+
+
+def snapshot(url: str, hosts: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        return {
+            "raw": rows(cur, RAW, hosts),
+            "1m": rows(cur, TIER.format(table="samples_1m"), hosts),
+            "1h": rows(cur, TIER.format(table="samples_1h"), hosts),
+            "processes": rows(cur, PROCESSES, hosts),
+        }
+
+
+def independent_rollup(
+    raw: list[tuple[Any, ...]], width_ms: int
+) -> dict[tuple[str, str, int], tuple[float, float, float, int, float, int]]:
+    """min, max, sum, count, last and last time per bucket, computed here from the raw rows."""
+    groups: dict[tuple[str, str, int], list[tuple[int, float]]] = defaultdict(list)
+    for host, metric, ts, value in raw:
+        groups[(host, metric, ts - ts % width_ms)].append((ts, value))
+    result = {}
+    for key, points in groups.items():
+        points.sort()
+        values = [v for _, v in points]
+        result[key] = (
+            min(values),
+            max(values),
+            math.fsum(values),
+            len(values),
+            values[-1],
+            points[-1][0],
+        )
+    return result
+
+
+def assert_tier_matches(stored: list[tuple[Any, ...]], expected: dict[Any, Any]) -> None:
+    as_dict = {(h, m, b): rest for h, m, b, *rest in stored}
+    assert as_dict.keys() == expected.keys()
+    for key, (lo, hi, total, count, last, last_ts) in expected.items():
+        s_lo, s_hi, s_total, s_count, s_last, s_last_ts = as_dict[key]
+        assert (s_lo, s_hi, s_count, s_last, s_last_ts) == (lo, hi, count, last, last_ts), key
+        assert s_total == pytest.approx(total, rel=1e-12), key
+
+
+def queue_drained(sqs: Any, url: str) -> bool:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return all(int(v) == 0 for v in attributes.values())
+
+
+def wait_drained(sqs: Any, url: str) -> None:
+    calm = 0
+    deadline = time.monotonic() + 300
+    while calm < 3 and time.monotonic() < deadline:
+        calm = calm + 1 if queue_drained(sqs, url) else 0
+        time.sleep(1)
+    assert calm >= 3, "the aggregate queue did not drain"
+
+
+def test_twenty_hosts_for_two_minutes_exactly_once(local_cloud: CloudUnderTest) -> None:
+    endpoints = local_cloud.endpoints
+    repository = PgAgentRepository(PgConnector(endpoints["database_url"]))
+    run = f"e2e{time.time_ns() % 10**8}"
+    agents = [
+        SimulatedAgent(SyntheticHost(f"{run}-{i:02d}", cores=4, seed=i), "") for i in range(HOSTS)
+    ]
+    for agent in agents:
+        agent.token = register_agent(repository, agent.host.hostname)
+    hosts = [a.host.hostname for a in agents]
+    accepted: list[Batch] = []
+
+    stats = Simulation(
+        agents,
+        endpoints["ingest_url"],
+        RequestsTransport(),
+        interval_s=5,
+        send_every_s=10,
+        duration_s=DURATION_S,
+        on_accepted=accepted.append,
+    ).run()
+
+    assert stats.rejected == 0
+    assert stats.samples == sum(len(b.samples) for b in accepted) >= HOSTS * DURATION_S // 5
+    expected_raw = sorted(
+        (b.host.hostname, metric, sample.ts_ms, value)
+        for b in accepted for sample in b.samples for metric, value in metric_values(sample)
+    )  # fmt: skip
+
+    def stored_batches() -> bool:
+        with psycopg2.connect(endpoints["database_url"]) as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM batches WHERE agent_id = ANY(%s)", (hosts,))
+            return bool(cur.fetchone() == (len(accepted),))
+
+    eventually(stored_batches, timeout=180, interval=2)
+    before = snapshot(endpoints["database_url"], hosts)
+
+    # Every sample is in raw exactly once, with its value.
+    assert before["raw"] == expected_raw
+    # The 1m and 1h tiers are what the raw rows add up to.
+    assert_tier_matches(before["1m"], independent_rollup(before["raw"], 60_000))
+    assert_tier_matches(before["1h"], independent_rollup(before["raw"], 3_600_000))
+    assert len(before["processes"]) == sum(len(s.processes) for b in accepted for s in b.samples)
+
+    # Agents resend every batch, and SQS delivers every message again.
+    replay = Simulation(agents, endpoints["ingest_url"], RequestsTransport(), 5, 10, 0)
+    for agent in agents:
+        for batch in (b for b in accepted if b.agent_id == agent.host.hostname):
+            replay._send(agent, batch)
+    assert replay.stats.batches == len(accepted)
+    sqs = aws_client("sqs", endpoints["region"], endpoints["aws_endpoint_url"])
+    for batch in accepted:
+        sqs.send_message(
+            QueueUrl=endpoints["queues"]["aggregate"],
+            MessageBody=Envelope(inline=batch.model_dump_json().encode()).encode(),
+        )
+    wait_drained(sqs, endpoints["queues"]["aggregate"])
+
+    assert snapshot(endpoints["database_url"], hosts) == before
