@@ -1,20 +1,33 @@
-"""Aggregation of one queued batch into the PostgreSQL tiers."""
+"""Aggregation of queued batches into the PostgreSQL tiers, with per-message failures."""
 
 from __future__ import annotations
 
 import gzip
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from pydantic import ValidationError
 
 from hostpulse.contract import Batch
-from hostpulse.envelope import Envelope, EnvelopeError
+from hostpulse.envelope import Envelope, EnvelopeError, group_archive_key
 from hostpulse.ingest.ports import Archive
+
+log = logging.getLogger(__name__)
 
 
 class MetricWriter(Protocol):
-    def write_batch(self, batch: Batch) -> bool:
-        """Store in every tier; False when the batch was stored before."""
+    def write_batches(self, batches: Sequence[Batch]) -> list[bool]:
+        """Store in every tier in one transaction; per batch, whether it was new."""
+
+
+@dataclass
+class AggregateOutcome:
+    failed: list[str] = field(default_factory=list)  # message ids to redeliver
+    stored: int = 0
+    duplicates: int = 0
+    archive_failed: bool = False
 
 
 def read_batch(body: str, archive: Archive) -> Batch:
@@ -30,6 +43,58 @@ def read_batch(body: str, archive: Archive) -> Batch:
         raise EnvelopeError(f"queued batch does not match the contract: {error}") from error
 
 
-def aggregate_message(body: str, store: MetricWriter, archive: Archive) -> bool:
-    """True when the batch was new; a duplicate delivery is a success that changes nothing."""
-    return store.write_batch(read_batch(body, archive))
+def aggregate_records(
+    records: Sequence[tuple[str, str]], store: MetricWriter, archive: Archive
+) -> AggregateOutcome:
+    """Write every readable batch of an SQS batch in one transaction.
+
+    A message that cannot be read fails alone (and after its retries, reaches the dead-letter
+    queue). If the group's transaction fails, each batch is retried on its own, so one bad
+    batch cannot hold back the others.
+    """
+    outcome = AggregateOutcome()
+    readable: list[tuple[str, Batch]] = []
+    for message_id, body in records:
+        try:
+            readable.append((message_id, read_batch(body, archive)))
+        except Exception:
+            log.exception("unreadable message %s", message_id)
+            outcome.failed.append(message_id)
+    if not readable:
+        return outcome
+    try:
+        results = store.write_batches([batch for _, batch in readable])
+    except Exception:
+        log.warning("group write failed; writing one batch at a time", exc_info=True)
+        results = []
+        for message_id, batch in readable:
+            try:
+                results.extend(store.write_batches([batch]))
+            except Exception:
+                log.exception("batch %s:%s failed", batch.agent_id, batch.seq)
+                outcome.failed.append(message_id)
+                results.append(False)
+    failed = set(outcome.failed)
+    stored: list[Batch] = []
+    for (message_id, batch), new in zip(readable, results, strict=True):
+        if message_id not in failed:
+            outcome.stored += new
+            outcome.duplicates += not new
+            if new:
+                stored.append(batch)
+    if stored:
+        outcome.archive_failed = not archive_group(stored, archive)
+    return outcome
+
+
+def archive_group(batches: Sequence[Batch], archive: Archive) -> bool:
+    """Every stored batch of one SQS batch in one object, for replay. Best effort: the data is
+    already in PostgreSQL, so a failure is counted and the messages still succeed."""
+    key = group_archive_key([(b.agent_id, b.seq, min(s.ts_ms for s in b.samples)) for b in batches])
+    lines = "".join(b.model_dump_json() + "\n" for b in batches)
+    try:
+        archive.put(key, gzip.compress(lines.encode(), mtime=0))
+    except Exception:
+        log.warning("archive write failed for %s", key, exc_info=True)
+        return False
+    return True

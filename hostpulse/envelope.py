@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 # SQS allows 256 KiB per message; leave room for attributes.
 MAX_INLINE_BYTES = 240 * 1024
@@ -44,8 +47,16 @@ class Envelope:
 
 
 def archive_key(agent_id: str, seq: int, first_ts_ms: int) -> str:
-    """One key per (agent, seq): a replayed batch overwrites the same object."""
-    from datetime import UTC, datetime
-
+    """A batch too big for SQS: one key per (agent, seq), so a retry overwrites the same object."""
     day = datetime.fromtimestamp(first_ts_ms / 1000, tz=UTC)
-    return f"batches/{day:%Y/%m/%d}/{agent_id}/{seq:012d}.json.gz"
+    return f"large/{day:%Y/%m/%d}/{agent_id}/{seq:012d}.json.gz"
+
+
+def group_archive_key(batches: Sequence[tuple[str, int, int]]) -> str:
+    """The stored batches (agent, seq, first ms) of one SQS batch: same group, same key."""
+    first_ms = min(ms for _, _, ms in batches)
+    digest = hashlib.sha256(
+        "\n".join(f"{agent}:{seq}" for agent, seq, _ in sorted(batches)).encode()
+    ).hexdigest()[:24]
+    hour = datetime.fromtimestamp(first_ms / 1000, tz=UTC)
+    return f"batches/{hour:%Y/%m/%d/%H}/{digest}.jsonl.gz"

@@ -1,7 +1,9 @@
-"""Accepting a batch: validate, authenticate, rate-limit, enqueue, then hot tier and archive.
+"""Accepting a batch: validate, authenticate, rate-limit, enqueue, then the hot tier.
 
 The answer is 202 only once both queues hold the batch; without them it is 503 and the agent
-retries. Redis and the archive are best effort: their failures are counted, not returned.
+retries. Redis is best effort: its failures are counted, not returned. The archive is written
+by aggregation, a whole SQS batch per object, off the agent's path; only a batch too big for
+SQS is archived here, because the queue then carries a reference to it.
 """
 
 from __future__ import annotations
@@ -208,17 +210,15 @@ class IngestService:
             self.counters.count("rejected_429")
             return response
         payload = batch.model_dump_json().encode()
-        key = archive_key(batch.agent_id, batch.seq, min(s.ts_ms for s in batch.samples))
-        archived = False
         envelope = Envelope(inline=payload)
         if len(envelope.encode()) > MAX_INLINE_BYTES:
             # Claim check: too big for SQS, so the archive must hold it before the queue does.
+            key = archive_key(batch.agent_id, batch.seq, min(s.ts_ms for s in batch.samples))
             try:
                 self.archive.put(key, gzip.compress(payload, mtime=0))
             except Exception:
                 log.exception("archive unavailable for a batch too large to queue inline")
                 return self._unavailable("archive")
-            archived = True
             envelope = Envelope(archive_key=key)
         try:
             self.queue.send(envelope.encode(), f"{batch.agent_id}:{batch.seq}")
@@ -230,12 +230,6 @@ class IngestService:
         except Exception:
             log.warning("hot tier write failed; batch accepted anyway", exc_info=True)
             self.counters.count("hot_tier_failures")
-        if not archived:
-            try:
-                self.archive.put(key, gzip.compress(payload, mtime=0))
-            except Exception:
-                log.warning("archive write failed; batch accepted anyway", exc_info=True)
-                self.counters.count("archive_failures")
         self.counters.count("batches_accepted")
         self.counters.count("samples_accepted", len(batch.samples))
         return IngestResponse(202, {"accepted_seq": batch.seq, "samples": len(batch.samples)})

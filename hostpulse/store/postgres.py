@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -13,6 +14,23 @@ import psycopg2.extensions
 from hostpulse.contract import Batch, metric_values
 from hostpulse.partitions import day_of_ms, partition_name
 from hostpulse.store import sql
+
+COPY_ESCAPES = str.maketrans(
+    {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": "\ufffd"}
+)
+
+
+def copy_field(value: object) -> str:
+    """One field in COPY's text format; untrusted text cannot break out of its column."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value).translate(COPY_ESCAPES)
+
+
+def copy_line(*values: object) -> str:
+    return "\t".join(copy_field(v) for v in values) + "\n"
 
 
 class PgConnector:
@@ -58,112 +76,99 @@ class PgMetricStore:
 
     def write_batch(self, batch: Batch) -> bool:
         """Store a batch in every PostgreSQL tier; False when it was stored before."""
-        host = batch.host.hostname
-        timestamps = [sample.ts_ms for sample in batch.samples]
+        return self.write_batches([batch])[0]
+
+    def write_batches(self, batches: Sequence[Batch]) -> list[bool]:
+        """Store several batches in one transaction; per batch, whether it was new.
+
+        Rows are staged with COPY and moved set-based; each touched bucket is recomputed once.
+        """
         with self.connector.transaction() as cur:
-            created = self._ensure_partitions(cur, {day_of_ms(ms) for ms in timestamps})
-            cur.execute(sql.LOCK_HOST, (host,))
-            cur.execute(
-                sql.INSERT_BATCH,
-                (
-                    batch.agent_id,
-                    batch.seq,
-                    host,
-                    min(timestamps),
-                    max(timestamps),
-                    len(batch.samples),
-                ),
-            )
-            if cur.fetchone() is None:
-                self._partitions.update(created)
-                return False
-            cur.execute(
-                sql.UPSERT_HOST,
-                (
-                    host,
-                    batch.agent_id,
-                    batch.host.model_dump_json(),
-                    min(timestamps),
-                    max(timestamps),
-                ),
-            )
-            new_series = self._write_metrics(cur, host, batch)
-            self._write_processes(cur, host, batch)
+            cur.execute(sql.CREATE_STAGING)
+            days = {day_of_ms(s.ts_ms) for b in batches for s in b.samples}
+            created = self._ensure_partitions(cur, days)
+            for host in sorted({b.host.hostname for b in batches}):  # sorted: no deadlocks
+                cur.execute(sql.LOCK_HOST, (host,))
+            new = self._claim(cur, batches)
+            fresh = [b for b, is_new in zip(batches, new, strict=True) if is_new]
+            for batch in fresh:
+                first = min(s.ts_ms for s in batch.samples)
+                last = max(s.ts_ms for s in batch.samples)
+                cur.execute(
+                    sql.UPSERT_HOST,
+                    (batch.host.hostname, batch.agent_id, batch.host.model_dump_json(), first,
+                     last),
+                )  # fmt: skip
+            new_series = self._write_metrics(cur, fresh)
+            self._write_processes(cur, fresh)
         # Only once committed: a rolled-back transaction takes its partitions and series along.
         self._partitions.update(created)
         self._series_ids.update(new_series)
-        return True
+        return new
 
-    def _write_metrics(self, cur: Any, host: str, batch: Batch) -> dict[tuple[str, str], int]:
-        metrics: list[str] = []
-        ms: list[int] = []
-        values: list[float] = []
-        for sample in batch.samples:
-            for metric, value in metric_values(sample):
-                metrics.append(metric)
-                ms.append(sample.ts_ms)
-                values.append(value)
-        if not metrics:
+    def _claim(self, cur: Any, batches: Sequence[Batch]) -> list[bool]:
+        """Record the batches; those already recorded (or twice in this group) are not new."""
+        columns: list[list[Any]] = [[], [], [], [], [], []]
+        for b in batches:
+            stamps = [s.ts_ms for s in b.samples]
+            for column, value in zip(
+                columns,
+                (b.agent_id, b.seq, b.host.hostname, min(stamps), max(stamps), len(stamps)),
+                strict=True,
+            ):
+                column.append(value)
+        cur.execute(sql.INSERT_BATCHES, columns)
+        claimed = {(agent, seq) for agent, seq in cur.fetchall()}
+        new = []
+        for b in batches:
+            key = (b.agent_id, b.seq)
+            new.append(key in claimed)
+            claimed.discard(key)
+        return new
+
+    def _write_metrics(self, cur: Any, batches: Sequence[Batch]) -> dict[tuple[str, str], int]:
+        points = [
+            (b.host.hostname, metric, sample.ts_ms, value)
+            for b in batches
+            for sample in b.samples
+            for metric, value in metric_values(sample)
+        ]
+        if not points:
             return {}
-        new_series = self._new_series(cur, host, metrics)
-        ids = {m: new_series.get((host, m)) or self._series_ids[(host, m)] for m in set(metrics)}
-        rows = {"series": [ids[m] for m in metrics], "ms": ms, "values": values}
-        cur.execute(sql.INSERT_RAW, rows)
-        cur.execute(sql.ROLLUP_1M, rows)
-        cur.execute(sql.ROLLUP_1H, rows)
+        new_series = self._new_series(cur, {(host, metric) for host, metric, _, _ in points})
+        ids = {**self._series_ids, **new_series}
+        lines = "".join(
+            f"{ids[(host, metric)]}\t{ms}\t{value!r}\n" for host, metric, ms, value in points
+        )
+        cur.copy_expert(sql.COPY_RAW, io.StringIO(lines))
+        cur.execute(sql.INSERT_RAW)
+        cur.execute(sql.ROLLUP_1M)
+        cur.execute(sql.ROLLUP_1H)
         return new_series
 
-    def _new_series(
-        self, cur: Any, host: str, metrics: Sequence[str]
-    ) -> dict[tuple[str, str], int]:
-        missing = sorted({m for m in metrics if (host, m) not in self._series_ids})
+    def _new_series(self, cur: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        missing = sorted(keys - self._series_ids.keys())
         if not missing:
             return {}
-        cur.execute(sql.ENSURE_SERIES, (host, missing))
-        cur.execute(sql.SELECT_SERIES, (host, missing))
-        return {(host, metric): series_id for metric, series_id in cur.fetchall()}
+        hosts, metrics = [h for h, _ in missing], [m for _, m in missing]
+        cur.execute(sql.ENSURE_SERIES, (hosts, metrics))
+        cur.execute(sql.SELECT_SERIES, (hosts, metrics))
+        return {(host, metric): series_id for host, metric, series_id in cur.fetchall()}
 
-    def _write_processes(self, cur: Any, host: str, batch: Batch) -> None:
-        columns: dict[str, list[Any]] = {
-            key: []
-            for key in (
-                "ms",
-                "pid",
-                "name",
-                "cmdline",
-                "user",
-                "cpu",
-                "rss",
-                "threads",
-                "rbs",
-                "wbs",
-                "rbt",
-                "wbt",
-                "files",
-                "status",
+    def _write_processes(self, cur: Any, batches: Sequence[Batch]) -> None:
+        lines = [
+            copy_line(
+                b.host.hostname, s.ts_ms, p.pid, p.name, p.cmdline, p.user, p.cpu_percent,
+                p.rss_bytes, p.threads, p.read_bytes_per_s, p.write_bytes_per_s,
+                p.read_bytes_total, p.write_bytes_total, p.open_files, p.status,
             )
-        }
-        for sample in batch.samples:
-            for p in sample.processes:
-                for key, value in (
-                    ("ms", sample.ts_ms),
-                    ("pid", p.pid),
-                    ("name", p.name),
-                    ("cmdline", p.cmdline),
-                    ("user", p.user),
-                    ("cpu", p.cpu_percent),
-                    ("rss", p.rss_bytes),
-                    ("threads", p.threads),
-                    ("rbs", p.read_bytes_per_s),
-                    ("wbs", p.write_bytes_per_s),
-                    ("rbt", p.read_bytes_total),
-                    ("wbt", p.write_bytes_total),
-                    ("files", p.open_files),
-                    ("status", p.status),
-                ):
-                    columns[key].append(value)
-        if columns["pid"]:
-            cur.execute(sql.INSERT_PROCESSES, {"host": host, **columns})
+            for b in batches
+            for s in b.samples
+            for p in s.processes
+        ]  # fmt: skip
+        if lines:
+            cur.copy_expert(sql.COPY_PROCESSES, io.StringIO("".join(lines)))
+            cur.execute(sql.INSERT_PROCESSES)
 
     def _ensure_partitions(self, cur: Any, days: set[date]) -> list[str]:
         created = []

@@ -31,12 +31,14 @@ DROP_PARTITION = "DROP TABLE IF EXISTS {partition}"
 # once could otherwise miss the rows of the other.
 LOCK_HOST = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 
-INSERT_BATCH = """
+INSERT_BATCHES = """
 INSERT INTO batches (agent_id, seq, host, first_ts, last_ts, sample_count)
-VALUES (%s, %s, %s, {first}, {last}, %s)
+SELECT agent_id, seq, host, {first}, {last}, n
+FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::bigint[], %s::bigint[], %s::integer[])
+     AS b(agent_id, seq, host, first_ms, last_ms, n)
 ON CONFLICT DO NOTHING
-RETURNING 1
-""".format(first=MS.format(column="%s::bigint"), last=MS.format(column="%s::bigint"))
+RETURNING agent_id, seq
+""".format(first=MS.format(column="first_ms"), last=MS.format(column="last_ms"))
 
 UPSERT_HOST = """
 INSERT INTO hosts AS h (host, agent_id, facts, first_seen, last_seen, last_received)
@@ -51,17 +53,35 @@ ON CONFLICT (host) DO UPDATE SET
 
 ENSURE_SERIES = """
 INSERT INTO series (host, metric)
-SELECT %s, metric FROM unnest(%s::text[]) AS m(metric)
+SELECT host, metric FROM unnest(%s::text[], %s::text[]) AS m(host, metric)
 ON CONFLICT (host, metric) DO NOTHING
 """
 
-SELECT_SERIES = "SELECT metric, id FROM series WHERE host = %s AND metric = ANY(%s::text[])"
+# Rows of one transaction are staged with COPY, then moved set-based into the tiers.
+CREATE_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS staging_raw (
+    series_id integer, ms bigint, value double precision
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS staging_processes (
+    host text, ms bigint, pid integer, name text, cmdline text, username text,
+    cpu_percent double precision, rss_bytes bigint, threads integer,
+    read_bytes_per_s double precision, write_bytes_per_s double precision,
+    read_bytes_total bigint, write_bytes_total bigint, open_files integer, status text
+) ON COMMIT DELETE ROWS
+"""
+
+COPY_RAW = "COPY staging_raw (series_id, ms, value) FROM STDIN"
+COPY_PROCESSES = "COPY staging_processes FROM STDIN"
+
+SELECT_SERIES = """
+SELECT s.host, s.metric, s.id
+FROM series s JOIN unnest(%s::text[], %s::text[]) AS m(host, metric)
+  ON s.host = m.host AND s.metric = m.metric
+"""
 
 INSERT_RAW = """
 INSERT INTO samples_raw (series_id, ts, value)
-SELECT series_id, {ts}, value
-FROM unnest(%(series)s::integer[], %(ms)s::bigint[], %(values)s::float8[])
-     AS b(series_id, ms, value)
+SELECT series_id, {ts}, value FROM staging_raw
 ON CONFLICT (series_id, ts) DO NOTHING
 """.format(ts=MS.format(column="ms"))
 
@@ -71,7 +91,7 @@ ON CONFLICT (series_id, ts) DO NOTHING
 ROLLUP_1M = """
 WITH touched AS (
     SELECT DISTINCT series_id, date_bin('1 minute', {ts}, {origin}) AS bucket
-    FROM unnest(%(series)s::integer[], %(ms)s::bigint[]) AS b(series_id, ms)
+    FROM staging_raw
 )
 INSERT INTO samples_1m AS t (series_id, bucket, min, max, sum, count, last, last_ts)
 SELECT r.series_id, touched.bucket, min(r.value), max(r.value),
@@ -90,7 +110,7 @@ ON CONFLICT (series_id, bucket) DO UPDATE SET
 ROLLUP_1H = """
 WITH touched AS (
     SELECT DISTINCT series_id, date_bin('1 hour', {ts}, {origin}) AS bucket
-    FROM unnest(%(series)s::integer[], %(ms)s::bigint[]) AS b(series_id, ms)
+    FROM staging_raw
 )
 INSERT INTO samples_1h AS t (series_id, bucket, min, max, sum, count, last, last_ts)
 SELECT m.series_id, touched.bucket, min(m.min), max(m.max),
@@ -109,13 +129,10 @@ INSERT_PROCESSES = """
 INSERT INTO processes_raw (host, ts, pid, name, cmdline, username, cpu_percent, rss_bytes,
     threads, read_bytes_per_s, write_bytes_per_s, read_bytes_total, write_bytes_total,
     open_files, status)
-SELECT %(host)s, {ts}, pid, name, cmdline, username, cpu, rss, threads, rbs, wbs, rbt, wbt,
-       files, status
-FROM unnest(%(ms)s::bigint[], %(pid)s::integer[], %(name)s::text[], %(cmdline)s::text[],
-            %(user)s::text[], %(cpu)s::float8[], %(rss)s::bigint[], %(threads)s::integer[],
-            %(rbs)s::float8[], %(wbs)s::float8[], %(rbt)s::bigint[], %(wbt)s::bigint[],
-            %(files)s::integer[], %(status)s::text[])
-     AS p(ms, pid, name, cmdline, username, cpu, rss, threads, rbs, wbs, rbt, wbt, files, status)
+SELECT host, {ts}, pid, name, cmdline, username, cpu_percent, rss_bytes, threads,
+       read_bytes_per_s, write_bytes_per_s, read_bytes_total, write_bytes_total, open_files,
+       status
+FROM staging_processes
 ON CONFLICT (host, ts, pid) DO NOTHING
 """.format(ts=MS.format(column="ms"))
 

@@ -91,13 +91,19 @@ def test_an_accepted_batch_reaches_every_tier(
     )  # fmt: skip
     assert minutes >= per_sample and hours >= per_sample
 
-    s3 = aws_client(
-        "s3", local_cloud.endpoints["region"], local_cloud.endpoints["aws_endpoint_url"]
-    )
-    listing = s3.list_objects_v2(
-        Bucket=local_cloud.endpoints["buckets"]["archive"], Prefix="batches/"
-    )
-    assert any(f"/{name}/" in obj["Key"] for obj in listing.get("Contents", []))
+    endpoints = local_cloud.endpoints
+    s3 = aws_client("s3", endpoints["region"], endpoints["aws_endpoint_url"])
+    bucket = endpoints["buckets"]["archive"]
+
+    def archived() -> list[Batch]:
+        found = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="batches/"):
+            for obj in page.get("Contents", []):
+                data = gzip.decompress(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+                found += [Batch.model_validate_json(line) for line in data.splitlines()]
+        return [b for b in found if b.agent_id == name]
+
+    assert eventually(archived, timeout=30) == [batch]
 
 
 @pytest.mark.parametrize(
@@ -278,17 +284,28 @@ def test_concurrent_batches_of_one_host_leave_correct_buckets(local_cloud: Cloud
     host = SyntheticHost(f"race-{time.time_ns()}")
     minute = (int(time.time()) // 60 - 1) * 60 * 1000
     batches = [host.batch([minute + 1000 * i]) for i in range(12)]
-    stores = [PgMetricStore(PgConnector(endpoints["database_url"])) for _ in range(4)]
+    errors: list[BaseException] = []
+    # Each writer has its own connection, as separate function instances have, and has
+    # already created today's partitions: only the per-host lock may keep them apart.
+    stores = [PgMetricStore(PgConnector(endpoints["database_url"])) for _ in batches]
+    for store in stores:
+        store.write_batch(SyntheticHost(f"warm-{time.time_ns()}").batch([minute]))
+
+    def write(store: PgMetricStore, batch: Batch) -> None:
+        try:
+            store.write_batch(batch)
+        except BaseException as error:
+            errors.append(error)
+
     threads = [
-        threading.Thread(target=lambda s=s, b=b: s.write_batch(b))
-        for i, b in enumerate(batches)
-        for s in [stores[i % 4]]
+        threading.Thread(target=write, args=pair) for pair in zip(stores, batches, strict=True)
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
 
+    assert errors == []
     [(count, total)] = query(
         local_cloud,
         "SELECT m.count, m.sum FROM samples_1m m JOIN series s ON s.id = m.series_id "

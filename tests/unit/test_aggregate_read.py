@@ -1,28 +1,53 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pytest
 
-from hostpulse.aggregate import aggregate_message, read_batch
+from hostpulse.aggregate import aggregate_records, read_batch
 from hostpulse.contract import Batch
-from hostpulse.envelope import Envelope, EnvelopeError
+from hostpulse.envelope import Envelope
 from hostpulse.simulation import SyntheticHost
 from tests.fakes import MemoryArchive
 
 
-def a_batch() -> Batch:
-    return SyntheticHost("web-1").batch([1_700_000_000_000, 1_700_000_005_000])
+def a_batch(name: str = "web-1") -> Batch:
+    return SyntheticHost(name).batch([1_700_000_000_000, 1_700_000_005_000])
+
+
+def inline(batch: Batch) -> str:
+    return Envelope(inline=batch.model_dump_json().encode()).encode()
+
+
+@dataclass
+class MemoryStore:
+    """Rejects any group holding a batch from a 'bad' host, as a failing transaction would."""
+
+    seen: set[tuple[str, int]] = field(default_factory=set)
+    groups: list[int] = field(default_factory=list)
+
+    def write_batches(self, batches: Sequence[Batch]) -> list[bool]:
+        self.groups.append(len(batches))
+        if any(b.host.hostname.startswith("bad") for b in batches):
+            raise RuntimeError("constraint violated")
+        results = []
+        for b in batches:
+            results.append((b.agent_id, b.seq) not in self.seen)
+            self.seen.add((b.agent_id, b.seq))
+        return results
 
 
 def test_inline_and_archived_batches_read_the_same() -> None:
     sent = a_batch()
     archive = MemoryArchive({"k": gzip.compress(sent.model_dump_json().encode())})
 
-    inline = read_batch(Envelope(inline=sent.model_dump_json().encode()).encode(), archive)
-    by_reference = read_batch(Envelope(archive_key="k").encode(), archive)
-
-    assert inline == by_reference == sent
+    assert (
+        read_batch(inline(sent), archive)
+        == read_batch(Envelope(archive_key="k").encode(), archive)
+        == sent
+    )
 
 
 @pytest.mark.parametrize(
@@ -35,10 +60,65 @@ def test_inline_and_archived_batches_read_the_same() -> None:
         Envelope(inline=b'{"agent_id": "x"}').encode(),
     ],
 )
-def test_poison_messages_raise_so_they_reach_the_dead_letter_queue(body: str) -> None:
-    class NeverCalled:
-        def write_batch(self, batch: Batch) -> bool:
-            raise AssertionError("a poison message must not be written")
+def test_poison_messages_fail_alone(body: str) -> None:
+    store = MemoryStore()
 
-    with pytest.raises(EnvelopeError):
-        aggregate_message(body, NeverCalled(), MemoryArchive())
+    outcome = aggregate_records(
+        [("poison", body), ("good", inline(a_batch()))], store, MemoryArchive()
+    )
+
+    assert outcome.failed == ["poison"]
+    assert (outcome.stored, store.groups) == (1, [1])
+
+
+def test_a_group_is_one_write_and_duplicates_are_counted() -> None:
+    store = MemoryStore()
+    first, second = a_batch("web-1"), a_batch("web-2")
+
+    outcome = aggregate_records(
+        [("1", inline(first)), ("2", inline(second)), ("3", inline(first))],
+        store,
+        MemoryArchive(),
+    )
+
+    assert store.groups == [3]
+    assert (outcome.stored, outcome.duplicates, outcome.failed) == (2, 1, [])
+
+
+def test_a_failing_group_is_retried_one_by_one_and_only_the_bad_batch_fails() -> None:
+    store = MemoryStore()
+
+    outcome = aggregate_records(
+        [
+            ("a", inline(a_batch("web-1"))),
+            ("b", inline(a_batch("bad-1"))),
+            ("c", inline(a_batch("web-2"))),
+        ],
+        store,
+        MemoryArchive(),
+    )
+
+    assert store.groups == [3, 1, 1, 1]
+    assert outcome.failed == ["b"]
+    assert outcome.stored == 2
+
+
+def test_the_stored_batches_of_a_group_are_archived_together_under_a_stable_key() -> None:
+    store, archive = MemoryStore(), MemoryArchive()
+    first, second = a_batch("web-1"), a_batch("web-2")
+    messages = [("1", inline(first)), ("2", inline(second))]
+
+    aggregate_records(messages, store, archive)
+    [(key, data)] = archive.objects.items()
+    lines = gzip.decompress(data).decode().splitlines()
+    assert [Batch.model_validate_json(line) for line in lines] == [first, second]
+
+    store.seen.clear()  # the same group again, stored anew: the same object is written
+    aggregate_records(list(reversed(messages)), store, archive)
+    assert list(archive.objects) == [key]
+
+
+def test_an_archive_failure_does_not_fail_the_messages() -> None:
+    outcome = aggregate_records([("1", inline(a_batch()))], MemoryStore(), MemoryArchive(down=True))
+
+    assert (outcome.failed, outcome.stored, outcome.archive_failed) == ([], 1, True)

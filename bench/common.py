@@ -1,0 +1,48 @@
+"""What every benchmark shares: a fresh local cloud and a place to write results."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from hostpulse.localcloud.settings import PROJECT_ROOT
+from tests.support import CloudUnderTest
+
+RESULTS = PROJECT_ROOT / "bench" / "results"
+
+
+@contextmanager
+def local_cloud(name: str) -> Iterator[CloudUnderTest]:
+    cloud = CloudUnderTest.fresh(f"bench-{name}")
+    cloud.up()
+    try:
+        yield cloud
+    finally:
+        cloud.down()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(statistics.median(values), 2),
+        "p95": round(percentile(values, 0.95), 2),
+        "n": len(values),
+    }
+
+
+def write_result(name: str, result: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    result = {"machine": f"{platform.machine()}, {platform.python_version()}", **result}
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return path
