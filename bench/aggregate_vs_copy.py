@@ -16,6 +16,7 @@ import psycopg2
 from bench.common import local_cloud, write_result
 from hostpulse.adapters.aws_queue import S3Archive
 from hostpulse.aggregate import aggregate_records
+from hostpulse.aws import aws_client
 from hostpulse.contract import metric_values
 from hostpulse.envelope import Envelope
 from hostpulse.simulation import SyntheticHost
@@ -53,11 +54,13 @@ def main() -> None:
             (str(i), Envelope(inline=b.model_dump_json().encode()).encode())
             for i, b in enumerate(sorted(batches, key=lambda b: (b.samples[0].ts_ms, b.agent_id)))
         ]
-        archive = S3Archive(None, "unused")  # every batch here is inline
+        endpoints = cloud.endpoints
+        s3 = aws_client("s3", endpoints["region"], endpoints["aws_endpoint_url"])
+        archive = S3Archive(s3, endpoints["buckets"]["archive"])  # one object per group
         started = time.perf_counter()
         for i in range(0, len(messages), SQS_BATCH):
             outcome = aggregate_records(messages[i : i + SQS_BATCH], store, archive)
-            assert not outcome.failed
+            assert not outcome.failed and not outcome.archive_failed
         path_s = time.perf_counter() - started
 
         series_ids = {(h, m): i for i, (h, m) in enumerate(sorted({(h, m) for h, m, _, _ in rows}))}
