@@ -30,7 +30,13 @@ class AggregateOutcome:
     archive_failed: bool = False
 
 
-def read_batch(body: str, archive: Archive) -> Batch:
+@dataclass(frozen=True)
+class QueuedBatch:
+    batch: Batch
+    payload: bytes  # the batch's JSON as queued: archived as it is, not serialised again
+
+
+def read_batch(body: str, archive: Archive) -> QueuedBatch:
     envelope = Envelope.decode(body)
     if envelope.inline is not None:
         payload = envelope.inline
@@ -38,7 +44,7 @@ def read_batch(body: str, archive: Archive) -> Batch:
         assert envelope.archive_key is not None
         payload = gzip.decompress(archive.get(envelope.archive_key))
     try:
-        return Batch.model_validate_json(payload)
+        return QueuedBatch(Batch.model_validate_json(payload), payload)
     except ValidationError as error:
         raise EnvelopeError(f"queued batch does not match the contract: {error}") from error
 
@@ -53,7 +59,7 @@ def aggregate_records(
     batch cannot hold back the others.
     """
     outcome = AggregateOutcome()
-    readable: list[tuple[str, Batch]] = []
+    readable: list[tuple[str, QueuedBatch]] = []
     for message_id, body in records:
         try:
             readable.append((message_id, read_batch(body, archive)))
@@ -63,37 +69,39 @@ def aggregate_records(
     if not readable:
         return outcome
     try:
-        results = store.write_batches([batch for _, batch in readable])
+        results = store.write_batches([queued.batch for _, queued in readable])
     except Exception:
         log.warning("group write failed; writing one batch at a time", exc_info=True)
         results = []
-        for message_id, batch in readable:
+        for message_id, queued in readable:
             try:
-                results.extend(store.write_batches([batch]))
+                results.extend(store.write_batches([queued.batch]))
             except Exception:
-                log.exception("batch %s:%s failed", batch.agent_id, batch.seq)
+                log.exception("batch %s:%s failed", queued.batch.agent_id, queued.batch.seq)
                 outcome.failed.append(message_id)
                 results.append(False)
     failed = set(outcome.failed)
-    stored: list[Batch] = []
-    for (message_id, batch), new in zip(readable, results, strict=True):
+    stored: list[QueuedBatch] = []
+    for (message_id, queued), new in zip(readable, results, strict=True):
         if message_id not in failed:
             outcome.stored += new
             outcome.duplicates += not new
             if new:
-                stored.append(batch)
+                stored.append(queued)
     if stored:
         outcome.archive_failed = not archive_group(stored, archive)
     return outcome
 
 
-def archive_group(batches: Sequence[Batch], archive: Archive) -> bool:
-    """Every stored batch of one SQS batch in one object, for replay. Best effort: the data is
-    already in PostgreSQL, so a failure is counted and the messages still succeed."""
-    key = group_archive_key([(b.agent_id, b.seq, min(s.ts_ms for s in b.samples)) for b in batches])
-    lines = "".join(b.model_dump_json() + "\n" for b in batches)
+def archive_group(queued: Sequence[QueuedBatch], archive: Archive) -> bool:
+    """Every stored batch of one SQS batch in one object (JSON lines), for replay. Best effort:
+    the data is already in PostgreSQL, so a failure is counted and the messages still succeed."""
+    key = group_archive_key(
+        [(q.batch.agent_id, q.batch.seq, min(s.ts_ms for s in q.batch.samples)) for q in queued]
+    )
+    lines = b"".join(q.payload.strip() + b"\n" for q in queued)
     try:
-        archive.put(key, gzip.compress(lines.encode(), mtime=0))
+        archive.put(key, gzip.compress(lines, mtime=0))
     except Exception:
         log.warning("archive write failed for %s", key, exc_info=True)
         return False

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 
-from hostpulse.contract import Batch, metric_values
+from hostpulse.contract import Batch, Process, metric_values
 from hostpulse.partitions import day_of_ms, partition_name
 from hostpulse.store import sql
 
@@ -20,17 +20,24 @@ COPY_ESCAPES = str.maketrans(
 )
 
 
-def copy_field(value: object) -> str:
-    """One field in COPY's text format; untrusted text cannot break out of its column."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, float):
-        return repr(value)
-    return str(value).translate(COPY_ESCAPES)
+def copy_text(value: str) -> str:
+    """Text in COPY's text format: untrusted text cannot break out of its column."""
+    return value.translate(COPY_ESCAPES)
 
 
-def copy_line(*values: object) -> str:
-    return "\t".join(copy_field(v) for v in values) + "\n"
+def copy_number(value: int | float | None) -> str:
+    return "\\N" if value is None else repr(value)
+
+
+def process_line(host: str, ts_ms: int, p: Process) -> str:
+    """A ``staging_processes`` row; only the text fields need escaping."""
+    return (
+        f"{host}\t{ts_ms}\t{p.pid}\t{copy_text(p.name)}\t{copy_text(p.cmdline)}\t"
+        f"{copy_text(p.user)}\t{p.cpu_percent!r}\t{p.rss_bytes}\t{p.threads}\t"
+        f"{p.read_bytes_per_s!r}\t{p.write_bytes_per_s!r}\t{copy_number(p.read_bytes_total)}\t"
+        f"{copy_number(p.write_bytes_total)}\t{copy_number(p.open_files)}\t"
+        f"{copy_text(p.status)}\n"
+    )
 
 
 class PgConnector:
@@ -157,12 +164,9 @@ class PgMetricStore:
 
     def _write_processes(self, cur: Any, batches: Sequence[Batch]) -> None:
         lines = [
-            copy_line(
-                b.host.hostname, s.ts_ms, p.pid, p.name, p.cmdline, p.user, p.cpu_percent,
-                p.rss_bytes, p.threads, p.read_bytes_per_s, p.write_bytes_per_s,
-                p.read_bytes_total, p.write_bytes_total, p.open_files, p.status,
-            )
+            process_line(host, s.ts_ms, p)
             for b in batches
+            for host in [copy_text(b.host.hostname)]
             for s in b.samples
             for p in s.processes
         ]  # fmt: skip

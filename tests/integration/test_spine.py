@@ -315,3 +315,37 @@ def test_concurrent_batches_of_one_host_leave_correct_buckets(local_cloud: Cloud
     expected = sum(b.samples[0].cpu.percent for b in batches if b.samples[0].cpu)
     assert count == 12
     assert total == pytest.approx(expected)
+
+
+def test_untrusted_process_names_are_stored_as_they_were_sent(local_cloud: CloudUnderTest) -> None:
+    hostile = [
+        "tab\tnew\nline\rback\\slash",
+        "nul\x00byte",
+        "'); DROP TABLE hosts; --",
+        "<img src=x onerror=alert(1)>",
+        "\\N",
+        "ünïcødé ✓",
+    ]
+    host = SyntheticHost(f"hostile-{time.time_ns()}", processes=len(hostile))
+    sample = host.sample(recent(1)[0])
+    processes = [
+        p.model_copy(update={"name": n, "cmdline": n})
+        for p, n in zip(sample.processes, hostile, strict=True)
+    ]
+    batch = Batch(
+        agent_id=host.agent_id,
+        seq=0,
+        host=host.facts,
+        samples=[sample.model_copy(update={"processes": processes})],
+    )
+
+    assert PgMetricStore(PgConnector(local_cloud.endpoints["database_url"])).write_batch(batch)
+
+    stored = query(
+        local_cloud,
+        "SELECT name, cmdline FROM processes_raw WHERE host = %s ORDER BY pid",
+        host.hostname,
+    )
+    expected = [n.replace("\x00", "\ufffd") for n in hostile]  # PostgreSQL text holds no NUL
+    assert stored == [(n, n) for n in expected]
+    assert query(local_cloud, "SELECT count(*) FROM hosts")[0][0] >= 1

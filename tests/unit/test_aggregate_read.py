@@ -44,8 +44,8 @@ def test_inline_and_archived_batches_read_the_same() -> None:
     archive = MemoryArchive({"k": gzip.compress(sent.model_dump_json().encode())})
 
     assert (
-        read_batch(inline(sent), archive)
-        == read_batch(Envelope(archive_key="k").encode(), archive)
+        read_batch(inline(sent), archive).batch
+        == read_batch(Envelope(archive_key="k").encode(), archive).batch
         == sent
     )
 
