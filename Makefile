@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install up down status test test-unit lint format localstack-lock clean
+.PHONY: install up down status test test-unit lint format bench localstack-lock clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hostpulse needs Python 3.11 or newer as $(PYTHON); run: make PYTHON=/path/to/python3.11")'
@@ -35,6 +35,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy hostpulse functions api tests
+
+bench: install
+	$(BIN)/python -m bench.aggregate_vs_copy
+	$(BIN)/python -m bench.ingest_vs_bare
+	$(BIN)/python -m bench.freshness
 
 format: install
 	$(BIN)/ruff format .
