@@ -349,3 +349,41 @@ def test_untrusted_process_names_are_stored_as_they_were_sent(local_cloud: Cloud
     expected = [n.replace("\x00", "\ufffd") for n in hostile]  # PostgreSQL text holds no NUL
     assert stored == [(n, n) for n in expected]
     assert query(local_cloud, "SELECT count(*) FROM hosts")[0][0] >= 1
+
+
+def test_late_samples_correct_their_buckets(local_cloud: CloudUnderTest) -> None:
+    store = PgMetricStore(PgConnector(local_cloud.endpoints["database_url"]))
+    host = SyntheticHost(f"late-{time.time_ns()}")
+    minute = (int(time.time()) // 3600 - 2) * 3600 * 1000 + 10 * 60_000  # hh:10, two hours ago
+    on_time = host.batch([minute + 30_000])
+    late = host.batch([minute + 5_000, minute - 5 * 60_000])  # same minute, and an earlier one
+
+    store.write_batch(on_time)
+    before = query(
+        local_cloud,
+        "SELECT m.count FROM samples_1m m JOIN series s ON s.id = m.series_id "
+        "WHERE s.host = %s AND s.metric = 'cpu.percent'",
+        host.hostname,
+    )
+    store.write_batch(late)
+
+    values = [s.cpu.percent for b in (on_time, late) for s in b.samples if s.cpu]
+    minute_rows = query(
+        local_cloud,
+        "SELECT (extract(epoch FROM m.bucket) * 1000)::bigint, m.count, m.min, m.max, m.last "
+        "FROM samples_1m m JOIN series s ON s.id = m.series_id "
+        "WHERE s.host = %s AND s.metric = 'cpu.percent' ORDER BY 1",
+        host.hostname,
+    )
+    [(hour_count, hour_min, hour_max, hour_last)] = query(
+        local_cloud,
+        "SELECT h.count, h.min, h.max, h.last FROM samples_1h h JOIN series s "
+        "ON s.id = h.series_id WHERE s.host = %s AND s.metric = 'cpu.percent'",
+        host.hostname,
+    )
+    assert before == [(1,)]
+    assert minute_rows == [
+        (minute - 5 * 60_000, 1, values[2], values[2], values[2]),
+        (minute, 2, min(values[:2]), max(values[:2]), values[0]),  # last by time, not arrival
+    ]
+    assert (hour_count, hour_min, hour_max, hour_last) == (3, min(values), max(values), values[0])
