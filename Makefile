@@ -34,7 +34,7 @@ test-unit: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy hostpulse functions api tests bench
+	$(BIN)/mypy hostpulse functions api tests bench agent
 
 bench: install
 	$(BIN)/python -m bench.aggregate_vs_copy

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 TierName = Literal["raw", "1m", "1h"]
-NOMINAL_RAW_RESOLUTION_S = 5  # the agent's default interval; raw points are as sent
+RAW_RESOLUTION_S = 1  # raw points are as sent; a step is never finer than a second
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def default_tiers(
     hour: timedelta = timedelta(days=90),
 ) -> tuple[Tier, Tier, Tier]:
     return (
-        Tier("raw", "samples_raw", NOMINAL_RAW_RESOLUTION_S, raw, "ts"),
+        Tier("raw", "samples_raw", RAW_RESOLUTION_S, raw, "ts"),
         Tier("1m", "samples_1m", 60, minute, "bucket"),
         Tier("1h", "samples_1h", 3600, hour, "bucket"),
     )

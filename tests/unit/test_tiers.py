@@ -13,8 +13,9 @@ TIERS = default_tiers()
 @pytest.mark.parametrize(
     ("span", "tier", "step_s"),
     [
-        (timedelta(minutes=30), "raw", 5),  # 360 points
-        (timedelta(hours=1), "raw", 5),  # 720 points
+        (timedelta(minutes=5), "raw", 1),  # the live view: points as sent
+        (timedelta(minutes=30), "raw", 2),
+        (timedelta(hours=1), "raw", 4),
         (timedelta(hours=6), "raw", 22),  # 1000 points of 22 s need raw, 1m is too coarse
         (timedelta(hours=24), "1m", 87),
         (timedelta(days=7), "1m", 605),  # the week view reads the 1-minute tier

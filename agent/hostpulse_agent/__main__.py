@@ -1,0 +1,3 @@
+from hostpulse_agent.cli import main
+
+raise SystemExit(main())

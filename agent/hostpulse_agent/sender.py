@@ -1,0 +1,103 @@
+"""HTTP delivery of one spooled batch: what the server said, and whether to try again."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import ssl
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Literal
+
+from hostpulse_agent import __version__
+from hostpulse_agent.config import AgentConfig
+
+Outcome = Literal["accepted", "retry", "rejected"]
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 300.0
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: Outcome
+    status: int  # 0 when no answer came back
+    detail: str
+    retry_after_s: float | None = None
+    latency_ms: float = 0.0
+
+
+def backoff_s(attempt: int, base_s: float = BACKOFF_BASE_S, cap_s: float = BACKOFF_CAP_S) -> float:
+    """Exponential backoff with full jitter: uniform between 0 and the capped exponential."""
+    return random.uniform(0, min(cap_s, base_s * 2 ** min(attempt, 30)))
+
+
+def retry_after_s(value: str | None, now: float) -> float | None:
+    """Retry-After as seconds or as an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
+        except (TypeError, ValueError):
+            return None
+
+
+def classify(status: int) -> Outcome:
+    if 200 <= status < 300:
+        return "accepted"
+    if status in (408, 429) or status >= 500:
+        return "retry"
+    return "rejected"  # another 4xx: sending the same bytes again cannot succeed
+
+
+class HttpSender:
+    def __init__(self, config: AgentConfig) -> None:
+        self.url = config.ingest_url
+        self.timeout_s = config.timeout_s
+        self.headers = {
+            "Authorization": f"Bearer {config.token}",
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+            "User-Agent": f"hostpulse-agent/{__version__}",
+        }
+        context = ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
+        if not config.tls_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        self.opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+
+    def send(self, payload: bytes) -> SendResult:
+        # The URL's scheme was checked to be http or https when the configuration was read.
+        request = urllib.request.Request(  # noqa: S310
+            self.url, data=payload, headers=self.headers, method="POST"
+        )
+        started = time.monotonic()
+        try:
+            with self.opener.open(request, timeout=self.timeout_s) as response:
+                body = response.read(4096)
+                status = response.status
+                header = response.headers.get("Retry-After")
+        except urllib.error.HTTPError as error:
+            body, status, header = error.read(4096), error.code, error.headers.get("Retry-After")
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            return SendResult("retry", 0, f"unreachable: {reason}")
+        latency = (time.monotonic() - started) * 1000
+        return SendResult(
+            classify(status), status, _message(body), retry_after_s(header, time.time()), latency
+        )
+
+
+def _message(body: bytes) -> str:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")[:300]
+    if isinstance(data, dict):
+        return str(data.get("message") or data.get("error") or data)[:300]
+    return str(data)[:300]
