@@ -183,7 +183,7 @@ def load_config(
         **_parse({k: v for k, v in flags.items() if v is not None}, lambda key: f"--{key}"),
     }
     token_file = merged.pop("token_file", None)
-    if "token" not in merged and token_file is not None:
+    if not merged.get("token") and token_file is not None:
         try:
             merged["token"] = Path(token_file).read_text().strip()
         except OSError as error:

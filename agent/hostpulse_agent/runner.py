@@ -194,10 +194,11 @@ class Agent:
                 "send failed; retrying",
                 extra={"status": result.status, "reason": result.detail, "wait_s": round(wait, 2)},
             )
-            if deadline is not None:
-                wait = min(wait, max(0.0, deadline - time.monotonic()))
-            if self.stopping.wait(wait) and deadline is None:
-                return
+            if deadline is None:
+                if self.stopping.wait(wait):  # a stop interrupts the wait
+                    return
+            else:  # draining at shutdown: the stop is already set, so wait for real
+                time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
 
     def send_loop(self) -> None:
         while not self.stopping.is_set():

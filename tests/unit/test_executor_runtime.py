@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from hostpulse_lambda_executor.bootstrap import END_MARKER, LambdaContext, load_handler
 from hostpulse_lambda_executor.logs import ProcessLogs
 

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hostpulse.contract import Batch
+from hostpulse_agent.config import AgentConfig
+from hostpulse_agent.runner import Agent
+from hostpulse_agent.sender import SendResult
+
+
+@dataclass
+class ScriptedSender:
+    """Plays a script of results, then accepts; records every attempt's sequence number."""
+
+    script: list[SendResult] = field(default_factory=list)
+    attempts: list[int] = field(default_factory=list)
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+
+    def send(self, payload: bytes) -> SendResult:
+        batch = json.loads(gzip.decompress(payload))
+        self.attempts.append(batch["seq"])
+        result = self.script.pop(0) if self.script else SendResult("accepted", 202, "ok")
+        if result.outcome == "accepted":
+            self.accepted.append(batch)
+        return result
+
+
+def config(tmp_path: Path, **overrides: Any) -> AgentConfig:
+    return AgentConfig(
+        ingest_url="http://127.0.0.1:9/v1/ingest", token="hp_t", agent_id="web-1",
+        interval_s=0.05, send_every_s=0.1, state_dir=tmp_path, shutdown_deadline_s=2.0,
+        **overrides,
+    )  # fmt: skip
+
+
+def spool_batches(agent: Agent, count: int) -> None:
+    for _ in range(count):
+        agent.collect_once()
+        agent.flush()
+
+
+def test_a_batch_keeps_its_sequence_number_through_retries_and_retry_after_is_obeyed(
+    tmp_path: Path,
+) -> None:
+    sender = ScriptedSender([SendResult("retry", 429, "slow down", retry_after_s=0.3),
+                             SendResult("retry", 503, "busy", retry_after_s=None),
+                             SendResult("retry", 0, "unreachable")])  # fmt: skip
+    agent = Agent(config(tmp_path), sender)
+    spool_batches(agent, 1)
+
+    started = time.monotonic()
+    agent.send_pending(deadline=time.monotonic() + 30)
+
+    assert sender.attempts == [0, 0, 0, 0]
+    assert time.monotonic() - started >= 0.3
+    assert agent.retried == 3 and agent.spool.pending == 0
+
+
+def test_a_refused_batch_is_not_retried_and_is_counted(tmp_path: Path) -> None:
+    sender = ScriptedSender([SendResult("rejected", 422, "bad batch")])
+    agent = Agent(config(tmp_path), sender)
+    spool_batches(agent, 2)
+
+    agent.send_pending(deadline=time.monotonic() + 5)
+
+    assert sender.attempts == [1, 0]
+    assert agent.rejected == 1 and agent.spool.pending == 0
+
+
+def test_fresh_data_goes_first_then_the_backlog_oldest_first(tmp_path: Path) -> None:
+    sender = ScriptedSender()
+    agent = Agent(config(tmp_path), sender)
+    spool_batches(agent, 5)
+
+    agent.send_pending(deadline=time.monotonic() + 5)
+
+    assert sender.attempts == [4, 0, 3, 1, 2]
+
+
+def test_every_batch_carries_the_agents_own_metrics_and_fits_the_contract(tmp_path: Path) -> None:
+    sender = ScriptedSender()
+    agent = Agent(config(tmp_path), sender)
+    spool_batches(agent, 2)
+    agent.send_pending(deadline=time.monotonic() + 5)
+
+    selves = [Batch.model_validate(raw).samples[-1].agent for raw in sender.accepted]
+    assert all(own is not None and own.rss_bytes > 10 * 1024 * 1024 for own in selves)
+    assert [own.spool_bytes > 0 for own in selves if own] == [True, False]  # newest sent first
+
+
+def test_sequence_numbers_only_grow_across_restarts(tmp_path: Path) -> None:
+    first = Agent(config(tmp_path), ScriptedSender())
+    spool_batches(first, 3)
+    first.spool.close()
+
+    second = Agent(config(tmp_path), ScriptedSender())
+    spool_batches(second, 1)
+
+    assert second.sequence.next == 4
+
+
+def test_a_stop_collects_once_more_and_flushes_within_the_deadline(tmp_path: Path) -> None:
+    sender = ScriptedSender()
+    agent = Agent(config(tmp_path), sender)
+    runner = threading.Thread(target=agent.run)
+    runner.start()
+    time.sleep(0.5)
+
+    agent.stop()
+    runner.join(timeout=10)
+
+    assert not runner.is_alive()
+    assert agent.spool.pending == 0
+    samples = [s for b in sender.accepted for s in b["samples"]]
+    assert len(samples) >= 5
+    seqs = [b["seq"] for b in sender.accepted]
+    assert sorted(seqs) == list(range(len(seqs)))
+
+
+def test_when_the_backend_stays_away_the_stop_keeps_the_batches_spooled(tmp_path: Path) -> None:
+    never = [SendResult("retry", 0, "unreachable", retry_after_s=0.2)] * 1000
+    sender = ScriptedSender(list(never))
+    agent = Agent(config(tmp_path), sender)
+    runner = threading.Thread(target=agent.run)
+    runner.start()
+    time.sleep(0.4)
+
+    started = time.monotonic()
+    agent.stop()
+    runner.join(timeout=10)
+
+    assert 1.5 < time.monotonic() - started < 5  # the shutdown deadline is 2 s
+    assert len(sender.attempts) < 30  # retries keep their backoff while draining
+    reopened = Agent(config(tmp_path), ScriptedSender())
+    assert reopened.spool.pending >= 2

@@ -1,0 +1,90 @@
+"""The HTTP sender against a real local server."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+
+from hostpulse_agent.config import AgentConfig
+from hostpulse_agent.sender import HttpSender, backoff_s, retry_after_s
+
+
+class Recorder(BaseHTTPRequestHandler):
+    answers: ClassVar[list[tuple[int, dict[str, str], bytes]]] = []
+    bodies: ClassVar[list[bytes]] = []
+    headers_seen: ClassVar[list[dict[str, str]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).bodies.append(gzip.decompress(body))
+        type(self).headers_seen.append(dict(self.headers))
+        status, headers, answer = type(self).answers.pop(0)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def server() -> Iterator[ThreadingHTTPServer]:
+    Recorder.answers, Recorder.bodies, Recorder.headers_seen = [], [], []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield httpd
+    httpd.shutdown()
+
+
+def sender_for(url: str) -> HttpSender:
+    return HttpSender(AgentConfig(ingest_url=url, token="hp_secret", agent_id="web-1"))
+
+
+def test_accepted_refused_and_rate_limited_answers(server: ThreadingHTTPServer) -> None:
+    url = f"http://127.0.0.1:{server.server_port}/v1/ingest"
+    Recorder.answers = [
+        (202, {}, b'{"accepted_seq": 1}'),
+        (429, {"Retry-After": "7"}, b'{"error": "rate_limited", "message": "retry in 7 s"}'),
+        (422, {}, b'{"error": "invalid_batch", "message": "samples: too short"}'),
+        (503, {"Retry-After": "5"}, b'{"message": "queue unavailable"}'),
+    ]
+    sender = sender_for(url)
+    payload = gzip.compress(b'{"seq": 1}')
+
+    accepted, limited, refused, unavailable = (sender.send(payload) for _ in range(4))
+
+    assert (accepted.outcome, accepted.status) == ("accepted", 202)
+    assert (limited.outcome, limited.retry_after_s, limited.detail) == (
+        "retry",
+        7.0,
+        "retry in 7 s",
+    )
+    assert (refused.outcome, refused.detail) == ("rejected", "samples: too short")
+    assert (unavailable.outcome, unavailable.retry_after_s) == ("retry", 5.0)
+    assert Recorder.bodies[0] == b'{"seq": 1}'
+    headers = Recorder.headers_seen[0]
+    assert headers["Authorization"] == "Bearer hp_secret"
+    assert headers["Content-Encoding"] == "gzip"
+
+
+def test_an_unreachable_backend_is_a_retry() -> None:
+    result = sender_for("http://127.0.0.1:9/v1/ingest").send(b"")
+
+    assert (result.outcome, result.status) == ("retry", 0)
+    assert "unreachable" in result.detail
+
+
+def test_backoff_has_full_jitter_under_a_cap_and_retry_after_takes_dates() -> None:
+    waits = [backoff_s(10, base_s=1, cap_s=60) for _ in range(200)]
+
+    assert all(0 <= w <= 60 for w in waits) and max(waits) > 30 and min(waits) < 30
+    assert retry_after_s("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
+    assert retry_after_s("soon", now=0) is None

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hostpulse_agent.spool import Spool
+
+WRITER = """
+import sys
+from pathlib import Path
+from hostpulse_agent.spool import Spool
+spool = Spool(Path(sys.argv[1]), max_bytes=1 << 30, segment_bytes=64 * 1024)
+start = int(sys.argv[2])
+for n in range(start, start + 100000):
+    spool.append(f"record-{n:08d}-".encode() * 40)
+    print(n, flush=True)
+"""
+
+
+def payload_number(payload: bytes) -> int:
+    return int(payload.split(b"-")[1])
+
+
+def drain(spool: Spool) -> list[int]:
+    seen = []
+    while (entry := spool.oldest()) is not None:
+        record, payload = entry
+        unit = f"record-{payload_number(payload):08d}-".encode()
+        assert payload == unit * (len(payload) // len(unit)), "an intact record, never a torn one"
+        seen.append(payload_number(payload))
+        spool.ack(record)
+    return seen
+
+
+def test_kill_minus_nine_mid_write_loses_nothing_written_and_sends_no_torn_record(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "spool"
+    confirmed: set[int] = set()  # appends that returned: fsynced, promised to the caller
+    acknowledged: list[int] = []
+    next_number = 0
+    for round_number in range(6):
+        writer = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(directory), str(next_number)],
+            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": "agent"},
+        )  # fmt: skip
+        assert writer.stdout is not None
+        time.sleep(random.uniform(0.3, 0.6))
+        os.kill(writer.pid, signal.SIGKILL)  # anywhere, including in the middle of a record
+        writer.wait()
+        written = [int(line) for line in writer.stdout.read().split()]
+        confirmed.update(written)
+        next_number = (written[-1] if written else next_number) + 2
+        if round_number % 2:  # the backlog is sent between some crashes, not others
+            spool = Spool(directory, max_bytes=1 << 30, segment_bytes=64 * 1024)
+            acknowledged += drain(spool)
+            spool.close()
+
+    acknowledged += drain(Spool(directory, max_bytes=1 << 30, segment_bytes=64 * 1024))
+
+    assert len(confirmed) > 100
+    assert confirmed <= set(acknowledged), "every append that returned is delivered"
+    assert acknowledged == sorted(set(acknowledged)), "nothing twice, nothing out of order"
+
+
+def test_the_spool_is_bounded_and_drops_the_oldest_first(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=64 * 1024, segment_bytes=16 * 1024)
+    for n in range(400):
+        spool.append(f"record-{n:08d}-".encode() * 20)
+
+    kept = drain(spool)
+
+    assert spool.dropped > 0
+    assert len(kept) + spool.dropped == 400
+    assert kept == list(range(400 - len(kept), 400))
+    assert sum(p.stat().st_size for p in tmp_path.glob("*.seg")) <= 64 * 1024 + 16 * 1024
+
+
+def test_newest_first_acks_survive_a_restart_and_are_not_sent_again(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1 << 20, segment_bytes=1024)
+    for n in range(20):
+        spool.append(f"record-{n:08d}-".encode())
+    newest = spool.newest()
+    assert newest is not None
+    spool.ack(newest[0])
+    oldest = spool.oldest()
+    assert oldest is not None
+    spool.ack(oldest[0])
+    spool.close()
+
+    reopened = Spool(tmp_path, max_bytes=1 << 20, segment_bytes=1024)
+
+    assert drain(reopened) == list(range(1, 19))
+    reopened.close()
+    assert drain(Spool(tmp_path, max_bytes=1 << 20, segment_bytes=1024)) == []
