@@ -135,7 +135,7 @@ class Agent:
         interval = self.config.interval_s
         start = time.monotonic()
         tick = 0
-        last_flush = start
+        next_flush = start + self.config.send_every_s  # on the schedule too, not "since the last"
         while not self.stopping.is_set():
             tick += 1
             due = start + tick * interval
@@ -149,9 +149,10 @@ class Agent:
                 self.collect_once()
             except Exception:
                 log.exception("collection failed; the next tick tries again")
-            if time.monotonic() - last_flush >= self.config.send_every_s:
+            if due >= next_flush - 1e-6:
                 self.flush()
-                last_flush = time.monotonic()
+                while next_flush <= due + 1e-6:
+                    next_flush += self.config.send_every_s
         # A last collection, so a clean stop leaves no gap behind it.
         self.collect_once()
         self.flush()

@@ -139,3 +139,34 @@ def test_when_the_backend_stays_away_the_stop_keeps_the_batches_spooled(tmp_path
     assert len(sender.attempts) < 30  # retries keep their backoff while draining
     reopened = Agent(config(tmp_path), ScriptedSender())
     assert reopened.spool.pending >= 2
+
+
+def test_batches_follow_the_schedule_without_drift(tmp_path: Path) -> None:
+    sender = ScriptedSender()
+    agent = Agent(
+        AgentConfig(
+            ingest_url="http://127.0.0.1:9/v1/ingest",
+            token="hp_t",
+            agent_id="web-1",
+            interval_s=0.1,
+            send_every_s=0.2,
+            state_dir=tmp_path,
+            shutdown_deadline_s=2.0,
+        ),
+        sender,
+    )
+    slow = agent.collector.sample
+
+    def slow_sample(ts_ms: int, prime: bool = False) -> dict[str, Any]:
+        time.sleep(0.03)  # a collection that takes time must not stretch the batch cadence
+        return slow(ts_ms, prime)
+
+    agent.collector.sample = slow_sample  # type: ignore[method-assign]
+    runner = threading.Thread(target=agent.run)
+    runner.start()
+    time.sleep(2.05)
+    agent.stop()
+    runner.join(timeout=10)
+
+    assert 9 <= len(sender.accepted) <= 12  # 2 s / 0.2 s = 10 batches, plus the final flush
+    assert sum(len(b["samples"]) for b in sender.accepted) >= 19
