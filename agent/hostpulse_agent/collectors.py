@@ -7,7 +7,6 @@ interval instead of reported as 0: ``Collector`` takes a priming reading when it
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -117,8 +116,8 @@ class Collector:
         sample: dict[str, Any] = {"ts_ms": ts_ms}
         if "cpu" in self.groups and not prime:
             sample["cpu"] = self.cpu.read()
-        if "load" in self.groups and hasattr(os, "getloadavg"):
-            load1, load5, load15 = psutil.getloadavg()
+        if "load" in self.groups:
+            load1, load5, load15 = psutil.getloadavg()  # emulated by psutil on Windows
             sample["load"] = {"load1": _round(load1), "load5": _round(load5),
                               "load15": _round(load15)}  # fmt: skip
         if "memory" in self.groups:
@@ -222,15 +221,15 @@ class Collector:
                     "threads": _safe(proc.num_threads, 0),
                     "status": _safe(proc.status, "")[:MAX_NAME],
                 }
-                io = _safe(proc.io_counters, None)
+                io = _safe(getattr(proc, "io_counters", None), None)  # none on macOS
                 key = ("proc", proc.pid, proc.info.get("create_time"))
                 if io is not None:
                     read = self.rates.rate((*key, "rb"), io.read_bytes, now)
                     write = self.rates.rate((*key, "wb"), io.write_bytes, now)
                     info["read_bytes_per_s"] = _round(read or 0.0, 1)
                     info["write_bytes_per_s"] = _round(write or 0.0, 1)
-                handles = proc.num_handles if hasattr(proc, "num_handles") else proc.num_fds
-                files = _safe(handles, None)
+                # handles on Windows, file descriptors elsewhere
+                files = _safe(getattr(proc, "num_handles", None) or proc.num_fds, None)
                 if files is not None:
                     info["open_files"] = files
                 return info
@@ -240,6 +239,8 @@ class Collector:
 
 def _safe(call: Any, default: Any) -> Any:
     """Another user's process may refuse a field; the rest of it is still worth reporting."""
+    if call is None:  # the platform has no such call
+        return default
     try:
         return call()
     except (psutil.AccessDenied, psutil.ZombieProcess, NotImplementedError, OSError):

@@ -49,8 +49,9 @@ class SequenceFile:
         seq = self.next
         self.next += 1
         temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(str(self.next))
-        with temporary.open("rb") as handle:
+        with temporary.open("w") as handle:
+            handle.write(str(self.next))
+            handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(self.path)  # saved before the batch exists: never reused
         return seq

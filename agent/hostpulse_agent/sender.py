@@ -17,7 +17,7 @@ from hostpulse_agent.config import AgentConfig
 
 Outcome = Literal["accepted", "retry", "rejected"]
 BACKOFF_BASE_S = 1.0
-BACKOFF_CAP_S = 300.0
+BACKOFF_CAP_S = 60.0  # after a long outage, back within a minute of the backend
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,9 @@ class RecordId:
 
 
 def _fsync_dir(directory: Path) -> None:
+    """Make a new file's name durable; Windows has no directory handles to sync."""
+    if os.name == "nt":
+        return
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
