@@ -48,6 +48,8 @@ class HotReader(Protocol):
 
     def latest(self, host: str) -> dict[str, Any] | None: ...
 
+    def facts(self) -> dict[str, dict[str, Any]]: ...
+
 
 class NotFound(LookupError):
     pass
@@ -95,19 +97,21 @@ class QueryService:
                 }
             )
         known = {row["host"] for row in answer}
-        for host, last_ms in sorted(hot_seen.items()):
-            if host not in known:  # seen by ingest, not yet aggregated
-                answer.append(
-                    {
-                        "host": host,
-                        "agent_id": None,
-                        "status": host_status(last_ms, now_ms, self.stale_s, self.down_s),
-                        "last_seen_ms": last_ms,
-                        "first_seen_ms": last_ms,
-                        "last_received_ms": None,
-                        "facts": {},
-                    }
-                )
+        new_hosts = sorted(host for host in hot_seen if host not in known)
+        facts = self.hot.facts() if new_hosts else {}
+        for host in new_hosts:  # seen by ingest, not yet aggregated
+            last_ms = hot_seen[host]
+            answer.append(
+                {
+                    "host": host,
+                    "agent_id": None,
+                    "status": host_status(last_ms, now_ms, self.stale_s, self.down_s),
+                    "last_seen_ms": last_ms,
+                    "first_seen_ms": last_ms,
+                    "last_received_ms": None,
+                    "facts": facts.get(host, {}),
+                }
+            )
         return answer
 
     def series(

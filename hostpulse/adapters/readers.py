@@ -81,6 +81,13 @@ class RedisHotReader:
             return {}  # the hot tier is an accelerator; PostgreSQL still answers
         return {member.decode(): int(score) for member, score in pairs}
 
+    def facts(self) -> dict[str, dict[str, Any]]:
+        try:
+            stored: dict[bytes, bytes] = self.client.hgetall(hot.FACTS)  # type: ignore[assignment]
+        except redis.RedisError:
+            return {}
+        return {host.decode(): json.loads(value) for host, value in stored.items()}
+
     def latest(self, host: str) -> dict[str, Any] | None:
         try:
             raw = self.client.hget(hot.latest_key(host), "sample")

@@ -49,6 +49,9 @@ class MemoryHot:
     def latest(self, host: str) -> dict[str, Any] | None:
         return {"ts_ms": 1, "processes": [{"name": "<img src=x>"}]} if host == "web-1" else None
 
+    def facts(self) -> dict[str, dict[str, Any]]:
+        return {"new-1": {"hostname": "new-1", "os": "Linux"}}
+
 
 @pytest.fixture
 def reader() -> MemoryReader:
@@ -69,6 +72,8 @@ def test_hosts_have_a_status_from_last_seen(client: TestClient) -> None:
     hosts = {h["host"]: h["status"] for h in client.get("/api/v1/hosts").json()["hosts"]}
 
     assert hosts == {"web-1": "live", "db-1": "stale", "old-1": "down", "new-1": "live"}
+    new = next(h for h in client.get("/api/v1/hosts").json()["hosts"] if h["host"] == "new-1")
+    assert new["facts"]["os"] == "Linux"  # known from ingest before aggregation catches up
 
 
 def test_a_series_reads_the_tier_chosen_for_its_range(
