@@ -26,6 +26,7 @@ status: install
 	$(BIN)/hostpulse status
 
 test: install
+	sh scripts/test-tools.sh
 	$(BIN)/pytest
 
 test-unit: install
@@ -40,6 +41,7 @@ bench: install
 	$(BIN)/python -m bench.aggregate_vs_copy
 	$(BIN)/python -m bench.ingest_vs_bare
 	$(BIN)/python -m bench.freshness
+	$(BIN)/python -m bench.agent_overhead
 
 format: install
 	$(BIN)/ruff format .

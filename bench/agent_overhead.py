@@ -3,7 +3,9 @@
 Three contenders run one after another on the same host for the same time: the hostpulse
 agent (``hostpulse-agent run`` sending to a local HTTP sink that answers 202), a bare psutil
 loop collecting the same fields (no batching, no spool, no sending), and Glances in quiet mode
-exporting to a JSON file. CPU time is user + system of the process; peak RSS is its VmHWM.
+exporting to a JSON file. CPU time is user + system of the process in the steady state (from
+the end of a warm-up that covers start-up and the first send, for every contender alike); peak
+RSS is its VmHWM over the whole run.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bench.common import write_result
 from hostpulse.localcloud.settings import PROJECT_ROOT
 
 RUN_S = 40
+WARM_UP_S = 12
 MIN_PROCESSES = 300
 GLANCES_ENV = PROJECT_ROOT / ".hostpulse" / "bench" / "glances-venv"
 
@@ -80,6 +83,8 @@ def ensure_glances() -> Path:
 def measure(argv: list[str]) -> dict[str, float]:
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     handle = psutil.Process(process.pid)
+    time.sleep(WARM_UP_S)
+    warm = handle.cpu_times()
     time.sleep(RUN_S)
     with handle.oneshot():
         times = handle.cpu_times()
@@ -87,7 +92,8 @@ def measure(argv: list[str]) -> dict[str, float]:
     peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
     process.terminate()
     process.wait(timeout=30)
-    return {"cpu_s": round(times.user + times.system, 3), "peak_rss_mb": round(peak_kb / 1024, 1)}
+    busy = times.user + times.system - warm.user - warm.system
+    return {"cpu_s": round(busy, 3), "peak_rss_mb": round(peak_kb / 1024, 1)}
 
 
 def main() -> None:
