@@ -1,7 +1,8 @@
 #!/bin/sh
 # hostpulse agent installer for Linux hosts with systemd.
 #
-#   install.sh --ingest-url URL --token TOKEN [--agent-id NAME] [--source DIR|WHEEL]
+#   install.sh --ingest-url URL --token TOKEN [--agent-id NAME] [--source DIR|WHEEL|URL]
+#   curl -fsSL https://…/install.sh | sh -s -- --ingest-url URL --token TOKEN --source URL
 #   install.sh                                   # again: upgrade in place, keep the config
 #   install.sh --uninstall [--purge]             # remove; --purge also removes config and data
 #
@@ -70,9 +71,15 @@ fi
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null \
     || die "Python 3.11 or newer is needed as $PYTHON; install it or pass --python PATH"
 if [ -z "$SOURCE" ]; then
+    # Run from a checkout: the project beside this script. Piped into sh: no such place.
+    [ -f "$0" ] && [ -f "$(dirname "$0")/../pyproject.toml" ] \
+        || die "--source is needed (a wheel's path or URL, or the project's folder)"
     SOURCE="$(cd "$(dirname "$0")/.." && pwd)"
 fi
-[ -e "$SOURCE" ] || die "source $SOURCE does not exist"
+case "$SOURCE" in
+    http://*|https://*) ;;
+    *) [ -e "$SOURCE" ] || die "source $SOURCE does not exist" ;;
+esac
 
 if [ ! -f "$ETC/agent.toml" ] && { [ -z "$INGEST_URL" ] || [ -z "$TOKEN" ]; }; then
     die "a first install needs --ingest-url and --token"

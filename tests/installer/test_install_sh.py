@@ -138,3 +138,70 @@ def test_mistakes_are_refused_before_anything_is_written(
     assert result.returncode == 1
     assert message in result.stderr
     assert not (tmp_path / "opt").exists()
+
+
+def test_piped_into_sh_it_installs_from_a_wheel(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(wheels),
+            str(PROJECT_ROOT),
+        ],
+        check=True,
+        timeout=600,
+    )
+    [wheel] = wheels.glob("hostpulse-*.whl")
+    root = tmp_path / "root"
+
+    piped = subprocess.run(
+        [
+            "sh",
+            "-s",
+            "--",
+            "--prefix",
+            str(root),
+            "--no-start",
+            "--python",
+            sys.executable,
+            "--ingest-url",
+            "https://ingest.example/v1/ingest",
+            "--token",
+            "hp_t",
+            "--source",
+            str(wheel),
+        ],
+        input=INSTALL.read_text(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    without_source = subprocess.run(
+        [
+            "sh",
+            "-s",
+            "--",
+            "--prefix",
+            str(tmp_path / "other"),
+            "--no-start",
+            "--ingest-url",
+            "https://ingest.example/v1/ingest",
+            "--token",
+            "hp_t",
+        ],
+        input=INSTALL.read_text(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert piped.returncode == 0, piped.stderr
+    assert (root / "opt/hostpulse-agent/bin/hostpulse-agent").exists()
+    assert without_source.returncode == 1 and "--source is needed" in without_source.stderr
