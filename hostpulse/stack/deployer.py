@@ -366,6 +366,9 @@ class Deployer:
                 name=name,
                 endpointConfiguration={"types": ["REGIONAL"]},
                 binaryMediaTypes=binary_types,
+                # LocalStack keeps nothing across restarts; with a fixed ID the ingest URL an
+                # agent was given stays the same after `hostpulse down` and `up`.
+                tags={"_custom_id_": name},
             )["id"]
         resources = {
             r["path"]: r
