@@ -11,11 +11,11 @@ from __future__ import annotations
 import gzip
 import logging
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from hostpulse.agents import AGENT_NAME
 from hostpulse.contract import Batch
@@ -31,6 +31,7 @@ from hostpulse.ingest.ports import (
 from hostpulse.ingest.seed import SeedSnapshot, seed_batch
 
 log = logging.getLogger(__name__)
+Model = TypeVar("Model", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,16 @@ def validation_message(error: ValidationError) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
+def _validated(model: type[Model], body: bytes, error: str) -> Model:
+    """Malformed JSON is a 400; JSON that does not fit the model, a 422 naming the fields."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as problem:
+        if any(e["type"] == "json_invalid" for e in problem.errors()):
+            raise Rejected(400, "bad_json", validation_message(problem)) from None
+        raise Rejected(422, error, validation_message(problem)) from None
+
+
 def bearer_token(headers: Mapping[str, str]) -> str | None:
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
@@ -116,22 +127,15 @@ class IngestService:
 
     def ingest(self, request: IngestRequest) -> IngestResponse:
         """POST /v1/ingest: one wire-contract batch."""
-        try:
-            agent_id = self._authenticate(request)
-            batch = self._parse(request)
-            if batch.agent_id != agent_id:
-                raise Rejected(
-                    403,
-                    "agent_mismatch",
-                    f"the token belongs to agent {agent_id!r}, the batch says {batch.agent_id!r}",
-                )
-            return self._accept(batch, request, agent_id)
-        except Rejected as rejection:
-            self.counters.count(f"rejected_{rejection.response.status}")
-            return rejection.response
+        return self._handle(request, self._batch)
 
     def ingest_seed(self, request: IngestRequest) -> IngestResponse:
         """POST /ingest/metrics: the seed platform's single snapshot, same path from here."""
+        return self._handle(request, self._seed_batch)
+
+    def _handle(
+        self, request: IngestRequest, parse: Callable[[bytes, str], Batch]
+    ) -> IngestResponse:
         try:
             agent_id = self._authenticate(request)
             body = decompress(
@@ -139,18 +143,31 @@ class IngestService:
                 request.headers.get("content-encoding", ""),
                 self.limits.max_decompressed_bytes,
             )
-            try:
-                snapshot = SeedSnapshot.model_validate_json(body)
-                batch = seed_batch(snapshot, agent_id)
-            except ValidationError as error:
-                if any(e["type"] == "json_invalid" for e in error.errors()):
-                    raise Rejected(400, "bad_json", validation_message(error)) from None
-                raise Rejected(422, "invalid_snapshot", validation_message(error)) from None
+            batch = parse(body, agent_id)
             self._check_times(batch, request.received_ms)
             return self._accept(batch, request, agent_id)
         except Rejected as rejection:
             self.counters.count(f"rejected_{rejection.response.status}")
             return rejection.response
+
+    @staticmethod
+    def _batch(body: bytes, agent_id: str) -> Batch:
+        batch = _validated(Batch, body, "invalid_batch")
+        if batch.agent_id != agent_id:
+            raise Rejected(
+                403,
+                "agent_mismatch",
+                f"the token belongs to agent {agent_id!r}, the batch says {batch.agent_id!r}",
+            )
+        return batch
+
+    @staticmethod
+    def _seed_batch(body: bytes, agent_id: str) -> Batch:
+        snapshot = _validated(SeedSnapshot, body, "invalid_snapshot")
+        try:
+            return seed_batch(snapshot, agent_id)
+        except ValidationError as error:
+            raise Rejected(422, "invalid_snapshot", validation_message(error)) from None
 
     def _authenticate(self, request: IngestRequest) -> str:
         if len(request.body) > self.limits.max_body_bytes:
@@ -162,21 +179,6 @@ class IngestService:
         if agent_id is None or not AGENT_NAME.match(agent_id):
             raise Rejected(401, "unauthorized", "unknown or revoked agent token")
         return agent_id
-
-    def _parse(self, request: IngestRequest) -> Batch:
-        body = decompress(
-            request.body,
-            request.headers.get("content-encoding", ""),
-            self.limits.max_decompressed_bytes,
-        )
-        try:
-            batch = Batch.model_validate_json(body)
-        except ValidationError as error:
-            if any(e["type"] == "json_invalid" for e in error.errors()):
-                raise Rejected(400, "bad_json", validation_message(error)) from None
-            raise Rejected(422, "invalid_batch", validation_message(error)) from None
-        self._check_times(batch, request.received_ms)
-        return batch
 
     def _check_times(self, batch: Batch, now_ms: int) -> None:
         newest = max(s.ts_ms for s in batch.samples)

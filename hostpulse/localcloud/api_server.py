@@ -63,10 +63,8 @@ class ApiServer:
         self.process.wait_until(lambda: api_healthy(self.url)[0], timeout=60)
 
     def stop(self) -> None:
-        process = self.process or ManagedProcess(
-            "api", [], self.paths.log("api"), self.paths.pid("api")
-        )
-        process.stop()
+        paths = self.paths
+        (self.process or ManagedProcess.recorded("api", paths.log("api"), paths.pid("api"))).stop()
 
     def health(self) -> Health:
         healthy, detail = api_healthy(self.url)

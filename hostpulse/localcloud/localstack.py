@@ -82,13 +82,11 @@ class LocalStack:
         self.process.wait_until(lambda: localstack_healthy(self.url)[0], timeout=120)
 
     def stop(self) -> None:
-        process = self.process or ManagedProcess(
-            name="localstack",
-            argv=[],
-            log_file=self.paths.log("localstack"),
-            pid_file=self.paths.pid("localstack"),
-        )
-        process.stop()
+        paths = self.paths
+        recorded = ManagedProcess.recorded
+        (
+            self.process or recorded("localstack", paths.log("localstack"), paths.pid("localstack"))
+        ).stop()
 
     def health(self) -> Health:
         healthy, detail = localstack_healthy(self.url)

@@ -112,6 +112,11 @@ class ManagedProcess:
     stop_signal: int = signal.SIGTERM
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
+    @classmethod
+    def recorded(cls, name: str, log_file: Path, pid_file: Path) -> ManagedProcess:
+        """The process a pid file names, to stop it from another invocation than its start."""
+        return cls(name=name, argv=[], log_file=log_file, pid_file=pid_file)
+
     def start(self) -> None:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:

@@ -5,17 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
-import psycopg2
 import pytest
 
 from hostpulse.adapters.pg_agents import PgAgentRepository
 from hostpulse.agents import register_agent
 from hostpulse.store.postgres import PgConnector
-from hostpulse_agent.config import AgentConfig
-from hostpulse_agent.runner import Agent
-from hostpulse_agent.sender import HttpSender
+from tests.e2e.agent_support import raw_timestamps, recording_agent
 from tests.support import CloudUnderTest, eventually
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
@@ -27,26 +23,7 @@ def test_an_agent_survives_a_backend_restart_without_a_gap(tmp_path: Path) -> No
     try:
         before = cloud.endpoints
         token = register_agent(PgAgentRepository(PgConnector(before["database_url"])), "survivor")
-        config = AgentConfig(
-            ingest_url=before["ingest_url"],
-            token=token,
-            agent_id="survivor",
-            interval_s=1.0,
-            send_every_s=2.0,
-            state_dir=tmp_path,
-            timeout_s=5.0,
-            groups=frozenset({"cpu", "memory"}),
-        )
-        agent = Agent(config, HttpSender(config))
-        agent.facts["hostname"] = "survivor"
-        collected: list[int] = []
-        sample = agent.collector.sample
-
-        def recording(ts_ms: int, prime: bool = False) -> dict[str, Any]:
-            collected.append(ts_ms)
-            return sample(ts_ms, prime)
-
-        agent.collector.sample = recording  # type: ignore[method-assign]
+        agent, collected = recording_agent("survivor", before["ingest_url"], token, tmp_path)
         runner = threading.Thread(target=agent.run)
         runner.start()
         try:
@@ -61,13 +38,7 @@ def test_an_agent_survives_a_backend_restart_without_a_gap(tmp_path: Path) -> No
             runner.join(timeout=60)
 
         def landed() -> list[int] | None:
-            with psycopg2.connect(cloud.endpoints["database_url"]) as conn, conn.cursor() as cur:
-                cur.execute(
-                    "SELECT (extract(epoch FROM r.ts) * 1000)::bigint FROM samples_raw r "
-                    "JOIN series s ON s.id = r.series_id "
-                    "WHERE s.host = 'survivor' AND s.metric = 'cpu.percent' ORDER BY 1"
-                )
-                stamps = [row[0] for row in cur.fetchall()]
+            stamps = raw_timestamps(cloud.endpoints["database_url"], "survivor")
             return stamps if len(stamps) >= len(collected) else None
 
         assert eventually(landed, timeout=120, interval=2) == sorted(collected)
