@@ -23,6 +23,28 @@ class HostRow:
 
 
 @dataclass(frozen=True)
+class SequenceSpan:
+    """The batches one agent delivered for a host: how many, and the lowest and highest seq."""
+
+    host: str
+    agent_id: str
+    received: int
+    first_seq: int
+    last_seq: int
+
+
+def completeness(spans: list[SequenceSpan]) -> dict[str, Any]:
+    """Received against expected batches, from the gaps in each agent's sequence numbers."""
+    received = sum(s.received for s in spans)
+    expected = sum(s.last_seq - s.first_seq + 1 for s in spans)
+    return {
+        "batches": received,
+        "missing_batches": expected - received,
+        "percent": round(100.0 * received / expected, 2) if expected else None,
+    }
+
+
+@dataclass(frozen=True)
 class Point:
     ts_ms: int
     min: float
@@ -41,6 +63,8 @@ class MetricReader(Protocol):
     ) -> list[Point]: ...
 
     def latest_processes(self, host: str) -> tuple[int, list[dict[str, Any]]] | None: ...
+
+    def sequence_spans(self, window_s: int) -> list[SequenceSpan]: ...
 
 
 class HotReader(Protocol):
@@ -71,6 +95,7 @@ class QueryService:
         max_points: int,
         stale_s: int = 30,
         down_s: int = 120,
+        completeness_window_s: int = 24 * 3600,
     ) -> None:
         self.reader = reader
         self.hot = hot
@@ -78,10 +103,14 @@ class QueryService:
         self.max_points = max_points
         self.stale_s = stale_s
         self.down_s = down_s
+        self.completeness_window_s = completeness_window_s
 
     def hosts(self, now: datetime) -> list[dict[str, Any]]:
         hot_seen = self.hot.last_seen()
         now_ms = int(now.timestamp() * 1000)
+        spans: dict[str, list[SequenceSpan]] = {}
+        for span in self.reader.sequence_spans(self.completeness_window_s):
+            spans.setdefault(span.host, []).append(span)
         answer = []
         for row in self.reader.hosts():
             last_ms = max(int(row.last_seen.timestamp() * 1000), hot_seen.get(row.host, 0))
@@ -93,6 +122,10 @@ class QueryService:
                     "last_seen_ms": last_ms,
                     "first_seen_ms": int(row.first_seen.timestamp() * 1000),
                     "last_received_ms": int(row.last_received.timestamp() * 1000),
+                    # The seed's snapshots carry time, not a sequence: their gaps mean nothing.
+                    "completeness": None
+                    if row.facts.get("agent_version") == "seed"
+                    else completeness(spans.get(row.host, [])),
                     "facts": row.facts,
                 }
             )
@@ -109,6 +142,7 @@ class QueryService:
                     "last_seen_ms": last_ms,
                     "first_seen_ms": last_ms,
                     "last_received_ms": None,
+                    "completeness": None,
                     "facts": facts.get(host, {}),
                 }
             )

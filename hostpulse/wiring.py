@@ -78,4 +78,5 @@ def query_service() -> QueryService:
         settings.max_points,
         settings.stale_after_seconds,
         settings.down_after_seconds,
+        int(settings.tiers[0].retention.total_seconds()),  # completeness over the raw tier
     )

@@ -9,7 +9,7 @@ from typing import Any
 import redis
 
 from hostpulse import hot
-from hostpulse.query import HostRow, Point
+from hostpulse.query import HostRow, Point, SequenceSpan
 from hostpulse.store import sql
 from hostpulse.store.postgres import PgConnector
 from hostpulse.tiers import Tier
@@ -58,6 +58,11 @@ class PgMetricReader:
                 Point(int(ts), float(lo), float(hi), float(avg), int(n))
                 for ts, lo, hi, avg, n in cur.fetchall()
             ]
+
+    def sequence_spans(self, window_s: int) -> list[SequenceSpan]:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.BATCH_COMPLETENESS, (window_s,))
+            return [SequenceSpan(*row) for row in cur.fetchall()]
 
     def latest_processes(self, host: str) -> tuple[int, list[dict[str, Any]]] | None:
         with self.connector.transaction() as cur:

@@ -172,9 +172,10 @@ WHERE host = %s AND ts = (SELECT max(ts) FROM processes_raw WHERE host = %s)
 ORDER BY cpu_percent DESC
 """
 
+# Per host and agent over a window: batches received and the span of their sequence numbers.
 BATCH_COMPLETENESS = """
-SELECT agent_id, count(*), min(seq), max(seq)
+SELECT host, agent_id, count(*), min(seq), max(seq)
 FROM batches
-WHERE host = %s AND first_ts >= now() - %s * interval '1 second'
-GROUP BY agent_id
+WHERE first_ts >= now() - %s * interval '1 second'
+GROUP BY host, agent_id
 """

@@ -387,3 +387,22 @@ def test_late_samples_correct_their_buckets(local_cloud: CloudUnderTest) -> None
         (minute, 2, min(values[:2]), max(values[:2]), values[0]),  # last by time, not arrival
     ]
     assert (hour_count, hour_min, hour_max, hour_last) == (3, min(values), max(values), values[0])
+
+
+def test_hosts_report_completeness_from_sequence_gaps(
+    local_cloud: CloudUnderTest, new_agent: NewAgent
+) -> None:
+    name, token = new_agent("gaps")
+    host = SyntheticHost(name)
+    for seq in (0, 1, 3):  # batch 2 never arrives
+        host.next_seq = seq
+        assert post_batch(local_cloud, host.batch(recent(1)), token).status_code == 202
+    eventually(
+        lambda: len(query(local_cloud, "SELECT 1 FROM batches WHERE agent_id = %s", name)) == 3,
+        30,
+    )
+
+    hosts = requests.get(f"{local_cloud.endpoints['api_url']}/api/v1/hosts", timeout=30).json()
+
+    mine = next(h for h in hosts["hosts"] if h["host"] == name)
+    assert mine["completeness"] == {"batches": 3, "missing_batches": 1, "percent": 75.0}

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.dependencies import get_now, get_query_service
-from hostpulse.query import HostRow, Point, QueryService
+from hostpulse.query import HostRow, Point, QueryService, SequenceSpan
 from hostpulse.tiers import Tier, default_tiers
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -40,6 +40,14 @@ class MemoryReader:
 
     def latest_processes(self, host: str) -> tuple[int, list[dict[str, Any]]] | None:
         return None
+
+    def sequence_spans(self, window_s: int) -> list[SequenceSpan]:
+        # web-1: seq 0..9 with 8 received (two lost); db-1's agent was reinstalled, seq from 0
+        return [
+            SequenceSpan("web-1", "web-1", 8, 0, 9),
+            SequenceSpan("db-1", "db-1", 5, 100, 104),
+            SequenceSpan("db-1", "db-1b", 3, 0, 2),
+        ]
 
 
 class MemoryHot:
@@ -74,6 +82,14 @@ def test_hosts_have_a_status_from_last_seen(client: TestClient) -> None:
     assert hosts == {"web-1": "live", "db-1": "stale", "old-1": "down", "new-1": "live"}
     new = next(h for h in client.get("/api/v1/hosts").json()["hosts"] if h["host"] == "new-1")
     assert new["facts"]["os"] == "Linux"  # known from ingest before aggregation catches up
+
+
+def test_hosts_show_completeness_from_sequence_gaps(client: TestClient) -> None:
+    hosts = {h["host"]: h["completeness"] for h in client.get("/api/v1/hosts").json()["hosts"]}
+
+    assert hosts["web-1"] == {"batches": 8, "missing_batches": 2, "percent": 80.0}
+    assert hosts["db-1"] == {"batches": 8, "missing_batches": 0, "percent": 100.0}
+    assert hosts["old-1"] == {"batches": 0, "missing_batches": 0, "percent": None}
 
 
 def test_a_series_reads_the_tier_chosen_for_its_range(
