@@ -10,7 +10,6 @@ from hostpulse.contract import Sample, metric_values
 PREFIX = "hp"
 HOSTS = f"{PREFIX}:hosts"  # sorted set: host -> last seen (ms)
 FACTS = f"{PREFIX}:facts"  # hash: host -> HostFacts JSON
-DRAINING = f"{PREFIX}:draining"  # set while the backend shuts down: ingest answers 503
 
 
 def window_key(host: str) -> str:

@@ -20,10 +20,8 @@ return 1
 """
 
 # Generic cell rate algorithm: `rate` requests per second with bursts of `burst`. Returns the
-# milliseconds to wait (0 = allowed), or -1 while the backend drains (KEYS[2] exists). One key
-# per agent, no background cleanup needed.
+# milliseconds to wait (0 = allowed). One key per agent, no background cleanup needed.
 GCRA = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local now = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
 local burst = tonumber(ARGV[3])
@@ -77,9 +75,6 @@ class RedisRateLimiter:
     def acquire(self, agent_id: str) -> float:
         now_ms = time.time() * 1000
         wait_ms = float(
-            self._gcra(
-                keys=[hot.rate_key(agent_id), hot.DRAINING],
-                args=[now_ms, self.interval_ms, self.burst],
-            )
+            self._gcra(keys=[hot.rate_key(agent_id)], args=[now_ms, self.interval_ms, self.burst])
         )
-        return -1.0 if wait_ms < 0 else wait_ms / 1000
+        return wait_ms / 1000

@@ -14,8 +14,7 @@ class AgentDirectory(Protocol):
 
 class RateLimiter(Protocol):
     def acquire(self, agent_id: str) -> float:
-        """0 when the agent may send now, the seconds until it may, or -1 while the backend
-        drains for a shutdown (nothing new is accepted then: agents keep it spooled)."""
+        """0 when the agent may send now, else the seconds until it may."""
 
 
 class HotStore(Protocol):

@@ -5,18 +5,13 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
-from redis import RedisError
 
-from hostpulse.adapters.clients import redis_client
-from hostpulse.aws import aws_client
 from hostpulse.db.migrate import migrate
-from hostpulse.hot import DRAINING
 from hostpulse.localcloud.api_server import ApiServer
 from hostpulse.localcloud.component import Component, Health
 from hostpulse.localcloud.errors import LocalCloudError
@@ -88,7 +83,6 @@ class LocalCloud:
         try:
             servers, services = self.components[:3], self.components[3:]
             self._start_all(servers, report)
-            redis_client(self.redis.url, 2.0).delete(DRAINING)  # a drained `down` is over
             report("applying database migrations")
             applied = migrate(self.postgres.url)
             if applied:
@@ -150,41 +144,7 @@ class LocalCloud:
 
     # -- down -------------------------------------------------------------------------------
 
-    def drain(self, report: Report, timeout_s: float = 60.0) -> None:
-        """Stop accepting batches and let aggregation finish before the servers stop.
-
-        LocalStack keeps its queues in memory: a batch answered 202 but still queued would be
-        lost with it. While draining, ingest answers 503 and agents keep their batches spooled.
-        """
-        endpoints = read_endpoints(self.paths)
-        if endpoints is None or self.localstack.crash() or self.redis.crash():
-            return
-        client = redis_client(self.redis.url, 2.0)
-        try:
-            client.set(DRAINING, "1")
-        except RedisError:
-            return
-        report("draining: ingest refuses new batches until the queue is empty")
-        sqs = aws_client("sqs", self.settings.region, self.localstack.url)
-        deadline = time.monotonic() + timeout_s
-        calm = 0
-        while calm < 2 and time.monotonic() < deadline:
-            try:
-                attributes = sqs.get_queue_attributes(
-                    QueueUrl=endpoints["queues"]["aggregate"],
-                    AttributeNames=[
-                        "ApproximateNumberOfMessages",
-                        "ApproximateNumberOfMessagesNotVisible",
-                    ],
-                )["Attributes"]
-            except Exception:
-                return  # LocalStack is not answering: nothing more can be drained
-            calm = calm + 1 if all(int(v) == 0 for v in attributes.values()) else 0
-            time.sleep(0.5)
-
     def stop(self, report: Report) -> None:
-        if self.localstack in self._started:
-            self.drain(report)
         self.paths.endpoints.unlink(missing_ok=True)
         for component in reversed(self._started or self.components):
             report(f"stopping {component.name}")
