@@ -44,7 +44,9 @@ def main() -> None:
         queue_urls = [e["queues"]["aggregate"], e["queues"]["alerts"]]
         service = IngestService(
             agents=CachedAgentDirectory(repository, ttl_s=60),
-            limiter=RedisRateLimiter(client, per_second=1e6, burst=1_000_000),
+            limiter=RedisRateLimiter(
+                client, 1e6, 1_000_000, hot.draining_key(e["queues"]["aggregate"])
+            ),
             queue=SqsBatchQueue(sqs, queue_urls),
             hot=RedisHotStore(client, 300_000, 600_000),
             archive=S3Archive(s3, e["buckets"]["archive"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -22,6 +23,13 @@ def latest_key(host: str) -> str:
 
 def live_channel(host: str) -> str:
     return f"{PREFIX}:live:{host}"
+
+
+def draining_key(aggregate_queue_url: str) -> str:
+    """Set while one deployment shuts down (ingest answers 503). Keyed by the deployment's
+    queue, so that several deployments sharing a Redis never stop each other."""
+    digest = hashlib.sha256(aggregate_queue_url.encode()).hexdigest()[:16]
+    return f"{PREFIX}:draining:{digest}"
 
 
 def rate_key(agent_id: str) -> str:

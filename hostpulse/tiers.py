@@ -18,14 +18,6 @@ class Tier:
     table: str
     resolution_s: int
     retention: timedelta
-    time_column: str
-
-    def bucket_of(self, ts: datetime) -> datetime:
-        """Start of the bucket holding ``ts`` (raw points are their own bucket)."""
-        if self.name == "raw":
-            return ts
-        epoch = int(ts.timestamp())
-        return datetime.fromtimestamp(epoch - epoch % self.resolution_s, tz=ts.tzinfo)
 
 
 def default_tiers(
@@ -34,9 +26,9 @@ def default_tiers(
     hour: timedelta = timedelta(days=90),
 ) -> tuple[Tier, Tier, Tier]:
     return (
-        Tier("raw", "samples_raw", RAW_RESOLUTION_S, raw, "ts"),
-        Tier("1m", "samples_1m", 60, minute, "bucket"),
-        Tier("1h", "samples_1h", 3600, hour, "bucket"),
+        Tier("raw", "samples_raw", RAW_RESOLUTION_S, raw),
+        Tier("1m", "samples_1m", 60, minute),
+        Tier("1h", "samples_1h", 3600, hour),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from hostpulse import hot
 from hostpulse.adapters.aws_queue import S3Archive, SqsBatchQueue
 from hostpulse.adapters.clients import redis_client
 from hostpulse.adapters.pg_agents import CachedAgentDirectory, PgAgentRepository
@@ -43,7 +44,12 @@ def ingest_service(counters: Counters) -> IngestService:
     tiers = settings.tiers
     return IngestService(
         agents=CachedAgentDirectory(PgAgentRepository(_pg(settings)), settings.agent_cache_seconds),
-        limiter=RedisRateLimiter(redis, settings.rate_per_second, settings.rate_burst),
+        limiter=RedisRateLimiter(
+            redis,
+            settings.rate_per_second,
+            settings.rate_burst,
+            hot.draining_key(settings.aggregate_queue_url),
+        ),
         queue=SqsBatchQueue(sqs, [settings.aggregate_queue_url, settings.alerts_queue_url]),
         hot=RedisHotStore(
             redis, settings.hot_window_seconds * 1000, 2 * settings.hot_window_seconds * 1000

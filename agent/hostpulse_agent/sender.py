@@ -47,10 +47,15 @@ def retry_after_s(value: str | None, now: float) -> float | None:
             return None
 
 
-def classify(status: int) -> Outcome:
+def classify(status: int, answer: object) -> Outcome:
+    """What to do after an answer. Only hostpulse ingest's own answers count: a 2xx must
+    acknowledge the batch (``accepted_seq``) and a refusal must name its error. Anything else
+    came from something in between (a gateway whose routes are being deployed, a captive
+    portal, a proxy) and says nothing about the batch, so it is kept and sent again."""
+    from_ingest = isinstance(answer, dict) and ("accepted_seq" in answer or "error" in answer)
     if 200 <= status < 300:
-        return "accepted"
-    if status in (408, 429) or status >= 500:
+        return "accepted" if from_ingest else "retry"
+    if status in (408, 429) or status >= 500 or not from_ingest:
         return "retry"
     return "rejected"  # another 4xx: sending the same bytes again cannot succeed
 
@@ -88,16 +93,25 @@ class HttpSender:
             reason = getattr(error, "reason", error)
             return SendResult("retry", 0, f"unreachable: {reason}")
         latency = (time.monotonic() - started) * 1000
-        return SendResult(
-            classify(status), status, _message(body), retry_after_s(header, time.time()), latency
-        )
+        answer = _json(body)
+        outcome = classify(status, answer)
+        detail = _message(body, answer)
+        if outcome == "retry" and 200 <= status < 300:
+            detail = f"a {status} that does not acknowledge the batch: {detail or 'empty body'}"
+        return SendResult(outcome, status, detail, retry_after_s(header, time.time()), latency)
 
 
-def _message(body: bytes) -> str:
+def _json(body: bytes) -> object:
     try:
-        data = json.loads(body)
+        answer: object = json.loads(body)
     except ValueError:
+        return None
+    return answer
+
+
+def _message(body: bytes, answer: object) -> str:
+    if isinstance(answer, dict):
+        return str(answer.get("message") or answer.get("error") or answer)[:300]
+    if answer is None:
         return body.decode("utf-8", "replace")[:300]
-    if isinstance(data, dict):
-        return str(data.get("message") or data.get("error") or data)[:300]
-    return str(data)[:300]
+    return str(answer)[:300]

@@ -20,8 +20,10 @@ return 1
 """
 
 # Generic cell rate algorithm: `rate` requests per second with bursts of `burst`. Returns the
-# milliseconds to wait (0 = allowed). One key per agent, no background cleanup needed.
+# milliseconds to wait (0 = allowed), or -1 while the backend drains (KEYS[2] exists). One key
+# per agent, no background cleanup needed.
 GCRA = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local now = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
 local burst = tonumber(ARGV[3])
@@ -66,8 +68,11 @@ class RedisHotStore:
 
 
 class RedisRateLimiter:
-    def __init__(self, client: redis.Redis, per_second: float, burst: int) -> None:
+    def __init__(
+        self, client: redis.Redis, per_second: float, burst: int, draining_key: str
+    ) -> None:
         self.client = client
+        self.draining_key = draining_key
         self.interval_ms = 1000.0 / per_second
         self.burst = burst
         self._gcra = client.register_script(GCRA)
@@ -75,6 +80,9 @@ class RedisRateLimiter:
     def acquire(self, agent_id: str) -> float:
         now_ms = time.time() * 1000
         wait_ms = float(
-            self._gcra(keys=[hot.rate_key(agent_id)], args=[now_ms, self.interval_ms, self.burst])
+            self._gcra(
+                keys=[hot.rate_key(agent_id), self.draining_key],
+                args=[now_ms, self.interval_ms, self.burst],
+            )
         )
-        return wait_ms / 1000
+        return -1.0 if wait_ms < 0 else wait_ms / 1000

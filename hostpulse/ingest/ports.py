@@ -14,7 +14,8 @@ class AgentDirectory(Protocol):
 
 class RateLimiter(Protocol):
     def acquire(self, agent_id: str) -> float:
-        """0 when the agent may send now, else the seconds until it may."""
+        """0 when the agent may send now, the seconds until it may, or -1 while the backend
+        drains for a shutdown (nothing new is accepted then: agents keep it spooled)."""
 
 
 class HotStore(Protocol):

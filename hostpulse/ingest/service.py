@@ -198,6 +198,8 @@ class IngestService:
 
     def _accept(self, batch: Batch, request: IngestRequest, agent_id: str) -> IngestResponse:
         retry_after = self.limiter.acquire(agent_id)
+        if retry_after < 0:
+            return self._unavailable("the backend is shutting down; retry later")
         if retry_after > 0:
             seconds = max(1, round(retry_after + 0.499))
             response = IngestResponse(
@@ -220,13 +222,13 @@ class IngestService:
                 self.archive.put(key, gzip.compress(payload, mtime=0))
             except Exception:
                 log.exception("archive unavailable for a batch too large to queue inline")
-                return self._unavailable("archive")
+                return self._unavailable("archive unavailable; retry later")
             envelope = Envelope(archive_key=key)
         try:
             self.queue.send(envelope.encode(), f"{batch.agent_id}:{batch.seq}")
         except Exception:
             log.exception("queue unavailable; the agent will retry")
-            return self._unavailable("queue")
+            return self._unavailable("queue unavailable; retry later")
         try:
             self.hot.write(batch, request.received_ms)
         except Exception:
@@ -236,10 +238,10 @@ class IngestService:
         self.counters.count("samples_accepted", len(batch.samples))
         return IngestResponse(202, {"accepted_seq": batch.seq, "samples": len(batch.samples)})
 
-    def _unavailable(self, what: str) -> IngestResponse:
+    def _unavailable(self, message: str) -> IngestResponse:
         self.counters.count("rejected_503")
         return IngestResponse(
             503,
-            {"error": "unavailable", "message": f"{what} unavailable; retry later"},
+            {"error": "unavailable", "message": message},
             {"Retry-After": "5"},
         )

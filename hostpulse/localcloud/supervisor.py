@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
+from redis import RedisError
 
+from hostpulse.adapters.clients import redis_client
+from hostpulse.aws import aws_client
 from hostpulse.db.migrate import migrate
+from hostpulse.hot import draining_key
 from hostpulse.localcloud.api_server import ApiServer
 from hostpulse.localcloud.component import Component, Health
 from hostpulse.localcloud.errors import LocalCloudError
@@ -90,6 +95,8 @@ class LocalCloud:
             report("deploying the stack")
             result = self.deploy()
             report(f"deployed: {len(result.changes)} change(s)")
+            # The queue is new and empty: batches refused by the last `down` may come back.
+            redis_client(self.redis.url, 2.0).delete(draining_key(result.queue_urls["aggregate"]))
             self.api.configure(self.postgres.url, self.redis.url)
             self._start_all(services, report)
             endpoints = self.endpoints(result)
@@ -122,6 +129,7 @@ class LocalCloud:
             "api_url": api_url,
             "health_url": f"{api_url}/health",
             "local_api_url": self.api.url,
+            "dashboard_url": f"{self.api.url}/",
             "aws_endpoint_url": self.localstack.url,
             "region": self.settings.region,
             "database_url": self.postgres.url,
@@ -144,7 +152,47 @@ class LocalCloud:
 
     # -- down -------------------------------------------------------------------------------
 
+    def drain(self, report: Report, timeout_s: float = 45.0) -> None:
+        """Stop accepting batches and let aggregation finish before the servers stop.
+
+        LocalStack keeps its queues in memory: a batch answered 202 but still queued would be
+        lost with it. While draining, ingest answers 503 and agents keep their batches spooled.
+        """
+        endpoints = read_endpoints(self.paths)
+        if endpoints is None or self.localstack.crash() or self.redis.crash():
+            return
+        queue_url = endpoints["queues"]["aggregate"]
+        try:
+            # Expires on its own: a `down` that dies halfway must not refuse batches forever.
+            redis_client(self.redis.url, 2.0).set(draining_key(queue_url), "1", ex=3600)
+        except RedisError:
+            return
+        report("draining: ingest refuses new batches until the queue is empty")
+        sqs = aws_client("sqs", self.settings.region, self.localstack.url)
+        deadline = time.monotonic() + timeout_s
+        # Several empty readings in a row: a request that passed the check just before the
+        # flag was set may still be on its way to the queue.
+        calm = 0
+        while calm < 4 and time.monotonic() < deadline:
+            try:
+                attributes = sqs.get_queue_attributes(
+                    QueueUrl=queue_url,
+                    AttributeNames=[
+                        "ApproximateNumberOfMessages",
+                        "ApproximateNumberOfMessagesNotVisible",
+                        "ApproximateNumberOfMessagesDelayed",
+                    ],
+                )["Attributes"]
+            except Exception:
+                return  # LocalStack is not answering: nothing more can be drained
+            calm = calm + 1 if all(int(v) == 0 for v in attributes.values()) else 0
+            time.sleep(0.5)
+        if calm < 4:
+            report(f"warning: the aggregate queue did not empty within {timeout_s:.0f} s")
+
     def stop(self, report: Report) -> None:
+        if self.localstack in self._started:
+            self.drain(report)
         self.paths.endpoints.unlink(missing_ok=True)
         for component in reversed(self._started or self.components):
             report(f"stopping {component.name}")
@@ -153,7 +201,7 @@ class LocalCloud:
         if read_pid(self.paths.pid(SUPERVISOR)) in (None, os.getpid()):
             self.paths.pid(SUPERVISOR).unlink(missing_ok=True)
 
-    def down(self, report: Report, timeout: float = 60.0) -> bool:
+    def down(self, report: Report, timeout: float = 90.0) -> bool:
         """Stop a running supervisor, or clean up after one that crashed."""
         supervisor = read_pid(self.paths.pid(SUPERVISOR))
         if supervisor is not None:

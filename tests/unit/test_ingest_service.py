@@ -162,6 +162,16 @@ def test_over_the_rate_gets_429_with_retry_after_and_nothing_stored() -> None:
     assert rig.stored_nothing()
 
 
+def test_while_the_backend_drains_the_answer_is_503_and_nothing_is_stored() -> None:
+    rig = Rig(limiter=MemoryLimiter(wait_s=-1))
+
+    response = rig.service.ingest(request(batch().model_dump_json().encode()))
+
+    assert response.status == 503
+    assert "shutting down" in response.body["message"]
+    assert rig.stored_nothing()
+
+
 def test_without_the_queue_the_answer_is_503_and_nothing_else_is_written() -> None:
     rig = Rig(queue=MemoryQueue(down=True))
 

@@ -51,12 +51,3 @@ def test_a_forced_tier_and_step_are_honoured() -> None:
 def test_an_empty_or_reversed_range_is_an_error() -> None:
     with pytest.raises(RangeError, match="'to' must be after 'from'"):
         choose_tier(TIERS, NOW, NOW - timedelta(hours=1), NOW, 1000)
-
-
-def test_buckets_start_on_whole_minutes_and_hours() -> None:
-    raw, minute, hour = TIERS
-    ts = datetime(2026, 11, 21, 12, 34, 56, 789000, tzinfo=UTC)
-
-    assert raw.bucket_of(ts) == ts
-    assert minute.bucket_of(ts) == datetime(2026, 11, 21, 12, 34, tzinfo=UTC)
-    assert hour.bucket_of(ts) == datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

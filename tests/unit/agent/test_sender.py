@@ -70,6 +70,45 @@ def test_accepted_refused_and_rate_limited_answers(server: ThreadingHTTPServer) 
     assert (refused.outcome, refused.detail) == ("rejected", "samples: too short")
     assert (unavailable.outcome, unavailable.retry_after_s) == ("retry", 5.0)
     assert Recorder.bodies[0] == b'{"seq": 1}'
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (200, b""),  # a gateway whose routes are not deployed yet
+        (200, b"<html>captive portal</html>"),
+        (204, b""),
+        (202, b'{"ok": true}'),
+        (404, b'{"message": "Not Found"}'),  # a gateway's own 404, not ingest's
+        (403, b'{"message": "Missing Authentication Token"}'),
+        (404, b"<html>not found</html>"),
+    ],
+)
+def test_answers_that_are_not_from_ingest_keep_the_batch_for_a_retry(
+    server: ThreadingHTTPServer, status: int, body: bytes
+) -> None:
+    Recorder.answers = [(status, {}, body)]
+
+    result = sender_for(f"http://127.0.0.1:{server.server_port}/v1/ingest").send(
+        gzip.compress(b"{}")
+    )
+
+    assert (result.outcome, result.status) == ("retry", status)
+
+
+def test_a_refusal_from_ingest_is_not_retried(server: ThreadingHTTPServer) -> None:
+    Recorder.answers = [(401, {}, b'{"error": "unauthorized", "message": "unknown token"}')]
+
+    result = sender_for(f"http://127.0.0.1:{server.server_port}/v1/ingest").send(
+        gzip.compress(b"{}")
+    )
+
+    assert (result.outcome, result.detail) == ("rejected", "unknown token")
+
+
+def test_headers(server: ThreadingHTTPServer) -> None:
+    Recorder.answers = [(202, {}, b'{"accepted_seq": 1}')]
+    sender_for(f"http://127.0.0.1:{server.server_port}/v1/ingest").send(gzip.compress(b"{}"))
     headers = Recorder.headers_seen[0]
     assert headers["Authorization"] == "Bearer hp_secret"
     assert headers["Content-Encoding"] == "gzip"
