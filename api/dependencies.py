@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import hmac
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, HTTPException, WebSocketException, status
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
 
+from hostpulse.adapters.redis_live import RedisLiveSource
+from hostpulse.live import LiveHub
 from hostpulse.query import QueryService
+from hostpulse.settings import ApiSettings, api_settings
 from hostpulse.wiring import query_service
 
 
@@ -19,5 +26,38 @@ def get_now() -> datetime:
     return datetime.now(UTC)
 
 
+def get_settings(connection: HTTPConnection) -> ApiSettings:
+    settings: ApiSettings = connection.app.state.settings  # set by create_app
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_live_hub() -> LiveHub:
+    settings = api_settings()
+    return LiveHub(RedisLiveSource(settings.redis_url, settings.connect_timeout_seconds))
+
+
+Settings = Annotated[ApiSettings, Depends(get_settings)]
+
+
+def require_reader(connection: HTTPConnection, settings: Settings) -> None:
+    """The optional read token: ``Authorization: Bearer`` or, for browsers' WebSockets and
+    shared links, ``?token=``."""
+    if settings.read_token is None:
+        return
+    header = connection.headers.get("authorization", "")
+    supplied = header[7:] if header.lower().startswith("bearer ") else ""
+    supplied = supplied or connection.query_params.get("token", "")
+    expected = settings.read_token.get_secret_value()
+    if hmac.compare_digest(supplied.encode(), expected.encode()):
+        return
+    reason = "a read token is required" if not supplied else "the read token is wrong"
+    if isinstance(connection, WebSocket):
+        raise WebSocketException(status.WS_1008_POLICY_VIOLATION, reason)
+    raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
+
+
 Queries = Annotated[QueryService, Depends(get_query_service)]
 Now = Annotated[datetime, Depends(get_now)]
+Hub = Annotated[LiveHub, Depends(get_live_hub)]
+Reader = Depends(require_reader)

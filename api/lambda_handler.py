@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from mangum import Mangum
 
-from api.app import app
+from api.app import create_app
 
-handler = Mangum(app, lifespan="off")
+handler = Mangum(create_app(), lifespan="off")

@@ -162,6 +162,7 @@ def metric_values(sample: Sample) -> Iterator[tuple[str, float]]:
             yield f"cpu.core:{core}", value
     if sample.memory is not None:
         mem = sample.memory
+        yield "mem.total_bytes", float(mem.total_bytes)
         yield "mem.used_bytes", float(mem.used_bytes)
         yield "mem.available_bytes", float(mem.available_bytes)
         yield "mem.percent", mem.percent

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import fnmatch
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from hostpulse.ingest.seed import seed_snapshot
 from hostpulse.tiers import RangeError, Tier, TierName, choose_tier
+
+MAX_SERIES = 256
+GLOB = re.compile(r"[*?\[]")
+
+
+def has_glob(pattern: str) -> bool:
+    return GLOB.search(pattern) is not None
+
+
+def natural_key(name: str) -> list[int | str]:
+    """cpu.core:2 before cpu.core:10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
 
 HostStatus = Literal["live", "stale", "down"]
 
@@ -59,10 +75,20 @@ class MetricReader(Protocol):
     def metrics(self, host: str) -> list[str]: ...
 
     def series(
-        self, host: str, metric: str, tier: Tier, start: datetime, end: datetime, step_s: int
-    ) -> list[Point]: ...
+        self,
+        host: str,
+        metrics: Sequence[str],
+        tier: Tier,
+        start: datetime,
+        end: datetime,
+        step_s: int,
+    ) -> dict[str, list[Point]]: ...
 
     def latest_processes(self, host: str) -> tuple[int, list[dict[str, Any]]] | None: ...
+
+    def process_history(
+        self, host: str, pid: int, start: datetime, end: datetime
+    ) -> list[dict[str, Any]]: ...
 
     def sequence_spans(self, window_s: int) -> list[SequenceSpan]: ...
 
@@ -73,6 +99,29 @@ class HotReader(Protocol):
     def latest(self, host: str) -> dict[str, Any] | None: ...
 
     def facts(self) -> dict[str, dict[str, Any]]: ...
+
+    def window(self, host: str, since_ms: int) -> list[dict[str, Any]]:
+        """Compact samples ({"ts", "m"}) of the hot window newer than ``since_ms``, oldest first."""
+        ...
+
+    def newest(self, hosts: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The newest compact sample of each host still in the hot window."""
+        ...
+
+
+def at_a_glance(sample: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A host's newest sample as the fleet view shows it: CPU, memory, its fullest disk."""
+    if sample is None:
+        return None
+    metrics: dict[str, float] = sample["m"]
+    disks = [v for name, v in metrics.items() if name.startswith("disk.percent:")]
+    return {
+        "ts_ms": sample["ts"],
+        "cpu_percent": metrics.get("cpu.percent"),
+        "mem_percent": metrics.get("mem.percent"),
+        "disk_percent": max(disks) if disks else None,
+        "load1": metrics.get("load.1"),
+    }
 
 
 class NotFound(LookupError):
@@ -111,7 +160,7 @@ class QueryService:
         spans: dict[str, list[SequenceSpan]] = {}
         for span in self.reader.sequence_spans(self.completeness_window_s):
             spans.setdefault(span.host, []).append(span)
-        answer = []
+        answer: list[dict[str, Any]] = []
         for row in self.reader.hosts():
             last_ms = max(int(row.last_seen.timestamp() * 1000), hot_seen.get(row.host, 0))
             answer.append(
@@ -146,12 +195,15 @@ class QueryService:
                     "facts": facts.get(host, {}),
                 }
             )
+        newest = self.hot.newest([entry["host"] for entry in answer])
+        for entry in answer:
+            entry["now"] = at_a_glance(newest.get(entry["host"]))
         return answer
 
     def series(
         self,
         host: str,
-        metric: str,
+        metrics: Sequence[str],
         start: datetime,
         end: datetime,
         now: datetime,
@@ -159,23 +211,79 @@ class QueryService:
         step_s: int | None = None,
         max_points: int | None = None,
     ) -> dict[str, Any]:
+        """Several metrics of one host on one time axis; ``cpu.core:*`` style globs expand."""
         budget = min(max_points or self.max_points, self.max_points)
         choice = choose_tier(self.tiers, start, end, now, budget, tier, step_s)
-        if metric not in self.reader.metrics(host):
-            if not any(row.host == host for row in self.reader.hosts()):
-                raise NotFound(f"unknown host {host!r}")
-            raise NotFound(f"host {host!r} has no metric {metric!r}")
-        points = self.reader.series(host, metric, choice.tier, start, end, choice.step_s)
+        names = self.expand(host, metrics)
+        found = self.reader.series(host, names, choice.tier, start, end, choice.step_s)
         return {
             "host": host,
-            "metric": metric,
             "tier": choice.tier.name,
             "step_s": choice.step_s,
             "from_ms": int(start.timestamp() * 1000),
             "to_ms": int(end.timestamp() * 1000),
-            "points": [[p.ts_ms, p.avg, p.min, p.max, p.count] for p in points],
             "columns": ["ts_ms", "avg", "min", "max", "count"],
+            "series": [
+                {
+                    "metric": name,
+                    "points": [
+                        [p.ts_ms, p.avg, p.min, p.max, p.count] for p in found.get(name, [])
+                    ],
+                }
+                for name in names
+            ],
         }
+
+    def expand(self, host: str, patterns: Sequence[str]) -> list[str]:
+        known = self.reader.metrics(host)
+        if not known:
+            self.require_host(host)
+        names: list[str] = []
+        for pattern in patterns:
+            matches = fnmatch.filter(known, pattern) if has_glob(pattern) else None
+            if matches is None:
+                if pattern not in known:
+                    raise NotFound(f"host {host!r} has no metric {pattern!r}")
+                matches = [pattern]
+            names += sorted((m for m in matches if m not in names), key=natural_key)
+        if len(names) > MAX_SERIES:
+            raise RangeError(f"{len(names)} series asked for; at most {MAX_SERIES} per query")
+        return names
+
+    def require_host(self, host: str) -> None:
+        if not any(row.host == host for row in self.reader.hosts()):
+            raise NotFound(f"unknown host {host!r}")
+
+    def recent(self, host: str, now: datetime, seconds: int) -> dict[str, Any]:
+        """The hot window: every sample as sent, the live views' starting point."""
+        since_ms = int(now.timestamp() * 1000) - seconds * 1000
+        samples = self.hot.window(host, since_ms)
+        if not samples and host not in self.hot.last_seen():
+            self.require_host(host)
+        return {"host": host, "from_ms": since_ms, "samples": samples}
+
+    def seed_recent(self, host: str | None, now: datetime, seconds: int) -> list[dict[str, Any]]:
+        """``GET /api/metrics/recent`` of the seed platform: one host's hot window as seed
+        snapshots, the newest with its top processes. No host: the one seen last."""
+        if host is None:
+            seen = self.hot.last_seen()
+            if not seen:
+                return []
+            host = max(seen, key=lambda name: seen[name])
+        samples = self.recent(host, now, seconds)["samples"]
+        latest = self.hot.latest(host) if samples else None
+        answer = [seed_snapshot(host, sample) for sample in samples]
+        if answer and latest is not None and latest.get("ts_ms") == samples[-1]["ts"]:
+            answer[-1] = seed_snapshot(host, samples[-1], latest.get("processes", []))
+        return answer
+
+    def process_history(
+        self, host: str, pid: int, start: datetime, end: datetime
+    ) -> dict[str, Any]:
+        points = self.reader.process_history(host, pid, start, end)
+        if not points:
+            self.require_host(host)
+        return {"host": host, "pid": pid, "points": points}
 
     def latest(self, host: str) -> dict[str, Any]:
         snapshot = self.hot.latest(host)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
+from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hostpulse.tiers import Tier, default_tiers
@@ -54,6 +55,18 @@ class ApiSettings(CoreSettings):
     max_points: int = Field(1000, ge=10, le=100_000)
     stale_after_seconds: int = Field(30, gt=0)
     down_after_seconds: int = Field(120, gt=0)
+    read_token: SecretStr | None = Field(
+        None, description="when set, every data route needs it (Bearer header or ?token=)"
+    )
+    cors_origins: str = Field("", description="comma-separated origins allowed to read the API")
+    frontend_dir: Path | None = Field(
+        Path(__file__).resolve().parent.parent / "frontend",
+        description="the dashboard's static files, served at /; empty to serve none",
+    )
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,7 @@ from hostpulse.settings import api_settings
 router = APIRouter(tags=["health"])
 
 
+@router.get("/health", summary="200 when PostgreSQL and Redis answer, else 503 (seed path)")
 @router.get("/api/v1/health", summary="200 when PostgreSQL and Redis answer, else 503")
 def health(response: Response) -> dict[str, Any]:
     settings = api_settings()

@@ -1,15 +1,15 @@
-"""Hosts: the fleet with each host's status, and one host's latest snapshot."""
+"""Hosts: the fleet with each host's status; one host's latest snapshot, hot window, processes."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 
-from api.dependencies import Now, Queries
-from hostpulse.query import NotFound
+from api.dependencies import Now, Queries, Reader
+from api.params import parse_time
 
-router = APIRouter(prefix="/api/v1/hosts", tags=["hosts"])
+router = APIRouter(prefix="/api/v1/hosts", tags=["hosts"], dependencies=[Reader])
 
 
 @router.get("", summary="Every host with its status (live, stale, down) and last seen")
@@ -19,7 +19,36 @@ def list_hosts(queries: Queries, now: Now) -> dict[str, Any]:
 
 @router.get("/{host}/latest", summary="The newest snapshot of a host with its top processes")
 def latest(host: str, queries: Queries) -> dict[str, Any]:
-    try:
-        return queries.latest(host)
-    except NotFound as error:
-        raise HTTPException(404, str(error)) from None
+    return queries.latest(host)
+
+
+@router.get(
+    "/{host}/recent",
+    summary="Every sample of the hot window (Redis), as sent: where live views start",
+)
+def recent(
+    host: str,
+    queries: Queries,
+    now: Now,
+    seconds: Annotated[int, Query(ge=1, le=3600, description="how far back")] = 300,
+) -> dict[str, Any]:
+    return queries.recent(host, now, seconds)
+
+
+@router.get(
+    "/{host}/processes/{pid}",
+    summary="One process over a range, from the samples where it was among the top processes",
+)
+def process_history(
+    host: str,
+    pid: int,
+    queries: Queries,
+    now: Now,
+    from_: Annotated[str, Query(alias="from", description="start; e.g. -1h")] = "-1h",
+    to: Annotated[str, Query(description="end; defaults to now")] = "now",
+) -> dict[str, Any]:
+    start = parse_time(from_, now, "from")
+    end = parse_time(to, now, "to")
+    if end <= start:
+        raise HTTPException(400, "'to' must be after 'from'")
+    return queries.process_history(host, pid, start, end)

@@ -1,25 +1,31 @@
-"""Series: one metric of one host over a range, from the finest tier within the point budget."""
+"""Series: metrics of one host over a range, from the finest tier within the point budget."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
-from api.dependencies import Now, Queries
+from api.dependencies import Now, Queries, Reader
 from api.params import parse_step, parse_time
-from hostpulse.query import NotFound
-from hostpulse.tiers import RangeError
 
-router = APIRouter(prefix="/api/v1/series", tags=["series"])
+router = APIRouter(prefix="/api/v1/series", tags=["series"], dependencies=[Reader])
 
 
-@router.get("", summary="A metric over a range, from the right tier")
+@router.get("", summary="Metrics of a host over a range, on one time axis, from the right tier")
 def series(
     queries: Queries,
     now: Now,
     host: Annotated[str, Query(min_length=1, max_length=253)],
-    metric: Annotated[str, Query(min_length=1, max_length=300, examples=["cpu.percent"])],
+    metric: Annotated[
+        list[str],
+        Query(
+            min_length=1,
+            max_length=64,
+            description="repeat for several; globs expand, e.g. cpu.core:*",
+            examples=[["cpu.percent", "cpu.core:*"]],
+        ),
+    ],
     from_: Annotated[
         str, Query(alias="from", description="start; e.g. -1h, ISO 8601, epoch")
     ] = "-1h",
@@ -30,18 +36,6 @@ def series(
 ) -> dict[str, Any]:
     start = parse_time(from_, now, "from")
     end = parse_time(to, now, "to")
-    try:
-        return queries.series(
-            host,
-            metric,
-            start,
-            end,
-            now,
-            tier=tier,
-            step_s=parse_step(step),
-            max_points=max_points,
-        )
-    except RangeError as error:
-        raise HTTPException(400, str(error)) from None
-    except NotFound as error:
-        raise HTTPException(404, str(error)) from None
+    return queries.series(
+        host, metric, start, end, now, tier=tier, step_s=parse_step(step), max_points=max_points
+    )

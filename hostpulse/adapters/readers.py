@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,18 @@ PROCESS_COLUMNS = (
 )
 
 
+HISTORY_COLUMNS = (
+    "name",
+    "cpu_percent",
+    "rss_bytes",
+    "threads",
+    "read_bytes_per_s",
+    "write_bytes_per_s",
+    "open_files",
+    "status",
+)
+
+
 class PgMetricReader:
     def __init__(self, connector: PgConnector) -> None:
         self.connector = connector
@@ -46,18 +59,42 @@ class PgMetricReader:
             return [row[0] for row in cur.fetchall()]
 
     def series(
-        self, host: str, metric: str, tier: Tier, start: datetime, end: datetime, step_s: int
-    ) -> list[Point]:
+        self,
+        host: str,
+        metrics: Sequence[str],
+        tier: Tier,
+        start: datetime,
+        end: datetime,
+        step_s: int,
+    ) -> dict[str, list[Point]]:
         statement = (
             sql.SERIES_RAW if tier.name == "raw" else sql.SERIES_ROLLUP.format(table=tier.table)
         )
-        params = {"host": host, "metric": metric, "start": start, "end": end, "step": step_s}
+        params = {
+            "host": host,
+            "metrics": list(metrics),
+            "start": start,
+            "end": end,
+            "step": step_s,
+        }
+        found: dict[str, list[Point]] = {}
         with self.connector.transaction() as cur:
             cur.execute(statement, params)
-            return [
-                Point(int(ts), float(lo), float(hi), float(avg), int(n))
-                for ts, lo, hi, avg, n in cur.fetchall()
-            ]
+            for metric, ts, lo, hi, avg, n in cur.fetchall():
+                point = Point(int(ts), float(lo), float(hi), float(avg), int(n))
+                found.setdefault(metric, []).append(point)
+        return found
+
+    def process_history(
+        self, host: str, pid: int, start: datetime, end: datetime
+    ) -> list[dict[str, Any]]:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.PROCESS_HISTORY, (host, pid, start, end))
+            rows = cur.fetchall()
+        return [
+            {"ts_ms": int(ts), **dict(zip(HISTORY_COLUMNS, rest, strict=True))}
+            for ts, *rest in rows
+        ]
 
     def sequence_spans(self, window_s: int) -> list[SequenceSpan]:
         with self.connector.transaction() as cur:
@@ -92,6 +129,27 @@ class RedisHotReader:
         except redis.RedisError:
             return {}
         return {host.decode(): json.loads(value) for host, value in stored.items()}
+
+    def window(self, host: str, since_ms: int) -> list[dict[str, Any]]:
+        try:
+            members: list[bytes] = self.client.zrangebyscore(  # type: ignore[assignment]
+                hot.window_key(host), f"({since_ms}", "+inf"
+            )
+        except redis.RedisError:
+            return []
+        return [hot.parse_compact(member) for member in members]
+
+    def newest(self, hosts: Sequence[str]) -> dict[str, dict[str, Any]]:
+        pipe = self.client.pipeline(transaction=False)
+        for host in hosts:
+            pipe.zrange(hot.window_key(host), -1, -1)
+        try:
+            found: list[list[bytes]] = pipe.execute()
+        except redis.RedisError:
+            return {}
+        return {
+            host: hot.parse_compact(top[0]) for host, top in zip(hosts, found, strict=True) if top
+        }
 
     def latest(self, host: str) -> dict[str, Any] | None:
         try:

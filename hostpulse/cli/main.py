@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -55,8 +56,7 @@ def cmd_up(cloud: LocalCloud, detach: bool) -> int:
         return 130
     starting = False
     say("ready")
-    for key in ("ingest_url", "api_url", "aws_endpoint_url", "redis_url"):
-        print(f"  {key:18} {endpoints[key]}", flush=True)
+    print_endpoints(endpoints, ("dashboard_url", "ingest_url", "api_url", "aws_endpoint_url"))
     print(f"  {'endpoints':18} {cloud.paths.endpoints}", flush=True)
     cause = cloud.watch(stopping)
     if cause is not None:
@@ -86,12 +86,16 @@ def start_detached(cloud: LocalCloud) -> int:
         endpoints = read_endpoints(cloud.paths)
         if endpoints is not None and endpoints.get("supervisor_pid") == child.pid:
             say(f"running in the background (pid {child.pid}); log: {log_file}")
-            print(f"  ingest_url         {endpoints['ingest_url']}")
-            print(f"  api_url            {endpoints['api_url']}")
+            print_endpoints(endpoints, ("dashboard_url", "ingest_url", "api_url"))
             return 0
         time.sleep(0.3)
     say(f"error: not healthy after {DETACH_TIMEOUT_SECONDS:.0f} s; see {log_file}")
     return 1
+
+
+def print_endpoints(endpoints: dict[str, Any], keys: tuple[str, ...]) -> None:
+    for key in keys:
+        print(f"  {key:18} {endpoints[key]}", flush=True)
 
 
 def last_error(log_file: Path) -> str:

@@ -7,7 +7,7 @@ and the snapshot's millisecond timestamp for the sequence number (it only grows 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -100,3 +100,40 @@ def seed_batch(snapshot: SeedSnapshot, agent_id: str) -> Batch:
             )
         ],
     )
+
+
+def seed_snapshot(
+    host: str, compact: dict[str, Any], processes: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """A hot-tier sample (``{"ts", "m"}``) in the seed platform's snapshot shape, the way
+    ``GET /api/metrics/recent`` and ``/ws/metrics`` answer the seed dashboard."""
+    metrics: dict[str, float] = compact["m"]
+    cores = sorted(
+        (int(name.split(":", 1)[1]), value)
+        for name, value in metrics.items()
+        if name.startswith("cpu.core:")
+    )
+    total = metrics.get("mem.total_bytes")
+    used = metrics.get("mem.used_bytes")
+    return {
+        "host": host,
+        "timestamp": compact["ts"] / 1000,
+        "total_cpu_percent": metrics.get("cpu.percent"),
+        "per_core_cpu_percent": [value for _, value in cores],
+        "system_memory_total_mb": None if total is None else round(total / MB, 1),
+        "system_memory_used_mb": None if used is None else round(used / MB, 1),
+        "top_processes": [seed_process(p) for p in processes or []],
+    }
+
+
+def seed_process(process: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "pid": process["pid"],
+        "name": process["name"],
+        "cpu_percent": process["cpu_percent"],
+        "memory_mb": round(process["rss_bytes"] / MB, 1),
+        "thread_count": process.get("threads", 0),
+        "io_read_mb": round((process.get("read_bytes_total") or 0) / MB, 1),
+        "io_write_mb": round((process.get("write_bytes_total") or 0) / MB, 1),
+        "handle_count": process.get("open_files"),
+    }

@@ -145,20 +145,23 @@ ORDER BY h.host
 """
 
 SERIES_RAW = """
-SELECT extract(epoch FROM date_bin(%(step)s * interval '1 second', r.ts, {origin})) * 1000,
+SELECT s.metric,
+       extract(epoch FROM date_bin(%(step)s * interval '1 second', r.ts, {origin})) * 1000,
        min(r.value), max(r.value), avg(r.value), count(*)
 FROM samples_raw r JOIN series s ON s.id = r.series_id
-WHERE s.host = %(host)s AND s.metric = %(metric)s AND r.ts >= %(start)s AND r.ts < %(end)s
-GROUP BY 1 ORDER BY 1
+WHERE s.host = %(host)s AND s.metric = ANY(%(metrics)s) AND r.ts >= %(start)s AND r.ts < %(end)s
+GROUP BY 1, 2 ORDER BY 1, 2
 """.format(origin=ORIGIN)
 
 # {table} is one of the tier tables named in hostpulse.tiers, never user input.
 SERIES_ROLLUP = """
-SELECT extract(epoch FROM date_bin(%(step)s * interval '1 second', t.bucket, {origin})) * 1000,
+SELECT s.metric,
+       extract(epoch FROM date_bin(%(step)s * interval '1 second', t.bucket, {origin})) * 1000,
        min(t.min), max(t.max), sum(t.sum) / sum(t.count), sum(t.count)
 FROM {{table}} t JOIN series s ON s.id = t.series_id
-WHERE s.host = %(host)s AND s.metric = %(metric)s AND t.bucket >= %(start)s AND t.bucket < %(end)s
-GROUP BY 1 ORDER BY 1
+WHERE s.host = %(host)s AND s.metric = ANY(%(metrics)s)
+  AND t.bucket >= %(start)s AND t.bucket < %(end)s
+GROUP BY 1, 2 ORDER BY 1, 2
 """.format(origin=ORIGIN)
 
 HOST_METRICS = "SELECT metric FROM series WHERE host = %s ORDER BY metric"
@@ -170,6 +173,16 @@ SELECT extract(epoch FROM ts) * 1000, pid, name, cmdline, username, cpu_percent,
 FROM processes_raw
 WHERE host = %s AND ts = (SELECT max(ts) FROM processes_raw WHERE host = %s)
 ORDER BY cpu_percent DESC
+"""
+
+# One process's samples while it was among its host's top processes.
+PROCESS_HISTORY = """
+SELECT extract(epoch FROM ts) * 1000, name, cpu_percent, rss_bytes, threads, read_bytes_per_s,
+       write_bytes_per_s, open_files, status
+FROM processes_raw
+WHERE host = %s AND pid = %s AND ts >= %s AND ts < %s
+ORDER BY ts
+LIMIT 100000
 """
 
 # Per host and agent over a window: batches received and the span of their sequence numbers.

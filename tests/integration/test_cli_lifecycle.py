@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 import redis
+import requests
 
 from tests.support import HOSTPULSE, CloudUnderTest, eventually, pid_alive
 
@@ -48,9 +49,17 @@ def test_up_status_down_and_up_again_keeps_the_data(cloud: CloudUnderTest) -> No
     assert code == 0
     assert rows == dict.fromkeys(["supervisor", *COMPONENTS, "stack"], True)
     endpoints = cloud.endpoints
-    assert {"ingest_url", "api_url", "aws_endpoint_url", "database_url", "redis_url"} <= set(
-        endpoints
-    )
+    assert {
+        "dashboard_url",
+        "ingest_url",
+        "api_url",
+        "aws_endpoint_url",
+        "database_url",
+        "redis_url",
+    } <= set(endpoints)
+    dashboard = requests.get(endpoints["dashboard_url"], timeout=10)
+    assert dashboard.status_code == 200
+    assert "<title>hostpulse</title>" in dashboard.text
 
     again = cloud.cli("up", "--detach")
     assert again.returncode == 1

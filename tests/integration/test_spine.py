@@ -189,6 +189,31 @@ def test_an_agent_over_its_rate_gets_429_with_retry_after(
     assert retry_after and all(int(v) >= 1 for v in retry_after)
 
 
+def test_while_this_deployment_drains_ingest_answers_503_and_queues_nothing(
+    local_cloud: CloudUnderTest, new_agent: NewAgent
+) -> None:
+    name, token = new_agent("drain")
+    host = SyntheticHost(name)
+    live = redis.Redis.from_url(local_cloud.endpoints["redis_url"])
+    ours = hot.draining_key(local_cloud.endpoints["queues"]["aggregate"])
+    another = hot.draining_key("http://elsewhere/000000000000/another-aggregate")
+
+    live.set(another, "1", ex=60)
+    try:
+        assert post_batch(local_cloud, host.batch(recent(1)), token).status_code == 202
+        live.set(ours, "1", ex=60)
+        refused = post_batch(local_cloud, host.batch(recent(1)), token)
+    finally:
+        live.delete(ours, another)
+
+    assert refused.status_code == 503
+    assert "shutting down" in refused.json()["message"]
+    assert refused.headers["Retry-After"] == "5"
+    eventually(lambda: query(local_cloud, "SELECT 1 FROM batches WHERE agent_id = %s", name), 30)
+    time.sleep(2)  # the batching window: the refused batch would have landed by now
+    assert query(local_cloud, "SELECT seq FROM batches WHERE agent_id = %s", name) == [(0,)]
+
+
 def test_the_query_api_answers_on_lambda_and_under_uvicorn(
     local_cloud: CloudUnderTest, new_agent: NewAgent
 ) -> None:
@@ -208,7 +233,8 @@ def test_the_query_api_answers_on_lambda_and_under_uvicorn(
             timeout=30,
         ).json()
         assert series["tier"] == "raw"
-        assert [p[1] for p in series["points"]] == [s.cpu.percent for s in batch.samples]  # type: ignore[union-attr]
+        [cpu] = series["series"]
+        assert [p[1] for p in cpu["points"]] == [s.cpu.percent for s in batch.samples]  # type: ignore[union-attr]
         week = requests.get(
             f"{base}/api/v1/series",
             params={"host": name, "metric": "cpu.percent", "from": "-7d"},

@@ -1,18 +1,21 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from api.app import create_app
 from api.dependencies import get_now, get_query_service
 from hostpulse.query import HostRow, Point, QueryService, SequenceSpan
+from hostpulse.settings import ApiSettings
 from hostpulse.tiers import Tier, default_tiers
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+SETTINGS = ApiSettings(database_url="postgresql://unused", redis_url="redis://unused")
 
 
 class MemoryReader:
@@ -30,16 +33,32 @@ class MemoryReader:
         ]
 
     def metrics(self, host: str) -> list[str]:
-        return ["cpu.percent", "mem.percent"] if host in {"web-1", "db-1", "old-1"} else []
+        if host not in {"web-1", "db-1", "old-1"}:
+            return []
+        return [*(f"cpu.core:{n}" for n in (0, 1, 10, 2)), "cpu.percent", "mem.percent"]
 
     def series(
-        self, host: str, metric: str, tier: Tier, start: datetime, end: datetime, step_s: int
-    ) -> list[Point]:
+        self,
+        host: str,
+        metrics: Sequence[str],
+        tier: Tier,
+        start: datetime,
+        end: datetime,
+        step_s: int,
+    ) -> dict[str, list[Point]]:
         self.calls.append((tier.name, step_s))
-        return [Point(int(start.timestamp() * 1000), 1.0, 3.0, 2.0, 3)]
+        point = Point(int(start.timestamp() * 1000), 1.0, 3.0, 2.0, 3)
+        return {metric: [point] for metric in metrics if metric != "mem.percent"}
 
     def latest_processes(self, host: str) -> tuple[int, list[dict[str, Any]]] | None:
         return None
+
+    def process_history(
+        self, host: str, pid: int, start: datetime, end: datetime
+    ) -> list[dict[str, Any]]:
+        if host != "web-1" or pid != 42:
+            return []
+        return [{"ts_ms": int(start.timestamp() * 1000) + 1000, "name": "postgres"}]
 
     def sequence_spans(self, window_s: int) -> list[SequenceSpan]:
         # web-1: seq 0..9 with 8 received (two lost); db-1's agent was reinstalled, seq from 0
@@ -50,12 +69,27 @@ class MemoryReader:
         ]
 
 
+NOW_MS = int(NOW.timestamp() * 1000)
+PROCESS = {"pid": 7, "name": "<img src=x>", "cpu_percent": 12.5, "rss_bytes": 3 * 1024 * 1024}
+WINDOW: list[dict[str, Any]] = [
+    {"ts": NOW_MS - 400_000, "m": {"cpu.percent": 1.0}},  # older than 5 minutes
+    {"ts": NOW_MS - 10_000, "m": {"cpu.percent": 5.0, "cpu.core:1": 6.0, "cpu.core:0": 4.0}},
+    {"ts": NOW_MS - 5_000, "m": {"cpu.percent": 7.0, "mem.total_bytes": 2 * 1024**3}},
+]
+
+
 class MemoryHot:
     def last_seen(self) -> dict[str, int]:
-        return {"new-1": int(NOW.timestamp() * 1000) - 1000}
+        return {"new-1": NOW_MS - 1000, "web-1": NOW_MS - 500}
 
     def latest(self, host: str) -> dict[str, Any] | None:
-        return {"ts_ms": 1, "processes": [{"name": "<img src=x>"}]} if host == "web-1" else None
+        return {"ts_ms": NOW_MS - 5_000, "processes": [PROCESS]} if host == "web-1" else None
+
+    def window(self, host: str, since_ms: int) -> list[dict[str, Any]]:
+        return [s for s in WINDOW if s["ts"] > since_ms] if host == "web-1" else []
+
+    def newest(self, hosts: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return {"web-1": WINDOW[-1]} if "web-1" in hosts else {}
 
     def facts(self) -> dict[str, dict[str, Any]]:
         return {"new-1": {"hostname": "new-1", "os": "Linux"}}
@@ -68,7 +102,7 @@ def reader() -> MemoryReader:
 
 @pytest.fixture
 def client(reader: MemoryReader) -> Iterator[TestClient]:
-    app = create_app()
+    app = create_app(SETTINGS)
     service = QueryService(reader, MemoryHot(), default_tiers(), max_points=1000)
     app.dependency_overrides[get_query_service] = lambda: service
     app.dependency_overrides[get_now] = lambda: NOW
@@ -82,6 +116,19 @@ def test_hosts_have_a_status_from_last_seen(client: TestClient) -> None:
     assert hosts == {"web-1": "live", "db-1": "stale", "old-1": "down", "new-1": "live"}
     new = next(h for h in client.get("/api/v1/hosts").json()["hosts"] if h["host"] == "new-1")
     assert new["facts"]["os"] == "Linux"  # known from ingest before aggregation catches up
+
+
+def test_hosts_carry_their_newest_values_at_a_glance(client: TestClient) -> None:
+    hosts = {h["host"]: h["now"] for h in client.get("/api/v1/hosts").json()["hosts"]}
+
+    assert hosts["web-1"] == {
+        "ts_ms": NOW_MS - 5_000,
+        "cpu_percent": 7.0,
+        "mem_percent": None,
+        "disk_percent": None,
+        "load1": None,
+    }
+    assert hosts["old-1"] is None
 
 
 def test_hosts_show_completeness_from_sequence_gaps(client: TestClient) -> None:
@@ -105,8 +152,11 @@ def test_a_series_reads_the_tier_chosen_for_its_range(
 
     assert day.status_code == 200
     assert (day.json()["tier"], day.json()["step_s"]) == ("1m", 87)
-    assert day.json()["points"] == [
-        [int((NOW - timedelta(hours=24)).timestamp() * 1000), 2.0, 1.0, 3.0, 3]
+    assert day.json()["series"] == [
+        {
+            "metric": "cpu.percent",
+            "points": [[int((NOW - timedelta(hours=24)).timestamp() * 1000), 2.0, 1.0, 3.0, 3]],
+        }
     ]
     assert forced.json()["tier"] == "1h"
     assert reader.calls == [("1m", 87), ("1h", 3600)]
@@ -122,6 +172,8 @@ def test_a_series_reads_the_tier_chosen_for_its_range(
         ({"host": "web-1", "metric": "gpu.percent"}, 404, "no metric"),
         ({"host": "web-1", "metric": "cpu.percent", "tier": "5m"}, 422, "tier"),
         ({"metric": "cpu.percent"}, 422, "host"),
+        ({"host": "web-1"}, 422, "metric"),
+        ({"host": "web-1", "metric": "gpu.*"}, 200, '"series":[]'),
     ],
 )
 def test_bad_parameters_get_a_clear_4xx(
@@ -142,6 +194,119 @@ def test_latest_snapshot_comes_from_the_hot_tier_or_404(client: TestClient) -> N
 
 
 def test_the_api_is_documented() -> None:
-    paths = create_app().openapi()["paths"]
+    paths = create_app(SETTINGS).openapi()["paths"]
 
-    assert {"/api/v1/hosts", "/api/v1/series", "/api/v1/hosts/{host}/latest"} <= set(paths)
+    assert {
+        "/api/v1/hosts",
+        "/api/v1/series",
+        "/api/v1/hosts/{host}/latest",
+        "/api/v1/hosts/{host}/recent",
+        "/api/v1/hosts/{host}/processes/{pid}",
+        "/api/metrics/recent",
+        "/health",
+    } <= set(paths)
+
+
+def test_several_metrics_share_one_axis_and_globs_expand_in_natural_order(
+    client: TestClient, reader: MemoryReader
+) -> None:
+    answer = client.get(
+        "/api/v1/series",
+        params=[("host", "web-1"), ("metric", "cpu.percent"), ("metric", "cpu.core:*")],
+    ).json()
+
+    assert [s["metric"] for s in answer["series"]] == [
+        "cpu.percent",
+        "cpu.core:0",
+        "cpu.core:1",
+        "cpu.core:2",
+        "cpu.core:10",
+    ]
+    assert all(len(s["points"]) == 1 for s in answer["series"])
+    assert len(reader.calls) == 1, "one query for every metric"
+
+
+def test_a_metric_without_points_in_the_range_is_listed_empty(client: TestClient) -> None:
+    answer = client.get("/api/v1/series", params={"host": "web-1", "metric": "mem.percent"})
+
+    assert answer.json()["series"] == [{"metric": "mem.percent", "points": []}]
+
+
+def test_recent_serves_the_hot_window_as_sent(client: TestClient) -> None:
+    recent = client.get("/api/v1/hosts/web-1/recent").json()
+
+    assert [s["ts"] for s in recent["samples"]] == [NOW_MS - 10_000, NOW_MS - 5_000]
+    assert client.get("/api/v1/hosts/web-1/recent", params={"seconds": 7}).json()["samples"] == [
+        WINDOW[2]
+    ]
+    assert client.get("/api/v1/hosts/old-1/recent").json()["samples"] == []
+    assert client.get("/api/v1/hosts/nobody/recent").status_code == 404
+    assert client.get("/api/v1/hosts/web-1/recent", params={"seconds": 0}).status_code == 422
+
+
+def test_process_history(client: TestClient) -> None:
+    history = client.get("/api/v1/hosts/web-1/processes/42", params={"from": "-2h"})
+
+    assert history.json()["points"] == [
+        {"ts_ms": int((NOW - timedelta(hours=2)).timestamp() * 1000) + 1000, "name": "postgres"}
+    ]
+    assert client.get("/api/v1/hosts/web-1/processes/43").json()["points"] == []
+    assert client.get("/api/v1/hosts/nobody/processes/1").status_code == 404
+    assert client.get("/api/v1/hosts/web-1/processes/x").status_code == 422
+    assert client.get("/api/v1/hosts/web-1/processes/42", params={"to": "-2h"}).status_code == 400
+
+
+def test_seed_recent_answers_in_the_seed_shape(client: TestClient) -> None:
+    snapshots = client.get("/api/metrics/recent").json()  # the host seen last: web-1
+
+    assert [s["total_cpu_percent"] for s in snapshots] == [5.0, 7.0]
+    assert snapshots[0]["per_core_cpu_percent"] == [4.0, 6.0]
+    assert snapshots[0]["top_processes"] == []
+    assert snapshots[1]["timestamp"] == (NOW_MS - 5_000) / 1000
+    assert snapshots[1]["system_memory_total_mb"] == 2048.0
+    assert snapshots[1]["top_processes"] == [
+        {
+            "pid": 7,
+            "name": "<img src=x>",
+            "cpu_percent": 12.5,
+            "memory_mb": 3.0,
+            "thread_count": 0,
+            "io_read_mb": 0.0,
+            "io_write_mb": 0.0,
+            "handle_count": None,
+        }
+    ]
+    assert client.get("/api/metrics/recent", params={"host": "old-1"}).json() == []
+
+
+def guarded_client(reader: MemoryReader, **settings: Any) -> TestClient:
+    configured = SETTINGS.model_copy(update=settings)
+    app = create_app(configured)
+    service = QueryService(reader, MemoryHot(), default_tiers(), max_points=1000)
+    app.dependency_overrides[get_query_service] = lambda: service
+    app.dependency_overrides[get_now] = lambda: NOW
+    return TestClient(app)
+
+
+def test_a_configured_read_token_guards_every_data_route(reader: MemoryReader) -> None:
+    client = guarded_client(reader, read_token=SecretStr("s3cret"))
+
+    missing = client.get("/api/v1/hosts")
+    wrong = client.get("/api/v1/hosts", headers={"Authorization": "Bearer nope"})
+
+    assert missing.status_code == 401 and "required" in missing.json()["detail"]
+    assert missing.headers["WWW-Authenticate"] == "Bearer"
+    assert wrong.status_code == 401 and "wrong" in wrong.json()["detail"]
+    assert client.get("/api/metrics/recent").status_code == 401
+    assert client.get("/api/v1/hosts", headers={"Authorization": "Bearer s3cret"}).is_success
+    assert client.get("/api/v1/hosts", params={"token": "s3cret"}).is_success
+
+
+def test_cors_allows_only_the_configured_origins(reader: MemoryReader) -> None:
+    client = guarded_client(reader, cors_origins="https://ops.example, https://noc.example")
+
+    allowed = client.get("/api/v1/hosts", headers={"Origin": "https://noc.example"})
+    other = client.get("/api/v1/hosts", headers={"Origin": "https://evil.example"})
+
+    assert allowed.headers["access-control-allow-origin"] == "https://noc.example"
+    assert "access-control-allow-origin" not in other.headers

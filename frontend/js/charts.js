@@ -1,0 +1,148 @@
+// Time-series charts on uPlot: one chart per card, series matched from metric names, sized to
+// their container, coloured from the page's theme.
+import uPlot from "../vendor/uplot/uPlot.esm.js";
+import { el } from "./dom.js";
+
+const PALETTE = [
+  "#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d",
+  "#ea580c", "#4f46e5", "#059669", "#ca8a04", "#9333ea", "#0284c7", "#e11d48", "#57534e",
+];
+
+export function matches(pattern, name) {
+  if (!pattern.includes("*")) return pattern === name;
+  const [prefix, suffix] = pattern.split("*");
+  return name.startsWith(prefix) && name.endsWith(suffix);
+}
+
+function themeColor(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
+}
+
+// A frame: one time axis (seconds) and a column of values per metric (null where missing).
+export function frameFromSeries(series) {
+  const times = new Set();
+  for (const { points } of series) for (const point of points) times.add(point[0]);
+  const xs = [...times].sort((a, b) => a - b);
+  const index = new Map(xs.map((t, i) => [t, i]));
+  const columns = new Map();
+  for (const { metric, points } of series) {
+    const column = new Array(xs.length).fill(null);
+    for (const point of points) column[index.get(point[0])] = point[1];
+    columns.set(metric, column);
+  }
+  return { xs: xs.map((t) => t / 1000), columns };
+}
+
+export function frameFromSamples(samples) {
+  const xs = samples.map((s) => s.ts / 1000);
+  const columns = new Map();
+  samples.forEach((sample, i) => {
+    for (const [metric, value] of Object.entries(sample.m)) {
+      let column = columns.get(metric);
+      if (!column) {
+        column = new Array(samples.length).fill(null);
+        columns.set(metric, column);
+      }
+      column[i] = value;
+    }
+  });
+  return { xs, columns };
+}
+
+function naturalCompare(a, b) {
+  return a.localeCompare(b, undefined, { numeric: true });
+}
+
+export class TimeChart {
+  constructor({ id, title, patterns, label, format, min, max }) {
+    this.id = id;
+    this.patterns = patterns;
+    this.label = label;
+    this.format = format;
+    this.range = { min, max };
+    this.plot = null;
+    this.names = [];
+    this.body = el("div", { class: "chart", dataset: { chart: id, points: "0" } });
+    this.element = el("section", { class: "panel", "aria-label": title }, el("h2", {}, title),
+      this.body);
+    this.resize = new ResizeObserver(() => this.fit());
+    this.resize.observe(this.body);
+  }
+
+  pick(frame) {
+    const names = [];
+    for (const pattern of this.patterns) {
+      const found = [...frame.columns.keys()].filter((name) => matches(pattern, name));
+      names.push(...found.sort(naturalCompare).filter((name) => !names.includes(name)));
+    }
+    return names;
+  }
+
+  update(frame, window) {
+    const names = this.pick(frame);
+    const data = [frame.xs, ...names.map((name) => frame.columns.get(name))];
+    const points = names.reduce(
+      (sum, name) => sum + frame.columns.get(name).filter((v) => v !== null).length, 0);
+    this.body.dataset.points = String(points);
+    if (!names.length || !frame.xs.length) {
+      this.destroy();
+      this.body.replaceChildren(el("div", { class: "empty" }, "No data in this range"));
+      return;
+    }
+    if (!this.plot || names.join("\n") !== this.names.join("\n")) {
+      this.destroy();
+      this.names = names;
+      this.body.replaceChildren();
+      this.plot = new uPlot(this.options(names), data, this.body);
+    } else {
+      this.plot.setData(data, false);
+    }
+    const [from, to] = window ?? [frame.xs[0], frame.xs[frame.xs.length - 1]];
+    this.plot.setScale("x", { min: from, max: to });
+  }
+
+  options(names) {
+    const text = themeColor("--muted");
+    const grid = { stroke: themeColor("--grid"), width: 1 };
+    const axis = { stroke: text, grid, ticks: grid };
+    const yRange = (u, lo, hi) => [
+      this.range.min ?? Math.min(0, lo ?? 0),
+      this.range.max !== undefined ? Math.max(this.range.max, hi ?? 0) : Math.max(hi ?? 1, 1e-9),
+    ];
+    return {
+      width: Math.max(200, this.body.clientWidth),
+      height: 200,
+      cursor: { points: { size: 6 } },
+      legend: { live: true },
+      scales: { x: { time: true }, y: { range: yRange } },
+      axes: [axis, { ...axis, size: 84, values: (u, ticks) => ticks.map((v) => this.format(v)) }],
+      series: [
+        {},
+        ...names.map((name, i) => ({
+          label: this.label(name),
+          stroke: PALETTE[i % PALETTE.length],
+          width: 1.5,
+          spanGaps: false,
+          value: (u, v) => (v === null || v === undefined ? "–" : this.format(v)),
+        })),
+      ],
+    };
+  }
+
+  fit() {
+    if (this.plot && this.body.clientWidth) {
+      this.plot.setSize({ width: this.body.clientWidth, height: 200 });
+    }
+  }
+
+  destroy() {
+    if (this.plot) this.plot.destroy();
+    this.plot = null;
+    this.names = [];
+  }
+
+  dispose() {
+    this.resize.disconnect();
+    this.destroy();
+  }
+}

@@ -1,0 +1,130 @@
+// The fleet: every host at a glance, sortable, filtered by name, live to the second.
+import { getJson } from "./api.js";
+import { el, stateMessage, usageBar } from "./dom.js";
+import { age, percent, number } from "./format.js";
+import { LiveFeed } from "./live.js";
+import { SortableTable } from "./table.js";
+
+const REFRESH_MS = 5000;
+const STATUS_ORDER = { down: 0, stale: 1, live: 2 };
+
+function percentCell(value) {
+  if (value === null || value === undefined) return "–";
+  return el("div", { class: "cell-bar" }, el("span", {}, percent(value)), usageBar(value));
+}
+
+function glance(sample) {
+  const disks = Object.entries(sample.m).filter(([name]) => name.startsWith("disk.percent:"));
+  return {
+    ts_ms: sample.ts,
+    cpu_percent: sample.m["cpu.percent"] ?? null,
+    mem_percent: sample.m["mem.percent"] ?? null,
+    disk_percent: disks.length ? Math.max(...disks.map(([, v]) => v)) : null,
+    load1: sample.m["load.1"] ?? null,
+  };
+}
+
+export function fleetView(app) {
+  const params = new URLSearchParams(location.search);
+  const filter = el("input", {
+    type: "search", placeholder: "Filter by name", value: params.get("q") ?? "",
+    "aria-label": "Filter hosts by name", id: "filter",
+  });
+  const summary = el("span", { class: "summary", id: "fleet-summary" });
+  const table = new SortableTable([
+    { key: "status", label: "Status", value: (h) => STATUS_ORDER[h.status],
+      render: (h) => [el("span", { class: `dot ${h.status}` }), h.status] },
+    { key: "host", label: "Host", className: "name", title: (h) => h.host,
+      render: (h) => el("a", { href: app.hostHref(h.host), onclick: (e) => e.preventDefault() },
+        h.host) },
+    { key: "cpu", label: "CPU", num: true, value: (h) => h.now?.cpu_percent,
+      render: (h) => percentCell(h.now?.cpu_percent) },
+    { key: "mem", label: "Memory", num: true, value: (h) => h.now?.mem_percent,
+      render: (h) => percentCell(h.now?.mem_percent) },
+    { key: "disk", label: "Fullest disk", num: true, value: (h) => h.now?.disk_percent,
+      render: (h) => percentCell(h.now?.disk_percent) },
+    { key: "load", label: "Load", num: true, hideNarrow: true, value: (h) => h.now?.load1,
+      render: (h) => number(h.now?.load1) },
+    { key: "seen", label: "Last seen", num: true, value: (h) => h.last_seen_ms,
+      render: (h) => age(h.last_seen_ms) },
+    { key: "complete", label: "Complete", num: true, hideNarrow: true,
+      value: (h) => h.completeness?.percent,
+      render: (h) => (h.completeness?.percent == null ? "–" : percent(h.completeness.percent)) },
+    { key: "os", label: "OS", hideNarrow: true, value: (h) => h.facts?.os ?? "" },
+  ], { sortKey: "host", rowKey: (h) => h.host, label: "Hosts",
+       onRowClick: (h) => app.go({ host: h.host }) });
+  const body = el("div", {}, stateMessage("Loading hosts…", "loading"));
+  const root = el("div", {},
+    el("div", { class: "toolbar" }, el("h1", {}, "Fleet"), filter, summary), body);
+
+  let hosts = [];
+  let timer = null;
+  let feed = null;
+  let dirty = false;
+
+  function render() {
+    dirty = false;
+    const needle = filter.value.trim().toLowerCase();
+    const shown = hosts.filter((h) => h.host.toLowerCase().includes(needle));
+    const counts = { live: 0, stale: 0, down: 0 };
+    for (const h of hosts) counts[h.status] += 1;
+    summary.textContent = `${hosts.length} hosts · ${counts.live} live · ${counts.stale} stale · `
+      + `${counts.down} down`;
+    if (!hosts.length) {
+      body.replaceChildren(stateMessage(
+        "No hosts yet. Start an agent on a host (hostpulse-agent run) and it appears here.",
+        "empty"));
+      return;
+    }
+    if (!shown.length) {
+      body.replaceChildren(stateMessage(`No host matches “${filter.value}”.`, "empty"));
+      return;
+    }
+    table.update(shown);
+    if (body.firstChild !== table.element) body.replaceChildren(table.element);
+  }
+
+  async function refresh() {
+    try {
+      hosts = (await getJson("api/v1/hosts")).hosts;
+      app.backendUp();
+      render();
+    } catch (error) {
+      app.backendError(error);
+    }
+    timer = setTimeout(refresh, REFRESH_MS);
+  }
+
+  filter.addEventListener("input", () => {
+    app.replaceParams({ q: filter.value || null });
+    render();
+  });
+
+  return {
+    element: root,
+    title: "Fleet",
+    start() {
+      refresh();
+      feed = new LiveFeed({
+        onState: (state) => app.connection(state),
+        onSamples: (host, samples) => {
+          const entry = hosts.find((h) => h.host === host);
+          if (!entry || !samples.length) return;
+          const newest = samples[samples.length - 1];
+          entry.now = glance(newest);
+          entry.last_seen_ms = Math.max(entry.last_seen_ms ?? 0, newest.ts);
+          entry.status = "live";
+          if (!dirty) {
+            dirty = true;
+            requestAnimationFrame(render);
+          }
+        },
+        poll: null, // the fleet already refreshes every few seconds
+      }).start();
+    },
+    stop() {
+      clearTimeout(timer);
+      feed?.stop();
+    },
+  };
+}
