@@ -1,12 +1,17 @@
 #!/bin/sh
-# Tools the tests use beyond Python packages: systemd-analyze checks the agent's unit.
+# Tools the tests use beyond Python packages: systemd-analyze checks the agent's unit, and
+# Debian's Chromium runs the dashboard's browser tests (Playwright's own download is not used).
 set -eu
-if ! command -v systemd-analyze >/dev/null 2>&1; then
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "installing systemd (for systemd-analyze) with apt-get"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
-    else
-        echo "systemd-analyze is missing and cannot be installed here: install the systemd package" >&2
-        exit 1
-    fi
+missing=""
+command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing$missing with apt-get"
+    apt-get update -qq
+    # shellcheck disable=SC2086  # the list is meant to split
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+else
+    echo "missing:$missing; install these packages (they need root)" >&2
+    exit 1
 fi

@@ -1,0 +1,189 @@
+"""What an operator sees: the fleet, one host live and in history, processes, a dead backend."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import Dialog, Page, expect
+
+from hostpulse.contract import Process
+from hostpulse.localcloud.api_server import ApiServer
+from tests.browser.conftest import Fleet, screenshot
+
+pytestmark = [pytest.mark.localcloud, pytest.mark.browser]
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def points(page: Page, chart: str) -> int:
+    return int(page.get_attribute(f"[data-chart={chart}]", "data-points") or 0)
+
+
+def test_the_fleet_page_lists_the_simulated_hosts(
+    page: Page, api_server: ApiServer, fleet: Fleet
+) -> None:
+    page.goto(f"{api_server.url}/?q={fleet.prefix}")
+
+    for host in fleet.hosts:
+        row = page.locator(f"tr[data-row='{host.hostname}']")
+        expect(row).to_contain_text("live")
+        expect(row).to_contain_text("%")
+    expect(page.locator("tbody tr")).to_have_count(len(fleet.hosts))
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    screenshot(page, "fleet.png")
+
+    page.fill("#filter", fleet.hosts[1].hostname)
+    expect(page.locator("tbody tr")).to_have_count(1)
+    assert f"q={fleet.hosts[1].hostname}" in page.url, "the filter is kept in the link"
+
+
+def test_a_host_page_charts_hold_data_points(
+    page: Page, api_server: ApiServer, fleet: Fleet
+) -> None:
+    host = fleet.hosts[0]
+    page.goto(f"{api_server.url}/?q={fleet.prefix}")
+    page.click(f"tr[data-row='{host.hostname}']")
+
+    assert f"host={host.hostname}" in page.url
+    for chart in ("cpu", "cores", "memory", "load", "diskio", "net"):
+        page.wait_for_function(
+            f"Number(document.querySelector('[data-chart={chart}]').dataset.points) > 0"
+        )
+    cores = page.locator("[data-chart=cores] .u-legend .u-series")
+    expect(cores).to_have_count(1 + host.cores)  # the time column and one line per core
+    expect(page.locator("#processes tbody tr").first).to_be_visible()
+    expect(page.locator("#disks")).to_contain_text("/")
+    screenshot(page, "host.png")
+
+
+def test_a_new_sample_reaches_the_chart_within_two_seconds(
+    page: Page, api_server: ApiServer, fleet: Fleet
+) -> None:
+    host = fleet.hosts[2]
+    page.goto(f"{api_server.url}/?host={host.hostname}")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    page.wait_for_function("Number(document.querySelector('[data-chart=cpu]').dataset.points) > 0")
+    before = points(page, "cpu")
+
+    fleet.send(host, host.batch([int(time.time() * 1000)]))
+    posted = time.monotonic()
+    page.wait_for_function(
+        f"Number(document.querySelector('[data-chart=cpu]').dataset.points) > {before}",
+        timeout=5000,
+    )
+    elapsed = time.monotonic() - posted
+
+    assert elapsed < 2.0, f"the sample took {elapsed:.2f} s to reach the chart"
+
+
+def test_seven_days_read_the_minute_tier_and_the_range_is_in_the_link(
+    page: Page, api_server: ApiServer, fleet: Fleet
+) -> None:
+    host = fleet.hosts[0]
+    page.goto(f"{api_server.url}/?host={host.hostname}")
+    expect(page.locator("#tier")).to_have_attribute("data-tier", "hot")
+
+    page.click("button[data-range='7d']")
+
+    expect(page.locator("#tier")).to_have_attribute("data-tier", "1m")
+    assert "range=7d" in page.url
+    page.wait_for_function("Number(document.querySelector('[data-chart=cpu]').dataset.points) > 0")
+    page.reload()
+    expect(page.locator("button[data-range='7d']")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#tier")).to_have_attribute("data-tier", "1m")
+
+
+def test_the_process_table_sorts(page: Page, api_server: ApiServer, fleet: Fleet) -> None:
+    page.goto(f"{api_server.url}/?host={fleet.hosts[0].hostname}")
+    rows = page.locator("#processes tbody tr")
+    expect(rows.first).to_be_visible()
+
+    def column(index: int) -> list[str]:
+        return [rows.nth(i).locator("td").nth(index).inner_text() for i in range(rows.count())]
+
+    cpu = [float(v.split()[0]) for v in column(3)]
+    assert cpu == sorted(cpu, reverse=True), "busiest first by default"
+    page.click("#processes th[data-key='name']")
+    names = column(0)
+    assert names == sorted(names, key=str.lower) or names == sorted(names)
+    page.click("#processes th[data-key='name']")
+    assert column(0) == names[::-1]
+    page.click("#processes th[data-key='pid']")
+    pids = [int(v) for v in column(1)]
+    assert pids == sorted(pids, reverse=True)
+
+
+def test_a_hostile_process_name_is_shown_as_text_and_runs_nothing(
+    page: Page, api_server: ApiServer, fleet: Fleet
+) -> None:
+    host = fleet.hosts[1]
+    sample = host.sample(int(time.time() * 1000))
+    hostile = Process(pid=666, name=HOSTILE, cmdline=HOSTILE, cpu_percent=99.0, rss_bytes=1)
+    batch = host.batch([sample.ts_ms]).model_copy(
+        update={"samples": [sample.model_copy(update={"processes": [hostile]})]}
+    )
+    fleet.send(host, batch)
+    dialogs: list[str] = []
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+
+    page.goto(f"{api_server.url}/?host={host.hostname}")
+
+    cell = page.locator("#processes tr[data-row='666'] td").first
+    expect(cell).to_have_text(HOSTILE)
+    assert page.locator("#processes img").count() == 0
+    page.wait_for_timeout(500)
+    assert dialogs == []
+
+
+def test_with_the_api_stopped_the_page_says_so_and_recovers(
+    page: Page, api_server: ApiServer, fleet: Fleet
+) -> None:
+    page.goto(f"{api_server.url}/?q={fleet.prefix}")
+    expect(page.locator("tbody tr")).to_have_count(len(fleet.hosts))
+
+    api_server.stop()
+    try:
+        expect(page.locator("#banner")).to_be_visible(timeout=15000)
+        expect(page.locator("#banner")).to_contain_text("not answering")
+        expect(page.locator("#connection")).not_to_have_attribute("data-state", "live")
+    finally:
+        api_server.start()
+
+    expect(page.locator("#banner")).to_be_hidden(timeout=20000)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=20000)
+    expect(page.locator("tbody tr")).to_have_count(len(fleet.hosts))
+
+
+def test_on_a_phone_nothing_is_wider_than_the_screen(
+    browser_phone: Page, api_server: ApiServer, fleet: Fleet
+) -> None:
+    page = browser_phone
+    page.goto(f"{api_server.url}/?host={fleet.hosts[0].hostname}")
+    page.wait_for_function("Number(document.querySelector('[data-chart=cpu]').dataset.points) > 0")
+
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+    assert overflow <= 0, f"the page is {overflow} px wider than the phone"
+
+
+def test_dark_theme_follows_the_toggle_and_is_remembered(
+    page: Page, api_server: ApiServer, fleet: Fleet
+) -> None:
+    page.goto(f"{api_server.url}/?q={fleet.prefix}")
+    light = page.evaluate("getComputedStyle(document.body).backgroundColor")
+
+    page.click("#theme")  # auto -> light
+    page.click("#theme")  # light -> dark
+    dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    page.reload()
+
+    assert page.get_attribute("html", "data-theme") == "dark"
+    assert dark != light
+    page.goto(f"{api_server.url}/?host={fleet.hosts[0].hostname}")
+    page.wait_for_function("Number(document.querySelector('[data-chart=cpu]').dataset.points) > 0")
+    screenshot(page, "host-dark.png")
