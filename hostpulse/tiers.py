@@ -32,6 +32,12 @@ def default_tiers(
     )
 
 
+# "The last 7 days" sent by a browser starts a little before now - 7 d by the time it is
+# answered (clock skew, latency). Retention drops whole day partitions, so a tier still holds
+# that edge; without the slack such a range would fall through to the next, coarser tier.
+EDGE_SLACK = timedelta(minutes=10)
+
+
 @dataclass(frozen=True)
 class TierChoice:
     tier: Tier
@@ -64,7 +70,7 @@ def choose_tier(
     if forced is not None:
         tier = next(t for t in tiers if t.name == forced)
     else:
-        holding = [t for t in tiers if now - t.retention <= start] or [tiers[-1]]
+        holding = [t for t in tiers if now - t.retention - EDGE_SLACK <= start] or [tiers[-1]]
         fitting = [t for t in holding if t.resolution_s <= needed]
         tier = fitting[-1] if fitting else holding[0]
     return TierChoice(tier, max(tier.resolution_s, needed))

@@ -164,6 +164,7 @@ export function hostView(app, host) {
     } catch (error) {
       app.backendError(error);
     }
+    if (rangeId === "live") later(loadFacts, PROCESS_REFRESH_MS);
   }
 
   async function loadLatest() {

@@ -29,6 +29,16 @@ def test_the_finest_tier_within_the_budget(span: timedelta, tier: str, step_s: i
     assert (choice.tier.name, choice.step_s) == (tier, step_s)
 
 
+def test_a_week_asked_a_moment_ago_still_reads_the_minute_tier() -> None:
+    asked_at = NOW - timedelta(seconds=3)  # the browser's clock, and the request's latency
+
+    week = choose_tier(TIERS, asked_at - timedelta(days=7), asked_at, NOW, max_points=1000)
+    older = choose_tier(TIERS, NOW - timedelta(days=7, hours=1), NOW, NOW, max_points=1000)
+
+    assert week.tier.name == "1m"
+    assert older.tier.name == "1h", "beyond the slack the minute tier no longer holds it"
+
+
 def test_a_range_older_than_raw_skips_raw_even_if_short() -> None:
     start = NOW - timedelta(days=2)
 
