@@ -84,6 +84,8 @@ export class TimeChart {
     const points = names.reduce(
       (sum, name) => sum + frame.columns.get(name).filter((v) => v !== null).length, 0);
     this.body.dataset.points = String(points);
+    // The newest time drawn (ms): what tests and the benchmark wait for.
+    this.body.dataset.lastTs = frame.xs.length ? String(Math.round(frame.xs.at(-1) * 1000)) : "";
     if (!names.length || !frame.xs.length) {
       this.destroy();
       this.body.replaceChildren(el("div", { class: "empty" }, "No data in this range"));

@@ -64,6 +64,7 @@ export function fleetView(app) {
 
   function render() {
     dirty = false;
+    performance.mark("hostpulse:fleet-update:start");
     const needle = filter.value.trim().toLowerCase();
     const shown = hosts.filter((h) => h.host.toLowerCase().includes(needle));
     const counts = { live: 0, stale: 0, down: 0 };
@@ -82,6 +83,7 @@ export function fleetView(app) {
     }
     table.update(shown);
     if (body.firstChild !== table.element) body.replaceChildren(table.element);
+    performance.measure("hostpulse:fleet-update", "hostpulse:fleet-update:start");
   }
 
   async function refresh() {

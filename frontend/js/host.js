@@ -128,7 +128,8 @@ export function hostView(app, host) {
     for (const chart of charts) chart.update(frame, window);
     chartState.replaceChildren(samples.length ? "" : stateMessage(
       "No samples in the last 5 minutes: is the agent running?", "empty"));
-    performance.measure("hostpulse:live-update", "hostpulse:live-update:start");
+    // After uPlot's own deferred redraw (a microtask queued by the updates above).
+    queueMicrotask(() => performance.measure("hostpulse:live-update", "hostpulse:live-update:start"));
   }
 
   function addSamples(fresh) {

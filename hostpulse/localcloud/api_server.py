@@ -33,11 +33,12 @@ class ApiServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def configure(self, database_url: str, redis_url: str) -> None:
+    def configure(self, database_url: str, redis_url: str, cors_origins: str = "") -> None:
         """Called by the supervisor once the servers it needs are up."""
         self.environment = {
             "HOSTPULSE_DATABASE_URL": database_url,
             "HOSTPULSE_REDIS_URL": redis_url,
+            "HOSTPULSE_CORS_ORIGINS": cors_origins,
         }
 
     def start(self) -> None:

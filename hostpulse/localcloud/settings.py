@@ -25,6 +25,9 @@ class LocalCloudSettings(BaseSettings):
     # Interpreter for LocalStack's own environment (3.13 or newer); found when unset.
     localstack_python: Path | None = None
     region: str = "us-east-1"
+    # Origins that may read the API: a dashboard served as a static site from elsewhere.
+    # Any origin by default, as everything listens on loopback only.
+    cors_origins: str = "*"
     # LocalStack's virtual environment is a cache shared by every state folder of a checkout.
     localstack_env_dir: Path = PROJECT_ROOT / ".hostpulse" / "localstack-env"
     stack_file: Path = PROJECT_ROOT / "stack" / "stack.yaml"

@@ -97,7 +97,7 @@ class LocalCloud:
             report(f"deployed: {len(result.changes)} change(s)")
             # The queue is new and empty: batches refused by the last `down` may come back.
             redis_client(self.redis.url, 2.0).delete(draining_key(result.queue_urls["aggregate"]))
-            self.api.configure(self.postgres.url, self.redis.url)
+            self.api.configure(self.postgres.url, self.redis.url, self.settings.cors_origins)
             self._start_all(services, report)
             endpoints = self.endpoints(result)
             write_atomically(self.paths.endpoints, json.dumps(endpoints, indent=2))
@@ -119,6 +119,7 @@ class LocalCloud:
             "database_url": self.postgres.url,
             "redis_url": self.redis.url,
             "region": self.settings.region,
+            "cors_origins": self.settings.cors_origins,
         }
         return Deployer(stack, self.localstack.url, self.settings.region, variables).deploy()
 

@@ -174,6 +174,12 @@ class PgMetricStore:
             cur.copy_expert(sql.COPY_PROCESSES, io.StringIO("".join(lines)))
             cur.execute(sql.INSERT_PROCESSES)
 
+    def ensure_partitions(self, days: set[date]) -> None:
+        """Day partitions of every tier for ``days`` (writes create theirs on their own)."""
+        with self.connector.transaction() as cur:
+            created = self._ensure_partitions(cur, days)
+        self._partitions.update(created)
+
     def _ensure_partitions(self, cur: Any, days: set[date]) -> list[str]:
         created = []
         for day in sorted(days):

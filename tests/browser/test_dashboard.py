@@ -9,14 +9,10 @@ from playwright.sync_api import Dialog, Page, expect
 
 from hostpulse.contract import Process
 from hostpulse.localcloud.api_server import ApiServer
-from tests.browser.conftest import Fleet, screenshot
+from tests.browser.conftest import Fleet, screenshot, wait_for_sample
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.browser]
 HOSTILE = "<img src=x onerror=alert(1)>"
-
-
-def points(page: Page, chart: str) -> int:
-    return int(page.get_attribute(f"[data-chart={chart}]", "data-points") or 0)
 
 
 def test_the_fleet_page_lists_the_simulated_hosts(
@@ -63,14 +59,11 @@ def test_a_new_sample_reaches_the_chart_within_two_seconds(
     page.goto(f"{api_server.url}/?host={host.hostname}")
     expect(page.locator("#connection")).to_have_attribute("data-state", "live")
     page.wait_for_function("Number(document.querySelector('[data-chart=cpu]').dataset.points) > 0")
-    before = points(page, "cpu")
 
-    fleet.send(host, host.batch([int(time.time() * 1000)]))
+    ts_ms = int(time.time() * 1000)
+    fleet.send(host, host.batch([ts_ms]))
     posted = time.monotonic()
-    page.wait_for_function(
-        f"Number(document.querySelector('[data-chart=cpu]').dataset.points) > {before}",
-        timeout=5000,
-    )
+    wait_for_sample(page, "cpu", ts_ms, timeout_ms=5000)
     elapsed = time.monotonic() - posted
 
     assert elapsed < 2.0, f"the sample took {elapsed:.2f} s to reach the chart"

@@ -1,0 +1,222 @@
+"""The dashboard at fleet scale: 50 hosts of 8 cores with 7 days of history.
+
+(a) Query latency of a host view as the dashboard opens it (hosts list, latest snapshot and
+    one series query with every chart's metrics) for the 24 h and 7 d ranges, p50 and p95,
+    against the API's own health round trip measured in the same run.
+(b) Main-thread time per live update in Chromium (scripting and the charts' drawing, measured
+    with the Performance API by the page itself) on a host page receiving a sample a second,
+    and per fleet-table update while all 50 hosts send.
+
+History is written straight into the 1-minute and 1-hour tiers with SQL (7 days x 50 hosts is
+~23 M rows; sending it through ingest would take hours here); the last minutes go through the
+real ingest path, so the hot tier, raw tier and series exist as in production.
+"""
+
+from __future__ import annotations
+
+import gzip
+import random
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg2
+import requests
+from playwright.sync_api import sync_playwright
+
+from bench.common import local_cloud, summary, write_result
+from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.agents import register_agent
+from hostpulse.simulation import SyntheticHost
+from hostpulse.store.postgres import PgConnector, PgMetricStore
+
+HOSTS = 50
+CORES = 8
+DAYS = 7
+REPEATS = 40
+LIVE_SECONDS = 45
+CHROMIUM = Path("/usr/bin/chromium")
+# The host page's chart metrics (frontend/js/host.js, CHARTS): one series request per view.
+VIEW_METRICS = [
+    "cpu.percent", "cpu.user", "cpu.system", "cpu.iowait", "cpu.steal", "cpu.core:*",
+    "mem.percent", "swap.percent", "load.1", "load.5", "load.15",
+    "diskio.read_bytes_per_s:*", "diskio.write_bytes_per_s:*",
+    "net.rx_bytes_per_s:*", "net.tx_bytes_per_s:*",
+]  # fmt: skip
+
+FILL_TIER = """
+INSERT INTO {table} (series_id, bucket, min, max, sum, count, last, last_ts)
+SELECT s.id, b, v - 3, v + 3, v * %(per)s, %(per)s, v, b
+FROM series s
+CROSS JOIN generate_series(%(start)s::timestamptz, %(end)s::timestamptz, %(step)s::interval) b
+CROSS JOIN LATERAL (
+    SELECT 40 + 30 * sin(extract(epoch FROM b) / 3600 + s.id) AS v
+) value
+WHERE s.host = ANY(%(hosts)s)
+ON CONFLICT DO NOTHING
+"""
+
+
+class Fleet:
+    def __init__(self, endpoints: dict[str, str]) -> None:
+        self.url = endpoints["ingest_url"]
+        repository = PgAgentRepository(PgConnector(endpoints["database_url"]))
+        self.hosts = [SyntheticHost(f"dash-{i:02d}", cores=CORES, seed=i) for i in range(HOSTS)]
+        self.tokens = {h.hostname: register_agent(repository, h.agent_id) for h in self.hosts}
+        self.session = requests.Session()
+
+    def send(self, host: SyntheticHost, stamps: list[int]) -> None:
+        response = self.session.post(
+            self.url,
+            data=gzip.compress(host.batch(stamps).model_dump_json().encode()),
+            headers={
+                "Authorization": f"Bearer {self.tokens[host.hostname]}",
+                "Content-Encoding": "gzip",
+            },
+            timeout=60,
+        )
+        assert response.status_code == 202, response.text
+
+
+def fill_history(database_url: str, hosts: list[str], now: datetime) -> float:
+    started = time.perf_counter()
+    PgMetricStore(PgConnector(database_url)).ensure_partitions(
+        {(now - timedelta(days=d)).date() for d in range(DAYS + 1)}
+    )
+    recent = now - timedelta(minutes=10)  # the real path wrote the last minutes
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        for table, step, per in (("samples_1m", "1 minute", 12), ("samples_1h", "1 hour", 720)):
+            cur.execute(
+                FILL_TIER.format(table=table),
+                {
+                    "start": now - timedelta(days=DAYS),
+                    "end": recent,
+                    "step": step,
+                    "per": per,
+                    "hosts": hosts,
+                },
+            )
+        cur.execute("ANALYZE")
+        cur.execute("SELECT count(*) FROM samples_1m")
+        print(f"1m tier rows: {cur.fetchone()[0]}")  # type: ignore[index]
+    return time.perf_counter() - started
+
+
+def view_latency(api: str, hosts: list[str], since: str) -> dict[str, dict[str, float]]:
+    session = requests.Session()
+    series_ms: list[float] = []
+    view_ms: list[float] = []
+    tiers = set()
+    for i in range(REPEATS):
+        host = random.Random(i).choice(hosts)
+        started = time.perf_counter()
+        session.get(f"{api}/api/v1/hosts", timeout=30).raise_for_status()
+        session.get(f"{api}/api/v1/hosts/{host}/latest", timeout=30).raise_for_status()
+        middle = time.perf_counter()
+        answer = session.get(
+            f"{api}/api/v1/series",
+            params=[("host", host), ("from", since), *(("metric", m) for m in VIEW_METRICS)],
+            timeout=30,
+        )
+        answer.raise_for_status()
+        ended = time.perf_counter()
+        tiers.add(answer.json()["tier"])
+        series_ms.append((ended - middle) * 1000)
+        view_ms.append((ended - started) * 1000)
+    return {"series": summary(series_ms), "view": summary(view_ms), "tiers": sorted(tiers)}  # type: ignore[dict-item]
+
+
+def health_latency(api: str) -> dict[str, float]:
+    session = requests.Session()
+    times = []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        session.get(f"{api}/api/v1/health", timeout=30).raise_for_status()
+        times.append((time.perf_counter() - started) * 1000)
+    return summary(times)
+
+
+def browser_updates(api: str, fleet: Fleet) -> dict[str, dict[str, float]]:
+    watched = fleet.hosts[0]
+    stop = threading.Event()
+
+    def others() -> None:  # the rest of the fleet, every 5 s like default agents
+        while not stop.is_set():
+            now = int(time.time() * 1000)
+            for host in fleet.hosts[1:]:
+                fleet.send(host, [now])
+            stop.wait(5)
+
+    def watched_host() -> None:
+        while not stop.is_set():
+            fleet.send(watched, [int(time.time() * 1000)])
+            stop.wait(1)
+
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    results: dict[str, dict[str, float]] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=flags)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        threads = [threading.Thread(target=others), threading.Thread(target=watched_host)]
+        for thread in threads:
+            thread.start()
+        try:
+            page.goto(f"{api}/?host={watched.hostname}")
+            page.wait_for_selector("#connection[data-state=live]")
+            page.evaluate("performance.clearMeasures()")
+            time.sleep(LIVE_SECONDS)
+            host_ms = page.evaluate(
+                "performance.getEntriesByName('hostpulse:live-update').map(e => e.duration)"
+            )
+            page.goto(f"{api}/")
+            page.wait_for_selector("#connection[data-state=live]")
+            page.evaluate("performance.clearMeasures()")
+            time.sleep(LIVE_SECONDS)
+            fleet_ms = page.evaluate(
+                "performance.getEntriesByName('hostpulse:fleet-update').map(e => e.duration)"
+            )
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+            browser.close()
+    results["host_page_live_update_ms"] = summary(host_ms)
+    results["fleet_page_update_ms"] = summary(fleet_ms)
+    return results
+
+
+def main() -> None:
+    with local_cloud("dashboard") as cloud:
+        e = cloud.endpoints
+        api = e["local_api_url"]
+        fleet = Fleet(e)
+        now_ms = int(time.time() * 1000)
+        for host in fleet.hosts:  # the last two minutes through the real path
+            fleet.send(host, [now_ms - 120_000 + 5000 * i for i in range(24)])
+        names = [h.hostname for h in fleet.hosts]
+        time.sleep(5)  # aggregation of those batches creates the series rows
+        fill_s = fill_history(e["database_url"], names, datetime.now(UTC))
+        health = health_latency(api)
+        day = view_latency(api, names, "-24h")
+        week = view_latency(api, names, "-7d")
+        browser = browser_updates(api, fleet)
+        write_result(
+            "dashboard",
+            {
+                "hosts": HOSTS,
+                "cores": CORES,
+                "history_days": DAYS,
+                "history_fill_s": round(fill_s, 1),
+                "health_round_trip_ms": health,
+                "view_24h": day,
+                "view_7d": week,
+                "series_24h_p95_vs_health_p95": round(day["series"]["p95"] / health["p95"], 1),
+                "series_7d_p95_vs_health_p95": round(week["series"]["p95"] / health["p95"], 1),
+                **browser,
+            },
+        )
+
+
+if __name__ == "__main__":
+    main()

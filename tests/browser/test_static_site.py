@@ -1,0 +1,59 @@
+"""The same files as a static site on another origin, reading the API on Lambda behind API
+Gateway: configured by config.json, and polling on its own because REST API Gateway serves
+no WebSockets."""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from hostpulse.localcloud.settings import PROJECT_ROOT
+from tests.browser.conftest import Fleet, wait_for_sample
+from tests.support import CloudUnderTest
+
+pytestmark = [pytest.mark.localcloud, pytest.mark.browser]
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def static_site(local_cloud: CloudUnderTest, tmp_path: Path) -> Iterator[str]:
+    site = tmp_path / "site"
+    shutil.copytree(PROJECT_ROOT / "frontend", site)
+    (site / "config.json").write_text(json.dumps({"apiBase": local_cloud.endpoints["api_url"]}))
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_a_static_copy_reads_the_lambda_api_and_polls_for_live_data(
+    page: Page, static_site: str, fleet: Fleet
+) -> None:
+    host = fleet.hosts[0]
+    page.goto(f"{static_site}/?q={fleet.prefix}")
+    expect(page.locator("tbody tr")).to_have_count(len(fleet.hosts), timeout=30000)
+
+    page.click(f"tr[data-row='{host.hostname}']")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "polling", timeout=30000)
+    page.wait_for_function("Number(document.querySelector('[data-chart=cpu]').dataset.points) > 0")
+    ts_ms = int(time.time() * 1000)
+    fleet.send(host, host.batch([ts_ms]))
+
+    wait_for_sample(page, "cpu", ts_ms, timeout_ms=15000)
+    assert page.locator("#banner").is_hidden()
