@@ -1,0 +1,1 @@
+"""Alerts: rules with Prometheus-style semantics, evaluated on the samples' own timestamps."""
