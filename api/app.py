@@ -7,7 +7,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.routers import health, hosts, live, seed, series
+from api.routers import alerts, health, hosts, live, seed, series
 from hostpulse.query import NotFound
 from hostpulse.settings import ApiSettings, api_settings
 from hostpulse.tiers import RangeError
@@ -32,7 +32,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def bad_range(request: Request, error: RangeError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=400)
 
-    for router in (health.router, hosts.router, series.router, live.router, seed.router):
+    routers = (health, hosts, series, live, seed, alerts)
+    for router in (module.router for module in routers):
         app.include_router(router)
     if settings.allowed_origins:
         app.add_middleware(

@@ -11,15 +11,20 @@ from fastapi import Depends, HTTPException, WebSocketException, status
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
+from hostpulse.adapters.pg_alerts import PgAlertStore
 from hostpulse.adapters.redis_live import RedisLiveSource
 from hostpulse.live import LiveHub
 from hostpulse.query import QueryService
 from hostpulse.settings import ApiSettings, api_settings
-from hostpulse.wiring import query_service
+from hostpulse.wiring import alert_store, query_service
 
 
 def get_query_service() -> QueryService:
     return query_service()
+
+
+def get_alert_store() -> PgAlertStore:
+    return alert_store()
 
 
 def get_now() -> datetime:
@@ -60,4 +65,5 @@ def require_reader(connection: HTTPConnection, settings: Settings) -> None:
 Queries = Annotated[QueryService, Depends(get_query_service)]
 Now = Annotated[datetime, Depends(get_now)]
 Hub = Annotated[LiveHub, Depends(get_live_hub)]
+AlertRules = Annotated[PgAlertStore, Depends(get_alert_store)]
 Reader = Depends(require_reader)

@@ -81,6 +81,9 @@ class LiveHub:
             yield mailbox
         finally:
             self.mailboxes.discard(mailbox)
+            if not self.mailboxes and self._pump is not None:
+                self._pump.cancel()  # nobody listens: let go of the subscription
+                self._pump = None
 
     def _ensure_pump(self) -> None:
         loop = asyncio.get_running_loop()

@@ -51,6 +51,11 @@ class AggregateSettings(CoreSettings):
     archive_bucket: str = Field(min_length=1)
 
 
+class AlertSettings(CoreSettings):
+    archive_bucket: str = Field(min_length=1)
+    rules_cache_seconds: float = Field(15.0, ge=0)
+
+
 class ApiSettings(CoreSettings):
     max_points: int = Field(1000, ge=10, le=100_000)
     stale_after_seconds: int = Field(30, gt=0)
@@ -77,6 +82,11 @@ def ingest_settings() -> IngestSettings:
 @lru_cache(maxsize=1)
 def aggregate_settings() -> AggregateSettings:
     return AggregateSettings()  # type: ignore[call-arg]
+
+
+@lru_cache(maxsize=1)
+def alert_settings() -> AlertSettings:
+    return AlertSettings()  # type: ignore[call-arg]
 
 
 @lru_cache(maxsize=1)

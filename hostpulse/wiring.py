@@ -7,9 +7,17 @@ from functools import lru_cache
 from hostpulse import hot
 from hostpulse.adapters.aws_queue import S3Archive, SqsBatchQueue
 from hostpulse.adapters.clients import redis_client
+from hostpulse.adapters.notify_channels import (
+    LogChannel,
+    SlackChannel,
+    SnsChannel,
+    WebhookChannel,
+)
 from hostpulse.adapters.pg_agents import CachedAgentDirectory, PgAgentRepository
+from hostpulse.adapters.pg_alerts import PgAlertStore
 from hostpulse.adapters.readers import PgMetricReader, RedisHotReader
 from hostpulse.adapters.redis_hot import RedisHotStore, RedisRateLimiter
+from hostpulse.alerts.service import AlertService
 from hostpulse.aws import aws_client
 from hostpulse.ingest.ports import Counters
 from hostpulse.ingest.service import IngestLimits, IngestService
@@ -17,6 +25,7 @@ from hostpulse.query import QueryService
 from hostpulse.settings import (
     CoreSettings,
     aggregate_settings,
+    alert_settings,
     api_settings,
     core_settings,
     ingest_settings,
@@ -71,6 +80,34 @@ def metric_store() -> PgMetricStore:
 @lru_cache(maxsize=1)
 def aggregate_archive() -> S3Archive:
     settings = aggregate_settings()
+    return archive(settings, settings.archive_bucket)
+
+
+@lru_cache(maxsize=1)
+def alert_store() -> PgAlertStore:
+    settings = core_settings()
+    return PgAlertStore(_pg(settings))
+
+
+@lru_cache(maxsize=1)
+def alert_service() -> AlertService:
+    settings = alert_settings()
+    store = PgAlertStore(_pg(settings), settings.rules_cache_seconds)
+    sns = aws_client("sns", settings.aws_region, settings.aws_endpoint_url)
+    return AlertService(
+        store,
+        {
+            "webhook": WebhookChannel(),
+            "slack": SlackChannel(),
+            "sns": SnsChannel(sns),
+            "log": LogChannel(),
+        },
+    )
+
+
+@lru_cache(maxsize=1)
+def alert_archive() -> S3Archive:
+    settings = alert_settings()
     return archive(settings, settings.archive_bucket)
 
 

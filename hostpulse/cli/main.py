@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hostpulse.cli import agents, simulate
+from hostpulse.cli import agents, alerts, simulate
 from hostpulse.contract import json_schema
 from hostpulse.db.migrate import MigrationError
 from hostpulse.localcloud.errors import LocalCloudError
@@ -155,6 +155,7 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     commands.add_parser("deploy", help="deploy the stack description again (idempotent)")
     agents.add_parser(commands)
+    alerts.add_parser(commands)
     simulate.add_parser(commands)
     schema = commands.add_parser("schema", help="print the wire contract's JSON Schema")
     schema.add_argument("--output", type=Path, help="write it to this file instead")
@@ -167,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = LocalCloudSettings()
         if args.command == "agents":
             return agents.run(args, settings)
+        if args.command == "alerts":
+            return alerts.run(args, settings)
         if args.command == "simulate":
             return simulate.run(args, settings)
         if args.command == "schema":

@@ -31,6 +31,8 @@ class LocalCloudSettings(BaseSettings):
     # LocalStack's virtual environment is a cache shared by every state folder of a checkout.
     localstack_env_dir: Path = PROJECT_ROOT / ".hostpulse" / "localstack-env"
     stack_file: Path = PROJECT_ROOT / "stack" / "stack.yaml"
+    # Alert rules loaded at each `up` (they replace the previous file's; API rules stay).
+    alert_rules_file: Path | None = PROJECT_ROOT / "stack" / "alert-rules.yaml"
 
 
 @lru_cache(maxsize=1)

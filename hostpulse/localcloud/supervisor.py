@@ -14,6 +14,8 @@ import requests
 from redis import RedisError
 
 from hostpulse.adapters.clients import redis_client
+from hostpulse.adapters.pg_alerts import PgAlertStore
+from hostpulse.alerts.rules import RuleFileError, load_rule_set
 from hostpulse.aws import aws_client
 from hostpulse.db.migrate import migrate
 from hostpulse.hot import draining_key
@@ -29,6 +31,7 @@ from hostpulse.localcloud.redis_server import EmbeddedRedis, redis_healthy
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.stack.deployer import Deployer, DeployResult
 from hostpulse.stack.model import load_stack
+from hostpulse.store.postgres import PgConnector
 
 SUPERVISOR = "supervisor"
 Report = Callable[[str], None]
@@ -92,6 +95,7 @@ class LocalCloud:
             applied = migrate(self.postgres.url)
             if applied:
                 report(f"applied {', '.join(applied)}")
+            self.load_alert_rules(report)
             report("deploying the stack")
             result = self.deploy()
             report(f"deployed: {len(result.changes)} change(s)")
@@ -112,6 +116,19 @@ class LocalCloud:
             # Listed before start(): a start that fails halfway still gets stopped.
             self._started.append(component)
             component.start()
+
+    def load_alert_rules(self, report: Report) -> None:
+        path = self.settings.alert_rules_file
+        if path is None or not path.exists():
+            return
+        try:
+            rule_set = load_rule_set(path.read_text(), str(path))
+        except RuleFileError as error:
+            raise LocalCloudError(
+                str(error), "fix the rule file, or check it with `hostpulse alerts check FILE`"
+            ) from None
+        PgAlertStore(PgConnector(self.postgres.url)).replace_file_rules(rule_set)
+        report(f"loaded {len(rule_set.rules)} alert rules from {path.name}")
 
     def deploy(self) -> DeployResult:
         stack = load_stack(self.settings.stack_file)

@@ -21,12 +21,15 @@ def test_the_real_stack_description_is_valid() -> None:
     assert stack.physical("aggregate") == "hostpulse-aggregate"
     assert stack.dead_letter_name("alerts") == "hostpulse-alerts-dlq"
     assert [(t.queue, t.function, t.partial_batch_response) for t in stack.triggers] == [
-        ("aggregate", "aggregate", True)
+        ("aggregate", "aggregate", True),
+        ("alerts", "alerts", True),
     ]
+    assert stack.schedules["alerts-tick"].expression == "rate(1 minute)"
     routes = {(r.method, r.path): r.function for r in stack.api.routes} if stack.api else {}
     assert routes[("POST", "/v1/ingest")] == "ingest"
     assert routes[("POST", "/ingest/metrics")] == "ingest"
-    assert stack.functions["aggregate"].timeout < stack.queues["aggregate"].visibility_timeout
+    for queue in ("aggregate", "alerts"):
+        assert stack.functions[queue].timeout < stack.queues[queue].visibility_timeout
     assert stack.base_dir == PROJECT_ROOT / "stack"
 
 

@@ -1,0 +1,83 @@
+"""Alerts: the rules (from the rule file and this API), what is active, and the history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Query, Response
+
+from api.dependencies import AlertRules, Now, Reader
+from api.params import parse_time
+from hostpulse.alerts.rules import Rule
+
+router = APIRouter(tags=["alerts"], dependencies=[Reader])
+
+
+@router.get("/api/v1/alert-rules", summary="Every rule, with where it came from (file or api)")
+def list_rules(store: AlertRules) -> dict[str, Any]:
+    return {"rules": store.rules_with_source()}
+
+
+@router.put("/api/v1/alert-rules/{name}", summary="Create or replace a rule")
+def put_rule(
+    name: str, rule: Annotated[Rule, Body()], store: AlertRules, response: Response
+) -> dict[str, Any]:
+    if rule.name != name:
+        raise HTTPException(422, f"the rule's name {rule.name!r} differs from the path's {name!r}")
+    known = {n.name for n in store.rule_set().notifiers} | {"log"}
+    unknown = [target for target in rule.notify if target not in known]
+    if unknown:
+        raise HTTPException(422, f"unknown notification targets {unknown}; known: {sorted(known)}")
+    existed = any(r.name == name for r in store.rule_set().rules)
+    store.put_rule(rule)
+    response.status_code = 200 if existed else 201
+    return {"rule": rule.model_dump(mode="json", by_alias=True)}
+
+
+@router.delete("/api/v1/alert-rules/{name}", status_code=204, summary="Delete a rule")
+def delete_rule(name: str, store: AlertRules) -> Response:
+    if not store.delete_rule(name):
+        raise HTTPException(404, f"no rule named {name!r}")
+    return Response(status_code=204)
+
+
+@router.get("/api/v1/alerts", summary="Active alerts: firing, then pending")
+def active(store: AlertRules) -> dict[str, Any]:
+    return {"alerts": store.active()}
+
+
+@router.get("/api/v1/alerts/history", summary="Every transition (pending, firing, resolved)")
+def history(
+    store: AlertRules,
+    now: Now,
+    from_: Annotated[str, Query(alias="from")] = "-24h",
+    to: str = "now",
+    host: str | None = None,
+    rule: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
+) -> dict[str, Any]:
+    start, end = parse_time(from_, now, "from"), parse_time(to, now, "to")
+    if end <= start:
+        raise HTTPException(400, "'to' must be after 'from'")
+    events = store.history(
+        int(start.timestamp() * 1000), int(end.timestamp() * 1000), host, rule, limit
+    )
+    return {"events": events}
+
+
+@router.get("/api/alerts/recent", tags=["seed compatibility"], summary="The seed's recent alerts")
+def seed_recent(store: AlertRules, now: Now) -> list[dict[str, Any]]:
+    end = int(now.timestamp() * 1000)
+    return [
+        {
+            "host": event["host"],
+            "rule": event["rule"],
+            "state": event["state"],
+            "severity": event["severity"],
+            "value": event["value"],
+            "message": event["summary"],
+            "timestamp": event["ts_ms"] / 1000,
+        }
+        for event in store.history(end - 24 * 3600 * 1000, end + 1, None, None, 100)
+        if event["state"] != "pending"
+    ]

@@ -1,0 +1,264 @@
+"""Alert rules, state, firings and notifications in PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from psycopg2.extras import Json
+
+from hostpulse.alerts.ports import Delivery, EventState, NotificationKind, StoredEpisode
+from hostpulse.alerts.rules import Rule, RuleSet
+from hostpulse.alerts.timeline import Point
+from hostpulse.store import alert_sql as sql
+from hostpulse.store.postgres import PgConnector
+
+LEASE_MS = 60_000
+
+
+def _episode(row: Any) -> StoredEpisode:
+    return StoredEpisode(*(None if v is None else int(v) for v in row))  # type: ignore[arg-type]
+
+
+class PgHostAlerts:
+    def __init__(self, cur: Any, host: str) -> None:
+        self.cur = cur
+        self.host = host
+
+    def watched(self) -> dict[str, int]:
+        self.cur.execute(sql.WATCHED, (self.host,))
+        return {rule: int(ms) for rule, ms in self.cur.fetchall() if ms is not None}
+
+    def add_points(self, rule: str, points: list[Point]) -> None:
+        self.cur.executemany(
+            sql.ADD_POINT, [(rule, self.host, p.ts_ms, p.value, p.breach) for p in points]
+        )
+
+    def points(self, rule: str, since_ms: int) -> list[Point]:
+        self.cur.execute(sql.POINTS, (rule, self.host, since_ms))
+        return [Point(int(ts), float(v), bool(b)) for ts, v, b in self.cur.fetchall()]
+
+    def prune(self, rule: str, before_ms: int) -> None:
+        self.cur.execute(sql.PRUNE, (rule, self.host, before_ms))
+
+    def set_state(
+        self,
+        rule: str,
+        state: str,
+        pending_since_ms: int | None,
+        last_breach_ms: int | None,
+        last_value: float | None,
+    ) -> None:
+        self.cur.execute(
+            sql.SET_STATE,
+            (rule, self.host, state, pending_since_ms, last_breach_ms, last_value),
+        )
+
+    def forget(self, rule: str) -> None:
+        self.cur.execute(sql.FORGET_STATE, (rule, self.host))
+        self.cur.execute(sql.FORGET_POINTS, (rule, self.host))
+
+    def latest_episode(self, rule: str) -> StoredEpisode | None:
+        self.cur.execute(sql.LATEST_EPISODE, (rule, self.host))
+        row = self.cur.fetchone()
+        return None if row is None else _episode(row)
+
+    def open_episodes(self) -> dict[str, StoredEpisode]:
+        self.cur.execute(sql.OPEN_EPISODES, (self.host,))
+        return {row[0]: _episode(row[1:]) for row in self.cur.fetchall()}
+
+    def add_episode(
+        self,
+        rule: str,
+        started_ms: int,
+        fired_ms: int,
+        value: float | None,
+        severity: str,
+        labels: dict[str, str],
+        annotations: dict[str, str],
+    ) -> int | None:
+        self.cur.execute(
+            sql.ADD_EPISODE,
+            (
+                rule,
+                self.host,
+                started_ms,
+                fired_ms,
+                value,
+                severity,
+                Json(labels),
+                Json(annotations),
+            ),
+        )
+        row = self.cur.fetchone()
+        return None if row is None else int(row[0])
+
+    def resolve_episode(self, episode_id: int, resolved_ms: int, value: float | None) -> None:
+        self.cur.execute(sql.RESOLVE_EPISODE, (resolved_ms, value, episode_id))
+
+    def add_event(
+        self,
+        rule: str,
+        state: EventState,
+        ts_ms: int,
+        value: float | None,
+        severity: str,
+        summary: str,
+    ) -> None:
+        self.cur.execute(sql.ADD_EVENT, (rule, self.host, state, ts_ms, value, severity, summary))
+
+    def notify(
+        self,
+        episode_id: int,
+        kind: NotificationKind,
+        sequence: int,
+        targets: list[str],
+        payload: dict[str, Any],
+        now_ms: int,
+    ) -> None:
+        for target in targets:
+            self.cur.execute(
+                sql.ADD_NOTIFICATION, (episode_id, kind, sequence, target, Json(payload), now_ms)
+            )
+        self.cur.execute(sql.MARK_NOTIFIED, (now_ms, kind, episode_id))
+
+
+class PgAlertStore:
+    def __init__(self, connector: PgConnector, rules_ttl_s: float = 15.0) -> None:
+        self.connector = connector
+        self.rules_ttl_s = rules_ttl_s
+        self._rules: tuple[float, RuleSet] | None = None
+
+    # -- rules ----------------------------------------------------------------------------
+
+    def rule_set(self) -> RuleSet:
+        now = time.monotonic()
+        if self._rules is None or now - self._rules[0] > self.rules_ttl_s:
+            with self.connector.transaction() as cur:
+                cur.execute(sql.RULES)
+                rules = [row[0] for row in cur.fetchall()]
+                cur.execute(sql.NOTIFIERS)
+                notifiers = [row[0] for row in cur.fetchall()]
+            self._rules = (now, RuleSet.model_validate({"rules": rules, "notifiers": notifiers}))
+        return self._rules[1]
+
+    def replace_file_rules(self, rule_set: RuleSet) -> None:
+        """A rule file's rules and targets replace the previous file's; API rules stay."""
+        with self.connector.transaction() as cur:
+            for notifier in rule_set.notifiers:
+                cur.execute(sql.UPSERT_NOTIFIER, (notifier.name, Json(notifier.model_dump())))
+            cur.execute(sql.DELETE_NOTIFIERS_EXCEPT, ([n.name for n in rule_set.notifiers],))
+            for rule in rule_set.rules:
+                cur.execute(sql.UPSERT_RULE, (rule.name, Json(_spec(rule)), "file"))
+            cur.execute(sql.DELETE_FILE_RULES_EXCEPT, ([r.name for r in rule_set.rules],))
+        self._rules = None
+
+    def put_rule(self, rule: Rule) -> None:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.UPSERT_RULE, (rule.name, Json(_spec(rule)), "api"))
+        self._rules = None
+
+    def delete_rule(self, name: str) -> bool:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.DELETE_RULE, (name,))
+            deleted = bool(cur.rowcount)
+        self._rules = None
+        return deleted
+
+    def rules_with_source(self) -> list[dict[str, Any]]:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.RULE_SOURCES)
+            return [
+                {"name": name, "source": source, "rule": spec, "updated_at": updated.isoformat()}
+                for name, source, spec, updated in cur.fetchall()
+            ]
+
+    # -- evaluation -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def host(self, host: str) -> Iterator[PgHostAlerts]:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.LOCK_HOST, (host,))
+            yield PgHostAlerts(cur, host)
+
+    def last_seen(self) -> dict[str, tuple[int, dict[str, str]]]:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.LAST_SEEN)
+            return {host: (int(ms), dict(labels)) for host, ms, labels in cur.fetchall()}
+
+    def hosts_with_open_episodes(self) -> list[str]:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.OPEN_EPISODE_HOSTS)
+            return [row[0] for row in cur.fetchall()]
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    def due_deliveries(self, now_ms: int, limit: int) -> list[Delivery]:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.CLAIM_DUE, (now_ms + LEASE_MS, now_ms, limit))
+            return [Delivery(int(i), t, p, int(a)) for i, t, p, a in cur.fetchall()]
+
+    def delivered(self, delivery_id: int, now_ms: int) -> None:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.DELIVERED, (now_ms, delivery_id))
+
+    def failed(self, delivery_id: int, error: str, retry_at_ms: int | None) -> None:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.FAILED, (error[:500], retry_at_ms, delivery_id))
+
+    # -- reading --------------------------------------------------------------------------
+
+    def active(self) -> list[dict[str, Any]]:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.ACTIVE)
+            rows = cur.fetchall()
+            firing = [
+                {
+                    "rule": rule,
+                    "host": host,
+                    "state": "firing",
+                    "severity": severity,
+                    "active_since_ms": started,
+                    "fired_at_ms": fired,
+                    "value": value,
+                    "labels": labels,
+                    "annotations": annotations,
+                }
+                for rule, host, severity, started, fired, value, labels, annotations in rows
+            ]
+            cur.execute(sql.PENDING)
+            pending = [
+                {
+                    "rule": rule,
+                    "host": host,
+                    "state": "pending",
+                    "active_since_ms": since,
+                    "value": value,
+                }
+                for rule, host, since, value in cur.fetchall()
+            ]
+        return firing + pending
+
+    def history(
+        self, start_ms: int, end_ms: int, host: str | None, rule: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.HISTORY, (start_ms, end_ms, host, host, rule, rule, limit))
+            return [
+                {
+                    "rule": r,
+                    "host": h,
+                    "state": s,
+                    "ts_ms": ts,
+                    "value": v,
+                    "severity": sev,
+                    "summary": summary,
+                }
+                for r, h, s, ts, v, sev, summary in cur.fetchall()
+            ]
+
+
+def _spec(rule: Rule) -> dict[str, Any]:
+    return rule.model_dump(mode="json", by_alias=True, exclude_defaults=False)

@@ -1,0 +1,117 @@
+"""What alert evaluation needs from storage and from the world; adapters implement these."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from hostpulse.alerts.rules import Notifier, RuleSet
+from hostpulse.alerts.timeline import Point
+
+NotificationKind = Literal["firing", "resolved", "reminder"]
+EventState = Literal["pending", "firing", "resolved"]
+
+
+@dataclass(frozen=True)
+class StoredEpisode:
+    id: int
+    started_ms: int
+    fired_ms: int
+    resolved_ms: int | None
+    last_notified_ms: int | None
+    reminders: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    target: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+class HostAlerts(Protocol):
+    """One host's alert rows inside one transaction, with the host's evaluations serialized."""
+
+    def watched(self) -> dict[str, int]:
+        """Rules with a recent breach on this host: rule -> last breach (ms)."""
+
+    def add_points(self, rule: str, points: list[Point]) -> None: ...
+
+    def points(self, rule: str, since_ms: int) -> list[Point]: ...
+
+    def prune(self, rule: str, before_ms: int) -> None: ...
+
+    def set_state(
+        self,
+        rule: str,
+        state: str,
+        pending_since_ms: int | None,
+        last_breach_ms: int | None,
+        last_value: float | None,
+    ) -> None: ...
+
+    def forget(self, rule: str) -> None:
+        """The pair is healthy again: no state row, no points."""
+
+    def latest_episode(self, rule: str) -> StoredEpisode | None: ...
+
+    def open_episodes(self) -> dict[str, StoredEpisode]: ...
+
+    def add_episode(
+        self,
+        rule: str,
+        started_ms: int,
+        fired_ms: int,
+        value: float | None,
+        severity: str,
+        labels: dict[str, str],
+        annotations: dict[str, str],
+    ) -> int | None:
+        """The new episode's id; None when it exists already (a concurrent evaluation)."""
+
+    def resolve_episode(self, episode_id: int, resolved_ms: int, value: float | None) -> None: ...
+
+    def add_event(
+        self,
+        rule: str,
+        state: EventState,
+        ts_ms: int,
+        value: float | None,
+        severity: str,
+        summary: str,
+    ) -> None: ...
+
+    def notify(
+        self,
+        episode_id: int,
+        kind: NotificationKind,
+        sequence: int,
+        targets: list[str],
+        payload: dict[str, Any],
+        now_ms: int,
+    ) -> None: ...
+
+
+class AlertStore(Protocol):
+    def rule_set(self) -> RuleSet: ...
+
+    def host(self, host: str) -> AbstractContextManager[HostAlerts]: ...
+
+    def last_seen(self) -> dict[str, tuple[int, dict[str, str]]]:
+        """Every known host: last seen (ms) and labels."""
+
+    def hosts_with_open_episodes(self) -> list[str]: ...
+
+    def due_deliveries(self, now_ms: int, limit: int) -> list[Delivery]: ...
+
+    def delivered(self, delivery_id: int, now_ms: int) -> None: ...
+
+    def failed(self, delivery_id: int, error: str, retry_at_ms: int | None) -> None: ...
+
+
+class Channel(Protocol):
+    """Sends one notification to one target; raises when it was not accepted."""
+
+    def send(self, notifier: Notifier, payload: dict[str, Any]) -> None: ...

@@ -1,0 +1,134 @@
+"""Every SQL statement of alerts, in one place. Times travel as Unix milliseconds.
+
+The f-strings only splice this module's own constants (time conversions); every value is a
+query parameter.
+"""
+
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from hostpulse.store.sql import MS
+
+TS = MS.format(column="%s")
+
+
+def epoch_ms(column: str) -> str:
+    return f"(extract(epoch FROM {column}) * 1000)::bigint"
+
+
+LOCK_HOST = "SELECT pg_advisory_xact_lock(hashtext('alerts:' || %s))"
+
+RULES = "SELECT spec FROM alert_rules ORDER BY name"
+NOTIFIERS = "SELECT spec FROM alert_notifiers ORDER BY name"
+RULE_SOURCES = "SELECT name, source, spec, updated_at FROM alert_rules ORDER BY name"
+UPSERT_RULE = """
+INSERT INTO alert_rules (name, spec, source) VALUES (%s, %s, %s)
+ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec, source = EXCLUDED.source,
+    updated_at = now()
+"""
+DELETE_RULE = "DELETE FROM alert_rules WHERE name = %s"
+UPSERT_NOTIFIER = """
+INSERT INTO alert_notifiers (name, spec) VALUES (%s, %s)
+ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec, updated_at = now()
+"""
+DELETE_FILE_RULES_EXCEPT = "DELETE FROM alert_rules WHERE source = 'file' AND NOT name = ANY(%s)"
+DELETE_NOTIFIERS_EXCEPT = "DELETE FROM alert_notifiers WHERE NOT name = ANY(%s)"
+
+WATCHED = f"SELECT rule, {epoch_ms('last_breach_at')} FROM alert_state WHERE host = %s"
+ADD_POINT = f"""
+INSERT INTO alert_points (rule, host, ts, value, breach) VALUES (%s, %s, {TS}, %s, %s)
+ON CONFLICT (rule, host, ts) DO UPDATE SET value = EXCLUDED.value, breach = EXCLUDED.breach
+"""
+POINTS = f"""
+SELECT {epoch_ms("ts")}, value, breach FROM alert_points
+WHERE rule = %s AND host = %s AND ts >= {TS} ORDER BY ts
+"""
+PRUNE = f"DELETE FROM alert_points WHERE rule = %s AND host = %s AND ts < {TS}"
+SET_STATE = f"""
+INSERT INTO alert_state (rule, host, state, pending_since, last_breach_at, last_value)
+VALUES (%s, %s, %s, {TS}, {TS}, %s)
+ON CONFLICT (rule, host) DO UPDATE SET state = EXCLUDED.state,
+    pending_since = EXCLUDED.pending_since,
+    last_breach_at = coalesce(EXCLUDED.last_breach_at, alert_state.last_breach_at),
+    last_value = EXCLUDED.last_value, updated_at = now()
+"""
+FORGET_STATE = "DELETE FROM alert_state WHERE rule = %s AND host = %s"
+FORGET_POINTS = "DELETE FROM alert_points WHERE rule = %s AND host = %s"
+
+EPISODE_COLUMNS = f"""id, {epoch_ms("started_at")}, {epoch_ms("fired_at")},
+    {epoch_ms("resolved_at")}, {epoch_ms("last_notified_at")}, reminders"""
+LATEST_EPISODE = f"""
+SELECT {EPISODE_COLUMNS} FROM alert_episodes WHERE rule = %s AND host = %s
+ORDER BY fired_at DESC LIMIT 1
+"""
+OPEN_EPISODES = f"""
+SELECT rule, {EPISODE_COLUMNS} FROM alert_episodes WHERE host = %s AND resolved_at IS NULL
+"""
+OPEN_EPISODE_HOSTS = "SELECT DISTINCT host FROM alert_episodes WHERE resolved_at IS NULL"
+ADD_EPISODE = f"""
+INSERT INTO alert_episodes (rule, host, started_at, fired_at, fired_value, severity, labels,
+    annotations)
+VALUES (%s, %s, {TS}, {TS}, %s, %s, %s, %s)
+ON CONFLICT (rule, host, started_at) DO NOTHING
+RETURNING id
+"""
+RESOLVE_EPISODE = f"""
+UPDATE alert_episodes SET resolved_at = {TS}, resolved_value = %s
+WHERE id = %s AND resolved_at IS NULL
+"""
+ADD_EVENT = f"""
+INSERT INTO alert_events (rule, host, state, ts, value, severity, summary)
+VALUES (%s, %s, %s, {TS}, %s, %s, %s)
+ON CONFLICT (rule, host, state, ts) DO NOTHING
+"""
+ADD_NOTIFICATION = f"""
+INSERT INTO alert_notifications (episode_id, kind, sequence, target, payload, next_attempt_at)
+VALUES (%s, %s, %s, %s, %s, {TS})
+ON CONFLICT (episode_id, kind, sequence, target) DO NOTHING
+"""
+MARK_NOTIFIED = f"""
+UPDATE alert_episodes SET last_notified_at = {TS},
+    reminders = reminders + CASE WHEN %s = 'reminder' THEN 1 ELSE 0 END
+WHERE id = %s
+"""
+
+LAST_SEEN = f"""
+SELECT host, {epoch_ms("last_seen")}, coalesce(facts -> 'labels', '{{}}'::jsonb) FROM hosts
+"""
+# Claimed with a lease (next_attempt_at moves past the send): two deliverers running at once
+# never send the same notification twice, and one that dies leaves it to the next.
+CLAIM_DUE = f"""
+UPDATE alert_notifications SET next_attempt_at = {TS}
+WHERE id IN (
+    SELECT id FROM alert_notifications
+    WHERE delivered_at IS NULL AND next_attempt_at <= {TS}
+    ORDER BY next_attempt_at LIMIT %s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, target, payload, attempts
+"""
+DELIVERED = (
+    f"UPDATE alert_notifications SET delivered_at = {TS}, attempts = attempts + 1 WHERE id = %s"
+)
+FAILED = f"""
+UPDATE alert_notifications SET attempts = attempts + 1, last_error = %s,
+    next_attempt_at = coalesce({TS}, 'infinity')
+WHERE id = %s
+"""
+
+ACTIVE = f"""
+SELECT e.rule, e.host, e.severity, {epoch_ms("e.started_at")}, {epoch_ms("e.fired_at")},
+       e.fired_value, e.labels, e.annotations
+FROM alert_episodes e WHERE e.resolved_at IS NULL ORDER BY e.fired_at DESC
+"""
+PENDING = f"""
+SELECT rule, host, {epoch_ms("pending_since")}, last_value FROM alert_state
+WHERE state = 'pending' ORDER BY pending_since
+"""
+HISTORY = f"""
+SELECT rule, host, state, {epoch_ms("ts")}, value, severity, summary FROM alert_events
+WHERE ts >= {TS} AND ts < {TS} AND (%s::text IS NULL OR host = %s)
+  AND (%s::text IS NULL OR rule = %s)
+ORDER BY ts DESC LIMIT %s
+"""

@@ -1,0 +1,201 @@
+"""In-memory alert storage and channels for unit tests of the alert service."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from hostpulse.alerts.ports import Delivery, EventState, NotificationKind, StoredEpisode
+from hostpulse.alerts.rules import Notifier, RuleSet
+from hostpulse.alerts.timeline import Point
+
+
+@dataclass
+class EpisodeRow:
+    id: int
+    rule: str
+    host: str
+    started_ms: int
+    fired_ms: int
+    resolved_ms: int | None = None
+    last_notified_ms: int | None = None
+    reminders: int = 0
+
+    def stored(self) -> StoredEpisode:
+        return StoredEpisode(
+            self.id,
+            self.started_ms,
+            self.fired_ms,
+            self.resolved_ms,
+            self.last_notified_ms,
+            self.reminders,
+        )
+
+
+@dataclass
+class Outbox:
+    id: int
+    key: tuple[int, str, int, str]
+    payload: dict[str, Any]
+    next_ms: int
+    attempts: int = 0
+    delivered_ms: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class MemoryAlertStore:
+    rules: RuleSet
+    seen: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
+    state: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    points: dict[tuple[str, str], dict[int, Point]] = field(default_factory=dict)
+    episodes: list[EpisodeRow] = field(default_factory=list)
+    events: set[tuple[str, str, str, int]] = field(default_factory=set)
+    outbox: list[Outbox] = field(default_factory=list)
+
+    def rule_set(self) -> RuleSet:
+        return self.rules
+
+    @contextlib.contextmanager
+    def host(self, host: str) -> Iterator[MemoryHostAlerts]:
+        yield MemoryHostAlerts(self, host)
+
+    def last_seen(self) -> dict[str, tuple[int, dict[str, str]]]:
+        return dict(self.seen)
+
+    def hosts_with_open_episodes(self) -> list[str]:
+        return sorted({e.host for e in self.episodes if e.resolved_ms is None})
+
+    def due_deliveries(self, now_ms: int, limit: int) -> list[Delivery]:
+        due = [o for o in self.outbox if o.delivered_ms is None and o.next_ms <= now_ms]
+        return [Delivery(o.id, o.key[3], o.payload, o.attempts) for o in due[:limit]]
+
+    def delivered(self, delivery_id: int, now_ms: int) -> None:
+        row = self.outbox[delivery_id]
+        row.delivered_ms, row.attempts = now_ms, row.attempts + 1
+
+    def failed(self, delivery_id: int, error: str, retry_at_ms: int | None) -> None:
+        row = self.outbox[delivery_id]
+        row.attempts, row.error = row.attempts + 1, error
+        row.next_ms = retry_at_ms if retry_at_ms is not None else 2**62
+
+
+@dataclass
+class MemoryHostAlerts:
+    store: MemoryAlertStore
+    host: str
+
+    def watched(self) -> dict[str, int]:
+        return {
+            rule: row["last_breach"]
+            for (rule, host), row in self.store.state.items()
+            if host == self.host and row["last_breach"] is not None
+        }
+
+    def add_points(self, rule: str, points: list[Point]) -> None:
+        stored = self.store.points.setdefault((rule, self.host), {})
+        stored.update({p.ts_ms: p for p in points})
+
+    def points(self, rule: str, since_ms: int) -> list[Point]:
+        stored = self.store.points.get((rule, self.host), {})
+        return [stored[ts] for ts in sorted(stored) if ts >= since_ms]
+
+    def prune(self, rule: str, before_ms: int) -> None:
+        stored = self.store.points.get((rule, self.host), {})
+        for ts in [ts for ts in stored if ts < before_ms]:
+            del stored[ts]
+
+    def set_state(
+        self,
+        rule: str,
+        state: str,
+        pending_since_ms: int | None,
+        last_breach_ms: int | None,
+        last_value: float | None,
+    ) -> None:
+        previous = self.store.state.get((rule, self.host), {}).get("last_breach")
+        self.store.state[(rule, self.host)] = {
+            "state": state,
+            "last_breach": last_breach_ms if last_breach_ms is not None else previous,
+        }
+
+    def forget(self, rule: str) -> None:
+        self.store.state.pop((rule, self.host), None)
+        self.store.points.pop((rule, self.host), None)
+
+    def _mine(self, rule: str) -> list[EpisodeRow]:
+        return [e for e in self.store.episodes if (e.rule, e.host) == (rule, self.host)]
+
+    def latest_episode(self, rule: str) -> StoredEpisode | None:
+        rows = sorted(self._mine(rule), key=lambda e: e.fired_ms)
+        return rows[-1].stored() if rows else None
+
+    def open_episodes(self) -> dict[str, StoredEpisode]:
+        return {
+            e.rule: e.stored()
+            for e in self.store.episodes
+            if e.host == self.host and e.resolved_ms is None
+        }
+
+    def add_episode(
+        self,
+        rule: str,
+        started_ms: int,
+        fired_ms: int,
+        value: float | None,
+        severity: str,
+        labels: dict[str, str],
+        annotations: dict[str, str],
+    ) -> int | None:
+        if any(e.started_ms == started_ms for e in self._mine(rule)):
+            return None
+        row = EpisodeRow(len(self.store.episodes), rule, self.host, started_ms, fired_ms)
+        self.store.episodes.append(row)
+        return row.id
+
+    def resolve_episode(self, episode_id: int, resolved_ms: int, value: float | None) -> None:
+        row = self.store.episodes[episode_id]
+        if row.resolved_ms is None:
+            row.resolved_ms = resolved_ms
+
+    def add_event(
+        self,
+        rule: str,
+        state: EventState,
+        ts_ms: int,
+        value: float | None,
+        severity: str,
+        summary: str,
+    ) -> None:
+        self.store.events.add((rule, self.host, state, ts_ms))
+
+    def notify(
+        self,
+        episode_id: int,
+        kind: NotificationKind,
+        sequence: int,
+        targets: list[str],
+        payload: dict[str, Any],
+        now_ms: int,
+    ) -> None:
+        for target in targets:
+            key = (episode_id, kind, sequence, target)
+            if all(o.key != key for o in self.store.outbox):
+                self.store.outbox.append(Outbox(len(self.store.outbox), key, payload, now_ms))
+        row = self.store.episodes[episode_id]
+        row.last_notified_ms = now_ms
+        row.reminders += kind == "reminder"
+
+
+@dataclass
+class RecordingChannel:
+    sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    failures: int = 0
+
+    def send(self, notifier: Notifier, payload: dict[str, Any]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("webhook down")
+        self.sent.append((notifier.name, payload))

@@ -1,0 +1,140 @@
+"""The alert service on in-memory storage: one notification per firing and per resolution,
+whatever the order or repetition of batches; absent data; reminders; failed deliveries."""
+
+from __future__ import annotations
+
+import random
+
+from hostpulse.alerts.rules import load_rule_set
+from hostpulse.alerts.service import AlertService
+from hostpulse.contract import Batch, Cpu
+from hostpulse.simulation import SyntheticHost
+from tests.alert_fakes import MemoryAlertStore, RecordingChannel
+
+RULES = """
+notifiers:
+  - {name: hook, type: webhook, url: "http://127.0.0.1:9/hook"}
+rules:
+  - name: HostHighCpu
+    metric: cpu.percent
+    threshold: 90
+    for: 10s
+    notify: [hook]
+    repeat_interval: 1h
+  - name: HostSilent
+    absent_for: 1m
+    notify: [hook]
+"""
+T0 = 1_795_000_000_000
+
+
+def rig() -> tuple[AlertService, MemoryAlertStore, RecordingChannel]:
+    store = MemoryAlertStore(load_rule_set(RULES))
+    channel = RecordingChannel()
+    return AlertService(store, {"webhook": channel, "log": channel}), store, channel
+
+
+def batches(cpu_by_second: list[float], per_batch: int = 2) -> list[Batch]:
+    """One sample a second from T0, ``per_batch`` samples per batch."""
+    host = SyntheticHost("web-1", cores=2)
+    out = []
+    for start in range(0, len(cpu_by_second), per_batch):
+        stamps = [T0 + 1000 * i for i in range(start, min(start + per_batch, len(cpu_by_second)))]
+        batch = host.batch(stamps)
+        samples = [
+            s.model_copy(update={"cpu": Cpu(percent=cpu_by_second[(s.ts_ms - T0) // 1000])})
+            for s in batch.samples
+        ]
+        out.append(batch.model_copy(update={"samples": samples}))
+    return out
+
+
+# The seed's example: above 90 % for 15 s, then back down.
+SEED = [50.0] * 5 + [95.0] * 15 + [40.0] * 10
+
+
+def run(service: AlertService, sequence: list[Batch]) -> None:
+    for batch in sequence:
+        service.evaluate_batch(batch, T0 + 60_000)
+    service.deliver_due(T0 + 60_000)
+
+
+def kinds(channel: RecordingChannel) -> list[tuple[str, str]]:
+    return [(p["kind"], p["rule"]) for _, p in channel.sent]
+
+
+def test_the_seed_example_fires_once_and_resolves_once() -> None:
+    service, store, channel = rig()
+
+    run(service, batches(SEED))
+
+    assert kinds(channel) == [("firing", "HostHighCpu"), ("resolved", "HostHighCpu")]
+    firing, resolved = (p for _, p in channel.sent)
+    assert firing["started_at"].startswith("2026") and firing["value"] == 95.0
+    assert resolved["resolved_at"] > firing["fired_at"] > firing["started_at"]
+    episode = store.episodes[0]
+    assert (episode.started_ms - T0, episode.fired_ms - T0, episode.resolved_ms) == (
+        5000,
+        15000,
+        T0 + 20000,
+    )
+
+
+def test_duplicates_and_any_order_of_batches_change_nothing() -> None:
+    service, store, channel = rig()
+    shuffled = batches(SEED) * 2
+    random.Random(3).shuffle(shuffled)
+
+    run(service, shuffled)
+
+    assert kinds(channel) == [("firing", "HostHighCpu"), ("resolved", "HostHighCpu")]
+    assert len(store.episodes) == 1
+
+
+def test_a_spike_shorter_than_for_sends_nothing_and_a_healthy_host_stores_nothing() -> None:
+    service, store, channel = rig()
+
+    run(service, batches([50.0] * 5 + [95.0] * 8 + [40.0] * 10))
+    spike_points = sum(len(p) for p in store.points.values())
+    run(service, batches([30.0] * 20))
+
+    assert channel.sent == []
+    assert store.episodes == []
+    assert spike_points > 0
+    assert store.points == {} and store.state == {}, "a healthy pair keeps no rows"
+
+
+def test_a_host_that_goes_silent_fires_once_and_resolves_when_it_sends() -> None:
+    service, store, channel = rig()
+    store.seen["web-1"] = (T0, {})
+
+    service.tick(T0 + 30_000)
+    service.tick(T0 + 61_000)
+    service.tick(T0 + 120_000)
+    run(service, batches([20.0] * 2))
+
+    assert kinds(channel) == [("firing", "HostSilent"), ("resolved", "HostSilent")]
+
+
+def test_a_reminder_after_the_repeat_interval_and_only_then() -> None:
+    service, _, channel = rig()
+    run(service, batches([95.0] * 12))
+
+    service.tick(T0 + 30 * 60_000)
+    service.tick(T0 + 61 * 60_000)
+    service.tick(T0 + 62 * 60_000)
+
+    assert kinds(channel) == [("firing", "HostHighCpu"), ("reminder", "HostHighCpu")]
+
+
+def test_a_failed_webhook_is_retried_later_and_blocks_nothing() -> None:
+    service, store, channel = rig()
+    channel.failures = 1
+
+    run(service, batches(SEED))
+    first, sent = [o.attempts for o in store.outbox], len(channel.sent)
+    service.deliver_due(T0 + 60_000 + 11 * 60_000)  # past any backoff of the first retry
+
+    assert first == [1, 1] and sent == 1, "the resolution went out; the firing waits"
+    assert kinds(channel) == [("resolved", "HostHighCpu"), ("firing", "HostHighCpu")]
+    assert all(o.delivered_ms is not None for o in store.outbox)
