@@ -1,0 +1,117 @@
+"""The seed's example end to end on the local cloud: a host above 90 % CPU for 15 s fires
+exactly one alert at a real webhook, and resolves once when the CPU drops."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+import requests
+
+from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.adapters.pg_alerts import PgAlertStore
+from hostpulse.agents import register_agent
+from hostpulse.alerts.rules import load_rule_set
+from hostpulse.contract import Cpu
+from hostpulse.localcloud.settings import PROJECT_ROOT
+from hostpulse.simulation import SyntheticHost
+from hostpulse.store.postgres import PgConnector
+from tests.integration.test_spine import post_batch
+from tests.support import CloudUnderTest, eventually
+
+pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
+RULE_CACHE_S = 16  # the alerts function reads its rules at most every 15 s
+
+
+class Webhook(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    Webhook.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook"
+    server.shutdown()
+
+
+@pytest.fixture
+def alert_host(local_cloud: CloudUnderTest, webhook: str) -> Iterator[str]:
+    store = PgAlertStore(PgConnector(local_cloud.endpoints["database_url"]))
+    host = f"hot{time.time_ns() % 10**8}"
+    defaults = (PROJECT_ROOT / "stack" / "alert-rules.yaml").read_text()
+    extra = f"""
+  - name: E2eHighCpu
+    metric: cpu.percent
+    op: ">"
+    threshold: 90
+    for: 10s
+    hosts: {{names: [{host}]}}
+    notify: [hook]
+"""
+    text = defaults.replace(
+        "notifiers: []", f"notifiers:\n  - {{name: hook, type: webhook, url: '{webhook}'}}"
+    )
+    store.replace_file_rules(load_rule_set(text + extra))
+    try:
+        yield host
+    finally:
+        store.replace_file_rules(load_rule_set(defaults))
+
+
+def test_a_host_above_90_percent_for_15_s_fires_once_and_resolves_once(
+    local_cloud: CloudUnderTest, alert_host: str
+) -> None:
+    name = alert_host
+    token = register_agent(
+        PgAgentRepository(PgConnector(local_cloud.endpoints["database_url"])), name
+    )
+    host = SyntheticHost(name, cores=2)
+    time.sleep(RULE_CACHE_S)
+    cpu = [50.0] * 5 + [96.0] * 15 + [30.0] * 10
+    started = time.time()
+    for i, percent in enumerate(cpu):  # one sample a second, sent as it is taken
+        time.sleep(max(0.0, started + i - time.time()))
+        batch = host.batch([int(time.time() * 1000)])
+        sample = batch.samples[0].model_copy(update={"cpu": Cpu(percent=percent)})
+        response = post_batch(local_cloud, batch.model_copy(update={"samples": [sample]}), token)
+        assert response.status_code == 202
+
+    def ours() -> list[dict[str, Any]]:
+        return [n for n in Webhook.received if n["rule"] == "E2eHighCpu"]
+
+    eventually(lambda: len(ours()) >= 2, timeout=90, interval=1)
+    time.sleep(5)  # anything more would have arrived by now
+
+    assert [(n["kind"], n["host"]) for n in ours()] == [("firing", name), ("resolved", name)]
+    firing, resolved = ours()
+    assert firing["value"] == 96.0 and firing["severity"] == "warning"
+    assert resolved["resolved_at"] > firing["fired_at"]
+    api = local_cloud.endpoints["local_api_url"]
+    history = requests.get(
+        f"{api}/api/v1/alerts/history", params={"host": name, "from": "-10m"}, timeout=30
+    ).json()["events"]
+    states = sorted({e["state"] for e in history if e["rule"] == "E2eHighCpu"})
+    assert states == ["firing", "pending", "resolved"]
+    recent = requests.get(f"{api}/api/alerts/recent", timeout=30).json()
+    assert {(a["rule"], a["state"]) for a in recent if a["host"] == name} >= {
+        ("E2eHighCpu", "firing"),
+        ("E2eHighCpu", "resolved"),
+    }
+    active = requests.get(f"{api}/api/v1/alerts", timeout=30).json()["alerts"]
+    assert not [a for a in active if a["host"] == name and a["rule"] == "E2eHighCpu"]
