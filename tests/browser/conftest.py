@@ -90,7 +90,9 @@ def fleet(local_cloud: CloudUnderTest) -> Fleet:
     return simulated
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running on the main
+# thread while it is open, and tests elsewhere need asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail("Chromium is missing: `make test` installs it (apt package chromium)")
