@@ -42,6 +42,8 @@ bench: install
 	$(BIN)/python -m bench.ingest_vs_bare
 	$(BIN)/python -m bench.freshness
 	$(BIN)/python -m bench.agent_overhead
+	$(BIN)/python -m bench.dashboard
+	$(BIN)/python -m bench.alerts
 
 format: install
 	$(BIN)/ruff format .

@@ -62,6 +62,7 @@ export class TimeChart {
     this.range = { min, max };
     this.plot = null;
     this.names = [];
+    this.markers = [];
     this.body = el("div", { class: "chart", dataset: { chart: id, points: "0" } });
     this.element = el("section", { class: "panel", "aria-label": title }, el("h2", {}, title),
       this.body);
@@ -117,6 +118,7 @@ export class TimeChart {
       cursor: { points: { size: 6 } },
       legend: { live: true },
       scales: { x: { time: true }, y: { range: yRange } },
+      hooks: { draw: [(u) => this.drawMarkers(u)] },
       axes: [axis, { ...axis, size: 84, values: (u, ticks) => ticks.map((v) => this.format(v)) }],
       series: [
         {},
@@ -129,6 +131,31 @@ export class TimeChart {
         })),
       ],
     };
+  }
+
+  // Alert transitions as vertical lines: firing in the alert colour, resolved in green.
+  setMarkers(markers) {
+    this.markers = markers;
+    this.body.dataset.markers = String(markers.length);
+    if (this.plot) this.plot.redraw(false);
+  }
+
+  drawMarkers(u) {
+    const { ctx } = u;
+    const { top, height } = u.bbox;
+    ctx.save();
+    ctx.lineWidth = 2 * devicePixelRatio;
+    ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
+    for (const marker of this.markers) {
+      const x = Math.round(u.valToPos(marker.ts_ms / 1000, "x", true));
+      if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+      ctx.strokeStyle = themeColor(marker.state === "resolved" ? "--live" : "--down");
+      ctx.beginPath();
+      ctx.moveTo(x, top);
+      ctx.lineTo(x, top + height);
+      ctx.stroke();
+    }
+    ctx.restore();
   }
 
   fit() {

@@ -1,4 +1,5 @@
 // The fleet: every host at a glance, sortable, filtered by name, live to the second.
+import { alertList, activeAlerts } from "./alerts.js";
 import { getJson } from "./api.js";
 import { el, stateMessage, usageBar } from "./dom.js";
 import { age, percent, number } from "./format.js";
@@ -37,6 +38,8 @@ export function fleetView(app) {
     { key: "host", label: "Host", className: "name", title: (h) => h.host,
       render: (h) => el("a", { href: app.hostHref(h.host), onclick: (e) => e.preventDefault() },
         h.host) },
+    { key: "alerts", label: "Alerts", num: true, value: (h) => firingOn(h.host),
+      render: (h) => (firingOn(h.host) ? el("span", { class: "count" }, firingOn(h.host)) : "") },
     { key: "cpu", label: "CPU", num: true, value: (h) => h.now?.cpu_percent,
       render: (h) => percentCell(h.now?.cpu_percent) },
     { key: "mem", label: "Memory", num: true, value: (h) => h.now?.mem_percent,
@@ -54,10 +57,13 @@ export function fleetView(app) {
   ], { sortKey: "host", rowKey: (h) => h.host, label: "Hosts",
        onRowClick: (h) => app.go({ host: h.host }) });
   const body = el("div", {}, stateMessage("Loading hosts…", "loading"));
+  const banner = el("div", { id: "alert-banner" });
   const root = el("div", {},
-    el("div", { class: "toolbar" }, el("h1", {}, "Fleet"), filter, summary), body);
+    el("div", { class: "toolbar" }, el("h1", {}, "Fleet"), filter, summary), banner, body);
 
   let hosts = [];
+  let alerts = [];
+  const firingOn = (host) => alerts.filter((a) => a.host === host && a.state === "firing").length;
   let timer = null;
   let feed = null;
   let dirty = false;
@@ -88,8 +94,12 @@ export function fleetView(app) {
 
   async function refresh() {
     try {
-      hosts = (await getJson("api/v1/hosts")).hosts;
+      [hosts, alerts] = await Promise.all([
+        getJson("api/v1/hosts").then((answer) => answer.hosts),
+        activeAlerts(),
+      ]);
       app.backendUp();
+      banner.replaceChildren(alertList(alerts, app.hostHref) ?? "");
       render();
     } catch (error) {
       app.backendError(error);

@@ -1,5 +1,6 @@
 // One host in depth: charts for the chosen range (live from the hot tier, history from the
 // tier the API picks), disks, and the top processes.
+import { alertList, alertMarkers, activeAlerts } from "./alerts.js";
 import { getJson } from "./api.js";
 import { TimeChart, frameFromSamples, frameFromSeries } from "./charts.js";
 import { el, stateMessage, usageBar } from "./dom.js";
@@ -73,6 +74,7 @@ export function hostView(app, host) {
   const disks = el("div", { class: "disks", id: "disks" });
   const processBody = el("div", { id: "processes" }, stateMessage("Loading processes…"));
   const chartState = el("div", { id: "chart-state" });
+  const alertBox = el("div", { id: "host-alerts" });
 
   const now = Date.now();
   const fromInput = el("input", { type: "datetime-local", "aria-label": "From",
@@ -97,7 +99,7 @@ export function hostView(app, host) {
     el("div", { class: "toolbar" }, el("h1", {}, host),
       el("div", { class: "ranges", role: "group", "aria-label": "Time range" }, buttons),
       custom, tierLabel),
-    facts, chartState,
+    facts, alertBox, chartState,
     el("div", { class: "grid" }, charts.map((c) => c.element)),
     el("div", { class: "grid", style: "margin-top:12px" },
       el("section", { class: "panel", "aria-label": "Disks" }, el("h2", {}, "Disk usage"), disks)),
@@ -166,6 +168,20 @@ export function hostView(app, host) {
       app.backendError(error);
     }
     if (rangeId === "live") later(loadFacts, PROCESS_REFRESH_MS);
+  }
+
+  async function loadAlerts() {
+    const to = rangeId === "custom" ? Number(params.get("to")) || Date.now() : Date.now();
+    const from = rangeId === "custom" ? Number(params.get("from")) || to - 3600000
+      : to - (range.seconds ?? LIVE_SECONDS) * 1000;
+    try {
+      const [active, markers] = await Promise.all([activeAlerts(), alertMarkers(host, from, to)]);
+      alertBox.replaceChildren(alertList(active.filter((a) => a.host === host)) ?? "");
+      for (const chart of charts) chart.setMarkers(markers);
+    } catch (error) {
+      app.backendError(error);
+    }
+    if (rangeId === "live" || range.refreshMs) later(loadAlerts, range.refreshMs ?? PROCESS_REFRESH_MS);
   }
 
   async function loadLatest() {
@@ -261,6 +277,7 @@ export function hostView(app, host) {
       app.connection(rangeId === "live" ? "" : "history");
       loadFacts();
       loadLatest();
+      loadAlerts();
       if (rangeId === "live") startLive();
       else loadHistory();
     },

@@ -7,7 +7,7 @@ import time
 import pytest
 from playwright.sync_api import Dialog, Page, expect
 
-from hostpulse.contract import Process
+from hostpulse.contract import Cpu, Process
 from hostpulse.localcloud.api_server import ApiServer
 from tests.browser.conftest import Fleet, screenshot, wait_for_sample
 
@@ -180,3 +180,25 @@ def test_dark_theme_follows_the_toggle_and_is_remembered(
     page.goto(f"{api_server.url}/?host={fleet.hosts[0].hostname}")
     page.wait_for_function("Number(document.querySelector('[data-chart=cpu]').dataset.points) > 0")
     screenshot(page, "host-dark.png")
+
+
+def test_an_active_alert_shows_on_the_fleet_and_as_a_marker_on_the_host_charts(
+    page: Page, api_server: ApiServer, fleet: Fleet
+) -> None:
+    host = fleet.hosts[2]
+    now = int(time.time() * 1000)
+    batch = host.batch([now - 12_000 + 1000 * i for i in range(13)])
+    hot = [s.model_copy(update={"cpu": Cpu(percent=99.0)}) for s in batch.samples]
+    fleet.send(host, batch.model_copy(update={"samples": hot}))  # 12 s above 90 %: fires
+
+    page.goto(f"{api_server.url}/?q={fleet.prefix}")
+
+    banner = page.locator(f"#alert-banner .alert[data-host='{host.hostname}']")
+    expect(banner).to_contain_text("HostHighCpu", timeout=30000)
+    expect(banner).to_have_attribute("data-state", "firing")
+    expect(page.locator(f"tr[data-row='{host.hostname}'] .count")).to_have_text("1")
+    page.goto(f"{api_server.url}/?host={host.hostname}")
+    expect(page.locator("#host-alerts .alert")).to_contain_text("HostHighCpu")
+    page.wait_for_function(
+        "Number(document.querySelector('[data-chart=cpu]').dataset.markers) >= 1"
+    )

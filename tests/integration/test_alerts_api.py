@@ -1,0 +1,82 @@
+"""Alert rules through the API and the CLI, on the real local cloud's PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from hostpulse.adapters.notify_channels import SnsChannel
+from hostpulse.alerts.rules import Notifier, load_rule_set
+from hostpulse.alerts.service import payload
+from hostpulse.aws import aws_client
+from tests.support import CloudUnderTest
+
+pytestmark = pytest.mark.localcloud
+
+
+def test_rules_are_created_replaced_refused_and_deleted_through_the_api(
+    local_cloud: CloudUnderTest,
+) -> None:
+    base = f"{local_cloud.endpoints['local_api_url']}/api/v1/alert-rules"
+    name = f"ApiRule{time.time_ns() % 10**6}"
+    rule = {"name": name, "metric": "load.1", "op": ">", "threshold": 8, "for": "2m"}
+
+    created = requests.put(f"{base}/{name}", json=rule, timeout=30)
+    replaced = requests.put(f"{base}/{name}", json={**rule, "threshold": 9}, timeout=30)
+    listed = {r["name"]: r for r in requests.get(base, timeout=30).json()["rules"]}
+    mismatched = requests.put(f"{base}/Other", json=rule, timeout=30)
+    unknown_target = requests.put(f"{base}/{name}", json={**rule, "notify": ["pager"]}, timeout=30)
+    bad = requests.put(f"{base}/{name}", json={**rule, "for": "soon"}, timeout=30)
+    deleted = requests.delete(f"{base}/{name}", timeout=30)
+    again = requests.delete(f"{base}/{name}", timeout=30)
+
+    assert (created.status_code, replaced.status_code) == (201, 200)
+    assert listed[name]["source"] == "api" and listed[name]["rule"]["threshold"] == 9
+    assert listed[name]["rule"]["for"] == 120
+    assert "HostHighCpu" in listed and listed["HostHighCpu"]["source"] == "file"
+    assert mismatched.status_code == 422 and "differs" in mismatched.text
+    assert unknown_target.status_code == 422 and "pager" in unknown_target.text
+    assert bad.status_code == 422 and "not a duration" in bad.text
+    assert (deleted.status_code, again.status_code) == (204, 404)
+
+
+def test_the_cli_checks_a_rule_file_and_names_the_line(
+    local_cloud: CloudUnderTest, tmp_path: Path
+) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("rules:\n  - {name: a, metric: cpu.percent, threshold: 95}\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - name: a\n    metric: cpu.percent\n    threshold: high\n")
+
+    checked = local_cloud.cli("alerts", "check", str(good))
+    refused = local_cloud.cli("alerts", "load", str(bad))
+
+    assert checked.returncode == 0 and "1 rules, all valid" in checked.stdout
+    assert refused.returncode == 1
+    assert f"{bad}: line 4: rules.0.threshold" in refused.stdout
+
+
+def test_the_sns_channel_publishes_the_generic_json(local_cloud: CloudUnderTest) -> None:
+    e = local_cloud.endpoints
+    sns = aws_client("sns", e["region"], e["aws_endpoint_url"])
+    sqs = aws_client("sqs", e["region"], e["aws_endpoint_url"])
+    suffix = time.time_ns() % 10**8
+    topic = sns.create_topic(Name=f"pager-{suffix}")["TopicArn"]
+    queue = sqs.create_queue(QueueName=f"pager-inbox-{suffix}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    rule = load_rule_set("rules:\n  - {name: Disk, metric: 'disk.percent:*', threshold: 90}\n")
+    body = payload(rule.rules[0], "db-1", "resolved", 0, 1000, 2000, 12.0, {"summary": "ok"})
+
+    SnsChannel(sns).send(Notifier(name="pager", type="sns", topic_arn=topic), body)
+
+    messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=10)["Messages"]
+    envelope = json.loads(messages[0]["Body"])
+    assert envelope["Subject"] == "[RESOLVED] Disk on db-1"
+    assert json.loads(envelope["Message"]) == body
