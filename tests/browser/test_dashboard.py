@@ -197,8 +197,10 @@ def test_an_active_alert_shows_on_the_fleet_and_as_a_marker_on_the_host_charts(
     expect(banner).to_contain_text("HostHighCpu", timeout=30000)
     expect(banner).to_have_attribute("data-state", "firing")
     expect(page.locator(f"tr[data-row='{host.hostname}'] .count")).to_have_text("1")
+    screenshot(page, "fleet-alert.png")
     page.goto(f"{api_server.url}/?host={host.hostname}")
     expect(page.locator("#host-alerts .alert")).to_contain_text("HostHighCpu")
     page.wait_for_function(
         "Number(document.querySelector('[data-chart=cpu]').dataset.markers) >= 1"
     )
+    screenshot(page, "host-alert.png")
