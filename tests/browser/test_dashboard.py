@@ -78,12 +78,12 @@ def test_seven_days_read_the_minute_tier_and_the_range_is_in_the_link(
 
     page.click("button[data-range='7d']")
 
-    expect(page.locator("#tier")).to_have_attribute("data-tier", "1m")
+    expect(page.locator("#tier")).to_have_attribute("data-tier", "1m", timeout=15000)
     assert "range=7d" in page.url
     page.wait_for_function("Number(document.querySelector('[data-chart=cpu]').dataset.points) > 0")
     page.reload()
     expect(page.locator("button[data-range='7d']")).to_have_attribute("aria-pressed", "true")
-    expect(page.locator("#tier")).to_have_attribute("data-tier", "1m")
+    expect(page.locator("#tier")).to_have_attribute("data-tier", "1m", timeout=15000)
 
 
 def test_the_process_table_sorts(page: Page, api_server: ApiServer, fleet: Fleet) -> None:
