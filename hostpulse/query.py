@@ -285,6 +285,10 @@ class QueryService:
             self.require_host(host)
         return {"host": host, "pid": pid, "points": points}
 
+    def hot_latest(self, host: str) -> dict[str, Any] | None:
+        """The newest full sample in the hot tier, if the host sent one lately."""
+        return self.hot.latest(host)
+
     def latest(self, host: str) -> dict[str, Any]:
         snapshot = self.hot.latest(host)
         if snapshot is not None:

@@ -40,7 +40,7 @@ async def metrics_feed(
         if "samples" not in message:
             return [message]
         name = message["host"]
-        latest = await run_in_threadpool(queries.hot.latest, name)
+        latest = await run_in_threadpool(queries.hot_latest, name)
         frames = []
         for sample in message["samples"]:
             fresh = latest is not None and latest.get("ts_ms") == sample["ts"]

@@ -121,9 +121,7 @@ class LatestOnly:
 def live_app() -> tuple[TestClient, MemorySource]:
     source = MemorySource()
     hub = LiveHub(source, retry_s=0.01)
-    app = create_app(
-        ApiSettings(database_url="postgresql://u", redis_url="redis://u", frontend_dir=None)
-    )
+    app = create_app(ApiSettings(database_url="postgresql://unused", redis_url="redis://unused"))
     service = QueryService(None, LatestOnly(), default_tiers(), 1000)  # type: ignore[arg-type]
     app.dependency_overrides[get_live_hub] = lambda: hub
     app.dependency_overrides[get_query_service] = lambda: service
