@@ -20,6 +20,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import requests
@@ -29,12 +30,14 @@ from bench.common import local_cloud, summary, write_result
 from hostpulse.adapters.pg_agents import PgAgentRepository
 from hostpulse.agents import register_agent
 from hostpulse.simulation import SyntheticHost
+from hostpulse.store import sql
 from hostpulse.store.postgres import PgConnector, PgMetricStore
 
 HOSTS = 50
 CORES = 8
 DAYS = 7
 REPEATS = 40
+MAX_POINTS = 400  # what the host page asks for (frontend/js/host.js)
 LIVE_SECONDS = 45
 CHROMIUM = Path("/usr/bin/chromium")
 # The host page's chart metrics (frontend/js/host.js, CHARTS): one series request per view.
@@ -103,11 +106,12 @@ def fill_history(database_url: str, hosts: list[str], now: datetime) -> float:
     return time.perf_counter() - started
 
 
-def view_latency(api: str, hosts: list[str], since: str) -> dict[str, dict[str, float]]:
+def view_latency(api: str, hosts: list[str], since: str) -> dict[str, Any]:
     session = requests.Session()
     series_ms: list[float] = []
     view_ms: list[float] = []
     tiers = set()
+    points = 0
     for i in range(REPEATS):
         host = random.Random(i).choice(hosts)
         started = time.perf_counter()
@@ -116,15 +120,42 @@ def view_latency(api: str, hosts: list[str], since: str) -> dict[str, dict[str, 
         middle = time.perf_counter()
         answer = session.get(
             f"{api}/api/v1/series",
-            params=[("host", host), ("from", since), *(("metric", m) for m in VIEW_METRICS)],
+            params=[
+                ("host", host),
+                ("from", since),
+                ("max_points", str(MAX_POINTS)),
+                *(("metric", m) for m in VIEW_METRICS),
+            ],
             timeout=30,
         )
         answer.raise_for_status()
         ended = time.perf_counter()
-        tiers.add(answer.json()["tier"])
+        body = answer.json()
+        tiers.add(body["tier"])
+        points = sum(len(s["points"]) for s in body["series"])
         series_ms.append((ended - middle) * 1000)
         view_ms.append((ended - started) * 1000)
-    return {"series": summary(series_ms), "view": summary(view_ms), "tiers": sorted(tiers)}  # type: ignore[dict-item]
+    return {
+        "series": summary(series_ms),
+        "view": summary(view_ms),
+        "tiers": sorted(tiers),
+        "points_per_answer": points,
+    }
+
+
+def database_time(database_url: str, host: str, days: int) -> float:
+    """PostgreSQL's own execution time (EXPLAIN ANALYZE) of a view's tier read."""
+    now = datetime.now(UTC)
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT id FROM series WHERE host = %s", (host,))
+        ids = [row[0] for row in cur.fetchall()]
+        step = max(60, days * 86400 // MAX_POINTS)
+        cur.execute(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + sql.SERIES_ROLLUP.format(table="samples_1m"),
+            {"ids": ids, "start": now - timedelta(days=days), "end": now, "step": step},
+        )
+        plan = cur.fetchone()[0][0]  # type: ignore[index]
+    return round(float(plan["Execution Time"]), 1)
 
 
 def health_latency(api: str) -> dict[str, float]:
@@ -200,6 +231,8 @@ def main() -> None:
         health = health_latency(api)
         day = view_latency(api, names, "-24h")
         week = view_latency(api, names, "-7d")
+        day["database_ms"] = database_time(e["database_url"], names[0], 1)
+        week["database_ms"] = database_time(e["database_url"], names[0], 7)
         browser = browser_updates(api, fleet)
         write_result(
             "dashboard",

@@ -17,6 +17,7 @@ export const RANGES = [
   { id: "custom", label: "Custom" },
 ];
 const LIVE_SECONDS = 300;
+const MAX_POINTS = 400; // about a chart's width in pixels: more points draw nothing more
 const PROCESS_REFRESH_MS = 5000;
 
 const suffix = (name) => name.split(":").slice(1).join(":");
@@ -250,7 +251,7 @@ export function hostView(app, host) {
     const metric = CHARTS.flatMap((c) => c.patterns);
     try {
       const answer = await getJson("api/v1/series",
-        { host, metric, from: String(from), to: String(to) }, 30000);
+        { host, metric, from: String(from), to: String(to), max_points: MAX_POINTS }, 30000);
       app.backendUp();
       tierLabel.textContent = `${answer.tier} tier · step ${duration(answer.step_s)}`;
       tierLabel.dataset.tier = answer.tier;

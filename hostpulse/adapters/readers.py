@@ -70,19 +70,17 @@ class PgMetricReader:
         statement = (
             sql.SERIES_RAW if tier.name == "raw" else sql.SERIES_ROLLUP.format(table=tier.table)
         )
-        params = {
-            "host": host,
-            "metrics": list(metrics),
-            "start": start,
-            "end": end,
-            "step": step_s,
-        }
         found: dict[str, list[Point]] = {}
         with self.connector.transaction() as cur:
+            cur.execute(sql.SERIES_IDS, (host, list(metrics)))
+            names = dict(cur.fetchall())
+            if not names:
+                return found
+            params = {"ids": list(names), "start": start, "end": end, "step": step_s}
             cur.execute(statement, params)
-            for metric, ts, lo, hi, avg, n in cur.fetchall():
+            for series_id, ts, lo, hi, avg, n in cur.fetchall():
                 point = Point(int(ts), float(lo), float(hi), float(avg), int(n))
-                found.setdefault(metric, []).append(point)
+                found.setdefault(names[series_id], []).append(point)
         return found
 
     def process_history(

@@ -144,23 +144,27 @@ FROM hosts h
 ORDER BY h.host
 """
 
+# Series are looked up first and the tiers read by their ids: with the ids as literals the
+# planner walks each series' primary key range; joining on series instead let it scan every
+# partition of the range (measured: a 7-day view from 2.5 s to tens of ms).
+SERIES_IDS = "SELECT id, metric FROM series WHERE host = %s AND metric = ANY(%s)"
+
 SERIES_RAW = """
-SELECT s.metric,
+SELECT r.series_id,
        extract(epoch FROM date_bin(%(step)s * interval '1 second', r.ts, {origin})) * 1000,
        min(r.value), max(r.value), avg(r.value), count(*)
-FROM samples_raw r JOIN series s ON s.id = r.series_id
-WHERE s.host = %(host)s AND s.metric = ANY(%(metrics)s) AND r.ts >= %(start)s AND r.ts < %(end)s
+FROM samples_raw r
+WHERE r.series_id = ANY(%(ids)s) AND r.ts >= %(start)s AND r.ts < %(end)s
 GROUP BY 1, 2 ORDER BY 1, 2
 """.format(origin=ORIGIN)
 
 # {table} is one of the tier tables named in hostpulse.tiers, never user input.
 SERIES_ROLLUP = """
-SELECT s.metric,
+SELECT t.series_id,
        extract(epoch FROM date_bin(%(step)s * interval '1 second', t.bucket, {origin})) * 1000,
        min(t.min), max(t.max), sum(t.sum) / sum(t.count), sum(t.count)
-FROM {{table}} t JOIN series s ON s.id = t.series_id
-WHERE s.host = %(host)s AND s.metric = ANY(%(metrics)s)
-  AND t.bucket >= %(start)s AND t.bucket < %(end)s
+FROM {{table}} t
+WHERE t.series_id = ANY(%(ids)s) AND t.bucket >= %(start)s AND t.bucket < %(end)s
 GROUP BY 1, 2 ORDER BY 1, 2
 """.format(origin=ORIGIN)
 
