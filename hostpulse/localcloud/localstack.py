@@ -63,6 +63,9 @@ class LocalStack:
             "LAMBDA_RUNTIME_EXECUTOR": "hostpulse",
             # Runtimes start a few at a time (see the executor), so a burst waits longer.
             "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT": "90",
+            # SQS triggers back off on an idle queue, by default up to 10 s between polls; AWS
+            # long-polls instead. At most 1 s keeps the first alert after a quiet spell prompt.
+            "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "1",
             "HOSTPULSE_LAMBDA_PYTHON": sys.executable,
             "HOSTPULSE_LAMBDA_LOG_DIR": str(self.paths.lambda_logs),
         }
