@@ -7,6 +7,7 @@ builds batches that satisfy it and every server component reads batches through 
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
@@ -144,6 +145,16 @@ class Batch(WireModel):
     seq: Annotated[int, Field(ge=0, description="Per-agent sequence number; only grows")]
     host: HostFacts
     samples: list[Sample] = Field(min_length=1, max_length=MAX_SAMPLES_PER_BATCH)
+
+
+def has_glob(pattern: str) -> bool:
+    return any(c in pattern for c in "*?[")
+
+
+def metric_matches(pattern: str, name: str) -> bool:
+    """A metric name against what a query or a rule asks for: a glob such as ``cpu.core:*``
+    when it has ``*``, ``?`` or ``[``, otherwise that very name."""
+    return fnmatch.fnmatchcase(name, pattern) if has_glob(pattern) else name == pattern
 
 
 def metric_values(sample: Sample) -> Iterator[tuple[str, float]]:

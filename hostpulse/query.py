@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from hostpulse.contract import has_glob, metric_matches
 from hostpulse.ingest.seed import seed_snapshot
 from hostpulse.tiers import RangeError, Tier, TierName, choose_tier
 
 MAX_SERIES = 256
-GLOB = re.compile(r"[*?\[]")
-
-
-def has_glob(pattern: str) -> bool:
-    return GLOB.search(pattern) is not None
 
 
 def natural_key(name: str) -> list[int | str]:
@@ -240,11 +235,9 @@ class QueryService:
             self.require_host(host)
         names: list[str] = []
         for pattern in patterns:
-            matches = fnmatch.filter(known, pattern) if has_glob(pattern) else None
-            if matches is None:
-                if pattern not in known:
-                    raise NotFound(f"host {host!r} has no metric {pattern!r}")
-                matches = [pattern]
+            matches = [name for name in known if metric_matches(pattern, name)]
+            if not matches and not has_glob(pattern):
+                raise NotFound(f"host {host!r} has no metric {pattern!r}")
             names += sorted((m for m in matches if m not in names), key=natural_key)
         if len(names) > MAX_SERIES:
             raise RangeError(f"{len(names)} series asked for; at most {MAX_SERIES} per query")

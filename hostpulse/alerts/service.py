@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +40,6 @@ class Outcome:
     notifications: int = 0
     delivered: int = 0
     failed: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 def payload(

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hostpulse.alerts.rules import Rule
-from hostpulse.contract import Sample, metric_values
+from hostpulse.contract import Sample, metric_matches, metric_values
 
 AGGREGATES: dict[str, Callable[[Sequence[float]], float]] = {
     "avg": statistics.fmean,
@@ -41,10 +41,8 @@ def rule_value(rule: Rule, sample: Sample) -> float | None:
             and getattr(p, field) is not None
             and fnmatch.fnmatchcase(p.name, rule.process or "*")
         ]
-    elif any(c in rule.metric for c in "*?["):
-        found = [v for name, v in metric_values(sample) if fnmatch.fnmatchcase(name, rule.metric)]
     else:
-        found = [v for name, v in metric_values(sample) if name == rule.metric]
+        found = [v for name, v in metric_values(sample) if metric_matches(rule.metric, name)]
     return AGGREGATES[rule.aggregate](found) if found else None
 
 
