@@ -10,11 +10,8 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any
 
 from bench.common import local_cloud, summary, write_result
 from hostpulse.adapters.pg_agents import PgAgentRepository
@@ -28,7 +25,7 @@ from hostpulse.localcloud.settings import PROJECT_ROOT
 from hostpulse.simulation import SyntheticHost
 from hostpulse.store.postgres import PgConnector
 from tests.alert_fakes import RecordingChannel
-from tests.integration.test_spine import post_batch
+from tests.support import WebhookReceiver, post_batch
 
 HOSTS = 500
 RULES = 100
@@ -104,23 +101,9 @@ def evaluations_per_second(database_url: str) -> dict[str, Any]:
     }
 
 
-class Webhook(BaseHTTPRequestHandler):
-    arrivals: ClassVar[list[tuple[float, dict[str, Any]]]] = []
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).arrivals.append((time.perf_counter(), body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-
 def notification_delay(cloud: Any) -> dict[str, Any]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/hook"
+    webhook = WebhookReceiver()
+    url = webhook.url
     e = cloud.endpoints
     store = PgAlertStore(PgConnector(e["database_url"]))
     store.replace_file_rules(
@@ -145,19 +128,19 @@ def notification_delay(cloud: Any) -> dict[str, Any]:
     for _ in range(CROSSINGS):
         send(20.0)
         time.sleep(1)
-        before = len(Webhook.arrivals)
+        before = len(webhook.received)
         crossed = send(99.0)
         ingest.append((time.perf_counter() - crossed) * 1000)
         deadline = time.monotonic() + 30
-        while len(Webhook.arrivals) == before and time.monotonic() < deadline:
+        while len(webhook.received) == before and time.monotonic() < deadline:
             time.sleep(0.005)
-        arrived, body = Webhook.arrivals[before]
+        arrived, body = webhook.received[before]
         assert body["kind"] == "firing"
         delays.append((arrived - crossed) * 1000)
         time.sleep(1)
         send(20.0)  # resolves, ready for the next crossing
         time.sleep(2)
-    server.shutdown()
+    webhook.stop()
     return {"sample_to_notification_ms": summary(delays), "ingest_round_trip_ms": summary(ingest)}
 
 

@@ -14,7 +14,6 @@ real ingest path, so the hot tier, raw tier and series exist as in production.
 
 from __future__ import annotations
 
-import gzip
 import random
 import threading
 import time
@@ -32,6 +31,7 @@ from hostpulse.agents import register_agent
 from hostpulse.simulation import SyntheticHost
 from hostpulse.store import sql
 from hostpulse.store.postgres import PgConnector, PgMetricStore
+from tests.support import CloudUnderTest, post_batch
 
 HOSTS = 50
 CORES = 8
@@ -62,23 +62,14 @@ ON CONFLICT DO NOTHING
 
 
 class Fleet:
-    def __init__(self, endpoints: dict[str, str]) -> None:
-        self.url = endpoints["ingest_url"]
-        repository = PgAgentRepository(PgConnector(endpoints["database_url"]))
+    def __init__(self, cloud: CloudUnderTest) -> None:
+        self.cloud = cloud
+        repository = PgAgentRepository(PgConnector(cloud.endpoints["database_url"]))
         self.hosts = [SyntheticHost(f"dash-{i:02d}", cores=CORES, seed=i) for i in range(HOSTS)]
         self.tokens = {h.hostname: register_agent(repository, h.agent_id) for h in self.hosts}
-        self.session = requests.Session()
 
     def send(self, host: SyntheticHost, stamps: list[int]) -> None:
-        response = self.session.post(
-            self.url,
-            data=gzip.compress(host.batch(stamps).model_dump_json().encode()),
-            headers={
-                "Authorization": f"Bearer {self.tokens[host.hostname]}",
-                "Content-Encoding": "gzip",
-            },
-            timeout=60,
-        )
+        response = post_batch(self.cloud, host.batch(stamps), self.tokens[host.hostname])
         assert response.status_code == 202, response.text
 
 
@@ -221,7 +212,7 @@ def main() -> None:
     with local_cloud("dashboard") as cloud:
         e = cloud.endpoints
         api = e["local_api_url"]
-        fleet = Fleet(e)
+        fleet = Fleet(cloud)
         now_ms = int(time.time() * 1000)
         for host in fleet.hosts:  # the last two minutes through the real path
             fleet.send(host, [now_ms - 120_000 + 5000 * i for i in range(24)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import shutil
@@ -13,13 +14,62 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
+import requests
+
+from hostpulse.contract import Batch
 from hostpulse.localcloud.settings import PROJECT_ROOT
 
 T = TypeVar("T")
 HOSTPULSE = [sys.executable, "-m", "hostpulse.cli.main"]
+
+
+def post(url: str, body: bytes, token: str | None, **headers: str) -> requests.Response:
+    all_headers = {"Content-Type": "application/json", **headers}
+    if token is not None:
+        all_headers["Authorization"] = f"Bearer {token}"
+    return requests.post(url, data=body, headers=all_headers, timeout=60)
+
+
+def post_batch(cloud: CloudUnderTest, batch: Batch, token: str) -> requests.Response:
+    """One batch to the cloud's ingest endpoint, gzipped, as an agent sends it."""
+    body = gzip.compress(batch.model_dump_json().encode())
+    return post(cloud.endpoints["ingest_url"], body, token, **{"Content-Encoding": "gzip"})
+
+
+class WebhookReceiver:
+    """A local HTTP endpoint recording each JSON POST with its arrival (perf_counter)."""
+
+    def __init__(self, status: int = 204) -> None:
+        self.status = status
+        self.received: list[tuple[float, dict[str, Any]]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                receiver.received.append((time.perf_counter(), body))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    @property
+    def bodies(self) -> list[dict[str, Any]]:
+        return [body for _, body in self.received]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def free_port() -> int:

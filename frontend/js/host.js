@@ -171,10 +171,17 @@ export function hostView(app, host) {
     if (rangeId === "live") later(loadFacts, PROCESS_REFRESH_MS);
   }
 
-  async function loadAlerts() {
+  // The range now, in ms: a custom one as linked, the others ending now.
+  function bounds() {
     const to = rangeId === "custom" ? Number(params.get("to")) || Date.now() : Date.now();
-    const from = rangeId === "custom" ? Number(params.get("from")) || to - 3600000
-      : to - (range.seconds ?? LIVE_SECONDS) * 1000;
+    const from = rangeId === "custom"
+      ? Number(params.get("from")) || to - 3600000
+      : to - range.seconds * 1000;
+    return [from, to];
+  }
+
+  async function loadAlerts() {
+    const [from, to] = bounds();
     try {
       const [active, markers] = await Promise.all([activeAlerts(), alertMarkers(host, from, to)]);
       alertBox.replaceChildren(alertList(active.filter((a) => a.host === host)) ?? "");
@@ -244,10 +251,7 @@ export function hostView(app, host) {
   }
 
   async function loadHistory() {
-    const to = rangeId === "custom" ? Number(params.get("to")) || Date.now() : Date.now();
-    const from = rangeId === "custom"
-      ? Number(params.get("from")) || to - 3600000
-      : to - range.seconds * 1000;
+    const [from, to] = bounds();
     const metric = CHARTS.flatMap((c) => c.patterns);
     try {
       const answer = await getJson("api/v1/series",

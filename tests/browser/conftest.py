@@ -3,7 +3,6 @@ an API server of its own (so that a test can stop it and bring it back)."""
 
 from __future__ import annotations
 
-import gzip
 import shutil
 import time
 from collections.abc import Iterator
@@ -11,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from hostpulse.adapters.pg_agents import PgAgentRepository
@@ -22,7 +20,7 @@ from hostpulse.localcloud.paths import StatePaths
 from hostpulse.localcloud.settings import PROJECT_ROOT
 from hostpulse.simulation import SyntheticHost
 from hostpulse.store.postgres import PgConnector
-from tests.support import CloudUnderTest, free_port
+from tests.support import CloudUnderTest, free_port, post_batch
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -46,16 +44,7 @@ class Fleet:
             self.hosts.append(host)
 
     def send(self, host: SyntheticHost, batch: Batch) -> None:
-        response = requests.post(
-            self.cloud.endpoints["ingest_url"],
-            data=gzip.compress(batch.model_dump_json().encode()),
-            headers={
-                "Authorization": f"Bearer {self.tokens[host.hostname]}",
-                "Content-Type": "application/json",
-                "Content-Encoding": "gzip",
-            },
-            timeout=60,
-        )
+        response = post_batch(self.cloud, batch, self.tokens[host.hostname])
         assert response.status_code == 202, response.text
 
     def backfill(self, seconds: int, every_s: int = 5) -> None:

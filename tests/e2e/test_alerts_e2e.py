@@ -3,12 +3,9 @@ exactly one alert at a real webhook, and resolves once when the CPU drops."""
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import requests
@@ -21,37 +18,21 @@ from hostpulse.contract import Cpu
 from hostpulse.localcloud.settings import PROJECT_ROOT
 from hostpulse.simulation import SyntheticHost
 from hostpulse.store.postgres import PgConnector
-from tests.integration.test_spine import post_batch
-from tests.support import CloudUnderTest, eventually
+from tests.support import CloudUnderTest, WebhookReceiver, eventually, post_batch
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
 RULE_CACHE_S = 16  # the alerts function reads its rules at most every 15 s
 
 
-class Webhook(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append(json.loads(body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.stop()
 
 
 @pytest.fixture
-def webhook() -> Iterator[str]:
-    Webhook.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hook"
-    server.shutdown()
-
-
-@pytest.fixture
-def alert_host(local_cloud: CloudUnderTest, webhook: str) -> Iterator[str]:
+def alert_host(local_cloud: CloudUnderTest, webhook: WebhookReceiver) -> Iterator[str]:
     store = PgAlertStore(PgConnector(local_cloud.endpoints["database_url"]))
     host = f"hot{time.time_ns() % 10**8}"
     defaults = (PROJECT_ROOT / "stack" / "alert-rules.yaml").read_text()
@@ -65,7 +46,7 @@ def alert_host(local_cloud: CloudUnderTest, webhook: str) -> Iterator[str]:
     notify: [hook]
 """
     text = defaults.replace(
-        "notifiers: []", f"notifiers:\n  - {{name: hook, type: webhook, url: '{webhook}'}}"
+        "notifiers: []", f"notifiers:\n  - {{name: hook, type: webhook, url: '{webhook.url}'}}"
     )
     store.replace_file_rules(load_rule_set(text + extra))
     try:
@@ -75,7 +56,7 @@ def alert_host(local_cloud: CloudUnderTest, webhook: str) -> Iterator[str]:
 
 
 def test_a_host_above_90_percent_for_15_s_fires_once_and_resolves_once(
-    local_cloud: CloudUnderTest, alert_host: str
+    local_cloud: CloudUnderTest, alert_host: str, webhook: WebhookReceiver
 ) -> None:
     name = alert_host
     token = register_agent(
@@ -93,7 +74,7 @@ def test_a_host_above_90_percent_for_15_s_fires_once_and_resolves_once(
         assert response.status_code == 202
 
     def ours() -> list[dict[str, Any]]:
-        return [n for n in Webhook.received if n["rule"] == "E2eHighCpu"]
+        return [n for n in webhook.bodies if n["rule"] == "E2eHighCpu"]
 
     eventually(lambda: len(ours()) >= 2, timeout=90, interval=1)
     time.sleep(5)  # anything more would have arrived by now

@@ -22,22 +22,10 @@ from hostpulse.envelope import Envelope
 from hostpulse.simulation import SyntheticHost
 from hostpulse.store.postgres import PgConnector, PgMetricStore
 from tests.events import sqs_event
-from tests.support import CloudUnderTest, eventually
+from tests.support import CloudUnderTest, eventually, post, post_batch
 
 pytestmark = pytest.mark.localcloud
 NewAgent = Callable[[str], tuple[str, str]]
-
-
-def post(url: str, body: bytes, token: str | None, **headers: str) -> requests.Response:
-    all_headers = {"Content-Type": "application/json", **headers}
-    if token is not None:
-        all_headers["Authorization"] = f"Bearer {token}"
-    return requests.post(url, data=body, headers=all_headers, timeout=60)
-
-
-def post_batch(cloud: CloudUnderTest, batch: Batch, token: str) -> requests.Response:
-    body = gzip.compress(batch.model_dump_json().encode())
-    return post(cloud.endpoints["ingest_url"], body, token, **{"Content-Encoding": "gzip"})
 
 
 def query(cloud: CloudUnderTest, sql: str, *params: Any) -> list[tuple[Any, ...]]:
