@@ -64,6 +64,9 @@ class ApiSettings(CoreSettings):
         None, description="when set, every data route needs it (Bearer header or ?token=)"
     )
     cors_origins: str = Field("", description="comma-separated origins allowed to read the API")
+    live_websocket: bool = Field(
+        True, description="whether /api/v1/live is served as a WebSocket where this API runs"
+    )
     frontend_dir: Path | None = Field(
         Path(__file__).resolve().parent.parent / "frontend",
         description="the dashboard's static files, served at /; empty to serve none",

@@ -6,10 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket
 
-from api.dependencies import Hub, Reader
+from api.dependencies import Hub, Reader, Settings
 from api.live_socket import serve
 
 router = APIRouter(tags=["live"], dependencies=[Reader])
+
+
+@router.get("/api/v1/live", summary="Whether live samples are pushed over a WebSocket here")
+def live_info(settings: Settings) -> dict[str, bool]:
+    """Behind a REST API Gateway there is no WebSocket: the dashboard then polls at once
+    instead of trying (a refused upgrade is not free for every gateway)."""
+    return {"websocket": settings.live_websocket}
 
 
 @router.websocket("/api/v1/live")

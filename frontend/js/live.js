@@ -1,7 +1,7 @@
 // The live feed: a WebSocket that reconnects with backoff. Where WebSockets are not served
 // (the API on Lambda behind a REST API Gateway), it falls back to polling on its own and keeps
 // trying the socket now and then.
-import { liveSocketUrl } from "./api.js";
+import { getJson, liveSocketUrl } from "./api.js";
 
 const POLL_MS = 2000;
 const SOCKET_RETRY_WHILE_POLLING_MS = 30000;
@@ -23,8 +23,24 @@ export class LiveFeed {
   }
 
   start() {
-    this.connect();
+    this.begin();
     return this;
+  }
+
+  // Where the API says it serves no WebSocket (on Lambda behind a REST API Gateway), poll at
+  // once; otherwise, or when it cannot say, try the socket and fall back on failure.
+  async begin() {
+    try {
+      const { websocket } = await getJson("api/v1/live");
+      if (websocket === false) {
+        if (this.poll) this.startPolling();
+        else this.onState("polling");
+        return;
+      }
+    } catch {
+      // an older API or a passing failure: the socket attempt decides
+    }
+    if (!this.stopped) this.connect();
   }
 
   stop() {

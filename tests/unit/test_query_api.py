@@ -310,3 +310,11 @@ def test_cors_allows_only_the_configured_origins(reader: MemoryReader) -> None:
 
     assert allowed.headers["access-control-allow-origin"] == "https://noc.example"
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_the_api_says_whether_it_serves_the_live_websocket(reader: MemoryReader) -> None:
+    here = guarded_client(reader).get("/api/v1/live")
+    on_lambda = guarded_client(reader, live_websocket=False).get("/api/v1/live")
+
+    assert here.json() == {"websocket": True}
+    assert on_lambda.json() == {"websocket": False}
