@@ -54,5 +54,7 @@ localstack-lock: install
 	$(BIN)/uv pip compile --quiet --python-version 3.13 --exclude-newer 2026-03-25 \
 		--generate-hashes localcloud/localstack.in -o localcloud/localstack.lock
 
-clean: down
+# `hostpulse clean` also removes PostgreSQL files it had to move out of a private checkout.
+clean:
+	if [ -x $(BIN)/hostpulse ]; then $(BIN)/hostpulse clean; fi
 	rm -rf .hostpulse $(VENV)

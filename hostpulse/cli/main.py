@@ -70,6 +70,8 @@ def start_detached(cloud: LocalCloud) -> int:
     cloud.claim()  # fail fast, in this process, when one is already running
     cloud.paths.pid(SUPERVISOR).unlink(missing_ok=True)
     log_file = cloud.paths.log("up")
+    # Only this start's lines tell why it failed: the log keeps earlier runs above them.
+    start_offset = log_file.stat().st_size if log_file.exists() else 0
     with log_file.open("ab") as log:
         child = subprocess.Popen(
             [sys.executable, "-m", "hostpulse.cli.main", "up"],
@@ -81,7 +83,7 @@ def start_detached(cloud: LocalCloud) -> int:
     deadline = time.monotonic() + DETACH_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if child.poll() is not None:
-            say(f"error: start-up failed: {last_error(log_file)}")
+            say(f"error: start-up failed: {last_error(log_file, start_offset)}")
             return 1
         endpoints = read_endpoints(cloud.paths)
         if endpoints is not None and endpoints.get("supervisor_pid") == child.pid:
@@ -98,8 +100,13 @@ def print_endpoints(endpoints: dict[str, Any], keys: tuple[str, ...]) -> None:
         print(f"  {key:18} {endpoints[key]}", flush=True)
 
 
-def last_error(log_file: Path) -> str:
-    lines = log_file.read_text(errors="replace").splitlines() if log_file.exists() else []
+def last_error(log_file: Path, offset: int = 0) -> str:
+    try:
+        with log_file.open("rb") as log:
+            log.seek(offset)
+            lines = log.read().decode(errors="replace").splitlines()
+    except FileNotFoundError:
+        lines = []
     errors = [line for line in lines if line.startswith("hostpulse: error: ")]
     if errors:
         return errors[-1].removeprefix("hostpulse: error: ")
@@ -111,6 +118,11 @@ def cmd_down(cloud: LocalCloud) -> int:
         say("nothing was running")
     else:
         say("stopped")
+    return 0
+
+
+def cmd_clean(cloud: LocalCloud) -> int:
+    cloud.clean(say)
     return 0
 
 
@@ -151,6 +163,9 @@ def parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run LocalStack, PostgreSQL and Redis and deploy the stack")
     up.add_argument("--detach", action="store_true", help="return once everything is healthy")
     commands.add_parser("down", help="stop everything `up` started")
+    commands.add_parser(
+        "clean", help="stop everything and delete the local cloud's data (databases, logs)"
+    )
     status = commands.add_parser("status", help="each component, its address, healthy or not")
     status.add_argument("--json", action="store_true")
     commands.add_parser("deploy", help="deploy the stack description again (idempotent)")
@@ -179,11 +194,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_up(cloud, args.detach)
         if args.command == "down":
             return cmd_down(cloud)
+        if args.command == "clean":
+            return cmd_clean(cloud)
         if args.command == "status":
             return cmd_status(cloud, args.json)
         return cmd_deploy(cloud)
     except (LocalCloudError, StackError, MigrationError) as error:
         say(f"error: {error}")
+        return 1
+    except OSError as error:
+        # A failure the code did not foresee still gets one line, not a traceback.
+        where = f" ({error.filename})" if error.filename else ""
+        say(f"error: {type(error).__name__}: {error.strerror or error}{where}")
         return 1
     except ValidationError as error:
         problems = "; ".join(

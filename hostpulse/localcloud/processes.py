@@ -109,6 +109,7 @@ class ManagedProcess:
     env: Mapping[str, str] | None = None
     cwd: Path | None = None
     user: int | None = None
+    group: int | None = None
     stop_signal: int = signal.SIGTERM
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
@@ -128,6 +129,9 @@ class ManagedProcess:
                 env=dict(self.env) if self.env is not None else None,
                 cwd=self.cwd,
                 user=self.user,
+                group=self.group,
+                # Another account gets none of our supplementary groups.
+                extra_groups=[] if self.user is not None else None,
                 # Own group: Ctrl-C reaches the supervisor only, which stops children in order.
                 start_new_session=True,
             )

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hostpulse.localcloud.server_account import Isolation
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -18,6 +20,11 @@ class LocalCloudSettings(BaseSettings):
     # External servers; when unset, embedded ones run under the state folder.
     database_url: str | None = None
     redis_url: str | None = None
+    # PostgreSQL refuses root: as root it runs as `nobody` in a user namespace (auto), or as
+    # the `nobody` account itself, its files moved under the relocation folder when the
+    # checkout is private (see docs/architecture.md and the README).
+    postgres_isolation: Isolation = Isolation.AUTO
+    postgres_relocation_dir: Path = Path("/var/lib/hostpulse")
     localstack_port: int = Field(4566, ge=1, le=65535)
     postgres_port: int = Field(15432, ge=1, le=65535)
     redis_port: int = Field(16379, ge=1, le=65535)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +30,7 @@ from hostpulse.localcloud.paths import StatePaths
 from hostpulse.localcloud.postgres import EmbeddedPostgres, database_healthy
 from hostpulse.localcloud.processes import read_pid, stop_pid
 from hostpulse.localcloud.redis_server import EmbeddedRedis, redis_healthy
+from hostpulse.localcloud.relocation import remove_relocated
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.stack.deployer import Deployer, DeployResult
 from hostpulse.stack.model import load_stack
@@ -61,7 +64,12 @@ class LocalCloud:
                 "postgres", settings.database_url, database_healthy, "HOSTPULSE_DATABASE_URL"
             )
             if settings.database_url
-            else EmbeddedPostgres(self.paths, settings.postgres_port)
+            else EmbeddedPostgres(
+                self.paths,
+                settings.postgres_port,
+                settings.postgres_isolation,
+                settings.postgres_relocation_dir,
+            )
         )
         self.redis: EmbeddedRedis | ExternalServer = (
             ExternalServer("redis", settings.redis_url, redis_healthy, "HOSTPULSE_REDIS_URL")
@@ -234,6 +242,20 @@ class LocalCloud:
             pid_file.unlink(missing_ok=True)
         self.paths.endpoints.unlink(missing_ok=True)
         return supervisor is not None or bool(leftovers)
+
+    def clean(self, report: Report) -> None:
+        """Stop everything, then delete what the state folder holds, wherever it was moved."""
+        self.down(report)
+        for home in remove_relocated(self.settings.postgres_relocation_dir, self.paths.root):
+            report(f"removed the relocated PostgreSQL files in {home}")
+        for folder in self.paths.owned():
+            if folder.is_dir():
+                shutil.rmtree(folder)
+            else:
+                folder.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.paths.root.rmdir()  # only when nothing else is left in it
+        report(f"removed the state in {self.paths.root}")
 
     # -- status -----------------------------------------------------------------------------
 
