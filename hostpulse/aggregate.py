@@ -6,6 +6,7 @@ import gzip
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 from pydantic import ValidationError
@@ -17,9 +18,17 @@ from hostpulse.ingest.ports import Archive
 log = logging.getLogger(__name__)
 
 
+class Claim(StrEnum):
+    """What became of a batch: one batch per (agent, seq), whatever else it carries."""
+
+    NEW = "new"  # stored in every tier
+    DUPLICATE = "duplicate"  # the same batch again (a retry, a redelivery, a replay)
+    REUSED_SEQ = "reused_seq"  # another batch under a sequence number already used: skipped
+
+
 class MetricWriter(Protocol):
-    def write_batches(self, batches: Sequence[Batch]) -> list[bool]:
-        """Store in every tier in one transaction; per batch, whether it was new."""
+    def write_batches(self, batches: Sequence[Batch]) -> list[Claim]:
+        """Store in every tier in one transaction; per batch, what became of it."""
 
 
 @dataclass
@@ -27,6 +36,7 @@ class AggregateOutcome:
     failed: list[str] = field(default_factory=list)  # message ids to redeliver
     stored: int = 0
     duplicates: int = 0
+    reused_seq: int = 0
     archive_failed: bool = False
 
 
@@ -79,15 +89,23 @@ def aggregate_records(
             except Exception:
                 log.exception("batch %s:%s failed", queued.batch.agent_id, queued.batch.seq)
                 outcome.failed.append(message_id)
-                results.append(False)
+                results.append(Claim.DUPLICATE)
     failed = set(outcome.failed)
     stored: list[QueuedBatch] = []
-    for (message_id, queued), new in zip(readable, results, strict=True):
-        if message_id not in failed:
-            outcome.stored += new
-            outcome.duplicates += not new
-            if new:
-                stored.append(queued)
+    for (message_id, queued), claim in zip(readable, results, strict=True):
+        if message_id in failed:
+            continue
+        outcome.stored += claim is Claim.NEW
+        outcome.duplicates += claim is Claim.DUPLICATE
+        if claim is Claim.REUSED_SEQ:
+            outcome.reused_seq += 1
+            log.warning(
+                "agent %s reused sequence number %s for another batch: skipped",
+                queued.batch.agent_id,
+                queued.batch.seq,
+            )
+        if claim is Claim.NEW:
+            stored.append(queued)
     if stored:
         outcome.archive_failed = not archive_group(stored, archive)
     return outcome

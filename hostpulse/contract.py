@@ -11,7 +11,7 @@ import fnmatch
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION: Literal[1] = 1
 MAX_SAMPLES_PER_BATCH = 1000
@@ -19,11 +19,24 @@ MAX_PROCESSES_PER_SAMPLE = 200
 MAX_CORES = 1024
 MAX_DEVICES = 256
 
-Name = Annotated[str, Field(min_length=1, max_length=256)]
-Label = Annotated[str, Field(max_length=256)]
+# The contract's bounds are the bounds of the columns each value lands in, so that every
+# batch answered 202 can be stored (bigint and integer columns, double precision values).
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+# Far from float overflow: sums and averages over any bucket (and PostgreSQL's sums of
+# squares inside avg) stay finite. 1e18 is a billion gigabytes per second.
+VALUE_MAX = 1e18
+# Text is data: no NUL (PostgreSQL text cannot hold it), no control characters, and no
+# bidirectional overrides or isolates that would make one name display as another.
+SAFE_TEXT = r"^[^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$"
+HOSTNAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$"
+
+Name = Annotated[str, Field(min_length=1, max_length=256, pattern=SAFE_TEXT)]
+Label = Annotated[str, Field(max_length=256, pattern=SAFE_TEXT)]
 Percent = Annotated[float, Field(ge=0, le=100)]
-NonNegative = Annotated[float, Field(ge=0)]
-Count = Annotated[int, Field(ge=0)]
+NonNegative = Annotated[float, Field(ge=0, le=VALUE_MAX)]
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+SmallCount = Annotated[int, Field(ge=0, le=INT32_MAX)]
 AgentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
 
 
@@ -87,19 +100,19 @@ class NetIo(WireModel):
 
 
 class Process(WireModel):
-    pid: Count
-    name: Annotated[str, Field(max_length=256)]
-    cmdline: Annotated[str, Field(max_length=1024)] = ""
+    pid: SmallCount
+    name: Label
+    cmdline: Annotated[str, Field(max_length=1024, pattern=SAFE_TEXT)] = ""
     user: Label = ""
     cpu_percent: NonNegative
     rss_bytes: Count
-    threads: Count = 0
+    threads: SmallCount = 0
     read_bytes_per_s: NonNegative = 0.0
     write_bytes_per_s: NonNegative = 0.0
     # Cumulative counters, for senders (such as the seed agent) that report totals, not rates.
     read_bytes_total: Count | None = None
     write_bytes_total: Count | None = None
-    open_files: Count | None = None
+    open_files: SmallCount | None = None
     status: Label = ""
 
 
@@ -115,7 +128,7 @@ class AgentSelf(WireModel):
 
 
 class Sample(WireModel):
-    ts_ms: Annotated[int, Field(gt=0, description="Unix time in milliseconds")]
+    ts_ms: Annotated[int, Field(gt=0, le=INT64_MAX, description="Unix time in milliseconds")]
     cpu: Cpu | None = None
     memory: Memory | None = None
     load: Load | None = None
@@ -123,28 +136,38 @@ class Sample(WireModel):
     disk_io: list[DiskIo] = Field(default_factory=list, max_length=MAX_DEVICES)
     net: list[NetIo] = Field(default_factory=list, max_length=MAX_DEVICES)
     uptime_s: NonNegative | None = None
-    process_count: Count | None = None
+    process_count: SmallCount | None = None
     processes: list[Process] = Field(default_factory=list, max_length=MAX_PROCESSES_PER_SAMPLE)
     agent: AgentSelf | None = None
 
 
 class HostFacts(WireModel):
-    hostname: Annotated[str, Field(min_length=1, max_length=253)]
+    hostname: Annotated[str, Field(min_length=1, max_length=253, pattern=HOSTNAME)]
     os: Label = ""
     platform: Label = ""
-    cpu_count: Count | None = None
+    cpu_count: SmallCount | None = None
     agent_version: Label = ""
-    labels: dict[Annotated[str, Field(max_length=64)], Label] = Field(
-        default_factory=dict, max_length=32
+    labels: dict[Annotated[str, Field(min_length=1, max_length=64, pattern=SAFE_TEXT)], Label] = (
+        Field(default_factory=dict, max_length=32)
     )
 
 
 class Batch(WireModel):
     schema_version: Literal[1] = SCHEMA_VERSION
     agent_id: AgentId
-    seq: Annotated[int, Field(ge=0, description="Per-agent sequence number; only grows")]
+    seq: Annotated[
+        int, Field(ge=0, le=INT64_MAX, description="Per-agent sequence number; only grows")
+    ]
     host: HostFacts
     samples: list[Sample] = Field(min_length=1, max_length=MAX_SAMPLES_PER_BATCH)
+
+    @model_validator(mode="after")
+    def _one_sample_per_time(self) -> Batch:
+        # The raw tier keeps one value per series and time: a second sample at the same
+        # millisecond could not be stored beside the first.
+        if len({s.ts_ms for s in self.samples}) != len(self.samples):
+            raise ValueError("two samples have the same ts_ms")
+        return self
 
 
 def has_glob(pattern: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 import psutil
 
 from hostpulse_agent.rates import Rates
+from hostpulse_agent.text import safe_text
 
 # File systems that hold no user data: kernel interfaces, memory, images, overlays.
 PSEUDO_FS = frozenset({
@@ -91,9 +92,9 @@ def disks() -> list[dict[str, Any]]:
         except OSError:
             continue  # unmounted since, or not ours to read
         result.append({
-            "mount": part.mountpoint[:MAX_NAME],
-            "device": part.device[:MAX_NAME],
-            "fstype": part.fstype[:MAX_NAME],
+            "mount": safe_text(part.mountpoint, MAX_NAME),
+            "device": safe_text(part.device, MAX_NAME),
+            "fstype": safe_text(part.fstype, MAX_NAME),
             "total_bytes": usage.total,
             "used_bytes": usage.used,
             "percent": _round(usage.percent),
@@ -160,7 +161,7 @@ class Collector:
                 "write_ops_per_s": self.rates.rate(("disk", device, "wo"), io.write_count, now),
             }
             if None not in values.values():
-                result.append({"device": device[:MAX_NAME],
+                result.append({"device": safe_text(device, MAX_NAME),
                                **{k: _round(v or 0.0, 1) for k, v in values.items()}})  # fmt: skip
         return result
 
@@ -181,7 +182,7 @@ class Collector:
                 for name, attr in fields
             }
             if None not in values.values():
-                result.append({"interface": nic[:MAX_NAME],
+                result.append({"interface": safe_text(nic, MAX_NAME),
                                **{k: _round(v or 0.0, 1) for k, v in values.items()}})  # fmt: skip
         return result
 
@@ -213,13 +214,13 @@ class Collector:
             with proc.oneshot():
                 info: dict[str, Any] = {
                     "pid": proc.pid,
-                    "name": (proc.info.get("name") or "")[:MAX_NAME],
-                    "cmdline": " ".join(_safe(proc.cmdline, []))[:MAX_CMDLINE],
-                    "user": (_safe(proc.username, "") or "")[:MAX_NAME],
+                    "name": safe_text(proc.info.get("name") or "", MAX_NAME),
+                    "cmdline": safe_text(" ".join(_safe(proc.cmdline, [])), MAX_CMDLINE),
+                    "user": safe_text(_safe(proc.username, "") or "", MAX_NAME),
                     "cpu_percent": _round(cpu),
                     "rss_bytes": rss,
                     "threads": _safe(proc.num_threads, 0),
-                    "status": _safe(proc.status, "")[:MAX_NAME],
+                    "status": safe_text(_safe(proc.status, ""), MAX_NAME),
                 }
                 io = _safe(getattr(proc, "io_counters", None), None)  # none on macOS
                 key = ("proc", proc.pid, proc.info.get("create_time"))

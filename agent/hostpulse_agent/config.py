@@ -16,9 +16,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from hostpulse_agent.text import is_safe_text
+
 DEFAULT_CONFIG = Path("/etc/hostpulse/agent.toml")
 ENV_PREFIX = "HOSTPULSE_AGENT_"
 GROUPS = ("cpu", "load", "memory", "disks", "disk_io", "net", "uptime", "processes")
+# The wire contract's bounds on host labels.
+MAX_LABELS = 32
+MAX_LABEL_KEY = 64
+MAX_LABEL_VALUE = 256
 
 
 class ConfigError(ValueError):
@@ -84,14 +90,24 @@ def _groups(value: Any) -> frozenset[str]:
 
 def _labels(value: Any) -> dict[str, str]:
     if isinstance(value, dict):
-        return {str(k): str(v) for k, v in value.items()}
-    pairs = [p for p in str(value).split(",") if p.strip()]
-    result = {}
-    for pair in pairs:
-        key, sep, val = pair.partition("=")
-        if not sep:
-            raise ValueError("must be key=value pairs separated by commas")
-        result[key.strip()] = val.strip()
+        result = {str(k): str(v) for k, v in value.items()}
+    else:
+        result = {}
+        for pair in (p for p in str(value).split(",") if p.strip()):
+            key, sep, val = pair.partition("=")
+            if not sep:
+                raise ValueError("must be key=value pairs separated by commas")
+            result[key.strip()] = val.strip()
+    # The server refuses a batch with a bad label: better said once here than on every batch.
+    if len(result) > MAX_LABELS:
+        raise ValueError(f"at most {MAX_LABELS} labels")
+    for key, val in result.items():
+        if not 1 <= len(key) <= MAX_LABEL_KEY or not is_safe_text(key):
+            raise ValueError(f"label name {key!r} must be 1-{MAX_LABEL_KEY} printable characters")
+        if len(val) > MAX_LABEL_VALUE or not is_safe_text(val):
+            raise ValueError(
+                f"label {key!r}: value must be at most {MAX_LABEL_VALUE} printable characters"
+            )
     return result
 
 

@@ -27,6 +27,7 @@ from hostpulse_agent.collectors import Collector
 from hostpulse_agent.config import AgentConfig
 from hostpulse_agent.sender import SendResult, backoff_s
 from hostpulse_agent.spool import RecordId, Spool
+from hostpulse_agent.text import host_name, safe_text
 
 log = logging.getLogger("hostpulse_agent")
 
@@ -36,14 +37,19 @@ class Sender(Protocol):
 
 
 class SequenceFile:
-    """The next sequence number, kept on disk so it only grows across restarts."""
+    """The next sequence number, kept on disk so it only grows across restarts.
 
-    def __init__(self, path: Path) -> None:
+    A new state folder (a reinstall, a lost disk) starts at the current Unix time in
+    milliseconds: the server keeps one batch per (agent, seq), and a batch every few seconds
+    never catches up with the clock, so a restarted sequence is above any number used before.
+    """
+
+    def __init__(self, path: Path, now_ms: int | None = None) -> None:
         self.path = path
         try:
             self.next = int(path.read_text().strip())
         except (FileNotFoundError, ValueError):
-            self.next = 0
+            self.next = time.time_ns() // 1_000_000 if now_ms is None else now_ms
 
     def take(self) -> int:
         seq = self.next
@@ -74,9 +80,9 @@ class SelfMeter:
 
 def host_facts(config: AgentConfig) -> dict[str, Any]:
     return {
-        "hostname": socket.gethostname()[:253],
-        "os": platform.system(),
-        "platform": platform.platform()[:256],
+        "hostname": host_name(socket.gethostname()),
+        "os": safe_text(platform.system(), 256),
+        "platform": safe_text(platform.platform(), 256),
         "cpu_count": psutil.cpu_count() or 1,
         "agent_version": __version__,
         "labels": dict(config.labels),

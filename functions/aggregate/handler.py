@@ -28,6 +28,7 @@ def handler(event: SQSEvent, context: LambdaContext) -> dict[str, Any]:
     outcome = aggregate_records([(r.message_id, r.body) for r in event.records], store, archive)
     counters.count("batches_stored", outcome.stored)
     counters.count("batches_duplicate", outcome.duplicates)
+    counters.count("batches_seq_reused", outcome.reused_seq)
     counters.count("messages_failed", len(outcome.failed))
     counters.count("archive_failures", int(outcome.archive_failed))
     return {"batchItemFailures": [{"itemIdentifier": m} for m in outcome.failed]}

@@ -6,27 +6,42 @@ and the snapshot's millisecond timestamp for the sequence number (it only grows 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hostpulse.contract import Batch, Cpu, HostFacts, Memory, Process, Sample
+from hostpulse.contract import (
+    INT32_MAX,
+    INT64_MAX,
+    SAFE_TEXT,
+    Batch,
+    Cpu,
+    HostFacts,
+    Memory,
+    Process,
+    Sample,
+)
 
 MB = 1024 * 1024
+# Megabytes that still fit the byte columns (bigint) once multiplied out.
+Megabytes = Annotated[float, Field(ge=0, le=INT64_MAX // MB)]
+SmallCount = Annotated[int, Field(ge=0, le=INT32_MAX)]
+# Later than any clock can be, earlier than Unix time: in ms, the largest a timestamp can be.
+MAX_TIMESTAMP_MS = 10**14
 
 
 class SeedProcess(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False, extra="ignore")
 
-    pid: Annotated[int, Field(ge=0)]
-    name: Annotated[str, Field(max_length=256)]
-    cpu_percent: Annotated[float, Field(ge=0)] = 0.0
-    memory_mb: Annotated[float, Field(ge=0)] = 0.0
-    thread_count: Annotated[int, Field(ge=0)] = 0
-    io_read_mb: Annotated[float, Field(ge=0)] = 0.0
-    io_write_mb: Annotated[float, Field(ge=0)] = 0.0
-    handle_count: Annotated[int, Field(ge=0)] | None = None
+    pid: SmallCount
+    name: Annotated[str, Field(max_length=256, pattern=SAFE_TEXT)]
+    cpu_percent: Annotated[float, Field(ge=0, le=1e6)] = 0.0
+    memory_mb: Megabytes = 0.0
+    thread_count: SmallCount = 0
+    io_read_mb: Megabytes = 0.0
+    io_write_mb: Megabytes = 0.0
+    handle_count: SmallCount | None = None
 
 
 class SeedSnapshot(BaseModel):
@@ -37,8 +52,8 @@ class SeedSnapshot(BaseModel):
     per_core_cpu_percent: list[Annotated[float, Field(ge=0, le=100)]] = Field(
         default_factory=list, max_length=1024
     )
-    system_memory_total_mb: Annotated[float, Field(ge=0)] | None = None
-    system_memory_used_mb: Annotated[float, Field(ge=0)] | None = None
+    system_memory_total_mb: Megabytes | None = None
+    system_memory_used_mb: Megabytes | None = None
     top_processes: list[SeedProcess] = Field(default_factory=list, max_length=200)
 
     @field_validator("timestamp")
@@ -59,7 +74,11 @@ def timestamp_ms(value: float | str) -> int:
             except ValueError:
                 raise ValueError(f"timestamp {value!r} is neither a number nor ISO 8601") from None
         else:
+            if parsed.tzinfo is None:  # no zone given: UTC, whatever the server's zone
+                parsed = parsed.replace(tzinfo=UTC)
             return int(parsed.timestamp() * 1000)
+    if not 0 < value < MAX_TIMESTAMP_MS:  # also refuses NaN and infinity ("inf", "1e400")
+        raise ValueError(f"timestamp {value!r} is not a time in seconds or milliseconds")
     return int(value if value > 1e11 else value * 1000)
 
 

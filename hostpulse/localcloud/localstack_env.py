@@ -90,6 +90,9 @@ class LocalStackEnvironment:
     def _fingerprint(self, interpreter: Path) -> str:
         digest = hashlib.sha256(LOCK_FILE.read_bytes())
         digest.update((EXECUTOR_DIR / "pyproject.toml").read_bytes())
+        # The executor is installed editable: an environment built from another checkout
+        # points at that checkout's files, which may be gone.
+        digest.update(str(EXECUTOR_DIR.resolve()).encode())
         digest.update(str(interpreter.resolve()).encode())
         return digest.hexdigest()
 

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 
+from hostpulse.aggregate import Claim
 from hostpulse.contract import Batch, Process, metric_values
 from hostpulse.partitions import day_of_ms, partition_name
 from hostpulse.store import sql
@@ -108,10 +109,10 @@ class PgMetricStore:
 
     def write_batch(self, batch: Batch) -> bool:
         """Store a batch in every PostgreSQL tier; False when it was stored before."""
-        return self.write_batches([batch])[0]
+        return self.write_batches([batch])[0] is Claim.NEW
 
-    def write_batches(self, batches: Sequence[Batch]) -> list[bool]:
-        """Store several batches in one transaction; per batch, whether it was new.
+    def write_batches(self, batches: Sequence[Batch]) -> list[Claim]:
+        """Store several batches in one transaction; per batch, what became of it.
 
         Rows are staged with COPY and moved set-based; each touched bucket is recomputed once.
         """
@@ -119,10 +120,12 @@ class PgMetricStore:
             cur.execute(sql.CREATE_STAGING)
             days = {day_of_ms(s.ts_ms) for b in batches for s in b.samples}
             created = self._ensure_partitions(cur, days)
-            for host in sorted({b.host.hostname for b in batches}):  # sorted: no deadlocks
-                cur.execute(sql.LOCK_HOST, (host,))
-            new = self._claim(cur, batches)
-            fresh = [b for b, is_new in zip(batches, new, strict=True) if is_new]
+            keys = {f"host:{b.host.hostname}" for b in batches}
+            keys |= {f"agent:{b.agent_id}" for b in batches}
+            for key in sorted(keys):  # one order for every writer: no deadlocks
+                cur.execute(sql.LOCK_HOST, (key,))
+            claims = self._claim(cur, batches)
+            fresh = [b for b, claim in zip(batches, claims, strict=True) if claim is Claim.NEW]
             for batch in fresh:
                 first = min(s.ts_ms for s in batch.samples)
                 last = max(s.ts_ms for s in batch.samples)
@@ -136,27 +139,35 @@ class PgMetricStore:
         # Only once committed: a rolled-back transaction takes its partitions and series along.
         self._partitions.update(created)
         self._series_ids.update(new_series)
-        return new
+        return claims
 
-    def _claim(self, cur: Any, batches: Sequence[Batch]) -> list[bool]:
-        """Record the batches; those already recorded (or twice in this group) are not new."""
+    def _claim(self, cur: Any, batches: Sequence[Batch]) -> list[Claim]:
+        """Record the new batches: one per (agent, seq), here or in any earlier transaction.
+
+        The same (agent, seq) with the same first timestamp is the same batch delivered again;
+        with another, a reused sequence number, skipped whole rather than half stored.
+        """
+        cur.execute(sql.KNOWN_BATCHES, ([b.agent_id for b in batches], [b.seq for b in batches]))
+        known = {(agent, seq): first for agent, seq, first in cur.fetchall()}
+        claims: list[Claim] = []
         columns: list[list[Any]] = [[], [], [], [], [], []]
         for b in batches:
             stamps = [s.ts_ms for s in b.samples]
+            first = known.get((b.agent_id, b.seq))
+            if first is not None:
+                claims.append(Claim.DUPLICATE if first == min(stamps) else Claim.REUSED_SEQ)
+                continue
+            known[(b.agent_id, b.seq)] = min(stamps)
+            claims.append(Claim.NEW)
             for column, value in zip(
                 columns,
                 (b.agent_id, b.seq, b.host.hostname, min(stamps), max(stamps), len(stamps)),
                 strict=True,
             ):
                 column.append(value)
-        cur.execute(sql.INSERT_BATCHES, columns)
-        claimed = {(agent, seq) for agent, seq in cur.fetchall()}
-        new = []
-        for b in batches:
-            key = (b.agent_id, b.seq)
-            new.append(key in claimed)
-            claimed.discard(key)
-        return new
+        if columns[0]:
+            cur.execute(sql.INSERT_BATCHES, columns)
+        return claims
 
     def _write_metrics(self, cur: Any, batches: Sequence[Batch]) -> dict[tuple[str, str], int]:
         points = [

@@ -28,8 +28,18 @@ WHERE parent.relname = ANY(%s)
 DROP_PARTITION = "DROP TABLE IF EXISTS {partition}"
 
 # Batches of one host are written one at a time: a bucket recomputed by two transactions at
-# once could otherwise miss the rows of the other.
+# once could otherwise miss the rows of the other. The same lock, keyed by agent, makes the
+# check for an already used sequence number and the insert one step.
 LOCK_HOST = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+
+# One batch per (agent, seq): the primary key must hold the partition key (first_ts), so a
+# sequence number reused with other timestamps is found here, across every partition.
+KNOWN_BATCHES = """
+SELECT b.agent_id, b.seq, (extract(epoch FROM b.first_ts) * 1000)::bigint
+FROM batches b
+JOIN unnest(%s::text[], %s::bigint[]) AS k(agent_id, seq)
+  ON b.agent_id = k.agent_id AND b.seq = k.seq
+"""
 
 INSERT_BATCHES = """
 INSERT INTO batches (agent_id, seq, host, first_ts, last_ts, sample_count)
@@ -37,7 +47,6 @@ SELECT agent_id, seq, host, {first}, {last}, n
 FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::bigint[], %s::bigint[], %s::integer[])
      AS b(agent_id, seq, host, first_ms, last_ms, n)
 ON CONFLICT DO NOTHING
-RETURNING agent_id, seq
 """.format(first=MS.format(column="first_ms"), last=MS.format(column="last_ms"))
 
 UPSERT_HOST = """
@@ -149,10 +158,12 @@ ORDER BY h.host
 # partition of the range (measured: a 7-day view from 2.5 s to tens of ms).
 SERIES_IDS = "SELECT id, metric FROM series WHERE host = %s AND metric = ANY(%s)"
 
+# sum / count, not avg: avg over double precision also sums squares, which overflow long
+# before the values do.
 SERIES_RAW = """
 SELECT r.series_id,
        extract(epoch FROM date_bin(%(step)s * interval '1 second', r.ts, {origin})) * 1000,
-       min(r.value), max(r.value), avg(r.value), count(*)
+       min(r.value), max(r.value), sum(r.value) / count(*), count(*)
 FROM samples_raw r
 WHERE r.series_id = ANY(%(ids)s) AND r.ts >= %(start)s AND r.ts < %(end)s
 GROUP BY 1, 2 ORDER BY 1, 2

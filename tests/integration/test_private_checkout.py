@@ -103,8 +103,6 @@ class CloudInCheckout:
             "HOSTPULSE_POSTGRES_PORT": str(free_port()),
             "HOSTPULSE_REDIS_PORT": str(free_port()),
             "HOSTPULSE_API_PORT": str(free_port()),
-            # LocalStack's environment is a cache: share the one this test run builds anyway.
-            "HOSTPULSE_LOCALSTACK_ENV_DIR": str(PROJECT_ROOT / ".hostpulse" / "localstack-env"),
             **extra,
         }
         return cls(checkout, state, settings)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from hostpulse.aggregate import aggregate_records, read_batch
+from hostpulse.aggregate import Claim, aggregate_records, read_batch
 from hostpulse.contract import Batch
 from hostpulse.envelope import Envelope
 from hostpulse.simulation import SyntheticHost
@@ -28,13 +28,14 @@ class MemoryStore:
     seen: set[tuple[str, int]] = field(default_factory=set)
     groups: list[int] = field(default_factory=list)
 
-    def write_batches(self, batches: Sequence[Batch]) -> list[bool]:
+    def write_batches(self, batches: Sequence[Batch]) -> list[Claim]:
         self.groups.append(len(batches))
         if any(b.host.hostname.startswith("bad") for b in batches):
             raise RuntimeError("constraint violated")
         results = []
         for b in batches:
-            results.append((b.agent_id, b.seq) not in self.seen)
+            new = (b.agent_id, b.seq) not in self.seen
+            results.append(Claim.NEW if new else Claim.DUPLICATE)
             self.seen.add((b.agent_id, b.seq))
         return results
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from hostpulse.contract import Batch
 from hostpulse_agent.config import AgentConfig
-from hostpulse_agent.runner import Agent
+from hostpulse_agent.runner import Agent, SequenceFile
 from hostpulse_agent.sender import SendResult
 
 
@@ -32,6 +32,9 @@ class ScriptedSender:
 
 
 def config(tmp_path: Path, **overrides: Any) -> AgentConfig:
+    """An agent whose sequence starts at 0 (a new state folder starts at the clock's ms)."""
+    if not (tmp_path / "seq").exists():
+        (tmp_path / "seq").write_text("0")
     return AgentConfig(
         ingest_url="http://127.0.0.1:9/v1/ingest", token="hp_t", agent_id="web-1",
         interval_s=0.05, send_every_s=0.1, state_dir=tmp_path, shutdown_deadline_s=2.0,
@@ -102,7 +105,16 @@ def test_sequence_numbers_only_grow_across_restarts(tmp_path: Path) -> None:
     second = Agent(config(tmp_path), ScriptedSender())
     spool_batches(second, 1)
 
-    assert second.sequence.next == 4
+    assert second.sequence.next == first.sequence.next + 1
+
+
+def test_a_new_state_folder_starts_above_every_number_used_before(tmp_path: Path) -> None:
+    before_ms = time.time_ns() // 1_000_000
+    used = SequenceFile(tmp_path / "old" / "seq", now_ms=before_ms - 86_400_000)
+    used.next += 8640  # a day of batches every 10 s
+    wiped = SequenceFile(tmp_path / "new" / "seq")
+
+    assert wiped.next >= before_ms > used.next
 
 
 def test_a_stop_collects_once_more_and_flushes_within_the_deadline(tmp_path: Path) -> None:

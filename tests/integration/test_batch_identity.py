@@ -1,0 +1,76 @@
+"""One batch per (agent, seq) on the real PostgreSQL: a reuse is skipped whole, not half stored."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import psycopg2
+import pytest
+
+from hostpulse.aggregate import Claim
+from hostpulse.contract import Batch
+from hostpulse.simulation import SyntheticHost
+from hostpulse.store.postgres import PgConnector, PgMetricStore
+from tests.support import CloudUnderTest
+
+pytestmark = pytest.mark.localcloud
+
+
+def rows(cloud: CloudUnderTest, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    conn = psycopg2.connect(cloud.endpoints["database_url"])
+    with conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        found = list(cur.fetchall())
+    conn.close()
+    return found
+
+
+def two_batches_under_one_seq(name: str) -> tuple[Batch, Batch]:
+    host = SyntheticHost(name, agent_id=name)
+    now = int(time.time() * 1000)
+    first = host.batch([now - 20_000, now - 15_000])
+    other = host.batch([now - 10_000, now - 5_000]).model_copy(update={"seq": first.seq})
+    return first, other
+
+
+def stored_times(cloud: CloudUnderTest, host: str) -> set[int]:
+    found = rows(
+        cloud,
+        "SELECT DISTINCT (extract(epoch FROM r.ts) * 1000)::bigint FROM samples_raw r "
+        "JOIN series s ON s.id = r.series_id WHERE s.host = %s",
+        host,
+    )
+    return {ms for (ms,) in found}
+
+
+@pytest.fixture
+def store(local_cloud: CloudUnderTest) -> PgMetricStore:
+    return PgMetricStore(PgConnector(local_cloud.endpoints["database_url"]))
+
+
+def test_a_reused_seq_in_one_group_is_skipped_whole(
+    local_cloud: CloudUnderTest, store: PgMetricStore
+) -> None:
+    name = f"reuse-{uuid.uuid4().hex[:8]}"
+    first, other = two_batches_under_one_seq(name)
+
+    assert store.write_batches([first, other]) == [Claim.NEW, Claim.REUSED_SEQ]
+
+    assert rows(local_cloud, "SELECT count(*) FROM batches WHERE agent_id = %s", name) == [(1,)]
+    assert stored_times(local_cloud, name) == {s.ts_ms for s in first.samples}
+
+
+def test_a_reused_seq_in_a_later_transaction_is_skipped_and_a_redelivery_is_a_duplicate(
+    local_cloud: CloudUnderTest, store: PgMetricStore
+) -> None:
+    name = f"reuse-{uuid.uuid4().hex[:8]}"
+    first, other = two_batches_under_one_seq(name)
+
+    assert store.write_batches([first]) == [Claim.NEW]
+    assert store.write_batches([other]) == [Claim.REUSED_SEQ]
+    assert store.write_batches([first, first]) == [Claim.DUPLICATE, Claim.DUPLICATE]
+
+    assert rows(local_cloud, "SELECT count(*) FROM batches WHERE agent_id = %s", name) == [(1,)]
+    assert stored_times(local_cloud, name) == {s.ts_ms for s in first.samples}
