@@ -140,6 +140,20 @@ class Sample(WireModel):
     processes: list[Process] = Field(default_factory=list, max_length=MAX_PROCESSES_PER_SAMPLE)
     agent: AgentSelf | None = None
 
+    @model_validator(mode="after")
+    def _one_entry_per_instance(self) -> Sample:
+        # A metric's instance (mount, device, interface) or a pid names one row per time:
+        # a second entry with the same name could not be stored beside the first.
+        for what, names in (
+            ("disks.mount", [d.mount for d in self.disks]),
+            ("disk_io.device", [d.device for d in self.disk_io]),
+            ("net.interface", [n.interface for n in self.net]),
+            ("processes.pid", [p.pid for p in self.processes]),
+        ):
+            if len(set(names)) != len(names):
+                raise ValueError(f"{what} repeats a value within one sample")
+        return self
+
 
 class HostFacts(WireModel):
     hostname: Annotated[str, Field(min_length=1, max_length=253, pattern=HOSTNAME)]

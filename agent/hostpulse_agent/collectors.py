@@ -14,7 +14,7 @@ from typing import Any
 import psutil
 
 from hostpulse_agent.rates import Rates
-from hostpulse_agent.text import safe_text
+from hostpulse_agent.text import first_of_each, safe_text
 
 # File systems that hold no user data: kernel interfaces, memory, images, overlays.
 PSEUDO_FS = frozenset({
@@ -99,7 +99,7 @@ def disks() -> list[dict[str, Any]]:
             "used_bytes": usage.used,
             "percent": _round(usage.percent),
         })  # fmt: skip
-    return result
+    return first_of_each(result, "mount")
 
 
 class Collector:
@@ -163,7 +163,7 @@ class Collector:
             if None not in values.values():
                 result.append({"device": safe_text(device, MAX_NAME),
                                **{k: _round(v or 0.0, 1) for k, v in values.items()}})  # fmt: skip
-        return result
+        return first_of_each(result, "device")
 
     def _net(self, now: float) -> list[dict[str, Any]]:
         counters = psutil.net_io_counters(pernic=True) or {}
@@ -184,7 +184,7 @@ class Collector:
             if None not in values.values():
                 result.append({"interface": safe_text(nic, MAX_NAME),
                                **{k: _round(v or 0.0, 1) for k, v in values.items()}})  # fmt: skip
-        return result
+        return first_of_each(result, "interface")
 
     def _processes(self, now: float) -> tuple[int, list[dict[str, Any]]]:
         seen: list[tuple[float, int, psutil.Process]] = []

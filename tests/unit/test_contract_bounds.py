@@ -51,6 +51,12 @@ OUT_OF_STORAGE: dict[str, Mutation] = {
     "a bidi override in a process name": set_process("name", "gpj.\u202eexe"),
     "a bidi isolate in the command line": set_process("cmdline", "run \u2066x\u2069"),
     "a control character in the platform": set_host("platform", "Linux\x1b[31m"),
+    "one device twice in a sample": lambda b: first_sample(b)["disk_io"].append(
+        first_sample(b)["disk_io"][0]
+    ),
+    "one pid twice in a sample": lambda b: first_sample(b)["processes"].append(
+        first_sample(b)["processes"][0]
+    ),
     "two samples at the same millisecond": lambda b: b["samples"][1].__setitem__(
         "ts_ms", b["samples"][0]["ts_ms"]
     ),

@@ -70,3 +70,14 @@ def test_groups_can_be_switched_off() -> None:
     sample = Collector(["memory"], top_n=5).sample(int(time.time() * 1000))
 
     assert set(sample) == {"ts_ms", "memory"}
+
+
+def test_names_are_made_safe_and_stay_one_per_sample() -> None:
+    from hostpulse_agent.text import first_of_each, host_name, safe_text
+
+    assert safe_text("gpj.\u202eexe\n", 256) == "gpj.\ufffdexe\ufffd"
+    assert safe_text("x" * 300, 256) == "x" * 256
+    assert host_name("My Mac's box") == "My-Mac-s-box"
+    assert host_name("..") == "unnamed-host"
+    merged = [{"mount": safe_text(m, 256)} for m in ("/a\x01", "/a\x02", "/b")]
+    assert first_of_each(merged, "mount") == [{"mount": "/a\ufffd"}, {"mount": "/b"}]
