@@ -318,3 +318,35 @@ def test_the_api_says_whether_it_serves_the_live_websocket(reader: MemoryReader)
 
     assert here.json() == {"websocket": True}
     assert on_lambda.json() == {"websocket": False}
+
+
+@pytest.mark.parametrize(
+    "bad_time",
+    [
+        "nan",
+        "inf",
+        "-inf",
+        "1e20",
+        "1e400",
+        "-1e12",
+        "-999999999999w",
+        "now-999999999999w",
+        "0001-01-01",
+    ],
+)
+@pytest.mark.parametrize(
+    "route",
+    ["/api/v1/series?host=web-1&metric=cpu.percent&from=", "/api/v1/hosts/web-1/processes/1?from="],
+)
+def test_a_time_no_calendar_holds_is_a_400_not_a_500(
+    client: TestClient, route: str, bad_time: str
+) -> None:
+    response = client.get(route + bad_time)
+    assert response.status_code == 400, response.text
+    assert "from" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("step", ["99999999999999999999", "999999999999w", "0", "-5", "1.5"])
+def test_a_step_beyond_ten_years_or_not_a_duration_is_a_400(client: TestClient, step: str) -> None:
+    response = client.get(f"/api/v1/series?host=web-1&metric=cpu.percent&from=-1h&step={step}")
+    assert response.status_code == 400, response.text
