@@ -1,15 +1,19 @@
-"""Agent tokens: shown once, stored only as a hash."""
+"""Agent tokens: shown once, stored only as a hash, each bound to the hosts it may write."""
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 AGENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+# A host name of the wire contract, or a glob of them ('web-*', 'db-?.eu').
+HOST_PATTERN = re.compile(r"^[A-Za-z0-9._*?\[\]-]{1,253}$")
 TOKEN_PREFIX = "hp_"  # noqa: S105 - a prefix that marks tokens in logs, not a secret
 
 
@@ -27,6 +31,20 @@ class Agent:
     name: str
     created_at: datetime
     revoked_at: datetime | None
+    hosts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AgentGrant:
+    """What an active token allows: writing as ``name`` for the hosts its patterns match."""
+
+    name: str
+    hosts: tuple[str, ...]
+
+    def may_write(self, hostname: str) -> bool:
+        # Host names are case-insensitive (DNS): 'WEB-1' is web-1's.
+        name = hostname.lower()
+        return any(fnmatch.fnmatchcase(name, pattern.lower()) for pattern in self.hosts)
 
 
 class AgentExists(ValueError):
@@ -34,22 +52,42 @@ class AgentExists(ValueError):
 
 
 class AgentRepository(Protocol):
-    def add(self, name: str, hashed: str) -> None: ...
+    def add(self, name: str, hashed: str, hosts: Sequence[str]) -> None: ...
 
     def list(self) -> list[Agent]: ...
 
     def revoke(self, name: str) -> bool: ...
 
-    def name_for_hash(self, hashed: str) -> str | None:
+    def bind(self, name: str, hosts: Sequence[str]) -> bool:
+        """Replace the host patterns of an active agent; False when there is none."""
+
+    def grant_for_hash(self, hashed: str) -> AgentGrant | None:
         """The active agent with this token hash, or None."""
 
 
-def register_agent(repository: AgentRepository, name: str) -> str:
+def check_agent_name(name: str) -> None:
     if not AGENT_NAME.match(name):
         raise ValueError(
             f"agent name {name!r} must be 1-63 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
         )
+
+
+def check_host_patterns(hosts: Sequence[str]) -> tuple[str, ...]:
+    for pattern in hosts:
+        if not HOST_PATTERN.match(pattern):
+            raise ValueError(
+                f"host pattern {pattern!r} must be a host name or a glob of one "
+                "(letters, digits, '.', '_', '-', '*', '?', '[...]')"
+            )
+    return tuple(dict.fromkeys(hosts))
+
+
+def register_agent(
+    repository: AgentRepository, name: str, hosts: Sequence[str] | None = None
+) -> str:
+    """A new agent and its token; it writes the host of its own name unless told otherwise."""
+    check_agent_name(name)
     token = new_token()
-    repository.add(name, token_hash(token))
+    repository.add(name, token_hash(token), check_host_patterns(hosts or [name]))
     return token

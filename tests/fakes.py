@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from hostpulse.agents import AgentGrant
 from hostpulse.contract import Batch
 
 
@@ -15,9 +16,11 @@ class Unavailable(ConnectionError):
 @dataclass
 class MemoryAgents:
     tokens: dict[str, str] = field(default_factory=dict)  # token -> agent
+    hosts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # agent -> patterns
 
-    def agent_for_token(self, token: str) -> str | None:
-        return self.tokens.get(token)
+    def grant_for_token(self, token: str) -> AgentGrant | None:
+        name = self.tokens.get(token)
+        return None if name is None else AgentGrant(name, self.hosts.get(name, (name,)))
 
 
 @dataclass

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg2
 
-from hostpulse.agents import Agent, AgentExists, AgentRepository, token_hash
+from hostpulse.agents import Agent, AgentExists, AgentGrant, AgentRepository, token_hash
 from hostpulse.store.postgres import PgConnector
 
 
@@ -15,10 +16,13 @@ class PgAgentRepository:
     def __init__(self, connector: PgConnector) -> None:
         self.connector = connector
 
-    def add(self, name: str, hashed: str) -> None:
+    def add(self, name: str, hashed: str, hosts: Sequence[str]) -> None:
         try:
             with self.connector.transaction() as cur:
-                cur.execute("INSERT INTO agents (name, token_hash) VALUES (%s, %s)", (name, hashed))
+                cur.execute(
+                    "INSERT INTO agents (name, token_hash, hosts) VALUES (%s, %s, %s)",
+                    (name, hashed, list(hosts)),
+                )
         except psycopg2.errors.UniqueViolation:
             raise AgentExists(
                 f"agent {name!r} exists; revoke it first or pick another name"
@@ -26,8 +30,11 @@ class PgAgentRepository:
 
     def list(self) -> list[Agent]:
         with self.connector.transaction() as cur:
-            cur.execute("SELECT name, created_at, revoked_at FROM agents ORDER BY name")
-            return [Agent(*row) for row in cur.fetchall()]
+            cur.execute("SELECT name, created_at, revoked_at, hosts FROM agents ORDER BY name")
+            return [
+                Agent(name, created, revoked, tuple(hosts))
+                for name, created, revoked, hosts in cur.fetchall()
+            ]
 
     def revoke(self, name: str) -> bool:
         with self.connector.transaction() as cur:
@@ -37,13 +44,22 @@ class PgAgentRepository:
             )
             return bool(cur.rowcount)
 
-    def name_for_hash(self, hashed: str) -> str | None:
+    def bind(self, name: str, hosts: Sequence[str]) -> bool:
         with self.connector.transaction() as cur:
             cur.execute(
-                "SELECT name FROM agents WHERE token_hash = %s AND revoked_at IS NULL", (hashed,)
+                "UPDATE agents SET hosts = %s WHERE name = %s AND revoked_at IS NULL",
+                (list(hosts), name),
+            )
+            return bool(cur.rowcount)
+
+    def grant_for_hash(self, hashed: str) -> AgentGrant | None:
+        with self.connector.transaction() as cur:
+            cur.execute(
+                "SELECT name, hosts FROM agents WHERE token_hash = %s AND revoked_at IS NULL",
+                (hashed,),
             )
             row: Any = cur.fetchone()
-        return str(row[0]) if row else None
+        return AgentGrant(str(row[0]), tuple(row[1])) if row else None
 
 
 class CachedAgentDirectory:
@@ -52,16 +68,16 @@ class CachedAgentDirectory:
     def __init__(self, repository: AgentRepository, ttl_s: float) -> None:
         self.repository = repository
         self.ttl_s = ttl_s
-        self._cache: dict[str, tuple[float, str | None]] = {}
+        self._cache: dict[str, tuple[float, AgentGrant | None]] = {}
 
-    def agent_for_token(self, token: str) -> str | None:
+    def grant_for_token(self, token: str) -> AgentGrant | None:
         hashed = token_hash(token)
         now = time.monotonic()
         cached = self._cache.get(hashed)
         if cached is not None and now - cached[0] < self.ttl_s:
             return cached[1]
-        name = self.repository.name_for_hash(hashed)
+        grant = self.repository.grant_for_hash(hashed)
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[hashed] = (now, name)
-        return name
+        self._cache[hashed] = (now, grant)
+        return grant

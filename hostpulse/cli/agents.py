@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from hostpulse.adapters.pg_agents import PgAgentRepository
-from hostpulse.agents import AgentExists, register_agent
+from hostpulse.agents import AgentExists, check_host_patterns, register_agent
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import LocalCloud, read_endpoints
@@ -29,7 +29,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     actions = agents.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="create an agent and print its token once")
     add.add_argument("name")
-    actions.add_parser("list", help="every agent, active or revoked")
+    add.add_argument(
+        "--host",
+        action="append",
+        metavar="PATTERN",
+        help="a host the agent may write (a name or a glob such as 'web-*'); repeat for more."
+        " Default: the host named like the agent",
+    )
+    bind = actions.add_parser("bind", help="set the hosts an agent may write")
+    bind.add_argument("name")
+    bind.add_argument("patterns", nargs="+", metavar="PATTERN")
+    actions.add_parser("list", help="every agent, active or revoked, with its hosts")
     revoke = actions.add_parser("revoke", help="refuse the agent's token from now on")
     revoke.add_argument("name")
 
@@ -38,18 +48,37 @@ def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:
     repository = PgAgentRepository(PgConnector(database_url(settings)))
     if args.action == "add":
         try:
-            token = register_agent(repository, args.name)
+            token = register_agent(repository, args.name, args.host)
         except (AgentExists, ValueError) as error:
             print(f"hostpulse: error: {error}")
             return 1
         print(token)
-        print(f"# agent {args.name!r} added; this token is shown once, keep it safe", flush=True)
+        hosts = ", ".join(args.host or [args.name])
+        print(
+            f"# agent {args.name!r} added, writing host(s) {hosts}; this token is shown once,"
+            " keep it safe",
+            flush=True,
+        )
+        return 0
+    if args.action == "bind":
+        try:
+            patterns = check_host_patterns(args.patterns)
+        except ValueError as error:
+            print(f"hostpulse: error: {error}")
+            return 1
+        if not repository.bind(args.name, patterns):
+            print(f"hostpulse: error: no active agent named {args.name!r}")
+            return 1
+        print(f"hostpulse: agent {args.name!r} may write {', '.join(patterns)}")
         return 0
     if args.action == "list":
-        print(f"{'AGENT':30} {'CREATED':26} STATE")
+        print(f"{'AGENT':30} {'CREATED':26} {'STATE':22} HOSTS")
         for agent in repository.list():
             state = f"revoked {agent.revoked_at:%Y-%m-%d %H:%M}" if agent.revoked_at else "active"
-            print(f"{agent.name:30} {agent.created_at:%Y-%m-%d %H:%M:%S %Z}    {state}")
+            print(
+                f"{agent.name:30} {agent.created_at:%Y-%m-%d %H:%M:%S %Z}    {state:22}"
+                f" {', '.join(agent.hosts)}"
+            )
         return 0
     if repository.revoke(args.name):
         print(f"hostpulse: agent {args.name!r} revoked")

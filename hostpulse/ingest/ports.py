@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from hostpulse.agents import AgentGrant
 from hostpulse.contract import Batch
 
 
 class AgentDirectory(Protocol):
-    def agent_for_token(self, token: str) -> str | None:
-        """The agent a token belongs to, or None when unknown or revoked."""
+    def grant_for_token(self, token: str) -> AgentGrant | None:
+        """The agent a token belongs to and the hosts it may write; None when unknown or
+        revoked."""
 
 
 class RateLimiter(Protocol):

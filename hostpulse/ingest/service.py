@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from hostpulse.agents import AGENT_NAME
+from hostpulse.agents import AGENT_NAME, AgentGrant
 from hostpulse.contract import Batch
 from hostpulse.envelope import MAX_INLINE_BYTES, Envelope, archive_key
 from hostpulse.ingest.ports import (
@@ -137,15 +137,22 @@ class IngestService:
         self, request: IngestRequest, parse: Callable[[bytes, str], Batch]
     ) -> IngestResponse:
         try:
-            agent_id = self._authenticate(request)
+            grant = self._authenticate(request)
             body = decompress(
                 request.body,
                 request.headers.get("content-encoding", ""),
                 self.limits.max_decompressed_bytes,
             )
-            batch = parse(body, agent_id)
+            batch = parse(body, grant.name)
+            if not grant.may_write(batch.host.hostname):
+                raise Rejected(
+                    403,
+                    "host_not_allowed",
+                    f"agent {grant.name!r} may not write host {batch.host.hostname!r}; bind it"
+                    " with `hostpulse agents bind`",
+                )
             self._check_times(batch, request.received_ms)
-            return self._accept(batch, request, agent_id)
+            return self._accept(batch, request, grant.name)
         except Rejected as rejection:
             self.counters.count(f"rejected_{rejection.response.status}")
             return rejection.response
@@ -169,16 +176,16 @@ class IngestService:
         except ValidationError as error:
             raise Rejected(422, "invalid_snapshot", validation_message(error)) from None
 
-    def _authenticate(self, request: IngestRequest) -> str:
+    def _authenticate(self, request: IngestRequest) -> AgentGrant:
         if len(request.body) > self.limits.max_body_bytes:
             raise Rejected(413, "too_large", f"body exceeds {self.limits.max_body_bytes} bytes")
         token = bearer_token(request.headers)
         if token is None:
             raise Rejected(401, "unauthorized", "missing agent token (Authorization: Bearer …)")
-        agent_id = self.agents.agent_for_token(token)
-        if agent_id is None or not AGENT_NAME.match(agent_id):
+        grant = self.agents.grant_for_token(token)
+        if grant is None or not AGENT_NAME.match(grant.name):
             raise Rejected(401, "unauthorized", "unknown or revoked agent token")
-        return agent_id
+        return grant
 
     def _check_times(self, batch: Batch, now_ms: int) -> None:
         newest = max(s.ts_ms for s in batch.samples)

@@ -16,6 +16,7 @@ import requests
 from hostpulse.adapters.pg_agents import PgAgentRepository
 from hostpulse.agents import register_agent
 from hostpulse.store.postgres import PgConnector
+from hostpulse_agent.text import host_name
 from tests.support import CloudUnderTest, eventually
 
 pytestmark = pytest.mark.localcloud
@@ -26,7 +27,11 @@ def test_the_agent_process_reports_this_host_and_stops_cleanly(
 ) -> None:
     endpoints = local_cloud.endpoints
     name = f"run-{time.time_ns() % 10**8}"
-    token = register_agent(PgAgentRepository(PgConnector(endpoints["database_url"])), name)
+    token = register_agent(
+        PgAgentRepository(PgConnector(endpoints["database_url"])),
+        name,
+        [host_name(socket.gethostname())],  # the real agent reports this machine
+    )
     (tmp_path / "agent.toml").write_text(
         f'ingest_url = "{endpoints["ingest_url"]}"\nagent_id = "{name}"\n'
         f'state_dir = "{tmp_path / "state"}"\ninterval_s = 1\nsend_every_s = 2\n'
@@ -47,7 +52,7 @@ def test_the_agent_process_reports_this_host_and_stops_cleanly(
         text=True,
     )
     api = endpoints["local_api_url"]
-    hostname = socket.gethostname()
+    hostname = host_name(socket.gethostname())
     try:
 
         def latest() -> dict[str, object] | None:

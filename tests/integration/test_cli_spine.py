@@ -31,7 +31,7 @@ def test_agents_add_list_revoke(local_cloud: CloudUnderTest) -> None:
     assert again.returncode == 1 and "exists" in again.stdout
     assert "cli-agent" in listed.stdout and token not in listed.stdout
     assert revoked.returncode == 0
-    assert repository.name_for_hash(token_hash(token)) is None
+    assert repository.grant_for_hash(token_hash(token)) is None
     assert twice.returncode == 1 and "no active agent" in twice.stdout
     assert bad.returncode == 1 and "agent name" in bad.stdout
 

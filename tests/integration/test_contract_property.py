@@ -137,7 +137,7 @@ def test_every_batch_is_refused_or_lands_in_every_tier(
         document["host"]["hostname"] = f"{document['host']['hostname'][:200]}-{agent}"
     queue = MemoryQueue()
     service = IngestService(
-        MemoryAgents({"hp_property": agent}),
+        MemoryAgents({"hp_property": agent}, {agent: (f"*-{agent}",)}),
         MemoryLimiter(),
         queue,
         MemoryHot(),

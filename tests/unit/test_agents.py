@@ -1,22 +1,29 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
 
 from hostpulse.adapters.pg_agents import CachedAgentDirectory
-from hostpulse.agents import Agent, register_agent, token_hash
+from hostpulse.agents import Agent, AgentGrant, register_agent, token_hash
 
 
 @dataclass
 class MemoryRepository:
     rows: dict[str, str] = field(default_factory=dict)  # name -> hash
+    hosts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
     lookups: int = 0
 
-    def add(self, name: str, hashed: str) -> None:
+    def add(self, name: str, hashed: str, hosts: Sequence[str]) -> None:
         self.rows[name] = hashed
+        self.hosts[name] = tuple(hosts)
+
+    def bind(self, name: str, hosts: Sequence[str]) -> bool:
+        self.hosts[name] = tuple(hosts)
+        return name in self.rows
 
     def list(self) -> list[Agent]:
         return []
@@ -25,11 +32,11 @@ class MemoryRepository:
         self.revoked.add(name)
         return True
 
-    def name_for_hash(self, hashed: str) -> str | None:
+    def grant_for_hash(self, hashed: str) -> AgentGrant | None:
         self.lookups += 1
         for name, stored in self.rows.items():
             if stored == hashed and name not in self.revoked:
-                return name
+                return AgentGrant(name, self.hosts[name])
         return None
 
 
@@ -54,10 +61,30 @@ def test_lookups_are_cached_and_a_revocation_applies_after_the_ttl() -> None:
     token = register_agent(repository, "web-1")
     directory = CachedAgentDirectory(repository, ttl_s=0.2)
 
-    assert directory.agent_for_token(token) == "web-1"
-    assert directory.agent_for_token(token) == "web-1"
+    assert directory.grant_for_token(token) == AgentGrant("web-1", ("web-1",))
+    assert directory.grant_for_token(token) == AgentGrant("web-1", ("web-1",))
     assert repository.lookups == 1
 
     repository.revoke("web-1")
     time.sleep(0.25)
-    assert directory.agent_for_token(token) is None
+    assert directory.grant_for_token(token) is None
+
+
+def test_an_agent_writes_its_own_host_unless_bound_to_others() -> None:
+    repository = MemoryRepository()
+    register_agent(repository, "web-1")
+    register_agent(repository, "collector", ["db-*", "cache-1.eu"])
+
+    assert repository.hosts == {"web-1": ("web-1",), "collector": ("db-*", "cache-1.eu")}
+    own = AgentGrant("web-1", repository.hosts["web-1"])
+    assert own.may_write("web-1") and own.may_write("WEB-1")
+    assert not own.may_write("web-2") and not own.may_write("web-1x")
+    other = AgentGrant("collector", repository.hosts["collector"])
+    assert other.may_write("db-7") and other.may_write("cache-1.eu")
+    assert not other.may_write("cache-1-eu") and not other.may_write("web-1")
+
+
+@pytest.mark.parametrize("pattern", ["", "web 1", "web/1", "a\x00", "x" * 254, "web;1"])
+def test_bad_host_patterns_are_refused(pattern: str) -> None:
+    with pytest.raises(ValueError, match="host pattern"):
+        register_agent(MemoryRepository(), "web-1", [pattern])

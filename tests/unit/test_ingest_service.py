@@ -292,3 +292,43 @@ def test_a_bad_seed_snapshot_is_refused() -> None:
 
     assert (response.status, response.body["error"]) == (422, "invalid_snapshot")
     assert rig.stored_nothing()
+
+
+def test_a_token_writes_only_the_hosts_bound_to_it() -> None:
+    rig = Rig()
+    rig.agents.tokens["hp_b"] = "web-2"  # agent B, with its own agent id, claims web-1's host
+    takeover = batch().model_copy(update={"agent_id": "web-2"})
+
+    response = rig.service.ingest(request(takeover.model_dump_json().encode(), token="hp_b"))
+
+    assert response.status == 403
+    assert response.body["error"] == "host_not_allowed"
+    assert rig.stored_nothing()
+
+
+def test_a_token_bound_to_a_pattern_writes_every_host_it_matches() -> None:
+    rig = Rig()
+    rig.agents.hosts["web-1"] = ("web-*",)
+    accepted = batch()
+    other = batch().model_copy(
+        update={"host": accepted.host.model_copy(update={"hostname": "WEB-9"}), "seq": 7}
+    )
+
+    assert rig.service.ingest(request(accepted.model_dump_json().encode())).status == 202
+    assert rig.service.ingest(request(other.model_dump_json().encode())).status == 202
+    refused = batch().model_copy(
+        update={"host": accepted.host.model_copy(update={"hostname": "db-1"}), "seq": 8}
+    )
+    assert rig.service.ingest(request(refused.model_dump_json().encode())).status == 403
+    assert len(rig.queue.messages) == 2
+
+
+def test_the_seed_endpoint_binds_its_agent_to_its_own_host_too() -> None:
+    rig = Rig()
+    rig.agents.hosts["web-1"] = ("db-*",)  # an operator moved the binding away
+    snapshot = {"timestamp": NOW_MS / 1000, "total_cpu_percent": 5.0}
+
+    response = rig.service.ingest_seed(request(json.dumps(snapshot).encode()))
+
+    assert response.status == 403
+    assert rig.stored_nothing()

@@ -1,0 +1,51 @@
+"""The boundaries of the security model, attacked through the real local cloud."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import psycopg2
+import pytest
+import requests
+
+from hostpulse.simulation import SyntheticHost
+from tests.support import CloudUnderTest, eventually, post_batch
+
+pytestmark = pytest.mark.localcloud
+NewAgent = Callable[[str], tuple[str, str]]
+
+
+def owner_of(cloud: CloudUnderTest, host: str) -> str | None:
+    conn = psycopg2.connect(cloud.endpoints["database_url"])
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT agent_id FROM hosts WHERE host = %s", (host,))
+        row = cur.fetchone()
+    conn.close()
+    return None if row is None else str(row[0])
+
+
+def test_another_agents_token_cannot_take_a_host_over(
+    local_cloud: CloudUnderTest, new_agent: NewAgent
+) -> None:
+    victim, victim_token = new_agent("victim")
+    attacker, attacker_token = new_agent("attacker")
+    now = int(time.time() * 1000)
+    assert post_batch(local_cloud, SyntheticHost(victim).batch([now - 1000]), victim_token).ok
+    eventually(lambda: owner_of(local_cloud, victim) == victim, timeout=60)
+
+    forged = SyntheticHost(victim, agent_id=attacker).batch([now - 500, now])
+    response = post_batch(local_cloud, forged, attacker_token)
+
+    assert response.status_code == 403
+    assert response.json()["error"] == "host_not_allowed"
+    time.sleep(2)  # what a 202 would have queued has had time to land
+    assert owner_of(local_cloud, victim) == victim
+    series = requests.get(
+        f"{local_cloud.endpoints['local_api_url']}/api/v1/series",
+        params={"host": victim, "metric": "load.1", "from": "-1h"},
+        timeout=30,
+    )
+    assert series.status_code == 200
+    (points,) = [s["points"] for s in series.json()["series"]]
+    assert len(points) == 1
