@@ -35,6 +35,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     routers = (health, hosts, series, live, seed, alerts)
     for router in (module.router for module in routers):
         app.include_router(router)
+    app.include_router(alerts.admin_router)
     if settings.allowed_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -62,8 +62,29 @@ def require_reader(connection: HTTPConnection, settings: Settings) -> None:
     raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
 
 
+def require_admin(connection: HTTPConnection, settings: Settings) -> None:
+    """The admin token, from the Authorization header only: never from a URL, where it would
+    end up in logs, browser history and shared links."""
+    if settings.admin_token is None:
+        raise HTTPException(
+            403, "administration through the API is off: set HOSTPULSE_ADMIN_TOKEN to allow it"
+        )
+    header = connection.headers.get("authorization", "")
+    supplied = header[7:] if header.lower().startswith("bearer ") else ""
+    if not supplied:
+        raise HTTPException(
+            401,
+            "the admin token is required, as 'Authorization: Bearer …'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    expected = settings.admin_token.get_secret_value()
+    if not hmac.compare_digest(supplied.encode(), expected.encode()):
+        raise HTTPException(403, "this token may not administer hostpulse")
+
+
 Queries = Annotated[QueryService, Depends(get_query_service)]
 Now = Annotated[datetime, Depends(get_now)]
 Hub = Annotated[LiveHub, Depends(get_live_hub)]
 AlertRules = Annotated[PgAlertStore, Depends(get_alert_store)]
 Reader = Depends(require_reader)
+Admin = Depends(require_admin)

@@ -63,6 +63,11 @@ class ApiSettings(CoreSettings):
     read_token: SecretStr | None = Field(
         None, description="when set, every data route needs it (Bearer header or ?token=)"
     )
+    admin_token: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="needed (as a Bearer header only) to change alert rules; unset: nobody can",
+    )
     cors_origins: str = Field("", description="comma-separated origins allowed to read the API")
     live_websocket: bool = Field(
         True, description="whether /api/v1/live is served as a WebSocket where this API runs"

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Response
 
-from api.dependencies import AlertRules, Now, Reader
+from api.dependencies import Admin, AlertRules, Now, Reader
 from api.params import parse_time
 from hostpulse.alerts.rules import Rule
+from hostpulse.alerts.service import AlertService
 
 router = APIRouter(tags=["alerts"], dependencies=[Reader])
+# Changing what alerts is an operator's act: the admin credential, not the read token.
+admin_router = APIRouter(tags=["alerts"], dependencies=[Admin])
 
 
 @router.get("/api/v1/alert-rules", summary="Every rule, with where it came from (file or api)")
@@ -18,9 +22,9 @@ def list_rules(store: AlertRules) -> dict[str, Any]:
     return {"rules": store.rules_with_source()}
 
 
-@router.put("/api/v1/alert-rules/{name}", summary="Create or replace a rule")
+@admin_router.put("/api/v1/alert-rules/{name}", summary="Create or replace a rule")
 def put_rule(
-    name: str, rule: Annotated[Rule, Body()], store: AlertRules, response: Response
+    name: str, rule: Annotated[Rule, Body()], store: AlertRules, response: Response, now: Now
 ) -> dict[str, Any]:
     if rule.name != name:
         raise HTTPException(422, f"the rule's name {rule.name!r} differs from the path's {name!r}")
@@ -28,17 +32,26 @@ def put_rule(
     unknown = [target for target in rule.notify if target not in known]
     if unknown:
         raise HTTPException(422, f"unknown notification targets {unknown}; known: {sorted(known)}")
-    existed = any(r.name == name for r in store.rule_set().rules)
+    previous = next((r for r in store.rule_set().rules if r.name == name), None)
     store.put_rule(rule)
-    response.status_code = 200 if existed else 201
+    if previous is not None:
+        AlertService(store, {}).retire(previous, rule, now_ms(now))
+    response.status_code = 200 if previous is not None else 201
     return {"rule": rule.model_dump(mode="json", by_alias=True)}
 
 
-@router.delete("/api/v1/alert-rules/{name}", status_code=204, summary="Delete a rule")
-def delete_rule(name: str, store: AlertRules) -> Response:
+@admin_router.delete("/api/v1/alert-rules/{name}", status_code=204, summary="Delete a rule")
+def delete_rule(name: str, store: AlertRules, now: Now) -> Response:
+    previous = next((r for r in store.rule_set().rules if r.name == name), None)
     if not store.delete_rule(name):
         raise HTTPException(404, f"no rule named {name!r}")
+    if previous is not None:  # its alerts resolve now, with their resolved notifications
+        AlertService(store, {}).retire(previous, None, now_ms(now))
     return Response(status_code=204)
+
+
+def now_ms(now: datetime) -> int:
+    return int(now.timestamp() * 1000)
 
 
 @router.get("/api/v1/alerts", summary="Active alerts: firing, then pending")

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from hostpulse.contract import SAFE_TEXT, VALUE_MAX
+
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
 UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
@@ -34,8 +36,14 @@ def seconds(value: object) -> object:
     return value
 
 
-Duration = Annotated[float, BeforeValidator(seconds), Field(ge=0)]
+# Bounds, so that no rule can crash evaluation (a `for` of 1e308 s overflows a time) or
+# grow without limit: 30 days is longer than any sensible pending or repeat time.
+MAX_DURATION_S = 30 * 86400
+Duration = Annotated[float, BeforeValidator(seconds), Field(ge=0, le=MAX_DURATION_S)]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$")]
+Text = Annotated[str, Field(max_length=1024, pattern=SAFE_TEXT)]
+Key = Annotated[str, Field(min_length=1, max_length=64, pattern=SAFE_TEXT)]
+Glob = Annotated[str, Field(min_length=1, max_length=256, pattern=SAFE_TEXT)]
 
 
 class Strict(BaseModel):
@@ -43,8 +51,12 @@ class Strict(BaseModel):
 
 
 class HostSelector(Strict):
-    names: list[str] = Field(default_factory=lambda: ["*"], description="host names or globs")
-    labels: dict[str, str] = Field(default_factory=dict, description="all must match")
+    names: list[Glob] = Field(
+        default_factory=lambda: ["*"], max_length=100, description="host names or globs"
+    )
+    labels: dict[Key, Text] = Field(
+        default_factory=dict, max_length=32, description="all must match"
+    )
 
     def matches(self, host: str, labels: dict[str, str]) -> bool:
         return any(fnmatch.fnmatchcase(host, pattern) for pattern in self.names) and all(
@@ -54,22 +66,25 @@ class HostSelector(Strict):
 
 class Rule(Strict):
     name: Name
-    metric: str | None = Field(None, description="e.g. cpu.percent, cpu.core:*, disk.percent:*")
-    process: str | None = Field(None, description="process name glob, for process.* metrics")
+    metric: Glob | None = Field(None, description="e.g. cpu.percent, cpu.core:*, disk.percent:*")
+    process: Glob | None = Field(None, description="process name glob, for process.* metrics")
     aggregate: Literal["avg", "max", "min", "sum"] = "max"
     op: Literal[">", ">=", "<", "<=", "==", "!="] = ">"
-    threshold: float | None = None
+    # Finite and within what a sample can carry.
+    threshold: Annotated[float, Field(ge=-VALUE_MAX, le=VALUE_MAX)] | None = None
     absent_for: Duration | None = Field(None, description="fires when a host sends nothing")
     for_: Duration = Field(0, alias="for")
     keep_firing_for: Duration = 0
     hosts: HostSelector = Field(default_factory=HostSelector)
     severity: Literal["info", "warning", "critical"] = "warning"
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
-    notify: list[str] = Field(default_factory=lambda: ["log"])
+    labels: dict[Key, Text] = Field(default_factory=dict, max_length=32)
+    annotations: dict[Key, Text] = Field(default_factory=dict, max_length=32)
+    notify: list[Name] = Field(default_factory=lambda: ["log"], max_length=16)
     repeat_interval: Duration = Field(4 * 3600, gt=0)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Rule:

@@ -290,6 +290,25 @@ class AlertService:
         outcome.resolved += 1
         outcome.notifications += len(rule.notify)
 
+    # -- rules that change ---------------------------------------------------------------------
+
+    def retire(self, rule: Rule, replacement: Rule | None, now_ms: int) -> Outcome:
+        """Resolve the alerts of a rule that was deleted (``replacement`` None) or replaced by
+        one that no longer watches their host: nothing else would ever resolve them. A rule
+        that still watches the host re-evaluates on its next batch."""
+        outcome = Outcome()
+        seen = self.store.last_seen()
+        for host in self.store.hosts_with_open_episodes():
+            labels = seen.get(host, (0, {}))[1]
+            if replacement is not None and replacement.hosts.matches(host, labels):
+                continue
+            with self.store.host(host) as alerts:
+                episode = alerts.open_episodes().get(rule.name)
+                if episode is not None:
+                    self._resolve(alerts, rule, host, episode, now_ms, None, now_ms, outcome)
+                alerts.forget(rule.name)
+        return outcome
+
     # -- absent data and reminders, on a schedule ----------------------------------------------
 
     def _end_absence(

@@ -166,6 +166,9 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "clean", help="stop everything and delete the local cloud's data (databases, logs)"
     )
+    commands.add_parser(
+        "admin-token", help="print the API's admin token (to change alert rules through it)"
+    )
     status = commands.add_parser("status", help="each component, its address, healthy or not")
     status.add_argument("--json", action="store_true")
     commands.add_parser("deploy", help="deploy the stack description again (idempotent)")
@@ -196,6 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_down(cloud)
         if args.command == "clean":
             return cmd_clean(cloud)
+        if args.command == "admin-token":
+            print(cloud.admin_token())
+            return 0
         if args.command == "status":
             return cmd_status(cloud, args.json)
         return cmd_deploy(cloud)

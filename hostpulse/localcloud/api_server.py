@@ -33,12 +33,15 @@ class ApiServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def configure(self, database_url: str, redis_url: str, cors_origins: str = "") -> None:
+    def configure(
+        self, database_url: str, redis_url: str, cors_origins: str, admin_token: str
+    ) -> None:
         """Called by the supervisor once the servers it needs are up."""
         self.environment = {
             "HOSTPULSE_DATABASE_URL": database_url,
             "HOSTPULSE_REDIS_URL": redis_url,
             "HOSTPULSE_CORS_ORIGINS": cors_origins,
+            "HOSTPULSE_ADMIN_TOKEN": admin_token,
         }
 
     def start(self) -> None:

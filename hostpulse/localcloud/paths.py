@@ -39,6 +39,10 @@ class StatePaths:
         return self.logs / "lambda"
 
     @property
+    def admin_token(self) -> Path:
+        return self.root / "admin-token"
+
+    @property
     def simulate(self) -> Path:
         return self.root / "simulate"
 
@@ -52,6 +56,7 @@ class StatePaths:
         """Everything the local cloud itself puts in the state folder."""
         return [
             self.endpoints,
+            self.admin_token,
             self.logs,
             self.run,
             self.postgres,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hostpulse.localcloud.server_account import Isolation
@@ -35,6 +35,8 @@ class LocalCloudSettings(BaseSettings):
     # Origins that may read the API: a dashboard served as a static site from elsewhere.
     # Any origin by default, as everything listens on loopback only.
     cors_origins: str = "*"
+    # Needed to change alert rules through the API; generated under the state folder when unset.
+    admin_token: SecretStr | None = Field(None, min_length=16)
     # LocalStack's virtual environment is a cache shared by every state folder of a checkout.
     localstack_env_dir: Path = PROJECT_ROOT / ".hostpulse" / "localstack-env"
     stack_file: Path = PROJECT_ROOT / "stack" / "stack.yaml"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import threading
 import time
@@ -18,6 +19,7 @@ from redis import RedisError
 from hostpulse.adapters.clients import redis_client
 from hostpulse.adapters.pg_alerts import PgAlertStore
 from hostpulse.alerts.rules import RuleFileError, load_rule_set
+from hostpulse.alerts.service import AlertService
 from hostpulse.aws import aws_client
 from hostpulse.db.migrate import migrate
 from hostpulse.hot import draining_key
@@ -37,6 +39,7 @@ from hostpulse.stack.model import load_stack
 from hostpulse.store.postgres import PgConnector
 
 SUPERVISOR = "supervisor"
+ADMIN_TOKEN_PREFIX = "hpa_"  # noqa: S105 - marks admin tokens in logs, not a secret
 Report = Callable[[str], None]
 
 
@@ -109,7 +112,9 @@ class LocalCloud:
             report(f"deployed: {len(result.changes)} change(s)")
             # The queue is new and empty: batches refused by the last `down` may come back.
             redis_client(self.redis.url, 2.0).delete(draining_key(result.queue_urls["aggregate"]))
-            self.api.configure(self.postgres.url, self.redis.url, self.settings.cors_origins)
+            self.api.configure(
+                self.postgres.url, self.redis.url, self.settings.cors_origins, self.admin_token()
+            )
             self._start_all(services, report)
             endpoints = self.endpoints(result)
             write_atomically(self.paths.endpoints, json.dumps(endpoints, indent=2))
@@ -135,7 +140,16 @@ class LocalCloud:
             raise LocalCloudError(
                 str(error), "fix the rule file, or check it with `hostpulse alerts check FILE`"
             ) from None
-        PgAlertStore(PgConnector(self.postgres.url)).replace_file_rules(rule_set)
+        store = PgAlertStore(PgConnector(self.postgres.url))
+        before = {rule.name: rule for rule in store.rule_set().rules}
+        store.replace_file_rules(rule_set)
+        after = {rule.name: rule for rule in store.rule_set().rules}
+        # A rule taken out of the file, or changed, must not leave its alerts firing forever.
+        retiring = AlertService(store, {})
+        now_ms = int(time.time() * 1000)
+        for name, rule in before.items():
+            if after.get(name) != rule:
+                retiring.retire(rule, after.get(name), now_ms)
         report(f"loaded {len(rule_set.rules)} alert rules from {path.name}")
 
     def deploy(self) -> DeployResult:
@@ -145,8 +159,20 @@ class LocalCloud:
             "redis_url": self.redis.url,
             "region": self.settings.region,
             "cors_origins": self.settings.cors_origins,
+            "admin_token": self.admin_token(),
         }
         return Deployer(stack, self.localstack.url, self.settings.region, variables).deploy()
+
+    def admin_token(self) -> str:
+        """The configured admin token, or one generated once and kept 0600 in the state folder:
+        with nothing configured, writes are still protected."""
+        if self.settings.admin_token is not None:
+            return self.settings.admin_token.get_secret_value()
+        path = self.paths.admin_token
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(path, f"{ADMIN_TOKEN_PREFIX}{secrets.token_urlsafe(32)}\n")
+        return path.read_text().strip()
 
     def endpoints(self, result: DeployResult) -> dict[str, Any]:
         api_url = result.api_url or ""

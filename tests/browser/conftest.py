@@ -3,6 +3,7 @@ an API server of its own (so that a test can stop it and bring it back)."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import time
 from collections.abc import Iterator
@@ -63,7 +64,12 @@ def api_server(
     paths = StatePaths(tmp_path_factory.mktemp("dashboard-api"))
     paths.create()
     server = ApiServer(paths, free_port())
-    server.configure(local_cloud.endpoints["database_url"], local_cloud.endpoints["redis_url"])
+    server.configure(
+        local_cloud.endpoints["database_url"],
+        local_cloud.endpoints["redis_url"],
+        cors_origins="",
+        admin_token=secrets.token_urlsafe(24),
+    )
     server.start()
     try:
         yield server

@@ -24,15 +24,19 @@ def test_rules_are_created_replaced_refused_and_deleted_through_the_api(
     base = f"{local_cloud.endpoints['local_api_url']}/api/v1/alert-rules"
     name = f"ApiRule{time.time_ns() % 10**6}"
     rule = {"name": name, "metric": "load.1", "op": ">", "threshold": 8, "for": "2m"}
+    admin = requests.Session()
+    admin.headers["Authorization"] = f"Bearer {admin_token(local_cloud)}"
 
-    created = requests.put(f"{base}/{name}", json=rule, timeout=30)
-    replaced = requests.put(f"{base}/{name}", json={**rule, "threshold": 9}, timeout=30)
+    anonymous = requests.put(f"{base}/{name}", json=rule, timeout=30)
+    created = admin.put(f"{base}/{name}", json=rule, timeout=30)
+    replaced = admin.put(f"{base}/{name}", json={**rule, "threshold": 9}, timeout=30)
     listed = {r["name"]: r for r in requests.get(base, timeout=30).json()["rules"]}
-    mismatched = requests.put(f"{base}/Other", json=rule, timeout=30)
-    unknown_target = requests.put(f"{base}/{name}", json={**rule, "notify": ["pager"]}, timeout=30)
-    bad = requests.put(f"{base}/{name}", json={**rule, "for": "soon"}, timeout=30)
-    deleted = requests.delete(f"{base}/{name}", timeout=30)
-    again = requests.delete(f"{base}/{name}", timeout=30)
+    mismatched = admin.put(f"{base}/Other", json=rule, timeout=30)
+    unknown_target = admin.put(f"{base}/{name}", json={**rule, "notify": ["pager"]}, timeout=30)
+    bad = admin.put(f"{base}/{name}", json={**rule, "for": "soon"}, timeout=30)
+    anonymous_delete = requests.delete(f"{base}/{name}", timeout=30)
+    deleted = admin.delete(f"{base}/{name}", timeout=30)
+    again = admin.delete(f"{base}/{name}", timeout=30)
 
     assert (created.status_code, replaced.status_code) == (201, 200)
     assert listed[name]["source"] == "api" and listed[name]["rule"]["threshold"] == 9
@@ -42,6 +46,15 @@ def test_rules_are_created_replaced_refused_and_deleted_through_the_api(
     assert unknown_target.status_code == 422 and "pager" in unknown_target.text
     assert bad.status_code == 422 and "not a duration" in bad.text
     assert (deleted.status_code, again.status_code) == (204, 404)
+    assert (anonymous.status_code, anonymous_delete.status_code) == (401, 401)
+
+
+def admin_token(cloud: CloudUnderTest) -> str:
+    result = cloud.cli("admin-token")
+    assert result.returncode == 0, result.stdout
+    token = result.stdout.strip()
+    assert (cloud.state_dir / "admin-token").stat().st_mode & 0o077 == 0, "kept 0600"
+    return token
 
 
 def test_the_cli_checks_a_rule_file_and_names_the_line(

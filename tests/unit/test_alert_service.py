@@ -138,3 +138,32 @@ def test_a_failed_webhook_is_retried_later_and_blocks_nothing() -> None:
     assert first == [1, 1] and sent == 1, "the resolution went out; the firing waits"
     assert kinds(channel) == [("resolved", "HostHighCpu"), ("firing", "HostHighCpu")]
     assert all(o.delivered_ms is not None for o in store.outbox)
+
+
+STILL_HOT = [50.0] * 5 + [95.0] * 15  # fires and keeps firing
+
+
+def test_a_deleted_rule_resolves_its_alerts_with_a_notification() -> None:
+    service, store, channel = rig()
+    run(service, batches(STILL_HOT))
+    rule = next(r for r in store.rules.rules if r.name == "HostHighCpu")
+
+    outcome = service.retire(rule, None, T0 + 90_000)
+    service.deliver_due(T0 + 90_000)
+
+    assert outcome.resolved == 1
+    assert kinds(channel) == [("firing", "HostHighCpu"), ("resolved", "HostHighCpu")]
+    assert store.hosts_with_open_episodes() == []
+
+
+def test_a_changed_rule_resolves_only_the_hosts_it_no_longer_watches() -> None:
+    service, store, _ = rig()
+    run(service, batches(STILL_HOT))
+    rule = next(r for r in store.rules.rules if r.name == "HostHighCpu")
+    still_watching = rule.model_copy(update={"threshold": 99.0})
+    elsewhere = rule.model_copy(update={"hosts": rule.hosts.model_copy(update={"names": ["db-*"]})})
+
+    assert service.retire(rule, still_watching, T0 + 90_000).resolved == 0
+    assert store.hosts_with_open_episodes() == ["web-1"]
+    assert service.retire(rule, elsewhere, T0 + 90_000).resolved == 1
+    assert store.hosts_with_open_episodes() == []
