@@ -1,0 +1,42 @@
+"""API Gateway on LocalStack as on AWS: request bodies reach the function as they were sent.
+
+LocalStack's gateway inflates every ``Content-Encoding: gzip`` request body before routing it
+(its ``ContentDecoder`` handler). AWS's REST API Gateway (without payload compression, as
+hostpulse deploys it) passes the compressed body to the Lambda proxy integration untouched, and
+the function inflates it within its own limits. Inflating in the gateway made malformed gzip a
+500 instead of ingest's 400, replaced ingest's 8 MiB inflated allowance by the gateway's own
+limits, and inflated a gzip bomb in full before anything could refuse it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from localstack.aws.handlers.codec import ContentDecoder
+from localstack.runtime import hooks
+
+EXECUTE_API_PATH = "/_aws/execute-api/"
+EXECUTE_API_HOST = ".execute-api."
+
+
+def is_execute_api(request: Any) -> bool:
+    return bool(
+        request.path.startswith(EXECUTE_API_PATH) or EXECUTE_API_HOST in (request.host or "")
+    )
+
+
+@hooks.on_infra_start()
+def pass_api_gateway_bodies_through() -> None:
+    decode = ContentDecoder.__call__
+    if getattr(decode, "hostpulse", False):
+        return
+
+    def decode_unless_for_a_function(
+        self: ContentDecoder, chain: Any, context: Any, response: Any
+    ) -> None:
+        if is_execute_api(context.request):
+            return None
+        return decode(self, chain, context, response)
+
+    decode_unless_for_a_function.hostpulse = True  # type: ignore[attr-defined]
+    ContentDecoder.__call__ = decode_unless_for_a_function  # type: ignore[method-assign]
