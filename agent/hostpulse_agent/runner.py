@@ -25,7 +25,12 @@ import psutil
 from hostpulse_agent import __version__
 from hostpulse_agent.collectors import Collector
 from hostpulse_agent.config import AgentConfig
-from hostpulse_agent.sender import SendResult, backoff_s
+from hostpulse_agent.sender import (
+    CREDENTIAL_BACKOFF_BASE_S,
+    CREDENTIAL_BACKOFF_CAP_S,
+    SendResult,
+    backoff_s,
+)
 from hostpulse_agent.spool import RecordId, Spool
 from hostpulse_agent.text import host_name, safe_text
 
@@ -196,12 +201,24 @@ class Agent:
                 )
                 continue
             self.retried += 1
-            wait = result.retry_after_s if result.retry_after_s is not None else backoff_s(attempt)
+            if result.outcome == "refused_credential":
+                wait = backoff_s(attempt, CREDENTIAL_BACKOFF_BASE_S, CREDENTIAL_BACKOFF_CAP_S)
+                log.error(
+                    "the backend refused this agent's credential; batches stay spooled until "
+                    "the token or its host binding is fixed",
+                    extra={"status": result.status, "reason": result.detail,
+                           "wait_s": round(wait, 2), "pending": self.spool.pending},
+                )  # fmt: skip
+            else:
+                wait = (
+                    result.retry_after_s if result.retry_after_s is not None else backoff_s(attempt)
+                )
+                log.warning(
+                    "send failed; retrying",
+                    extra={"status": result.status, "reason": result.detail,
+                           "wait_s": round(wait, 2)},
+                )  # fmt: skip
             attempt += 1
-            log.warning(
-                "send failed; retrying",
-                extra={"status": result.status, "reason": result.detail, "wait_s": round(wait, 2)},
-            )
             if deadline is None:
                 if self.stopping.wait(wait):  # a stop interrupts the wait
                     return

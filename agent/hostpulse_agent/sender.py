@@ -15,9 +15,12 @@ from typing import Literal
 from hostpulse_agent import __version__
 from hostpulse_agent.config import AgentConfig
 
-Outcome = Literal["accepted", "retry", "rejected"]
+Outcome = Literal["accepted", "retry", "refused_credential", "rejected"]
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 60.0  # after a long outage, back within a minute of the backend
+# A refused credential waits for an operator (a rotated token, a host to bind): ask rarely.
+CREDENTIAL_BACKOFF_BASE_S = 30.0
+CREDENTIAL_BACKOFF_CAP_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,9 @@ def classify(status: int, answer: object) -> Outcome:
         return "accepted" if from_ingest else "retry"
     if status in (408, 429) or status >= 500 or not from_ingest:
         return "retry"
+    if status in (401, 403):
+        # The batch is fine; the token or its binding is not (yet): keep it for when it is.
+        return "refused_credential"
     return "rejected"  # another 4xx: sending the same bytes again cannot succeed
 
 

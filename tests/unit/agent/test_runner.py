@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hostpulse.contract import Batch
 from hostpulse_agent.config import AgentConfig
 from hostpulse_agent.runner import Agent, SequenceFile
@@ -74,6 +76,28 @@ def test_a_refused_batch_is_not_retried_and_is_counted(tmp_path: Path) -> None:
 
     assert sender.attempts == [1, 0]
     assert agent.rejected == 1 and agent.spool.pending == 0
+
+
+def test_a_refused_credential_keeps_the_batches_and_asks_again_slowly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[tuple[int, float, float]] = []
+
+    def recording_backoff(attempt: int, base_s: float = 1.0, cap_s: float = 60.0) -> float:
+        waits.append((attempt, base_s, cap_s))
+        return 0.01
+
+    monkeypatch.setattr("hostpulse_agent.runner.backoff_s", recording_backoff)
+    refused = SendResult("refused_credential", 401, "unknown or revoked agent token")
+    sender = ScriptedSender([refused, refused])
+    agent = Agent(config(tmp_path), sender)
+    spool_batches(agent, 2)
+
+    agent.send_pending(deadline=time.monotonic() + 5)
+
+    assert sender.attempts == [1, 1, 1, 0]  # refused twice, then the token works again
+    assert agent.rejected == 0 and agent.spool.pending == 0
+    assert [(base, cap) for _, base, cap in waits] == [(30.0, 300.0)] * 2
 
 
 def test_fresh_data_goes_first_then_the_backlog_oldest_first(tmp_path: Path) -> None:

@@ -96,14 +96,29 @@ def test_answers_that_are_not_from_ingest_keep_the_batch_for_a_retry(
     assert (result.outcome, result.status) == ("retry", status)
 
 
-def test_a_refusal_from_ingest_is_not_retried(server: ThreadingHTTPServer) -> None:
-    Recorder.answers = [(401, {}, b'{"error": "unauthorized", "message": "unknown token"}')]
+def test_a_refusal_of_the_batch_from_ingest_is_not_retried(server: ThreadingHTTPServer) -> None:
+    Recorder.answers = [(422, {}, b'{"error": "invalid_batch", "message": "seq: too big"}')]
 
     result = sender_for(f"http://127.0.0.1:{server.server_port}/v1/ingest").send(
         gzip.compress(b"{}")
     )
 
-    assert (result.outcome, result.detail) == ("rejected", "unknown token")
+    assert (result.outcome, result.detail) == ("rejected", "seq: too big")
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(401, "unauthorized"), (403, "host_not_allowed"), (403, "agent_mismatch")]
+)
+def test_a_refused_credential_keeps_the_batch_for_when_it_is_fixed(
+    server: ThreadingHTTPServer, status: int, error: str
+) -> None:
+    Recorder.answers = [(status, {}, f'{{"error": "{error}", "message": "no"}}'.encode())]
+
+    result = sender_for(f"http://127.0.0.1:{server.server_port}/v1/ingest").send(
+        gzip.compress(b"{}")
+    )
+
+    assert (result.outcome, result.status) == ("refused_credential", status)
 
 
 def test_headers(server: ThreadingHTTPServer) -> None:
