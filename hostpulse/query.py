@@ -209,7 +209,7 @@ class QueryService:
         """Several metrics of one host on one time axis; ``cpu.core:*`` style globs expand."""
         budget = min(max_points or self.max_points, self.max_points)
         choice = choose_tier(self.tiers, start, end, now, budget, tier, step_s)
-        names = self.expand(host, metrics)
+        names, missing = self.expand(host, metrics)
         found = self.reader.series(host, names, choice.tier, start, end, choice.step_s)
         return {
             "host": host,
@@ -227,21 +227,31 @@ class QueryService:
                 }
                 for name in names
             ],
+            "missing": missing,
         }
 
-    def expand(self, host: str, patterns: Sequence[str]) -> list[str]:
+    def expand(self, host: str, patterns: Sequence[str]) -> tuple[list[str], list[str]]:
+        """The host's metric names the patterns ask for, and the exact names it has none of.
+
+        A name the host never sent is not an error while others are found (a host that reports
+        through the seed endpoint has no ``cpu.user``): only a query that finds nothing at all
+        for an exact name is a 404.
+        """
         known = self.reader.metrics(host)
         if not known:
             self.require_host(host)
         names: list[str] = []
+        missing: list[str] = []
         for pattern in patterns:
             matches = [name for name in known if metric_matches(pattern, name)]
             if not matches and not has_glob(pattern):
-                raise NotFound(f"host {host!r} has no metric {pattern!r}")
+                missing.append(pattern)
             names += sorted((m for m in matches if m not in names), key=natural_key)
+        if missing and not names:
+            raise NotFound(f"host {host!r} has no metric {missing[0]!r}")
         if len(names) > MAX_SERIES:
             raise RangeError(f"{len(names)} series asked for; at most {MAX_SERIES} per query")
-        return names
+        return names, missing
 
     def require_host(self, host: str) -> None:
         if not any(row.host == host for row in self.reader.hosts()):

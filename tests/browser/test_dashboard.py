@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 from playwright.sync_api import Dialog, Page, expect
 
+from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.agents import register_agent
 from hostpulse.contract import Cpu, Process
 from hostpulse.localcloud.api_server import ApiServer
+from hostpulse.store.postgres import PgConnector
 from tests.browser.conftest import Fleet, screenshot, wait_for_sample
+from tests.support import post
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.browser]
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -204,3 +209,33 @@ def test_an_active_alert_shows_on_the_fleet_and_as_a_marker_on_the_host_charts(
         "Number(document.querySelector('[data-chart=cpu]').dataset.markers) >= 1"
     )
     screenshot(page, "host-alert.png")
+
+
+def test_a_host_reporting_through_the_seed_endpoint_gets_every_chart_it_has_data_for(
+    page: Page, api_server: ApiServer, fleet: Fleet
+) -> None:
+    name = f"{fleet.prefix}-seed"
+    repository = PgAgentRepository(PgConnector(fleet.cloud.endpoints["database_url"]))
+    token = register_agent(repository, name)
+    seed_url = fleet.cloud.endpoints["ingest_url"].replace("/v1/ingest", "/ingest/metrics")
+    now = time.time()
+    for age in (20, 15, 10, 5):
+        snapshot = {
+            "timestamp": now - age,
+            "total_cpu_percent": 30.0 + age,
+            "per_core_cpu_percent": [20.0, 40.0],
+            "system_memory_total_mb": 16000,
+            "system_memory_used_mb": 6000,
+            "top_processes": [{"pid": 1, "name": "init", "cpu_percent": 0.5, "memory_mb": 12}],
+        }
+        response = post(seed_url, json.dumps(snapshot).encode(), None, **{"X-Agent-Token": token})
+        assert response.status_code == 202, response.text
+
+    page.goto(f"{api_server.url}/?host={name}&range=1h")
+
+    for chart in ("cpu", "cores", "memory"):
+        page.wait_for_function(
+            f"Number(document.querySelector('[data-chart={chart}]').dataset.points) > 0",
+            timeout=30000,
+        )
+    expect(page.locator("[data-chart=cores] .u-legend .u-series")).to_have_count(3)

@@ -350,3 +350,17 @@ def test_a_time_no_calendar_holds_is_a_400_not_a_500(
 def test_a_step_beyond_ten_years_or_not_a_duration_is_a_400(client: TestClient, step: str) -> None:
     response = client.get(f"/api/v1/series?host=web-1&metric=cpu.percent&from=-1h&step={step}")
     assert response.status_code == 400, response.text
+
+
+def test_metrics_a_host_never_sent_are_listed_not_a_404_while_others_are_found(
+    client: TestClient,
+) -> None:
+    # What the host page asks of a host that reports through the seed endpoint.
+    response = client.get(
+        "/api/v1/series",
+        params={"host": "web-1", "metric": ["cpu.percent", "cpu.user", "load.*"], "from": "-1h"},
+    )
+
+    assert response.status_code == 200, response.text
+    assert [s["metric"] for s in response.json()["series"]] == ["cpu.percent"]
+    assert response.json()["missing"] == ["cpu.user"]
