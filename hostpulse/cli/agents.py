@@ -24,6 +24,13 @@ def database_url(settings: LocalCloudSettings) -> str:
     return str(endpoints["database_url"])
 
 
+def seed_backend_url(settings: LocalCloudSettings, token: str) -> str:
+    """Where the seed platform's agent sends: it appends /ingest/metrics itself."""
+    endpoints = read_endpoints(LocalCloud(settings).paths)
+    api = str(endpoints["api_url"]) if endpoints else "https://<your API Gateway URL>"
+    return f"{api}/seed/{token}"
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     agents = commands.add_parser("agents", help="add, list and revoke agent tokens")
     actions = agents.add_subparsers(dest="action", required=True)
@@ -35,6 +42,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="PATTERN",
         help="a host the agent may write (a name or a glob such as 'web-*'); repeat for more."
         " Default: the host named like the agent",
+    )
+    add.add_argument(
+        "--seed",
+        action="store_true",
+        help="also print a backend_url for the seed platform's agent, which sends no header:"
+        " its token travels in the URL's path",
     )
     bind = actions.add_parser("bind", help="set the hosts an agent may write")
     bind.add_argument("name")
@@ -53,6 +66,8 @@ def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:
             print(f"hostpulse: error: {error}")
             return 1
         print(token)
+        if args.seed:
+            print(f"# seed agent backend_url: {seed_backend_url(settings, token)}")
         hosts = ", ".join(args.host or [args.name])
         print(
             f"# agent {args.name!r} added, writing host(s) {hosts}; this token is shown once,"

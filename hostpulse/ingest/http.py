@@ -12,12 +12,18 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from hostpulse.ingest.service import IngestRequest, IngestResponse, IngestService
 
 SEED_PATH = "/ingest/metrics"
+# The seed agent POSTs to {backend_url}/ingest/metrics and sends no header at all, so its
+# backend_url carries its token: {api}/seed/{token} (printed by `hostpulse agents add --seed`).
+SEED_PATH_PARAMETER = "token"
 
 
 def request_from_event(event: APIGatewayProxyEvent) -> IngestRequest:
     raw = event.body or ""
     body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
     headers = {name.lower(): value for name, value in (event.headers or {}).items()}
+    path_token = (event.path_parameters or {}).get(SEED_PATH_PARAMETER)
+    if path_token and "authorization" not in headers and "x-agent-token" not in headers:
+        headers["x-agent-token"] = path_token
     return IngestRequest(body=body, headers=headers, received_ms=int(time.time() * 1000))
 
 

@@ -49,3 +49,30 @@ def test_another_agents_token_cannot_take_a_host_over(
     assert series.status_code == 200
     (points,) = [s["points"] for s in series.json()["series"]]
     assert len(points) == 1
+
+
+def test_the_seed_agent_sends_with_its_credential_in_the_backend_url(
+    local_cloud: CloudUnderTest,
+) -> None:
+    name = f"seedagent-{time.time_ns() % 10**8}"
+    added = local_cloud.cli("agents", "add", name, "--seed")
+    assert added.returncode == 0, added.stdout
+    (line,) = [x for x in added.stdout.splitlines() if "backend_url" in x]
+    backend_url = line.split("backend_url: ", 1)[1].strip()
+    assert backend_url.startswith(local_cloud.endpoints["api_url"])
+    snapshot = {
+        "timestamp": time.time(),
+        "total_cpu_percent": 42.0,
+        "per_core_cpu_percent": [40.0, 44.0],
+        "top_processes": [{"pid": 1, "name": "init", "cpu_percent": 0.1, "memory_mb": 5}],
+    }
+
+    # Exactly what the seed agent sends: JSON to {backend_url}/ingest/metrics, no header.
+    sent = requests.post(f"{backend_url}/ingest/metrics", json=snapshot, timeout=60)
+    forged = requests.post(
+        f"{backend_url.rsplit('/', 1)[0]}/hp_not-a-token/ingest/metrics", json=snapshot, timeout=60
+    )
+
+    assert sent.status_code == 202, sent.text
+    assert forged.status_code == 401
+    eventually(lambda: owner_of(local_cloud, name) == name, timeout=60)
