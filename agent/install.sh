@@ -1,7 +1,8 @@
 #!/bin/sh
 # hostpulse agent installer for Linux hosts with systemd.
 #
-#   install.sh --ingest-url URL --token TOKEN [--agent-id NAME] [--source DIR|WHEEL|URL]
+#   install.sh --ingest-url URL --token-file FILE|- [--agent-id NAME] [--source DIR|WHEEL|URL]
+#   (--token TOKEN works too, but shows the token in the process list while it runs)
 #   curl -fsSL https://…/install.sh | sh -s -- --ingest-url URL --token TOKEN --source URL
 #   install.sh                                   # again: upgrade in place, keep the config
 #   install.sh --uninstall [--purge]             # remove; --purge also removes config and data
@@ -29,6 +30,9 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --ingest-url) INGEST_URL="${2:?--ingest-url needs a value}"; shift 2 ;;
         --token) TOKEN="${2:?--token needs a value}"; shift 2 ;;
+        # The token from a file, or from standard input with '-': unlike --token, it never
+        # shows in the process list while the installer runs.
+        --token-file) TOKEN_FILE="${2:?--token-file needs a value}"; shift 2 ;;
         --agent-id) AGENT_ID="${2:?--agent-id needs a value}"; shift 2 ;;
         --source) SOURCE="${2:?--source needs a value}"; shift 2 ;;
         --prefix) PREFIX="${2:?--prefix needs a value}"; shift 2 ;;
@@ -40,6 +44,15 @@ while [ $# -gt 0 ]; do
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
+
+if [ -n "${TOKEN_FILE:-}" ]; then
+    if [ "$TOKEN_FILE" = - ]; then
+        IFS= read -r TOKEN || [ -n "${TOKEN:-}" ] || die "no token on standard input"
+    else
+        [ -r "$TOKEN_FILE" ] || die "cannot read the token file $TOKEN_FILE"
+        IFS= read -r TOKEN < "$TOKEN_FILE" || [ -n "${TOKEN:-}" ] || die "$TOKEN_FILE is empty"
+    fi
+fi
 
 OPT="$PREFIX/opt/hostpulse-agent"
 ETC="$PREFIX/etc/hostpulse"

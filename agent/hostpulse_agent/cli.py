@@ -77,6 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     raise
                 return once(frozenset(GROUPS), 10)  # printing a sample needs no backend
         config = load_config(args.config, environment(), flags(args))
+        if args.token and args.command == "run":
+            print(
+                "hostpulse-agent: warning: --token shows the token in the process list for the"
+                " agent's whole life; use token_file, --token-file or HOSTPULSE_AGENT_TOKEN",
+                file=sys.stderr,
+            )
     except ConfigError as error:
         print(f"hostpulse-agent: configuration error: {error}", file=sys.stderr)
         return 2

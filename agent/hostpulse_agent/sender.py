@@ -10,7 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from hostpulse_agent import __version__
 from hostpulse_agent.config import AgentConfig
@@ -66,6 +66,19 @@ def classify(status: int, answer: object) -> Outcome:
     return "rejected"  # another 4xx: sending the same bytes again cannot succeed
 
 
+class RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """Ingest never redirects. Following one would send the token (urllib keeps the
+    Authorization header) to wherever the redirect points, maybe another origin; a redirect
+    means the ingest URL is wrong, so it is reported and the batch kept."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                         headers: Any, newurl: str) -> None:  # fmt: skip
+        raise urllib.error.HTTPError(
+            req.full_url, code, f"redirected to {newurl}; set ingest_url to the real endpoint",
+            headers, fp,
+        )  # fmt: skip
+
+
 class HttpSender:
     def __init__(self, config: AgentConfig) -> None:
         self.url = config.ingest_url
@@ -80,7 +93,9 @@ class HttpSender:
         if not config.tls_verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
-        self.opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=context), RefuseRedirects()
+        )
 
     def send(self, payload: bytes) -> SendResult:
         # The URL's scheme was checked to be http or https when the configuration was read.
@@ -94,6 +109,8 @@ class HttpSender:
                 status = response.status
                 header = response.headers.get("Retry-After")
         except urllib.error.HTTPError as error:
+            if 300 <= error.code < 400:  # refused by RefuseRedirects: the batch is kept
+                return SendResult("retry", error.code, str(error.reason))
             body, status, header = error.read(4096), error.code, error.headers.get("Retry-After")
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)

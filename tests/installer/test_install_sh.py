@@ -19,7 +19,8 @@ UNIT = "etc/systemd/system/hostpulse-agent.service"
 
 def install(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
+        stdin=subprocess.DEVNULL,
+        args=[
             "sh",
             str(INSTALL),
             "--prefix",
@@ -38,13 +39,15 @@ def install(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_install_upgrade_verify_and_uninstall(tmp_path: Path) -> None:
     root = tmp_path / "root"
+    secret = tmp_path / "token-from-the-operator"
+    secret.write_text("hp_first\n")
 
     first = install(
         root,
         "--ingest-url",
         "https://ingest.example/v1/ingest",
-        "--token",
-        "hp_first",
+        "--token-file",  # never in the process list, unlike --token
+        str(secret),
         "--agent-id",
         "web-1",
     )
@@ -128,6 +131,8 @@ def test_install_upgrade_verify_and_uninstall(tmp_path: Path) -> None:
             "cannot hold quotes",
         ),
         (("--bogus",), "unknown option --bogus"),
+        (("--token-file", "/no/such/file"), "cannot read the token file /no/such/file"),
+        (("--token-file", "-"), "no token on standard input"),
     ],
 )
 def test_mistakes_are_refused_before_anything_is_written(

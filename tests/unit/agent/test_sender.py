@@ -142,3 +142,38 @@ def test_backoff_has_full_jitter_under_a_cap_and_retry_after_takes_dates() -> No
     assert all(0 <= w <= 60 for w in waits) and max(waits) > 30 and min(waits) < 30
     assert retry_after_s("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
     assert retry_after_s("soon", now=0) is None
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_not_followed_so_the_token_goes_nowhere_else(
+    server: ThreadingHTTPServer, status: int
+) -> None:
+    reached: list[dict[str, str]] = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            reached.append(dict(self.headers))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_POST = do_GET  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet."""
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        target = f"http://127.0.0.1:{other.server_port}/steal"
+        Recorder.answers = [(status, {"Location": target}, b"")]
+
+        result = sender_for(f"http://127.0.0.1:{server.server_port}/v1/ingest").send(
+            gzip.compress(b"{}")
+        )
+    finally:
+        other.shutdown()
+
+    assert reached == []
+    assert result.outcome == "retry"
+    assert "redirected to" in result.detail
