@@ -6,11 +6,49 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.routers import alerts, health, hosts, live, seed, series
 from hostpulse.query import NotFound
 from hostpulse.settings import ApiSettings, api_settings
 from hostpulse.tiers import RangeError
+
+# The dashboard loads only its own files and talks only to its own origin (the API that serves
+# it); no page may frame it (clickjacking), and no URL (which may carry ?token=) leaks in a
+# Referer. A dashboard deployed as a static site elsewhere sets its own headers.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        # Inline style attributes only (the chart library sets them); never inline script.
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'none'; object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware (not BaseHTTPMiddleware, which would buffer the live WebSocket)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -43,6 +81,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             allow_methods=["GET"],
             allow_headers=["Authorization"],
         )
+    app.add_middleware(SecurityHeaders)
     frontend = settings.frontend_dir
     if frontend is not None and (frontend / "index.html").is_file():
         # Last, so that every API route wins over a file of the same name.

@@ -94,6 +94,8 @@ class CloudUnderTest:
             "HOSTPULSE_POSTGRES_PORT": str(free_port()),
             "HOSTPULSE_REDIS_PORT": str(free_port()),
             "HOSTPULSE_API_PORT": str(free_port()),
+            # The one other origin allowed to read the API: the static-site dashboard's.
+            "HOSTPULSE_CORS_ORIGINS": f"http://127.0.0.1:{free_port()}",
         }
         for inherited in ("HOSTPULSE_DATABASE_URL", "HOSTPULSE_REDIS_URL", "AWS_ENDPOINT_URL"):
             env.pop(inherited, None)
@@ -121,6 +123,10 @@ class CloudUnderTest:
 
     def down(self) -> None:
         self.cli("down", timeout=120)
+
+    @property
+    def static_site_port(self) -> int:
+        return int(self.env["HOSTPULSE_CORS_ORIGINS"].rsplit(":", 1)[1])
 
     @property
     def endpoints(self) -> dict[str, Any]:

@@ -12,10 +12,23 @@ export async function loadConfig() {
   } catch {
     // No config file: the API is on the same origin.
   }
+  // A token belongs to one API: the one config.json names, or the one a link's ?token= came
+  // with. A link whose ?api= points elsewhere gets no token it did not bring itself.
+  const configured = { apiBase: config.apiBase, token: config.token };
   if (params.get("api")) config.apiBase = params.get("api");
-  if (params.get("token")) sessionStorage.setItem("hostpulse-token", params.get("token"));
-  config.token = sessionStorage.getItem("hostpulse-token") || config.token || "";
   config.apiBase = (config.apiBase || "").replace(/\/+$/, "");
+  const key = `hostpulse-token:${originOf(config.apiBase)}`;
+  if (params.get("token")) sessionStorage.setItem(key, params.get("token"));
+  const sameApi = originOf(config.apiBase) === originOf(configured.apiBase);
+  config.token = sessionStorage.getItem(key) || (sameApi ? configured.token : "") || "";
+}
+
+function originOf(base) {
+  try {
+    return new URL(base || location.href, location.href).origin;
+  } catch {
+    return "invalid";
+  }
 }
 
 export class ApiError extends Error {

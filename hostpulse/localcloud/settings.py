@@ -33,8 +33,9 @@ class LocalCloudSettings(BaseSettings):
     localstack_python: Path | None = None
     region: str = "us-east-1"
     # Origins that may read the API: a dashboard served as a static site from elsewhere.
-    # Any origin by default, as everything listens on loopback only.
-    cors_origins: str = "*"
+    # None by default: listening on loopback does not keep a web page in the user's browser
+    # from reading it, and the dashboard the API serves needs no CORS.
+    cors_origins: str = ""
     # Needed to change alert rules through the API; generated under the state folder when unset.
     admin_token: SecretStr | None = Field(None, min_length=16)
     # LocalStack's virtual environment is a cache shared by every state folder of a checkout.

@@ -99,7 +99,9 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    # Playwright's polling predicates are evaluated strings, which the dashboard's CSP forbids
+    # (no 'unsafe-eval'); test_dashboard_csp.py loads the pages with the CSP enforced.
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, bypass_csp=True)
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
@@ -118,7 +120,10 @@ def screenshot(page: Page, name: str) -> None:
 @pytest.fixture
 def browser_phone(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(
-        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        bypass_csp=True,
     )
     yield context.new_page()
     context.close()

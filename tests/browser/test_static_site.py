@@ -34,12 +34,15 @@ def static_site(local_cloud: CloudUnderTest, tmp_path: Path) -> Iterator[str]:
     site = tmp_path / "site"
     shutil.copytree(PROJECT_ROOT / "frontend", site)
     (site / "config.json").write_text(json.dumps({"apiBase": local_cloud.endpoints["api_url"]}))
+    # The origin the session's local cloud allows (HOSTPULSE_CORS_ORIGINS), and no other.
     server = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site))
+        ("127.0.0.1", local_cloud.static_site_port),
+        functools.partial(QuietHandler, directory=str(site)),
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+    server.server_close()  # the next test serves on the same port
 
 
 def test_a_static_copy_reads_the_lambda_api_and_polls_for_live_data(
@@ -57,3 +60,50 @@ def test_a_static_copy_reads_the_lambda_api_and_polls_for_live_data(
 
     wait_for_sample(page, "cpu", ts_ms, timeout_ms=15000)
     assert page.locator("#banner").is_hidden()
+
+
+def test_a_link_to_another_api_never_gets_the_configured_token(
+    page: Page, local_cloud: CloudUnderTest, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(PROJECT_ROOT / "frontend", site)
+    (site / "config.json").write_text(
+        json.dumps({"apiBase": local_cloud.endpoints["api_url"], "token": "read-token-secret"})
+    )
+    asked: list[dict[str, str]] = []
+
+    class Recording(QuietHandler):
+        def do_GET(self) -> None:
+            asked.append({k.lower(): v.lower() for k, v in self.headers.items()})
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_OPTIONS = do_GET  # noqa: N815
+
+    attacker = ThreadingHTTPServer(("127.0.0.1", 0), Recording)
+    served = ThreadingHTTPServer(
+        ("127.0.0.1", local_cloud.static_site_port),
+        functools.partial(QuietHandler, directory=str(site)),
+    )
+    for server in (attacker, served):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page.goto(
+            f"http://127.0.0.1:{served.server_port}/?api=http://127.0.0.1:{attacker.server_port}"
+        )
+        deadline = time.monotonic() + 15
+        while not asked and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        for server in (attacker, served):
+            server.shutdown()
+            server.server_close()
+
+    assert asked, "the page asked the API it was pointed at"
+    leaked = [
+        h
+        for h in asked
+        if "authorization" in h or "authorization" in h.get("access-control-request-headers", "")
+    ]
+    assert leaked == []

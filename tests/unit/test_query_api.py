@@ -364,3 +364,15 @@ def test_metrics_a_host_never_sent_are_listed_not_a_404_while_others_are_found(
     assert response.status_code == 200, response.text
     assert [s["metric"] for s in response.json()["series"]] == ["cpu.percent"]
     assert response.json()["missing"] == ["cpu.user"]
+
+
+def test_the_dashboard_and_the_api_send_headers_that_keep_them_unframed_and_unleaked(
+    client: TestClient,
+) -> None:
+    for path in ("/", "/api/v1/hosts"):
+        headers = client.get(path).headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert "connect-src 'self'" in headers["content-security-policy"]
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["x-content-type-options"] == "nosniff"
