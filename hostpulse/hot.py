@@ -36,6 +36,11 @@ def rate_key(agent_id: str) -> str:
     return f"{PREFIX}:rate:{agent_id}"
 
 
+def auth_failures_key(source: str) -> str:
+    """Failed token look-ups of one client address in the current minute."""
+    return f"{PREFIX}:authfail:{source}"
+
+
 def compact(sample: Sample) -> str:
     """A sample as the live views need it: timestamp and metric values, no processes."""
     return json.dumps({"ts": sample.ts_ms, "m": dict(metric_values(sample))}, separators=(",", ":"))

@@ -16,7 +16,7 @@ from hostpulse.adapters.notify_channels import (
 from hostpulse.adapters.pg_agents import CachedAgentDirectory, PgAgentRepository
 from hostpulse.adapters.pg_alerts import PgAlertStore
 from hostpulse.adapters.readers import PgMetricReader, RedisHotReader
-from hostpulse.adapters.redis_hot import RedisHotStore, RedisRateLimiter
+from hostpulse.adapters.redis_hot import RedisAuthThrottle, RedisHotStore, RedisRateLimiter
 from hostpulse.alerts.service import AlertService
 from hostpulse.aws import aws_client
 from hostpulse.ingest.ports import Counters
@@ -69,6 +69,7 @@ def ingest_service(counters: Counters) -> IngestService:
             max_future_ms=settings.max_future_seconds * 1000,
             max_age_ms=int(tiers[0].retention.total_seconds() * 1000),
         ),
+        auth_throttle=RedisAuthThrottle(redis, settings.auth_failures_per_minute),
     )
 
 

@@ -18,9 +18,24 @@ class MemoryAgents:
     tokens: dict[str, str] = field(default_factory=dict)  # token -> agent
     hosts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # agent -> patterns
 
+    lookups: int = 0
+
     def grant_for_token(self, token: str) -> AgentGrant | None:
+        self.lookups += 1
         name = self.tokens.get(token)
         return None if name is None else AgentGrant(name, self.hosts.get(name, (name,)))
+
+
+@dataclass
+class MemoryAuthThrottle:
+    limit: int = 3
+    failures: Counter[str] = field(default_factory=Counter)
+
+    def blocked_for(self, source: str) -> float:
+        return 60.0 if self.failures[source] >= self.limit else 0.0
+
+    def failed(self, source: str) -> None:
+        self.failures[source] += 1
 
 
 @dataclass

@@ -86,3 +86,26 @@ class RedisRateLimiter:
             )
         )
         return -1.0 if wait_ms < 0 else wait_ms / 1000
+
+
+class RedisAuthThrottle:
+    """At most ``limit`` failed token look-ups per client address and minute (fixed window)."""
+
+    def __init__(self, client: redis.Redis, limit: int, window_s: int = 60) -> None:
+        self.client = client
+        self.limit = limit
+        self.window_s = window_s
+
+    def blocked_for(self, source: str) -> float:
+        key = hot.auth_failures_key(source)
+        count = self.client.get(key)
+        if count is None or int(count) < self.limit:
+            return 0.0
+        ttl = int(self.client.ttl(key))  # type: ignore[arg-type]
+        return float(ttl if ttl > 0 else self.window_s)
+
+    def failed(self, source: str) -> None:
+        key = hot.auth_failures_key(source)
+        # The window starts with the first failure (EXPIRE NX needs Redis 7; this is 6.2).
+        if int(self.client.incr(key)) == 1:  # type: ignore[arg-type]
+            self.client.expire(key, self.window_s)

@@ -17,6 +17,12 @@ SEED_PATH = "/ingest/metrics"
 SEED_PATH_PARAMETER = "token"
 
 
+def client_address(event: APIGatewayProxyEvent) -> str:
+    """The caller's address as API Gateway saw it ('' where an event carries none)."""
+    identity = (event.raw_event.get("requestContext") or {}).get("identity") or {}
+    return str(identity.get("sourceIp") or "")
+
+
 def request_from_event(event: APIGatewayProxyEvent) -> IngestRequest:
     raw = event.body or ""
     body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
@@ -24,7 +30,12 @@ def request_from_event(event: APIGatewayProxyEvent) -> IngestRequest:
     path_token = (event.path_parameters or {}).get(SEED_PATH_PARAMETER)
     if path_token and "authorization" not in headers and "x-agent-token" not in headers:
         headers["x-agent-token"] = path_token
-    return IngestRequest(body=body, headers=headers, received_ms=int(time.time() * 1000))
+    return IngestRequest(
+        body=body,
+        headers=headers,
+        received_ms=int(time.time() * 1000),
+        source=client_address(event),
+    )
 
 
 def proxy_response(response: IngestResponse) -> dict[str, Any]:

@@ -14,6 +14,17 @@ class AgentDirectory(Protocol):
         revoked."""
 
 
+class AuthThrottle(Protocol):
+    """Bounds the token look-ups that fail, per client address: guessing tokens must not turn
+    into one database query per guess."""
+
+    def blocked_for(self, source: str) -> float:
+        """0 when ``source`` may have a token looked up, else the seconds until it may."""
+
+    def failed(self, source: str) -> None:
+        """Count a look-up from ``source`` that found no active token."""
+
+
 class RateLimiter(Protocol):
     def acquire(self, agent_id: str) -> float:
         """0 when the agent may send now, the seconds until it may, or -1 while the backend

@@ -23,6 +23,7 @@ from hostpulse.envelope import MAX_INLINE_BYTES, Envelope, archive_key
 from hostpulse.ingest.ports import (
     AgentDirectory,
     Archive,
+    AuthThrottle,
     BatchQueue,
     Counters,
     HotStore,
@@ -32,6 +33,7 @@ from hostpulse.ingest.seed import SeedSnapshot, seed_batch
 
 log = logging.getLogger(__name__)
 Model = TypeVar("Model", bound=BaseModel)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class IngestRequest:
     body: bytes
     headers: Mapping[str, str]  # lower-case names
     received_ms: int
+    source: str = ""  # the client's address, as the gateway saw it
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,10 @@ class IngestResponse:
 class Rejected(Exception):
     def __init__(self, status: int, error: str, message: str, **extra: Any) -> None:
         super().__init__(message)
-        self.response = IngestResponse(status, {"error": error, "message": message, **extra})
+        headers = {"Retry-After": str(extra["retry_after_s"])} if "retry_after_s" in extra else {}
+        self.response = IngestResponse(
+            status, {"error": error, "message": message, **extra}, headers
+        )
 
 
 def decompress(body: bytes, encoding: str, limit: int) -> bytes:
@@ -116,8 +122,10 @@ class IngestService:
         archive: Archive,
         counters: Counters,
         limits: IngestLimits | None = None,
+        auth_throttle: AuthThrottle | None = None,
     ) -> None:
         self.agents = agents
+        self.auth_throttle = auth_throttle
         self.limiter = limiter
         self.queue = queue
         self.hot = hot
@@ -182,10 +190,32 @@ class IngestService:
         token = bearer_token(request.headers)
         if token is None:
             raise Rejected(401, "unauthorized", "missing agent token (Authorization: Bearer …)")
+        throttle = self.auth_throttle
+        if throttle is not None:
+            wait_s = self._throttled(lambda: throttle.blocked_for(request.source)) or 0.0
+            if wait_s > 0:
+                seconds = max(1, round(wait_s + 0.499))
+                raise Rejected(
+                    429,
+                    "too_many_failed_tokens",
+                    f"too many unknown tokens from this address; retry in {seconds} s",
+                    retry_after_s=seconds,
+                )
         grant = self.agents.grant_for_token(token)
         if grant is None or not AGENT_NAME.match(grant.name):
+            if throttle is not None:
+                self._throttled(lambda: throttle.failed(request.source))
             raise Rejected(401, "unauthorized", "unknown or revoked agent token")
         return grant
+
+    def _throttled(self, call: Callable[[], T]) -> T | None:
+        """The throttle is a guard, not a dependency: without Redis, look-ups go on."""
+        try:
+            return call()
+        except Exception:
+            log.warning("auth throttle unavailable", exc_info=True)
+            self.counters.count("auth_throttle_failures")
+            return None
 
     def _check_times(self, batch: Batch, now_ms: int) -> None:
         newest = max(s.ts_ms for s in batch.samples)

@@ -7,8 +7,11 @@ from collections.abc import Callable
 
 import psycopg2
 import pytest
+import redis
 import requests
 
+from hostpulse import hot
+from hostpulse.adapters.redis_hot import RedisAuthThrottle
 from hostpulse.simulation import SyntheticHost
 from tests.support import CloudUnderTest, eventually, post_batch
 
@@ -76,3 +79,20 @@ def test_the_seed_agent_sends_with_its_credential_in_the_backend_url(
     assert sent.status_code == 202, sent.text
     assert forged.status_code == 401
     eventually(lambda: owner_of(local_cloud, name) == name, timeout=60)
+
+
+def test_failed_token_lookups_are_counted_per_address_in_redis(
+    local_cloud: CloudUnderTest,
+) -> None:
+    client = redis.Redis.from_url(local_cloud.endpoints["redis_url"])
+    throttle = RedisAuthThrottle(client, limit=3, window_s=60)
+    guesser, bystander = f"198.51.100.{time.time_ns() % 250}", f"bystander-{time.time_ns()}"
+
+    before = [throttle.blocked_for(guesser)]
+    for _ in range(3):
+        throttle.failed(guesser)
+
+    assert before == [0.0]
+    assert 0 < throttle.blocked_for(guesser) <= 60
+    assert throttle.blocked_for(bystander) == 0.0
+    assert 0 < client.ttl(hot.auth_failures_key(guesser)) <= 60  # type: ignore[operator]

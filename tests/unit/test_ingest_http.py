@@ -19,7 +19,7 @@ def event(headers: dict[str, str], path_parameters: dict[str, str] | None) -> AP
         "pathParameters": path_parameters,
         "body": "{}",
         "isBase64Encoded": False,
-        "requestContext": {},
+        "requestContext": {"identity": {"sourceIp": "203.0.113.7"}},
     }
     return APIGatewayProxyEvent(raw)
 
@@ -36,3 +36,7 @@ def test_a_header_wins_over_a_token_in_the_path() -> None:
 
 def test_without_either_there_is_no_credential() -> None:
     assert bearer_token(request_from_event(event({}, None)).headers) is None
+
+
+def test_the_client_address_is_the_one_api_gateway_saw() -> None:
+    assert request_from_event(event({}, None)).source == "203.0.113.7"

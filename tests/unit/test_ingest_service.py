@@ -15,6 +15,7 @@ from hostpulse.simulation import SyntheticHost
 from tests.fakes import (
     MemoryAgents,
     MemoryArchive,
+    MemoryAuthThrottle,
     MemoryCounters,
     MemoryHot,
     MemoryLimiter,
@@ -332,3 +333,48 @@ def test_the_seed_endpoint_binds_its_agent_to_its_own_host_too() -> None:
 
     assert response.status == 403
     assert rig.stored_nothing()
+
+
+def test_guessing_tokens_is_throttled_per_address_before_any_lookup() -> None:
+    rig = Rig()
+    throttle = MemoryAuthThrottle(limit=3)
+    service = IngestService(
+        rig.agents, rig.limiter, rig.queue, rig.hot, rig.archive, rig.counters,
+        auth_throttle=throttle,
+    )  # fmt: skip
+    body = batch().model_dump_json().encode()
+
+    def from_address(source: str, token: str) -> int:
+        headers = {"authorization": f"Bearer {token}"}
+        return service.ingest(IngestRequest(body, headers, NOW_MS, source)).status
+
+    guesses = [from_address("198.51.100.9", f"hp_guess{i}") for i in range(10)]
+
+    assert guesses == [401, 401, 401] + [429] * 7
+    assert rig.agents.lookups == 3, "a throttled guess costs no look-up"
+    assert from_address("192.0.2.1", TOKEN) == 202, "other addresses are not affected"
+    refused = service.ingest(
+        IngestRequest(body, {"authorization": "Bearer x"}, NOW_MS, "198.51.100.9")
+    )
+    assert refused.headers["Retry-After"] == "60"
+
+
+def test_without_the_throttles_store_tokens_are_still_checked() -> None:
+    rig = Rig()
+
+    class Broken:
+        def blocked_for(self, source: str) -> float:
+            raise ConnectionError("redis down")
+
+        def failed(self, source: str) -> None:
+            raise ConnectionError("redis down")
+
+    service = IngestService(
+        rig.agents, rig.limiter, rig.queue, rig.hot, rig.archive, rig.counters,
+        auth_throttle=Broken(),
+    )  # fmt: skip
+    body = batch().model_dump_json().encode()
+
+    assert service.ingest(request(body)).status == 202
+    assert service.ingest(request(body, token="hp_wrong")).status == 401
+    assert rig.counters.counts["auth_throttle_failures"] == 3
