@@ -59,6 +59,10 @@ class ApiServer:
                 "--port",
                 str(self.port),
                 "--no-access-log",
+                # wsproto answers a WebSocket handshake of any size at once; the websockets
+                # implementation left one with a URL over 8 KB hanging for 20-30 s.
+                "--ws",
+                "wsproto",
             ],
             log_file=self.paths.log("api"),
             pid_file=self.paths.pid("api"),

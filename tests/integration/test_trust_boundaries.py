@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import os
+import socket
 import time
 from collections.abc import Callable
 
@@ -96,3 +99,22 @@ def test_failed_token_lookups_are_counted_per_address_in_redis(
     assert 0 < throttle.blocked_for(guesser) <= 60
     assert throttle.blocked_for(bystander) == 0.0
     assert 0 < client.ttl(hot.auth_failures_key(guesser)) <= 60  # type: ignore[operator]
+
+
+def test_a_websocket_handshake_with_a_long_url_is_answered_at_once(
+    local_cloud: CloudUnderTest,
+) -> None:
+    port = int(local_cloud.endpoints["local_api_url"].rsplit(":", 1)[1])
+    key = base64.b64encode(os.urandom(16)).decode()
+    handshake = (
+        f"GET /api/v1/live?host={'a' * 9000} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        started = time.monotonic()
+        connection.sendall(handshake.encode())
+        answer = connection.recv(100)  # raises TimeoutError if it hangs, as it did for 20 s
+
+    assert answer.startswith(b"HTTP/1.1 ")
+    assert time.monotonic() - started < 5
