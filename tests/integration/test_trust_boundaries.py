@@ -118,3 +118,24 @@ def test_a_websocket_handshake_with_a_long_url_is_answered_at_once(
 
     assert answer.startswith(b"HTTP/1.1 ")
     assert time.monotonic() - started < 5
+
+
+def test_a_revoked_token_stops_working_within_the_cache_time(
+    local_cloud: CloudUnderTest, new_agent: NewAgent
+) -> None:
+    name, token = new_agent("revoked")
+    host = SyntheticHost(name)
+    assert post_batch(local_cloud, host.batch([int(time.time() * 1000)]), token).ok
+
+    revoked = local_cloud.cli("agents", "revoke", name)
+    assert revoked.returncode == 0, revoked.stdout
+    started = time.monotonic()
+    status = 202
+    while status == 202 and time.monotonic() - started < 30:
+        time.sleep(0.5)
+        status = post_batch(local_cloud, host.batch([int(time.time() * 1000)]), token).status_code
+    took = time.monotonic() - started
+
+    assert status == 401
+    # HOSTPULSE_AGENT_CACHE_SECONDS (15 s) per warm function, plus a request's time.
+    assert took <= 17, f"the revoked token worked for {took:.1f} s"
