@@ -10,6 +10,7 @@ in the raw, 1-minute and 1-hour tiers.
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 import uuid
@@ -21,6 +22,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.agents import register_agent
 from hostpulse.aggregate import aggregate_records
 from hostpulse.contract import Batch, metric_values
 from hostpulse.ingest.service import IngestRequest, IngestService
@@ -35,7 +38,7 @@ from tests.fakes import (
     MemoryQueue,
 )
 from tests.schema_strategy import from_schema
-from tests.support import CloudUnderTest
+from tests.support import CloudUnderTest, eventually, post
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
 SCHEMA = json.loads((PROJECT_ROOT / "docs" / "wire-contract-v1.schema.json").read_text())
@@ -121,6 +124,15 @@ def found_in_every_tier(cloud: CloudUnderTest, batch: Batch) -> None:
     assert raw == expected
 
 
+def own_agent_and_host(document: dict[str, Any]) -> str:
+    """A new agent for the batch, and a host of its own: the tiers then hold exactly it."""
+    agent = f"prop-{uuid.uuid4().hex[:12]}"
+    document["agent_id"] = agent
+    if isinstance(document.get("host"), dict) and isinstance(document["host"].get("hostname"), str):
+        document["host"]["hostname"] = f"{document['host']['hostname'][:200]}-{agent}"
+    return agent
+
+
 @settings(
     max_examples=1000,
     deadline=None,
@@ -130,11 +142,7 @@ def found_in_every_tier(cloud: CloudUnderTest, batch: Batch) -> None:
 def test_every_batch_is_refused_or_lands_in_every_tier(
     local_cloud: CloudUnderTest, store: PgMetricStore, document: dict[str, Any]
 ) -> None:
-    agent = f"prop-{uuid.uuid4().hex[:12]}"
-    document["agent_id"] = agent
-    if isinstance(document.get("host"), dict) and isinstance(document["host"].get("hostname"), str):
-        # Its own host: the tiers then hold exactly this batch.
-        document["host"]["hostname"] = f"{document['host']['hostname'][:200]}-{agent}"
+    agent = own_agent_and_host(document)
     queue = MemoryQueue()
     service = IngestService(
         MemoryAgents({"hp_property": agent}, {agent: (f"*-{agent}",)}),
@@ -160,3 +168,43 @@ def test_every_batch_is_refused_or_lands_in_every_tier(
     assert outcome.failed == [], "this batch would end in the dead-letter queue"
     assert outcome.stored == 1
     found_in_every_tier(local_cloud, Batch.model_validate_json(body))
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(document=batches())
+def test_through_api_gateway_every_batch_is_refused_or_stored_and_none_dead_letters(
+    local_cloud: CloudUnderTest, document: dict[str, Any]
+) -> None:
+    """The same property over HTTP, through API Gateway, SQS and the functions."""
+    agent = own_agent_and_host(document)
+    repository = PgAgentRepository(PgConnector(local_cloud.endpoints["database_url"]))
+    token = register_agent(repository, agent, [f"*-{agent}"])
+
+    response = post(
+        local_cloud.endpoints["ingest_url"],
+        gzip.compress(json.dumps(document).encode()),
+        token,
+        **{"Content-Encoding": "gzip"},
+    )
+
+    event(f"answered {response.status_code}")
+    if response.status_code != 202:
+        assert 400 <= response.status_code < 500, response.text
+        return
+    # Stored within a minute: a batch that failed aggregation would instead be retried, five
+    # times a minute apart, on its way to the dead-letter queue.
+    eventually(lambda: stored_batches(local_cloud, agent) == 1, timeout=60, interval=0.2)
+    found_in_every_tier(local_cloud, Batch.model_validate(document))
+
+
+def stored_batches(cloud: CloudUnderTest, agent: str) -> int:
+    conn = psycopg2.connect(cloud.endpoints["database_url"])
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM batches WHERE agent_id = %s", (agent,))
+        row = cur.fetchone()
+    conn.close()
+    return int(row[0]) if row else 0
