@@ -45,14 +45,18 @@ def get_live_hub() -> LiveHub:
 Settings = Annotated[ApiSettings, Depends(get_settings)]
 
 
+def bearer(connection: HTTPConnection) -> str:
+    """The token of an ``Authorization: Bearer`` header, or ''."""
+    header = connection.headers.get("authorization", "")
+    return header[7:] if header.lower().startswith("bearer ") else ""
+
+
 def require_reader(connection: HTTPConnection, settings: Settings) -> None:
     """The optional read token: ``Authorization: Bearer`` or, for browsers' WebSockets and
     shared links, ``?token=``."""
     if settings.read_token is None:
         return
-    header = connection.headers.get("authorization", "")
-    supplied = header[7:] if header.lower().startswith("bearer ") else ""
-    supplied = supplied or connection.query_params.get("token", "")
+    supplied = bearer(connection) or connection.query_params.get("token", "")
     expected = settings.read_token.get_secret_value()
     if hmac.compare_digest(supplied.encode(), expected.encode()):
         return
@@ -69,8 +73,7 @@ def require_admin(connection: HTTPConnection, settings: Settings) -> None:
         raise HTTPException(
             403, "administration through the API is off: set HOSTPULSE_ADMIN_TOKEN to allow it"
         )
-    header = connection.headers.get("authorization", "")
-    supplied = header[7:] if header.lower().startswith("bearer ") else ""
+    supplied = bearer(connection)
     if not supplied:
         raise HTTPException(
             401,

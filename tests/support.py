@@ -78,6 +78,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def local_cloud_settings(state_dir: Path) -> dict[str, str]:
+    """A local cloud of its own: its state folder and free ports for every server."""
+    return {
+        "HOSTPULSE_STATE_DIR": str(state_dir),
+        "HOSTPULSE_LOCALSTACK_PORT": str(free_port()),
+        "HOSTPULSE_POSTGRES_PORT": str(free_port()),
+        "HOSTPULSE_REDIS_PORT": str(free_port()),
+        "HOSTPULSE_API_PORT": str(free_port()),
+    }
+
+
 @dataclass
 class CloudUnderTest:
     state_dir: Path
@@ -89,11 +100,7 @@ class CloudUnderTest:
         shutil.rmtree(state_dir, ignore_errors=True)
         env = {
             **os.environ,
-            "HOSTPULSE_STATE_DIR": str(state_dir),
-            "HOSTPULSE_LOCALSTACK_PORT": str(free_port()),
-            "HOSTPULSE_POSTGRES_PORT": str(free_port()),
-            "HOSTPULSE_REDIS_PORT": str(free_port()),
-            "HOSTPULSE_API_PORT": str(free_port()),
+            **local_cloud_settings(state_dir),
             # The one other origin allowed to read the API: the static-site dashboard's.
             "HOSTPULSE_CORS_ORIGINS": f"http://127.0.0.1:{free_port()}",
         }

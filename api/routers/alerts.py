@@ -28,11 +28,12 @@ def put_rule(
 ) -> dict[str, Any]:
     if rule.name != name:
         raise HTTPException(422, f"the rule's name {rule.name!r} differs from the path's {name!r}")
-    known = {n.name for n in store.rule_set().notifiers} | {"log"}
+    rules = store.rule_set()
+    known = {n.name for n in rules.notifiers} | {"log"}
     unknown = [target for target in rule.notify if target not in known]
     if unknown:
         raise HTTPException(422, f"unknown notification targets {unknown}; known: {sorted(known)}")
-    previous = next((r for r in store.rule_set().rules if r.name == name), None)
+    previous = rules.rule(name)
     store.put_rule(rule)
     if previous is not None:
         AlertService(store, {}).retire(previous, rule, now_ms(now))
@@ -42,7 +43,7 @@ def put_rule(
 
 @admin_router.delete("/api/v1/alert-rules/{name}", status_code=204, summary="Delete a rule")
 def delete_rule(name: str, store: AlertRules, now: Now) -> Response:
-    previous = next((r for r in store.rule_set().rules if r.name == name), None)
+    previous = store.rule_set().rule(name)
     if not store.delete_rule(name):
         raise HTTPException(404, f"no rule named {name!r}")
     if previous is not None:  # its alerts resolve now, with their resolved notifications

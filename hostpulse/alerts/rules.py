@@ -144,6 +144,9 @@ class RuleSet(Strict):
             raise ValueError(f"rule names must be unique; repeated: {twice}")
         return self
 
+    def rule(self, name: str) -> Rule | None:
+        return next((rule for rule in self.rules if rule.name == name), None)
+
 
 class RuleFileError(ValueError):
     """A rule file that cannot be used; the message names the line of each mistake."""

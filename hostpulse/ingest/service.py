@@ -60,12 +60,19 @@ class IngestResponse:
 
 
 class Rejected(Exception):
-    def __init__(self, status: int, error: str, message: str, **extra: Any) -> None:
+    def __init__(
+        self, status: int, error: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
-        headers = {"Retry-After": str(extra["retry_after_s"])} if "retry_after_s" in extra else {}
-        self.response = IngestResponse(
-            status, {"error": error, "message": message, **extra}, headers
-        )
+        self.response = IngestResponse(status, {"error": error, "message": message}, headers or {})
+
+    @classmethod
+    def too_soon(cls, error: str, wait_s: float, why: str = "") -> Rejected:
+        """A 429 the agent obeys: whole seconds, at least one, in the body and Retry-After."""
+        seconds = max(1, round(wait_s + 0.499))
+        rejected = cls(429, error, f"{why}retry in {seconds} s", {"Retry-After": str(seconds)})
+        rejected.response.body["retry_after_s"] = seconds
+        return rejected
 
 
 def decompress(body: bytes, encoding: str, limit: int) -> bytes:
@@ -194,12 +201,8 @@ class IngestService:
         if throttle is not None:
             wait_s = self._throttled(lambda: throttle.blocked_for(request.source)) or 0.0
             if wait_s > 0:
-                seconds = max(1, round(wait_s + 0.499))
-                raise Rejected(
-                    429,
-                    "too_many_failed_tokens",
-                    f"too many unknown tokens from this address; retry in {seconds} s",
-                    retry_after_s=seconds,
+                raise Rejected.too_soon(
+                    "too_many_failed_tokens", wait_s, "too many unknown tokens from this address; "
                 )
         grant = self.agents.grant_for_token(token)
         if grant is None or not AGENT_NAME.match(grant.name):
@@ -238,18 +241,7 @@ class IngestService:
         if retry_after < 0:
             return self._unavailable("the backend is shutting down; retry later")
         if retry_after > 0:
-            seconds = max(1, round(retry_after + 0.499))
-            response = IngestResponse(
-                429,
-                {
-                    "error": "rate_limited",
-                    "message": f"retry in {seconds} s",
-                    "retry_after_s": seconds,
-                },
-                {"Retry-After": str(seconds)},
-            )
-            self.counters.count("rejected_429")
-            return response
+            raise Rejected.too_soon("rate_limited", retry_after)  # counted by _handle
         payload = batch.model_dump_json().encode()
         envelope = Envelope(inline=payload)
         if len(envelope.encode()) > MAX_INLINE_BYTES:

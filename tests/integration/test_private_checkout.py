@@ -27,7 +27,7 @@ import pytest
 from hostpulse.localcloud.relocation import ORIGIN
 from hostpulse.localcloud.server_account import unprivileged_ids, user_namespace_refusal
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from tests.support import eventually, free_port, pid_alive
+from tests.support import eventually, local_cloud_settings, pid_alive
 
 pytestmark = [
     pytest.mark.localcloud,
@@ -97,15 +97,7 @@ class CloudInCheckout:
     @classmethod
     def new(cls, checkout: PrivateCheckout, name: str, **extra: str) -> CloudInCheckout:
         state = checkout.root / ".hostpulse" / name
-        settings = {
-            "HOSTPULSE_STATE_DIR": str(state),
-            "HOSTPULSE_LOCALSTACK_PORT": str(free_port()),
-            "HOSTPULSE_POSTGRES_PORT": str(free_port()),
-            "HOSTPULSE_REDIS_PORT": str(free_port()),
-            "HOSTPULSE_API_PORT": str(free_port()),
-            **extra,
-        }
-        return cls(checkout, state, settings)
+        return cls(checkout, state, {**local_cloud_settings(state), **extra})
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         return self.checkout.run(*args, **self.settings)

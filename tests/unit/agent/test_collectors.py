@@ -81,3 +81,19 @@ def test_names_are_made_safe_and_stay_one_per_sample() -> None:
     assert host_name("..") == "unnamed-host"
     merged = [{"mount": safe_text(m, 256)} for m in ("/a\x01", "/a\x02", "/b")]
     assert first_of_each(merged, "mount") == [{"mount": "/a\ufffd"}, {"mount": "/b"}]
+
+
+def test_the_agents_unsafe_characters_are_exactly_those_the_contract_refuses() -> None:
+    import re
+
+    from hostpulse.contract import SAFE_TEXT
+    from hostpulse_agent.text import is_safe_text
+
+    # fullmatch: Python's `$` also matches before a final newline; pydantic's engine does not.
+    contract = re.compile(SAFE_TEXT)
+    disagree = [
+        hex(code)
+        for code in range(0x3000)
+        if is_safe_text(chr(code)) != bool(contract.fullmatch(chr(code)))
+    ]
+    assert disagree == []
