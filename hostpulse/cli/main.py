@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -207,6 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_deploy(cloud)
     except (LocalCloudError, StackError, MigrationError) as error:
         say(f"error: {error}")
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`hostpulse agents list | head`): stop quietly, as Unix tools do,
+        # and keep Python from failing again on flushing stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except OSError as error:
         # A failure the code did not foresee still gets one line, not a traceback.

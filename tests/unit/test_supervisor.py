@@ -58,3 +58,21 @@ def test_a_start_failing_halfway_stops_everything_in_reverse(tmp_path: Path) -> 
     ]
     assert not any(part.running for part in parts)
     assert not (tmp_path / "run" / "supervisor.pid").exists()
+
+
+def test_output_cut_short_by_its_reader_ends_quietly() -> None:
+    import subprocess
+    import sys
+
+    # The reader is gone before the first line is written (as `| head` is once it has enough).
+    result = subprocess.run(
+        f"{sys.executable} -m hostpulse.cli.main schema | true",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert "Traceback" not in result.stderr
+    assert "BrokenPipeError" not in result.stderr
