@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Protocol
+
+from hostpulse.answers import ComponentHealth, HealthAnswer
 
 
 class Probe(Protocol):
@@ -12,8 +14,8 @@ class Probe(Protocol):
     def check(self) -> tuple[bool, str]: ...
 
 
-def check_health(probes: Iterable[Probe]) -> tuple[bool, dict[str, Any]]:
-    components = {}
+def check_health(probes: Iterable[Probe]) -> tuple[bool, HealthAnswer]:
+    components: dict[str, ComponentHealth] = {}
     for probe in probes:
         healthy, detail = probe.check()
         components[probe.name] = {"healthy": healthy, "detail": detail}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
+from hostpulse.answers import CompactSample
 from hostpulse.contract import Sample, metric_values
 
 PREFIX = "hp"
@@ -46,6 +46,6 @@ def compact(sample: Sample) -> str:
     return json.dumps({"ts": sample.ts_ms, "m": dict(metric_values(sample))}, separators=(",", ":"))
 
 
-def parse_compact(member: bytes | str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(member)
+def parse_compact(member: bytes | str) -> CompactSample:
+    data: CompactSample = json.loads(member)
     return data

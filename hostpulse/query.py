@@ -6,10 +6,25 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Protocol
 
+from hostpulse.answers import (
+    AtAGlance,
+    CompactSample,
+    Completeness,
+    HostEntry,
+    HostFactsView,
+    HostStatus,
+    LatestAnswer,
+    LatestSample,
+    ProcessHistory,
+    ProcessPoint,
+    ProcessRow,
+    RecentAnswer,
+    SeriesAnswer,
+)
 from hostpulse.contract import has_glob, metric_matches
-from hostpulse.ingest.seed import seed_snapshot
+from hostpulse.ingest.seed import SeedSnapshotAnswer, seed_snapshot
 from hostpulse.tiers import RangeError, Tier, TierName, choose_tier
 
 MAX_SERIES = 256
@@ -20,14 +35,11 @@ def natural_key(name: str) -> list[int | str]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-HostStatus = Literal["live", "stale", "down"]
-
-
 @dataclass(frozen=True)
 class HostRow:
     host: str
     agent_id: str
-    facts: dict[str, Any]
+    facts: HostFactsView
     first_seen: datetime
     last_seen: datetime
     last_received: datetime
@@ -44,7 +56,7 @@ class SequenceSpan:
     last_seq: int
 
 
-def completeness(spans: list[SequenceSpan]) -> dict[str, Any]:
+def completeness(spans: list[SequenceSpan]) -> Completeness:
     """Received against expected batches, from the gaps in each agent's sequence numbers."""
     received = sum(s.received for s in spans)
     expected = sum(s.last_seq - s.first_seq + 1 for s in spans)
@@ -79,11 +91,11 @@ class MetricReader(Protocol):
         step_s: int,
     ) -> dict[str, list[Point]]: ...
 
-    def latest_processes(self, host: str) -> tuple[int, list[dict[str, Any]]] | None: ...
+    def latest_processes(self, host: str) -> tuple[int, list[ProcessRow]] | None: ...
 
     def process_history(
         self, host: str, pid: int, start: datetime, end: datetime
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[ProcessPoint]: ...
 
     def sequence_spans(self, window_s: int) -> list[SequenceSpan]: ...
 
@@ -91,20 +103,20 @@ class MetricReader(Protocol):
 class HotReader(Protocol):
     def last_seen(self) -> dict[str, int]: ...
 
-    def latest(self, host: str) -> dict[str, Any] | None: ...
+    def latest(self, host: str) -> LatestSample | None: ...
 
-    def facts(self) -> dict[str, dict[str, Any]]: ...
+    def facts(self) -> dict[str, HostFactsView]: ...
 
-    def window(self, host: str, since_ms: int) -> list[dict[str, Any]]:
+    def window(self, host: str, since_ms: int) -> list[CompactSample]:
         """Compact samples ({"ts", "m"}) of the hot window newer than ``since_ms``, oldest first."""
         ...
 
-    def newest(self, hosts: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def newest(self, hosts: Sequence[str]) -> dict[str, CompactSample]:
         """The newest compact sample of each host still in the hot window."""
         ...
 
 
-def at_a_glance(sample: dict[str, Any] | None) -> dict[str, Any] | None:
+def at_a_glance(sample: CompactSample | None) -> AtAGlance | None:
     """A host's newest sample as the fleet view shows it: CPU, memory, its fullest disk."""
     if sample is None:
         return None
@@ -149,13 +161,13 @@ class QueryService:
         self.down_s = down_s
         self.completeness_window_s = completeness_window_s
 
-    def hosts(self, now: datetime) -> list[dict[str, Any]]:
+    def hosts(self, now: datetime) -> list[HostEntry]:
         hot_seen = self.hot.last_seen()
         now_ms = int(now.timestamp() * 1000)
         spans: dict[str, list[SequenceSpan]] = {}
         for span in self.reader.sequence_spans(self.completeness_window_s):
             spans.setdefault(span.host, []).append(span)
-        answer: list[dict[str, Any]] = []
+        answer: list[HostEntry] = []
         for row in self.reader.hosts():
             last_ms = max(int(row.last_seen.timestamp() * 1000), hot_seen.get(row.host, 0))
             answer.append(
@@ -171,6 +183,7 @@ class QueryService:
                     if row.facts.get("agent_version") == "seed"
                     else completeness(spans.get(row.host, [])),
                     "facts": row.facts,
+                    "now": None,
                 }
             )
         known = {row["host"] for row in answer}
@@ -188,6 +201,7 @@ class QueryService:
                     "last_received_ms": None,
                     "completeness": None,
                     "facts": facts.get(host, {}),
+                    "now": None,
                 }
             )
         newest = self.hot.newest([entry["host"] for entry in answer])
@@ -205,7 +219,7 @@ class QueryService:
         tier: TierName | None = None,
         step_s: int | None = None,
         max_points: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> SeriesAnswer:
         """Several metrics of one host on one time axis; ``cpu.core:*`` style globs expand."""
         budget = min(max_points or self.max_points, self.max_points)
         choice = choose_tier(self.tiers, start, end, now, budget, tier, step_s)
@@ -222,7 +236,7 @@ class QueryService:
                 {
                     "metric": name,
                     "points": [
-                        [p.ts_ms, p.avg, p.min, p.max, p.count] for p in found.get(name, [])
+                        (p.ts_ms, p.avg, p.min, p.max, p.count) for p in found.get(name, [])
                     ],
                 }
                 for name in names
@@ -257,7 +271,7 @@ class QueryService:
         if not any(row.host == host for row in self.reader.hosts()):
             raise NotFound(f"unknown host {host!r}")
 
-    def recent(self, host: str, now: datetime, seconds: int) -> dict[str, Any]:
+    def recent(self, host: str, now: datetime, seconds: int) -> RecentAnswer:
         """The hot window: every sample as sent, the live views' starting point."""
         since_ms = int(now.timestamp() * 1000) - seconds * 1000
         samples = self.hot.window(host, since_ms)
@@ -265,7 +279,9 @@ class QueryService:
             self.require_host(host)
         return {"host": host, "from_ms": since_ms, "samples": samples}
 
-    def seed_recent(self, host: str | None, now: datetime, seconds: int) -> list[dict[str, Any]]:
+    def seed_recent(
+        self, host: str | None, now: datetime, seconds: int
+    ) -> list[SeedSnapshotAnswer]:
         """``GET /api/metrics/recent`` of the seed platform: one host's hot window as seed
         snapshots, the newest with its top processes. No host: the one seen last."""
         if host is None:
@@ -282,17 +298,17 @@ class QueryService:
 
     def process_history(
         self, host: str, pid: int, start: datetime, end: datetime
-    ) -> dict[str, Any]:
+    ) -> ProcessHistory:
         points = self.reader.process_history(host, pid, start, end)
         if not points:
             self.require_host(host)
         return {"host": host, "pid": pid, "points": points}
 
-    def hot_latest(self, host: str) -> dict[str, Any] | None:
+    def hot_latest(self, host: str) -> LatestSample | None:
         """The newest full sample in the hot tier, if the host sent one lately."""
         return self.hot.latest(host)
 
-    def latest(self, host: str) -> dict[str, Any]:
+    def latest(self, host: str) -> LatestAnswer:
         snapshot = self.hot.latest(host)
         if snapshot is not None:
             return {"host": host, "source": "hot", "sample": snapshot}

@@ -3,45 +3,60 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, Response
 
 from api.dependencies import Admin, AlertRules, Now, Reader
 from api.params import parse_time
+from api.problems import invalid, refusals
 from hostpulse.alerts.rules import Rule
 from hostpulse.alerts.service import AlertService
+from hostpulse.answers import ActiveAlerts, AlertHistory, RuleAnswer, RuleList
+from hostpulse.ingest.seed import SeedAlert
 
-router = APIRouter(tags=["alerts"], dependencies=[Reader])
+router = APIRouter(tags=["alerts"], dependencies=[Reader], responses=refusals(401))
 # Changing what alerts is an operator's act: the admin credential, not the read token.
-admin_router = APIRouter(tags=["alerts"], dependencies=[Admin])
+admin_router = APIRouter(tags=["alerts"], dependencies=[Admin], responses=refusals(401, 403))
 
 
 @router.get("/api/v1/alert-rules", summary="Every rule, with where it came from (file or api)")
-def list_rules(store: AlertRules) -> dict[str, Any]:
+def list_rules(store: AlertRules) -> RuleList:
     return {"rules": store.rules_with_source()}
 
 
-@admin_router.put("/api/v1/alert-rules/{name}", summary="Create or replace a rule")
+@admin_router.put(
+    "/api/v1/alert-rules/{name}",
+    summary="Create or replace a rule",
+    responses={
+        200: {"description": "Replaced"},
+        201: {"model": RuleAnswer, "description": "Created"},
+    },
+)
 def put_rule(
     name: str, rule: Annotated[Rule, Body()], store: AlertRules, response: Response, now: Now
-) -> dict[str, Any]:
+) -> RuleAnswer:
     if rule.name != name:
-        raise HTTPException(422, f"the rule's name {rule.name!r} differs from the path's {name!r}")
+        raise invalid("name", f"the rule's name {rule.name!r} differs from the path's {name!r}")
     rules = store.rule_set()
     known = {n.name for n in rules.notifiers} | {"log"}
     unknown = [target for target in rule.notify if target not in known]
     if unknown:
-        raise HTTPException(422, f"unknown notification targets {unknown}; known: {sorted(known)}")
+        raise invalid("notify", f"unknown notification targets {unknown}; known: {sorted(known)}")
     previous = rules.rule(name)
     store.put_rule(rule)
     if previous is not None:
         AlertService(store, {}).retire(previous, rule, now_ms(now))
     response.status_code = 200 if previous is not None else 201
-    return {"rule": rule.model_dump(mode="json", by_alias=True)}
+    return {"rule": rule}
 
 
-@admin_router.delete("/api/v1/alert-rules/{name}", status_code=204, summary="Delete a rule")
+@admin_router.delete(
+    "/api/v1/alert-rules/{name}",
+    status_code=204,
+    summary="Delete a rule",
+    responses=refusals(404),
+)
 def delete_rule(name: str, store: AlertRules, now: Now) -> Response:
     previous = store.rule_set().rule(name)
     if not store.delete_rule(name):
@@ -56,11 +71,15 @@ def now_ms(now: datetime) -> int:
 
 
 @router.get("/api/v1/alerts", summary="Active alerts: firing, then pending")
-def active(store: AlertRules) -> dict[str, Any]:
+def active(store: AlertRules) -> ActiveAlerts:
     return {"alerts": store.active()}
 
 
-@router.get("/api/v1/alerts/history", summary="Every transition (pending, firing, resolved)")
+@router.get(
+    "/api/v1/alerts/history",
+    summary="Every transition (pending, firing, resolved)",
+    responses=refusals(400),
+)
 def history(
     store: AlertRules,
     now: Now,
@@ -69,7 +88,7 @@ def history(
     host: str | None = None,
     rule: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
-) -> dict[str, Any]:
+) -> AlertHistory:
     start, end = parse_time(from_, now, "from"), parse_time(to, now, "to")
     if end <= start:
         raise HTTPException(400, "'to' must be after 'from'")
@@ -80,7 +99,7 @@ def history(
 
 
 @router.get("/api/alerts/recent", tags=["seed compatibility"], summary="The seed's recent alerts")
-def seed_recent(store: AlertRules, now: Now) -> list[dict[str, Any]]:
+def seed_recent(store: AlertRules, now: Now) -> list[SeedAlert]:
     end = int(now.timestamp() * 1000)
     return [
         {

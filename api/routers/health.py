@@ -7,15 +7,29 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from hostpulse.adapters.probes import PostgresProbe, RedisProbe
+from hostpulse.answers import HealthAnswer
 from hostpulse.health import Probe, check_health
 from hostpulse.settings import api_settings
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", summary="200 when PostgreSQL and Redis answer, else 503 (seed path)")
-@router.get("/api/v1/health", summary="200 when PostgreSQL and Redis answer, else 503")
-def health(response: Response) -> dict[str, Any]:
+DEGRADED: dict[int | str, dict[str, Any]] = {
+    503: {"model": HealthAnswer, "description": "PostgreSQL or Redis does not answer"}
+}
+
+
+@router.get(
+    "/health",
+    summary="200 when PostgreSQL and Redis answer, else 503 (seed path)",
+    responses=DEGRADED,
+)
+@router.get(
+    "/api/v1/health",
+    summary="200 when PostgreSQL and Redis answer, else 503",
+    responses=DEGRADED,
+)
+def health(response: Response) -> HealthAnswer:
     settings = api_settings()
     probes: list[Probe] = [
         PostgresProbe(settings.database_url, settings.connect_timeout_seconds),

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
 from api.dependencies import Now, Queries, Reader
 from api.params import parse_time
+from api.problems import refusals
+from hostpulse.answers import HostList, LatestAnswer, ProcessHistory, RecentAnswer
 
-router = APIRouter(prefix="/api/v1/hosts", tags=["hosts"], dependencies=[Reader])
+router = APIRouter(
+    prefix="/api/v1/hosts",
+    tags=["hosts"],
+    dependencies=[Reader],
+    responses=refusals(400, 401, 404),
+)
 
 
 @router.get("", summary="Every host with its status (live, stale, down) and last seen")
-def list_hosts(queries: Queries, now: Now) -> dict[str, Any]:
+def list_hosts(queries: Queries, now: Now) -> HostList:
     return {"hosts": queries.hosts(now)}
 
 
 @router.get("/{host}/latest", summary="The newest snapshot of a host with its top processes")
-def latest(host: str, queries: Queries) -> dict[str, Any]:
+def latest(host: str, queries: Queries) -> LatestAnswer:
     return queries.latest(host)
 
 
@@ -31,7 +38,7 @@ def recent(
     queries: Queries,
     now: Now,
     seconds: Annotated[int, Query(ge=1, le=3600, description="how far back")] = 300,
-) -> dict[str, Any]:
+) -> RecentAnswer:
     return queries.recent(host, now, seconds)
 
 
@@ -46,7 +53,7 @@ def process_history(
     now: Now,
     from_: Annotated[str, Query(alias="from", description="start; e.g. -1h")] = "-1h",
     to: Annotated[str, Query(description="end; defaults to now")] = "now",
-) -> dict[str, Any]:
+) -> ProcessHistory:
     start = parse_time(from_, now, "from")
     end = parse_time(to, now, "to")
     if end <= start:

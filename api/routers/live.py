@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query, WebSocket
 
 from api.dependencies import Hub, Reader, Settings
 from api.live_socket import serve
+from api.problems import refusals
 
-router = APIRouter(tags=["live"], dependencies=[Reader])
+router = APIRouter(tags=["live"], dependencies=[Reader], responses=refusals(401))
 
 
 @router.get("/api/v1/live", summary="Whether live samples are pushed over a WebSocket here")

@@ -9,10 +9,11 @@ from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import Hub, Now, Queries, Reader
 from api.live_socket import serve
-from hostpulse.ingest.seed import seed_snapshot
+from api.problems import refusals
+from hostpulse.ingest.seed import SeedSnapshotAnswer, seed_snapshot
 from hostpulse.live import Message
 
-router = APIRouter(tags=["seed compatibility"], dependencies=[Reader])
+router = APIRouter(tags=["seed compatibility"], dependencies=[Reader], responses=refusals(401))
 
 
 @router.get(
@@ -23,7 +24,7 @@ def recent(
     queries: Queries,
     now: Now,
     host: Annotated[str | None, Query(description="default: the host seen last")] = None,
-) -> list[dict[str, Any]]:
+) -> list[SeedSnapshotAnswer]:
     return queries.seed_recent(host, now, 300)
 
 

@@ -9,14 +9,23 @@ from fastapi.responses import JSONResponse
 
 from api.dependencies import Now, Queries, Reader
 from api.params import parse_step, parse_time
+from api.problems import refusals
+from hostpulse.answers import SeriesAnswer
 
-router = APIRouter(prefix="/api/v1/series", tags=["series"], dependencies=[Reader])
+router = APIRouter(
+    prefix="/api/v1/series",
+    tags=["series"],
+    dependencies=[Reader],
+    responses=refusals(400, 401, 404),
+)
 
 
 @router.get(
     "",
     summary="Metrics of a host over a range, on one time axis, from the right tier",
     response_class=JSONResponse,
+    # Declared for the description; the answer goes out as built (see below).
+    response_model=SeriesAnswer,
 )
 def series(
     queries: Queries,

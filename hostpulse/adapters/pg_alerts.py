@@ -12,6 +12,7 @@ from psycopg2.extras import Json
 from hostpulse.alerts.ports import Delivery, EventState, NotificationKind, StoredEpisode
 from hostpulse.alerts.rules import Rule, RuleSet
 from hostpulse.alerts.timeline import Point
+from hostpulse.answers import ActiveAlert, AlertEvent, RuleEntry
 from hostpulse.store import alert_sql as sql
 from hostpulse.store.postgres import PgConnector
 
@@ -167,7 +168,7 @@ class PgAlertStore:
         self._rules = None
         return deleted
 
-    def rules_with_source(self) -> list[dict[str, Any]]:
+    def rules_with_source(self) -> list[RuleEntry]:
         with self.connector.transaction() as cur:
             cur.execute(sql.RULE_SOURCES)
             return [
@@ -210,11 +211,11 @@ class PgAlertStore:
 
     # -- reading --------------------------------------------------------------------------
 
-    def active(self) -> list[dict[str, Any]]:
+    def active(self) -> list[ActiveAlert]:
         with self.connector.transaction() as cur:
             cur.execute(sql.ACTIVE)
             rows = cur.fetchall()
-            firing = [
+            firing: list[ActiveAlert] = [
                 {
                     "rule": rule,
                     "host": host,
@@ -229,7 +230,7 @@ class PgAlertStore:
                 for rule, host, severity, started, fired, value, labels, annotations in rows
             ]
             cur.execute(sql.PENDING)
-            pending = [
+            pending: list[ActiveAlert] = [
                 {
                     "rule": rule,
                     "host": host,
@@ -243,7 +244,7 @@ class PgAlertStore:
 
     def history(
         self, start_ms: int, end_ms: int, host: str | None, rule: str | None, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[AlertEvent]:
         with self.connector.transaction() as cur:
             cur.execute(sql.HISTORY, (start_ms, end_ms, host, host, rule, rule, limit))
             return [

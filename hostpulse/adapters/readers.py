@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 import redis
 
 from hostpulse import hot
+from hostpulse.answers import (
+    CompactSample,
+    HostFactsView,
+    LatestSample,
+    ProcessPoint,
+    ProcessRow,
+)
 from hostpulse.query import HostRow, Point, SequenceSpan
 from hostpulse.store import sql
 from hostpulse.store.postgres import PgConnector
@@ -85,12 +92,12 @@ class PgMetricReader:
 
     def process_history(
         self, host: str, pid: int, start: datetime, end: datetime
-    ) -> list[dict[str, Any]]:
+    ) -> list[ProcessPoint]:
         with self.connector.transaction() as cur:
             cur.execute(sql.PROCESS_HISTORY, (host, pid, start, end))
             rows = cur.fetchall()
         return [
-            {"ts_ms": int(ts), **dict(zip(HISTORY_COLUMNS, rest, strict=True))}
+            cast(ProcessPoint, {"ts_ms": int(ts), **dict(zip(HISTORY_COLUMNS, rest, strict=True))})
             for ts, *rest in rows
         ]
 
@@ -99,13 +106,14 @@ class PgMetricReader:
             cur.execute(sql.BATCH_COMPLETENESS, (window_s,))
             return [SequenceSpan(*row) for row in cur.fetchall()]
 
-    def latest_processes(self, host: str) -> tuple[int, list[dict[str, Any]]] | None:
+    def latest_processes(self, host: str) -> tuple[int, list[ProcessRow]] | None:
         with self.connector.transaction() as cur:
             cur.execute(sql.LATEST_PROCESSES, (host, host))
             rows = cur.fetchall()
         if not rows:
             return None
-        return int(rows[0][0]), [dict(zip(PROCESS_COLUMNS, row[1:], strict=True)) for row in rows]
+        processes = [dict(zip(PROCESS_COLUMNS, row[1:], strict=True)) for row in rows]
+        return int(rows[0][0]), cast(list[ProcessRow], processes)
 
 
 class RedisHotReader:
@@ -121,14 +129,14 @@ class RedisHotReader:
             return {}  # the hot tier is an accelerator; PostgreSQL still answers
         return {member.decode(): int(score) for member, score in pairs}
 
-    def facts(self) -> dict[str, dict[str, Any]]:
+    def facts(self) -> dict[str, HostFactsView]:
         try:
             stored: dict[bytes, bytes] = self.client.hgetall(hot.FACTS)  # type: ignore[assignment]
         except redis.RedisError:
             return {}
         return {host.decode(): json.loads(value) for host, value in stored.items()}
 
-    def window(self, host: str, since_ms: int) -> list[dict[str, Any]]:
+    def window(self, host: str, since_ms: int) -> list[CompactSample]:
         try:
             members: list[bytes] = self.client.zrangebyscore(  # type: ignore[assignment]
                 hot.window_key(host), f"({since_ms}", "+inf"
@@ -137,7 +145,7 @@ class RedisHotReader:
             return []
         return [hot.parse_compact(member) for member in members]
 
-    def newest(self, hosts: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def newest(self, hosts: Sequence[str]) -> dict[str, CompactSample]:
         pipe = self.client.pipeline(transaction=False)
         for host in hosts:
             pipe.zrange(hot.window_key(host), -1, -1)
@@ -149,12 +157,12 @@ class RedisHotReader:
             host: hot.parse_compact(top[0]) for host, top in zip(hosts, found, strict=True) if top
         }
 
-    def latest(self, host: str) -> dict[str, Any] | None:
+    def latest(self, host: str) -> LatestSample | None:
         try:
             raw = self.client.hget(hot.latest_key(host), "sample")
         except redis.RedisError:
             return None
         if raw is None:
             return None
-        data: dict[str, Any] = json.loads(raw)
+        data: LatestSample = json.loads(raw)
         return data

@@ -6,11 +6,14 @@ and the snapshot's millisecond timestamp for the sequence number (it only grows 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing_extensions import TypedDict
 
+from hostpulse.answers import CompactSample
 from hostpulse.contract import (
     INT32_MAX,
     INT64_MAX,
@@ -121,9 +124,44 @@ def seed_batch(snapshot: SeedSnapshot, agent_id: str) -> Batch:
     )
 
 
+class SeedProcessAnswer(TypedDict):
+    pid: int
+    name: str
+    cpu_percent: float
+    memory_mb: float
+    thread_count: int
+    io_read_mb: float
+    io_write_mb: float
+    handle_count: int | None
+
+
+class SeedSnapshotAnswer(TypedDict):
+    """The seed's snapshot as its dashboard reads it (``host`` added: hostpulse has many)."""
+
+    host: str
+    timestamp: Annotated[float, Field(description="Unix time in seconds")]
+    total_cpu_percent: float | None
+    per_core_cpu_percent: list[float]
+    system_memory_total_mb: float | None
+    system_memory_used_mb: float | None
+    top_processes: list[SeedProcessAnswer]
+
+
+class SeedAlert(TypedDict):
+    """One alert transition as the seed's ``GET /api/alerts/recent`` lists it."""
+
+    host: str
+    rule: str
+    state: str
+    severity: str
+    value: float | None
+    message: str
+    timestamp: Annotated[float, Field(description="Unix time in seconds")]
+
+
 def seed_snapshot(
-    host: str, compact: dict[str, Any], processes: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
+    host: str, compact: CompactSample, processes: Sequence[Mapping[str, Any]] | None = None
+) -> SeedSnapshotAnswer:
     """A hot-tier sample (``{"ts", "m"}``) in the seed platform's snapshot shape, the way
     ``GET /api/metrics/recent`` and ``/ws/metrics`` answer the seed dashboard."""
     metrics: dict[str, float] = compact["m"]
@@ -145,7 +183,7 @@ def seed_snapshot(
     }
 
 
-def seed_process(process: dict[str, Any]) -> dict[str, Any]:
+def seed_process(process: Mapping[str, Any]) -> SeedProcessAnswer:
     return {
         "pid": process["pid"],
         "name": process["name"],

@@ -16,16 +16,10 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from api.app import create_app
-from hostpulse.settings import ApiSettings
+from tests.openapi import SCHEMA
 from tests.support import CloudUnderTest
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
-SCHEMA = schemathesis.openapi.from_dict(
-    create_app(
-        ApiSettings(database_url="postgresql://unused", redis_url="redis://unused")
-    ).openapi()
-)
 CHECKS = [not_a_server_error, response_schema_conformance]
 
 

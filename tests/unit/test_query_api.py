@@ -10,6 +10,13 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.dependencies import get_now, get_query_service
+from hostpulse.answers import (
+    CompactSample,
+    HostFactsView,
+    LatestSample,
+    ProcessPoint,
+    ProcessRow,
+)
 from hostpulse.query import HostRow, Point, QueryService, SequenceSpan
 from hostpulse.settings import ApiSettings
 from hostpulse.tiers import Tier, default_tiers
@@ -50,15 +57,27 @@ class MemoryReader:
         point = Point(int(start.timestamp() * 1000), 1.0, 3.0, 2.0, 3)
         return {metric: [point] for metric in metrics if metric != "mem.percent"}
 
-    def latest_processes(self, host: str) -> tuple[int, list[dict[str, Any]]] | None:
+    def latest_processes(self, host: str) -> tuple[int, list[ProcessRow]] | None:
         return None
 
     def process_history(
         self, host: str, pid: int, start: datetime, end: datetime
-    ) -> list[dict[str, Any]]:
+    ) -> list[ProcessPoint]:
         if host != "web-1" or pid != 42:
             return []
-        return [{"ts_ms": int(start.timestamp() * 1000) + 1000, "name": "postgres"}]
+        return [
+            {
+                "ts_ms": int(start.timestamp() * 1000) + 1000,
+                "name": "postgres",
+                "cpu_percent": 3.5,
+                "rss_bytes": 1 << 20,
+                "threads": 4,
+                "read_bytes_per_s": 0.0,
+                "write_bytes_per_s": 0.0,
+                "open_files": None,
+                "status": "sleeping",
+            }
+        ]
 
     def sequence_spans(self, window_s: int) -> list[SequenceSpan]:
         # web-1: seq 0..9 with 8 received (two lost); db-1's agent was reinstalled, seq from 0
@@ -70,8 +89,22 @@ class MemoryReader:
 
 
 NOW_MS = int(NOW.timestamp() * 1000)
-PROCESS = {"pid": 7, "name": "<img src=x>", "cpu_percent": 12.5, "rss_bytes": 3 * 1024 * 1024}
-WINDOW: list[dict[str, Any]] = [
+PROCESS: ProcessRow = {
+    "pid": 7,
+    "name": "<img src=x>",
+    "cmdline": "",
+    "user": "",
+    "cpu_percent": 12.5,
+    "rss_bytes": 3 * 1024 * 1024,
+    "threads": 0,
+    "read_bytes_per_s": 0.0,
+    "write_bytes_per_s": 0.0,
+    "read_bytes_total": None,
+    "write_bytes_total": None,
+    "open_files": None,
+    "status": "",
+}
+WINDOW: list[CompactSample] = [
     {"ts": NOW_MS - 400_000, "m": {"cpu.percent": 1.0}},  # older than 5 minutes
     {"ts": NOW_MS - 10_000, "m": {"cpu.percent": 5.0, "cpu.core:1": 6.0, "cpu.core:0": 4.0}},
     {"ts": NOW_MS - 5_000, "m": {"cpu.percent": 7.0, "mem.total_bytes": 2 * 1024**3}},
@@ -82,16 +115,16 @@ class MemoryHot:
     def last_seen(self) -> dict[str, int]:
         return {"new-1": NOW_MS - 1000, "web-1": NOW_MS - 500}
 
-    def latest(self, host: str) -> dict[str, Any] | None:
+    def latest(self, host: str) -> LatestSample | None:
         return {"ts_ms": NOW_MS - 5_000, "processes": [PROCESS]} if host == "web-1" else None
 
-    def window(self, host: str, since_ms: int) -> list[dict[str, Any]]:
+    def window(self, host: str, since_ms: int) -> list[CompactSample]:
         return [s for s in WINDOW if s["ts"] > since_ms] if host == "web-1" else []
 
-    def newest(self, hosts: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def newest(self, hosts: Sequence[str]) -> dict[str, CompactSample]:
         return {"web-1": WINDOW[-1]} if "web-1" in hosts else {}
 
-    def facts(self) -> dict[str, dict[str, Any]]:
+    def facts(self) -> dict[str, HostFactsView]:
         return {"new-1": {"hostname": "new-1", "os": "Linux"}}
 
 
@@ -247,9 +280,9 @@ def test_recent_serves_the_hot_window_as_sent(client: TestClient) -> None:
 def test_process_history(client: TestClient) -> None:
     history = client.get("/api/v1/hosts/web-1/processes/42", params={"from": "-2h"})
 
-    assert history.json()["points"] == [
-        {"ts_ms": int((NOW - timedelta(hours=2)).timestamp() * 1000) + 1000, "name": "postgres"}
-    ]
+    [point] = history.json()["points"]
+    assert point["ts_ms"] == int((NOW - timedelta(hours=2)).timestamp() * 1000) + 1000
+    assert (point["name"], point["threads"], point["status"]) == ("postgres", 4, "sleeping")
     assert client.get("/api/v1/hosts/web-1/processes/43").json()["points"] == []
     assert client.get("/api/v1/hosts/nobody/processes/1").status_code == 404
     assert client.get("/api/v1/hosts/web-1/processes/x").status_code == 422

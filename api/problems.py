@@ -1,0 +1,25 @@
+"""The refusals each route declares, so that the OpenAPI description names every answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import HTTPException
+
+from hostpulse.answers import Problem
+
+WHY = {
+    400: "A parameter that cannot be read (a time, a step, a range)",
+    401: "A credential is required, or the one sent is wrong",
+    403: "The credential may not do this",
+    404: "No such host, metric, process or rule",
+}
+
+
+def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": Problem, "description": WHY[code]} for code in codes}
+
+
+def invalid(field: str, message: str) -> HTTPException:
+    """A 422 in the shape of FastAPI's own validation errors, naming the field."""
+    return HTTPException(422, [{"loc": ["body", field], "msg": message, "type": "value_error"}])
