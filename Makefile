@@ -6,11 +6,11 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: install up down status test test-unit lint format bench localstack-lock clean
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml agent/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hostpulse needs Python 3.11 or newer as $(PYTHON); run: make PYTHON=/path/to/python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[server,agent,dev]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[server,dev]' -e ./agent
 	@touch $@
 
 install: $(INSTALLED)

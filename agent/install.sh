@@ -84,10 +84,10 @@ fi
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null \
     || die "Python 3.11 or newer is needed as $PYTHON; install it or pass --python PATH"
 if [ -z "$SOURCE" ]; then
-    # Run from a checkout: the project beside this script. Piped into sh: no such place.
-    [ -f "$0" ] && [ -f "$(dirname "$0")/../pyproject.toml" ] \
-        || die "--source is needed (a wheel's path or URL, or the project's folder)"
-    SOURCE="$(cd "$(dirname "$0")/.." && pwd)"
+    # Run from a checkout: the agent's own project, beside this script. Piped into sh: none.
+    [ -f "$0" ] && [ -f "$(dirname "$0")/pyproject.toml" ] \
+        || die "--source is needed (the agent's wheel, its path or URL, or its project folder)"
+    SOURCE="$(cd "$(dirname "$0")" && pwd)"
 fi
 case "$SOURCE" in
     http://*|https://*) ;;
@@ -113,7 +113,7 @@ else
     say "creating $OPT"
     "$PYTHON" -m venv "$OPT"
 fi
-"$OPT/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$SOURCE[agent]" \
+"$OPT/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$SOURCE" \
     || die "installing the agent from $SOURCE failed"
 
 if [ -n "$TOKEN" ]; then

@@ -6,6 +6,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -145,8 +146,7 @@ def test_mistakes_are_refused_before_anything_is_written(
     assert not (tmp_path / "opt").exists()
 
 
-def test_piped_into_sh_it_installs_from_a_wheel(tmp_path: Path) -> None:
-    wheels = tmp_path / "wheels"
+def build_wheel(project: Path, into: Path) -> Path:
     subprocess.run(
         [
             sys.executable,
@@ -156,13 +156,30 @@ def test_piped_into_sh_it_installs_from_a_wheel(tmp_path: Path) -> None:
             "--quiet",
             "--no-deps",
             "-w",
-            str(wheels),
-            str(PROJECT_ROOT),
+            str(into),
+            str(project),
         ],
         check=True,
         timeout=600,
     )
-    [wheel] = wheels.glob("hostpulse-*.whl")
+    [wheel] = into.glob("*.whl")
+    return wheel
+
+
+def test_the_servers_wheel_does_not_carry_the_agent(tmp_path: Path) -> None:
+    wheel = build_wheel(PROJECT_ROOT, tmp_path)
+
+    names = zipfile.ZipFile(wheel).namelist()
+    assert wheel.name.startswith("hostpulse-")
+    assert any(name.startswith("hostpulse/") for name in names)
+    assert not [name for name in names if "hostpulse_agent" in name]
+    entry_points = next(name for name in names if name.endswith("entry_points.txt"))
+    assert "hostpulse-agent" not in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_piped_into_sh_it_installs_the_agents_own_wheel_with_only_psutil(tmp_path: Path) -> None:
+    wheel = build_wheel(PROJECT_ROOT / "agent", tmp_path / "wheels")
+    assert wheel.name.startswith("hostpulse_agent-")
     root = tmp_path / "root"
 
     piped = subprocess.run(
@@ -209,4 +226,12 @@ def test_piped_into_sh_it_installs_from_a_wheel(tmp_path: Path) -> None:
 
     assert piped.returncode == 0, piped.stderr
     assert (root / "opt/hostpulse-agent/bin/hostpulse-agent").exists()
+    installed = subprocess.run(
+        [str(root / "opt/hostpulse-agent/bin/python"), "-m", "pip", "list", "--format=freeze"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.lower()
+    names = {line.split("==")[0] for line in installed.split()} - {"pip", "setuptools"}
+    assert names == {"hostpulse-agent", "psutil"}
     assert without_source.returncode == 1 and "--source is needed" in without_source.stderr
