@@ -11,8 +11,8 @@ from fastapi import Depends, HTTPException, WebSocketException, status
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
-from hostpulse.adapters.pg_alerts import PgAlertStore
-from hostpulse.adapters.redis_live import RedisLiveSource
+from hostpulse.adapters.postgres.alerts import PgAlertStore
+from hostpulse.adapters.redis.live import RedisLiveSource
 from hostpulse.live import LiveHub
 from hostpulse.query import QueryService
 from hostpulse.settings import ApiSettings, api_settings

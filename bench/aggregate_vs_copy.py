@@ -14,13 +14,14 @@ import time
 import psycopg2
 
 from bench.common import local_cloud, write_result
-from hostpulse.adapters.aws_queue import S3Archive
+from hostpulse.adapters.aws.clients import aws_client
+from hostpulse.adapters.aws.queue import S3Archive
+from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse.adapters.postgres.metrics import PgMetricStore
 from hostpulse.aggregate import aggregate_records
-from hostpulse.aws import aws_client
 from hostpulse.contract import metric_values
 from hostpulse.envelope import Envelope
 from hostpulse.simulation import SyntheticHost
-from hostpulse.store.postgres import PgConnector, PgMetricStore
 
 HOSTS = 20
 BATCHES_PER_HOST = 30

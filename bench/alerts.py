@@ -14,8 +14,9 @@ import time
 from typing import Any
 
 from bench.common import local_cloud, summary, write_result
-from hostpulse.adapters.pg_agents import PgAgentRepository
-from hostpulse.adapters.pg_alerts import PgAlertStore
+from hostpulse.adapters.postgres.agents import PgAgentRepository
+from hostpulse.adapters.postgres.alerts import PgAlertStore
+from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import register_agent
 from hostpulse.alerts.rules import RuleSet, load_rule_set
 from hostpulse.alerts.service import AlertService
@@ -23,7 +24,6 @@ from hostpulse.alerts.values import rule_value
 from hostpulse.contract import Batch, Cpu
 from hostpulse.localcloud.settings import PROJECT_ROOT
 from hostpulse.simulation import SyntheticHost
-from hostpulse.store.postgres import PgConnector
 from tests.alert_fakes import RecordingChannel
 from tests.support import WebhookReceiver, post_batch
 

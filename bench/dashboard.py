@@ -26,11 +26,12 @@ import requests
 from playwright.sync_api import sync_playwright
 
 from bench.common import local_cloud, summary, write_result
-from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.adapters.postgres import metrics_sql as sql
+from hostpulse.adapters.postgres.agents import PgAgentRepository
+from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse.adapters.postgres.metrics import PgMetricStore
 from hostpulse.agents import register_agent
 from hostpulse.simulation import SyntheticHost
-from hostpulse.store import sql
-from hostpulse.store.postgres import PgConnector, PgMetricStore
 from tests.support import CloudUnderTest, post_batch
 
 HOSTS = 50

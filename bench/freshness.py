@@ -15,11 +15,11 @@ import redis
 import requests
 
 from bench.common import local_cloud, summary, write_result
-from hostpulse import hot
-from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.adapters.postgres.agents import PgAgentRepository
+from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse.adapters.redis import keys as hot
 from hostpulse.agents import register_agent
 from hostpulse.simulation import SyntheticHost
-from hostpulse.store.postgres import PgConnector
 
 SAMPLES = 40
 POLL_S = 0.005

@@ -14,16 +14,16 @@ import time
 import redis
 
 from bench.common import local_cloud, write_result
-from hostpulse import hot
-from hostpulse.adapters.aws_queue import S3Archive, SqsBatchQueue
-from hostpulse.adapters.pg_agents import CachedAgentDirectory, PgAgentRepository
-from hostpulse.adapters.redis_hot import RedisHotStore, RedisRateLimiter
+from hostpulse.adapters.aws.clients import aws_client
+from hostpulse.adapters.aws.queue import S3Archive, SqsBatchQueue
+from hostpulse.adapters.postgres.agents import CachedAgentDirectory, PgAgentRepository
+from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse.adapters.redis import keys as hot
+from hostpulse.adapters.redis.hot import RedisHotStore, RedisRateLimiter
 from hostpulse.agents import register_agent
-from hostpulse.aws import aws_client
 from hostpulse.envelope import Envelope
 from hostpulse.ingest.service import IngestRequest, IngestService
 from hostpulse.simulation import SyntheticHost
-from hostpulse.store.postgres import PgConnector
 
 BATCHES = 300
 

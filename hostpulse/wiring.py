@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from hostpulse import hot
-from hostpulse.adapters.aws_queue import S3Archive, SqsBatchQueue
-from hostpulse.adapters.clients import redis_client
-from hostpulse.adapters.notify_channels import (
-    LogChannel,
-    SlackChannel,
-    SnsChannel,
-    WebhookChannel,
+from hostpulse.adapters.aws.clients import aws_client
+from hostpulse.adapters.aws.queue import S3Archive, SqsBatchQueue
+from hostpulse.adapters.notify import LogChannel, SlackChannel, SnsChannel, WebhookChannel
+from hostpulse.adapters.postgres.agents import CachedAgentDirectory, PgAgentRepository
+from hostpulse.adapters.postgres.alerts import PgAlertStore
+from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse.adapters.postgres.metrics import PgMetricReader, PgMetricStore
+from hostpulse.adapters.redis import keys as hot
+from hostpulse.adapters.redis.client import redis_client
+from hostpulse.adapters.redis.hot import (
+    RedisAuthThrottle,
+    RedisHotReader,
+    RedisHotStore,
+    RedisRateLimiter,
 )
-from hostpulse.adapters.pg_agents import CachedAgentDirectory, PgAgentRepository
-from hostpulse.adapters.pg_alerts import PgAlertStore
-from hostpulse.adapters.readers import PgMetricReader, RedisHotReader
-from hostpulse.adapters.redis_hot import RedisAuthThrottle, RedisHotStore, RedisRateLimiter
 from hostpulse.alerts.service import AlertService
-from hostpulse.aws import aws_client
 from hostpulse.ingest.ports import Counters
 from hostpulse.ingest.service import IngestLimits, IngestService
 from hostpulse.query import QueryService
@@ -30,7 +31,6 @@ from hostpulse.settings import (
     core_settings,
     ingest_settings,
 )
-from hostpulse.store.postgres import PgConnector, PgMetricStore
 
 
 @lru_cache(maxsize=4)

@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from hostpulse.adapters.probes import PostgresProbe, RedisProbe
+from hostpulse.adapters.postgres.probe import PostgresProbe
+from hostpulse.adapters.redis.probe import RedisProbe
 from hostpulse.answers import HealthAnswer
 from hostpulse.health import Probe, check_health
 from hostpulse.settings import api_settings

@@ -9,7 +9,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hostpulse.adapters.probes import PostgresProbe, RedisProbe
+from hostpulse.adapters.postgres.probe import PostgresProbe
+from hostpulse.adapters.redis.probe import RedisProbe
 from hostpulse.health import Probe, check_health
 from hostpulse.settings import core_settings
 

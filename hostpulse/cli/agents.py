@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.adapters.postgres.agents import PgAgentRepository
+from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import AgentExists, check_host_patterns, register_agent
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import LocalCloud, read_endpoints
-from hostpulse.store.postgres import PgConnector
 
 
 def database_url(settings: LocalCloudSettings) -> str:

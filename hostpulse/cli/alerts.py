@@ -6,11 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
-from hostpulse.adapters.pg_alerts import PgAlertStore
+from hostpulse.adapters.postgres.alerts import PgAlertStore
+from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.alerts.rules import RuleFileError, load_rule_set
 from hostpulse.cli.agents import database_url
 from hostpulse.localcloud.settings import LocalCloudSettings
-from hostpulse.store.postgres import PgConnector
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

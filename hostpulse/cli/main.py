@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from hostpulse.adapters.postgres.migrate import MigrationError
 from hostpulse.cli import agents, alerts, simulate
 from hostpulse.contract import json_schema
-from hostpulse.db.migrate import MigrationError
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.processes import read_pid
 from hostpulse.localcloud.settings import LocalCloudSettings

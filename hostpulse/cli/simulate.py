@@ -7,7 +7,8 @@ import json
 import threading
 from pathlib import Path
 
-from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.adapters.postgres.agents import PgAgentRepository
+from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import AgentExists, register_agent
 from hostpulse.cli.agents import database_url
 from hostpulse.contract import Batch
@@ -16,7 +17,6 @@ from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import LocalCloud, read_endpoints
 from hostpulse.simulate import AgentBook, RequestsTransport, SimulatedAgent, Simulation
 from hostpulse.simulation import SyntheticHost
-from hostpulse.store.postgres import PgConnector
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

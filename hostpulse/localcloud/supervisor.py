@@ -16,13 +16,14 @@ from typing import Any
 import requests
 from redis import RedisError
 
-from hostpulse.adapters.clients import redis_client
-from hostpulse.adapters.pg_alerts import PgAlertStore
+from hostpulse.adapters.aws.clients import aws_client
+from hostpulse.adapters.postgres.alerts import PgAlertStore
+from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse.adapters.postgres.migrate import migrate
+from hostpulse.adapters.redis.client import redis_client
+from hostpulse.adapters.redis.keys import draining_key
 from hostpulse.alerts.rules import RuleFileError, load_rule_set
 from hostpulse.alerts.service import AlertService
-from hostpulse.aws import aws_client
-from hostpulse.db.migrate import migrate
-from hostpulse.hot import draining_key
 from hostpulse.localcloud.api_server import ApiServer
 from hostpulse.localcloud.component import Component, Health
 from hostpulse.localcloud.errors import LocalCloudError
@@ -36,7 +37,6 @@ from hostpulse.localcloud.relocation import remove_relocated
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.stack.deployer import Deployer, DeployResult
 from hostpulse.stack.model import load_stack
-from hostpulse.store.postgres import PgConnector
 
 SUPERVISOR = "supervisor"
 ADMIN_TOKEN_PREFIX = "hpa_"  # noqa: S105 - marks admin tokens in logs, not a secret

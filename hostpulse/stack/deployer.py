@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hostpulse.aws import aws_client
+from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.stack.model import PLACEHOLDER, FunctionSpec, QueueSpec, Stack
 from hostpulse.stack.packaging import build_package, code_sha256
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.adapters.postgres.agents import PgAgentRepository
+from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import register_agent
 from hostpulse.contract import Batch
 from hostpulse.localcloud.api_server import ApiServer
 from hostpulse.localcloud.paths import StatePaths
 from hostpulse.localcloud.settings import PROJECT_ROOT
 from hostpulse.simulation import SyntheticHost
-from hostpulse.store.postgres import PgConnector
 from tests.support import CloudUnderTest, free_port, post_batch
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -8,11 +8,11 @@ import time
 import pytest
 from playwright.sync_api import Dialog, Page, expect
 
-from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.adapters.postgres.agents import PgAgentRepository
+from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import register_agent
 from hostpulse.contract import Cpu, Process
 from hostpulse.localcloud.api_server import ApiServer
-from hostpulse.store.postgres import PgConnector
 from tests.browser.conftest import Fleet, screenshot, wait_for_sample
 from tests.support import post
 

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.adapters.postgres.agents import PgAgentRepository
+from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import register_agent
-from hostpulse.store.postgres import PgConnector
 from tests.e2e.agent_support import raw_timestamps, recording_agent
 from tests.support import CloudUnderTest, TcpProxy, eventually
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.adapters.postgres.agents import PgAgentRepository
+from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import register_agent
-from hostpulse.store.postgres import PgConnector
 from hostpulse_agent.text import host_name
 from tests.support import CloudUnderTest, eventually
 

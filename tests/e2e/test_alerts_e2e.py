@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 import requests
 
-from hostpulse.adapters.pg_agents import PgAgentRepository
-from hostpulse.adapters.pg_alerts import PgAlertStore
+from hostpulse.adapters.postgres.agents import PgAgentRepository
+from hostpulse.adapters.postgres.alerts import PgAlertStore
+from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import register_agent
 from hostpulse.alerts.rules import load_rule_set
 from hostpulse.contract import Cpu
 from hostpulse.localcloud.settings import PROJECT_ROOT
 from hostpulse.simulation import SyntheticHost
-from hostpulse.store.postgres import PgConnector
 from tests.support import CloudUnderTest, WebhookReceiver, eventually, post_batch
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.adapters.postgres.agents import PgAgentRepository
+from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import register_agent
-from hostpulse.store.postgres import PgConnector
 from tests.e2e.agent_support import raw_timestamps, recording_agent
 from tests.support import CloudUnderTest, eventually
 

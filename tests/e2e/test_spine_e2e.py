@@ -10,14 +10,14 @@ from typing import Any
 import psycopg2
 import pytest
 
-from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.adapters.aws.clients import aws_client
+from hostpulse.adapters.postgres.agents import PgAgentRepository
+from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import register_agent
-from hostpulse.aws import aws_client
 from hostpulse.contract import Batch, metric_values
 from hostpulse.envelope import Envelope
 from hostpulse.simulate import RequestsTransport, SimulatedAgent, Simulation
 from hostpulse.simulation import SyntheticHost
-from hostpulse.store.postgres import PgConnector
 from tests.support import CloudUnderTest, eventually
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]

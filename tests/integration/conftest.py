@@ -5,9 +5,9 @@ from collections.abc import Callable
 
 import pytest
 
-from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.adapters.postgres.agents import PgAgentRepository
+from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import register_agent
-from hostpulse.store.postgres import PgConnector
 from tests.support import CloudUnderTest
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from hostpulse.adapters.notify_channels import SnsChannel
+from hostpulse.adapters.aws.clients import aws_client
+from hostpulse.adapters.notify import SnsChannel
 from hostpulse.alerts.rules import Notifier, load_rule_set
 from hostpulse.alerts.service import payload
-from hostpulse.aws import aws_client
 from tests.support import CloudUnderTest
 
 pytestmark = pytest.mark.localcloud

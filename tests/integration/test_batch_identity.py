@@ -9,10 +9,11 @@ from typing import Any
 import psycopg2
 import pytest
 
+from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse.adapters.postgres.metrics import PgMetricStore
 from hostpulse.aggregate import Claim
 from hostpulse.contract import Batch
 from hostpulse.simulation import SyntheticHost
-from hostpulse.store.postgres import PgConnector, PgMetricStore
 from tests.support import CloudUnderTest
 
 pytestmark = pytest.mark.localcloud

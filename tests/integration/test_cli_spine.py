@@ -7,9 +7,9 @@ import json
 import pytest
 import requests
 
-from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.adapters.postgres.agents import PgAgentRepository
+from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import token_hash
-from hostpulse.store.postgres import PgConnector
 from tests.support import CloudUnderTest
 
 pytestmark = pytest.mark.localcloud

@@ -22,13 +22,14 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from hostpulse.adapters.pg_agents import PgAgentRepository
+from hostpulse.adapters.postgres.agents import PgAgentRepository
+from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse.adapters.postgres.metrics import PgMetricStore
 from hostpulse.agents import register_agent
 from hostpulse.aggregate import aggregate_records
 from hostpulse.contract import Batch, metric_values
 from hostpulse.ingest.service import IngestRequest, IngestService
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.store.postgres import PgConnector, PgMetricStore
 from tests.fakes import (
     MemoryAgents,
     MemoryArchive,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hostpulse.aws import aws_client
+from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.stack.deployer import Deployer
 from hostpulse.stack.model import load_stack
 from tests.support import CloudUnderTest, eventually, pid_alive

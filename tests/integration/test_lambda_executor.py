@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from hostpulse.aws import aws_client
+from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.stack.deployer import Deployer, DeployResult
 from hostpulse.stack.model import load_stack
 from tests.support import CloudUnderTest, eventually, pid_alive

@@ -6,7 +6,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from hostpulse.db.migrate import MigrationError, discover, migrate
+from hostpulse.adapters.postgres.migrate import MigrationError, discover, migrate
 from tests.support import CloudUnderTest
 
 pytestmark = pytest.mark.localcloud

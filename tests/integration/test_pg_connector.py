@@ -7,7 +7,7 @@ import threading
 import psycopg2
 import pytest
 
-from hostpulse.store.postgres import PgConnector
+from hostpulse.adapters.postgres.connector import PgConnector
 from tests.support import CloudUnderTest
 
 pytestmark = pytest.mark.localcloud

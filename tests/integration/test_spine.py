@@ -15,12 +15,13 @@ import pytest
 import redis
 import requests
 
-from hostpulse import hot
-from hostpulse.aws import aws_client
+from hostpulse.adapters.aws.clients import aws_client
+from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse.adapters.postgres.metrics import PgMetricStore
+from hostpulse.adapters.redis import keys as hot
 from hostpulse.contract import Batch, metric_values
 from hostpulse.envelope import Envelope
 from hostpulse.simulation import SyntheticHost
-from hostpulse.store.postgres import PgConnector, PgMetricStore
 from tests.events import sqs_event
 from tests.support import CloudUnderTest, eventually, post, post_batch
 

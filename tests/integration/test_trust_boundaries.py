@@ -13,8 +13,8 @@ import pytest
 import redis
 import requests
 
-from hostpulse import hot
-from hostpulse.adapters.redis_hot import RedisAuthThrottle
+from hostpulse.adapters.redis import keys as hot
+from hostpulse.adapters.redis.hot import RedisAuthThrottle
 from hostpulse.simulation import SyntheticHost
 from tests.support import CloudUnderTest, eventually, post_batch
 

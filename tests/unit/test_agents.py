@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from hostpulse.adapters.pg_agents import CachedAgentDirectory
+from hostpulse.adapters.postgres.agents import CachedAgentDirectory
 from hostpulse.agents import Agent, AgentGrant, register_agent, token_hash
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from hostpulse.adapters.notify_channels import SlackChannel, WebhookChannel
+from hostpulse.adapters.notify import SlackChannel, WebhookChannel
 from hostpulse.alerts.rules import Notifier, load_rule_set
 from hostpulse.alerts.service import payload
 from hostpulse.alerts.values import describe

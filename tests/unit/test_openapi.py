@@ -23,13 +23,27 @@ def test_every_route_declares_a_schema_for_each_answer_with_a_body() -> None:
     assert undeclared == []
 
 
+HOST = {
+    "host": "web-1",
+    "agent_id": "web-1",
+    "status": "live",
+    "last_seen_ms": 1,
+    "first_seen_ms": 1,
+    "last_received_ms": 1,
+    "completeness": None,
+    "facts": {},
+    "now": None,
+}
+
+
 @pytest.mark.parametrize(
     "body",
     [
         {"hosts": "web-1"},
         {"hosts": [{"host": "web-1"}]},
         {"hosts": None},
-        {"hosts": [{"host": "web-1", "status": "sleepy"}]},
+        {"hosts": [HOST | {"status": "sleepy"}]},
+        {"hosts": [HOST | {"last_seen_ms": "yesterday"}]},
     ],
 )
 def test_an_answer_that_differs_from_its_declaration_is_caught(body: object) -> None:
@@ -38,7 +52,7 @@ def test_an_answer_that_differs_from_its_declaration_is_caught(body: object) -> 
 
 
 def test_a_declared_answer_passes() -> None:
-    assert SCHEMA["/api/v1/hosts"]["GET"].validate_response(answered({"hosts": []})) in (
+    assert SCHEMA["/api/v1/hosts"]["GET"].validate_response(answered({"hosts": [HOST]})) in (
         None,
         True,
     )

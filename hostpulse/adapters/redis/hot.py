@@ -1,13 +1,16 @@
-"""Redis adapters: the hot tier writer and the per-agent rate limiter."""
+"""The hot tier in Redis, written by ingest and read by the query API; the per-agent rate
+limiter and the failed-token throttle beside it. The key layout is in ``keys``."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 
 import redis
 
-from hostpulse import hot
+from hostpulse.adapters.redis import keys as hot
+from hostpulse.answers import CompactSample, HostFactsView, LatestSample
 from hostpulse.contract import Batch
 
 # Keep the newest snapshot only: a late or replayed batch must not replace a newer one.
@@ -109,3 +112,55 @@ class RedisAuthThrottle:
         # The window starts with the first failure (EXPIRE NX needs Redis 7; this is 6.2).
         if int(self.client.incr(key)) == 1:  # type: ignore[arg-type]
             self.client.expire(key, self.window_s)
+
+
+class RedisHotReader:
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+
+    def last_seen(self) -> dict[str, int]:
+        try:
+            pairs: list[tuple[bytes, float]] = self.client.zrange(  # type: ignore[assignment]
+                hot.HOSTS, 0, -1, withscores=True
+            )
+        except redis.RedisError:
+            return {}  # the hot tier is an accelerator; PostgreSQL still answers
+        return {member.decode(): int(score) for member, score in pairs}
+
+    def facts(self) -> dict[str, HostFactsView]:
+        try:
+            stored: dict[bytes, bytes] = self.client.hgetall(hot.FACTS)  # type: ignore[assignment]
+        except redis.RedisError:
+            return {}
+        return {host.decode(): json.loads(value) for host, value in stored.items()}
+
+    def window(self, host: str, since_ms: int) -> list[CompactSample]:
+        try:
+            members: list[bytes] = self.client.zrangebyscore(  # type: ignore[assignment]
+                hot.window_key(host), f"({since_ms}", "+inf"
+            )
+        except redis.RedisError:
+            return []
+        return [hot.parse_compact(member) for member in members]
+
+    def newest(self, hosts: Sequence[str]) -> dict[str, CompactSample]:
+        pipe = self.client.pipeline(transaction=False)
+        for host in hosts:
+            pipe.zrange(hot.window_key(host), -1, -1)
+        try:
+            found: list[list[bytes]] = pipe.execute()
+        except redis.RedisError:
+            return {}
+        return {
+            host: hot.parse_compact(top[0]) for host, top in zip(hosts, found, strict=True) if top
+        }
+
+    def latest(self, host: str) -> LatestSample | None:
+        try:
+            raw = self.client.hget(hot.latest_key(host), "sample")
+        except redis.RedisError:
+            return None
+        if raw is None:
+            return None
+        data: LatestSample = json.loads(raw)
+        return data

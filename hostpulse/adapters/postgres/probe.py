@@ -1,11 +1,8 @@
-"""Health probes of the real servers behind the ``Probe`` protocol."""
+"""Health probe of PostgreSQL behind the ``Probe`` protocol."""
 
 from __future__ import annotations
 
 import psycopg2
-import redis
-
-from hostpulse.adapters.clients import redis_client
 
 
 class PostgresProbe:
@@ -24,19 +21,5 @@ class PostgresProbe:
             finally:
                 conn.close()
         except psycopg2.Error as error:
-            return False, type(error).__name__
-        return True, "ok"
-
-
-class RedisProbe:
-    name = "redis"
-
-    def __init__(self, url: str, timeout_seconds: float) -> None:
-        self.client = redis_client(url, timeout_seconds)
-
-    def check(self) -> tuple[bool, str]:
-        try:
-            self.client.ping()
-        except redis.RedisError as error:
             return False, type(error).__name__
         return True, "ok"

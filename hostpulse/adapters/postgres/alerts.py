@@ -9,12 +9,12 @@ from typing import Any
 
 from psycopg2.extras import Json
 
+from hostpulse.adapters.postgres import alerts_sql as sql
+from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.alerts.ports import Delivery, EventState, NotificationKind, StoredEpisode
 from hostpulse.alerts.rules import Rule, RuleSet
 from hostpulse.alerts.timeline import Point
 from hostpulse.answers import ActiveAlert, AlertEvent, RuleEntry
-from hostpulse.store import alert_sql as sql
-from hostpulse.store.postgres import PgConnector
 
 LEASE_MS = 60_000
 

@@ -160,24 +160,24 @@ SERIES_IDS = "SELECT id, metric FROM series WHERE host = %s AND metric = ANY(%s)
 
 # sum / count, not avg: avg over double precision also sums squares, which overflow long
 # before the values do.
-SERIES_RAW = """
+SERIES_RAW = f"""
 SELECT r.series_id,
-       extract(epoch FROM date_bin(%(step)s * interval '1 second', r.ts, {origin})) * 1000,
+       extract(epoch FROM date_bin(%(step)s * interval '1 second', r.ts, {ORIGIN})) * 1000,
        min(r.value), max(r.value), sum(r.value) / count(*), count(*)
 FROM samples_raw r
 WHERE r.series_id = ANY(%(ids)s) AND r.ts >= %(start)s AND r.ts < %(end)s
 GROUP BY 1, 2 ORDER BY 1, 2
-""".format(origin=ORIGIN)
+"""
 
 # {table} is one of the tier tables named in hostpulse.tiers, never user input.
-SERIES_ROLLUP = """
+SERIES_ROLLUP = f"""
 SELECT t.series_id,
-       extract(epoch FROM date_bin(%(step)s * interval '1 second', t.bucket, {origin})) * 1000,
+       extract(epoch FROM date_bin(%(step)s * interval '1 second', t.bucket, {ORIGIN})) * 1000,
        min(t.min), max(t.max), sum(t.sum) / sum(t.count), sum(t.count)
 FROM {{table}} t
 WHERE t.series_id = ANY(%(ids)s) AND t.bucket >= %(start)s AND t.bucket < %(end)s
 GROUP BY 1, 2 ORDER BY 1, 2
-""".format(origin=ORIGIN)
+"""
 
 HOST_METRICS = "SELECT metric FROM series WHERE host = %s ORDER BY metric"
 

@@ -4,11 +4,9 @@ The f-strings only splice this module's own constants (time conversions); every 
 query parameter.
 """
 
-# ruff: noqa: S608
-
 from __future__ import annotations
 
-from hostpulse.store.sql import MS
+from hostpulse.adapters.postgres.metrics_sql import MS
 
 TS = MS.format(column="%s")
 

@@ -1,21 +1,21 @@
-"""The metric store on PostgreSQL: idempotent batch writes, partitions, retention, reads."""
+"""The metric tiers on PostgreSQL: idempotent batch writes, partitions, retention, and the
+query API's reads. Their SQL is in ``metrics_sql``."""
 
 from __future__ import annotations
 
-import contextlib
 import io
-import threading
-from collections.abc import Iterator, Sequence
-from datetime import date, timedelta
-from typing import Any
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, cast
 
-import psycopg2
-import psycopg2.extensions
-
+from hostpulse.adapters.postgres import metrics_sql as sql
+from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.aggregate import Claim
+from hostpulse.answers import ProcessPoint, ProcessRow
 from hostpulse.contract import Batch, Process, metric_values
 from hostpulse.partitions import day_of_ms, partition_name
-from hostpulse.store import sql
+from hostpulse.query import HostRow, Point, SequenceSpan
+from hostpulse.tiers import Tier
 
 COPY_ESCAPES = str.maketrans(
     {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": "\ufffd"}
@@ -40,63 +40,6 @@ def process_line(host: str, ts_ms: int, p: Process) -> str:
         f"{copy_number(p.write_bytes_total)}\t{copy_number(p.open_files)}\t"
         f"{copy_text(p.status)}\n"
     )
-
-
-class PgConnector:
-    """Connections reused across invocations, replaced when they break.
-
-    A function handles one event at a time and keeps one connection; the API under uvicorn
-    answers requests on several threads at once, each borrowing its own connection (a
-    psycopg2 connection must not be used by two transactions at once).
-    """
-
-    def __init__(self, url: str, connect_timeout_s: float = 5, max_connections: int = 8) -> None:
-        self.url = url
-        self.connect_timeout = max(1, round(connect_timeout_s))
-        self._idle: list[psycopg2.extensions.connection] = []
-        self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(max_connections)
-
-    def _connect(self) -> psycopg2.extensions.connection:
-        return psycopg2.connect(
-            self.url,
-            connect_timeout=self.connect_timeout,
-            options="-c timezone=UTC -c statement_timeout=60000",
-            application_name="hostpulse",
-        )
-
-    def _borrow(self) -> psycopg2.extensions.connection:
-        with self._lock:
-            while self._idle:
-                conn = self._idle.pop()
-                if not conn.closed:
-                    return conn
-        return self._connect()
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Any]:
-        if not self._slots.acquire(timeout=30):
-            raise TimeoutError("no database connection came free within 30 s")
-        try:
-            conn = self._borrow()
-            try:
-                with conn, conn.cursor() as cur:  # commits, or rolls back on error
-                    yield cur
-            except (psycopg2.OperationalError, psycopg2.InterfaceError):
-                conn.close()  # a broken connection is not reused
-                raise
-            finally:
-                if not conn.closed:
-                    with self._lock:
-                        self._idle.append(conn)
-        finally:
-            self._slots.release()
-
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
 
 
 class PgMetricStore:
@@ -251,3 +194,97 @@ class PgMetricStore:
         with self.connector.transaction() as cur:
             cur.execute(sql.DROP_PARTITION.format(partition=partition))
         self._partitions.discard(partition)
+
+
+PROCESS_COLUMNS = (
+    "pid",
+    "name",
+    "cmdline",
+    "user",
+    "cpu_percent",
+    "rss_bytes",
+    "threads",
+    "read_bytes_per_s",
+    "write_bytes_per_s",
+    "read_bytes_total",
+    "write_bytes_total",
+    "open_files",
+    "status",
+)
+
+
+HISTORY_COLUMNS = (
+    "name",
+    "cpu_percent",
+    "rss_bytes",
+    "threads",
+    "read_bytes_per_s",
+    "write_bytes_per_s",
+    "open_files",
+    "status",
+)
+
+
+class PgMetricReader:
+    def __init__(self, connector: PgConnector) -> None:
+        self.connector = connector
+
+    def hosts(self) -> list[HostRow]:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.LIST_HOSTS)
+            return [HostRow(*row) for row in cur.fetchall()]
+
+    def metrics(self, host: str) -> list[str]:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.HOST_METRICS, (host,))
+            return [row[0] for row in cur.fetchall()]
+
+    def series(
+        self,
+        host: str,
+        metrics: Sequence[str],
+        tier: Tier,
+        start: datetime,
+        end: datetime,
+        step_s: int,
+    ) -> dict[str, list[Point]]:
+        statement = (
+            sql.SERIES_RAW if tier.name == "raw" else sql.SERIES_ROLLUP.format(table=tier.table)
+        )
+        found: dict[str, list[Point]] = {}
+        with self.connector.transaction() as cur:
+            cur.execute(sql.SERIES_IDS, (host, list(metrics)))
+            names = dict(cur.fetchall())
+            if not names:
+                return found
+            params = {"ids": list(names), "start": start, "end": end, "step": step_s}
+            cur.execute(statement, params)
+            for series_id, ts, lo, hi, avg, n in cur.fetchall():
+                point = Point(int(ts), float(lo), float(hi), float(avg), int(n))
+                found.setdefault(names[series_id], []).append(point)
+        return found
+
+    def process_history(
+        self, host: str, pid: int, start: datetime, end: datetime
+    ) -> list[ProcessPoint]:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.PROCESS_HISTORY, (host, pid, start, end))
+            rows = cur.fetchall()
+        return [
+            cast(ProcessPoint, {"ts_ms": int(ts), **dict(zip(HISTORY_COLUMNS, rest, strict=True))})
+            for ts, *rest in rows
+        ]
+
+    def sequence_spans(self, window_s: int) -> list[SequenceSpan]:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.BATCH_COMPLETENESS, (window_s,))
+            return [SequenceSpan(*row) for row in cur.fetchall()]
+
+    def latest_processes(self, host: str) -> tuple[int, list[ProcessRow]] | None:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.LATEST_PROCESSES, (host, host))
+            rows = cur.fetchall()
+        if not rows:
+            return None
+        processes = [dict(zip(PROCESS_COLUMNS, row[1:], strict=True)) for row in rows]
+        return int(rows[0][0]), cast(list[ProcessRow], processes)

@@ -8,8 +8,9 @@ from typing import Any
 
 import psycopg2
 
+from hostpulse.adapters.postgres import agents_sql as sql
+from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import Agent, AgentExists, AgentGrant, AgentRepository, token_hash
-from hostpulse.store.postgres import PgConnector
 
 
 class PgAgentRepository:
@@ -19,10 +20,7 @@ class PgAgentRepository:
     def add(self, name: str, hashed: str, hosts: Sequence[str]) -> None:
         try:
             with self.connector.transaction() as cur:
-                cur.execute(
-                    "INSERT INTO agents (name, token_hash, hosts) VALUES (%s, %s, %s)",
-                    (name, hashed, list(hosts)),
-                )
+                cur.execute(sql.ADD_AGENT, (name, hashed, list(hosts)))
         except psycopg2.errors.UniqueViolation:
             raise AgentExists(
                 f"agent {name!r} exists; revoke it first or pick another name"
@@ -30,7 +28,7 @@ class PgAgentRepository:
 
     def list(self) -> list[Agent]:
         with self.connector.transaction() as cur:
-            cur.execute("SELECT name, created_at, revoked_at, hosts FROM agents ORDER BY name")
+            cur.execute(sql.LIST_AGENTS)
             return [
                 Agent(name, created, revoked, tuple(hosts))
                 for name, created, revoked, hosts in cur.fetchall()
@@ -38,26 +36,17 @@ class PgAgentRepository:
 
     def revoke(self, name: str) -> bool:
         with self.connector.transaction() as cur:
-            cur.execute(
-                "UPDATE agents SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL",
-                (name,),
-            )
+            cur.execute(sql.REVOKE_AGENT, (name,))
             return bool(cur.rowcount)
 
     def bind(self, name: str, hosts: Sequence[str]) -> bool:
         with self.connector.transaction() as cur:
-            cur.execute(
-                "UPDATE agents SET hosts = %s WHERE name = %s AND revoked_at IS NULL",
-                (list(hosts), name),
-            )
+            cur.execute(sql.BIND_AGENT, (list(hosts), name))
             return bool(cur.rowcount)
 
     def grant_for_hash(self, hashed: str) -> AgentGrant | None:
         with self.connector.transaction() as cur:
-            cur.execute(
-                "SELECT name, hosts FROM agents WHERE token_hash = %s AND revoked_at IS NULL",
-                (hashed,),
-            )
+            cur.execute(sql.GRANT_FOR_HASH, (hashed,))
             row: Any = cur.fetchone()
         return AgentGrant(str(row[0]), tuple(row[1])) if row else None
 

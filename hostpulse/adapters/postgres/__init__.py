@@ -1,0 +1,1 @@
+"""PostgreSQL: the metric tiers, agents, alerts, migrations; each with its SQL."""

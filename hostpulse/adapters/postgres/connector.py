@@ -1,0 +1,69 @@
+"""PostgreSQL connections: reused across invocations, one per concurrent request, replaced when
+they break. Every PostgreSQL adapter borrows its transactions here."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+
+
+class PgConnector:
+    """Connections reused across invocations, replaced when they break.
+
+    A function handles one event at a time and keeps one connection; the API under uvicorn
+    answers requests on several threads at once, each borrowing its own connection (a
+    psycopg2 connection must not be used by two transactions at once).
+    """
+
+    def __init__(self, url: str, connect_timeout_s: float = 5, max_connections: int = 8) -> None:
+        self.url = url
+        self.connect_timeout = max(1, round(connect_timeout_s))
+        self._idle: list[psycopg2.extensions.connection] = []
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_connections)
+
+    def _connect(self) -> psycopg2.extensions.connection:
+        return psycopg2.connect(
+            self.url,
+            connect_timeout=self.connect_timeout,
+            options="-c timezone=UTC -c statement_timeout=60000",
+            application_name="hostpulse",
+        )
+
+    def _borrow(self) -> psycopg2.extensions.connection:
+        with self._lock:
+            while self._idle:
+                conn = self._idle.pop()
+                if not conn.closed:
+                    return conn
+        return self._connect()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        if not self._slots.acquire(timeout=30):
+            raise TimeoutError("no database connection came free within 30 s")
+        try:
+            conn = self._borrow()
+            try:
+                with conn, conn.cursor() as cur:  # commits, or rolls back on error
+                    yield cur
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                conn.close()  # a broken connection is not reused
+                raise
+            finally:
+                if not conn.closed:
+                    with self._lock:
+                        self._idle.append(conn)
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()

@@ -1,0 +1,1 @@
+"""Redis: the hot tier, the live feed, rate limits; the key layout in ``keys``."""
