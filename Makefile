@@ -36,6 +36,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy hostpulse functions api tests bench agent
+	$(BIN)/lint-imports --no-cache
 
 bench: install
 	$(BIN)/python -m bench.aggregate_vs_copy

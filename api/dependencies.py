@@ -4,27 +4,30 @@ from __future__ import annotations
 
 import hmac
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, WebSocketException, status
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
-from hostpulse.adapters.postgres.alerts import PgAlertStore
-from hostpulse.adapters.redis.live import RedisLiveSource
+from hostpulse import wiring
+from hostpulse.alerts.ports import RuleStore
+from hostpulse.health import Probe
 from hostpulse.live import LiveHub
 from hostpulse.query import QueryService
-from hostpulse.settings import ApiSettings, api_settings
-from hostpulse.wiring import alert_store, query_service
+from hostpulse.settings import ApiSettings
 
 
 def get_query_service() -> QueryService:
-    return query_service()
+    return wiring.query_service()
 
 
-def get_alert_store() -> PgAlertStore:
-    return alert_store()
+def get_alert_store() -> RuleStore:
+    return wiring.alert_store()
+
+
+def get_live_hub() -> LiveHub:
+    return wiring.live_hub()
 
 
 def get_now() -> datetime:
@@ -36,13 +39,11 @@ def get_settings(connection: HTTPConnection) -> ApiSettings:
     return settings
 
 
-@lru_cache(maxsize=1)
-def get_live_hub() -> LiveHub:
-    settings = api_settings()
-    return LiveHub(RedisLiveSource(settings.redis_url, settings.connect_timeout_seconds))
-
-
 Settings = Annotated[ApiSettings, Depends(get_settings)]
+
+
+def get_probes(settings: Settings) -> list[Probe]:
+    return wiring.health_probes(settings)
 
 
 def bearer(connection: HTTPConnection) -> str:
@@ -88,6 +89,7 @@ def require_admin(connection: HTTPConnection, settings: Settings) -> None:
 Queries = Annotated[QueryService, Depends(get_query_service)]
 Now = Annotated[datetime, Depends(get_now)]
 Hub = Annotated[LiveHub, Depends(get_live_hub)]
-AlertRules = Annotated[PgAlertStore, Depends(get_alert_store)]
+AlertRules = Annotated[RuleStore, Depends(get_alert_store)]
+Probes = Annotated[list[Probe], Depends(get_probes)]
 Reader = Depends(require_reader)
 Admin = Depends(require_admin)

@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from hostpulse.alerts.rules import Rule
 from hostpulse.tiers import TierName
 
 HostStatus = Literal["live", "stale", "down"]
@@ -163,10 +162,6 @@ class RuleEntry(TypedDict):
 
 class RuleList(TypedDict):
     rules: list[RuleEntry]
-
-
-class RuleAnswer(TypedDict):
-    rule: Rule
 
 
 class ActiveAlert(TypedDict):

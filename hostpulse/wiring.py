@@ -1,27 +1,38 @@
-"""Builds each component's service from its settings, once per execution environment."""
+"""The one place that builds components: each service from its settings, once per execution
+environment, and the adapters the CLI and the local cloud need from a URL. Entry points
+(functions, API, CLI, local cloud) ask here and never build adapters themselves."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Generic, TypeVar
 
 from hostpulse.adapters.aws.clients import aws_client
-from hostpulse.adapters.aws.queue import S3Archive, SqsBatchQueue
+from hostpulse.adapters.aws.queue import S3Archive, SqsBatchQueue, SqsQueueDepth
 from hostpulse.adapters.notify import LogChannel, SlackChannel, SnsChannel, WebhookChannel
+from hostpulse.adapters.postgres import migrate as migrations
 from hostpulse.adapters.postgres.agents import CachedAgentDirectory, PgAgentRepository
 from hostpulse.adapters.postgres.alerts import PgAlertStore
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricReader, PgMetricStore
+from hostpulse.adapters.postgres.probe import PostgresProbe
 from hostpulse.adapters.redis import keys as hot
 from hostpulse.adapters.redis.client import redis_client
 from hostpulse.adapters.redis.hot import (
     RedisAuthThrottle,
+    RedisDrainFlag,
     RedisHotReader,
     RedisHotStore,
     RedisRateLimiter,
 )
+from hostpulse.adapters.redis.live import RedisLiveSource
+from hostpulse.adapters.redis.probe import RedisProbe
 from hostpulse.alerts.service import AlertService
+from hostpulse.health import Probe
 from hostpulse.ingest.ports import Counters
 from hostpulse.ingest.service import IngestLimits, IngestService
+from hostpulse.live import LiveHub
 from hostpulse.query import QueryService
 from hostpulse.settings import (
     CoreSettings,
@@ -31,6 +42,27 @@ from hostpulse.settings import (
     core_settings,
     ingest_settings,
 )
+
+T = TypeVar("T")
+
+
+class Lazy(Generic[T]):
+    """A handler's component, built on its first use rather than at import (so a handler's
+    module loads without settings) and kept for the execution environment. Tests hand in
+    their own with ``override``."""
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._value: T | None = None
+
+    def __call__(self) -> T:
+        if self._value is None:
+            self._value = self._build()
+        return self._value
+
+    def override(self, value: T | None) -> None:
+        """Use ``value`` from now on; None builds afresh on the next use."""
+        self._value = value
 
 
 @lru_cache(maxsize=4)
@@ -124,3 +156,44 @@ def query_service() -> QueryService:
         settings.down_after_seconds,
         int(settings.tiers[0].retention.total_seconds()),  # completeness over the raw tier
     )
+
+
+@lru_cache(maxsize=1)
+def live_hub() -> LiveHub:
+    settings = api_settings()
+    return LiveHub(RedisLiveSource(settings.redis_url, settings.connect_timeout_seconds))
+
+
+def health_probes(settings: CoreSettings) -> list[Probe]:
+    return [
+        PostgresProbe(settings.database_url, settings.connect_timeout_seconds),
+        RedisProbe(settings.redis_url, settings.connect_timeout_seconds),
+    ]
+
+
+# -- for the CLI and the local cloud, which know their stores by URL ----------------------------
+
+
+def agent_repository(database_url: str) -> PgAgentRepository:
+    return PgAgentRepository(pg_connector(database_url, 5.0))
+
+
+def rule_store(database_url: str) -> PgAlertStore:
+    return PgAlertStore(pg_connector(database_url, 5.0))
+
+
+def migrate_database(database_url: str) -> list[str]:
+    """Applies the migrations not yet applied; their names."""
+    return migrations.migrate(database_url)
+
+
+# What a failed migration raises, for the CLI to report.
+MigrationError = migrations.MigrationError
+
+
+def drain_flag(redis_url: str, aggregate_queue_url: str) -> RedisDrainFlag:
+    return RedisDrainFlag(redis_client(redis_url, 2.0), aggregate_queue_url)
+
+
+def queue_depth(region: str, endpoint_url: str | None) -> SqsQueueDepth:
+    return SqsQueueDepth(aws_client("sqs", region, endpoint_url))

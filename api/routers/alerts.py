@@ -6,14 +6,20 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, Response
+from typing_extensions import TypedDict
 
 from api.dependencies import Admin, AlertRules, Now, Reader
 from api.params import parse_time
 from api.problems import invalid, refusals
 from hostpulse.alerts.rules import Rule
 from hostpulse.alerts.service import AlertService
-from hostpulse.answers import ActiveAlerts, AlertHistory, RuleAnswer, RuleList
+from hostpulse.answers import ActiveAlerts, AlertHistory, RuleList
 from hostpulse.ingest.seed import SeedAlert
+
+
+class RuleAnswer(TypedDict):
+    rule: Rule
+
 
 router = APIRouter(tags=["alerts"], dependencies=[Reader], responses=refusals(401))
 # Changing what alerts is an operator's act: the admin credential, not the read token.

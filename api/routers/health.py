@@ -6,11 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from hostpulse.adapters.postgres.probe import PostgresProbe
-from hostpulse.adapters.redis.probe import RedisProbe
+from api.dependencies import Probes
 from hostpulse.answers import HealthAnswer
-from hostpulse.health import Probe, check_health
-from hostpulse.settings import api_settings
+from hostpulse.health import check_health
 
 router = APIRouter(tags=["health"])
 
@@ -30,12 +28,7 @@ DEGRADED: dict[int | str, dict[str, Any]] = {
     summary="200 when PostgreSQL and Redis answer, else 503",
     responses=DEGRADED,
 )
-def health(response: Response) -> HealthAnswer:
-    settings = api_settings()
-    probes: list[Probe] = [
-        PostgresProbe(settings.database_url, settings.connect_timeout_seconds),
-        RedisProbe(settings.redis_url, settings.connect_timeout_seconds),
-    ]
+def health(response: Response, probes: Probes) -> HealthAnswer:
     healthy, body = check_health(probes)
     response.status_code = 200 if healthy else 503
     return body

@@ -10,13 +10,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hostpulse.aggregate import aggregate_records
 from hostpulse.observability import PowertoolsCounters
-from hostpulse.wiring import aggregate_archive, metric_store
+from hostpulse.wiring import Lazy, aggregate_archive, metric_store
 
 logger = Logger(service="aggregate")
 metrics = Metrics(namespace="hostpulse", service="aggregate")
 counters = PowertoolsCounters(metrics)
-store = metric_store()
-archive = aggregate_archive()
+store = Lazy(metric_store)
+archive = Lazy(aggregate_archive)
 
 
 # Not Powertools' BatchProcessor: it handles records one at a time, and one transaction for
@@ -25,7 +25,8 @@ archive = aggregate_archive()
 @logger.inject_lambda_context
 @event_source(data_class=SQSEvent)
 def handler(event: SQSEvent, context: LambdaContext) -> dict[str, Any]:
-    outcome = aggregate_records([(r.message_id, r.body) for r in event.records], store, archive)
+    records = [(r.message_id, r.body) for r in event.records]
+    outcome = aggregate_records(records, store(), archive())
     counters.count("batches_stored", outcome.stored)
     counters.count("batches_duplicate", outcome.duplicates)
     counters.count("batches_seq_reused", outcome.reused_seq)

@@ -16,14 +16,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hostpulse.aggregate import read_batch
 from hostpulse.observability import PowertoolsCounters
-from hostpulse.wiring import alert_archive, alert_service
+from hostpulse.wiring import Lazy, alert_archive, alert_service
 
 logger = Logger(service="alerts")
 metrics = Metrics(namespace="hostpulse", service="alerts")
 counters = PowertoolsCounters(metrics)
 processor = BatchProcessor(event_type=EventType.SQS)
-service = alert_service()
-archive = alert_archive()
+service = Lazy(alert_service)
+archive = Lazy(alert_archive)
 
 
 def now_ms() -> int:
@@ -31,7 +31,7 @@ def now_ms() -> int:
 
 
 def evaluate(record: SQSRecord) -> None:
-    outcome = service.evaluate_batch(read_batch(record.body, archive).batch, now_ms())
+    outcome = service().evaluate_batch(read_batch(record.body, archive()).batch, now_ms())
     counters.count("rules_evaluated", outcome.evaluated)
     counters.count("alerts_fired", outcome.fired)
     counters.count("alerts_resolved", outcome.resolved)
@@ -44,7 +44,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         event=event, record_handler=evaluate, processor=processor, context=context
     )
     # After the evaluations committed; a failed delivery is retried by the schedule.
-    delivered = service.deliver_due(now_ms())
+    delivered = service().deliver_due(now_ms())
     counters.count("notifications_delivered", delivered.delivered)
     counters.count("notifications_failed", delivered.failed)
     return dict(response)

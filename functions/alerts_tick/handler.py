@@ -8,15 +8,15 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hostpulse.wiring import alert_service
+from hostpulse.wiring import Lazy, alert_service
 
 logger = Logger(service="alerts-tick")
-service = alert_service()
+service = Lazy(alert_service)
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    outcome = service.tick(int(time.time() * 1000))
+    outcome = service().tick(int(time.time() * 1000))
     result = {
         "fired": outcome.fired,
         "notifications": outcome.notifications,

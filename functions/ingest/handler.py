@@ -11,15 +11,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hostpulse.ingest.http import handle_ingest_event
 from hostpulse.observability import PowertoolsCounters
-from hostpulse.wiring import ingest_service
+from hostpulse.wiring import Lazy, ingest_service
 
 logger = Logger(service="ingest")
 metrics = Metrics(namespace="hostpulse", service="ingest")
-service = ingest_service(PowertoolsCounters(metrics))
+service = Lazy(lambda: ingest_service(PowertoolsCounters(metrics)))
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @event_source(data_class=APIGatewayProxyEvent)
 def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
-    return handle_ingest_event(event, service)
+    return handle_ingest_event(event, service())

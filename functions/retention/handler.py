@@ -10,15 +10,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hostpulse.retention import run_retention
 from hostpulse.settings import core_settings
-from hostpulse.wiring import metric_store
+from hostpulse.wiring import Lazy, metric_store
 
 logger = Logger(service="retention")
-settings = core_settings()
-store = metric_store()
+store = Lazy(metric_store)
+tiers = Lazy(lambda: core_settings().tiers)
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    dropped = run_retention(store, settings.tiers, datetime.now(UTC))
+    dropped = run_retention(store(), tiers(), datetime.now(UTC))
     logger.info("retention done", extra={"dropped": dropped})
     return {"dropped": dropped}

@@ -6,8 +6,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from hostpulse.alerts.rules import Notifier, RuleSet
+from hostpulse.alerts.rules import Notifier, Rule, RuleSet
 from hostpulse.alerts.timeline import Point
+from hostpulse.answers import ActiveAlert, AlertEvent, RuleEntry
 
 NotificationKind = Literal["firing", "resolved", "reminder"]
 EventState = Literal["pending", "firing", "resolved"]
@@ -109,6 +110,25 @@ class AlertStore(Protocol):
     def delivered(self, delivery_id: int, now_ms: int) -> None: ...
 
     def failed(self, delivery_id: int, error: str, retry_at_ms: int | None) -> None: ...
+
+
+class RuleStore(AlertStore, Protocol):
+    """The rules as operators manage them, and the alerts as the API reads them."""
+
+    def replace_file_rules(self, rule_set: RuleSet) -> None:
+        """A rule file's rules and targets replace the previous file's; API rules stay."""
+
+    def put_rule(self, rule: Rule) -> None: ...
+
+    def delete_rule(self, name: str) -> bool: ...
+
+    def rules_with_source(self) -> list[RuleEntry]: ...
+
+    def active(self) -> list[ActiveAlert]: ...
+
+    def history(
+        self, start_ms: int, end_ms: int, host: str | None, rule: str | None, limit: int
+    ) -> list[AlertEvent]: ...
 
 
 class Channel(Protocol):

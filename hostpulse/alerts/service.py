@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hostpulse.alerts.ports import AlertStore, Channel, HostAlerts, NotificationKind, StoredEpisode
+from hostpulse.alerts.ports import (
+    AlertStore,
+    Channel,
+    HostAlerts,
+    NotificationKind,
+    RuleStore,
+    StoredEpisode,
+)
 from hostpulse.alerts.rules import LOG, Rule, RuleSet
 from hostpulse.alerts.timeline import Episode, Point, Timeline, evaluate
 from hostpulse.alerts.values import describe, rule_value
@@ -427,3 +434,16 @@ def _same(computed: Episode, stored: StoredEpisode) -> bool:
     """The computed episode is the stored one when it spans the moment the stored one fired."""
     ends = computed.resolved_ms if computed.resolved_ms is not None else float("inf")
     return computed.started_ms <= stored.fired_ms <= ends
+
+
+def replace_rule_file(store: RuleStore, rule_set: RuleSet, now_ms: int) -> None:
+    """A rule file's rules replace the previous file's (`hostpulse up` and `hostpulse alerts
+    load` alike); a rule taken out of the file, or changed, must not leave its alerts firing
+    forever, so what it no longer fires resolves now."""
+    before = {rule.name: rule for rule in store.rule_set().rules}
+    store.replace_file_rules(rule_set)
+    after = {rule.name: rule for rule in store.rule_set().rules}
+    retiring = AlertService(store, {})
+    for name, rule in before.items():
+        if after.get(name) != rule:
+            retiring.retire(rule, after.get(name), now_ms)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from hostpulse.adapters.postgres.agents import PgAgentRepository
-from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import AgentExists, check_host_patterns, register_agent
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import LocalCloud, read_endpoints
+from hostpulse.wiring import agent_repository
 
 
 def database_url(settings: LocalCloudSettings) -> str:
@@ -58,7 +57,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:
-    repository = PgAgentRepository(PgConnector(database_url(settings)))
+    repository = agent_repository(database_url(settings))
     if args.action == "add":
         try:
             token = register_agent(repository, args.name, args.host)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
-from hostpulse.adapters.postgres.alerts import PgAlertStore
-from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.alerts.rules import RuleFileError, load_rule_set
+from hostpulse.alerts.service import replace_rule_file
 from hostpulse.cli.agents import database_url
 from hostpulse.localcloud.settings import LocalCloudSettings
+from hostpulse.wiring import rule_store
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,9 +34,9 @@ def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:
         if args.action == "check":
             print(f"hostpulse: {args.file}: {len(rule_set.rules)} rules, all valid")
             return 0
-        PgAlertStore(PgConnector(database_url(settings))).replace_file_rules(rule_set)
+        replace_rule_file(rule_store(database_url(settings)), rule_set, int(time.time() * 1000))
         print(f"hostpulse: loaded {len(rule_set.rules)} rules from {args.file}")
         return 0
-    for row in PgAlertStore(PgConnector(database_url(settings))).rules_with_source():
+    for row in rule_store(database_url(settings)).rules_with_source():
         print(json.dumps(row))
     return 0

@@ -17,7 +17,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hostpulse.adapters.postgres.migrate import MigrationError
 from hostpulse.cli import agents, alerts, simulate
 from hostpulse.contract import json_schema
 from hostpulse.localcloud.errors import LocalCloudError
@@ -25,6 +24,7 @@ from hostpulse.localcloud.processes import read_pid
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import SUPERVISOR, LocalCloud, read_endpoints
 from hostpulse.stack.model import StackError
+from hostpulse.wiring import MigrationError
 
 DETACH_TIMEOUT_SECONDS = 600.0
 

@@ -7,8 +7,6 @@ import json
 import threading
 from pathlib import Path
 
-from hostpulse.adapters.postgres.agents import PgAgentRepository
-from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import AgentExists, register_agent
 from hostpulse.cli.agents import database_url
 from hostpulse.contract import Batch
@@ -17,6 +15,7 @@ from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import LocalCloud, read_endpoints
 from hostpulse.simulate import AgentBook, RequestsTransport, SimulatedAgent, Simulation
 from hostpulse.simulation import SyntheticHost
+from hostpulse.wiring import agent_repository
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -41,7 +40,7 @@ def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:
             "no ingest URL: hostpulse is not running", "start it or pass --ingest-url"
         )
     book = AgentBook(paths.simulate / "agents.json")
-    repository = PgAgentRepository(PgConnector(database_url(settings)))
+    repository = agent_repository(database_url(settings))
     agents = []
     for index in range(args.hosts):
         name = f"{args.prefix}-{index:03d}"

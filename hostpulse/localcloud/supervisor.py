@@ -14,16 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from redis import RedisError
 
-from hostpulse.adapters.aws.clients import aws_client
-from hostpulse.adapters.postgres.alerts import PgAlertStore
-from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.adapters.postgres.migrate import migrate
-from hostpulse.adapters.redis.client import redis_client
-from hostpulse.adapters.redis.keys import draining_key
+from hostpulse import wiring
 from hostpulse.alerts.rules import RuleFileError, load_rule_set
-from hostpulse.alerts.service import AlertService
+from hostpulse.alerts.service import replace_rule_file
 from hostpulse.localcloud.api_server import ApiServer
 from hostpulse.localcloud.component import Component, Health
 from hostpulse.localcloud.errors import LocalCloudError
@@ -103,7 +97,7 @@ class LocalCloud:
             servers, services = self.components[:3], self.components[3:]
             self._start_all(servers, report)
             report("applying database migrations")
-            applied = migrate(self.postgres.url)
+            applied = wiring.migrate_database(self.postgres.url)
             if applied:
                 report(f"applied {', '.join(applied)}")
             self.load_alert_rules(report)
@@ -111,7 +105,7 @@ class LocalCloud:
             result = self.deploy()
             report(f"deployed: {len(result.changes)} change(s)")
             # The queue is new and empty: batches refused by the last `down` may come back.
-            redis_client(self.redis.url, 2.0).delete(draining_key(result.queue_urls["aggregate"]))
+            wiring.drain_flag(self.redis.url, result.queue_urls["aggregate"]).lower()
             self.api.configure(
                 self.postgres.url, self.redis.url, self.settings.cors_origins, self.admin_token()
             )
@@ -140,16 +134,7 @@ class LocalCloud:
             raise LocalCloudError(
                 str(error), "fix the rule file, or check it with `hostpulse alerts check FILE`"
             ) from None
-        store = PgAlertStore(PgConnector(self.postgres.url))
-        before = {rule.name: rule for rule in store.rule_set().rules}
-        store.replace_file_rules(rule_set)
-        after = {rule.name: rule for rule in store.rule_set().rules}
-        # A rule taken out of the file, or changed, must not leave its alerts firing forever.
-        retiring = AlertService(store, {})
-        now_ms = int(time.time() * 1000)
-        for name, rule in before.items():
-            if after.get(name) != rule:
-                retiring.retire(rule, after.get(name), now_ms)
+        replace_rule_file(wiring.rule_store(self.postgres.url), rule_set, int(time.time() * 1000))
         report(f"loaded {len(rule_set.rules)} alert rules from {path.name}")
 
     def deploy(self) -> DeployResult:
@@ -214,30 +199,20 @@ class LocalCloud:
         if endpoints is None or self.localstack.crash() or self.redis.crash():
             return
         queue_url = endpoints["queues"]["aggregate"]
-        try:
-            # Expires on its own: a `down` that dies halfway must not refuse batches forever.
-            redis_client(self.redis.url, 2.0).set(draining_key(queue_url), "1", ex=3600)
-        except RedisError:
-            return
+        if not wiring.drain_flag(self.redis.url, queue_url).raise_flag():
+            return  # Redis is gone: nothing can send any more either
         report("draining: ingest refuses new batches until the queue is empty")
-        sqs = aws_client("sqs", self.settings.region, self.localstack.url)
+        depth = wiring.queue_depth(self.settings.region, self.localstack.url)
         deadline = time.monotonic() + timeout_s
         # Several empty readings in a row: a request that passed the check just before the
         # flag was set may still be on its way to the queue.
         calm = 0
         while calm < 4 and time.monotonic() < deadline:
             try:
-                attributes = sqs.get_queue_attributes(
-                    QueueUrl=queue_url,
-                    AttributeNames=[
-                        "ApproximateNumberOfMessages",
-                        "ApproximateNumberOfMessagesNotVisible",
-                        "ApproximateNumberOfMessagesDelayed",
-                    ],
-                )["Attributes"]
+                pending = depth.pending(queue_url)
             except Exception:
                 return  # LocalStack is not answering: nothing more can be drained
-            calm = calm + 1 if all(int(v) == 0 for v in attributes.values()) else 0
+            calm = calm + 1 if pending == 0 else 0
             time.sleep(0.5)
         if calm < 4:
             report(f"warning: the aggregate queue did not empty within {timeout_s:.0f} s")

@@ -38,3 +38,22 @@ class S3Archive:
     def get(self, key: str) -> bytes:
         body: bytes = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         return body
+
+
+class SqsQueueDepth:
+    """How many messages a queue still holds: waiting, in flight or delayed."""
+
+    ATTRIBUTES = (
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    )
+
+    def __init__(self, sqs: Any) -> None:
+        self.sqs = sqs
+
+    def pending(self, queue_url: str) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=list(self.ATTRIBUTES)
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())

@@ -164,3 +164,25 @@ class RedisHotReader:
             return None
         data: LatestSample = json.loads(raw)
         return data
+
+
+class RedisDrainFlag:
+    """Raised while one deployment drains: its ingest answers 503 until the flag is lowered
+    (the rate limiter reads it). It expires on its own, so a shutdown that dies halfway does
+    not refuse batches forever."""
+
+    def __init__(self, client: redis.Redis, aggregate_queue_url: str, ttl_s: int = 3600) -> None:
+        self.client = client
+        self.key = hot.draining_key(aggregate_queue_url)
+        self.ttl_s = ttl_s
+
+    def raise_flag(self) -> bool:
+        """False when Redis does not answer."""
+        try:
+            self.client.set(self.key, "1", ex=self.ttl_s)
+        except redis.RedisError:
+            return False
+        return True
+
+    def lower(self) -> None:
+        self.client.delete(self.key)

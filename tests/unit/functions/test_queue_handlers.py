@@ -1,0 +1,114 @@
+"""The SQS-triggered functions in-process: aggregate and alerts, with partial batch responses."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.aggregate import handler as aggregate
+from functions.alerts import handler as alerts
+from hostpulse.aggregate import Claim
+from hostpulse.alerts.rules import load_rule_set
+from hostpulse.alerts.service import AlertService
+from hostpulse.contract import Batch, Cpu
+from hostpulse.envelope import Envelope
+from hostpulse.simulation import SyntheticHost
+from tests.alert_fakes import MemoryAlertStore, RecordingChannel
+from tests.events import sqs_event
+from tests.fakes import MemoryArchive, Unavailable
+
+
+@dataclass
+class MemoryTiers:
+    """Stores each (agent, seq) once; down: every write fails, as with PostgreSQL gone."""
+
+    stored: dict[tuple[str, int], Batch] = field(default_factory=dict)
+    down: bool = False
+
+    def write_batches(self, batches: Sequence[Batch]) -> list[Claim]:
+        if self.down:
+            raise Unavailable("database down")
+        claims = []
+        for batch in batches:
+            key = (batch.agent_id, batch.seq)
+            claims.append(Claim.DUPLICATE if key in self.stored else Claim.NEW)
+            self.stored.setdefault(key, batch)
+        return claims
+
+
+def queued(host: SyntheticHost, *cpu: float) -> str:
+    now = int(time.time() * 1000)
+    batch = host.batch([now - 1000 * (len(cpu) - i) for i in range(len(cpu))])
+    samples = [
+        sample.model_copy(update={"cpu": Cpu(percent=value)})
+        for sample, value in zip(batch.samples, cpu, strict=True)
+    ]
+    batch = batch.model_copy(update={"samples": samples})
+    return Envelope(inline=batch.model_dump_json().encode()).encode()
+
+
+@pytest.fixture
+def tiers(hand_in: Any) -> MemoryTiers:
+    tiers = MemoryTiers()
+    hand_in(aggregate.store, tiers)
+    hand_in(aggregate.archive, MemoryArchive())
+    return tiers
+
+
+def test_aggregate_stores_each_batch_and_fails_only_the_unreadable_one(
+    tiers: MemoryTiers, context: LambdaContext
+) -> None:
+    host = SyntheticHost("web-1", cores=2)
+    first, second = queued(host, 10.0), queued(host, 20.0)
+    event, ids = sqs_event(first, "not an envelope", second, first)
+
+    answer = aggregate.handler(event, context)
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": ids[1]}]}
+    assert sorted(tiers.stored) == [("web-1", 0), ("web-1", 1)]
+
+
+def test_aggregate_with_the_database_gone_hands_every_message_back(
+    tiers: MemoryTiers, context: LambdaContext
+) -> None:
+    tiers.down = True
+    host = SyntheticHost("web-1", cores=2)
+    event, ids = sqs_event(queued(host, 10.0), queued(host, 20.0))
+
+    answer = aggregate.handler(event, context)
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": i} for i in ids]}
+
+
+RULES = """
+rules:
+  - name: HostHighCpu
+    metric: cpu.percent
+    threshold: 90
+    notify: [hook]
+notifiers:
+  - name: hook
+    type: webhook
+    url: https://hooks.example/alerts
+"""
+
+
+def test_alerts_evaluate_each_batch_and_deliver_what_fired(
+    hand_in: Any, context: LambdaContext
+) -> None:
+    store = MemoryAlertStore(load_rule_set(RULES))
+    channel = RecordingChannel()
+    hand_in(alerts.service, AlertService(store, {"webhook": channel, "log": channel}))
+    hand_in(alerts.archive, MemoryArchive())
+    event, ids = sqs_event(queued(SyntheticHost("db-1", cores=2), 95.0, 97.0), "{}")
+
+    answer = alerts.handler(event, context)
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": ids[1]}]}
+    [(_, sent)] = channel.sent
+    assert (sent["status"], sent["host"], sent["rule"]) == ("firing", "db-1", "HostHighCpu")

@@ -1,0 +1,119 @@
+"""The scheduled functions, the health function and the query API's Lambda handler, in-process."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from fastapi import FastAPI
+from mangum import Mangum
+
+from api import lambda_handler
+from api.app import create_app
+from api.dependencies import get_now, get_query_service
+from functions.alerts_tick import handler as alerts_tick
+from functions.health import handler as health
+from functions.retention import handler as retention
+from hostpulse.alerts.rules import load_rule_set
+from hostpulse.alerts.service import AlertService
+from hostpulse.partitions import partition_name
+from hostpulse.query import QueryService
+from hostpulse.settings import ApiSettings
+from hostpulse.tiers import default_tiers
+from tests.alert_fakes import MemoryAlertStore, RecordingChannel
+from tests.events import api_gateway_event, scheduled_event
+from tests.unit.test_query_api import NOW, MemoryHot, MemoryReader
+
+
+@dataclass
+class MemoryPartitions:
+    tables: dict[str, list[str]]
+    dropped: list[str] = field(default_factory=list)
+
+    def partitions(self) -> dict[str, list[str]]:
+        return self.tables
+
+    def drop_partition(self, partition: str) -> None:
+        self.dropped.append(partition)
+
+
+def test_retention_drops_only_the_days_every_tier_has_outlived(
+    hand_in: Any, context: LambdaContext
+) -> None:
+    today = datetime.now(UTC).date()
+    old, recent = today - timedelta(days=3), today
+    store = MemoryPartitions(
+        {"samples_raw": [partition_name("samples_raw", d) for d in (old, recent)]}
+    )
+    hand_in(retention.store, store)
+    hand_in(retention.tiers, default_tiers())
+
+    answer = retention.handler(scheduled_event(), context)
+
+    assert answer == {"dropped": [partition_name("samples_raw", old)]}
+    assert store.dropped == answer["dropped"]
+
+
+def test_the_alert_tick_fires_for_a_host_gone_silent(hand_in: Any, context: LambdaContext) -> None:
+    rules = load_rule_set("rules:\n  - {name: HostSilent, absent_for: 1m, notify: [log]}\n")
+    store = MemoryAlertStore(rules)
+    long_ago = int((datetime.now(UTC) - timedelta(minutes=10)).timestamp() * 1000)
+    store.seen["db-1"] = (long_ago, {})
+    channel = RecordingChannel()
+    hand_in(alerts_tick.service, AlertService(store, {"log": channel}))
+
+    answer = alerts_tick.handler(scheduled_event(), context)
+
+    assert answer["fired"] == 1 and answer["delivered"] == 1
+    assert [(sent["rule"], sent["host"]) for _, sent in channel.sent] == [("HostSilent", "db-1")]
+
+
+@dataclass
+class FixedProbe:
+    name: str
+    healthy: bool
+
+    def check(self) -> tuple[bool, str]:
+        return self.healthy, "ok" if self.healthy else "OperationalError"
+
+
+def test_health_answers_503_naming_what_is_down(hand_in: Any, context: LambdaContext) -> None:
+    hand_in(health.probes, [FixedProbe("postgres", False), FixedProbe("redis", True)])
+
+    answer = health.handler(api_gateway_event("GET", "/health"), context)
+
+    assert answer["statusCode"] == 503
+    body = json.loads(answer["body"])
+    assert body["status"] == "degraded"
+    assert body["components"]["postgres"] == {"healthy": False, "detail": "OperationalError"}
+
+
+def api_with_memory_stores() -> FastAPI:
+    app = create_app(ApiSettings(database_url="postgresql://unused", redis_url="redis://unused"))
+    service = QueryService(MemoryReader(), MemoryHot(), default_tiers(), max_points=1000)
+    app.dependency_overrides[get_query_service] = lambda: service
+    app.dependency_overrides[get_now] = lambda: NOW
+    return app
+
+
+def test_the_query_api_answers_through_api_gateway(hand_in: Any, context: LambdaContext) -> None:
+    hand_in(lambda_handler.adapter, Mangum(api_with_memory_stores(), lifespan="off"))
+    event = api_gateway_event(
+        "GET",
+        "/api/v1/series",
+        resource="/{proxy+}",
+        path_parameters={"proxy": "api/v1/series"},
+        query={"host": "web-1", "metric": "cpu.percent", "from": "-1h"},
+    )
+
+    answer = lambda_handler.handler(event, context)  # type: ignore[arg-type]
+    nobody = api_gateway_event("GET", "/api/v1/hosts/nobody/latest", resource="/{proxy+}")
+    missing = lambda_handler.handler(nobody, context)  # type: ignore[arg-type]
+
+    assert answer["statusCode"] == 200, answer["body"]
+    body = json.loads(answer["body"])
+    assert body["host"] == "web-1" and [s["metric"] for s in body["series"]] == ["cpu.percent"]
+    assert missing["statusCode"] == 404
