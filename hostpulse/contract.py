@@ -194,7 +194,7 @@ def metric_matches(pattern: str, name: str) -> bool:
     return fnmatch.fnmatchcase(name, pattern) if has_glob(pattern) else name == pattern
 
 
-def metric_values(sample: Sample) -> Iterator[tuple[str, float]]:
+def metric_values(sample: Sample) -> Iterator[tuple[str, float]]:  # noqa: PLR0912 -- one branch per metric group of the contract
     """A sample as (metric, value) pairs; the metric names every tier and query uses.
 
     Names are ``group.field`` with an optional ``:instance`` (core, mount, device, interface).

@@ -25,7 +25,7 @@ from hostpulse.answers import (
 )
 from hostpulse.contract import has_glob, metric_matches
 from hostpulse.ingest.seed import SeedSnapshotAnswer, seed_snapshot
-from hostpulse.tiers import RangeError, Tier, TierName, choose_tier
+from hostpulse.tiers import RangeError, RangeQuery, Tier, TierChoice, choose_tier
 
 MAX_SERIES = 256
 
@@ -85,10 +85,9 @@ class MetricReader(Protocol):
         self,
         host: str,
         metrics: Sequence[str],
-        tier: Tier,
+        choice: TierChoice,
         start: datetime,
         end: datetime,
-        step_s: int,
     ) -> dict[str, list[Point]]: ...
 
     def latest_processes(self, host: str) -> tuple[int, list[ProcessRow]] | None: ...
@@ -142,6 +141,15 @@ def host_status(last_seen_ms: int, now_ms: int, stale_s: int, down_s: int) -> Ho
     return "stale" if age_s <= down_s else "down"
 
 
+@dataclass(frozen=True)
+class HostAges:
+    """When a silent host counts as stale and as down, and how far back completeness looks."""
+
+    stale_s: int = 30
+    down_s: int = 120
+    completeness_window_s: int = 24 * 3600
+
+
 class QueryService:
     def __init__(
         self,
@@ -149,23 +157,19 @@ class QueryService:
         hot: HotReader,
         tiers: Sequence[Tier],
         max_points: int,
-        stale_s: int = 30,
-        down_s: int = 120,
-        completeness_window_s: int = 24 * 3600,
+        ages: HostAges = HostAges(),
     ) -> None:
         self.reader = reader
         self.hot = hot
         self.tiers = tiers
         self.max_points = max_points
-        self.stale_s = stale_s
-        self.down_s = down_s
-        self.completeness_window_s = completeness_window_s
+        self.ages = ages
 
     def hosts(self, now: datetime) -> list[HostEntry]:
         hot_seen = self.hot.last_seen()
         now_ms = int(now.timestamp() * 1000)
         spans: dict[str, list[SequenceSpan]] = {}
-        for span in self.reader.sequence_spans(self.completeness_window_s):
+        for span in self.reader.sequence_spans(self.ages.completeness_window_s):
             spans.setdefault(span.host, []).append(span)
         answer: list[HostEntry] = []
         for row in self.reader.hosts():
@@ -174,7 +178,7 @@ class QueryService:
                 {
                     "host": row.host,
                     "agent_id": row.agent_id,
-                    "status": host_status(last_ms, now_ms, self.stale_s, self.down_s),
+                    "status": host_status(last_ms, now_ms, self.ages.stale_s, self.ages.down_s),
                     "last_seen_ms": last_ms,
                     "first_seen_ms": int(row.first_seen.timestamp() * 1000),
                     "last_received_ms": int(row.last_received.timestamp() * 1000),
@@ -195,7 +199,7 @@ class QueryService:
                 {
                     "host": host,
                     "agent_id": None,
-                    "status": host_status(last_ms, now_ms, self.stale_s, self.down_s),
+                    "status": host_status(last_ms, now_ms, self.ages.stale_s, self.ages.down_s),
                     "last_seen_ms": last_ms,
                     "first_seen_ms": last_ms,
                     "last_received_ms": None,
@@ -213,18 +217,16 @@ class QueryService:
         self,
         host: str,
         metrics: Sequence[str],
-        start: datetime,
-        end: datetime,
+        asked: RangeQuery,
         now: datetime,
-        tier: TierName | None = None,
-        step_s: int | None = None,
         max_points: int | None = None,
     ) -> SeriesAnswer:
         """Several metrics of one host on one time axis; ``cpu.core:*`` style globs expand."""
         budget = min(max_points or self.max_points, self.max_points)
-        choice = choose_tier(self.tiers, start, end, now, budget, tier, step_s)
+        choice = choose_tier(self.tiers, asked, now, budget)
         names, missing = self.expand(host, metrics)
-        found = self.reader.series(host, names, choice.tier, start, end, choice.step_s)
+        start, end = asked.start, asked.end
+        found = self.reader.series(host, names, choice, start, end)
         return {
             "host": host,
             "tier": choice.tier.name,

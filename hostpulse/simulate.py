@@ -65,7 +65,7 @@ def backoff_s(attempt: int, base_s: float = 0.5, cap_s: float = 30.0) -> float:
 
 
 class Simulation:
-    def __init__(
+    def __init__(  # noqa: PLR0913, PLR0917 -- a run is its agents, transport and schedule
         self,
         agents: list[SimulatedAgent],
         ingest_url: str,

@@ -48,14 +48,18 @@ class RangeError(ValueError):
     """The requested range cannot be served; the message says why."""
 
 
+@dataclass(frozen=True)
+class RangeQuery:
+    """A range to answer, and what the caller asks of its resolution: a tier, a step."""
+
+    start: datetime
+    end: datetime
+    tier: TierName | None = None
+    step_s: int | None = None
+
+
 def choose_tier(
-    tiers: Sequence[Tier],
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    max_points: int,
-    forced: TierName | None = None,
-    step_s: int | None = None,
+    tiers: Sequence[Tier], asked: RangeQuery, now: datetime, max_points: int
 ) -> TierChoice:
     """The tier and step that answer a range within ``max_points``.
 
@@ -64,11 +68,12 @@ def choose_tier(
     show is lost and no finer rows than needed are read. A caller may force a tier; a step is
     never finer than the tier's resolution.
     """
+    start, end = asked.start, asked.end
     if end <= start:
         raise RangeError("'to' must be after 'from'")
-    needed = max(step_s or 0, math.ceil((end - start).total_seconds() / max_points))
-    if forced is not None:
-        tier = next(t for t in tiers if t.name == forced)
+    needed = max(asked.step_s or 0, math.ceil((end - start).total_seconds() / max_points))
+    if asked.tier is not None:
+        tier = next(t for t in tiers if t.name == asked.tier)
     else:
         holding = [t for t in tiers if now - t.retention - EDGE_SLACK <= start] or [tiers[-1]]
         fitting = [t for t in holding if t.resolution_s <= needed]

@@ -33,7 +33,7 @@ from hostpulse.health import Probe
 from hostpulse.ingest.ports import Counters
 from hostpulse.ingest.service import IngestLimits, IngestService
 from hostpulse.live import LiveHub
-from hostpulse.query import QueryService
+from hostpulse.query import HostAges, QueryService
 from hostpulse.settings import (
     CoreSettings,
     aggregate_settings,
@@ -152,9 +152,11 @@ def query_service() -> QueryService:
         RedisHotReader(redis_client(settings.redis_url, settings.connect_timeout_seconds)),
         settings.tiers,
         settings.max_points,
-        settings.stale_after_seconds,
-        settings.down_after_seconds,
-        int(settings.tiers[0].retention.total_seconds()),  # completeness over the raw tier
+        HostAges(
+            settings.stale_after_seconds,
+            settings.down_after_seconds,
+            int(settings.tiers[0].retention.total_seconds()),  # completeness over the raw tier
+        ),
     )
 
 

@@ -7,7 +7,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hostpulse.alerts.ports import Delivery, EventState, NotificationKind, StoredEpisode
+from hostpulse.alerts.ports import (
+    Delivery,
+    EventRecord,
+    NewEpisode,
+    Notification,
+    RuleState,
+    StoredEpisode,
+)
 from hostpulse.alerts.rules import Notifier, RuleSet
 from hostpulse.alerts.timeline import Point
 
@@ -107,18 +114,12 @@ class MemoryHostAlerts:
         for ts in [ts for ts in stored if ts < before_ms]:
             del stored[ts]
 
-    def set_state(
-        self,
-        rule: str,
-        state: str,
-        pending_since_ms: int | None,
-        last_breach_ms: int | None,
-        last_value: float | None,
-    ) -> None:
+    def set_state(self, rule: str, state: RuleState) -> None:
         previous = self.store.state.get((rule, self.host), {}).get("last_breach")
+        last_breach = state.last_breach_ms
         self.store.state[(rule, self.host)] = {
-            "state": state,
-            "last_breach": last_breach_ms if last_breach_ms is not None else previous,
+            "state": state.state,
+            "last_breach": last_breach if last_breach is not None else previous,
         }
 
     def forget(self, rule: str) -> None:
@@ -139,19 +140,12 @@ class MemoryHostAlerts:
             if e.host == self.host and e.resolved_ms is None
         }
 
-    def add_episode(
-        self,
-        rule: str,
-        started_ms: int,
-        fired_ms: int,
-        value: float | None,
-        severity: str,
-        labels: dict[str, str],
-        annotations: dict[str, str],
-    ) -> int | None:
-        if any(e.started_ms == started_ms for e in self._mine(rule)):
+    def add_episode(self, rule: str, episode: NewEpisode) -> int | None:
+        if any(e.started_ms == episode.started_ms for e in self._mine(rule)):
             return None
-        row = EpisodeRow(len(self.store.episodes), rule, self.host, started_ms, fired_ms)
+        row = EpisodeRow(
+            len(self.store.episodes), rule, self.host, episode.started_ms, episode.fired_ms
+        )
         self.store.episodes.append(row)
         return row.id
 
@@ -160,33 +154,18 @@ class MemoryHostAlerts:
         if row.resolved_ms is None:
             row.resolved_ms = resolved_ms
 
-    def add_event(
-        self,
-        rule: str,
-        state: EventState,
-        ts_ms: int,
-        value: float | None,
-        severity: str,
-        summary: str,
-    ) -> None:
-        self.store.events.add((rule, self.host, state, ts_ms))
+    def add_event(self, rule: str, event: EventRecord) -> None:
+        self.store.events.add((rule, self.host, event.state, event.ts_ms))
 
-    def notify(
-        self,
-        episode_id: int,
-        kind: NotificationKind,
-        sequence: int,
-        targets: list[str],
-        payload: dict[str, Any],
-        now_ms: int,
-    ) -> None:
-        for target in targets:
-            key = (episode_id, kind, sequence, target)
+    def notify(self, notification: Notification, now_ms: int) -> None:
+        n = notification
+        for target in n.targets:
+            key = (n.episode_id, n.kind, n.sequence, target)
             if all(o.key != key for o in self.store.outbox):
-                self.store.outbox.append(Outbox(len(self.store.outbox), key, payload, now_ms))
-        row = self.store.episodes[episode_id]
+                self.store.outbox.append(Outbox(len(self.store.outbox), key, n.payload, now_ms))
+        row = self.store.episodes[n.episode_id]
         row.last_notified_ms = now_ms
-        row.reminders += kind == "reminder"
+        row.reminders += n.kind == "reminder"
 
 
 @dataclass

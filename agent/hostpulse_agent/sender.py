@@ -71,8 +71,9 @@ class RefuseRedirects(urllib.request.HTTPRedirectHandler):
     Authorization header) to wherever the redirect points, maybe another origin; a redirect
     means the ingest URL is wrong, so it is reported and the batch kept."""
 
-    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
-                         headers: Any, newurl: str) -> None:  # fmt: skip
+    def redirect_request(  # noqa: PLR0913, PLR0917 -- urllib's signature, overridden
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> None:
         raise urllib.error.HTTPError(
             req.full_url, code, f"redirected to {newurl}; set ingest_url to the real endpoint",
             headers, fp,

@@ -86,7 +86,7 @@ def active(store: AlertRules) -> ActiveAlerts:
     summary="Every transition (pending, firing, resolved)",
     responses=refusals(400),
 )
-def history(
+def history(  # noqa: PLR0913, PLR0917 -- a route's parameters are its query
     store: AlertRules,
     now: Now,
     from_: Annotated[str, Query(alias="from")] = "-24h",

@@ -46,7 +46,7 @@ def recent(
     "/{host}/processes/{pid}",
     summary="One process over a range, from the samples where it was among the top processes",
 )
-def process_history(
+def process_history(  # noqa: PLR0913, PLR0917 -- a route's parameters are its query
     host: str,
     pid: int,
     queries: Queries,

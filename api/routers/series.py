@@ -11,6 +11,7 @@ from api.dependencies import Now, Queries, Reader
 from api.params import parse_step, parse_time
 from api.problems import refusals
 from hostpulse.answers import SeriesAnswer
+from hostpulse.tiers import RangeQuery
 
 router = APIRouter(
     prefix="/api/v1/series",
@@ -27,7 +28,7 @@ router = APIRouter(
     # Declared for the description; the answer goes out as built (see below).
     response_model=SeriesAnswer,
 )
-def series(
+def series(  # noqa: PLR0913, PLR0917 -- a route's parameters are its query
     queries: Queries,
     now: Now,
     host: Annotated[str, Query(min_length=1, max_length=253)],
@@ -48,11 +49,10 @@ def series(
     tier: Annotated[Literal["raw", "1m", "1h"] | None, Query(description="force a tier")] = None,
     max_points: Annotated[int | None, Query(ge=10, le=100_000)] = None,
 ) -> JSONResponse:
-    start = parse_time(from_, now, "from")
-    end = parse_time(to, now, "to")
-    answer = queries.series(
-        host, metric, start, end, now, tier=tier, step_s=parse_step(step), max_points=max_points
+    asked = RangeQuery(
+        parse_time(from_, now, "from"), parse_time(to, now, "to"), tier, parse_step(step)
     )
+    answer = queries.series(host, metric, asked, now, max_points)
     # Plain numbers and strings only: straight to JSON, without FastAPI's per-value encoder
     # (tens of thousands of points made it the largest cost of a view).
     return JSONResponse(answer)

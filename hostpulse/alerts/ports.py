@@ -25,6 +25,57 @@ class StoredEpisode:
 
 
 @dataclass(frozen=True)
+class Span:
+    """When an episode started breaching, fired, and (once it has) resolved."""
+
+    started_ms: int
+    fired_ms: int
+    resolved_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class RuleState:
+    """Where one rule stands on one host between batches."""
+
+    state: str
+    pending_since_ms: int | None
+    last_breach_ms: int | None
+    last_value: float | None
+
+
+@dataclass(frozen=True)
+class NewEpisode:
+    started_ms: int
+    fired_ms: int
+    value: float | None
+    severity: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One transition in the alert history."""
+
+    state: EventState
+    ts_ms: int
+    value: float | None
+    severity: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One notification of an episode, to each of its targets, kept until delivered."""
+
+    episode_id: int
+    kind: NotificationKind
+    sequence: int
+    targets: tuple[str, ...]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Delivery:
     id: int
     target: str
@@ -44,14 +95,7 @@ class HostAlerts(Protocol):
 
     def prune(self, rule: str, before_ms: int) -> None: ...
 
-    def set_state(
-        self,
-        rule: str,
-        state: str,
-        pending_since_ms: int | None,
-        last_breach_ms: int | None,
-        last_value: float | None,
-    ) -> None: ...
+    def set_state(self, rule: str, state: RuleState) -> None: ...
 
     def forget(self, rule: str) -> None:
         """The pair is healthy again: no state row, no points."""
@@ -60,39 +104,14 @@ class HostAlerts(Protocol):
 
     def open_episodes(self) -> dict[str, StoredEpisode]: ...
 
-    def add_episode(
-        self,
-        rule: str,
-        started_ms: int,
-        fired_ms: int,
-        value: float | None,
-        severity: str,
-        labels: dict[str, str],
-        annotations: dict[str, str],
-    ) -> int | None:
+    def add_episode(self, rule: str, episode: NewEpisode) -> int | None:
         """The new episode's id; None when it exists already (a concurrent evaluation)."""
 
     def resolve_episode(self, episode_id: int, resolved_ms: int, value: float | None) -> None: ...
 
-    def add_event(
-        self,
-        rule: str,
-        state: EventState,
-        ts_ms: int,
-        value: float | None,
-        severity: str,
-        summary: str,
-    ) -> None: ...
+    def add_event(self, rule: str, event: EventRecord) -> None: ...
 
-    def notify(
-        self,
-        episode_id: int,
-        kind: NotificationKind,
-        sequence: int,
-        targets: list[str],
-        payload: dict[str, Any],
-        now_ms: int,
-    ) -> None: ...
+    def notify(self, notification: Notification, now_ms: int) -> None: ...
 
 
 class AlertStore(Protocol):

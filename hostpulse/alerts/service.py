@@ -12,9 +12,15 @@ from typing import Any
 from hostpulse.alerts.ports import (
     AlertStore,
     Channel,
+    EventRecord,
+    EventState,
     HostAlerts,
+    NewEpisode,
+    Notification,
     NotificationKind,
+    RuleState,
     RuleStore,
+    Span,
     StoredEpisode,
 )
 from hostpulse.alerts.rules import LOG, Rule, RuleSet
@@ -50,16 +56,10 @@ class Outcome:
 
 
 def payload(
-    rule: Rule,
-    host: str,
-    kind: NotificationKind,
-    started_ms: int,
-    fired_ms: int,
-    resolved_ms: int | None,
-    value: float | None,
-    annotations: dict[str, str],
+    rule: Rule, host: str, kind: NotificationKind, span: Span, value: float | None
 ) -> dict[str, Any]:
     """The generic JSON body of a notification (webhook, SNS, log); Slack gets a text of it."""
+    annotations = describe(rule, host, value, "resolved" if kind == "resolved" else "firing")
     return {
         "version": 1,
         "status": "resolved" if kind == "resolved" else "firing",
@@ -69,13 +69,71 @@ def payload(
         "severity": rule.severity,
         "value": value,
         "threshold": rule.threshold,
-        "started_at": iso(started_ms),
-        "fired_at": iso(fired_ms),
-        "resolved_at": iso(resolved_ms),
+        "started_at": iso(span.started_ms),
+        "fired_at": iso(span.fired_ms),
+        "resolved_at": iso(span.resolved_ms),
         "labels": {**rule.labels, "alertname": rule.name, "host": host},
         "annotations": annotations,
         "summary": annotations.get("summary", rule.name),
     }
+
+
+@dataclass(frozen=True)
+class RuleOnHost:
+    """One rule evaluated on one host, inside the host's transaction: what it fires, resolves
+    and notifies goes to ``alerts`` and is counted in ``outcome``."""
+
+    alerts: HostAlerts
+    rule: Rule
+    host: str
+    now_ms: int
+    outcome: Outcome
+
+    def event(self, state: EventState, ts_ms: int, value: float | None, summary: str) -> None:
+        self.alerts.add_event(
+            self.rule.name, EventRecord(state, ts_ms, value, self.rule.severity, summary)
+        )
+
+    def notify(
+        self, episode_id: int, kind: NotificationKind, body: dict[str, Any], sequence: int = 0
+    ) -> None:
+        targets = tuple(self.rule.notify)
+        self.alerts.notify(Notification(episode_id, kind, sequence, targets, body), self.now_ms)
+        self.outcome.notifications += len(targets)
+
+    def fire(self, episode: Episode) -> StoredEpisode | None:
+        rule, value = self.rule, episode.fired_value
+        annotations = describe(rule, self.host, value, "firing")
+        new = NewEpisode(
+            episode.started_ms,
+            episode.fired_ms,
+            value,
+            rule.severity,
+            dict(rule.labels),
+            annotations,
+        )
+        episode_id = self.alerts.add_episode(rule.name, new)
+        if episode_id is None:
+            return None  # fired already, by a concurrent evaluation
+        self.outcome.fired += 1
+        self.event("firing", episode.fired_ms, value, annotations["summary"])
+        span = Span(episode.started_ms, episode.fired_ms)
+        self.notify(episode_id, "firing", payload(rule, self.host, "firing", span, value))
+        return StoredEpisode(episode_id, episode.started_ms, episode.fired_ms, None, self.now_ms, 0)
+
+    def resolve(self, episode: StoredEpisode, resolved_ms: int, value: float | None) -> None:
+        annotations = describe(self.rule, self.host, value, "resolved")
+        self.alerts.resolve_episode(episode.id, resolved_ms, value)
+        self.event("resolved", resolved_ms, value, annotations["summary"])
+        span = Span(episode.started_ms, episode.fired_ms, resolved_ms)
+        body = payload(self.rule, self.host, "resolved", span, value)
+        self.notify(episode.id, "resolved", body)
+        self.outcome.resolved += 1
+
+    def remind(self, episode: StoredEpisode) -> None:
+        span = Span(episode.started_ms, episode.fired_ms)
+        body = payload(self.rule, self.host, "reminder", span, None)
+        self.notify(episode.id, "reminder", body, sequence=episode.reminders + 1)
 
 
 class AlertService:
@@ -97,8 +155,9 @@ class AlertService:
         with self.store.host(host) as alerts:
             watched = alerts.watched()
             for rule in matching:
+                here = RuleOnHost(alerts, rule, host, now_ms, outcome)
                 if rule.is_absent:
-                    self._end_absence(alerts, rule, host, newest_ms, outcome, now_ms)
+                    self._end_absence(here, newest_ms)
                     continue
                 points = [
                     Point(s.ts_ms, value, rule.breaches(value))
@@ -111,13 +170,12 @@ class AlertService:
                 if not points or not (near or any(p.breach for p in points)):
                     continue
                 alerts.add_points(rule.name, points)
-                self._evaluate(alerts, rule, host, now_ms, outcome)
+                self._evaluate(here)
         return outcome
 
-    def _evaluate(
-        self, alerts: HostAlerts, rule: Rule, host: str, now_ms: int, outcome: Outcome
-    ) -> None:
-        outcome.evaluated += 1
+    def _evaluate(self, here: RuleOnHost) -> None:
+        alerts, rule = here.alerts, here.rule
+        here.outcome.evaluated += 1
         latest = alerts.latest_episode(rule.name)
         open_episode = latest if latest is not None and latest.resolved_ms is None else None
         newest = alerts.points(rule.name, 0)
@@ -131,68 +189,36 @@ class AlertService:
         timeline = evaluate(
             points, int(rule.for_ * 1000), int(rule.keep_firing_for * 1000), MAX_GAP_MS
         )
-        self._apply(alerts, rule, host, timeline, latest, now_ms, outcome)
+        self._apply(here, timeline, latest)
         last_breach = max((p.ts_ms for p in points if p.breach), default=None)
         if timeline.state == "inactive" and (
             last_breach is None or newest_ms - last_breach > horizon_ms(rule)
         ):
             alerts.forget(rule.name)
         else:
-            alerts.set_state(
-                rule.name,
-                timeline.state,
-                timeline.pending_since_ms,
-                last_breach,
-                timeline.last_value,
+            state = RuleState(
+                timeline.state, timeline.pending_since_ms, last_breach, timeline.last_value
             )
+            alerts.set_state(rule.name, state)
             alerts.prune(rule.name, since - horizon_ms(rule))
 
-    def _apply(
-        self,
-        alerts: HostAlerts,
-        rule: Rule,
-        host: str,
-        timeline: Timeline,
-        latest: StoredEpisode | None,
-        now_ms: int,
-        outcome: Outcome,
-    ) -> None:
+    def _apply(self, here: RuleOnHost, timeline: Timeline, latest: StoredEpisode | None) -> None:
         open_episode = latest if latest is not None and latest.resolved_ms is None else None
         floor_ms = -1 if latest is None else (latest.resolved_ms or latest.fired_ms)
         for episode in timeline.episodes:
             if open_episode is not None and _same(episode, open_episode):
                 if episode.resolved_ms is not None:
-                    self._resolve(
-                        alerts,
-                        rule,
-                        host,
-                        open_episode,
-                        episode.resolved_ms,
-                        episode.resolved_value,
-                        now_ms,
-                        outcome,
-                    )
+                    here.resolve(open_episode, episode.resolved_ms, episode.resolved_value)
                     floor_ms, open_episode = episode.resolved_ms, None
                 continue
             if episode.fired_ms <= floor_ms:
                 continue  # known already: late data does not fire an old episode again
             if open_episode is not None:  # the computed past no longer holds the open one
-                self._resolve(
-                    alerts, rule, host, open_episode, episode.started_ms, None, now_ms, outcome
-                )
+                here.resolve(open_episode, episode.started_ms, None)
                 open_episode = None
-            new = self._fire(alerts, rule, host, episode, now_ms, outcome)
+            new = here.fire(episode)
             if new is not None and episode.resolved_ms is not None:
-                self._resolve(
-                    alerts,
-                    rule,
-                    host,
-                    new,
-                    episode.resolved_ms,
-                    episode.resolved_value,
-                    now_ms,
-                    outcome,
-                )
+                here.resolve(new, episode.resolved_ms, episode.resolved_value)
             elif new is not None:
                 open_episode = new
             floor_ms = episode.resolved_ms or episode.fired_ms
@@ -202,100 +228,10 @@ class AlertService:
             and timeline.last_ts_ms is not None
             and timeline.last_ts_ms > open_episode.fired_ms
         ):
-            self._resolve(
-                alerts,
-                rule,
-                host,
-                open_episode,
-                timeline.last_ts_ms,
-                timeline.last_value,
-                now_ms,
-                outcome,
-            )
+            here.resolve(open_episode, timeline.last_ts_ms, timeline.last_value)
         if timeline.state == "pending" and timeline.pending_since_ms is not None:
-            summary = describe(rule, host, timeline.last_value, "pending")["summary"]
-            alerts.add_event(
-                rule.name,
-                "pending",
-                timeline.pending_since_ms,
-                timeline.last_value,
-                rule.severity,
-                summary,
-            )
-
-    def _fire(
-        self,
-        alerts: HostAlerts,
-        rule: Rule,
-        host: str,
-        episode: Episode,
-        now_ms: int,
-        outcome: Outcome,
-    ) -> StoredEpisode | None:
-        annotations = describe(rule, host, episode.fired_value, "firing")
-        episode_id = alerts.add_episode(
-            rule.name,
-            episode.started_ms,
-            episode.fired_ms,
-            episode.fired_value,
-            rule.severity,
-            dict(rule.labels),
-            annotations,
-        )
-        if episode_id is None:
-            return None
-        outcome.fired += 1
-        alerts.add_event(
-            rule.name,
-            "firing",
-            episode.fired_ms,
-            episode.fired_value,
-            rule.severity,
-            annotations["summary"],
-        )
-        body = payload(
-            rule,
-            host,
-            "firing",
-            episode.started_ms,
-            episode.fired_ms,
-            None,
-            episode.fired_value,
-            annotations,
-        )
-        alerts.notify(episode_id, "firing", 0, rule.notify, body, now_ms)
-        outcome.notifications += len(rule.notify)
-        return StoredEpisode(episode_id, episode.started_ms, episode.fired_ms, None, now_ms, 0)
-
-    def _resolve(
-        self,
-        alerts: HostAlerts,
-        rule: Rule,
-        host: str,
-        episode: StoredEpisode,
-        resolved_ms: int,
-        value: float | None,
-        now_ms: int,
-        outcome: Outcome,
-    ) -> None:
-        annotations = describe(rule, host, value, "resolved")
-        alerts.resolve_episode(episode.id, resolved_ms, value)
-        alerts.add_event(
-            rule.name, "resolved", resolved_ms, value, rule.severity, annotations["summary"]
-        )
-        body = payload(
-            rule,
-            host,
-            "resolved",
-            episode.started_ms,
-            episode.fired_ms,
-            resolved_ms,
-            value,
-            annotations,
-        )
-        alerts.notify(episode.id, "resolved", 0, rule.notify, body, now_ms)
-        outcome.resolved += 1
-        outcome.notifications += len(rule.notify)
+            summary = describe(here.rule, here.host, timeline.last_value, "pending")["summary"]
+            here.event("pending", timeline.pending_since_ms, timeline.last_value, summary)
 
     # -- rules that change ---------------------------------------------------------------------
 
@@ -312,24 +248,16 @@ class AlertService:
             with self.store.host(host) as alerts:
                 episode = alerts.open_episodes().get(rule.name)
                 if episode is not None:
-                    self._resolve(alerts, rule, host, episode, now_ms, None, now_ms, outcome)
+                    RuleOnHost(alerts, rule, host, now_ms, outcome).resolve(episode, now_ms, None)
                 alerts.forget(rule.name)
         return outcome
 
     # -- absent data and reminders, on a schedule ----------------------------------------------
 
-    def _end_absence(
-        self,
-        alerts: HostAlerts,
-        rule: Rule,
-        host: str,
-        newest_ms: int,
-        outcome: Outcome,
-        now_ms: int,
-    ) -> None:
-        latest = alerts.latest_episode(rule.name)
+    def _end_absence(self, here: RuleOnHost, newest_ms: int) -> None:
+        latest = here.alerts.latest_episode(here.rule.name)
         if latest is not None and latest.resolved_ms is None and newest_ms > latest.started_ms:
-            self._resolve(alerts, rule, host, latest, newest_ms, None, now_ms, outcome)
+            here.resolve(latest, newest_ms, None)
 
     def tick(self, now_ms: int) -> Outcome:
         """The schedule's work: hosts gone silent, reminders of what still fires, and
@@ -339,9 +267,7 @@ class AlertService:
         hosts = self.store.last_seen()
         for host, (last_ms, labels) in hosts.items():
             for rule in rules.rules:
-                if not rule.hosts.matches(host, labels):
-                    continue
-                if rule.is_absent:
+                if rule.is_absent and rule.hosts.matches(host, labels):
                     self._check_absence(rule, host, last_ms, now_ms, outcome)
         self._remind(rules, self.store.hosts_with_open_episodes(), now_ms, outcome)
         delivered = self.deliver_due(now_ms)
@@ -358,22 +284,10 @@ class AlertService:
             latest = alerts.latest_episode(rule.name)
             if latest is not None and (latest.resolved_ms is None or latest.started_ms >= last_ms):
                 return  # already firing for this silence
-            self._fire(
-                alerts,
-                rule,
-                host,
-                Episode(last_ms, now_ms, float(now_ms - last_ms) / 1000),
-                now_ms,
-                outcome,
-            )
+            silence = Episode(last_ms, now_ms, float(now_ms - last_ms) / 1000)
+            RuleOnHost(alerts, rule, host, now_ms, outcome).fire(silence)
 
-    def _remind(
-        self,
-        rules: RuleSet,
-        hosts: list[str],
-        now_ms: int,
-        outcome: Outcome,
-    ) -> None:
+    def _remind(self, rules: RuleSet, hosts: list[str], now_ms: int, outcome: Outcome) -> None:
         by_name = {rule.name: rule for rule in rules.rules}
         for host in hosts:
             with self.store.host(host) as alerts:
@@ -382,23 +296,8 @@ class AlertService:
                     if rule is None:
                         continue
                     last = episode.last_notified_ms or episode.fired_ms
-                    if now_ms - last < rule.repeat_interval * 1000:
-                        continue
-                    annotations = describe(rule, host, None, "firing")
-                    body = payload(
-                        rule,
-                        host,
-                        "reminder",
-                        episode.started_ms,
-                        episode.fired_ms,
-                        None,
-                        None,
-                        annotations,
-                    )
-                    alerts.notify(
-                        episode.id, "reminder", episode.reminders + 1, rule.notify, body, now_ms
-                    )
-                    outcome.notifications += len(rule.notify)
+                    if now_ms - last >= rule.repeat_interval * 1000:
+                        RuleOnHost(alerts, rule, host, now_ms, outcome).remind(episode)
 
     # -- delivery -------------------------------------------------------------------------------
 

@@ -56,7 +56,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     revoke.add_argument("name")
 
 
-def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:
+def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:  # noqa: PLR0911 -- one answer per subcommand
     repository = agent_repository(database_url(settings))
     if args.action == "add":
         try:

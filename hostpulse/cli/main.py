@@ -181,7 +181,7 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911, PLR0912 -- one answer per command
     args = parser().parse_args(argv)
     try:
         settings = LocalCloudSettings()

@@ -120,7 +120,7 @@ def bearer_token(headers: Mapping[str, str]) -> str | None:
 
 
 class IngestService:
-    def __init__(
+    def __init__(  # noqa: PLR0913, PLR0917 -- one adapter per port, each replaceable in tests
         self,
         agents: AgentDirectory,
         limiter: RateLimiter,

@@ -11,6 +11,7 @@ import requests
 
 from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.adapters.notify import SnsChannel
+from hostpulse.alerts.ports import Span
 from hostpulse.alerts.rules import Notifier, load_rule_set
 from hostpulse.alerts.service import payload
 from tests.support import CloudUnderTest
@@ -85,7 +86,7 @@ def test_the_sns_channel_publishes_the_generic_json(local_cloud: CloudUnderTest)
     ]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     rule = load_rule_set("rules:\n  - {name: Disk, metric: 'disk.percent:*', threshold: 90}\n")
-    body = payload(rule.rules[0], "db-1", "resolved", 0, 1000, 2000, 12.0, {"summary": "ok"})
+    body = payload(rule.rules[0], "db-1", "resolved", Span(0, 1000, 2000), 12.0)
 
     SnsChannel(sns).send(Notifier(name="pager", type="sns", topic_arn=topic), body)
 

@@ -9,9 +9,9 @@ import pytest
 import requests
 
 from hostpulse.adapters.notify import SlackChannel, WebhookChannel
+from hostpulse.alerts.ports import Span
 from hostpulse.alerts.rules import Notifier, load_rule_set
 from hostpulse.alerts.service import payload
-from hostpulse.alerts.values import describe
 from tests.support import WebhookReceiver
 
 
@@ -25,9 +25,7 @@ def receiver() -> Iterator[WebhookReceiver]:
 def firing() -> dict[str, Any]:
     rule = load_rule_set("rules:\n  - {name: HostHighCpu, metric: cpu.percent, threshold: 90}\n")
     cpu = rule.rules[0]
-    return payload(
-        cpu, "web-1", "firing", 1000, 11_000, None, 97.5, describe(cpu, "web-1", 97.5, "firing")
-    )
+    return payload(cpu, "web-1", "firing", Span(1000, 11_000), 97.5)
 
 
 def test_a_webhook_gets_the_generic_json(receiver: WebhookReceiver) -> None:

@@ -19,7 +19,7 @@ from hostpulse.answers import (
 )
 from hostpulse.query import HostRow, Point, QueryService, SequenceSpan
 from hostpulse.settings import ApiSettings
-from hostpulse.tiers import Tier, default_tiers
+from hostpulse.tiers import TierChoice, default_tiers
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 SETTINGS = ApiSettings(database_url="postgresql://unused", redis_url="redis://unused")
@@ -48,12 +48,11 @@ class MemoryReader:
         self,
         host: str,
         metrics: Sequence[str],
-        tier: Tier,
+        choice: TierChoice,
         start: datetime,
         end: datetime,
-        step_s: int,
     ) -> dict[str, list[Point]]:
-        self.calls.append((tier.name, step_s))
+        self.calls.append((choice.tier.name, choice.step_s))
         point = Point(int(start.timestamp() * 1000), 1.0, 3.0, 2.0, 3)
         return {metric: [point] for metric in metrics if metric != "mem.percent"}
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hostpulse.tiers import RangeError, choose_tier, default_tiers
+from hostpulse.tiers import RangeError, RangeQuery, choose_tier, default_tiers
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 TIERS = default_tiers()
@@ -24,7 +24,7 @@ TIERS = default_tiers()
     ],
 )
 def test_the_finest_tier_within_the_budget(span: timedelta, tier: str, step_s: int) -> None:
-    choice = choose_tier(TIERS, NOW - span, NOW, NOW, max_points=1000)
+    choice = choose_tier(TIERS, RangeQuery(NOW - span, NOW), NOW, max_points=1000)
 
     assert (choice.tier.name, choice.step_s) == (tier, step_s)
 
@@ -32,8 +32,8 @@ def test_the_finest_tier_within_the_budget(span: timedelta, tier: str, step_s: i
 def test_a_week_asked_a_moment_ago_still_reads_the_minute_tier() -> None:
     asked_at = NOW - timedelta(seconds=3)  # the browser's clock, and the request's latency
 
-    week = choose_tier(TIERS, asked_at - timedelta(days=7), asked_at, NOW, max_points=1000)
-    older = choose_tier(TIERS, NOW - timedelta(days=7, hours=1), NOW, NOW, max_points=1000)
+    week = choose_tier(TIERS, RangeQuery(asked_at - timedelta(days=7), asked_at), NOW, 1000)
+    older = choose_tier(TIERS, RangeQuery(NOW - timedelta(days=7, hours=1), NOW), NOW, 1000)
 
     assert week.tier.name == "1m"
     assert older.tier.name == "1h", "beyond the slack the minute tier no longer holds it"
@@ -42,22 +42,24 @@ def test_a_week_asked_a_moment_ago_still_reads_the_minute_tier() -> None:
 def test_a_range_older_than_raw_skips_raw_even_if_short() -> None:
     start = NOW - timedelta(days=2)
 
-    choice = choose_tier(TIERS, start, start + timedelta(minutes=10), NOW, max_points=1000)
+    choice = choose_tier(TIERS, RangeQuery(start, start + timedelta(minutes=10)), NOW, 1000)
 
     assert choice.tier.name == "1m"
 
 
 def test_a_forced_tier_and_step_are_honoured() -> None:
-    choice = choose_tier(TIERS, NOW - timedelta(hours=1), NOW, NOW, 1000, forced="1h")
+    choice = choose_tier(TIERS, RangeQuery(NOW - timedelta(hours=1), NOW, tier="1h"), NOW, 1000)
     assert (choice.tier.name, choice.step_s) == ("1h", 3600)
 
-    stepped = choose_tier(TIERS, NOW - timedelta(hours=1), NOW, NOW, 1000, step_s=300)
+    stepped = choose_tier(TIERS, RangeQuery(NOW - timedelta(hours=1), NOW, step_s=300), NOW, 1000)
     assert (stepped.tier.name, stepped.step_s) == ("1m", 300)
 
-    finer = choose_tier(TIERS, NOW - timedelta(days=3), NOW, NOW, 10_000, forced="1m", step_s=10)
+    finer = choose_tier(
+        TIERS, RangeQuery(NOW - timedelta(days=3), NOW, tier="1m", step_s=10), NOW, 10_000
+    )
     assert finer.step_s == 60  # never finer than the tier holds
 
 
 def test_an_empty_or_reversed_range_is_an_error() -> None:
     with pytest.raises(RangeError, match="'to' must be after 'from'"):
-        choose_tier(TIERS, NOW, NOW - timedelta(hours=1), NOW, 1000)
+        choose_tier(TIERS, RangeQuery(NOW, NOW - timedelta(hours=1)), NOW, 1000)

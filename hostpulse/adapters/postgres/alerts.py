@@ -11,7 +11,14 @@ from psycopg2.extras import Json
 
 from hostpulse.adapters.postgres import alerts_sql as sql
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.alerts.ports import Delivery, EventState, NotificationKind, StoredEpisode
+from hostpulse.alerts.ports import (
+    Delivery,
+    EventRecord,
+    NewEpisode,
+    Notification,
+    RuleState,
+    StoredEpisode,
+)
 from hostpulse.alerts.rules import Rule, RuleSet
 from hostpulse.alerts.timeline import Point
 from hostpulse.answers import ActiveAlert, AlertEvent, RuleEntry
@@ -44,17 +51,17 @@ class PgHostAlerts:
     def prune(self, rule: str, before_ms: int) -> None:
         self.cur.execute(sql.PRUNE, (rule, self.host, before_ms))
 
-    def set_state(
-        self,
-        rule: str,
-        state: str,
-        pending_since_ms: int | None,
-        last_breach_ms: int | None,
-        last_value: float | None,
-    ) -> None:
+    def set_state(self, rule: str, state: RuleState) -> None:
         self.cur.execute(
             sql.SET_STATE,
-            (rule, self.host, state, pending_since_ms, last_breach_ms, last_value),
+            (
+                rule,
+                self.host,
+                state.state,
+                state.pending_since_ms,
+                state.last_breach_ms,
+                state.last_value,
+            ),
         )
 
     def forget(self, rule: str) -> None:
@@ -70,27 +77,18 @@ class PgHostAlerts:
         self.cur.execute(sql.OPEN_EPISODES, (self.host,))
         return {row[0]: _episode(row[1:]) for row in self.cur.fetchall()}
 
-    def add_episode(
-        self,
-        rule: str,
-        started_ms: int,
-        fired_ms: int,
-        value: float | None,
-        severity: str,
-        labels: dict[str, str],
-        annotations: dict[str, str],
-    ) -> int | None:
+    def add_episode(self, rule: str, episode: NewEpisode) -> int | None:
         self.cur.execute(
             sql.ADD_EPISODE,
             (
                 rule,
                 self.host,
-                started_ms,
-                fired_ms,
-                value,
-                severity,
-                Json(labels),
-                Json(annotations),
+                episode.started_ms,
+                episode.fired_ms,
+                episode.value,
+                episode.severity,
+                Json(episode.labels),
+                Json(episode.annotations),
             ),
         )
         row = self.cur.fetchone()
@@ -99,31 +97,20 @@ class PgHostAlerts:
     def resolve_episode(self, episode_id: int, resolved_ms: int, value: float | None) -> None:
         self.cur.execute(sql.RESOLVE_EPISODE, (resolved_ms, value, episode_id))
 
-    def add_event(
-        self,
-        rule: str,
-        state: EventState,
-        ts_ms: int,
-        value: float | None,
-        severity: str,
-        summary: str,
-    ) -> None:
-        self.cur.execute(sql.ADD_EVENT, (rule, self.host, state, ts_ms, value, severity, summary))
+    def add_event(self, rule: str, event: EventRecord) -> None:
+        self.cur.execute(
+            sql.ADD_EVENT,
+            (rule, self.host, event.state, event.ts_ms, event.value, event.severity, event.summary),
+        )
 
-    def notify(
-        self,
-        episode_id: int,
-        kind: NotificationKind,
-        sequence: int,
-        targets: list[str],
-        payload: dict[str, Any],
-        now_ms: int,
-    ) -> None:
-        for target in targets:
+    def notify(self, notification: Notification, now_ms: int) -> None:
+        n = notification
+        for target in n.targets:
             self.cur.execute(
-                sql.ADD_NOTIFICATION, (episode_id, kind, sequence, target, Json(payload), now_ms)
+                sql.ADD_NOTIFICATION,
+                (n.episode_id, n.kind, n.sequence, target, Json(n.payload), now_ms),
             )
-        self.cur.execute(sql.MARK_NOTIFIED, (now_ms, kind, episode_id))
+        self.cur.execute(sql.MARK_NOTIFIED, (now_ms, n.kind, n.episode_id))
 
 
 class PgAlertStore:

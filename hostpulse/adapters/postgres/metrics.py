@@ -15,7 +15,7 @@ from hostpulse.answers import ProcessPoint, ProcessRow
 from hostpulse.contract import Batch, Process, metric_values
 from hostpulse.partitions import day_of_ms, partition_name
 from hostpulse.query import HostRow, Point, SequenceSpan
-from hostpulse.tiers import Tier
+from hostpulse.tiers import TierChoice
 
 COPY_ESCAPES = str.maketrans(
     {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": "\ufffd"}
@@ -243,11 +243,11 @@ class PgMetricReader:
         self,
         host: str,
         metrics: Sequence[str],
-        tier: Tier,
+        choice: TierChoice,
         start: datetime,
         end: datetime,
-        step_s: int,
     ) -> dict[str, list[Point]]:
+        tier = choice.tier
         statement = (
             sql.SERIES_RAW if tier.name == "raw" else sql.SERIES_ROLLUP.format(table=tier.table)
         )
@@ -257,7 +257,7 @@ class PgMetricReader:
             names = dict(cur.fetchall())
             if not names:
                 return found
-            params = {"ids": list(names), "start": start, "end": end, "step": step_s}
+            params = {"ids": list(names), "start": start, "end": end, "step": choice.step_s}
             cur.execute(statement, params)
             for series_id, ts, lo, hi, avg, n in cur.fetchall():
                 point = Point(int(ts), float(lo), float(hi), float(avg), int(n))
