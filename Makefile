@@ -53,7 +53,7 @@ format: install
 # LocalStack breaks with unpinned dependencies: resolve them as of its release.
 localstack-lock: install
 	$(BIN)/uv pip compile --quiet --python-version 3.13 --exclude-newer 2026-03-25 \
-		--generate-hashes localcloud/localstack.in -o localcloud/localstack.lock
+		--generate-hashes localstack-runtime/localstack.in -o localstack-runtime/localstack.lock
 
 # `hostpulse clean` also removes PostgreSQL files it had to move out of a private checkout.
 clean:

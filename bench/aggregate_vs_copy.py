@@ -21,7 +21,7 @@ from hostpulse.adapters.postgres.metrics import PgMetricStore
 from hostpulse.aggregate import aggregate_records
 from hostpulse.contract import metric_values
 from hostpulse.envelope import Envelope
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_host import SyntheticHost
 
 HOSTS = 20
 BATCHES_PER_HOST = 30

@@ -23,7 +23,7 @@ from hostpulse.alerts.service import AlertService
 from hostpulse.alerts.values import rule_value
 from hostpulse.contract import Batch, Cpu
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_host import SyntheticHost
 from tests.alert_fakes import RecordingChannel
 from tests.support import WebhookReceiver, post_batch
 

@@ -19,7 +19,7 @@ from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.redis import keys as hot
 from hostpulse.agents import register_agent
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_host import SyntheticHost
 
 SAMPLES = 40
 POLL_S = 0.005

@@ -23,7 +23,7 @@ from hostpulse.adapters.redis.hot import RedisHotStore, RedisRateLimiter
 from hostpulse.agents import register_agent
 from hostpulse.envelope import Envelope
 from hostpulse.ingest.service import IngestRequest, IngestService
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_host import SyntheticHost
 
 BATCHES = 300
 

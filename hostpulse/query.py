@@ -24,7 +24,7 @@ from hostpulse.answers import (
     SeriesAnswer,
 )
 from hostpulse.contract import has_glob, metric_matches
-from hostpulse.ingest.seed import SeedSnapshotAnswer, seed_snapshot
+from hostpulse.seed import SeedSnapshotAnswer, seed_snapshot
 from hostpulse.tiers import RangeError, RangeQuery, Tier, TierChoice, choose_tier
 
 MAX_SERIES = 256

@@ -14,7 +14,7 @@ from api.problems import invalid, refusals
 from hostpulse.alerts.rules import Rule
 from hostpulse.alerts.service import AlertService
 from hostpulse.answers import ActiveAlerts, AlertHistory, RuleList
-from hostpulse.ingest.seed import SeedAlert
+from hostpulse.seed import SeedAlert, seed_alert
 
 
 class RuleAnswer(TypedDict):
@@ -107,16 +107,5 @@ def history(  # noqa: PLR0913, PLR0917 -- a route's parameters are its query
 @router.get("/api/alerts/recent", tags=["seed compatibility"], summary="The seed's recent alerts")
 def seed_recent(store: AlertRules, now: Now) -> list[SeedAlert]:
     end = int(now.timestamp() * 1000)
-    return [
-        {
-            "host": event["host"],
-            "rule": event["rule"],
-            "state": event["state"],
-            "severity": event["severity"],
-            "value": event["value"],
-            "message": event["summary"],
-            "timestamp": event["ts_ms"] / 1000,
-        }
-        for event in store.history(end - 24 * 3600 * 1000, end + 1, None, None, 100)
-        if event["state"] != "pending"
-    ]
+    events = store.history(end - 24 * 3600 * 1000, end + 1, None, None, 100)
+    return [seed_alert(event) for event in events if event["state"] != "pending"]

@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from api.dependencies import Hub, Now, Queries, Reader
 from api.live_socket import serve
 from api.problems import refusals
-from hostpulse.ingest.seed import SeedSnapshotAnswer, seed_snapshot
 from hostpulse.live import Message
+from hostpulse.seed import SeedSnapshotAnswer, seed_snapshot
 
 router = APIRouter(tags=["seed compatibility"], dependencies=[Reader], responses=refusals(401))
 

@@ -19,11 +19,11 @@ from pydantic import ValidationError
 
 from hostpulse.cli import agents, alerts, simulate
 from hostpulse.contract import json_schema
+from hostpulse.deploy.model import StackError
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.processes import read_pid
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import SUPERVISOR, LocalCloud, read_endpoints
-from hostpulse.stack.model import StackError
 from hostpulse.wiring import MigrationError
 
 DETACH_TIMEOUT_SECONDS = 600.0

@@ -13,8 +13,8 @@ from hostpulse.contract import Batch
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import LocalCloud, read_endpoints
-from hostpulse.simulate import AgentBook, RequestsTransport, SimulatedAgent, Simulation
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_fleet import AgentBook, RequestsTransport, SimulatedAgent, Simulation
+from hostpulse.synthetic_host import SyntheticHost
 from hostpulse.wiring import agent_repository
 
 

@@ -29,7 +29,7 @@ from hostpulse.ingest.ports import (
     HotStore,
     RateLimiter,
 )
-from hostpulse.ingest.seed import SeedSnapshot, seed_batch
+from hostpulse.seed import SeedSnapshot, seed_batch
 
 log = logging.getLogger(__name__)
 Model = TypeVar("Model", bound=BaseModel)

@@ -16,8 +16,8 @@ from pathlib import Path
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.settings import PROJECT_ROOT
 
-LOCK_FILE = PROJECT_ROOT / "localcloud" / "localstack.lock"
-EXECUTOR_DIR = PROJECT_ROOT / "localcloud" / "executor"
+LOCK_FILE = PROJECT_ROOT / "localstack-runtime" / "localstack.lock"
+EXECUTOR_DIR = PROJECT_ROOT / "localstack-runtime" / "executor"
 REQUIRED = (3, 13)
 PROBE = f"import sys, warnings; assert sys.version_info[:2] == {REQUIRED!r}; warnings.deprecated"
 

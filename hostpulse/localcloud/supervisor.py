@@ -18,6 +18,8 @@ import requests
 from hostpulse import wiring
 from hostpulse.alerts.rules import RuleFileError, load_rule_set
 from hostpulse.alerts.service import replace_rule_file
+from hostpulse.deploy.deployer import Deployer, DeployResult
+from hostpulse.deploy.model import load_stack
 from hostpulse.localcloud.api_server import ApiServer
 from hostpulse.localcloud.component import Component, Health
 from hostpulse.localcloud.errors import LocalCloudError
@@ -29,8 +31,6 @@ from hostpulse.localcloud.processes import read_pid, stop_pid
 from hostpulse.localcloud.redis_server import EmbeddedRedis, redis_healthy
 from hostpulse.localcloud.relocation import remove_relocated
 from hostpulse.localcloud.settings import LocalCloudSettings
-from hostpulse.stack.deployer import Deployer, DeployResult
-from hostpulse.stack.model import load_stack
 
 SUPERVISOR = "supervisor"
 ADMIN_TOKEN_PREFIX = "hpa_"  # noqa: S105 - marks admin tokens in logs, not a secret

@@ -20,7 +20,7 @@ from hostpulse.contract import Batch
 from hostpulse.localcloud.api_server import ApiServer
 from hostpulse.localcloud.paths import StatePaths
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_host import SyntheticHost
 from tests.support import CloudUnderTest, free_port, post_batch
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -17,7 +17,7 @@ from hostpulse.agents import register_agent
 from hostpulse.alerts.rules import load_rule_set
 from hostpulse.contract import Cpu
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_host import SyntheticHost
 from tests.support import CloudUnderTest, WebhookReceiver, eventually, post_batch
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]

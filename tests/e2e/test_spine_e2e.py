@@ -16,8 +16,8 @@ from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import register_agent
 from hostpulse.contract import Batch, metric_values
 from hostpulse.envelope import Envelope
-from hostpulse.simulate import RequestsTransport, SimulatedAgent, Simulation
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_fleet import RequestsTransport, SimulatedAgent, Simulation
+from hostpulse.synthetic_host import SyntheticHost
 from tests.support import CloudUnderTest, eventually
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]

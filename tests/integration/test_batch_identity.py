@@ -13,7 +13,7 @@ from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricStore
 from hostpulse.aggregate import Claim
 from hostpulse.contract import Batch
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_host import SyntheticHost
 from tests.support import CloudUnderTest
 
 pytestmark = pytest.mark.localcloud

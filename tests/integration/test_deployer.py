@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from hostpulse.adapters.aws.clients import aws_client
-from hostpulse.stack.deployer import Deployer
-from hostpulse.stack.model import load_stack
+from hostpulse.deploy.deployer import Deployer
+from hostpulse.deploy.model import load_stack
 from tests.support import CloudUnderTest, eventually, pid_alive
 
 pytestmark = pytest.mark.localcloud

@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from hostpulse.adapters.aws.clients import aws_client
-from hostpulse.stack.deployer import Deployer, DeployResult
-from hostpulse.stack.model import load_stack
+from hostpulse.deploy.deployer import Deployer, DeployResult
+from hostpulse.deploy.model import load_stack
 from tests.support import CloudUnderTest, eventually, pid_alive
 
 pytestmark = pytest.mark.localcloud

@@ -21,7 +21,7 @@ from hostpulse.adapters.postgres.metrics import PgMetricStore
 from hostpulse.adapters.redis import keys as hot
 from hostpulse.contract import Batch, metric_values
 from hostpulse.envelope import Envelope
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_host import SyntheticHost
 from tests.events import sqs_event
 from tests.support import CloudUnderTest, eventually, post, post_batch
 

@@ -15,7 +15,7 @@ import requests
 
 from hostpulse.adapters.redis import keys as hot
 from hostpulse.adapters.redis.hot import RedisAuthThrottle
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_host import SyntheticHost
 from tests.support import CloudUnderTest, eventually, post_batch
 
 pytestmark = pytest.mark.localcloud

@@ -9,7 +9,7 @@ import pytest
 from hostpulse.aggregate import Claim, aggregate_records, read_batch
 from hostpulse.contract import Batch
 from hostpulse.envelope import Envelope
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_host import SyntheticHost
 from tests.fakes import MemoryArchive
 
 

@@ -8,7 +8,7 @@ from hostpulse.alerts.rules import RuleFileError, load_rule_set
 from hostpulse.alerts.values import describe, render, rule_value
 from hostpulse.contract import Process
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_host import SyntheticHost
 
 DEFAULTS = PROJECT_ROOT / "stack" / "alert-rules.yaml"
 

@@ -8,7 +8,7 @@ import random
 from hostpulse.alerts.rules import load_rule_set
 from hostpulse.alerts.service import AlertService
 from hostpulse.contract import Batch, Cpu
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_host import SyntheticHost
 from tests.alert_fakes import MemoryAlertStore, RecordingChannel
 
 RULES = """

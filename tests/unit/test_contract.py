@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from hostpulse.contract import Batch, json_schema, metric_values
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_host import SyntheticHost
 
 
 def test_the_published_schema_is_the_models() -> None:

@@ -11,7 +11,7 @@ import pytest
 from hostpulse.contract import Batch
 from hostpulse.envelope import MAX_INLINE_BYTES, Envelope
 from hostpulse.ingest.service import IngestLimits, IngestRequest, IngestService
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_host import SyntheticHost
 from tests.fakes import (
     MemoryAgents,
     MemoryArchive,

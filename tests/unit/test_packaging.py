@@ -4,8 +4,8 @@ import zipfile
 from io import BytesIO
 from pathlib import Path
 
-from hostpulse.stack.model import FunctionSpec
-from hostpulse.stack.packaging import build_package, code_sha256
+from hostpulse.deploy.model import FunctionSpec
+from hostpulse.deploy.packaging import build_package, code_sha256
 
 
 def make_source(root: Path) -> FunctionSpec:

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.ingest import handler as ingest
 from hostpulse.envelope import Envelope
 from hostpulse.ingest.service import IngestService
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_host import SyntheticHost
 from tests.events import api_gateway_event
 from tests.fakes import (
     MemoryAgents,

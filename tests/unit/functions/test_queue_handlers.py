@@ -17,7 +17,7 @@ from hostpulse.alerts.rules import load_rule_set
 from hostpulse.alerts.service import AlertService
 from hostpulse.contract import Batch, Cpu
 from hostpulse.envelope import Envelope
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_host import SyntheticHost
 from tests.alert_fakes import MemoryAlertStore, RecordingChannel
 from tests.events import sqs_event
 from tests.fakes import MemoryArchive, Unavailable

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from hostpulse.contract import Batch
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_host import SyntheticHost
 
 
 class Transport(Protocol):

@@ -9,7 +9,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from hostpulse.stack.model import FunctionSpec
+from hostpulse.deploy.model import FunctionSpec
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 SKIPPED_PARTS = {"__pycache__", ".mypy_cache", ".pytest_cache"}

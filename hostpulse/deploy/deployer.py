@@ -14,8 +14,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from hostpulse.adapters.aws.clients import aws_client
-from hostpulse.stack.model import PLACEHOLDER, FunctionSpec, QueueSpec, Stack
-from hostpulse.stack.packaging import build_package, code_sha256
+from hostpulse.deploy.model import PLACEHOLDER, FunctionSpec, QueueSpec, Stack
+from hostpulse.deploy.packaging import build_package, code_sha256
 
 LAMBDA_TRUST = {
     "Version": "2012-10-17",

@@ -5,8 +5,8 @@ import threading
 from dataclasses import dataclass, field
 
 from hostpulse.contract import Batch
-from hostpulse.simulate import SimulatedAgent, Simulation
-from hostpulse.simulation import SyntheticHost
+from hostpulse.synthetic_fleet import SimulatedAgent, Simulation
+from hostpulse.synthetic_host import SyntheticHost
 
 
 @dataclass

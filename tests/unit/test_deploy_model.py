@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from hostpulse.deploy.deployer import Deployer, DeployResult
+from hostpulse.deploy.model import StackError, load_stack
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.stack.deployer import Deployer, DeployResult
-from hostpulse.stack.model import StackError, load_stack
 
 
 def write(tmp_path: Path, text: str) -> Path:

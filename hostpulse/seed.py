@@ -1,4 +1,6 @@
-"""The seed platform's single snapshot (``POST /ingest/metrics``), mapped onto wire contract v1.
+"""The seed platform's shapes, in one place: its snapshot (``POST /ingest/metrics``) mapped onto
+wire contract v1, and hostpulse's answers in the shapes its dashboard reads (recent snapshots,
+the live feed, recent alerts).
 
 The seed agent sends no host name and no sequence number: the agent's name stands for the host
 and the snapshot's millisecond timestamp for the sequence number (it only grows per agent).
@@ -13,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing_extensions import TypedDict
 
-from hostpulse.answers import CompactSample
+from hostpulse.answers import AlertEvent, CompactSample
 from hostpulse.contract import (
     INT32_MAX,
     INT64_MAX,
@@ -193,4 +195,16 @@ def seed_process(process: Mapping[str, Any]) -> SeedProcessAnswer:
         "io_read_mb": round((process.get("read_bytes_total") or 0) / MB, 1),
         "io_write_mb": round((process.get("write_bytes_total") or 0) / MB, 1),
         "handle_count": process.get("open_files"),
+    }
+
+
+def seed_alert(event: AlertEvent) -> SeedAlert:
+    return {
+        "host": event["host"],
+        "rule": event["rule"],
+        "state": event["state"],
+        "severity": event["severity"],
+        "value": event["value"],
+        "message": event["summary"],
+        "timestamp": event["ts_ms"] / 1000,
     }
