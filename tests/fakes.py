@@ -19,19 +19,28 @@ class MemoryAgents:
     hosts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # agent -> patterns
 
     lookups: int = 0
+    cached: dict[str, AgentGrant] = field(default_factory=dict)  # as a warm cache holds them
 
     def grant_for_token(self, token: str) -> AgentGrant | None:
         self.lookups += 1
         name = self.tokens.get(token)
-        return None if name is None else AgentGrant(name, self.hosts.get(name, (name,)))
+        grant = None if name is None else AgentGrant(name, self.hosts.get(name, (name,)))
+        if grant is not None:
+            self.cached[token] = grant
+        return grant
+
+    def cached_grant(self, token: str) -> AgentGrant | None:
+        return self.cached.get(token)
 
 
 @dataclass
 class MemoryAuthThrottle:
     limit: int = 3
     failures: Counter[str] = field(default_factory=Counter)
+    asked: int = 0
 
     def blocked_for(self, source: str) -> float:
+        self.asked += 1
         return 60.0 if self.failures[source] >= self.limit else 0.0
 
     def failed(self, source: str) -> None:

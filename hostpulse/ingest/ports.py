@@ -13,6 +13,10 @@ class AgentDirectory(Protocol):
         """The agent a token belongs to and the hosts it may write; None when unknown or
         revoked."""
 
+    def cached_grant(self, token: str) -> AgentGrant | None:
+        """The grant of a token already known to be active, without a look-up; None when it
+        has to be looked up."""
+
 
 class AuthThrottle(Protocol):
     """Bounds the token look-ups that fail, per client address: guessing tokens must not turn

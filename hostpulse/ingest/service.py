@@ -197,6 +197,11 @@ class IngestService:
         token = bearer_token(request.headers)
         if token is None:
             raise Rejected(401, "unauthorized", "missing agent token (Authorization: Bearer …)")
+        # A token known to be active costs nothing more; only a look-up is throttled, so
+        # guessing from an address does not lock out the agents that share it.
+        grant = self.agents.cached_grant(token)
+        if grant is not None:
+            return grant
         throttle = self.auth_throttle
         if throttle is not None:
             wait_s = self._throttled(lambda: throttle.blocked_for(request.source)) or 0.0

@@ -359,6 +359,32 @@ def test_guessing_tokens_is_throttled_per_address_before_any_lookup() -> None:
     assert refused.headers["Retry-After"] == "60"
 
 
+def test_a_token_known_to_be_active_is_not_throttled_nor_looked_up_again() -> None:
+    rig = Rig()
+    throttle = MemoryAuthThrottle(limit=3)
+    service = IngestService(
+        rig.agents, rig.limiter, rig.queue, rig.hot, rig.archive, rig.counters,
+        auth_throttle=throttle,
+    )  # fmt: skip
+    body = batch().model_dump_json().encode()
+    shared = "203.0.113.50"  # one NAT address: an agent and someone guessing behind it
+
+    def send(token: str) -> int:
+        headers = {"authorization": f"Bearer {token}"}
+        return service.ingest(IngestRequest(body, headers, NOW_MS, shared)).status
+
+    first = send(TOKEN)
+    asked_after_first = throttle.asked
+    guesses = [send(f"hp_guess{i}") for i in range(5)]
+    again = [send(TOKEN) for _ in range(3)]
+
+    assert first == 202 and asked_after_first == 1
+    assert guesses == [401, 401, 401, 429, 429]
+    assert again == [202, 202, 202], "the agent behind the address keeps sending"
+    assert throttle.asked == asked_after_first + 5, "a known token costs no throttle check"
+    assert rig.agents.lookups == 1 + 3
+
+
 def test_without_the_throttles_store_tokens_are_still_checked() -> None:
     rig = Rig()
 

@@ -59,6 +59,12 @@ class CachedAgentDirectory:
         self.ttl_s = ttl_s
         self._cache: dict[str, tuple[float, AgentGrant | None]] = {}
 
+    def cached_grant(self, token: str) -> AgentGrant | None:
+        cached = self._cache.get(token_hash(token))
+        if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
+            return cached[1]
+        return None
+
     def grant_for_token(self, token: str) -> AgentGrant | None:
         hashed = token_hash(token)
         now = time.monotonic()
