@@ -13,14 +13,12 @@ import time
 
 import psycopg2
 
-from bench.common import local_cloud, write_result
-from hostpulse.adapters.aws.clients import aws_client
-from hostpulse.adapters.aws.queue import S3Archive
-from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.adapters.postgres.metrics import PgMetricStore
+from bench.common import local_cloud, settings_for, write_result
+from hostpulse import wiring
 from hostpulse.aggregate import aggregate_records
 from hostpulse.contract import metric_values
 from hostpulse.envelope import Envelope
+from hostpulse.settings import CoreSettings
 from hostpulse.synthetic_host import SyntheticHost
 
 HOSTS = 20
@@ -47,7 +45,8 @@ def main() -> None:
     ]
     with local_cloud("aggregate") as cloud:
         url = cloud.endpoints["database_url"]
-        store = PgMetricStore(PgConnector(url))
+        settings = settings_for(cloud, CoreSettings)
+        store = wiring.metric_store_for(settings)
         store.write_batch(SyntheticHost("warm-up").batch([start_ms]))  # partitions, connection
 
         # As SQS delivers them: the fleet's batches interleaved in time, 10 messages at once.
@@ -55,9 +54,7 @@ def main() -> None:
             (str(i), Envelope(inline=b.model_dump_json().encode()).encode())
             for i, b in enumerate(sorted(batches, key=lambda b: (b.samples[0].ts_ms, b.agent_id)))
         ]
-        endpoints = cloud.endpoints
-        s3 = aws_client("s3", endpoints["region"], endpoints["aws_endpoint_url"])
-        archive = S3Archive(s3, endpoints["buckets"]["archive"])  # one object per group
+        archive = wiring.archive(settings, cloud.endpoints["buckets"]["archive"])
         started = time.perf_counter()
         for i in range(0, len(messages), SQS_BATCH):
             outcome = aggregate_records(messages[i : i + SQS_BATCH], store, archive)

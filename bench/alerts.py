@@ -14,9 +14,7 @@ import time
 from typing import Any
 
 from bench.common import local_cloud, summary, write_result
-from hostpulse.adapters.postgres.agents import PgAgentRepository
-from hostpulse.adapters.postgres.alerts import PgAlertStore
-from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse import wiring
 from hostpulse.agents import register_agent
 from hostpulse.alerts.rules import RuleSet, load_rule_set
 from hostpulse.alerts.service import AlertService
@@ -63,7 +61,7 @@ def fleet_batches(rounds: int) -> list[Batch]:
 
 def evaluations_per_second(database_url: str) -> dict[str, Any]:
     rules = rule_set()
-    store = PgAlertStore(PgConnector(database_url), rules_ttl_s=3600)
+    store = wiring.rule_store(database_url, rules_ttl_s=3600)  # the rules stay put here
     store.replace_file_rules(rules)
     service = AlertService(store, {"log": RecordingChannel()})
     batches = fleet_batches(ROUNDS)
@@ -105,14 +103,14 @@ def notification_delay(cloud: Any) -> dict[str, Any]:
     webhook = WebhookReceiver()
     url = webhook.url
     e = cloud.endpoints
-    store = PgAlertStore(PgConnector(e["database_url"]))
+    store = wiring.rule_store(e["database_url"])
     store.replace_file_rules(
         load_rule_set(
             f"notifiers: [{{name: hook, type: webhook, url: '{url}'}}]\n"
             "rules:\n  - {name: Crossing, metric: cpu.percent, threshold: 90, notify: [hook]}\n"
         )
     )
-    token = register_agent(PgAgentRepository(PgConnector(e["database_url"])), "crossing")
+    token = register_agent(wiring.agent_repository(e["database_url"]), "crossing")
     host = SyntheticHost("crossing", cores=2)
     time.sleep(16)  # the functions' rule cache
 

@@ -8,9 +8,10 @@ import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hostpulse.localcloud.settings import PROJECT_ROOT
+from hostpulse.settings import CoreSettings
 from tests.support import CloudUnderTest
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
@@ -24,6 +25,22 @@ def local_cloud(name: str) -> Iterator[CloudUnderTest]:
         yield cloud
     finally:
         cloud.down()
+
+
+S = TypeVar("S", bound=CoreSettings)
+
+
+def settings_for(cloud: CloudUnderTest, kind: type[S], **values: Any) -> S:
+    """A component's settings pointing at the benchmark's local cloud, as the functions get
+    them from the stack: the benchmarks build their components through hostpulse.wiring."""
+    e = cloud.endpoints
+    return kind(
+        database_url=e["database_url"],
+        redis_url=e["redis_url"],
+        AWS_REGION=e["region"],
+        AWS_ENDPOINT_URL=e["aws_endpoint_url"],
+        **values,
+    )
 
 
 def percentile(values: list[float], fraction: float) -> float:

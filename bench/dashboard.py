@@ -26,11 +26,10 @@ import requests
 from playwright.sync_api import sync_playwright
 
 from bench.common import local_cloud, summary, write_result
+from hostpulse import wiring
 from hostpulse.adapters.postgres import metrics_sql as sql
-from hostpulse.adapters.postgres.agents import PgAgentRepository
-from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.adapters.postgres.metrics import PgMetricStore
 from hostpulse.agents import register_agent
+from hostpulse.settings import CoreSettings
 from hostpulse.synthetic_host import SyntheticHost
 from tests.support import CloudUnderTest, post_batch
 
@@ -65,7 +64,7 @@ ON CONFLICT DO NOTHING
 class Fleet:
     def __init__(self, cloud: CloudUnderTest) -> None:
         self.cloud = cloud
-        repository = PgAgentRepository(PgConnector(cloud.endpoints["database_url"]))
+        repository = wiring.agent_repository(cloud.endpoints["database_url"])
         self.hosts = [SyntheticHost(f"dash-{i:02d}", cores=CORES, seed=i) for i in range(HOSTS)]
         self.tokens = {h.hostname: register_agent(repository, h.agent_id) for h in self.hosts}
 
@@ -76,9 +75,8 @@ class Fleet:
 
 def fill_history(database_url: str, hosts: list[str], now: datetime) -> float:
     started = time.perf_counter()
-    PgMetricStore(PgConnector(database_url)).ensure_partitions(
-        {(now - timedelta(days=d)).date() for d in range(DAYS + 1)}
-    )
+    store = wiring.metric_store_for(CoreSettings(database_url=database_url, redis_url="unused"))
+    store.ensure_partitions({(now - timedelta(days=d)).date() for d in range(DAYS + 1)})
     recent = now - timedelta(minutes=10)  # the real path wrote the last minutes
     with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
         for table, step, per in (("samples_1m", "1 minute", 12), ("samples_1h", "1 hour", 720)):

@@ -15,8 +15,7 @@ import redis
 import requests
 
 from bench.common import local_cloud, summary, write_result
-from hostpulse.adapters.postgres.agents import PgAgentRepository
-from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse import wiring
 from hostpulse.adapters.redis import keys as hot
 from hostpulse.agents import register_agent
 from hostpulse.synthetic_host import SyntheticHost
@@ -34,7 +33,7 @@ WHERE s.host = %s AND s.metric = 'cpu.percent'
 def main() -> None:
     with local_cloud("freshness") as cloud:
         e = cloud.endpoints
-        token = register_agent(PgAgentRepository(PgConnector(e["database_url"])), "fresh")
+        token = register_agent(wiring.agent_repository(e["database_url"]), "fresh")
         host = SyntheticHost("fresh")
         client = redis.Redis.from_url(e["redis_url"])
         conn = psycopg2.connect(e["database_url"])

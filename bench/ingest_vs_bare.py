@@ -2,8 +2,9 @@
 
 Same process, same servers (the local cloud's Redis and LocalStack's SQS), same batches. The
 baseline performs only the writes ingestion cannot do without: one Redis pipeline with the hot
-tier's commands and the two SQS sends. The ingest path adds decompression, validation, the
-token check, the rate limiter, the envelope and the archive write. The ratio is the result.
+tier's commands and the two SQS sends. The ingest path, built by hostpulse.wiring as the
+function builds it, adds decompression, validation, the token check, the rate limiter, the
+envelope and the archive write. The ratio is the result.
 """
 
 from __future__ import annotations
@@ -13,16 +14,14 @@ import time
 
 import redis
 
-from bench.common import local_cloud, write_result
+from bench.common import local_cloud, settings_for, write_result
+from hostpulse import wiring
 from hostpulse.adapters.aws.clients import aws_client
-from hostpulse.adapters.aws.queue import S3Archive, SqsBatchQueue
-from hostpulse.adapters.postgres.agents import CachedAgentDirectory, PgAgentRepository
-from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.redis import keys as hot
-from hostpulse.adapters.redis.hot import RedisHotStore, RedisRateLimiter
 from hostpulse.agents import register_agent
 from hostpulse.envelope import Envelope
-from hostpulse.ingest.service import IngestRequest, IngestService
+from hostpulse.ingest.service import IngestRequest
+from hostpulse.settings import IngestSettings
 from hostpulse.synthetic_host import SyntheticHost
 
 BATCHES = 300
@@ -36,22 +35,21 @@ class NoCounters:
 def main() -> None:
     with local_cloud("ingest") as cloud:
         e = cloud.endpoints
-        repository = PgAgentRepository(PgConnector(e["database_url"]))
-        token = register_agent(repository, "bench-agent")
+        token = register_agent(wiring.agent_repository(e["database_url"]), "bench-agent")
         client = redis.Redis.from_url(e["redis_url"])
         sqs = aws_client("sqs", e["region"], e["aws_endpoint_url"])
-        s3 = aws_client("s3", e["region"], e["aws_endpoint_url"])
-        queue_urls = [e["queues"]["aggregate"], e["queues"]["alerts"]]
-        service = IngestService(
-            agents=CachedAgentDirectory(repository, ttl_s=60),
-            limiter=RedisRateLimiter(
-                client, 1e6, 1_000_000, hot.draining_key(e["queues"]["aggregate"])
-            ),
-            queue=SqsBatchQueue(sqs, queue_urls),
-            hot=RedisHotStore(client, 300_000, 600_000),
-            archive=S3Archive(s3, e["buckets"]["archive"]),
-            counters=NoCounters(),
+        # What the ingest function runs, but for the rate limit (300 batches from one agent).
+        settings = settings_for(
+            cloud,
+            IngestSettings,
+            aggregate_queue_url=e["queues"]["aggregate"],
+            alerts_queue_url=e["queues"]["alerts"],
+            archive_bucket=e["buckets"]["archive"],
+            rate_per_second=1e6,
+            rate_burst=1_000_000,
         )
+        service = wiring.ingest_service(NoCounters(), settings)
+        queue_urls = [settings.aggregate_queue_url, settings.alerts_queue_url]
         host = SyntheticHost("bench-agent", cores=8)
         now = int(time.time() * 1000)
         batches = [host.batch([now - 10_000 + i, now - 5_000 + i]) for i in range(BATCHES)]

@@ -36,6 +36,7 @@ from hostpulse.live import LiveHub
 from hostpulse.query import HostAges, QueryService
 from hostpulse.settings import (
     CoreSettings,
+    IngestSettings,
     aggregate_settings,
     alert_settings,
     api_settings,
@@ -78,8 +79,9 @@ def archive(settings: CoreSettings, bucket: str) -> S3Archive:
     return S3Archive(aws_client("s3", settings.aws_region, settings.aws_endpoint_url), bucket)
 
 
-def ingest_service(counters: Counters) -> IngestService:
-    settings = ingest_settings()
+def ingest_service(counters: Counters, settings: IngestSettings | None = None) -> IngestService:
+    """The ingest function's service; ``settings`` default to the environment's."""
+    settings = settings or ingest_settings()
     redis = redis_client(settings.redis_url, settings.connect_timeout_seconds)
     sqs = aws_client("sqs", settings.aws_region, settings.aws_endpoint_url)
     tiers = settings.tiers
@@ -107,7 +109,11 @@ def ingest_service(counters: Counters) -> IngestService:
 
 @lru_cache(maxsize=1)
 def metric_store() -> PgMetricStore:
-    return PgMetricStore(_pg(core_settings()))
+    return metric_store_for(core_settings())
+
+
+def metric_store_for(settings: CoreSettings) -> PgMetricStore:
+    return PgMetricStore(_pg(settings))
 
 
 @lru_cache(maxsize=1)
@@ -180,8 +186,8 @@ def agent_repository(database_url: str) -> PgAgentRepository:
     return PgAgentRepository(pg_connector(database_url, 5.0))
 
 
-def rule_store(database_url: str) -> PgAlertStore:
-    return PgAlertStore(pg_connector(database_url, 5.0))
+def rule_store(database_url: str, rules_ttl_s: float = 15.0) -> PgAlertStore:
+    return PgAlertStore(pg_connector(database_url, 5.0), rules_ttl_s)
 
 
 def migrate_database(database_url: str) -> list[str]:
