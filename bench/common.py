@@ -43,6 +43,13 @@ def settings_for(cloud: CloudUnderTest, kind: type[S], **values: Any) -> S:
     )
 
 
+def rounds(items: int, count: int) -> list[range]:
+    """``items`` split into ``count`` consecutive rounds, for alternating a path and its
+    baseline round by round."""
+    size = -(-items // count)
+    return [range(start, min(start + size, items)) for start in range(0, items, size)]
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]

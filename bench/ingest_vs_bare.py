@@ -4,17 +4,19 @@ Same process, same servers (the local cloud's Redis and LocalStack's SQS), same 
 baseline performs only the writes ingestion cannot do without: one Redis pipeline with the hot
 tier's commands and the two SQS sends. The ingest path, built by hostpulse.wiring as the
 function builds it, adds decompression, validation, the token check, the rate limiter, the
-envelope and the archive write. The ratio is the result.
+envelope and the archive write. Both run in six alternating rounds of 50 batches; the ratio
+is the median of the rounds' ratios.
 """
 
 from __future__ import annotations
 
 import gzip
+import statistics
 import time
 
 import redis
 
-from bench.common import local_cloud, settings_for, write_result
+from bench.common import local_cloud, rounds, settings_for, write_result
 from hostpulse import wiring
 from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.adapters.redis import keys as hot
@@ -25,6 +27,7 @@ from hostpulse.settings import IngestSettings
 from hostpulse.synthetic_host import SyntheticHost
 
 BATCHES = 300
+ROUNDS = 6
 
 
 class NoCounters:
@@ -57,38 +60,50 @@ def main() -> None:
         headers = {"authorization": f"Bearer {token}", "content-encoding": "gzip"}
 
         service.ingest(IngestRequest(bodies[0], headers, now))  # warm connections and caches
-        started = time.perf_counter()
-        for body in bodies:
-            response = service.ingest(IngestRequest(body, headers, int(time.time() * 1000)))
-            assert response.status == 202, response.body
-        ingest_s = time.perf_counter() - started
-
         envelopes = [Envelope(inline=b.model_dump_json().encode()).encode() for b in batches]
         compact = [[hot.compact(s) for s in b.samples] for b in batches]
         latest = [b.samples[-1].model_dump_json() for b in batches]
         facts = batches[0].host.model_dump_json()
-        started = time.perf_counter()
-        for batch, envelope, members, snapshot in zip(
-            batches, envelopes, compact, latest, strict=True
-        ):
-            pipe = client.pipeline(transaction=False)
-            name = batch.host.hostname
-            pipe.zadd(
-                hot.window_key(name),
-                dict(zip(members, (s.ts_ms for s in batch.samples), strict=True)),
-            )
-            pipe.zremrangebyscore(hot.window_key(name), "-inf", now - 300_000)
-            pipe.pexpire(hot.window_key(name), 600_000)
-            pipe.hset(
-                hot.latest_key(name), mapping={"ts": batch.samples[-1].ts_ms, "sample": snapshot}
-            )
-            pipe.zadd(hot.HOSTS, {name: batch.samples[-1].ts_ms})
-            pipe.hset(hot.FACTS, name, facts)
-            pipe.publish(hot.live_channel(name), members[-1])
-            pipe.execute()
-            for url in queue_urls:
-                sqs.send_message(QueueUrl=url, MessageBody=envelope)
-        bare_s = time.perf_counter() - started
+
+        def ingest_round(part: range) -> float:
+            started = time.perf_counter()
+            for i in part:
+                request = IngestRequest(bodies[i], headers, int(time.time() * 1000))
+                response = service.ingest(request)
+                assert response.status == 202, response.body
+            return time.perf_counter() - started
+
+        def bare_round(part: range) -> float:
+            started = time.perf_counter()
+            for i in part:
+                batch, members = batches[i], compact[i]
+                pipe = client.pipeline(transaction=False)
+                name = batch.host.hostname
+                pipe.zadd(
+                    hot.window_key(name),
+                    dict(zip(members, (s.ts_ms for s in batch.samples), strict=True)),
+                )
+                pipe.zremrangebyscore(hot.window_key(name), "-inf", now - 300_000)
+                pipe.pexpire(hot.window_key(name), 600_000)
+                pipe.hset(
+                    hot.latest_key(name),
+                    mapping={"ts": batch.samples[-1].ts_ms, "sample": latest[i]},
+                )
+                pipe.zadd(hot.HOSTS, {name: batch.samples[-1].ts_ms})
+                pipe.hset(hot.FACTS, name, facts)
+                pipe.publish(hot.live_channel(name), members[-1])
+                pipe.execute()
+                for url in queue_urls:
+                    sqs.send_message(QueueUrl=url, MessageBody=envelopes[i])
+            return time.perf_counter() - started
+
+        # Alternating rounds: a slower minute of this shared machine hits both sides alike.
+        ingest_times, bare_times = [], []
+        for part in rounds(BATCHES, ROUNDS):
+            ingest_times.append(ingest_round(part))
+            bare_times.append(bare_round(part))
+        ingest_s, bare_s = sum(ingest_times), sum(bare_times)
+        ratios = sorted(i / b for i, b in zip(ingest_times, bare_times, strict=True))
 
     write_result(
         "ingest_vs_bare",
@@ -96,7 +111,8 @@ def main() -> None:
             "batches": BATCHES,
             "ingest_batches_per_s": round(BATCHES / ingest_s, 1),
             "bare_batches_per_s": round(BATCHES / bare_s, 1),
-            "ingest_cost_vs_bare": round(ingest_s / bare_s, 2),
+            "ingest_cost_vs_bare": round(statistics.median(ratios), 2),
+            "cost_per_round": [round(r, 2) for r in ratios],
             "aim": "< 2.0",
         },
     )
