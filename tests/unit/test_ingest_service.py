@@ -10,6 +10,7 @@ import pytest
 
 from hostpulse.contract import Batch
 from hostpulse.envelope import MAX_INLINE_BYTES, Envelope
+from hostpulse.ingest.ports import AuthThrottle
 from hostpulse.ingest.service import IngestLimits, IngestRequest, IngestService
 from hostpulse.synthetic_host import SyntheticHost
 from tests.fakes import (
@@ -46,6 +47,12 @@ class Rig:
             self.counters,
             IngestLimits(max_body_bytes=64 * 1024, max_decompressed_bytes=256 * 1024),
         )
+
+    def with_throttle(self, throttle: AuthThrottle) -> IngestService:
+        return IngestService(
+            self.agents, self.limiter, self.queue, self.hot, self.archive, self.counters,
+            auth_throttle=throttle,
+        )  # fmt: skip
 
     def stored_nothing(self) -> bool:
         return not (self.queue.messages or self.hot.batches or self.archive.objects)
@@ -336,12 +343,8 @@ def test_the_seed_endpoint_binds_its_agent_to_its_own_host_too() -> None:
 
 
 def test_guessing_tokens_is_throttled_per_address_before_any_lookup() -> None:
-    rig = Rig()
-    throttle = MemoryAuthThrottle(limit=3)
-    service = IngestService(
-        rig.agents, rig.limiter, rig.queue, rig.hot, rig.archive, rig.counters,
-        auth_throttle=throttle,
-    )  # fmt: skip
+    rig, throttle = Rig(), MemoryAuthThrottle(limit=3)
+    service = rig.with_throttle(throttle)
     body = batch().model_dump_json().encode()
 
     def from_address(source: str, token: str) -> int:
@@ -360,12 +363,8 @@ def test_guessing_tokens_is_throttled_per_address_before_any_lookup() -> None:
 
 
 def test_a_token_known_to_be_active_is_not_throttled_nor_looked_up_again() -> None:
-    rig = Rig()
-    throttle = MemoryAuthThrottle(limit=3)
-    service = IngestService(
-        rig.agents, rig.limiter, rig.queue, rig.hot, rig.archive, rig.counters,
-        auth_throttle=throttle,
-    )  # fmt: skip
+    rig, throttle = Rig(), MemoryAuthThrottle(limit=3)
+    service = rig.with_throttle(throttle)
     body = batch().model_dump_json().encode()
     shared = "203.0.113.50"  # one NAT address: an agent and someone guessing behind it
 
@@ -395,10 +394,7 @@ def test_without_the_throttles_store_tokens_are_still_checked() -> None:
         def failed(self, source: str) -> None:
             raise ConnectionError("redis down")
 
-    service = IngestService(
-        rig.agents, rig.limiter, rig.queue, rig.hot, rig.archive, rig.counters,
-        auth_throttle=Broken(),
-    )  # fmt: skip
+    service = rig.with_throttle(Broken())
     body = batch().model_dump_json().encode()
 
     assert service.ingest(request(body)).status == 202
