@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install up down status test test-unit lint format bench localstack-lock clean
+.PHONY: install up down status test test-unit lint format bench localstack-lock lambda-lock clean
 
 $(INSTALLED): pyproject.toml agent/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hostpulse needs Python 3.11 or newer as $(PYTHON); run: make PYTHON=/path/to/python3.11")'
@@ -59,3 +59,12 @@ localstack-lock: install
 clean:
 	if [ -x $(BIN)/hostpulse ]; then $(BIN)/hostpulse clean; fi
 	rm -rf .hostpulse $(VENV)
+
+# The functions' dependencies as zipped for AWS by `hostpulse package`. boto3 and botocore
+# (with their own dependencies) come with Lambda's Python runtime and stay out of the zips.
+lambda-lock: install
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.12 --generate-hashes \
+		--extra lambda --no-emit-package boto3 --no-emit-package botocore \
+		--no-emit-package s3transfer --no-emit-package jmespath \
+		--no-emit-package python-dateutil --no-emit-package six \
+		pyproject.toml -o stack/lambda-requirements.txt

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hostpulse.cli import agents, alerts, simulate
+from hostpulse.cli import agents, alerts, package, simulate
 from hostpulse.contract import json_schema
 from hostpulse.deploy.model import StackError
 from hostpulse.localcloud.errors import LocalCloudError
@@ -176,6 +176,7 @@ def parser() -> argparse.ArgumentParser:
     agents.add_parser(commands)
     alerts.add_parser(commands)
     simulate.add_parser(commands)
+    package.add_parser(commands)
     schema = commands.add_parser("schema", help="print the wire contract's JSON Schema")
     schema.add_argument("--output", type=Path, help="write it to this file instead")
     return root
@@ -193,6 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911, PLR0912 --
             return simulate.run(args, settings)
         if args.command == "schema":
             return cmd_schema(args.output)
+        if args.command == "package":
+            return package.run_package(args, settings)
+        if args.command == "trigger-responses":
+            return package.run_trigger_responses(args)
         cloud = LocalCloud(settings)
         if args.command == "up":
             return cmd_up(cloud, args.detach)

@@ -41,6 +41,21 @@ class DeployResult:
     api_url: str | None = None
 
 
+def response_types(partial_batch_response: bool) -> list[str]:
+    """With partial batch responses Lambda retries only the records a handler reports as
+    failed; without, it takes a batch whose handler returned as wholly done."""
+    return ["ReportBatchItemFailures"] if partial_batch_response else []
+
+
+def set_response_types(
+    mapping_uuid: str, partial_batch_response: bool, region: str, endpoint_url: str | None
+) -> None:
+    """Sets a trigger's response types in place (Terraform's AWS provider 3.39 cannot)."""
+    aws_client("lambda", region, endpoint_url).update_event_source_mapping(
+        UUID=mapping_uuid, FunctionResponseTypes=response_types(partial_batch_response)
+    )
+
+
 def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
@@ -291,9 +306,7 @@ class Deployer:
         wanted: dict[str, Any] = {
             "BatchSize": spec.batch_size,
             "MaximumBatchingWindowInSeconds": spec.batching_window_seconds,
-            "FunctionResponseTypes": ["ReportBatchItemFailures"]
-            if spec.partial_batch_response
-            else [],
+            "FunctionResponseTypes": response_types(spec.partial_batch_response),
         }
         source = self.result.queue_arns[queue]
         mappings = lam.list_event_source_mappings(EventSourceArn=source, FunctionName=name)

@@ -21,12 +21,22 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class AccessSpec(Strict):
+    """What a function does with the stack's queues and buckets beyond its own triggers: its
+    IAM policy grants exactly this (the queues it is triggered from are implied)."""
+
+    send: list[str] = Field(default_factory=list)  # queues it sends to
+    read: list[str] = Field(default_factory=list)  # buckets it reads objects from
+    write: list[str] = Field(default_factory=list)  # buckets it writes objects to
+
+
 class FunctionSpec(Strict):
     handler: str = Field(pattern=r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
     source: list[str] = Field(min_length=1)
     memory: int = Field(256, ge=128, le=10240)
     timeout: int = Field(30, ge=1, le=900)
     environment: dict[str, str] = Field(default_factory=dict)
+    access: AccessSpec = Field(default_factory=AccessSpec)
 
 
 class DeadLetterSpec(Strict):
@@ -102,6 +112,13 @@ class Stack(Strict):
         for topic, spec in self.topics.items():
             for sub in spec.subscriptions:
                 need("queue", sub.queue, dict(self.queues), f"topic '{topic}'")
+        for function, function_spec in self.functions.items():
+            where = f"function '{function}' access"
+            access = function_spec.access
+            for queue in access.send:
+                need("queue", queue, dict(self.queues), where)
+            for bucket in [*access.read, *access.write]:
+                need("bucket", bucket, dict(self.buckets), where)
         for trigger in self.triggers:
             need("queue", trigger.queue, dict(self.queues), "a trigger")
             need("function", trigger.function, dict(self.functions), "a trigger")

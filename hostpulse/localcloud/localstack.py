@@ -59,7 +59,9 @@ class LocalStack:
             "DNS_ADDRESS": "0",
             "SKIP_SSL_CERT_DOWNLOAD": "1",
             "DISABLE_EVENTS": "1",
-            "SQS_ENDPOINT_STRATEGY": "path",
+            # Queue URLs as `<endpoint>/<account>/<name>`: the only form both the deployer and
+            # Terraform's AWS provider 3.x parse ("standard" needs a DNS name for the region).
+            "SQS_ENDPOINT_STRATEGY": "off",
             "LAMBDA_RUNTIME_EXECUTOR": "hostpulse",
             # Runtimes start a few at a time (see the executor), so a burst waits longer.
             "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT": "90",

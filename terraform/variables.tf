@@ -1,0 +1,121 @@
+variable "stack_file" {
+  description = "The stack description both deployers read."
+  type        = string
+  default     = "../stack/stack.yaml"
+}
+
+variable "name_prefix" {
+  description = "Prefix of every physical name; empty means the description's own name. A prefix of its own lets this stack stand beside one `hostpulse up` deployed."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^([a-z][a-z0-9-]{0,30})?$", var.name_prefix))
+    error_message = "name_prefix: lower-case letters, digits and dashes, starting with a letter, at most 31."
+  }
+}
+
+variable "region" {
+  description = "AWS region."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "localstack_endpoint" {
+  description = "The local cloud's endpoint (http://127.0.0.1:4566); empty on AWS."
+  type        = string
+  default     = ""
+}
+
+variable "package_dir" {
+  description = "Where `hostpulse package` wrote <function>.zip for every function of the description."
+  type        = string
+  default     = "../build/lambda/x86_64"
+}
+
+variable "architecture" {
+  description = "The architecture the packages were built for (`hostpulse package --arch`)."
+  type        = string
+  default     = "x86_64"
+  validation {
+    # Provider 3.39 has no `architectures` argument on aws_lambda_function (it came in 3.61):
+    # with it every function runs on x86_64, so an arm64 package would not load.
+    condition     = var.architecture == "x86_64"
+    error_message = "architecture: provider 3.39 deploys x86_64 functions only; arm64 packages need provider >= 3.61 and `architectures = [var.architecture]` on aws_lambda_function."
+  }
+}
+
+variable "database_url" {
+  description = "PostgreSQL URL the functions use (RDS on AWS)."
+  type        = string
+  sensitive   = true
+}
+
+variable "redis_url" {
+  description = "Redis URL the functions use (ElastiCache on AWS)."
+  type        = string
+  sensitive   = true
+}
+
+variable "admin_token" {
+  description = "The API's admin credential (hp_admin_...)."
+  type        = string
+  sensitive   = true
+}
+
+variable "cors_origins" {
+  description = "Origins allowed to call the API from a browser, comma-separated; empty means the deployed dashboard's own origin."
+  type        = string
+  default     = ""
+}
+
+variable "subnet_ids" {
+  description = "Subnets for the functions that reach PostgreSQL or Redis (private subnets with a NAT gateway or VPC endpoints for SQS, S3 and CloudWatch Logs). Empty: no VPC."
+  type        = list(string)
+  default     = []
+}
+
+variable "security_group_ids" {
+  description = "Security groups for those functions; they must be allowed into RDS and ElastiCache."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = length(var.security_group_ids) > 0 || length(var.subnet_ids) == 0
+    error_message = "security_group_ids: a function in subnets needs at least one security group."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Per function, the most instances that may run at once (-1: no reservation). Bounding aggregate bounds PostgreSQL connections."
+  type        = map(number)
+  default     = {}
+}
+
+variable "log_retention_days" {
+  description = "How long the functions' logs are kept."
+  type        = number
+  default     = 30
+}
+
+variable "force_destroy_buckets" {
+  description = "Let destroy delete buckets that still hold objects (the archive): for throwaway stacks only."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags on every resource."
+  type        = map(string)
+  default     = { application = "hostpulse" }
+}
+
+variable "hostpulse_command" {
+  description = "How to run the hostpulse CLI here (it sets what provider 3.39 cannot, see triggers.tf)."
+  type        = string
+  default     = "hostpulse"
+}
+
+variable "frontend_dir" {
+  description = "The static dashboard to publish."
+  type        = string
+  default     = "../frontend"
+}
