@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install up down status test test-unit lint format bench localstack-lock lambda-lock clean
+.PHONY: install up down status test test-unit lint format bench localstack-lock lambda-lock \
+	terraform-tools terraform-apply terraform-destroy clean
 
 $(INSTALLED): pyproject.toml agent/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hostpulse needs Python 3.11 or newer as $(PYTHON); run: make PYTHON=/path/to/python3.11")'
@@ -25,9 +26,20 @@ down: install
 status: install
 	$(BIN)/hostpulse status
 
-test: install
+test: install terraform-tools
 	sh scripts/test-tools.sh
 	$(BIN)/pytest
+
+# The AWS provider from a verified mirror, and checkov in its own environment.
+terraform-tools: install
+	PYTHON=$(BIN)/python sh scripts/terraform-tools.sh
+
+# terraform/ against the running local cloud (`make up`), beside its stack, as hostpulse-tf-*.
+terraform-apply: terraform-tools
+	$(BIN)/hostpulse terraform apply
+
+terraform-destroy: terraform-tools
+	$(BIN)/hostpulse terraform destroy
 
 test-unit: install
 	$(BIN)/pytest tests/unit

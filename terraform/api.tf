@@ -35,6 +35,7 @@ resource "aws_api_gateway_rest_api" "api" {
     types = ["REGIONAL"]
   }
   lifecycle {
+    create_before_destroy = true
     precondition {
       condition     = alltrue([for path in local.api_paths : length(split("/", path)) - 1 <= 6])
       error_message = "A route is deeper than six path segments; add a level to api.tf."
@@ -101,16 +102,17 @@ resource "aws_api_gateway_integration" "route" {
   http_method             = aws_api_gateway_method.route[each.key].http_method
   type                    = "AWS_PROXY"
   integration_http_method = "POST"
-  uri                     = aws_lambda_function.function[each.value.function].invoke_arn
+  uri                     = "arn:aws:apigateway:${var.region}:lambda:path/2015-03-31/functions/${local.function_arn[each.value.function]}/invocations"
 }
 
 resource "aws_lambda_permission" "api" {
   for_each      = local.api_function
   statement_id  = "${local.prefix}-api-${each.key}"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.function[each.key].function_name
+  function_name = local.function_name[each.key]
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_api_gateway_rest_api.api[0].execution_arn}/*/*"
+  depends_on    = [aws_cloudformation_stack.functions]
 }
 
 resource "aws_api_gateway_deployment" "api" {

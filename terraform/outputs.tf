@@ -15,7 +15,7 @@ output "dashboard_url" {
 
 output "functions" {
   description = "Physical function names by logical name."
-  value       = { for name, function in aws_lambda_function.function : name => function.function_name }
+  value       = local.function_name
 }
 
 output "queues" {

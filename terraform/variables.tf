@@ -37,10 +37,8 @@ variable "architecture" {
   type        = string
   default     = "x86_64"
   validation {
-    # Provider 3.39 has no `architectures` argument on aws_lambda_function (it came in 3.61):
-    # with it every function runs on x86_64, so an arm64 package would not load.
-    condition     = var.architecture == "x86_64"
-    error_message = "architecture: provider 3.39 deploys x86_64 functions only; arm64 packages need provider >= 3.61 and `architectures = [var.architecture]` on aws_lambda_function."
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture: x86_64 or arm64."
   }
 }
 
@@ -106,12 +104,6 @@ variable "tags" {
   description = "Tags on every resource."
   type        = map(string)
   default     = { application = "hostpulse" }
-}
-
-variable "hostpulse_command" {
-  description = "How to run the hostpulse CLI here (it sets what provider 3.39 cannot, see triggers.tf)."
-  type        = string
-  default     = "hostpulse"
 }
 
 variable "frontend_dir" {

@@ -30,6 +30,7 @@ provider "aws" {
     for_each = local.local_cloud ? [var.localstack_endpoint] : []
     content {
       apigateway       = endpoints.value
+      cloudformation   = endpoints.value
       cloudwatchevents = endpoints.value
       cloudwatchlogs   = endpoints.value
       iam              = endpoints.value

@@ -17,14 +17,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hostpulse.cli import agents, alerts, package, simulate
+from hostpulse.cli import agents, alerts, package, simulate, terraform
 from hostpulse.contract import json_schema
 from hostpulse.deploy.model import StackError
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.processes import read_pid
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import SUPERVISOR, LocalCloud, read_endpoints
-from hostpulse.wiring import MigrationError
+from hostpulse.wiring import MigrationError, migrate_database
 
 DETACH_TIMEOUT_SECONDS = 600.0
 
@@ -149,6 +149,25 @@ def cmd_deploy(cloud: LocalCloud) -> int:
     return 0
 
 
+def cmd_migrate(settings: LocalCloudSettings) -> int:
+    """Migrates the database HOSTPULSE_DATABASE_URL names (RDS, before a first apply on AWS)."""
+    if not settings.database_url:
+        raise LocalCloudError(
+            "no database to migrate", "set HOSTPULSE_DATABASE_URL=postgresql://… and run it again"
+        )
+    try:
+        applied = migrate_database(settings.database_url)
+    except MigrationError:
+        raise
+    except Exception as error:  # the driver's own errors: unreachable, refused, bad password
+        raise LocalCloudError(
+            f"cannot migrate: {str(error).strip()}",
+            "check HOSTPULSE_DATABASE_URL and that the database accepts connections",
+        ) from None
+    say(f"applied {', '.join(applied)}" if applied else "the database is up to date")
+    return 0
+
+
 def cmd_schema(output: Path | None) -> int:
     text = json.dumps(json_schema(), indent=2) + "\n"
     if output is None:
@@ -177,6 +196,10 @@ def parser() -> argparse.ArgumentParser:
     alerts.add_parser(commands)
     simulate.add_parser(commands)
     package.add_parser(commands)
+    terraform.add_parser(commands)
+    commands.add_parser(
+        "migrate", help="apply the database migrations HOSTPULSE_DATABASE_URL lacks"
+    )
     schema = commands.add_parser("schema", help="print the wire contract's JSON Schema")
     schema.add_argument("--output", type=Path, help="write it to this file instead")
     return root
@@ -198,6 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911, PLR0912 --
             return package.run_package(args, settings)
         if args.command == "trigger-responses":
             return package.run_trigger_responses(args)
+        if args.command == "terraform":
+            return terraform.run(args, settings)
+        if args.command == "migrate":
+            return cmd_migrate(settings)
         cloud = LocalCloud(settings)
         if args.command == "up":
             return cmd_up(cloud, args.detach)

@@ -13,7 +13,9 @@ from hostpulse.localcloud.paths import StatePaths
 from hostpulse.localcloud.processes import ManagedProcess, ensure_port_free
 from hostpulse.localcloud.settings import LocalCloudSettings
 
-SERVICES = ("apigateway", "lambda", "sqs", "sns", "s3", "events", "iam", "sts", "logs")
+SERVICES = (
+    "apigateway", "lambda", "sqs", "sns", "s3", "events", "iam", "sts", "logs", "cloudformation"
+)  # fmt: skip
 
 
 def localstack_healthy(url: str) -> tuple[bool, str]:
