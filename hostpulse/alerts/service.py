@@ -55,11 +55,19 @@ class Outcome:
     failed: int = 0
 
 
-def payload(
-    rule: Rule, host: str, kind: NotificationKind, span: Span, value: float | None
+def payload(  # noqa: PLR0913 -- the parts of one notification
+    rule: Rule,
+    host: str,
+    kind: NotificationKind,
+    span: Span,
+    value: float | None,
+    *,
+    annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The generic JSON body of a notification (webhook, SNS, log); Slack gets a text of it."""
-    annotations = describe(rule, host, value, "resolved" if kind == "resolved" else "firing")
+    """The generic JSON body of a notification (webhook, SNS, log); Slack gets a text of it.
+    ``annotations``: the rule's templates as already rendered for this transition."""
+    if annotations is None:
+        annotations = describe(rule, host, value, "resolved" if kind == "resolved" else "firing")
     return {
         "version": 1,
         "status": "resolved" if kind == "resolved" else "firing",
@@ -118,7 +126,8 @@ class RuleOnHost:
         self.outcome.fired += 1
         self.event("firing", episode.fired_ms, value, annotations["summary"])
         span = Span(episode.started_ms, episode.fired_ms)
-        self.notify(episode_id, "firing", payload(rule, self.host, "firing", span, value))
+        body = payload(rule, self.host, "firing", span, value, annotations=annotations)
+        self.notify(episode_id, "firing", body)
         return StoredEpisode(episode_id, episode.started_ms, episode.fired_ms, None, self.now_ms, 0)
 
     def resolve(self, episode: StoredEpisode, resolved_ms: int, value: float | None) -> None:
@@ -126,7 +135,7 @@ class RuleOnHost:
         self.alerts.resolve_episode(episode.id, resolved_ms, value)
         self.event("resolved", resolved_ms, value, annotations["summary"])
         span = Span(episode.started_ms, episode.fired_ms, resolved_ms)
-        body = payload(self.rule, self.host, "resolved", span, value)
+        body = payload(self.rule, self.host, "resolved", span, value, annotations=annotations)
         self.notify(episode.id, "resolved", body)
         self.outcome.resolved += 1
 
