@@ -6,7 +6,7 @@ import base64
 import gzip
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -60,3 +60,16 @@ def group_archive_key(batches: Sequence[tuple[str, int, int]]) -> str:
     ).hexdigest()[:24]
     hour = datetime.fromtimestamp(first_ms / 1000, tz=UTC)
     return f"batches/{hour:%Y/%m/%d/%H}/{digest}.jsonl.gz"
+
+
+def envelope_for(
+    payload: bytes, agent_id: str, seq: int, first_ts_ms: int, put: Callable[[str, bytes], None]
+) -> Envelope:
+    """The envelope a batch travels in: inline, or (too big for SQS) a claim check whose
+    object ``put`` writes to the archive first. Raises what ``put`` raises."""
+    envelope = Envelope(inline=payload)
+    if len(envelope.encode()) <= MAX_INLINE_BYTES:
+        return envelope
+    key = archive_key(agent_id, seq, first_ts_ms)
+    put(key, gzip.compress(payload, mtime=0))
+    return Envelope(archive_key=key)

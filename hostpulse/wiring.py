@@ -5,11 +5,20 @@ environment, and the adapters the CLI and the local cloud need from a URL. Entry
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Generic, TypeVar
 
 from hostpulse.adapters.aws.clients import aws_client
-from hostpulse.adapters.aws.queue import S3Archive, SqsBatchQueue, SqsQueueDepth
+from hostpulse.adapters.aws.queue import (
+    S3Archive,
+    SqsBatchQueue,
+    SqsDeadLetters,
+    SqsDestination,
+    SqsQueueDepth,
+)
+from hostpulse.adapters.checkpoint import CheckpointMismatch, FileCheckpoint
 from hostpulse.adapters.notify import LogChannel, SlackChannel, SnsChannel, WebhookChannel
 from hostpulse.adapters.postgres import migrate as migrations
 from hostpulse.adapters.postgres.agents import CachedAgentDirectory, PgAgentRepository
@@ -205,3 +214,35 @@ def drain_flag(redis_url: str, aggregate_queue_url: str) -> RedisDrainFlag:
 
 def queue_depth(region: str, endpoint_url: str | None) -> SqsQueueDepth:
     return SqsQueueDepth(aws_client("sqs", region, endpoint_url))
+
+
+# -- replay --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplayPlace:
+    """Where a stack's queues and archive are: the local cloud's or AWS's."""
+
+    region: str
+    endpoint_url: str | None
+    bucket: str
+
+
+def dead_letters(place: ReplayPlace, dead_letter_url: str) -> SqsDeadLetters:
+    return SqsDeadLetters(aws_client("sqs", place.region, place.endpoint_url), dead_letter_url)
+
+
+def replay_destination(place: ReplayPlace, queue_url: str) -> SqsDestination:
+    return SqsDestination(aws_client("sqs", place.region, place.endpoint_url), queue_url)
+
+
+def replay_archive_reader(place: ReplayPlace) -> S3Archive:
+    return S3Archive(aws_client("s3", place.region, place.endpoint_url), place.bucket)
+
+
+def replay_checkpoint(path: Path, replay: str) -> FileCheckpoint:
+    return FileCheckpoint(path, replay)
+
+
+# What a checkpoint of another replay raises, for the CLI to report.
+ReplayCheckpointMismatch = CheckpointMismatch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from hostpulse.agents import AgentGrant
@@ -93,6 +94,11 @@ class MemoryArchive:
 
     def get(self, key: str) -> bytes:
         return self.objects[key]
+
+    def keys(self, prefix: str) -> Iterator[tuple[str, int]]:
+        for key in sorted(self.objects):
+            if key.startswith(prefix):
+                yield key, len(self.objects[key])
 
 
 @dataclass

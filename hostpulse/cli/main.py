@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hostpulse.cli import agents, alerts, package, simulate, terraform
+from hostpulse.cli import agents, alerts, package, replay, simulate, terraform
 from hostpulse.contract import json_schema
 from hostpulse.deploy.model import StackError
 from hostpulse.localcloud.errors import LocalCloudError
@@ -197,6 +197,7 @@ def parser() -> argparse.ArgumentParser:
     simulate.add_parser(commands)
     package.add_parser(commands)
     terraform.add_parser(commands)
+    replay.add_parser(commands)
     commands.add_parser(
         "migrate", help="apply the database migrations HOSTPULSE_DATABASE_URL lacks"
     )
@@ -223,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911, PLR0912 --
             return package.run_trigger_responses(args)
         if args.command == "terraform":
             return terraform.run(args, settings)
+        if args.command == "replay":
+            return replay.run(args, settings)
         if args.command == "migrate":
             return cmd_migrate(settings)
         cloud = LocalCloud(settings)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from hostpulse.agents import AGENT_NAME, AgentGrant
 from hostpulse.contract import Batch
-from hostpulse.envelope import MAX_INLINE_BYTES, Envelope, archive_key
+from hostpulse.envelope import envelope_for
 from hostpulse.ingest.ports import (
     AgentDirectory,
     Archive,
@@ -248,16 +248,15 @@ class IngestService:
         if retry_after > 0:
             raise Rejected.too_soon("rate_limited", retry_after)  # counted by _handle
         payload = batch.model_dump_json().encode()
-        envelope = Envelope(inline=payload)
-        if len(envelope.encode()) > MAX_INLINE_BYTES:
-            # Claim check: too big for SQS, so the archive must hold it before the queue does.
-            key = archive_key(batch.agent_id, batch.seq, min(s.ts_ms for s in batch.samples))
-            try:
-                self.archive.put(key, gzip.compress(payload, mtime=0))
-            except Exception:
-                log.exception("archive unavailable for a batch too large to queue inline")
-                return self._unavailable("archive unavailable; retry later")
-            envelope = Envelope(archive_key=key)
+        first_ts_ms = min(s.ts_ms for s in batch.samples)
+        try:
+            # Too big for SQS: the archive must hold it before the queue holds its claim check.
+            envelope = envelope_for(
+                payload, batch.agent_id, batch.seq, first_ts_ms, self.archive.put
+            )
+        except Exception:
+            log.exception("archive unavailable for a batch too large to queue inline")
+            return self._unavailable("archive unavailable; retry later")
         try:
             self.queue.send(envelope.encode(), f"{batch.agent_id}:{batch.seq}")
         except Exception:

@@ -1,8 +1,11 @@
-"""SQS and S3 adapters for ingestion and aggregation."""
+"""SQS and S3 adapters for ingestion, aggregation and replay."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+from hostpulse.replay.ports import HeldMessage
 
 
 class SqsBatchQueue:
@@ -39,6 +42,13 @@ class S3Archive:
         body: bytes = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         return body
 
+    def keys(self, prefix: str) -> Iterator[tuple[str, int]]:
+        for page in self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        ):
+            for item in page.get("Contents", []):
+                yield str(item["Key"]), int(item["Size"])
+
 
 class SqsQueueDepth:
     """How many messages a queue still holds: waiting, in flight or delayed."""
@@ -57,3 +67,46 @@ class SqsQueueDepth:
             QueueUrl=queue_url, AttributeNames=list(self.ATTRIBUTES)
         )["Attributes"]
         return sum(int(value) for value in attributes.values())
+
+
+class SqsDeadLetters:
+    """A dead-letter queue read for replay: messages held while replay decides about them."""
+
+    def __init__(self, sqs: Any, queue_url: str, hold_seconds: int = 600) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.hold_seconds = hold_seconds
+
+    def receive(self, max_messages: int) -> list[HeldMessage]:
+        answer = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=max_messages,
+            VisibilityTimeout=self.hold_seconds,
+            WaitTimeSeconds=1,
+        )
+        return [HeldMessage(m["ReceiptHandle"], m["Body"]) for m in answer.get("Messages", [])]
+
+    def delete(self, receipt: str) -> None:
+        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
+
+    def release(self, receipt: str) -> None:
+        self.sqs.change_message_visibility(
+            QueueUrl=self.queue_url, ReceiptHandle=receipt, VisibilityTimeout=0
+        )
+
+    def depth(self) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+
+class SqsDestination:
+    """One queue that replayed envelopes go back to."""
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+
+    def send(self, body: str) -> None:
+        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body)
