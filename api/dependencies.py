@@ -14,6 +14,7 @@ from hostpulse import wiring
 from hostpulse.alerts.ports import RuleStore
 from hostpulse.health import Probe
 from hostpulse.live import LiveHub
+from hostpulse.pipeline import PipelineWatch
 from hostpulse.query import QueryService
 from hostpulse.settings import ApiSettings
 
@@ -28,6 +29,10 @@ def get_alert_store() -> RuleStore:
 
 def get_live_hub() -> LiveHub:
     return wiring.live_hub()
+
+
+def get_pipeline() -> PipelineWatch:
+    return wiring.api_pipeline_watch()
 
 
 def get_now() -> datetime:
@@ -92,4 +97,5 @@ Hub = Annotated[LiveHub, Depends(get_live_hub)]
 AlertRules = Annotated[RuleStore, Depends(get_alert_store)]
 Probes = Annotated[list[Probe], Depends(get_probes)]
 Reader = Depends(require_reader)
+Pipeline = Annotated[PipelineWatch, Depends(get_pipeline)]
 Admin = Depends(require_admin)

@@ -204,6 +204,26 @@ class HealthAnswer(TypedDict):
     components: dict[str, ComponentHealth]
 
 
+class QueueHealth(TypedDict):
+    waiting: int
+    in_flight: int
+    delayed: int
+    dead_letters: int
+    oldest_dead_letter_age_s: float | None
+
+
+class PipelineAnswer(TypedDict):
+    """The pipeline itself: its queues, and how far the tiers are behind what ingest saw."""
+
+    status: Literal["ok", "degraded"]
+    queues: dict[str, QueueHealth]
+    newest_ingested_ms: int | None  # the newest sample ingest put in the hot tier
+    newest_stored_ms: int | None  # the newest sample aggregation put in PostgreSQL
+    aggregate_lag_s: float | None  # how far the tiers are behind ingest
+    lag_bound_s: float
+    problems: list[str]
+
+
 class Problem(TypedDict):
     """Every refusal of the API: 4xx with what was wrong."""
 

@@ -72,6 +72,14 @@ class ApiSettings(CoreSettings):
         description="needed (as a Bearer header only) to change alert rules; unset: nobody can",
     )
     cors_origins: str = Field("", description="comma-separated origins allowed to read the API")
+    # The queues the pipeline view watches (unset: it shows none).
+    aggregate_queue_url: str | None = None
+    alerts_queue_url: str | None = None
+    aggregate_dead_letter_url: str | None = None
+    alerts_dead_letter_url: str | None = None
+    pipeline_lag_bound_seconds: float = Field(
+        120, gt=0, description="tiers further behind ingest than this: the pipeline is degraded"
+    )
     live_websocket: bool = Field(
         True, description="whether /api/v1/live is served as a WebSocket where this API runs"
     )

@@ -42,6 +42,7 @@ from hostpulse.health import Probe
 from hostpulse.ingest.ports import Counters
 from hostpulse.ingest.service import IngestLimits, IngestService
 from hostpulse.live import LiveHub
+from hostpulse.pipeline import PipelineWatch, WatchedQueue
 from hostpulse.query import HostAges, QueryService
 from hostpulse.settings import (
     CoreSettings,
@@ -172,6 +173,43 @@ def query_service() -> QueryService:
             settings.down_after_seconds,
             int(settings.tiers[0].retention.total_seconds()),  # completeness over the raw tier
         ),
+    )
+
+
+@lru_cache(maxsize=4)
+def pipeline_watch(  # noqa: PLR0913 -- where each part of the pipeline is
+    region: str,
+    endpoint_url: str | None,
+    queues: tuple[tuple[str, str, str | None], ...],  # (name, queue URL, dead-letter URL)
+    *,
+    redis_url: str,
+    database_url: str,
+    lag_bound_s: float,
+    peek: bool = False,
+) -> PipelineWatch:
+    """What the pipeline view reads; ``peek`` also ages dead-lettered messages (the CLI)."""
+    return PipelineWatch(
+        {name: WatchedQueue(url, dead) for name, url, dead in queues},
+        SqsQueueDepth(aws_client("sqs", region, endpoint_url), peek=peek),
+        RedisHotReader(redis_client(redis_url, 2.0)),
+        PgMetricReader(pg_connector(database_url, 5.0)),
+        lag_bound_s,
+    )
+
+
+def api_pipeline_watch() -> PipelineWatch:
+    settings = api_settings()
+    watched = (
+        ("aggregate", settings.aggregate_queue_url, settings.aggregate_dead_letter_url),
+        ("alerts", settings.alerts_queue_url, settings.alerts_dead_letter_url),
+    )
+    return pipeline_watch(
+        settings.aws_region,
+        settings.aws_endpoint_url,
+        tuple((name, url, dead) for name, url, dead in watched if url),
+        redis_url=settings.redis_url,
+        database_url=settings.database_url,
+        lag_bound_s=settings.pipeline_lag_bound_seconds,
     )
 
 

@@ -38,6 +38,17 @@ locals {
           Action   = ["sqs:SendMessage"]
           Resource = [for queue in spec.send : aws_sqs_queue.queue[queue].arn]
         }],
+        length(spec.watch) == 0 ? [] : [{
+          Sid    = "CountQueues"
+          Effect = "Allow"
+          Action = ["sqs:GetQueueAttributes"]
+          Resource = flatten([
+            for queue in spec.watch : concat(
+              [aws_sqs_queue.queue[queue].arn],
+              contains(keys(aws_sqs_queue.dead_letter), queue) ? [aws_sqs_queue.dead_letter[queue].arn] : [],
+            )
+          ])
+        }],
         length(spec.read) == 0 ? [] : [{
           Sid      = "ReadBuckets"
           Effect   = "Allow"

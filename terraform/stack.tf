@@ -14,6 +14,7 @@ locals {
       timeout     = try(spec.timeout, 30)
       environment = try(spec.environment, {})
       send        = try(spec.access.send, [])
+      watch       = try(spec.access.watch, [])
       read        = try(spec.access.read, [])
       write       = try(spec.access.write, [])
       # Functions that talk to PostgreSQL or Redis are the ones placed in the VPC.

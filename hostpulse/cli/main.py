@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from hostpulse.answers import PipelineAnswer
 from hostpulse.cli import agents, alerts, package, replay, simulate, terraform
 from hostpulse.contract import json_schema
 from hostpulse.deploy.model import StackError
@@ -24,7 +25,8 @@ from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.processes import read_pid
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import SUPERVISOR, LocalCloud, read_endpoints
-from hostpulse.wiring import MigrationError, migrate_database
+from hostpulse.settings import ApiSettings
+from hostpulse.wiring import MigrationError, migrate_database, pipeline_watch
 
 DETACH_TIMEOUT_SECONDS = 600.0
 
@@ -127,15 +129,64 @@ def cmd_clean(cloud: LocalCloud) -> int:
     return 0
 
 
+def pipeline_of(cloud: LocalCloud) -> PipelineAnswer | None:
+    """The running local cloud's queues, dead letters and lag; None when it is not running."""
+    endpoints = read_endpoints(cloud.paths)
+    if endpoints is None:
+        return None
+    queues = tuple(
+        (name, url, endpoints["dead_letter_queues"].get(name))
+        for name, url in endpoints["queues"].items()
+    )
+    watch = pipeline_watch(
+        endpoints["region"],
+        endpoints["aws_endpoint_url"],
+        queues,
+        redis_url=endpoints["redis_url"],
+        database_url=endpoints["database_url"],
+        lag_bound_s=ApiSettings.model_fields["pipeline_lag_bound_seconds"].default,
+        peek=True,
+    )
+    try:
+        return watch.status(int(time.time() * 1000))
+    except Exception:  # a server that is down: the component rows above already say which
+        return None
+
+
+def print_pipeline(answer: PipelineAnswer) -> None:
+    print(
+        f"\n{'QUEUE':12} {'WAITING':>8} {'IN FLIGHT':>10} {'DELAYED':>8} {'DEAD':>6}  OLDEST DEAD"
+    )
+    for name, queue in answer["queues"].items():
+        age = queue["oldest_dead_letter_age_s"]
+        oldest = f"{age:.0f} s" if age is not None else "-"
+        print(
+            f"{name:12} {queue['waiting']:>8} {queue['in_flight']:>10} {queue['delayed']:>8} "
+            f"{queue['dead_letters']:>6}  {oldest}"
+        )
+    lag = answer["aggregate_lag_s"]
+    shown = "-" if lag is None else f"{lag:.1f} s"
+    print(f"\naggregate lag: {shown} (bound {answer['lag_bound_s']:.0f} s)")
+    for problem in answer["problems"]:
+        print(f"problem: {problem}")
+
+
 def cmd_status(cloud: LocalCloud, as_json: bool) -> int:
     rows = cloud.status()
+    pipeline = pipeline_of(cloud) if all(row.healthy for row in rows) else None
     if as_json:
-        print(json.dumps([row.__dict__ for row in rows], indent=2))
+        print(
+            json.dumps(
+                {"components": [row.__dict__ for row in rows], "pipeline": pipeline}, indent=2
+            )
+        )
     else:
         print(f"{'COMPONENT':12} {'STATE':9} {'ADDRESS':62} DETAIL")
         for row in rows:
             state = "healthy" if row.healthy else "DOWN"
             print(f"{row.name:12} {state:9} {row.address:62} {row.detail}")
+        if pipeline is not None:
+            print_pipeline(pipeline)
     return 0 if all(row.healthy for row in rows) else 1
 
 

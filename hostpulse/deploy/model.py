@@ -26,6 +26,7 @@ class AccessSpec(Strict):
     IAM policy grants exactly this (the queues it is triggered from are implied)."""
 
     send: list[str] = Field(default_factory=list)  # queues it sends to
+    watch: list[str] = Field(default_factory=list)  # queues (and their DLQs) it counts
     read: list[str] = Field(default_factory=list)  # buckets it reads objects from
     write: list[str] = Field(default_factory=list)  # buckets it writes objects to
 
@@ -115,7 +116,7 @@ class Stack(Strict):
         for function, function_spec in self.functions.items():
             where = f"function '{function}' access"
             access = function_spec.access
-            for queue in access.send:
+            for queue in [*access.send, *access.watch]:
                 need("queue", queue, dict(self.queues), where)
             for bucket in [*access.read, *access.write]:
                 need("bucket", bucket, dict(self.buckets), where)

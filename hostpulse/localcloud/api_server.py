@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 
 import requests
 
@@ -34,14 +35,21 @@ class ApiServer:
         return f"http://127.0.0.1:{self.port}"
 
     def configure(
-        self, database_url: str, redis_url: str, cors_origins: str, admin_token: str
+        self,
+        database_url: str,
+        redis_url: str,
+        cors_origins: str,
+        admin_token: str,
+        pipeline: Mapping[str, str],
     ) -> None:
-        """Called by the supervisor once the servers it needs are up."""
+        """Called by the supervisor once the servers it needs are up; ``pipeline``: where the
+        queues the pipeline view watches are (their URLs, the AWS endpoint and region)."""
         self.environment = {
             "HOSTPULSE_DATABASE_URL": database_url,
             "HOSTPULSE_REDIS_URL": redis_url,
             "HOSTPULSE_CORS_ORIGINS": cors_origins,
             "HOSTPULSE_ADMIN_TOKEN": admin_token,
+            **pipeline,
         }
 
     def start(self) -> None:

@@ -107,7 +107,11 @@ class LocalCloud:
             # The queue is new and empty: batches refused by the last `down` may come back.
             wiring.drain_flag(self.redis.url, result.queue_urls["aggregate"]).lower()
             self.api.configure(
-                self.postgres.url, self.redis.url, self.settings.cors_origins, self.admin_token()
+                self.postgres.url,
+                self.redis.url,
+                self.settings.cors_origins,
+                self.admin_token(),
+                self.pipeline_environment(result),
             )
             self._start_all(services, report)
             endpoints = self.endpoints(result)
@@ -147,6 +151,15 @@ class LocalCloud:
             "admin_token": self.admin_token(),
         }
         return Deployer(stack, self.localstack.url, self.settings.region, variables).deploy()
+
+    def pipeline_environment(self, result: DeployResult) -> dict[str, str]:
+        """Where the pipeline view finds the queues, as the api function's environment has it."""
+        environment = {"AWS_ENDPOINT_URL": self.localstack.url, "AWS_REGION": self.settings.region}
+        for name, url in result.queue_urls.items():
+            environment[f"HOSTPULSE_{name.upper()}_QUEUE_URL"] = url
+        for name, url in result.dead_letter_urls.items():
+            environment[f"HOSTPULSE_{name.upper()}_DEAD_LETTER_URL"] = url
+        return environment
 
     def admin_token(self) -> str:
         """The configured admin token, or one generated once and kept 0600 in the state folder:

@@ -97,8 +97,8 @@ run "each_role_allows_exactly_what_its_function_does" {
     error_message = "aggregate: its logs, consume its queue, read and write the archive"
   }
   assert {
-    condition     = toset(flatten([for s in jsondecode(aws_iam_role_policy.function["api"].policy).Statement : s.Action])) == toset(["logs:CreateLogStream", "logs:PutLogEvents"])
-    error_message = "api: its logs only"
+    condition     = toset(flatten([for s in jsondecode(aws_iam_role_policy.function["api"].policy).Statement : s.Action])) == toset(["logs:CreateLogStream", "logs:PutLogEvents", "sqs:GetQueueAttributes"])
+    error_message = "api: its logs, and counting what waits in the queues it watches"
   }
   assert {
     condition = alltrue(flatten([

@@ -36,7 +36,8 @@ def component_pids(cloud: CloudUnderTest) -> dict[str, int]:
 
 def status_rows(cloud: CloudUnderTest) -> tuple[int, dict[str, bool]]:
     result = cloud.cli("status", "--json")
-    return result.returncode, {row["name"]: row["healthy"] for row in json.loads(result.stdout)}
+    rows = json.loads(result.stdout)["components"]
+    return result.returncode, {row["name"]: row["healthy"] for row in rows}
 
 
 def test_up_status_down_and_up_again_keeps_the_data(cloud: CloudUnderTest) -> None:
@@ -158,7 +159,7 @@ def test_external_servers_are_used_and_left_running(
 
     cloud.up()
     result = cloud.cli("status", "--json")
-    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    rows = {row["name"]: row for row in json.loads(result.stdout)["components"]}
     assert result.returncode == 0
     assert rows["postgres"]["detail"].startswith("external")
     assert ":***@" in rows["postgres"]["address"]

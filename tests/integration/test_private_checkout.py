@@ -107,7 +107,7 @@ class CloudInCheckout:
         started = self.run("up", "--detach")
         assert started.returncode == 0, started.stdout + started.stderr
         status = self.run("status", "--json")
-        rows = {row["name"]: row for row in json.loads(status.stdout)}
+        rows = {row["name"]: row for row in json.loads(status.stdout)["components"]}
         assert status.returncode == 0, rows
         assert all(row["healthy"] for row in rows.values())
         endpoints = json.loads((self.state / "endpoints.json").read_text())

@@ -121,6 +121,7 @@ def expected_actions(stack: Stack, function: str) -> set[str]:
             "sqs:ReceiveMessage",
         }
     actions |= {"sqs:SendMessage"} if access.send else set()
+    actions |= {"sqs:GetQueueAttributes"} if access.watch else set()
     actions |= {"s3:GetObject"} if access.read else set()
     actions |= {"s3:PutObject"} if access.write else set()
     return actions

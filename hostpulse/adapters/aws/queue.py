@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from hostpulse.pipeline import QueueStats
 from hostpulse.replay.ports import HeldMessage
 
 
@@ -51,7 +52,9 @@ class S3Archive:
 
 
 class SqsQueueDepth:
-    """How many messages a queue still holds: waiting, in flight or delayed."""
+    """How many messages a queue still holds: waiting, in flight or delayed. With ``peek``,
+    also the age of a dead-letter queue's oldest message (read without consuming it; never
+    done on a consumed queue, where each receive counts toward the dead-letter queue)."""
 
     ATTRIBUTES = (
         "ApproximateNumberOfMessages",
@@ -59,8 +62,29 @@ class SqsQueueDepth:
         "ApproximateNumberOfMessagesDelayed",
     )
 
-    def __init__(self, sqs: Any) -> None:
+    def __init__(self, sqs: Any, peek: bool = False) -> None:
         self.sqs = sqs
+        self.peek = peek
+
+    def stats(self, queue_url: str) -> QueueStats:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=list(self.ATTRIBUTES)
+        )["Attributes"]
+        waiting, in_flight, delayed = (int(attributes.get(name, 0)) for name in self.ATTRIBUTES)
+        return QueueStats(waiting, in_flight, delayed)
+
+    def oldest_age_s(self, queue_url: str, now_ms: int) -> float | None:
+        """Approximate: the oldest of up to ten messages SQS hands out."""
+        if not self.peek:
+            return None
+        messages = self.sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=0,
+            AttributeNames=["SentTimestamp"],
+        ).get("Messages", [])
+        sent = [int(m["Attributes"]["SentTimestamp"]) for m in messages if "Attributes" in m]
+        return max(0.0, (now_ms - min(sent)) / 1000) if sent else None
 
     def pending(self, queue_url: str) -> int:
         attributes = self.sqs.get_queue_attributes(

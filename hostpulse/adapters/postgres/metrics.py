@@ -234,6 +234,12 @@ class PgMetricReader:
             cur.execute(sql.LIST_HOSTS)
             return [HostRow(*row) for row in cur.fetchall()]
 
+    def newest_stored_ms(self) -> int | None:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.NEWEST_STORED)
+            row = cur.fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def metrics(self, host: str) -> list[str]:
         with self.connector.transaction() as cur:
             cur.execute(sql.HOST_METRICS, (host,))

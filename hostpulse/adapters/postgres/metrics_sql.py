@@ -181,6 +181,11 @@ GROUP BY 1, 2 ORDER BY 1, 2
 
 HOST_METRICS = "SELECT metric FROM series WHERE host = %s ORDER BY metric"
 
+# The newest sample aggregation stored, of any host (the pipeline's lag).
+NEWEST_STORED = """
+SELECT (extract(epoch FROM max(last_seen)) * 1000)::bigint FROM hosts
+"""
+
 LATEST_PROCESSES = """
 SELECT extract(epoch FROM ts) * 1000, pid, name, cmdline, username, cpu_percent, rss_bytes,
        threads, read_bytes_per_s, write_bytes_per_s, read_bytes_total, write_bytes_total,

@@ -118,6 +118,16 @@ class RedisHotReader:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
 
+    def newest_ms(self) -> int | None:
+        """The newest sample ingest put in the hot tier, of any host."""
+        try:
+            newest: list[tuple[bytes, float]] = self.client.zrevrange(  # type: ignore[assignment]
+                hot.HOSTS, 0, 0, withscores=True
+            )
+        except redis.RedisError:
+            return None  # unknown while Redis is away; ingest goes on without it
+        return int(newest[0][1]) if newest else None
+
     def last_seen(self) -> dict[str, int]:
         try:
             pairs: list[tuple[bytes, float]] = self.client.zrange(  # type: ignore[assignment]

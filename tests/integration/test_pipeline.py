@@ -1,0 +1,62 @@
+"""The pipeline view on the real local cloud: the API, /metrics and `hostpulse status` see a
+dead-lettered batch, and a replay clears it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from hostpulse.adapters.aws.clients import aws_client
+from hostpulse.envelope import Envelope
+from hostpulse.synthetic_host import SyntheticHost
+from tests.support import CloudUnderTest, eventually
+
+pytestmark = pytest.mark.localcloud
+
+
+def pipeline(cloud: CloudUnderTest, base: str) -> dict[str, Any]:
+    answer = requests.get(f"{cloud.endpoints[base]}/api/v1/pipeline", timeout=60)
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def dead_letters(cloud: CloudUnderTest) -> int:
+    return int(pipeline(cloud, "local_api_url")["queues"]["aggregate"]["dead_letters"])
+
+
+def test_a_dead_lettered_batch_shows_everywhere_until_replayed(local_cloud: CloudUnderTest) -> None:
+    endpoints = local_cloud.endpoints
+    before = dead_letters(local_cloud)
+    host = SyntheticHost(f"pipeline-{time.time_ns() % 10**8}")
+    body = Envelope(inline=host.batch([int(time.time() * 1000)]).model_dump_json().encode())
+    sqs = aws_client("sqs", endpoints["region"], endpoints["aws_endpoint_url"])
+    sqs.send_message(
+        QueueUrl=endpoints["dead_letter_queues"]["aggregate"], MessageBody=body.encode()
+    )
+
+    eventually(lambda: dead_letters(local_cloud) == before + 1, timeout=30)
+    through_lambda = pipeline(local_cloud, "api_url")  # the api function behind API Gateway
+    assert through_lambda["queues"]["aggregate"]["dead_letters"] == before + 1
+    assert through_lambda["status"] == "degraded"
+    assert any("replay dlq aggregate" in p for p in through_lambda["problems"])
+
+    scrape = requests.get(f"{endpoints['local_api_url']}/metrics", timeout=30)
+    assert scrape.status_code == 200
+    assert scrape.headers["content-type"].startswith("text/plain")
+    expected = f'hostpulse_dead_letter_messages{{queue="aggregate"}} {before + 1}.0'
+    assert expected in scrape.text
+
+    status = local_cloud.cli("status")
+    assert status.returncode == 0, status.stdout
+    assert "aggregate lag:" in status.stdout
+    row = next(line for line in status.stdout.splitlines() if line.startswith("aggregate "))
+    assert row.split()[4] == str(before + 1)  # the DEAD column
+    assert "OLDEST DEAD" in status.stdout and row.split()[5].isdigit()  # peeked: seconds
+
+    replayed = local_cloud.cli("replay", "dlq", "aggregate", "--host", host.hostname)
+    assert replayed.returncode == 0, replayed.stdout
+    eventually(lambda: dead_letters(local_cloud) == before, timeout=30)
