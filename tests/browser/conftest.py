@@ -69,6 +69,7 @@ def api_server(
         local_cloud.endpoints["redis_url"],
         cors_origins="",
         admin_token=secrets.token_urlsafe(24),
+        pipeline={},  # the pipeline view watches no queue here
     )
     server.start()
     try:
