@@ -101,3 +101,33 @@ def pipeline_status(watch: PipelineWatch, now_ms: int) -> PipelineAnswer:
         "lag_bound_s": lag_bound_s,
         "problems": problems,
     }
+
+
+# The pipeline as a host of its own, so that alert rules watch it like any other: select it
+# with `hosts: {names: [hostpulse-pipeline]}` and the metrics below.
+PIPELINE_HOST = "hostpulse-pipeline"
+PIPELINE_LABELS = {"component": "pipeline"}
+
+
+def pipeline_values(answer: PipelineAnswer) -> dict[str, float]:
+    """``pipeline.dead_letters:<queue>``, ``pipeline.waiting:<queue>``, ``pipeline.lag_seconds``."""
+    values: dict[str, float] = {}
+    for name, queue in answer["queues"].items():
+        values[f"pipeline.dead_letters:{name}"] = float(queue["dead_letters"])
+        values[f"pipeline.waiting:{name}"] = float(queue["waiting"] + queue["delayed"])
+    if answer["aggregate_lag_s"] is not None:
+        values["pipeline.lag_seconds"] = answer["aggregate_lag_s"]
+    return values
+
+
+class ValueRules(Protocol):
+    def evaluate_values(
+        self, host: str, labels: dict[str, str], values: Mapping[str, float], now_ms: int
+    ) -> object: ...
+
+
+def watch_pipeline(rules: ValueRules, watch: PipelineWatch, now_ms: int) -> PipelineAnswer:
+    """The schedule's look at the pipeline: its figures go through the alert rules."""
+    answer = watch.status(now_ms)
+    rules.evaluate_values(PIPELINE_HOST, dict(PIPELINE_LABELS), pipeline_values(answer), now_ms)
+    return answer

@@ -54,12 +54,32 @@ class AggregateSettings(CoreSettings):
     archive_bucket: str = Field(min_length=1)
 
 
-class AlertSettings(CoreSettings):
+class PipelineSettings(CoreSettings):
+    """The queues the pipeline view and its alert rules watch (unset: none)."""
+
+    aggregate_queue_url: str | None = None
+    alerts_queue_url: str | None = None
+    aggregate_dead_letter_url: str | None = None
+    alerts_dead_letter_url: str | None = None
+    pipeline_lag_bound_seconds: float = Field(
+        120, gt=0, description="tiers further behind ingest than this: the pipeline is degraded"
+    )
+
+    @property
+    def watched_queues(self) -> tuple[tuple[str, str, str | None], ...]:
+        watched = (
+            ("aggregate", self.aggregate_queue_url, self.aggregate_dead_letter_url),
+            ("alerts", self.alerts_queue_url, self.alerts_dead_letter_url),
+        )
+        return tuple((name, url, dead) for name, url, dead in watched if url)
+
+
+class AlertSettings(PipelineSettings):
     archive_bucket: str = Field(min_length=1)
     rules_cache_seconds: float = Field(15.0, ge=0)
 
 
-class ApiSettings(CoreSettings):
+class ApiSettings(PipelineSettings):
     max_points: int = Field(1000, ge=10, le=100_000)
     stale_after_seconds: int = Field(30, gt=0)
     down_after_seconds: int = Field(120, gt=0)
@@ -72,14 +92,6 @@ class ApiSettings(CoreSettings):
         description="needed (as a Bearer header only) to change alert rules; unset: nobody can",
     )
     cors_origins: str = Field("", description="comma-separated origins allowed to read the API")
-    # The queues the pipeline view watches (unset: it shows none).
-    aggregate_queue_url: str | None = None
-    alerts_queue_url: str | None = None
-    aggregate_dead_letter_url: str | None = None
-    alerts_dead_letter_url: str | None = None
-    pipeline_lag_bound_seconds: float = Field(
-        120, gt=0, description="tiers further behind ingest than this: the pipeline is degraded"
-    )
     live_websocket: bool = Field(
         True, description="whether /api/v1/live is served as a WebSocket where this API runs"
     )

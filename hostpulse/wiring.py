@@ -47,6 +47,7 @@ from hostpulse.query import HostAges, QueryService
 from hostpulse.settings import (
     CoreSettings,
     IngestSettings,
+    PipelineSettings,
     aggregate_settings,
     alert_settings,
     api_settings,
@@ -197,20 +198,23 @@ def pipeline_watch(  # noqa: PLR0913 -- where each part of the pipeline is
     )
 
 
-def api_pipeline_watch() -> PipelineWatch:
-    settings = api_settings()
-    watched = (
-        ("aggregate", settings.aggregate_queue_url, settings.aggregate_dead_letter_url),
-        ("alerts", settings.alerts_queue_url, settings.alerts_dead_letter_url),
-    )
+def settings_pipeline_watch(settings: PipelineSettings) -> PipelineWatch:
     return pipeline_watch(
         settings.aws_region,
         settings.aws_endpoint_url,
-        tuple((name, url, dead) for name, url, dead in watched if url),
+        settings.watched_queues,
         redis_url=settings.redis_url,
         database_url=settings.database_url,
         lag_bound_s=settings.pipeline_lag_bound_seconds,
     )
+
+
+def api_pipeline_watch() -> PipelineWatch:
+    return settings_pipeline_watch(api_settings())
+
+
+def alerts_pipeline_watch() -> PipelineWatch:
+    return settings_pipeline_watch(alert_settings())
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,5 @@
-"""On a schedule: hosts gone silent, reminders of what still fires, delivery retries."""
+"""On a schedule: hosts gone silent, reminders of what still fires, delivery retries, and the
+pipeline's own figures through the alert rules."""
 
 from __future__ import annotations
 
@@ -8,20 +9,29 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hostpulse.wiring import Lazy, alert_service
+from hostpulse.pipeline import watch_pipeline
+from hostpulse.wiring import Lazy, alert_service, alerts_pipeline_watch
 
 logger = Logger(service="alerts-tick")
 service = Lazy(alert_service)
+pipeline = Lazy(alerts_pipeline_watch)
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    outcome = service().tick(int(time.time() * 1000))
-    result = {
+    now_ms = int(time.time() * 1000)
+    try:  # first, so that what it fires is delivered by this tick
+        pipeline_status = watch_pipeline(service(), pipeline(), now_ms)["status"]
+    except Exception:  # queues or stores away: the host checks below still run
+        logger.exception("pipeline check failed")
+        pipeline_status = "unknown"
+    outcome = service().tick(now_ms)
+    result: dict[str, Any] = {
         "fired": outcome.fired,
         "notifications": outcome.notifications,
         "delivered": outcome.delivered,
         "failed": outcome.failed,
+        "pipeline": pipeline_status,
     }
     logger.info("alerts tick", extra=result)
     return result

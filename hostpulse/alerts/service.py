@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +26,7 @@ from hostpulse.alerts.ports import (
 )
 from hostpulse.alerts.rules import LOG, Rule, RuleSet
 from hostpulse.alerts.timeline import Episode, Point, Timeline, evaluate
-from hostpulse.alerts.values import describe, rule_value
+from hostpulse.alerts.values import describe, rule_value, value_of
 from hostpulse.contract import Batch
 
 log = logging.getLogger(__name__)
@@ -153,14 +154,41 @@ class AlertService:
     # -- evaluation on batches ---------------------------------------------------------------
 
     def evaluate_batch(self, batch: Batch, now_ms: int) -> Outcome:
+        def points(rule: Rule) -> list[Point]:
+            return [
+                Point(s.ts_ms, value, rule.breaches(value))
+                for s in batch.samples
+                if (value := rule_value(rule, s)) is not None
+            ]
+
+        newest_ms = max(s.ts_ms for s in batch.samples)
+        host = batch.host
+        return self._evaluate_host(host.hostname, dict(host.labels), newest_ms, points, now_ms)
+
+    def evaluate_values(
+        self, host: str, labels: dict[str, str], values: Mapping[str, float], now_ms: int
+    ) -> Outcome:
+        """Rules on values that come from no agent (the pipeline's own), as one sample at now."""
+
+        def points(rule: Rule) -> list[Point]:
+            value = value_of(rule, values.items())
+            return [] if value is None else [Point(now_ms, value, rule.breaches(value))]
+
+        return self._evaluate_host(host, labels, now_ms, points, now_ms)
+
+    def _evaluate_host(
+        self,
+        host: str,
+        labels: dict[str, str],
+        newest_ms: int,
+        points_of: Callable[[Rule], list[Point]],
+        now_ms: int,
+    ) -> Outcome:
         rules = self.store.rule_set()
-        host = batch.host.hostname
-        labels = dict(batch.host.labels)
         matching = [r for r in rules.rules if r.hosts.matches(host, labels)]
         outcome = Outcome()
         if not matching:
             return outcome
-        newest_ms = max(s.ts_ms for s in batch.samples)
         with self.store.host(host) as alerts:
             watched = alerts.watched()
             for rule in matching:
@@ -168,11 +196,7 @@ class AlertService:
                 if rule.is_absent:
                     self._end_absence(here, newest_ms)
                     continue
-                points = [
-                    Point(s.ts_ms, value, rule.breaches(value))
-                    for s in batch.samples
-                    if (value := rule_value(rule, s)) is not None
-                ]
+                points = points_of(rule)
                 # A healthy pair costs nothing: points are kept only around breaches.
                 recent = watched.get(rule.name)
                 near = recent is not None and newest_ms - recent <= horizon_ms(rule)

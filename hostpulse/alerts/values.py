@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from hostpulse.alerts.rules import Rule
@@ -42,7 +42,14 @@ def rule_value(rule: Rule, sample: Sample) -> float | None:
             and fnmatch.fnmatchcase(p.name, rule.process or "*")
         ]
     else:
-        found = [v for name, v in metric_values(sample) if metric_matches(rule.metric, name)]
+        return value_of(rule, metric_values(sample))
+    return AGGREGATES[rule.aggregate](found) if found else None
+
+
+def value_of(rule: Rule, values: Iterable[tuple[str, float]]) -> float | None:
+    """The rule's value among named values: the metric, or the aggregate of a glob's matches."""
+    assert rule.metric is not None
+    found = [v for name, v in values if metric_matches(rule.metric, name)]
     return AGGREGATES[rule.aggregate](found) if found else None
 
 

@@ -20,6 +20,7 @@ from functions.retention import handler as retention
 from hostpulse.alerts.rules import load_rule_set
 from hostpulse.alerts.service import AlertService
 from hostpulse.partitions import partition_name
+from hostpulse.pipeline import PipelineWatch, QueueStats, WatchedQueue
 from hostpulse.query import QueryService
 from hostpulse.settings import ApiSettings
 from hostpulse.tiers import default_tiers
@@ -64,11 +65,58 @@ def test_the_alert_tick_fires_for_a_host_gone_silent(hand_in: Any, context: Lamb
     store.seen["db-1"] = (long_ago, {})
     channel = RecordingChannel()
     hand_in(alerts_tick.service, AlertService(store, {"log": channel}))
+    hand_in(alerts_tick.pipeline, quiet_pipeline(dead_letters=0))
 
     answer = alerts_tick.handler(scheduled_event(), context)
 
     assert answer["fired"] == 1 and answer["delivered"] == 1
     assert [(sent["rule"], sent["host"]) for _, sent in channel.sent] == [("HostSilent", "db-1")]
+    assert answer["pipeline"] == "ok"
+
+
+def quiet_pipeline(dead_letters: int) -> PipelineWatch:
+    queue_stats = {"dlq": QueueStats(dead_letters, 0, 0)}
+
+    @dataclass
+    class Gauge:
+        def stats(self, queue_url: str) -> QueueStats:
+            return queue_stats.get(queue_url, QueueStats(0, 0, 0))
+
+        def oldest_age_s(self, queue_url: str, now_ms: int) -> float | None:
+            return None
+
+    @dataclass
+    class Nothing:
+        def newest_ms(self) -> int | None:
+            return None
+
+        def newest_stored_ms(self) -> int | None:
+            return None
+
+    queues = {"aggregate": WatchedQueue("queue", "dlq")}
+    return PipelineWatch(queues, Gauge(), Nothing(), Nothing(), lag_bound_s=120)
+
+
+def test_the_alert_tick_alerts_on_the_pipelines_dead_letters(
+    hand_in: Any, context: LambdaContext
+) -> None:
+    rules = load_rule_set(
+        "rules:\n  - {name: PipelineDeadLetters, metric: 'pipeline.dead_letters:*', op: '>',"
+        " threshold: 0, hosts: {names: [hostpulse-pipeline]}, notify: [log]}\n"
+    )
+    channel = RecordingChannel()
+    hand_in(alerts_tick.service, AlertService(MemoryAlertStore(rules), {"log": channel}))
+    hand_in(alerts_tick.pipeline, quiet_pipeline(dead_letters=3))
+
+    answer = alerts_tick.handler(scheduled_event(), context)
+
+    assert answer["pipeline"] == "degraded"
+    [(_, sent)] = channel.sent
+    assert (sent["rule"], sent["host"], sent["value"]) == (
+        "PipelineDeadLetters",
+        "hostpulse-pipeline",
+        3.0,
+    )
 
 
 @dataclass
