@@ -20,6 +20,7 @@ pipeline = Lazy(alerts_pipeline_watch)
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now_ms = int(time.time() * 1000)
+    pipeline_status: str
     try:  # first, so that what it fires is delivered by this tick
         pipeline_status = watch_pipeline(service(), pipeline(), now_ms)["status"]
     except Exception:  # queues or stores away: the host checks below still run
