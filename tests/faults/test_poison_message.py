@@ -2,86 +2,67 @@
 the dead-letter queue where the pipeline view and its alert rule show it, and after the fix
 `hostpulse replay` puts it in the tiers.
 
-Its own local cloud, with a stack whose aggregate queue redrives after 3 receives of 5 s (the
-shipped stack: 5 receives of 60 s), so that the fault plays out in about a minute.
+On the fault suite's cloud (tests/faults/conftest.py), whose aggregate queue dead-letters after
+5 receives 5 s apart.
 """
 
 from __future__ import annotations
 
 import gzip
 import time
-from pathlib import Path
 from typing import Any
 
 import psycopg2
 import pytest
 import requests
-import yaml
 
 from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.envelope import Envelope, archive_key
-from hostpulse.localcloud.settings import PROJECT_ROOT
 from hostpulse.synthetic_host import SyntheticHost
 from tests.support import CloudUnderTest, eventually
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
 
 
-def quick_redrive_stack(directory: Path) -> Path:
-    stack = yaml.safe_load((PROJECT_ROOT / "stack" / "stack.yaml").read_text())
-    stack["queues"]["aggregate"] = {
-        "visibility_timeout": 5,
-        "dead_letter": {"max_receive_count": 3},
-    }
-    for spec in stack["functions"].values():
-        spec["source"] = [str(PROJECT_ROOT / s.removeprefix("../")) for s in spec["source"]]
-    path = directory / "stack.yaml"
-    path.write_text(yaml.safe_dump(stack))
-    return path
+def test_a_poison_batch_is_dead_lettered_then_replayed_into_the_tiers(
+    fault_cloud: CloudUnderTest,
+) -> None:
+    cloud = fault_cloud
+    endpoints: dict[str, Any] = cloud.endpoints
+    sqs = aws_client("sqs", endpoints["region"], endpoints["aws_endpoint_url"])
+    s3 = aws_client("s3", endpoints["region"], endpoints["aws_endpoint_url"])
+    host = SyntheticHost("poisoned")
+    batch = host.batch([int(time.time() * 1000) - 5000, int(time.time() * 1000)])
+    key = archive_key(batch.agent_id, batch.seq, batch.samples[0].ts_ms)
+    # A claim check whose object is not there: every receive fails.
+    body = Envelope(archive_key=key).encode()
+    started = time.monotonic()
+    sqs.send_message(QueueUrl=endpoints["queues"]["aggregate"], MessageBody=body)
 
+    def dead_letters() -> int:
+        answer = requests.get(f"{endpoints['local_api_url']}/api/v1/pipeline", timeout=30)
+        return int(answer.json()["queues"]["aggregate"]["dead_letters"])
 
-def test_a_poison_batch_is_dead_lettered_then_replayed_into_the_tiers(tmp_path: Path) -> None:
-    cloud = CloudUnderTest.fresh("fault-poison")
-    cloud.env["HOSTPULSE_STACK_FILE"] = str(quick_redrive_stack(tmp_path))
-    cloud.up()
-    try:
-        endpoints: dict[str, Any] = cloud.endpoints
-        sqs = aws_client("sqs", endpoints["region"], endpoints["aws_endpoint_url"])
-        s3 = aws_client("s3", endpoints["region"], endpoints["aws_endpoint_url"])
-        host = SyntheticHost("poisoned")
-        batch = host.batch([int(time.time() * 1000) - 5000, int(time.time() * 1000)])
-        key = archive_key(batch.agent_id, batch.seq, batch.samples[0].ts_ms)
-        # A claim check whose object is not there: every receive fails.
-        body = Envelope(archive_key=key).encode()
-        started = time.monotonic()
-        sqs.send_message(QueueUrl=endpoints["queues"]["aggregate"], MessageBody=body)
+    eventually(lambda: dead_letters() == 1, timeout=180, interval=2)
+    dead_lettered_after = time.monotonic() - started
 
-        def dead_letters() -> int:
-            answer = requests.get(f"{endpoints['local_api_url']}/api/v1/pipeline", timeout=30)
-            return int(answer.json()["queues"]["aggregate"]["dead_letters"])
+    def stored() -> int:
+        with psycopg2.connect(endpoints["database_url"]) as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM batches WHERE agent_id = %s", (batch.agent_id,))
+            row = cur.fetchone()
+        return int(row[0]) if row else 0
 
-        eventually(lambda: dead_letters() == 1, timeout=180, interval=2)
-        dead_lettered_after = time.monotonic() - started
+    assert stored() == 0
 
-        def stored() -> int:
-            with psycopg2.connect(endpoints["database_url"]) as conn, conn.cursor() as cur:
-                cur.execute("SELECT count(*) FROM batches WHERE agent_id = %s", (batch.agent_id,))
-                row = cur.fetchone()
-            return int(row[0]) if row else 0
-
-        assert stored() == 0
-
-        # The fix: the archived body is back. Then the replay.
-        s3.put_object(
-            Bucket=endpoints["buckets"]["archive"],
-            Key=key,
-            Body=gzip.compress(batch.model_dump_json().encode()),
-        )
-        replayed = cloud.cli("replay", "dlq", "aggregate")
-        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
-        assert "sent 1 " in replayed.stdout
-        eventually(lambda: stored() == 1, timeout=60)
-        assert dead_letters() == 0
-        print(f"poison message: in the dead-letter queue after {dead_lettered_after:.0f} s")
-    finally:
-        cloud.down()
+    # The fix: the archived body is back. Then the replay.
+    s3.put_object(
+        Bucket=endpoints["buckets"]["archive"],
+        Key=key,
+        Body=gzip.compress(batch.model_dump_json().encode()),
+    )
+    replayed = cloud.cli("replay", "dlq", "aggregate")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "sent 1 " in replayed.stdout
+    eventually(lambda: stored() == 1, timeout=60)
+    assert dead_letters() == 0
+    print(f"poison message: in the dead-letter queue after {dead_lettered_after:.0f} s")

@@ -1,0 +1,64 @@
+"""The tiers read back and checked against what was sent, independently of the code that wrote
+them: every sample once in raw, and 1m and 1h buckets that are what the raw rows add up to."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import psycopg2
+import pytest
+
+RAW = """SELECT s.host, s.metric, (extract(epoch FROM r.ts) * 1000)::bigint, r.value
+FROM samples_raw r JOIN series s ON s.id = r.series_id WHERE s.host = ANY(%s)"""
+TIER = """SELECT s.host, s.metric, (extract(epoch FROM t.bucket) * 1000)::bigint,
+       t.min, t.max, t.sum, t.count, t.last, (extract(epoch FROM t.last_ts) * 1000)::bigint
+FROM {table} t JOIN series s ON s.id = t.series_id WHERE s.host = ANY(%s)"""
+PROCESSES = "SELECT * FROM processes_raw WHERE host = ANY(%s)"
+
+
+def rows(cur: Any, sql: str, hosts: list[str]) -> list[tuple[Any, ...]]:
+    cur.execute(sql, (hosts,))
+    return sorted(cur.fetchall())
+
+
+def snapshot(url: str, hosts: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        return {
+            "raw": rows(cur, RAW, hosts),
+            "1m": rows(cur, TIER.format(table="samples_1m"), hosts),
+            "1h": rows(cur, TIER.format(table="samples_1h"), hosts),
+            "processes": rows(cur, PROCESSES, hosts),
+        }
+
+
+def independent_rollup(
+    raw: list[tuple[Any, ...]], width_ms: int
+) -> dict[tuple[str, str, int], tuple[float, float, float, int, float, int]]:
+    """min, max, sum, count, last and last time per bucket, computed here from the raw rows."""
+    groups: dict[tuple[str, str, int], list[tuple[int, float]]] = defaultdict(list)
+    for host, metric, ts, value in raw:
+        groups[(host, metric, ts - ts % width_ms)].append((ts, value))
+    result = {}
+    for key, points in groups.items():
+        points.sort()
+        values = [v for _, v in points]
+        result[key] = (
+            min(values),
+            max(values),
+            math.fsum(values),
+            len(values),
+            values[-1],
+            points[-1][0],
+        )
+    return result
+
+
+def assert_tier_matches(stored: list[tuple[Any, ...]], expected: dict[Any, Any]) -> None:
+    as_dict = {(h, m, b): rest for h, m, b, *rest in stored}
+    assert as_dict.keys() == expected.keys()
+    for key, (lo, hi, total, count, last, last_ts) in expected.items():
+        s_lo, s_hi, s_total, s_count, s_last, s_last_ts = as_dict[key]
+        assert (s_lo, s_hi, s_count, s_last, s_last_ts) == (lo, hi, count, last, last_ts), key
+        assert s_total == pytest.approx(total, rel=1e-12), key
