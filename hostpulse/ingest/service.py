@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from hostpulse.agents import AGENT_NAME, AgentGrant
 from hostpulse.contract import Batch
 from hostpulse.envelope import envelope_for
+from hostpulse.ingest.guard import Guard
 from hostpulse.ingest.ports import (
     AgentDirectory,
     Archive,
@@ -130,6 +131,7 @@ class IngestService:
         counters: Counters,
         limits: IngestLimits | None = None,
         auth_throttle: AuthThrottle | None = None,
+        redis_guard: Guard | None = None,
     ) -> None:
         self.agents = agents
         self.auth_throttle = auth_throttle
@@ -139,6 +141,8 @@ class IngestService:
         self.archive = archive
         self.counters = counters
         self.limits = limits or IngestLimits()
+        # One guard for everything on Redis: when it is away, it is away for all of them.
+        self.redis = redis_guard or Guard(counters)
 
     def ingest(self, request: IngestRequest) -> IngestResponse:
         """POST /v1/ingest: one wire-contract batch."""
@@ -204,7 +208,10 @@ class IngestService:
             return grant
         throttle = self.auth_throttle
         if throttle is not None:
-            wait_s = self._throttled(lambda: throttle.blocked_for(request.source)) or 0.0
+            blocked = self.redis.call(
+                lambda: throttle.blocked_for(request.source), 0.0, "auth_throttle_failures"
+            )
+            wait_s = blocked
             if wait_s > 0:
                 raise Rejected.too_soon(
                     "too_many_failed_tokens", wait_s, "too many unknown tokens from this address; "
@@ -212,18 +219,11 @@ class IngestService:
         grant = self.agents.grant_for_token(token)
         if grant is None or not AGENT_NAME.match(grant.name):
             if throttle is not None:
-                self._throttled(lambda: throttle.failed(request.source))
+                self.redis.call(
+                    lambda: throttle.failed(request.source), None, "auth_throttle_failures"
+                )
             raise Rejected(401, "unauthorized", "unknown or revoked agent token")
         return grant
-
-    def _throttled(self, call: Callable[[], T]) -> T | None:
-        """The throttle is a guard, not a dependency: without Redis, look-ups go on."""
-        try:
-            return call()
-        except Exception:
-            log.warning("auth throttle unavailable", exc_info=True)
-            self.counters.count("auth_throttle_failures")
-            return None
 
     def _check_times(self, batch: Batch, now_ms: int) -> None:
         newest = max(s.ts_ms for s in batch.samples)
@@ -242,7 +242,10 @@ class IngestService:
             )
 
     def _accept(self, batch: Batch, request: IngestRequest, agent_id: str) -> IngestResponse:
-        retry_after = self.limiter.acquire(agent_id)
+        # Without Redis there is no rate to keep: the batch is accepted, and counted.
+        retry_after = self.redis.call(
+            lambda: self.limiter.acquire(agent_id), 0.0, "rate_limiter_failures"
+        )
         if retry_after < 0:
             return self._unavailable("the backend is shutting down; retry later")
         if retry_after > 0:
@@ -262,11 +265,9 @@ class IngestService:
         except Exception:
             log.exception("queue unavailable; the agent will retry")
             return self._unavailable("queue unavailable; retry later")
-        try:
-            self.hot.write(batch, request.received_ms)
-        except Exception:
-            log.warning("hot tier write failed; batch accepted anyway", exc_info=True)
-            self.counters.count("hot_tier_failures")
+        self.redis.call(
+            lambda: self.hot.write(batch, request.received_ms), None, "hot_tier_failures"
+        )
         self.counters.count("batches_accepted")
         self.counters.count("samples_accepted", len(batch.samples))
         return IngestResponse(202, {"accepted_seq": batch.seq, "samples": len(batch.samples)})

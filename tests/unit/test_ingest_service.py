@@ -10,6 +10,7 @@ import pytest
 
 from hostpulse.contract import Batch
 from hostpulse.envelope import MAX_INLINE_BYTES, Envelope
+from hostpulse.ingest.guard import Guard
 from hostpulse.ingest.ports import AuthThrottle
 from hostpulse.ingest.service import IngestLimits, IngestRequest, IngestService
 from hostpulse.synthetic_host import SyntheticHost
@@ -188,6 +189,41 @@ def test_without_the_queue_the_answer_is_503_and_nothing_else_is_written() -> No
     assert response.status == 503
     assert "Retry-After" in response.headers
     assert rig.stored_nothing()
+
+
+def test_without_the_rate_limiter_batches_are_accepted_and_counted() -> None:
+    class Down:
+        def acquire(self, agent_id: str) -> float:
+            raise ConnectionError("redis down")
+
+    rig = Rig()
+    service = IngestService(rig.agents, Down(), rig.queue, rig.hot, rig.archive, rig.counters)
+
+    response = service.ingest(request(batch().model_dump_json().encode()))
+
+    assert response.status == 202 and len(rig.queue.messages) == 1
+    assert rig.counters.counts["rate_limiter_failures"] == 1
+
+
+def test_after_a_redis_failure_ingest_leaves_redis_alone_for_a_while() -> None:
+    now = [0.0]
+    rig = Rig(hot=MemoryHot(down=True))
+    guard = Guard(rig.counters, cooldown_s=10, clock=lambda: now[0])
+    service = IngestService(
+        rig.agents, rig.limiter, rig.queue, rig.hot, rig.archive, rig.counters, redis_guard=guard
+    )
+    body = batch().model_dump_json().encode()
+
+    assert service.ingest(request(body)).status == 202  # the limiter answered, the write failed
+    limiter_calls = len(rig.limiter.calls)
+    now[0] = 5.0
+    assert service.ingest(request(batch(seq=1).model_dump_json().encode())).status == 202
+    assert len(rig.limiter.calls) == limiter_calls  # skipped while Redis is away
+    now[0] = 11.0
+    assert service.ingest(request(batch(seq=2).model_dump_json().encode())).status == 202
+    assert len(rig.limiter.calls) == limiter_calls + 1  # tried again after the cool-down
+    assert rig.counters.counts["hot_tier_failures"] == 2
+    assert len(rig.queue.messages) == 3
 
 
 def test_a_redis_failure_still_accepts_and_is_counted() -> None:
@@ -399,4 +435,6 @@ def test_without_the_throttles_store_tokens_are_still_checked() -> None:
 
     assert service.ingest(request(body)).status == 202
     assert service.ingest(request(body, token="hp_wrong")).status == 401
-    assert rig.counters.counts["auth_throttle_failures"] == 3
+    # The first failure is paid once; then Redis is left alone for a while (skipped, counted).
+    assert rig.counters.counts["auth_throttle_failures"] == 1
+    assert rig.counters.counts["redis_skipped"] >= 1
