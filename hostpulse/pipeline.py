@@ -8,7 +8,7 @@ aggregation has a growing one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,6 +41,15 @@ class NewestStored(Protocol):
 class WatchedQueue:
     url: str
     dead_letter_url: str | None = None
+
+
+def _asked(question: Callable[[], int | None], what: str, problems: list[str]) -> int | None:
+    """A store's answer, or None with the problem said: the view must work when one is away."""
+    try:
+        return question()
+    except Exception as error:  # the store's own errors: unreachable, timed out
+        problems.append(f"{what} does not answer: {type(error).__name__}")
+        return None
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,8 @@ def pipeline_status(watch: PipelineWatch, now_ms: int) -> PipelineAnswer:
                 f"{dead_letters} message(s) in the {name} dead-letter queue: "
                 f"fix the cause, then `hostpulse replay dlq {name}`"
             )
-    newest_ingested, newest_stored = watch.ingested.newest_ms(), watch.stored.newest_stored_ms()
+    newest_ingested = _asked(watch.ingested.newest_ms, "Redis (the hot tier)", problems)
+    newest_stored = _asked(watch.stored.newest_stored_ms, "PostgreSQL (the tiers)", problems)
     lag = None
     if newest_ingested is not None:
         # Nothing stored yet: at least as long as the newest ingested sample has waited.

@@ -97,7 +97,11 @@ def ingest_service(counters: Counters, settings: IngestSettings | None = None) -
     sqs = aws_client("sqs", settings.aws_region, settings.aws_endpoint_url)
     tiers = settings.tiers
     return IngestService(
-        agents=CachedAgentDirectory(PgAgentRepository(_pg(settings)), settings.agent_cache_seconds),
+        agents=CachedAgentDirectory(
+            PgAgentRepository(_pg(settings)),
+            settings.agent_cache_seconds,
+            settings.agent_cache_stale_seconds,
+        ),
         limiter=RedisRateLimiter(
             redis,
             settings.rate_per_second,

@@ -1,8 +1,8 @@
 """The fault suite's own local cloud: faults are injected into it, never into the session's.
 
 Its stack is the shipped one but for the aggregate queue, which makes a message visible again
-after 5 s (shipped: 60 s), with the shipped 5 receives before the dead-letter queue, so that a
-fault plays out in a minute instead of five.
+after 5 s and dead-letters it after 5 receives (shipped: 60 s and 10), so that a fault plays
+out in a minute instead of ten.
 """
 
 from __future__ import annotations

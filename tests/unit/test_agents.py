@@ -4,6 +4,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import psycopg2
 import pytest
 
 from hostpulse.adapters.postgres.agents import CachedAgentDirectory
@@ -68,6 +69,27 @@ def test_lookups_are_cached_and_a_revocation_applies_after_the_ttl() -> None:
     repository.revoke("web-1")
     time.sleep(0.25)
     assert directory.grant_for_token(token) is None
+
+
+def test_while_the_store_is_away_a_recently_known_token_still_works() -> None:
+    repository = MemoryRepository()
+    token = register_agent(repository, "web-1")
+    stranger = register_agent(repository, "db-1")
+    directory = CachedAgentDirectory(repository, ttl_s=0.05, stale_s=0.5)
+    directory.grant_for_token(token)
+    time.sleep(0.1)  # past the ttl: the next call asks the store
+
+    def away(hashed: str) -> AgentGrant | None:
+        raise psycopg2.OperationalError("connection refused")
+
+    repository.grant_for_hash = away  # type: ignore[method-assign]
+
+    assert directory.grant_for_token(token) == AgentGrant("web-1", ("web-1",))
+    with pytest.raises(psycopg2.OperationalError):
+        directory.grant_for_token(stranger)  # never looked up: it cannot be vouched for
+    time.sleep(0.5)
+    with pytest.raises(psycopg2.OperationalError):
+        directory.grant_for_token(token)  # too long ago: no longer vouched for either
 
 
 def test_an_agent_writes_its_own_host_unless_bound_to_others() -> None:

@@ -90,3 +90,22 @@ def test_the_prometheus_exposition_carries_every_figure() -> None:
     assert "hostpulse_aggregate_lag_seconds 5.0" in text
     assert "hostpulse_pipeline_healthy 0.0" in text
     assert 'hostpulse_newest_sample_timestamp_seconds{tier="stored"} 1.699999995e+09' in text
+
+
+class Away:
+    def newest_ms(self) -> int | None:
+        raise ConnectionError("refused")
+
+    def newest_stored_ms(self) -> int | None:
+        raise TimeoutError("no answer")
+
+
+def test_a_store_that_does_not_answer_is_a_problem_not_an_error() -> None:
+    queues = {"aggregate": WatchedQueue("q/aggregate", "q/aggregate-dlq")}
+    answer = PipelineWatch(queues, MemoryGauge(), Away(), Away(), lag_bound_s=60).status(NOW)
+
+    assert answer["status"] == "degraded" and answer["aggregate_lag_s"] is None
+    assert answer["problems"] == [
+        "Redis (the hot tier) does not answer: ConnectionError",
+        "PostgreSQL (the tiers) does not answer: TimeoutError",
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -11,6 +12,8 @@ import psycopg2
 from hostpulse.adapters.postgres import agents_sql as sql
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import Agent, AgentExists, AgentGrant, AgentRepository, token_hash
+
+log = logging.getLogger(__name__)
 
 
 class PgAgentRepository:
@@ -52,11 +55,17 @@ class PgAgentRepository:
 
 
 class CachedAgentDirectory:
-    """Token lookups cached per execution environment; a revocation applies within ``ttl_s``."""
+    """Token lookups cached per execution environment; a revocation applies within ``ttl_s``.
 
-    def __init__(self, repository: AgentRepository, ttl_s: float) -> None:
+    While PostgreSQL does not answer, a grant looked up less than ``stale_s`` ago still holds:
+    batches go on into the queue (which waits for the database) instead of every agent being
+    turned away. The price: a token revoked during an outage works until it ends or
+    ``stale_s`` passes (docs/security.md)."""
+
+    def __init__(self, repository: AgentRepository, ttl_s: float, stale_s: float = 3600) -> None:
         self.repository = repository
         self.ttl_s = ttl_s
+        self.stale_s = stale_s
         self._cache: dict[str, tuple[float, AgentGrant | None]] = {}
 
     def cached_grant(self, token: str) -> AgentGrant | None:
@@ -71,7 +80,15 @@ class CachedAgentDirectory:
         cached = self._cache.get(hashed)
         if cached is not None and now - cached[0] < self.ttl_s:
             return cached[1]
-        grant = self.repository.grant_for_hash(hashed)
+        try:
+            grant = self.repository.grant_for_hash(hashed)
+        except psycopg2.Error:
+            if cached is not None and cached[1] is not None and now - cached[0] < self.stale_s:
+                log.warning(
+                    "agent store unavailable; using a grant looked up %.0f s ago", now - cached[0]
+                )
+                return cached[1]
+            raise
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[hashed] = (now, grant)
