@@ -111,6 +111,7 @@ class Agent:
         self._samples: list[dict[str, Any]] = []
         self.retried = 0
         self.rejected = 0
+        self.unspooled = 0  # batches the spool could not take (a full disk)
         self.last_latency_ms = 0.0
 
     # -- collecting -------------------------------------------------------------------------
@@ -127,7 +128,7 @@ class Agent:
             "cpu_percent": cpu,
             "rss_bytes": rss,
             "spool_bytes": self.spool.size_bytes,
-            "dropped_batches": self.spool.dropped + self.rejected,
+            "dropped_batches": self.spool.dropped + self.rejected + self.unspooled,
             "retried_batches": self.retried,
             "send_latency_ms": round(self.last_latency_ms, 1),
         }
@@ -139,7 +140,12 @@ class Agent:
             "samples": self._samples,
         }
         self._samples = []
-        record = self.spool.append(gzip.compress(json.dumps(batch).encode(), mtime=0))
+        try:
+            record = self.spool.append(gzip.compress(json.dumps(batch).encode(), mtime=0))
+        except OSError as error:  # a full disk: this batch is lost, counted; collection goes on
+            self.unspooled += 1
+            log.error("could not spool a batch; it is lost", extra={"error": str(error)})
+            return None
         self.sent.set()
         return record
 

@@ -9,6 +9,7 @@ grows past ``max_bytes`` its oldest segment is dropped and the records lost are 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import struct
@@ -115,17 +116,34 @@ class Spool:
     # -- writing ----------------------------------------------------------------------------
 
     def append(self, payload: bytes) -> RecordId:
+        """Writes and fsyncs one record. On a write error (a full disk) the partial record is
+        cut off again, so that the records after it are never lost behind a torn one, and the
+        error is raised: the caller counts the batch as lost."""
         with self._lock:
             if self._handle.tell() >= self.segment_bytes:
                 self._rotate()
             record = RecordId(self._segment, self._handle.tell())
-            self._handle.write(HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload)
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
+            try:
+                self._handle.write(HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload)
+                self._handle.flush()
+                os.fsync(self._handle.fileno())
+            except OSError:
+                self._cut_back(record.offset)
+                raise
             self._pending.append(record)
             self._lengths[record] = len(payload)
             self._enforce_bound()
             return record
+
+    def _cut_back(self, offset: int) -> None:
+        """Back to the end of the last whole record, with a fresh handle (the old one may hold
+        bytes that never reached the disk)."""
+        path = self._path(self._segment)
+        with contextlib.suppress(OSError):  # its unwritten buffer is the torn record dropped
+            self._handle.close()
+        with path.open("r+b") as handle:
+            handle.truncate(offset)
+        self._handle = path.open("ab")
 
     def _rotate(self) -> None:
         self._handle.close()

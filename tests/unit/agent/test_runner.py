@@ -206,3 +206,24 @@ def test_batches_follow_the_schedule_without_drift(tmp_path: Path) -> None:
 
     assert 9 <= len(sender.accepted) <= 12  # 2 s / 0.2 s = 10 batches, plus the final flush
     assert sum(len(b["samples"]) for b in sender.accepted) >= 19
+
+
+def test_a_full_disk_loses_the_batch_counted_and_the_agent_goes_on(tmp_path: Path) -> None:
+    sender = ScriptedSender()
+    agent = Agent(config(tmp_path), sender)
+    spool_batches(agent, 1)
+    real_append = agent.spool.append
+
+    def full(payload: bytes) -> Any:
+        raise OSError(28, "No space left on device")
+
+    agent.spool.append = full  # type: ignore[method-assign]
+    spool_batches(agent, 1)  # lost: nowhere to keep it
+    agent.spool.append = real_append  # type: ignore[method-assign]
+    spool_batches(agent, 1)
+
+    agent.send_pending(deadline=time.monotonic() + 5)
+
+    assert agent.unspooled == 1
+    assert [b["seq"] for b in sender.accepted] == [2, 0]  # the newest first, then the backlog
+    assert sender.accepted[0]["samples"][-1]["agent"]["dropped_batches"] == 1

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import os
 import random
 import signal
@@ -7,6 +8,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from hostpulse_agent.spool import Spool
 
@@ -98,3 +102,41 @@ def test_newest_first_acks_survive_a_restart_and_are_not_sent_again(tmp_path: Pa
     assert drain(reopened) == list(range(1, 19))
     reopened.close()
     assert drain(Spool(tmp_path, max_bytes=1 << 20, segment_bytes=1024)) == []
+
+
+class FullDisk:
+    """A file handle whose disk fills up after ``room`` more bytes."""
+
+    def __init__(self, handle: Any, room: int) -> None:
+        self.handle, self.room = handle, room
+
+    def write(self, data: bytes) -> int:
+        if len(data) > self.room:
+            written = self.handle.write(data[: self.room])
+            self.handle.flush()
+            self.room = 0
+            raise OSError(errno.ENOSPC, f"No space left on device ({written} bytes written)")
+        self.room -= len(data)
+        return int(self.handle.write(data))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.handle, name)
+
+
+def test_a_full_disk_loses_only_the_batch_being_written_never_the_ones_after(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path / "spool", max_bytes=1 << 20)
+    spool.append(b"first" * 100)
+    spool._handle = FullDisk(spool._handle, room=200)  # type: ignore[assignment]
+
+    with pytest.raises(OSError, match="No space left"):
+        spool.append(b"torn" * 100)  # cut off at 200 bytes, as a full disk does
+    spool.append(b"after" * 100)  # space freed again
+
+    reopened = Spool(tmp_path / "spool", max_bytes=1 << 20)
+    payloads = []
+    while (entry := reopened.oldest()) is not None:
+        payloads.append(entry[1])
+        reopened.ack(entry[0])
+    assert payloads == [b"first" * 100, b"after" * 100]
