@@ -20,7 +20,9 @@ from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricStore
 from hostpulse.adapters.redis import keys as hot
 from hostpulse.contract import Batch, metric_values
+from hostpulse.deploy.model import load_stack
 from hostpulse.envelope import Envelope
+from hostpulse.localcloud.settings import PROJECT_ROOT
 from hostpulse.synthetic_host import SyntheticHost
 from tests.events import sqs_event
 from tests.support import CloudUnderTest, eventually, post, post_batch
@@ -263,12 +265,19 @@ def test_the_queues_send_repeated_failures_to_their_dead_letter_queues(
 ) -> None:
     endpoints = local_cloud.endpoints
     sqs = aws_client("sqs", endpoints["region"], endpoints["aws_endpoint_url"])
+    described = load_stack(PROJECT_ROOT / "stack" / "stack.yaml").queues
     for queue in ("aggregate", "alerts"):
         attributes = sqs.get_queue_attributes(
-            QueueUrl=endpoints["queues"][queue], AttributeNames=["RedrivePolicy"]
+            QueueUrl=endpoints["queues"][queue],
+            AttributeNames=["RedrivePolicy", "VisibilityTimeout"],
         )["Attributes"]
         policy = json.loads(attributes["RedrivePolicy"])
-        assert policy["maxReceiveCount"] == 5
+        spec = described[queue]
+        assert spec.dead_letter is not None
+        assert policy["maxReceiveCount"] == spec.dead_letter.max_receive_count
+        # docs/reliability.md promises about 10 minutes of database outage before anything
+        # is dead-lettered: receives times the visibility timeout.
+        assert policy["maxReceiveCount"] * int(attributes["VisibilityTimeout"]) >= 600
         assert policy["deadLetterTargetArn"].endswith(f"hostpulse-{queue}-dlq")
 
 
