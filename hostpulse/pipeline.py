@@ -61,56 +61,52 @@ class PipelineWatch:
     lag_bound_s: float
 
     def status(self, now_ms: int) -> PipelineAnswer:
-        return pipeline_status(self, now_ms)
-
-
-def pipeline_status(watch: PipelineWatch, now_ms: int) -> PipelineAnswer:
-    queues, gauge, lag_bound_s = watch.queues, watch.gauge, watch.lag_bound_s
-    answer_queues: dict[str, QueueHealth] = {}
-    problems: list[str] = []
-    for name, queue in queues.items():
-        stats = gauge.stats(queue.url)
-        dead = gauge.stats(queue.dead_letter_url) if queue.dead_letter_url else None
-        dead_letters = dead.waiting + dead.in_flight + dead.delayed if dead else 0
-        oldest = (
-            gauge.oldest_age_s(queue.dead_letter_url, now_ms)
-            if queue.dead_letter_url and dead_letters
-            else None
-        )
-        answer_queues[name] = {
-            "waiting": stats.waiting,
-            "in_flight": stats.in_flight,
-            "delayed": stats.delayed,
-            "dead_letters": dead_letters,
-            "oldest_dead_letter_age_s": oldest,
-        }
-        if dead_letters:
-            problems.append(
-                f"{dead_letters} message(s) in the {name} dead-letter queue: "
-                f"fix the cause, then `hostpulse replay dlq {name}`"
+        queues, gauge, lag_bound_s = self.queues, self.gauge, self.lag_bound_s
+        answer_queues: dict[str, QueueHealth] = {}
+        problems: list[str] = []
+        for name, queue in queues.items():
+            stats = gauge.stats(queue.url)
+            dead = gauge.stats(queue.dead_letter_url) if queue.dead_letter_url else None
+            dead_letters = dead.waiting + dead.in_flight + dead.delayed if dead else 0
+            oldest = (
+                gauge.oldest_age_s(queue.dead_letter_url, now_ms)
+                if queue.dead_letter_url and dead_letters
+                else None
             )
-    newest_ingested = _asked(watch.ingested.newest_ms, "Redis (the hot tier)", problems)
-    newest_stored = _asked(watch.stored.newest_stored_ms, "PostgreSQL (the tiers)", problems)
-    lag = None
-    if newest_ingested is not None:
-        # Nothing stored yet: at least as long as the newest ingested sample has waited.
-        behind = (
-            newest_ingested - newest_stored
-            if newest_stored is not None
-            else now_ms - newest_ingested
-        )
-        lag = max(0.0, behind / 1000)
-    if lag is not None and lag > lag_bound_s:
-        problems.append(f"the tiers are {lag:.0f} s behind ingest (bound {lag_bound_s:.0f} s)")
-    return {
-        "status": "degraded" if problems else "ok",
-        "queues": answer_queues,
-        "newest_ingested_ms": newest_ingested,
-        "newest_stored_ms": newest_stored,
-        "aggregate_lag_s": lag,
-        "lag_bound_s": lag_bound_s,
-        "problems": problems,
-    }
+            answer_queues[name] = {
+                "waiting": stats.waiting,
+                "in_flight": stats.in_flight,
+                "delayed": stats.delayed,
+                "dead_letters": dead_letters,
+                "oldest_dead_letter_age_s": oldest,
+            }
+            if dead_letters:
+                problems.append(
+                    f"{dead_letters} message(s) in the {name} dead-letter queue: "
+                    f"fix the cause, then `hostpulse replay dlq {name}`"
+                )
+        newest_ingested = _asked(self.ingested.newest_ms, "Redis (the hot tier)", problems)
+        newest_stored = _asked(self.stored.newest_stored_ms, "PostgreSQL (the tiers)", problems)
+        lag = None
+        if newest_ingested is not None:
+            # Nothing stored yet: at least as long as the newest ingested sample has waited.
+            behind = (
+                newest_ingested - newest_stored
+                if newest_stored is not None
+                else now_ms - newest_ingested
+            )
+            lag = max(0.0, behind / 1000)
+        if lag is not None and lag > lag_bound_s:
+            problems.append(f"the tiers are {lag:.0f} s behind ingest (bound {lag_bound_s:.0f} s)")
+        return {
+            "status": "degraded" if problems else "ok",
+            "queues": answer_queues,
+            "newest_ingested_ms": newest_ingested,
+            "newest_stored_ms": newest_stored,
+            "aggregate_lag_s": lag,
+            "lag_bound_s": lag_bound_s,
+            "problems": problems,
+        }
 
 
 # The pipeline as a host of its own, so that alert rules watch it like any other: select it
