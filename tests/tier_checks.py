@@ -10,6 +10,8 @@ from typing import Any
 import psycopg2
 import pytest
 
+from hostpulse.contract import Batch, metric_values
+
 RAW = """SELECT s.host, s.metric, (extract(epoch FROM r.ts) * 1000)::bigint, r.value
 FROM samples_raw r JOIN series s ON s.id = r.series_id WHERE s.host = ANY(%s)"""
 TIER = """SELECT s.host, s.metric, (extract(epoch FROM t.bucket) * 1000)::bigint,
@@ -62,3 +64,28 @@ def assert_tier_matches(stored: list[tuple[Any, ...]], expected: dict[Any, Any])
         s_lo, s_hi, s_total, s_count, s_last, s_last_ts = as_dict[key]
         assert (s_lo, s_hi, s_count, s_last, s_last_ts) == (lo, hi, count, last, last_ts), key
         assert s_total == pytest.approx(total, rel=1e-12), key
+
+
+def sent_raw(accepted: list[Batch]) -> list[tuple[str, str, int, float]]:
+    """What raw must hold for these batches: every sample's every metric, once."""
+    return sorted(
+        (b.host.hostname, metric, sample.ts_ms, value)
+        for b in accepted for sample in b.samples for metric, value in metric_values(sample)
+    )  # fmt: skip
+
+
+def stored_batches(url: str, hosts: list[str]) -> int:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM batches WHERE agent_id = ANY(%s)", (hosts,))
+        row = cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+def assert_stored_exactly_once(url: str, accepted: list[Batch]) -> dict[str, list[tuple[Any, ...]]]:
+    """Raw holds every accepted sample once; 1m and 1h are what raw adds up to."""
+    hosts = sorted({b.host.hostname for b in accepted})
+    stored = snapshot(url, hosts)
+    assert stored["raw"] == sent_raw(accepted)
+    assert_tier_matches(stored["1m"], independent_rollup(stored["raw"], 60_000))
+    assert_tier_matches(stored["1h"], independent_rollup(stored["raw"], 3_600_000))
+    return stored

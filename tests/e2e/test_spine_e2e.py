@@ -12,12 +12,12 @@ from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import register_agent
-from hostpulse.contract import Batch, metric_values
+from hostpulse.contract import Batch
 from hostpulse.envelope import Envelope
 from hostpulse.synthetic_fleet import RequestsTransport, SimulatedAgent, Simulation
 from hostpulse.synthetic_host import SyntheticHost
 from tests.support import CloudUnderTest, eventually
-from tests.tier_checks import assert_tier_matches, independent_rollup, snapshot
+from tests.tier_checks import assert_tier_matches, independent_rollup, sent_raw, snapshot
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
 HOSTS = 20
@@ -65,10 +65,7 @@ def test_twenty_hosts_for_two_minutes_exactly_once(local_cloud: CloudUnderTest) 
 
     assert stats.rejected == 0
     assert stats.samples == sum(len(b.samples) for b in accepted) >= HOSTS * DURATION_S // 5
-    expected_raw = sorted(
-        (b.host.hostname, metric, sample.ts_ms, value)
-        for b in accepted for sample in b.samples for metric, value in metric_values(sample)
-    )  # fmt: skip
+    expected_raw = sent_raw(accepted)
 
     def stored_batches() -> bool:
         with psycopg2.connect(endpoints["database_url"]) as conn, conn.cursor() as cur:

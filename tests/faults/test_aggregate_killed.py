@@ -10,18 +10,14 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg2
 import pytest
 import requests
 
-from hostpulse.adapters.postgres.agents import PgAgentRepository
-from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.agents import register_agent
-from hostpulse.contract import Batch, metric_values
-from hostpulse.synthetic_fleet import RequestsTransport, SimulatedAgent, Simulation
-from hostpulse.synthetic_host import SyntheticHost
-from tests.support import CloudUnderTest, eventually
-from tests.tier_checks import assert_tier_matches, independent_rollup, snapshot
+from hostpulse.contract import Batch
+from hostpulse.synthetic_fleet import RequestsTransport, Simulation
+from tests.faults.fleet import register_fleet, wait_until_stored
+from tests.support import CloudUnderTest
+from tests.tier_checks import assert_stored_exactly_once
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
 HOSTS = 5
@@ -66,14 +62,7 @@ def test_aggregation_killed_mid_batch_loses_and_doubles_nothing(
     fault_cloud: CloudUnderTest,
 ) -> None:
     endpoints = fault_cloud.endpoints
-    repository = PgAgentRepository(PgConnector(endpoints["database_url"]))
-    run = f"killed{time.time_ns() % 10**6}"
-    agents = [
-        SimulatedAgent(SyntheticHost(f"{run}-{i}", cores=2, seed=i), "") for i in range(HOSTS)
-    ]
-    for agent in agents:
-        agent.token = register_agent(repository, agent.host.hostname)
-    hosts = [a.host.hostname for a in agents]
+    agents = register_fleet(endpoints, "killed", HOSTS)
     accepted: list[Batch] = []
 
     # Kills for the first 30 s of 40; each message gets 5 receives, 5 s apart, before it would
@@ -99,22 +88,10 @@ def test_aggregation_killed_mid_batch_loses_and_doubles_nothing(
     assert stats.rejected == 0
     assert killer.kills >= 3, "the aggregate function was running and was killed"
 
-    def all_stored() -> bool:
-        with psycopg2.connect(endpoints["database_url"]) as conn, conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM batches WHERE agent_id = ANY(%s)", (hosts,))
-            return cur.fetchone() == (len(accepted),)
-
-    eventually(all_stored, timeout=240, interval=2)
+    wait_until_stored(endpoints["database_url"], agents, accepted, timeout=240)
     recovered_s = time.monotonic() - recovery_started
 
-    stored = snapshot(endpoints["database_url"], hosts)
-    expected_raw = sorted(
-        (b.host.hostname, metric, sample.ts_ms, value)
-        for b in accepted for sample in b.samples for metric, value in metric_values(sample)
-    )  # fmt: skip
-    assert stored["raw"] == expected_raw
-    assert_tier_matches(stored["1m"], independent_rollup(stored["raw"], 60_000))
-    assert_tier_matches(stored["1h"], independent_rollup(stored["raw"], 3_600_000))
+    assert_stored_exactly_once(endpoints["database_url"], accepted)
     pipeline = requests.get(f"{endpoints['local_api_url']}/api/v1/pipeline", timeout=30).json()
     assert pipeline["queues"]["aggregate"]["dead_letters"] == 0
     print(

@@ -13,21 +13,17 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg2
 import pytest
 import requests
 
-from hostpulse.adapters.postgres.agents import PgAgentRepository
-from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.agents import register_agent
-from hostpulse.contract import Batch, metric_values
+from hostpulse.contract import Batch
 from hostpulse.localcloud.paths import StatePaths
 from hostpulse.localcloud.postgres import EmbeddedPostgres
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.synthetic_fleet import RequestsTransport, SimulatedAgent, Simulation
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.synthetic_fleet import RequestsTransport, Simulation
+from tests.faults.fleet import register_fleet, wait_until_stored
 from tests.support import CloudUnderTest, eventually, free_port
-from tests.tier_checks import assert_tier_matches, independent_rollup, snapshot
+from tests.tier_checks import assert_stored_exactly_once
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
 HOSTS = 3
@@ -68,14 +64,7 @@ def test_five_minutes_without_postgres_lose_nothing(
     cloud: CloudUnderTest, database: EmbeddedPostgres
 ) -> None:
     endpoints = cloud.endpoints
-    repository = PgAgentRepository(PgConnector(endpoints["database_url"]))
-    run = f"nopg{time.time_ns() % 10**6}"
-    agents = [
-        SimulatedAgent(SyntheticHost(f"{run}-{i}", cores=2, seed=i), "") for i in range(HOSTS)
-    ]
-    for agent in agents:
-        agent.token = register_agent(repository, agent.host.hostname)
-    hosts = [a.host.hostname for a in agents]
+    agents = register_fleet(endpoints, "nopg", HOSTS)
     accepted: list[Batch] = []
     back: list[float] = []
 
@@ -101,12 +90,7 @@ def test_five_minutes_without_postgres_lose_nothing(
         restarter.join()
     assert stats.rejected == 0
 
-    def all_stored() -> bool:
-        with psycopg2.connect(endpoints["database_url"]) as conn, conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM batches WHERE agent_id = ANY(%s)", (hosts,))
-            return cur.fetchone() == (len(accepted),)
-
-    eventually(all_stored, timeout=300, interval=2)
+    wait_until_stored(endpoints["database_url"], agents, accepted, timeout=300)
     caught_up = eventually(
         lambda: (
             (a := pipeline(cloud))["aggregate_lag_s"] is not None
@@ -118,13 +102,7 @@ def test_five_minutes_without_postgres_lose_nothing(
     )
     caught_up_s = time.monotonic() - back[0]
 
-    stored = snapshot(endpoints["database_url"], hosts)
-    expected_raw = sorted(
-        (b.host.hostname, metric, sample.ts_ms, value)
-        for b in accepted for sample in b.samples for metric, value in metric_values(sample)
-    )  # fmt: skip
-    assert stored["raw"] == expected_raw
-    assert_tier_matches(stored["1m"], independent_rollup(stored["raw"], 60_000))
+    assert_stored_exactly_once(endpoints["database_url"], accepted)
     assert caught_up["queues"]["aggregate"]["dead_letters"] == 0
     assert caught_up["queues"]["alerts"]["dead_letters"] == 0
     print(

@@ -9,19 +9,15 @@ import signal
 import threading
 import time
 
-import psycopg2
 import pytest
 import redis
 
-from hostpulse.adapters.postgres.agents import PgAgentRepository
-from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.redis import keys as hot
-from hostpulse.agents import register_agent
-from hostpulse.contract import Batch, metric_values
-from hostpulse.synthetic_fleet import RequestsTransport, SimulatedAgent, Simulation
-from hostpulse.synthetic_host import SyntheticHost
-from tests.support import CloudUnderTest, eventually
-from tests.tier_checks import assert_tier_matches, independent_rollup, snapshot
+from hostpulse.contract import Batch
+from hostpulse.synthetic_fleet import RequestsTransport, Simulation
+from tests.faults.fleet import register_fleet, wait_until_stored
+from tests.support import CloudUnderTest
+from tests.tier_checks import assert_stored_exactly_once
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
 HOSTS = 3
@@ -32,13 +28,7 @@ def test_ingest_goes_on_without_redis_and_the_live_view_recovers(
     fault_cloud: CloudUnderTest,
 ) -> None:
     endpoints = fault_cloud.endpoints
-    repository = PgAgentRepository(PgConnector(endpoints["database_url"]))
-    run = f"noredis{time.time_ns() % 10**6}"
-    agents = [
-        SimulatedAgent(SyntheticHost(f"{run}-{i}", cores=2, seed=i), "") for i in range(HOSTS)
-    ]
-    for agent in agents:
-        agent.token = register_agent(repository, agent.host.hostname)
+    agents = register_fleet(endpoints, "noredis", HOSTS)
     hosts = [a.host.hostname for a in agents]
     accepted: list[Batch] = []
     redis_pid = fault_cloud.pid("redis")
@@ -71,19 +61,8 @@ def test_ingest_goes_on_without_redis_and_the_live_view_recovers(
     assert (stats.rejected, stats.retries, stats.failures) == (0, 0, {})
     latencies = sorted(stats.latencies_ms)
 
-    def all_stored() -> bool:
-        with psycopg2.connect(endpoints["database_url"]) as conn, conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM batches WHERE agent_id = ANY(%s)", (hosts,))
-            return cur.fetchone() == (len(accepted),)
-
-    eventually(all_stored, timeout=120, interval=2)
-    stored = snapshot(endpoints["database_url"], hosts)
-    expected_raw = sorted(
-        (b.host.hostname, metric, sample.ts_ms, value)
-        for b in accepted for sample in b.samples for metric, value in metric_values(sample)
-    )  # fmt: skip
-    assert stored["raw"] == expected_raw
-    assert_tier_matches(stored["1m"], independent_rollup(stored["raw"], 60_000))
+    wait_until_stored(endpoints["database_url"], agents, accepted, timeout=120)
+    assert_stored_exactly_once(endpoints["database_url"], accepted)
 
     # The hot tier holds samples sent after Redis came back: the live view is live again.
     live = redis.Redis.from_url(endpoints["redis_url"])
