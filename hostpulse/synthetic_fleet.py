@@ -41,6 +41,7 @@ class SimulationStats:
     retries: int = 0
     rate_limited: int = 0
     rejected: int = 0
+    given_up: int = 0  # batches still refused when ``give_up_after_s`` ran out: lost
     latencies_ms: list[float] = field(default_factory=list)
     failures: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -53,6 +54,7 @@ class SimulationStats:
             "retries": self.retries,
             "rate_limited": self.rate_limited,
             "rejected": self.rejected,
+            "given_up": self.given_up,
             "latency_p50_ms": round(statistics.median(latencies), 1),
             "latency_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
             "failures": dict(self.failures),
@@ -154,6 +156,8 @@ class Simulation:
             wait = float(retry_after) if status == 429 and retry_after else backoff_s(attempt)
             attempt += 1
             time.sleep(wait)
+        with self.stats.lock:
+            self.stats.given_up += 1
 
 
 class RequestsTransport:

@@ -29,6 +29,7 @@ from hostpulse.settings import ApiSettings
 from hostpulse.wiring import MigrationError, migrate_database, pipeline_watch
 
 DETACH_TIMEOUT_SECONDS = 600.0
+RESTART_TIMEOUT_SECONDS = 300.0
 
 
 class ShutdownRequested(Exception):
@@ -42,7 +43,7 @@ def say(message: str) -> None:
 def cmd_up(cloud: LocalCloud, detach: bool) -> int:
     if detach:
         return start_detached(cloud)
-    stopping = threading.Event()
+    stopping, restarting = threading.Event(), threading.Event()
     starting = True
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -52,6 +53,8 @@ def cmd_up(cloud: LocalCloud, detach: bool) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # SIGHUP, as daemons reload on it: `hostpulse restart localstack` asks for one.
+    signal.signal(signal.SIGHUP, lambda signum, frame: restarting.set())
     try:
         endpoints = cloud.start(say)
     except ShutdownRequested:
@@ -61,7 +64,7 @@ def cmd_up(cloud: LocalCloud, detach: bool) -> int:
     say("ready")
     print_endpoints(endpoints, ("dashboard_url", "ingest_url", "api_url", "aws_endpoint_url"))
     print(f"  {'endpoints':18} {cloud.paths.endpoints}", flush=True)
-    cause = cloud.watch(stopping)
+    cause = cloud.watch(stopping, restarting, say)
     if cause is not None:
         say(f"error: {cause}; see {cloud.paths.logs} and run `hostpulse up` again")
     cloud.stop(say)
@@ -114,6 +117,29 @@ def last_error(log_file: Path, offset: int = 0) -> str:
     if errors:
         return errors[-1].removeprefix("hostpulse: error: ")
     return lines[-1] if lines else "no output"
+
+
+def cmd_restart(cloud: LocalCloud, timeout: float = RESTART_TIMEOUT_SECONDS) -> int:
+    """Ask the running supervisor to restart LocalStack (drained first) and wait for it."""
+    supervisor = read_pid(cloud.paths.pid(SUPERVISOR))
+    if supervisor is None:
+        say("error: hostpulse is not running; start it with `hostpulse up`")
+        return 1
+    asked_at = time.time()
+    os.kill(supervisor, signal.SIGHUP)
+    say(f"asked the supervisor (pid {supervisor}) to restart localstack; its log says how it goes")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        endpoints = read_endpoints(cloud.paths) or {}
+        if endpoints.get("localstack_started_at", 0) > asked_at:
+            say("localstack restarted; ingest accepts batches again")
+            return 0
+        if read_pid(cloud.paths.pid(SUPERVISOR)) is None:
+            say(f"error: the supervisor stopped: {last_error(cloud.paths.log('up'))}")
+            return 1
+        time.sleep(0.5)
+    say(f"error: localstack not back within {timeout:.0f} s; see {cloud.paths.log('up')}")
+    return 1
 
 
 def cmd_down(cloud: LocalCloud) -> int:
@@ -234,6 +260,10 @@ def parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run LocalStack, PostgreSQL and Redis and deploy the stack")
     up.add_argument("--detach", action="store_true", help="return once everything is healthy")
     commands.add_parser("down", help="stop everything `up` started")
+    restart = commands.add_parser(
+        "restart", help="restart one server in place (drained first); the others keep running"
+    )
+    restart.add_argument("server", choices=["localstack"])
     commands.add_parser(
         "clean", help="stop everything and delete the local cloud's data (databases, logs)"
     )
@@ -284,6 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911, PLR0912 --
             return cmd_up(cloud, args.detach)
         if args.command == "down":
             return cmd_down(cloud)
+        if args.command == "restart":
+            return cmd_restart(cloud)
         if args.command == "clean":
             return cmd_clean(cloud)
         if args.command == "admin-token":

@@ -19,7 +19,7 @@ from hostpulse import wiring
 from hostpulse.alerts.rules import RuleFileError, load_rule_set
 from hostpulse.alerts.service import replace_rule_file
 from hostpulse.deploy.deployer import Deployer, DeployResult
-from hostpulse.deploy.model import load_stack
+from hostpulse.deploy.model import StackError, load_stack
 from hostpulse.localcloud.api_server import ApiServer
 from hostpulse.localcloud.component import Component, Health
 from hostpulse.localcloud.errors import LocalCloudError
@@ -35,6 +35,7 @@ from hostpulse.localcloud.settings import LocalCloudSettings
 SUPERVISOR = "supervisor"
 ADMIN_TOKEN_PREFIX = "hpa_"  # noqa: S105 - marks admin tokens in logs, not a secret
 Report = Callable[[str], None]
+CRASH_RESTART_WINDOW_S = 600.0
 
 
 def read_endpoints(paths: StatePaths) -> dict[str, Any] | None:
@@ -78,6 +79,7 @@ class LocalCloud:
         # The API starts after migrations and the deploy (see start()), so it is listed last.
         self.components: list[Component] = [self.postgres, self.redis, self.localstack, self.api]
         self._started: list[Component] = []
+        self._crash_restarts: list[float] = []
 
     # -- up ---------------------------------------------------------------------------------
 
@@ -191,14 +193,80 @@ class LocalCloud:
             "supervisor_pid": os.getpid(),
         }
 
-    def watch(self, stopping: threading.Event) -> str | None:
-        """Block until asked to stop (None) or until a component dies (its cause)."""
+    def watch(
+        self, stopping: threading.Event, restarting: threading.Event, report: Report
+    ) -> str | None:
+        """Block until asked to stop (None) or until a component dies (its cause).
+
+        LocalStack is restarted in place when asked (``restarting``, set by SIGHUP) after a
+        drain, and once without one when it dies by itself: the servers holding the history
+        keep running, and agents only see a few refused sends, which they retry.
+        """
         while not stopping.wait(1.0):
-            for component in self._started:
-                cause = component.crash()
+            if restarting.is_set():
+                restarting.clear()
+                cause = self.restart_localstack(report, drain=True)
                 if cause is not None:
                     return cause
+            for component in self._started:
+                cause = component.crash()
+                if cause is None:
+                    continue
+                if component is self.localstack and self._may_restart_after_crash():
+                    report(f"warning: {cause}; restarting it (what its queues held is lost)")
+                    cause = self.restart_localstack(report, drain=False)
+                    if cause is None:
+                        break
+                return cause
         return None
+
+    def _may_restart_after_crash(self) -> bool:
+        """At most one unasked restart in ten minutes: a LocalStack that keeps dying stops
+        everything, with its cause, instead of flapping."""
+        now = time.monotonic()
+        recent = self._crash_restarts and now - self._crash_restarts[-1] < CRASH_RESTART_WINDOW_S
+        if recent:
+            return False
+        self._crash_restarts.append(now)
+        return True
+
+    def restart_localstack(self, report: Report, drain: bool) -> str | None:
+        """Drain (when asked), stop LocalStack, start it, deploy the stack again and accept
+        batches again; the cause when it did not come back."""
+        if drain:
+            self.drain(report)
+        self.warn_of_dead_letters(report)
+        report("stopping localstack")
+        self.localstack.stop()
+        try:
+            report("starting localstack")
+            self.localstack.start()
+            report("deploying the stack")
+            result = self.deploy()
+        except (LocalCloudError, StackError) as error:
+            return f"localstack did not come back: {error}"
+        wiring.drain_flag(self.redis.url, result.queue_urls["aggregate"]).lower()
+        endpoints = self.endpoints(result)
+        endpoints["localstack_started_at"] = time.time()
+        write_atomically(self.paths.endpoints, json.dumps(endpoints, indent=2))
+        report("localstack restarted: ingest accepts batches again")
+        return None
+
+    def warn_of_dead_letters(self, report: Report) -> None:
+        """LocalStack keeps dead-lettered batches in memory: say so before they go."""
+        endpoints = read_endpoints(self.paths)
+        if endpoints is None or self.localstack.crash():
+            return
+        depth = wiring.queue_depth(self.settings.region, self.localstack.url)
+        for name, url in endpoints["dead_letter_queues"].items():
+            with contextlib.suppress(Exception):
+                held = depth.pending(url)
+                if held:
+                    report(
+                        f"warning: {held} message(s) in the {name} dead-letter queue are lost "
+                        "with LocalStack; replay them first with `hostpulse replay dlq` "
+                        f"{name} to keep them"
+                    )
 
     # -- down -------------------------------------------------------------------------------
 
@@ -233,6 +301,7 @@ class LocalCloud:
     def stop(self, report: Report) -> None:
         if self.localstack in self._started:
             self.drain(report)
+            self.warn_of_dead_letters(report)
         self.paths.endpoints.unlink(missing_ok=True)
         for component in reversed(self._started or self.components):
             report(f"stopping {component.name}")

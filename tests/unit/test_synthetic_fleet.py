@@ -61,3 +61,21 @@ def test_a_refused_batch_is_not_retried() -> None:
     assert transport.seqs == [0]
     assert accepted == []
     assert simulation.stats.rejected == 1
+
+
+def test_a_batch_refused_until_the_deadline_is_counted_as_given_up() -> None:
+    transport = ScriptedTransport([503] * 1000)
+    simulation = Simulation(
+        [SimulatedAgent(SyntheticHost("sim-1"), "token")],
+        "http://ingest",
+        transport,
+        interval_s=0.01,
+        send_every_s=10,
+        duration_s=0.02,
+        give_up_after_s=0.3,
+    )
+
+    stats = simulation.run()
+
+    assert (stats.batches, stats.given_up) == (0, 1)
+    assert stats.retries >= 1
