@@ -15,6 +15,7 @@ from hostpulse.alerts.ports import RuleStore
 from hostpulse.health import Probe
 from hostpulse.live import LiveHub
 from hostpulse.pipeline import PipelineWatch
+from hostpulse.pipeline_history import PipelineHistory
 from hostpulse.query import QueryService
 from hostpulse.settings import ApiSettings
 
@@ -33,6 +34,10 @@ def get_live_hub() -> LiveHub:
 
 def get_pipeline() -> PipelineWatch:
     return wiring.api_pipeline_watch()
+
+
+def get_pipeline_history() -> PipelineHistory:
+    return wiring.api_pipeline_history()
 
 
 def get_now() -> datetime:
@@ -98,4 +103,5 @@ AlertRules = Annotated[RuleStore, Depends(get_alert_store)]
 Probes = Annotated[list[Probe], Depends(get_probes)]
 Reader = Depends(require_reader)
 Pipeline = Annotated[PipelineWatch, Depends(get_pipeline)]
+PipelineMinutes = Annotated[PipelineHistory, Depends(get_pipeline_history)]
 Admin = Depends(require_admin)

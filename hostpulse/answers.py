@@ -224,6 +224,30 @@ class PipelineAnswer(TypedDict):
     problems: list[str]
 
 
+class QueueHistory(TypedDict):
+    waiting: list[int | None]  # waiting or delayed
+    in_flight: list[int | None]
+    dead_letters: list[int | None]
+
+
+class PipelineHistoryAnswer(TypedDict):
+    """The pipeline minute by minute, in columns beside ``minutes_ms``; null where no minute
+    was recorded."""
+
+    step_s: int
+    minutes_ms: list[int]
+    ingest_batches: list[float | None]  # answered 202
+    ingest_samples: list[float | None]
+    ingest_refused: list[float | None]  # 4xx
+    ingest_failed: list[float | None]  # 5xx
+    latency_avg_ms: list[float | None]  # ingest's own time per request
+    latency_p95_ms: list[float | None]  # estimated from a histogram, as Prometheus does
+    aggregate_stored: list[float | None]  # batches
+    aggregate_failed: list[float | None]  # messages handed back for a retry
+    lag_s: list[float | None]
+    queues: dict[str, QueueHistory]
+
+
 class Problem(TypedDict):
     """Every refusal of the API: 4xx with what was wrong."""
 

@@ -27,6 +27,9 @@ class CoreSettings(BaseSettings):
         "us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
     )
     aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
+    # Names the deployment whose pipeline figures these are (several may share Redis and
+    # PostgreSQL); ingest sends to it.
+    aggregate_queue_url: str | None = None
 
     @property
     def tiers(self) -> tuple[Tier, Tier, Tier]:
@@ -60,7 +63,6 @@ class AggregateSettings(CoreSettings):
 class PipelineSettings(CoreSettings):
     """The queues the pipeline view and its alert rules watch (unset: none)."""
 
-    aggregate_queue_url: str | None = None
     alerts_queue_url: str | None = None
     aggregate_dead_letter_url: str | None = None
     alerts_dead_letter_url: str | None = None

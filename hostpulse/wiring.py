@@ -25,6 +25,7 @@ from hostpulse.adapters.postgres.agents import CachedAgentDirectory, PgAgentRepo
 from hostpulse.adapters.postgres.alerts import PgAlertStore
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricReader, PgMetricStore
+from hostpulse.adapters.postgres.pipeline import PgPipelineHistory
 from hostpulse.adapters.postgres.probe import PostgresProbe
 from hostpulse.adapters.redis import keys as hot
 from hostpulse.adapters.redis.client import redis_client
@@ -36,13 +37,16 @@ from hostpulse.adapters.redis.hot import (
     RedisRateLimiter,
 )
 from hostpulse.adapters.redis.live import RedisLiveSource
+from hostpulse.adapters.redis.pipeline import RedisMinuteTally
 from hostpulse.adapters.redis.probe import RedisProbe
 from hostpulse.alerts.service import AlertService
+from hostpulse.guard import Guard
 from hostpulse.health import Probe
 from hostpulse.ingest.ports import Counters
 from hostpulse.ingest.service import IngestLimits, IngestService
 from hostpulse.live import LiveHub
 from hostpulse.pipeline import PipelineWatch, WatchedQueue
+from hostpulse.pipeline_history import PipelineMeter, PipelineRecorder
 from hostpulse.query import HostAges, QueryService
 from hostpulse.settings import (
     CoreSettings,
@@ -119,7 +123,36 @@ def ingest_service(counters: Counters, settings: IngestSettings | None = None) -
             max_age_ms=int(tiers[0].retention.total_seconds() * 1000),
         ),
         auth_throttle=RedisAuthThrottle(redis, settings.auth_failures_per_minute),
+        meter=PipelineMeter(
+            RedisMinuteTally(redis, hot.deployment_id(settings.aggregate_queue_url))
+        ),
     )
+
+
+def pipeline_meter(counters: Counters) -> PipelineMeter:
+    """Aggregation's share of the pipeline's tally; Redis away costs one timeout per 10 s."""
+    settings = core_settings()
+    redis = redis_client(settings.redis_url, settings.connect_timeout_seconds)
+    tally = RedisMinuteTally(redis, hot.deployment_id(settings.aggregate_queue_url))
+    return PipelineMeter(tally, Guard(counters))
+
+
+def pipeline_recorder(settings: CoreSettings) -> PipelineRecorder:
+    """The schedule's side: read the minute's tally, keep the row."""
+    deployment = hot.deployment_id(settings.aggregate_queue_url)
+    return PipelineRecorder(
+        RedisMinuteTally(
+            redis_client(settings.redis_url, settings.connect_timeout_seconds), deployment
+        ),
+        PgPipelineHistory(_pg(settings), deployment),
+        keep_ms=int(settings.tiers[1].retention.total_seconds() * 1000),
+    )
+
+
+@lru_cache(maxsize=1)
+def api_pipeline_history() -> PgPipelineHistory:
+    settings = api_settings()
+    return PgPipelineHistory(_pg(settings), hot.deployment_id(settings.aggregate_queue_url))
 
 
 @lru_cache(maxsize=1)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from hostpulse.agents import AgentGrant
 from hostpulse.contract import Batch
+from hostpulse.pipeline_history import PipelineMinute
 
 
 class Unavailable(ConnectionError):
@@ -107,3 +108,36 @@ class MemoryCounters:
 
     def count(self, name: str, value: float = 1) -> None:
         self.counts[name] += int(value)
+
+
+class MemoryTally:
+    """The pipeline's per-minute tally; ``down`` makes every call fail, as Redis away does."""
+
+    def __init__(self) -> None:
+        self.minutes: dict[int, dict[str, float]] = {}
+        self.down = False
+        self.calls = 0
+
+    def add(self, minute_ms: int, counts: Mapping[str, float]) -> None:
+        self.calls += 1
+        if self.down:
+            raise Unavailable("tally")
+        minute = self.minutes.setdefault(minute_ms, {})
+        for name, value in counts.items():
+            minute[name] = minute.get(name, 0.0) + value
+
+    def read(self, minute_ms: int) -> dict[str, float]:
+        return dict(self.minutes.get(minute_ms, {}))
+
+
+class MemoryPipelineHistory:
+    def __init__(self) -> None:
+        self.rows: dict[int, PipelineMinute] = {}
+
+    def put(self, minute: PipelineMinute, keep_ms: int) -> None:
+        self.rows[minute.minute_ms] = minute
+        for old in [m for m in self.rows if m < minute.minute_ms - keep_ms]:
+            del self.rows[old]
+
+    def read(self, since_ms: int, until_ms: int) -> list[PipelineMinute]:
+        return [self.rows[m] for m in sorted(self.rows) if since_ms <= m <= until_ms]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
-from api.dependencies import Now, Pipeline, Reader
+from api.dependencies import Now, Pipeline, PipelineMinutes, Reader
+from api.params import parse_time
 from api.problems import refusals
-from hostpulse.answers import PipelineAnswer
+from hostpulse.answers import PipelineAnswer, PipelineHistoryAnswer
+from hostpulse.pipeline_history import history_answer
 
 router = APIRouter(tags=["pipeline"], dependencies=[Reader], responses=refusals(401))
 
@@ -19,6 +23,24 @@ router = APIRouter(tags=["pipeline"], dependencies=[Reader], responses=refusals(
 )
 def pipeline(watch: Pipeline, now: Now) -> PipelineAnswer:
     return watch.status(int(now.timestamp() * 1000))
+
+
+@router.get(
+    "/api/v1/pipeline/history",
+    summary="The pipeline minute by minute: ingest rate, latency and errors, aggregation, "
+    "queues, dead letters and lag (at most the last 7 days of the range)",
+    responses=refusals(400),
+)
+def pipeline_history(
+    minutes: PipelineMinutes,
+    now: Now,
+    from_: Annotated[str, Query(alias="from")] = "-1h",
+    to: str = "now",
+) -> PipelineHistoryAnswer:
+    start, end = parse_time(from_, now, "from"), parse_time(to, now, "to")
+    if end <= start:
+        raise HTTPException(400, "'to' must be after 'from'")
+    return history_answer(minutes, int(start.timestamp() * 1000), int(end.timestamp() * 1000))
 
 
 def exposition(answer: PipelineAnswer) -> bytes:

@@ -49,6 +49,18 @@ export function frameFromSamples(samples) {
   return { xs, columns };
 }
 
+// A value with no neighbour (a gap on each side) draws no line: mark it as a point instead, or
+// a minute recorded between unrecorded ones would not show at all.
+function isolatedPoints(u, seriesIndex, show) {
+  if (show) return null;
+  const ys = u.data[seriesIndex];
+  const idxs = [];
+  for (let i = 0; i < ys.length; i++) {
+    if (ys[i] != null && ys[i - 1] == null && ys[i + 1] == null) idxs.push(i);
+  }
+  return idxs.length ? idxs : null;
+}
+
 function naturalCompare(a, b) {
   return a.localeCompare(b, undefined, { numeric: true });
 }
@@ -127,6 +139,7 @@ export class TimeChart {
           stroke: PALETTE[i % PALETTE.length],
           width: 1.5,
           spanGaps: false,
+          points: { filter: isolatedPoints },
           value: (u, v) => (v === null || v === undefined ? "–" : this.format(v)),
         })),
       ],

@@ -26,3 +26,22 @@ export function usageBar(percentValue) {
   bar.firstChild.style.width = `${Math.max(0, Math.min(100, percentValue ?? 0))}%`;
   return bar;
 }
+
+// The timers a page sets: all cleared when it goes, and none runs its work after that.
+export function pageTimers() {
+  const ids = new Set();
+  let stopped = false;
+  return {
+    later(fn, ms) {
+      const id = setTimeout(() => {
+        ids.delete(id);
+        if (!stopped) fn();
+      }, ms);
+      ids.add(id);
+    },
+    stop() {
+      stopped = true;
+      for (const id of ids) clearTimeout(id);
+    },
+  };
+}

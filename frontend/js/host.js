@@ -3,7 +3,7 @@
 import { alertList, alertMarkers, activeAlerts } from "./alerts.js";
 import { getJson } from "./api.js";
 import { TimeChart, frameFromSamples, frameFromSeries } from "./charts.js";
-import { el, stateMessage, usageBar } from "./dom.js";
+import { el, pageTimers, stateMessage, usageBar } from "./dom.js";
 import { age, bytes, duration, number, percent, rate } from "./format.js";
 import { LiveFeed } from "./live.js";
 import { SortableTable } from "./table.js";
@@ -109,17 +109,9 @@ export function hostView(app, host) {
 
   let samples = [];
   let feed = null;
-  const timers = new Set();
+  const timers = pageTimers();
+  const later = timers.later;
   let drawPending = false;
-  let stopped = false;
-
-  function later(fn, ms) {
-    const id = setTimeout(() => {
-      timers.delete(id);
-      if (!stopped) fn();
-    }, ms);
-    timers.add(id);
-  }
 
   function drawLive() {
     drawPending = false;
@@ -287,8 +279,7 @@ export function hostView(app, host) {
       else loadHistory();
     },
     stop() {
-      stopped = true;
-      for (const id of timers) clearTimeout(id);
+      timers.stop();
       feed?.stop();
       for (const chart of charts) chart.dispose();
     },

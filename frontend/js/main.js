@@ -4,11 +4,13 @@ import { config, loadConfig } from "./api.js";
 import { el } from "./dom.js";
 import { fleetView } from "./fleet.js";
 import { hostView } from "./host.js";
+import { pipelineView } from "./pipeline.js";
 
 const view = document.getElementById("view");
 const banner = document.getElementById("banner");
 const badge = document.getElementById("connection");
 const crumbs = document.getElementById("crumbs");
+const pipelineLink = document.getElementById("pipeline-link");
 let current = null;
 
 const BADGE_TEXT = {
@@ -74,13 +76,18 @@ function route() {
   current?.stop();
   const params = new URLSearchParams(location.search);
   const host = params.get("host");
-  current = host ? hostView(app, host) : fleetView(app);
-  crumbs.replaceChildren(...(host
+  const page = params.get("page");
+  if (host) current = hostView(app, host);
+  else if (page === "pipeline") current = pipelineView(app);
+  else current = fleetView(app);
+  const where = host ?? (page === "pipeline" ? "Pipeline" : null);
+  crumbs.replaceChildren(...(where
     ? [el("a", { href: `?${new URLSearchParams(keptParams())}`, onclick: (event) => {
         event.preventDefault();
         app.go({});
-      } }, "Fleet"), " / ", host]
+      } }, "Fleet"), " / ", where]
     : []));
+  pipelineLink.setAttribute("aria-current", page === "pipeline" && !host ? "page" : "false");
   document.title = `${current.title} · hostpulse`;
   view.replaceChildren(current.element);
   view.setAttribute("aria-busy", "false");
@@ -106,6 +113,10 @@ document.getElementById("theme").addEventListener("click", () => {
 document.querySelector("[data-nav]").addEventListener("click", (event) => {
   event.preventDefault();
   app.go({});
+});
+pipelineLink.addEventListener("click", (event) => {
+  event.preventDefault();
+  app.go({ page: "pipeline" });
 });
 window.addEventListener("popstate", route);
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -10,13 +11,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hostpulse.aggregate import aggregate_records
 from hostpulse.observability import PowertoolsCounters
-from hostpulse.wiring import Lazy, aggregate_archive, metric_store
+from hostpulse.wiring import Lazy, aggregate_archive, metric_store, pipeline_meter
 
 logger = Logger(service="aggregate")
 metrics = Metrics(namespace="hostpulse", service="aggregate")
 counters = PowertoolsCounters(metrics)
 store = Lazy(metric_store)
 archive = Lazy(aggregate_archive)
+meter = Lazy(lambda: pipeline_meter(counters))
 
 
 # Not Powertools' BatchProcessor: it handles records one at a time, and one transaction for
@@ -32,4 +34,5 @@ def handler(event: SQSEvent, context: LambdaContext) -> dict[str, Any]:
     counters.count("batches_seq_reused", outcome.reused_seq)
     counters.count("messages_failed", len(outcome.failed))
     counters.count("archive_failures", int(outcome.archive_failed))
+    meter().aggregated(outcome.stored, len(outcome.failed), int(time.time() * 1000))
     return {"batchItemFailures": [{"itemIdentifier": m} for m in outcome.failed]}

@@ -10,11 +10,13 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hostpulse.pipeline import watch_pipeline
-from hostpulse.wiring import Lazy, alert_service, alerts_pipeline_watch
+from hostpulse.settings import alert_settings
+from hostpulse.wiring import Lazy, alert_service, alerts_pipeline_watch, pipeline_recorder
 
 logger = Logger(service="alerts-tick")
 service = Lazy(alert_service)
 pipeline = Lazy(alerts_pipeline_watch)
+recorder = Lazy(lambda: pipeline_recorder(alert_settings()))
 
 
 @logger.inject_lambda_context
@@ -22,7 +24,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now_ms = int(time.time() * 1000)
     pipeline_status: str
     try:  # first, so that what it fires is delivered by this tick
-        pipeline_status = watch_pipeline(service(), pipeline(), now_ms)["status"]
+        answer = watch_pipeline(service(), pipeline(), now_ms)
+        pipeline_status = answer["status"]
+        recorder().record(answer, now_ms)  # the minute that just ended, for the history
     except Exception:  # queues or stores away: the host checks below still run
         logger.exception("pipeline check failed")
         pipeline_status = "unknown"

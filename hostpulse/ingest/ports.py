@@ -6,6 +6,12 @@ from typing import Protocol
 
 from hostpulse.agents import AgentGrant
 from hostpulse.contract import Batch
+from hostpulse.guard import Counters
+
+__all__ = [
+    "AgentDirectory", "Archive", "AuthThrottle", "BatchQueue", "Counters", "HotStore",
+    "IngestMeter", "RateLimiter",
+]  # fmt: skip
 
 
 class AgentDirectory(Protocol):
@@ -51,5 +57,6 @@ class Archive(Protocol):
     def get(self, key: str) -> bytes: ...
 
 
-class Counters(Protocol):
-    def count(self, name: str, value: float = 1) -> None: ...
+class IngestMeter(Protocol):
+    def answered(self, status: int, samples: int, elapsed_ms: float, now_ms: int) -> None:
+        """One answer for the pipeline's minute-by-minute history."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import time
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from hostpulse.agents import AGENT_NAME, AgentGrant
 from hostpulse.contract import Batch
 from hostpulse.envelope import envelope_for
-from hostpulse.ingest.guard import Guard
+from hostpulse.guard import Guard
 from hostpulse.ingest.ports import (
     AgentDirectory,
     Archive,
@@ -28,6 +29,7 @@ from hostpulse.ingest.ports import (
     BatchQueue,
     Counters,
     HotStore,
+    IngestMeter,
     RateLimiter,
 )
 from hostpulse.seed import SeedSnapshot, seed_batch
@@ -132,6 +134,7 @@ class IngestService:
         limits: IngestLimits | None = None,
         auth_throttle: AuthThrottle | None = None,
         redis_guard: Guard | None = None,
+        meter: IngestMeter | None = None,
     ) -> None:
         self.agents = agents
         self.auth_throttle = auth_throttle
@@ -143,6 +146,7 @@ class IngestService:
         self.limits = limits or IngestLimits()
         # One guard for everything on Redis: when it is away, it is away for all of them.
         self.redis = redis_guard or Guard(counters)
+        self.meter = meter
 
     def ingest(self, request: IngestRequest) -> IngestResponse:
         """POST /v1/ingest: one wire-contract batch."""
@@ -153,6 +157,22 @@ class IngestService:
         return self._handle(request, self._seed_batch)
 
     def _handle(
+        self, request: IngestRequest, parse: Callable[[bytes, str], Batch]
+    ) -> IngestResponse:
+        started = time.perf_counter()
+        response = self._answer(request, parse)
+        meter = self.meter
+        if meter is not None:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            samples = int(response.body.get("samples", 0)) if response.status == 202 else 0
+            self.redis.call(
+                lambda: meter.answered(response.status, samples, elapsed_ms, request.received_ms),
+                None,
+                "pipeline_meter_failures",
+            )
+        return response
+
+    def _answer(
         self, request: IngestRequest, parse: Callable[[bytes, str], Batch]
     ) -> IngestResponse:
         try:

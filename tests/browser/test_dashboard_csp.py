@@ -35,7 +35,7 @@ def drawn_points(page: Page, chart: str) -> int:
     return int(page.locator(f"[data-chart={chart}]").get_attribute("data-points") or 0)
 
 
-def test_the_fleet_and_a_host_page_work_with_the_csp_enforced(
+def test_the_fleet_a_host_and_the_pipeline_page_work_with_the_csp_enforced(
     strict_page: tuple[Page, list[str]], api_server: ApiServer, fleet: Fleet
 ) -> None:
     page, refused = strict_page
@@ -50,4 +50,11 @@ def test_the_fleet_and_a_host_page_work_with_the_csp_enforced(
 
     assert drawn_points(page, "cpu") > 0
     expect(page.locator("#processes tbody tr").first).to_be_visible()
+    assert refused == []
+
+    # The Pipeline page of an API that watches no queues: it says so, under the same CSP.
+    page.click("#pipeline-link")
+    expect(page.locator("#pipeline-status .verdict")).to_be_visible()
+    expect(page.locator("#queues")).to_contain_text("watches no queues")
+    expect(page.locator("[data-chart=ingest]")).to_be_visible()
     assert refused == []

@@ -4,6 +4,8 @@ stack deployed again, PostgreSQL and Redis never stop, and every batch lands exa
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -17,7 +19,7 @@ from hostpulse.contract import Batch
 from hostpulse.synthetic_fleet import RequestsTransport, Simulation
 from tests.e2e.agent_support import raw_timestamps, recording_agent
 from tests.faults.fleet import register_fleet, wait_until_stored
-from tests.support import CloudUnderTest, eventually
+from tests.support import CloudUnderTest, eventually, pid_alive
 from tests.tier_checks import assert_stored_exactly_once
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
@@ -84,3 +86,29 @@ def test_a_localstack_restart_under_load_loses_nothing_and_agents_resume(
         f"({stats.summary()['failures']}); ingest latency p50 "
         f"{latencies[len(latencies) // 2]:.0f} ms, max {latencies[-1]:.0f} ms"
     )
+
+
+def test_a_localstack_that_dies_is_restarted_and_ingest_accepts_again(
+    fault_cloud: CloudUnderTest,
+) -> None:
+    endpoints = fault_cloud.endpoints
+    agents = register_fleet(endpoints, "lscrash", 1)
+    supervisor = endpoints["supervisor_pid"]
+    killed_at = time.time()
+    os.kill(fault_cloud.pid("localstack"), signal.SIGKILL)
+
+    eventually(
+        lambda: fault_cloud.endpoints.get("localstack_started_at", 0) > killed_at,
+        timeout=300,
+        interval=1,
+    )
+    assert pid_alive(supervisor), "the supervisor stayed up and restarted only LocalStack"
+    accepted: list[Batch] = []
+    stats = Simulation(
+        agents, endpoints["ingest_url"], RequestsTransport(), interval_s=1, send_every_s=2,
+        duration_s=6, on_accepted=accepted.append,
+    ).run()  # fmt: skip
+    assert (stats.batches, stats.given_up) == (len(accepted), 0) and accepted
+    wait_until_stored(endpoints["database_url"], agents, accepted, timeout=120)
+    log = (fault_cloud.state_dir / "logs" / "up.log").read_text()
+    assert "restarting it (what its queues held is lost)" in log

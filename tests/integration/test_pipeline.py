@@ -4,6 +4,7 @@ dead-lettered batch, and a replay clears it."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,9 +13,10 @@ import requests
 from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.envelope import Envelope
 from hostpulse.synthetic_host import SyntheticHost
-from tests.support import CloudUnderTest, eventually
+from tests.support import CloudUnderTest, eventually, post, post_batch
 
 pytestmark = pytest.mark.localcloud
+NewAgent = Callable[[str], tuple[str, str]]
 
 
 def pipeline(cloud: CloudUnderTest, base: str) -> dict[str, Any]:
@@ -60,3 +62,46 @@ def test_a_dead_lettered_batch_shows_everywhere_until_replayed(local_cloud: Clou
     replayed = local_cloud.cli("replay", "dlq", "aggregate", "--host", host.hostname)
     assert replayed.returncode == 0, replayed.stdout
     eventually(lambda: dead_letters(local_cloud) == before, timeout=30)
+
+
+def history(cloud: CloudUnderTest, base: str, since: str = "-15m") -> dict[str, Any]:
+    answer = requests.get(
+        f"{cloud.endpoints[base]}/api/v1/pipeline/history", params={"from": since}, timeout=60
+    )
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def total(column: list[float | None]) -> float:
+    return sum(value or 0 for value in column)
+
+
+@pytest.mark.timeout(400)
+def test_the_history_counts_every_batch_minute_by_minute(
+    local_cloud: CloudUnderTest, new_agent: NewAgent
+) -> None:
+    base = history(local_cloud, "local_api_url")
+    before = (total(base["ingest_batches"]), total(base["aggregate_stored"]))
+    name, token = new_agent("history")
+    host = SyntheticHost(name)
+    now = int(time.time() * 1000)
+    for seq in range(6):
+        sent = host.batch([now - 1000 * (6 - seq)]).model_copy(update={"seq": seq})
+        assert post_batch(local_cloud, sent, token).status_code == 202
+    assert post(local_cloud.endpoints["ingest_url"], b"{}", "hp_wrong").status_code == 401
+
+    # The schedule closes each minute once it has ended: within about two minutes.
+    def counted() -> dict[str, Any] | None:
+        seen = history(local_cloud, "local_api_url")
+        batches, stored = total(seen["ingest_batches"]), total(seen["aggregate_stored"])
+        return seen if batches >= before[0] + 6 and stored >= before[1] + 6 else None
+
+    seen = eventually(counted, timeout=240, interval=5)
+    assert total(seen["ingest_refused"]) >= 1
+    latencies = [v for v in seen["latency_p95_ms"] if v is not None]
+    assert latencies and all(0 < v <= 10_000 for v in latencies)
+    assert "aggregate" in seen["queues"] and "alerts" in seen["queues"]
+    assert len(seen["minutes_ms"]) == len(seen["ingest_batches"]) >= 15
+    through_lambda = history(local_cloud, "api_url")  # the api function reads the same rows
+    assert total(through_lambda["ingest_batches"]) >= before[0] + 6

@@ -10,9 +10,10 @@ import pytest
 
 from hostpulse.contract import Batch
 from hostpulse.envelope import MAX_INLINE_BYTES, Envelope
-from hostpulse.ingest.guard import Guard
+from hostpulse.guard import Guard
 from hostpulse.ingest.ports import AuthThrottle
 from hostpulse.ingest.service import IngestLimits, IngestRequest, IngestService
+from hostpulse.pipeline_history import PipelineMeter, minute_of
 from hostpulse.synthetic_host import SyntheticHost
 from tests.fakes import (
     MemoryAgents,
@@ -22,6 +23,7 @@ from tests.fakes import (
     MemoryHot,
     MemoryLimiter,
     MemoryQueue,
+    MemoryTally,
 )
 
 TOKEN = "hp_token-of-web-1"
@@ -438,3 +440,26 @@ def test_without_the_throttles_store_tokens_are_still_checked() -> None:
     # The first failure is paid once; then Redis is left alone for a while (skipped, counted).
     assert rig.counters.counts["auth_throttle_failures"] == 1
     assert rig.counters.counts["redis_skipped"] >= 1
+
+
+def test_every_answer_is_tallied_for_the_pipeline_history_and_a_tally_away_costs_nothing() -> None:
+    rig, tally, now = Rig(), MemoryTally(), [0.0]
+    service = IngestService(
+        rig.agents, rig.limiter, rig.queue, rig.hot, rig.archive, rig.counters,
+        redis_guard=Guard(rig.counters, cooldown_s=10, clock=lambda: now[0]),
+        meter=PipelineMeter(tally),
+    )  # fmt: skip
+
+    assert service.ingest(request(batch().model_dump_json().encode())).status == 202
+    assert service.ingest(request(b"{", token="hp_unknown")).status == 401
+    minute = tally.read(minute_of(NOW_MS))
+    assert (minute["ingest_batches"], minute["ingest_samples"], minute["ingest_refused"]) == (
+        1, 3, 1,
+    )  # fmt: skip
+    assert minute["answers"] == 2 and minute["latency_ms_sum"] > 0
+
+    tally.down = True  # Redis away: the batch is still accepted, the tally skipped after once
+    for seq in (1, 2, 3):
+        assert service.ingest(request(batch(seq=seq).model_dump_json().encode())).status == 202
+    assert tally.calls == 3
+    assert rig.counters.counts["pipeline_meter_failures"] == 1

@@ -25,11 +25,21 @@ def live_channel(host: str) -> str:
     return f"{PREFIX}:live:{host}"
 
 
+def deployment_id(aggregate_queue_url: str | None) -> str:
+    """Names one deployment by its aggregate queue, so that several sharing a Redis or a
+    database never mix their figures nor stop each other."""
+    if not aggregate_queue_url:
+        return "default"
+    return hashlib.sha256(aggregate_queue_url.encode()).hexdigest()[:16]
+
+
 def draining_key(aggregate_queue_url: str) -> str:
-    """Set while one deployment shuts down (ingest answers 503). Keyed by the deployment's
-    queue, so that several deployments sharing a Redis never stop each other."""
-    digest = hashlib.sha256(aggregate_queue_url.encode()).hexdigest()[:16]
-    return f"{PREFIX}:draining:{digest}"
+    """Set while one deployment shuts down (ingest answers 503)."""
+    return f"{PREFIX}:draining:{deployment_id(aggregate_queue_url)}"
+
+
+def pipeline_minute_key(deployment: str, minute_ms: int) -> str:
+    return f"{PREFIX}:pipeline:{deployment}:{minute_ms}"  # hash: tally name -> count
 
 
 def rate_key(agent_id: str) -> str:

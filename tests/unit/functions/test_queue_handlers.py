@@ -17,10 +17,11 @@ from hostpulse.alerts.rules import load_rule_set
 from hostpulse.alerts.service import AlertService
 from hostpulse.contract import Batch, Cpu
 from hostpulse.envelope import Envelope
+from hostpulse.pipeline_history import PipelineMeter, minute_of
 from hostpulse.synthetic_host import SyntheticHost
 from tests.alert_fakes import MemoryAlertStore, RecordingChannel
 from tests.events import sqs_event
-from tests.fakes import MemoryArchive, Unavailable
+from tests.fakes import MemoryArchive, MemoryTally, Unavailable
 
 
 @dataclass
@@ -53,7 +54,14 @@ def queued(host: SyntheticHost, *cpu: float) -> str:
 
 
 @pytest.fixture
-def tiers(hand_in: Any) -> MemoryTiers:
+def tally(hand_in: Any) -> MemoryTally:
+    tally = MemoryTally()
+    hand_in(aggregate.meter, PipelineMeter(tally))
+    return tally
+
+
+@pytest.fixture
+def tiers(hand_in: Any, tally: MemoryTally) -> MemoryTiers:
     tiers = MemoryTiers()
     hand_in(aggregate.store, tiers)
     hand_in(aggregate.archive, MemoryArchive())
@@ -61,7 +69,7 @@ def tiers(hand_in: Any) -> MemoryTiers:
 
 
 def test_aggregate_stores_each_batch_and_fails_only_the_unreadable_one(
-    tiers: MemoryTiers, context: LambdaContext
+    tiers: MemoryTiers, tally: MemoryTally, context: LambdaContext
 ) -> None:
     host = SyntheticHost("web-1", cores=2)
     first, second = queued(host, 10.0), queued(host, 20.0)
@@ -71,6 +79,8 @@ def test_aggregate_stores_each_batch_and_fails_only_the_unreadable_one(
 
     assert answer == {"batchItemFailures": [{"itemIdentifier": ids[1]}]}
     assert sorted(tiers.stored) == [("web-1", 0), ("web-1", 1)]
+    minute = tally.read(minute_of(int(time.time() * 1000)))  # for the pipeline's history
+    assert minute == {"aggregate_stored": 2.0, "aggregate_failed": 1.0}
 
 
 def test_aggregate_with_the_database_gone_hands_every_message_back(

@@ -21,11 +21,13 @@ from hostpulse.alerts.rules import load_rule_set
 from hostpulse.alerts.service import AlertService
 from hostpulse.partitions import partition_name
 from hostpulse.pipeline import PipelineWatch, QueueStats, WatchedQueue
+from hostpulse.pipeline_history import PipelineRecorder
 from hostpulse.query import QueryService
 from hostpulse.settings import ApiSettings
 from hostpulse.tiers import default_tiers
 from tests.alert_fakes import MemoryAlertStore, RecordingChannel
 from tests.events import api_gateway_event, scheduled_event
+from tests.fakes import MemoryPipelineHistory, MemoryTally
 from tests.unit.test_query_api import NOW, MemoryHot, MemoryReader
 
 
@@ -66,10 +68,14 @@ def test_the_alert_tick_fires_for_a_host_gone_silent(hand_in: Any, context: Lamb
     channel = RecordingChannel()
     hand_in(alerts_tick.service, AlertService(store, {"log": channel}))
     hand_in(alerts_tick.pipeline, quiet_pipeline(dead_letters=0))
+    history = MemoryPipelineHistory()
+    hand_in(alerts_tick.recorder, PipelineRecorder(MemoryTally(), history, keep_ms=3_600_000))
 
     answer = alerts_tick.handler(scheduled_event(), context)
 
     assert answer["fired"] == 1 and answer["delivered"] == 1
+    [minute] = history.rows.values()  # the minute that just ended, kept for the history
+    assert minute.queues == {"aggregate": {"waiting": 0, "in_flight": 0, "dead_letters": 0}}
     assert [(sent["rule"], sent["host"]) for _, sent in channel.sent] == [("HostSilent", "db-1")]
     assert answer["pipeline"] == "ok"
 
@@ -107,6 +113,8 @@ def test_the_alert_tick_alerts_on_the_pipelines_dead_letters(
     channel = RecordingChannel()
     hand_in(alerts_tick.service, AlertService(MemoryAlertStore(rules), {"log": channel}))
     hand_in(alerts_tick.pipeline, quiet_pipeline(dead_letters=3))
+    recorder = PipelineRecorder(MemoryTally(), MemoryPipelineHistory(), keep_ms=3_600_000)
+    hand_in(alerts_tick.recorder, recorder)
 
     answer = alerts_tick.handler(scheduled_event(), context)
 

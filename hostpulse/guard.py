@@ -1,17 +1,20 @@
-"""Dependencies that help ingest but are not needed for it: Redis (hot tier, rate limits, the
-failed-token throttle). Without them a batch is still queued and answered 202."""
+"""Dependencies that help but are not needed: Redis for ingest (hot tier, rate limits, the
+failed-token throttle, the pipeline's tally) and for aggregation (the tally). Without them a
+batch is still queued and answered 202, and still stored."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
-from typing import TypeVar
-
-from hostpulse.ingest.ports import Counters
+from typing import Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class Counters(Protocol):
+    def count(self, name: str, value: float = 1) -> None: ...
 
 
 class Guard:
