@@ -157,6 +157,34 @@ class PipelineRecorder:
         return row
 
 
+@dataclass(frozen=True)
+class RecentTotals:
+    """The last minutes added up: what `hostpulse status` says about errors."""
+
+    minutes: int  # minutes recorded among those asked for
+    ingest_batches: int
+    ingest_refused: int
+    ingest_failed: int
+    aggregate_stored: int
+    aggregate_failed: int
+    worst_latency_p95_ms: float | None
+
+
+def recent_totals(history: PipelineHistory, now_ms: int, minutes: int = 15) -> RecentTotals:
+    last = minute_of(now_ms) - MINUTE_MS
+    rows = history.read(last - (minutes - 1) * MINUTE_MS, last)
+    latencies = [r.latency_p95_ms for r in rows if r.latency_p95_ms is not None]
+    return RecentTotals(
+        minutes=len(rows),
+        ingest_batches=sum(r.ingest_batches for r in rows),
+        ingest_refused=sum(r.ingest_refused for r in rows),
+        ingest_failed=sum(r.ingest_failed for r in rows),
+        aggregate_stored=sum(r.aggregate_stored for r in rows),
+        aggregate_failed=sum(r.aggregate_failed for r in rows),
+        worst_latency_p95_ms=max(latencies, default=None),
+    )
+
+
 def history_answer(history: PipelineHistory, since_ms: int, until_ms: int) -> PipelineHistoryAnswer:
     """Every minute of the range, in columns; a minute no row was kept for is null (a gap in
     a chart, not a zero)."""

@@ -149,6 +149,13 @@ def pipeline_recorder(settings: CoreSettings) -> PipelineRecorder:
     )
 
 
+def pipeline_history(database_url: str, aggregate_queue_url: str) -> PgPipelineHistory:
+    """A deployment's minutes, for the CLI, which knows the stores by URL."""
+    return PgPipelineHistory(
+        pg_connector(database_url, 5.0), hot.deployment_id(aggregate_queue_url)
+    )
+
+
 @lru_cache(maxsize=1)
 def api_pipeline_history() -> PgPipelineHistory:
     settings = api_settings()

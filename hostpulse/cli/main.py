@@ -25,11 +25,13 @@ from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.processes import read_pid
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import SUPERVISOR, LocalCloud, read_endpoints
+from hostpulse.pipeline_history import RecentTotals, recent_totals
 from hostpulse.settings import ApiSettings
-from hostpulse.wiring import MigrationError, migrate_database, pipeline_watch
+from hostpulse.wiring import MigrationError, migrate_database, pipeline_history, pipeline_watch
 
 DETACH_TIMEOUT_SECONDS = 600.0
 RESTART_TIMEOUT_SECONDS = 300.0
+RECENT_MINUTES = 15
 
 
 class ShutdownRequested(Exception):
@@ -155,7 +157,7 @@ def cmd_clean(cloud: LocalCloud) -> int:
     return 0
 
 
-def pipeline_of(cloud: LocalCloud) -> PipelineAnswer | None:
+def pipeline_of(cloud: LocalCloud) -> tuple[PipelineAnswer, RecentTotals | None] | None:
     """The running local cloud's queues, dead letters and lag; None when it is not running."""
     endpoints = read_endpoints(cloud.paths)
     if endpoints is None:
@@ -173,13 +175,19 @@ def pipeline_of(cloud: LocalCloud) -> PipelineAnswer | None:
         lag_bound_s=ApiSettings.model_fields["pipeline_lag_bound_seconds"].default,
         peek=True,
     )
+    now_ms = int(time.time() * 1000)
     try:
-        return watch.status(int(time.time() * 1000))
+        answer = watch.status(now_ms)
     except Exception:  # a server that is down: the component rows above already say which
         return None
+    history = pipeline_history(endpoints["database_url"], endpoints["queues"]["aggregate"])
+    try:
+        return answer, recent_totals(history, now_ms, RECENT_MINUTES)
+    except Exception:  # a database older than the history: the queues still tell
+        return answer, None
 
 
-def print_pipeline(answer: PipelineAnswer) -> None:
+def print_pipeline(answer: PipelineAnswer, recent: RecentTotals | None) -> None:
     print(
         f"\n{'QUEUE':12} {'WAITING':>8} {'IN FLIGHT':>10} {'DELAYED':>8} {'DEAD':>6}  OLDEST DEAD"
     )
@@ -193,26 +201,36 @@ def print_pipeline(answer: PipelineAnswer) -> None:
     lag = answer["aggregate_lag_s"]
     shown = "-" if lag is None else f"{lag:.1f} s"
     print(f"\naggregate lag: {shown} (bound {answer['lag_bound_s']:.0f} s)")
+    if recent is not None and recent.minutes:
+        p95 = recent.worst_latency_p95_ms
+        print(
+            f"last {RECENT_MINUTES} min: ingest {recent.ingest_batches} batches "
+            f"({recent.ingest_refused} refused, {recent.ingest_failed} failed), p95 up to "
+            f"{'-' if p95 is None else f'{p95:.0f} ms'}; aggregation {recent.aggregate_stored} "
+            f"stored, {recent.aggregate_failed} failed"
+        )
     for problem in answer["problems"]:
         print(f"problem: {problem}")
 
 
 def cmd_status(cloud: LocalCloud, as_json: bool) -> int:
     rows = cloud.status()
-    pipeline = pipeline_of(cloud) if all(row.healthy for row in rows) else None
+    seen = pipeline_of(cloud) if all(row.healthy for row in rows) else None
+    pipeline, recent = seen if seen is not None else (None, None)
     if as_json:
-        print(
-            json.dumps(
-                {"components": [row.__dict__ for row in rows], "pipeline": pipeline}, indent=2
-            )
-        )
+        document = {
+            "components": [row.__dict__ for row in rows],
+            "pipeline": pipeline,
+            "recent": recent.__dict__ if recent is not None else None,
+        }
+        print(json.dumps(document, indent=2))
     else:
         print(f"{'COMPONENT':12} {'STATE':9} {'ADDRESS':62} DETAIL")
         for row in rows:
             state = "healthy" if row.healthy else "DOWN"
             print(f"{row.name:12} {state:9} {row.address:62} {row.detail}")
         if pipeline is not None:
-            print_pipeline(pipeline)
+            print_pipeline(pipeline, recent)
     return 0 if all(row.healthy for row in rows) else 1
 
 

@@ -105,3 +105,7 @@ def test_the_history_counts_every_batch_minute_by_minute(
     assert len(seen["minutes_ms"]) == len(seen["ingest_batches"]) >= 15
     through_lambda = history(local_cloud, "api_url")  # the api function reads the same rows
     assert total(through_lambda["ingest_batches"]) >= before[0] + 6
+
+    status = local_cloud.cli("status")
+    assert status.returncode == 0, status.stdout
+    assert "last 15 min: ingest " in status.stdout and " refused, " in status.stdout

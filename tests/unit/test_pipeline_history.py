@@ -21,6 +21,7 @@ from hostpulse.pipeline_history import (
     histogram_quantile,
     history_answer,
     latency_bucket,
+    recent_totals,
 )
 from tests.fakes import MemoryCounters, MemoryPipelineHistory, MemoryTally
 
@@ -151,3 +152,21 @@ def test_the_quantile_lies_in_the_bucket_holding_the_true_one(
 def test_no_answers_have_no_quantile() -> None:
     assert histogram_quantile(0.95, {}) is None
     assert histogram_quantile(0.5, {"latency_le_inf": 0.0, "answers": random.random()}) is None
+
+
+def test_recent_totals_add_up_the_closed_minutes_of_the_window() -> None:
+    tally, history = MemoryTally(), MemoryPipelineHistory()
+    recorder, meter = PipelineRecorder(tally, history, keep_ms=3_600_000), PipelineMeter(tally)
+    for minute in range(20):
+        start = T0 + minute * MINUTE_MS
+        meter.answered(202, 5, 20 if minute < 19 else 3000, start)
+        meter.answered(503, 0, 1, start)
+        meter.aggregated(stored=1, failed=minute % 2, now_ms=start)
+        recorder.record(seen(), start + MINUTE_MS)
+
+    recent = recent_totals(history, T0 + 20 * MINUTE_MS + 30_000, minutes=15)
+
+    assert recent.minutes == 15
+    assert (recent.ingest_batches, recent.ingest_failed, recent.ingest_refused) == (15, 15, 0)
+    assert (recent.aggregate_stored, recent.aggregate_failed) == (15, 8)  # minutes 5..19
+    assert recent.worst_latency_p95_ms is not None and recent.worst_latency_p95_ms > 1000

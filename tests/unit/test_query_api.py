@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -408,3 +409,15 @@ def test_the_dashboard_and_the_api_send_headers_that_keep_them_unframed_and_unle
         assert headers["x-frame-options"] == "DENY"
         assert headers["referrer-policy"] == "no-referrer"
         assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_every_data_route_answers_401_without_the_read_token(reader: MemoryReader) -> None:
+    client = guarded_client(reader, read_token=SecretStr("s3cret"))
+    described = client.get("/openapi.json").json()["paths"]
+    health = {"/health", "/api/v1/health"}  # for load balancers and probes: open by design
+    data_routes = [path for path, ops in described.items() if "get" in ops and path not in health]
+
+    assert "/api/v1/pipeline/history" in data_routes and "/metrics" in data_routes
+    for path in data_routes:
+        concrete = re.sub(r"\{[^}]+\}", "web-1", path)
+        assert client.get(concrete).status_code == 401, path
