@@ -44,6 +44,7 @@ class AggregateOutcome:
 class QueuedBatch:
     batch: Batch
     payload: bytes  # the batch's JSON as queued: archived as it is, not serialised again
+    archived: bool = False  # sent again from the archive, which holds it already
 
 
 def read_batch(body: str, archive: Archive) -> QueuedBatch:
@@ -54,7 +55,7 @@ def read_batch(body: str, archive: Archive) -> QueuedBatch:
         assert envelope.archive_key is not None
         payload = gzip.decompress(archive.get(envelope.archive_key))
     try:
-        return QueuedBatch(Batch.model_validate_json(payload), payload)
+        return QueuedBatch(Batch.model_validate_json(payload), payload, envelope.archived)
     except ValidationError as error:
         raise EnvelopeError(f"queued batch does not match the contract: {error}") from error
 
@@ -104,7 +105,7 @@ def aggregate_records(
                 queued.batch.agent_id,
                 queued.batch.seq,
             )
-        if claim is Claim.NEW:
+        if claim is Claim.NEW and not queued.archived:
             stored.append(queued)
     if stored:
         outcome.archive_failed = not archive_group(stored, archive)

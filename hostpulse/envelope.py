@@ -22,12 +22,18 @@ class EnvelopeError(ValueError):
 class Envelope:
     inline: bytes | None = None  # the batch's JSON
     archive_key: str | None = None
+    # Sent again from the archive (a replay): aggregation does not archive it a second time.
+    archived: bool = False
 
     def encode(self) -> str:
+        message: dict[str, object] = {"v": 1}
         if self.inline is not None:
-            data = base64.b64encode(gzip.compress(self.inline, mtime=0)).decode()
-            return json.dumps({"v": 1, "gzip_b64": data})
-        return json.dumps({"v": 1, "archive_key": self.archive_key})
+            message["gzip_b64"] = base64.b64encode(gzip.compress(self.inline, mtime=0)).decode()
+        else:
+            message["archive_key"] = self.archive_key
+        if self.archived:
+            message["archived"] = True
+        return json.dumps(message)
 
     @staticmethod
     def decode(body: str) -> Envelope:
@@ -35,10 +41,12 @@ class Envelope:
             message = json.loads(body)
             if message.get("v") != 1:
                 raise EnvelopeError(f"unknown envelope version {message.get('v')!r}")
+            archived = message.get("archived") is True
             if "gzip_b64" in message:
-                return Envelope(inline=gzip.decompress(base64.b64decode(message["gzip_b64"])))
+                inline = gzip.decompress(base64.b64decode(message["gzip_b64"]))
+                return Envelope(inline=inline, archived=archived)
             if "archive_key" in message:
-                return Envelope(archive_key=str(message["archive_key"]))
+                return Envelope(archive_key=str(message["archive_key"]), archived=archived)
         except EnvelopeError:
             raise
         except (ValueError, TypeError, AttributeError, OSError) as error:
@@ -62,14 +70,20 @@ def group_archive_key(batches: Sequence[tuple[str, int, int]]) -> str:
     return f"batches/{hour:%Y/%m/%d/%H}/{digest}.jsonl.gz"
 
 
-def envelope_for(
-    payload: bytes, agent_id: str, seq: int, first_ts_ms: int, put: Callable[[str, bytes], None]
+def envelope_for(  # noqa: PLR0913 -- the batch, where it is kept, and where it comes from
+    payload: bytes,
+    agent_id: str,
+    seq: int,
+    first_ts_ms: int,
+    put: Callable[[str, bytes], None],
+    *,
+    archived: bool = False,
 ) -> Envelope:
     """The envelope a batch travels in: inline, or (too big for SQS) a claim check whose
     object ``put`` writes to the archive first. Raises what ``put`` raises."""
-    envelope = Envelope(inline=payload)
+    envelope = Envelope(inline=payload, archived=archived)
     if len(envelope.encode()) <= MAX_INLINE_BYTES:
         return envelope
     key = archive_key(agent_id, seq, first_ts_ms)
     put(key, gzip.compress(payload, mtime=0))
-    return Envelope(archive_key=key)
+    return Envelope(archive_key=key, archived=archived)

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psycopg2
 import requests
 
 from hostpulse.contract import Batch
@@ -215,3 +216,18 @@ class TcpProxy:
                 sink.sendall(data)
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
+
+
+def replace_database(database_url: str, *, create: bool = True) -> None:
+    """Drops the database a URL names, its sessions with it, and (unless told not to) creates
+    it again empty: what a restore onto a new server leaves behind the same URL."""
+    server, name = database_url.rsplit("/", 1)
+    conn = psycopg2.connect(f"{server}/postgres")
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if create:
+                cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()

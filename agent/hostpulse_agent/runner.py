@@ -132,15 +132,17 @@ class Agent:
             "retried_batches": self.retried,
             "send_latency_ms": round(self.last_latency_ms, 1),
         }
-        batch = {
-            "schema_version": 1,
-            "agent_id": self.config.agent_id,
-            "seq": self.sequence.take(),
-            "host": self.facts,
-            "samples": self._samples,
-        }
-        self._samples = []
+        samples, self._samples = self._samples, []
         try:
+            # Both write to the disk. A sequence number that could not be saved is never sent,
+            # so using it again after a restart is harmless.
+            batch = {
+                "schema_version": 1,
+                "agent_id": self.config.agent_id,
+                "seq": self.sequence.take(),
+                "host": self.facts,
+                "samples": samples,
+            }
             record = self.spool.append(gzip.compress(json.dumps(batch).encode(), mtime=0))
         except OSError as error:  # a full disk: this batch is lost, counted; collection goes on
             self.unspooled += 1

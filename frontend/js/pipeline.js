@@ -15,7 +15,9 @@ export const PIPELINE_RANGES = [
 const STATUS_REFRESH_MS = 10000;
 
 const short = (v) => (Number.isInteger(v) || Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(1));
-const count = (v) => (Math.abs(v) >= 1000 ? `${(v / 1000).toFixed(1)} k` : short(v));
+// Counts are whole: a fractional axis tick (0.25 of a batch) gets no label.
+const count = (v) => (Math.abs(v) >= 1000 ? `${(v / 1000).toFixed(1)} k`
+  : Number.isInteger(v) ? String(v) : "");
 const millis = (v) => (v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${short(v)} ms`);
 const seconds = (v) => (v >= 120 ? `${(v / 60).toFixed(1)} min` : `${short(v)} s`);
 const after = (name) => name.split(":")[1];

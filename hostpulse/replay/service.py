@@ -142,7 +142,9 @@ class Sender:
         what = f"batch {batch.agent_id}:{batch.seq}"
         first_ms = min(s.ts_ms for s in batch.samples)
         try:
-            envelope = envelope_for(line, batch.agent_id, batch.seq, first_ms, self.archive.put)
+            envelope = envelope_for(
+                line, batch.agent_id, batch.seq, first_ms, self.archive.put, archived=True
+            )
         except Exception as error:  # the archive's own errors, for a batch too big to inline
             self.report.failed += 1
             self.report.problems.append(f"{what}: {error}")

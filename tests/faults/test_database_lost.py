@@ -10,13 +10,12 @@ import subprocess
 import time
 from collections.abc import Iterator
 
-import psycopg2
 import pytest
 
 from hostpulse.contract import Batch
 from hostpulse.synthetic_fleet import RequestsTransport, Simulation
 from tests.faults.fleet import register_fleet, wait_until_stored
-from tests.support import HOSTPULSE, CloudUnderTest, eventually
+from tests.support import HOSTPULSE, CloudUnderTest, eventually, replace_database
 from tests.tier_checks import assert_stored_exactly_once, snapshot, stored_batches
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
@@ -31,17 +30,6 @@ def cloud() -> Iterator[CloudUnderTest]:
         yield cloud
     finally:
         cloud.down()
-
-
-def replace_with_an_empty_database(url: str) -> None:
-    """As a restore onto a new server would leave it: the database exists and holds nothing."""
-    admin_url, name = url.rsplit("/", 1)
-    conn = psycopg2.connect(f"{admin_url}/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
 
 
 def hostpulse(cloud: CloudUnderTest, *args: str, **env: str) -> tuple[int, str]:
@@ -70,7 +58,7 @@ def test_a_lost_database_is_rebuilt_from_the_archive_exactly(cloud: CloudUnderTe
     before = snapshot(url, hosts)
     assert len({bucket for _, _, bucket, *_ in before["1m"]}) >= 2, "more than one minute"
 
-    replace_with_an_empty_database(url)
+    replace_database(url)
     status, output = hostpulse(cloud, "migrate", HOSTPULSE_DATABASE_URL=url)
     assert status == 0, output
     assert not any(snapshot(url, hosts).values()), "the new database is empty"

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterator
 
 import psycopg2
 import pytest
 
 from hostpulse.adapters.postgres.connector import PgConnector
-from tests.support import CloudUnderTest
+from hostpulse.adapters.postgres.metrics import PgMetricStore
+from hostpulse.partitions import day_of_ms, partition_name
+from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.wiring import migrate_database
+from tests.support import CloudUnderTest, replace_database
 
 pytestmark = pytest.mark.localcloud
 
@@ -54,3 +60,66 @@ def test_a_connection_killed_by_the_server_is_replaced(local_cloud: CloudUnderTe
     with connector.transaction() as cur:
         cur.execute("SELECT pg_backend_pid()")
         assert cur.fetchone()[0] != victim
+
+
+def stored_cpu(url: str, host: str) -> list[float]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT r.value FROM samples_raw r JOIN series s ON s.id = r.series_id"
+            " WHERE s.host = %s AND s.metric = 'cpu.percent' ORDER BY r.ts",
+            (host,),
+        )
+        return [row[0] for row in cur.fetchall()]
+
+
+@pytest.fixture
+def scratch(local_cloud: CloudUnderTest) -> Iterator[tuple[str, str]]:
+    """A migrated database of its own on the session's server: (server URL, its name)."""
+    admin_url = local_cloud.endpoints["database_url"].rsplit("/", 1)[0]
+    name = f"scratch_{time.time_ns() % 10**8}"
+    replace_database(f"{admin_url}/{name}")
+    migrate_database(f"{admin_url}/{name}")
+    yield admin_url, name
+    replace_database(f"{admin_url}/{name}", create=False)
+
+
+def test_a_store_behind_a_replaced_database_forgets_its_series_ids_and_partitions(
+    scratch: tuple[str, str],
+) -> None:
+    """Before: series ids cached for the old database wrote rows the new one could not join,
+    and partitions it had made were taken to exist (every write failed)."""
+    admin_url, name = scratch
+    url = f"{admin_url}/{name}"
+    store = PgMetricStore(PgConnector(url))
+    host = SyntheticHost("restored-1", cores=2)
+    now = int(time.time() * 1000)
+    assert store.write_batch(host.batch([now - 2000]))
+
+    replace_database(url)  # the same URL, an empty database: as after a restore
+    migrate_database(url)
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:  # ids the old series had
+        cur.execute("INSERT INTO series (host, metric) VALUES ('other', 'x'), ('other', 'y')")
+    later = host.batch([now - 1000]).model_copy(update={"seq": 1})
+    with pytest.raises(psycopg2.Error):  # the pooled connection died with the database
+        store.write_batch(later)
+    assert store.write_batch(later)
+
+    assert len(stored_cpu(url, host.hostname)) == 1, "the new sample under its own series"
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM samples_raw r WHERE r.series_id <= 2")
+        assert cur.fetchone() == (0,), "nothing written under another host's series"
+
+
+def test_a_partition_dropped_elsewhere_is_made_again(scratch: tuple[str, str]) -> None:
+    admin_url, name = scratch
+    url = f"{admin_url}/{name}"
+    store = PgMetricStore(PgConnector(url))
+    host = SyntheticHost("dropped-1", cores=2)
+    now = int(time.time() * 1000)
+    assert store.write_batch(host.batch([now - 2000]))
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        # as retention does from another execution environment
+        cur.execute(f"DROP TABLE {partition_name('samples_raw', day_of_ms(now - 2000))}")
+
+    assert store.write_batch(host.batch([now - 1000]).model_copy(update={"seq": 1}))
+    assert len(stored_cpu(url, host.hostname)) == 1  # the first went with its partition

@@ -123,3 +123,25 @@ def test_an_archive_failure_does_not_fail_the_messages() -> None:
     outcome = aggregate_records([("1", inline(a_batch()))], MemoryStore(), MemoryArchive(down=True))
 
     assert (outcome.failed, outcome.stored, outcome.archive_failed) == ([], 1, True)
+
+
+def test_a_batch_sent_again_from_the_archive_is_stored_but_not_archived_twice() -> None:
+    store, archive = MemoryStore(), MemoryArchive()
+    replayed, fresh = a_batch("web-1"), a_batch("web-2")
+    from_archive = Envelope(inline=replayed.model_dump_json().encode(), archived=True).encode()
+
+    outcome = aggregate_records([("1", from_archive), ("2", inline(fresh))], store, archive)
+
+    assert outcome.stored == 2
+    [data] = archive.objects.values()
+    lines = gzip.decompress(data).decode().splitlines()
+    assert [Batch.model_validate_json(line) for line in lines] == [fresh]
+
+
+def test_the_archived_mark_survives_the_wire_and_is_absent_by_default() -> None:
+    payload = a_batch().model_dump_json().encode()
+
+    assert Envelope.decode(Envelope(inline=payload, archived=True).encode()).archived
+    assert Envelope.decode(Envelope(archive_key="k", archived=True).encode()).archived
+    assert not Envelope.decode(Envelope(inline=payload).encode()).archived
+    assert '"archived"' not in Envelope(inline=payload).encode()  # v1 messages unchanged

@@ -167,6 +167,7 @@ def test_the_archive_sends_the_selected_range_in_key_order() -> None:
     sent = [Batch.model_validate_json(Envelope.decode(b).inline or b"") for b in queue.bodies]
     assert [b.host.hostname for b in sent] == ["b"]
     assert report.sent == 1 and report.complete
+    assert all(Envelope.decode(b).archived for b in queue.bodies), "not archived once more"
 
 
 def test_an_interrupted_archive_replay_resumes_after_its_checkpoint() -> None:

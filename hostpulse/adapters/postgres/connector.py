@@ -11,6 +11,15 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 
+# What a cache of ids and partitions is only valid for: this server run (a failover or a
+# restore is another), this database (dropped and created again is another) and this series
+# table (recreated by a restore). Asked once per new connection.
+IDENTITY = """
+SELECT pg_postmaster_start_time()::text,
+       (SELECT oid FROM pg_database WHERE datname = current_database())::text,
+       coalesce(to_regclass('series')::oid::text, '')
+"""
+
 
 class PgConnector:
     """Connections reused across invocations, replaced when they break.
@@ -26,14 +35,31 @@ class PgConnector:
         self._idle: list[psycopg2.extensions.connection] = []
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_connections)
+        self._identity: tuple[str, ...] | None = None
+        # Grows whenever a new connection finds another database than the last one did:
+        # adapters that cache what is in the database start afresh (see IDENTITY).
+        self.generation = 0
 
     def _connect(self) -> psycopg2.extensions.connection:
-        return psycopg2.connect(
+        conn = psycopg2.connect(
             self.url,
             connect_timeout=self.connect_timeout,
             options="-c timezone=UTC -c statement_timeout=60000",
             application_name="hostpulse",
         )
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(IDENTITY)
+                identity = tuple(cur.fetchone() or ())
+        except psycopg2.Error:
+            conn.close()
+            raise
+        with self._lock:
+            if identity != self._identity:
+                if self._identity is not None:
+                    self.generation += 1
+                self._identity = identity
+        return conn
 
     def _borrow(self) -> psycopg2.extensions.connection:
         with self._lock:

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
+import psycopg2.errors
+
 from hostpulse.adapters.postgres import metrics_sql as sql
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.aggregate import Claim
@@ -47,6 +49,16 @@ class PgMetricStore:
         self.connector = connector
         self._series_ids: dict[tuple[str, str], int] = {}
         self._partitions: set[str] = set()
+        self._generation = connector.generation
+
+    def _forget_if_another_database(self) -> None:
+        """Cached series ids and partitions describe one database: with another behind the
+        same URL (restored, failed over, recreated), they would write rows to the wrong
+        series, or to partitions that do not exist."""
+        if self._generation != self.connector.generation:
+            self._series_ids.clear()
+            self._partitions.clear()
+            self._generation = self.connector.generation
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -59,7 +71,18 @@ class PgMetricStore:
 
         Rows are staged with COPY and moved set-based; each touched bucket is recomputed once.
         """
+        try:
+            return self._write_batches(batches)
+        except psycopg2.errors.CheckViolation as error:
+            if "no partition" not in str(error):
+                raise
+            # A partition this process created is gone (dropped elsewhere): make it again.
+            self._partitions.clear()
+            return self._write_batches(batches)
+
+    def _write_batches(self, batches: Sequence[Batch]) -> list[Claim]:
         with self.connector.transaction() as cur:
+            self._forget_if_another_database()
             cur.execute(sql.CREATE_STAGING)
             days = {day_of_ms(s.ts_ms) for b in batches for s in b.samples}
             created = self._ensure_partitions(cur, days)
@@ -156,6 +179,7 @@ class PgMetricStore:
     def ensure_partitions(self, days: set[date]) -> None:
         """Day partitions of every tier for ``days`` (writes create theirs on their own)."""
         with self.connector.transaction() as cur:
+            self._forget_if_another_database()
             created = self._ensure_partitions(cur, days)
         self._partitions.update(created)
 

@@ -227,3 +227,24 @@ def test_a_full_disk_loses_the_batch_counted_and_the_agent_goes_on(tmp_path: Pat
     assert agent.unspooled == 1
     assert [b["seq"] for b in sender.accepted] == [2, 0]  # the newest first, then the backlog
     assert sender.accepted[0]["samples"][-1]["agent"]["dropped_batches"] == 1
+
+
+def test_a_sequence_number_that_cannot_be_saved_loses_only_its_batch(tmp_path: Path) -> None:
+    sender = ScriptedSender()
+    agent = Agent(config(tmp_path), sender)
+    spool_batches(agent, 1)
+    real_take = agent.sequence.take
+
+    def full() -> int:
+        raise OSError(28, "No space left on device")
+
+    agent.sequence.take = full  # type: ignore[method-assign]
+    spool_batches(agent, 2)  # the disk is full for the sequence file too: both lost, counted
+    agent.sequence.take = real_take  # type: ignore[method-assign]
+    spool_batches(agent, 1)
+
+    agent.send_pending(deadline=time.monotonic() + 5)
+
+    assert agent.unspooled == 2
+    assert sorted(b["seq"] for b in sender.accepted) == [0, 1]
+    assert max(b["samples"][-1]["agent"]["dropped_batches"] for b in sender.accepted) == 2
