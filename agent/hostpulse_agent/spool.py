@@ -146,9 +146,10 @@ class Spool:
         self._handle = path.open("ab")
 
     def _rotate(self) -> None:
+        handle = self._path(self._segment + 1).open("ab")  # first: a failure changes nothing
         self._handle.close()
         self._segment += 1
-        self._handle = self._path(self._segment).open("ab")
+        self._handle = handle
         _fsync_dir(self.directory)
 
     def _enforce_bound(self) -> None:
@@ -162,7 +163,7 @@ class Spool:
                 self._pending.remove(record)
                 self._lengths.pop(record, None)
             self._path(oldest).unlink()
-            self._save_cursor()
+            self._try_save_cursor()
 
     def _disk_bytes(self) -> int:
         return sum(self._path(s).stat().st_size for s in self._segments())
@@ -195,8 +196,20 @@ class Spool:
             self._pending.remove(record)
             del self._lengths[record]
             self._acked.add(record)
-            self._save_cursor()
+            saved = self._try_save_cursor()
             self._collect_garbage()
+            if not saved:
+                # The disk was full: the acknowledgement held in memory only (a crash now sends
+                # the batch again, a duplicate the server skips). Collecting garbage may have
+                # made room for it.
+                self._try_save_cursor()
+
+    def _try_save_cursor(self) -> bool:
+        try:
+            self._save_cursor()
+        except OSError:
+            return False
+        return True
 
     def _save_cursor(self) -> None:
         first = self._pending[0] if self._pending else RecordId(self._segment, 1 << 62)
@@ -215,11 +228,18 @@ class Spool:
         temporary.replace(self.directory / "cursor.json")
 
     def _collect_garbage(self) -> None:
-        """Segments whose every record was accepted are deleted, but never the one written."""
+        """Segments whose every record was accepted are deleted. The one being written is
+        replaced by a fresh one once all of it was accepted: on a full disk that is the only
+        room to free, and without it the spool could never take a batch again."""
         live = {r.segment for r in self._pending}
         for segment in self._segments():
             if segment != self._segment and segment not in live:
                 self._path(segment).unlink()
+        if self._segment not in live and self._handle.tell() > 0:
+            drained = self._segment
+            with contextlib.suppress(OSError):  # no inode left: it is tried again next time
+                self._rotate()
+                self._path(drained).unlink()
 
     # -- reporting --------------------------------------------------------------------------
 

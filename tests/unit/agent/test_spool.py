@@ -140,3 +140,38 @@ def test_a_full_disk_loses_only_the_batch_being_written_never_the_ones_after(
         payloads.append(entry[1])
         reopened.ack(entry[0])
     assert payloads == [b"first" * 100, b"after" * 100]
+
+
+def test_a_drained_spool_gives_its_disk_space_back(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1 << 20)
+    for n in range(3):
+        spool.append(f"record-{n:08d}-".encode() * 50)
+    assert sum(p.stat().st_size for p in tmp_path.glob("*.seg")) > 0
+
+    drain(spool)
+
+    # Before: the segment being written kept every accepted record until it was 4 MiB, so a
+    # spool that had filled the disk could never write again.
+    assert sum(p.stat().st_size for p in tmp_path.glob("*.seg")) == 0
+    spool.append(b"record-00000009-" * 5)
+    assert drain(Spool(tmp_path, max_bytes=1 << 20)) == [9]
+
+
+def test_an_acknowledgement_on_a_full_disk_holds_and_frees_the_space(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1 << 20)
+    first = spool.append(b"record-00000001-" * 50)
+    spool.append(b"record-00000002-" * 50)
+    real_save = spool._save_cursor
+    calls = []
+
+    def full() -> None:
+        calls.append(1)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    spool._save_cursor = full  # type: ignore[method-assign]
+    spool.ack(first)  # before: raised, and the agent's sending thread died with it
+    spool._save_cursor = real_save  # type: ignore[method-assign]
+
+    assert spool.pending == 1 and calls
+    assert drain(spool) == [2]
+    assert sum(p.stat().st_size for p in tmp_path.glob("*.seg")) == 0
