@@ -3,7 +3,8 @@
 Each host runs on its own thread: it samples on a drift-free schedule, sends a gzip batch every
 ``send_every_s`` with its own token and a sequence number that only grows, retries 5xx and
 connection errors with full-jitter backoff and obeys 429's Retry-After. A batch keeps its
-sequence number through every retry.
+sequence number through every retry. As the real agent does, only ingest's own answers count:
+a 4xx from something in between (a gateway whose routes are being deployed) is retried.
 """
 
 from __future__ import annotations
@@ -17,15 +18,30 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from hostpulse.contract import Batch
 from hostpulse.synthetic_host import SyntheticHost
 
 
+class Reply(NamedTuple):
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
 class Transport(Protocol):
-    def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
-        """Status and headers; raises OSError-like errors when the endpoint is unreachable."""
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply:
+        """The answer; raises OSError-like errors when the endpoint is unreachable."""
+
+
+def from_ingest(body: bytes) -> bool:
+    """Whether ingest itself answered: it acknowledges a batch or names its error."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and ("accepted_seq" in answer or "error" in answer)
 
 
 @dataclass
@@ -128,13 +144,16 @@ class Simulation:
         while time.time() < deadline:
             started = time.perf_counter()
             try:
-                status, response_headers = self.transport.post(self.ingest_url, body, headers)
+                status, response_headers, answer = self.transport.post(
+                    self.ingest_url, body, headers
+                )
             except OSError as error:
-                status, response_headers = 0, {}
+                status, response_headers, answer = 0, {}, b""
                 with self.stats.lock:
                     reason = type(error.__cause__ or error).__name__
                     self.stats.failures[reason] = self.stats.failures.get(reason, 0) + 1
-            if status == 202:
+            ours = from_ingest(answer)
+            if status == 202 and ours:
                 with self.stats.lock:
                     self.stats.batches += 1
                     self.stats.samples += len(batch.samples)
@@ -142,7 +161,7 @@ class Simulation:
                 if self.on_accepted is not None:
                     self.on_accepted(batch)
                 return
-            if 400 <= status < 500 and status not in (408, 429):
+            if 400 <= status < 500 and status not in (408, 429) and ours:
                 with self.stats.lock:
                     self.stats.rejected += 1
                 return  # retrying cannot fix a bad batch or a bad token
@@ -150,7 +169,7 @@ class Simulation:
                 self.stats.retries += 1
                 self.stats.rate_limited += status == 429
                 if status:
-                    key = f"http_{status}"
+                    key = f"http_{status}" if ours or status >= 500 else f"http_{status}_not_ingest"
                     self.stats.failures[key] = self.stats.failures.get(key, 0) + 1
             retry_after = response_headers.get("Retry-After") or response_headers.get("retry-after")
             wait = float(retry_after) if status == 429 and retry_after else backoff_s(attempt)
@@ -168,12 +187,12 @@ class RequestsTransport:
         self.timeout_s = timeout_s
         self.errors = (requests.RequestException,)
 
-    def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply:
         try:
             response = self.session.post(url, data=body, headers=headers, timeout=self.timeout_s)
         except self.errors as error:
             raise OSError(str(error)) from error
-        return response.status_code, dict(response.headers)
+        return Reply(response.status_code, dict(response.headers), response.content)
 
 
 class AgentBook:

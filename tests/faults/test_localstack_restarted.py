@@ -112,3 +112,5 @@ def test_a_localstack_that_dies_is_restarted_and_ingest_accepts_again(
     wait_until_stored(endpoints["database_url"], agents, accepted, timeout=120)
     log = (fault_cloud.state_dir / "logs" / "up.log").read_text()
     assert "restarting it (what its queues held is lost)" in log
+    back_s = fault_cloud.endpoints["localstack_started_at"] - killed_at
+    print(f"localstack killed: restarted and the stack deployed again {back_s:.0f} s later")

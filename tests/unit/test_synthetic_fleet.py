@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import gzip
+import json
 import threading
 from dataclasses import dataclass, field
 
 from hostpulse.contract import Batch
-from hostpulse.synthetic_fleet import SimulatedAgent, Simulation
+from hostpulse.synthetic_fleet import Reply, SimulatedAgent, Simulation
 from hostpulse.synthetic_host import SyntheticHost
 
 
@@ -13,17 +14,21 @@ from hostpulse.synthetic_host import SyntheticHost
 class ScriptedTransport:
     """Answers from a script, then 202; remembers every attempt's sequence number."""
 
-    script: list[int | Exception]
+    script: list[int | bytes | Exception]
     seqs: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply:
         with self.lock:
-            self.seqs.append(Batch.model_validate_json(gzip.decompress(body)).seq)
+            seq = Batch.model_validate_json(gzip.decompress(body)).seq
+            self.seqs.append(seq)
             step = self.script.pop(0) if self.script else 202
         if isinstance(step, Exception):
             raise step
-        return step, {"Retry-After": "0"} if step == 429 else {}
+        if isinstance(step, bytes):  # a 403 from something in between, not from ingest
+            return Reply(403, {}, step)
+        answer = {"accepted_seq": seq} if step == 202 else {"error": "refused"}
+        return Reply(step, {"Retry-After": "0"} if step == 429 else {}, json.dumps(answer).encode())
 
 
 def run(transport: ScriptedTransport, duration_s: float = 0.05) -> tuple[Simulation, list[Batch]]:
@@ -79,3 +84,15 @@ def test_a_batch_refused_until_the_deadline_is_counted_as_given_up() -> None:
 
     assert (stats.batches, stats.given_up) == (0, 1)
     assert stats.retries >= 1
+
+
+def test_a_refusal_from_something_in_between_is_retried_not_given_up() -> None:
+    # API Gateway answers 403 for a route not deployed yet (LocalStack restarting).
+    transport = ScriptedTransport([b'{"message": "Missing Authentication Token"}', 202])
+
+    simulation, accepted = run(transport)
+
+    assert transport.seqs == [0, 0]
+    assert [b.seq for b in accepted] == [0]
+    assert simulation.stats.rejected == 0
+    assert simulation.stats.failures == {"http_403_not_ingest": 1}
