@@ -1,9 +1,11 @@
-"""Powertools metrics behind the Counters port."""
+"""What the services count, behind the Counters port: Powertools metrics on Lambda (to
+CloudWatch), a Prometheus counter in a long-running service (scraped at its /metrics)."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from prometheus_client import CollectorRegistry, Counter
 
 
 class PowertoolsCounters:
@@ -12,3 +14,17 @@ class PowertoolsCounters:
 
     def count(self, name: str, value: float = 1) -> None:
         self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+class PrometheusCounters:
+    def __init__(self, component: str, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.counter = Counter(
+            f"hostpulse_{component}_events",
+            f"What {component} counted (batches accepted, refusals by status, failures)",
+            ["name"],
+            registry=self.registry,
+        )
+
+    def count(self, name: str, value: float = 1) -> None:
+        self.counter.labels(name).inc(value)

@@ -110,6 +110,27 @@ class ApiSettings(PipelineSettings):
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
 
+class WorkerSettings(BaseSettings):
+    """A function's handler run as a long-lived consumer of its queue (``hostpulse worker``)."""
+
+    model_config = SettingsConfigDict(env_prefix="HOSTPULSE_WORKER_", extra="ignore")
+
+    concurrency: int = Field(2, ge=1, le=64, description="batches handled at once")
+    health_port: int = Field(8081, ge=1, le=65535, description="/livez and /readyz")
+    queue_url: str | None = Field(None, description="default: the trigger queue's own setting")
+    # The functions' own environment names each queue; a worker reads the one it consumes.
+    aggregate_queue_url: str | None = Field(None, validation_alias="HOSTPULSE_AGGREGATE_QUEUE_URL")
+    alerts_queue_url: str | None = Field(None, validation_alias="HOSTPULSE_ALERTS_QUEUE_URL")
+    aws_region: str = Field(
+        "us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
+
+    def queue_for(self, queue: str) -> str | None:
+        named = {"aggregate": self.aggregate_queue_url, "alerts": self.alerts_queue_url}
+        return self.queue_url or named.get(queue)
+
+
 @lru_cache(maxsize=1)
 def ingest_settings() -> IngestSettings:
     return IngestSettings()  # type: ignore[call-arg]  # values come from the environment

@@ -18,6 +18,7 @@ from hostpulse.adapters.aws.queue import (
     SqsDestination,
     SqsQueueDepth,
 )
+from hostpulse.adapters.aws.worker import SqsMessageSource
 from hostpulse.adapters.checkpoint import CheckpointMismatch, FileCheckpoint
 from hostpulse.adapters.notify import LogChannel, SlackChannel, SnsChannel, WebhookChannel
 from hostpulse.adapters.postgres import migrate as migrations
@@ -275,6 +276,11 @@ def health_probes(settings: CoreSettings) -> list[Probe]:
 
 
 # -- for the CLI and the local cloud, which know their stores by URL ----------------------------
+
+
+def worker_queue(region: str, endpoint_url: str | None, queue_url: str) -> SqsMessageSource:
+    """A trigger queue as the worker runtime reads it."""
+    return SqsMessageSource(aws_client("sqs", region, endpoint_url), queue_url)
 
 
 def agent_repository(database_url: str) -> PgAgentRepository:

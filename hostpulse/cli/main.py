@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from hostpulse.answers import PipelineAnswer
-from hostpulse.cli import agents, alerts, package, replay, simulate, terraform
+from hostpulse.cli import agents, alerts, package, replay, simulate, terraform, worker
 from hostpulse.contract import json_schema
 from hostpulse.deploy.model import StackError
 from hostpulse.localcloud.errors import LocalCloudError
@@ -297,6 +297,7 @@ def parser() -> argparse.ArgumentParser:
     package.add_parser(commands)
     terraform.add_parser(commands)
     replay.add_parser(commands)
+    worker.add_parser(commands)
     commands.add_parser(
         "migrate", help="apply the database migrations HOSTPULSE_DATABASE_URL lacks"
     )
@@ -327,6 +328,10 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911, PLR0912 --
             return replay.run(args, settings)
         if args.command == "migrate":
             return cmd_migrate(settings)
+        if args.command == "worker":
+            return worker.run_worker(args, settings)
+        if args.command == "invoke":
+            return worker.run_invoke(args, settings)
         cloud = LocalCloud(settings)
         if args.command == "up":
             return cmd_up(cloud, args.detach)

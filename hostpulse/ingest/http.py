@@ -23,13 +23,20 @@ def client_address(event: APIGatewayProxyEvent) -> str:
     return str(identity.get("sourceIp") or "")
 
 
+def with_path_token(headers: dict[str, str], path_token: str | None) -> dict[str, str]:
+    """The seed agent's token, from its URL, where no header brings one."""
+    if path_token and "authorization" not in headers and "x-agent-token" not in headers:
+        headers["x-agent-token"] = path_token
+    return headers
+
+
 def request_from_event(event: APIGatewayProxyEvent) -> IngestRequest:
     raw = event.body or ""
     body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
-    headers = {name.lower(): value for name, value in (event.headers or {}).items()}
-    path_token = (event.path_parameters or {}).get(SEED_PATH_PARAMETER)
-    if path_token and "authorization" not in headers and "x-agent-token" not in headers:
-        headers["x-agent-token"] = path_token
+    headers = with_path_token(
+        {name.lower(): value for name, value in (event.headers or {}).items()},
+        (event.path_parameters or {}).get(SEED_PATH_PARAMETER),
+    )
     return IngestRequest(
         body=body,
         headers=headers,

@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, cast
 
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hostpulse.wiring import Lazy
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "hostpulse-test"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:hostpulse-test"
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = "4f1a5e3c-0000-4000-8000-000000000000"
-    log_group_name: str = "/aws/lambda/hostpulse-test"
-    log_stream_name: str = "2026/11/21/[$LATEST]0000"
-    client_context: None = None
-    identity: None = None
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+from hostpulse.worker.consumer import WorkerContext
 
 
 @pytest.fixture
 def context() -> LambdaContext:
-    # Has what Powertools and Mangum read of a context; the real class takes no arguments.
-    return cast(LambdaContext, FakeLambdaContext())
+    # What the worker runtime hands a handler: what Powertools and Mangum read of a context.
+    return cast(
+        LambdaContext,
+        WorkerContext(
+            function_name="hostpulse-test",
+            memory_limit_in_mb=512,
+            invoked_function_arn="arn:aws:lambda:us-east-1:000000000000:function:hostpulse-test",
+            deadline=time.monotonic() + 30,
+        ),
+    )
 
 
 @pytest.fixture

@@ -1,0 +1,185 @@
+"""`hostpulse worker aggregate` against the local cloud's SQS and PostgreSQL: the aggregate
+handler without Lambda stores every batch once whatever is delivered twice, sends a poison
+message to the dead-letter queue after the receive count, answers its probes, and a SIGTERM
+in the middle of the work loses nothing."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+
+from hostpulse.adapters.aws.clients import aws_client
+from hostpulse.contract import Batch
+from hostpulse.envelope import Envelope
+from hostpulse.synthetic_host import SyntheticHost
+from tests.support import HOSTPULSE, CloudUnderTest, eventually, free_port
+from tests.tier_checks import assert_stored_exactly_once, stored_batches
+
+pytestmark = pytest.mark.localcloud
+
+
+@dataclass
+class Queue:
+    url: str
+    dead_letter_url: str
+    sqs: Any
+
+    def send(self, *bodies: str) -> None:
+        for start in range(0, len(bodies), 10):
+            entries = [
+                {"Id": str(n), "MessageBody": body}
+                for n, body in enumerate(bodies[start : start + 10])
+            ]
+            self.sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
+
+    def dead_letters(self) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.dead_letter_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+@pytest.fixture
+def queue(local_cloud: CloudUnderTest) -> Iterator[Queue]:
+    """A queue of its own (the stack's are consumed by its functions), with a dead-letter
+    queue after 2 receives and a visibility timeout of 3 s."""
+    endpoints = local_cloud.endpoints
+    sqs = aws_client("sqs", endpoints["region"], endpoints["aws_endpoint_url"])
+    name = f"worker-test-{time.time_ns() % 10**8}"
+    dead = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])
+    redrive = {"deadLetterTargetArn": dead_arn["Attributes"]["QueueArn"], "maxReceiveCount": 2}
+    url = sqs.create_queue(
+        QueueName=name,
+        Attributes={"VisibilityTimeout": "3", "RedrivePolicy": json.dumps(redrive)},
+    )["QueueUrl"]
+    yield Queue(url, dead, sqs)
+    sqs.delete_queue(QueueUrl=url)
+    sqs.delete_queue(QueueUrl=dead)
+
+
+def function_env(cloud: CloudUnderTest) -> dict[str, str]:
+    """The functions' own environment, as a Kubernetes Deployment or CronJob gives it."""
+    endpoints = cloud.endpoints
+    return {
+        **cloud.env,
+        "HOSTPULSE_DATABASE_URL": endpoints["database_url"],
+        "HOSTPULSE_REDIS_URL": endpoints["redis_url"],
+        "HOSTPULSE_ARCHIVE_BUCKET": endpoints["buckets"]["archive"],
+        "AWS_ENDPOINT_URL": endpoints["aws_endpoint_url"],
+        "AWS_REGION": endpoints["region"],
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
+
+
+def start_worker(cloud: CloudUnderTest, queue: Queue, health_port: int) -> subprocess.Popen[str]:
+    env = function_env(cloud)
+    return subprocess.Popen(
+        [*HOSTPULSE, "worker", "aggregate", "--queue-url", queue.url,
+         "--health-port", str(health_port), "--concurrency", "2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
+def probe(port: int, path: str) -> int:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}{path}", timeout=5).status_code
+    except requests.RequestException:
+        return 0
+
+
+def envelope(batch: Batch) -> str:
+    return Envelope(inline=batch.model_dump_json().encode()).encode()
+
+
+def stop(worker: subprocess.Popen[str]) -> str:
+    worker.send_signal(signal.SIGTERM)
+    output, _ = worker.communicate(timeout=90)
+    assert worker.returncode == 0, output
+    return output
+
+
+@pytest.mark.timeout(300)
+def test_the_worker_stores_each_batch_once_and_dead_letters_the_poison(
+    local_cloud: CloudUnderTest, queue: Queue
+) -> None:
+    url = local_cloud.endpoints["database_url"]
+    hosts = [SyntheticHost(f"worker-{time.time_ns() % 10**8}-{n}", cores=2) for n in range(3)]
+    now = int(time.time() * 1000)
+    batches = [
+        h.batch([now - 4000 + 1000 * i, now - 3500 + 1000 * i]).model_copy(update={"seq": i})
+        for h in hosts
+        for i in range(4)
+    ]
+    port = free_port()
+    worker = start_worker(local_cloud, queue, port)
+    try:
+        eventually(lambda: probe(port, "/readyz") == 200, timeout=60)
+        queue.send(*(envelope(b) for b in batches), "not an envelope")
+        queue.send(*(envelope(b) for b in batches[:5]))  # delivered twice
+        names = [h.hostname for h in hosts]
+        eventually(lambda: stored_batches(url, names) == len(batches), timeout=60, interval=1)
+        eventually(lambda: queue.dead_letters() == 1, timeout=60, interval=1)
+        assert probe(port, "/livez") == 200
+    finally:
+        output = stop(worker)
+
+    assert_stored_exactly_once(url, batches)
+    assert "stopped:" in output and " failed" in output
+
+
+@pytest.mark.timeout(300)
+def test_a_sigterm_in_the_middle_of_the_work_loses_nothing(
+    local_cloud: CloudUnderTest, queue: Queue
+) -> None:
+    url = local_cloud.endpoints["database_url"]
+    host = SyntheticHost(f"sigterm-{time.time_ns() % 10**8}", cores=2)
+    now = int(time.time() * 1000)
+    batches = [
+        host.batch([now - 60_000 + 100 * i]).model_copy(update={"seq": i}) for i in range(300)
+    ]
+    queue.send(*(envelope(b) for b in batches))
+    first = start_worker(local_cloud, queue, free_port())
+    eventually(lambda: stored_batches(url, [host.hostname]) > 0, timeout=60, interval=0.2)
+    stop(first)  # SIGTERM while batches are being handled
+    stored_then = stored_batches(url, [host.hostname])
+
+    second = start_worker(local_cloud, queue, free_port())
+    try:
+        eventually(lambda: stored_batches(url, [host.hostname]) == 300, timeout=120, interval=1)
+    finally:
+        stop(second)
+    assert stored_then < 300, "the first worker was stopped before the end: the test tested"
+    assert_stored_exactly_once(url, batches)
+    assert queue.dead_letters() == 0
+
+
+def test_a_scheduled_function_runs_once_as_a_cronjob_would(local_cloud: CloudUnderTest) -> None:
+    env = function_env(local_cloud)
+
+    retention = subprocess.run(
+        [*HOSTPULSE, "invoke", "retention"], env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    tick = subprocess.run(
+        [*HOSTPULSE, "invoke", "alerts-tick"], env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    unknown = subprocess.run(
+        [*HOSTPULSE, "invoke", "nothing"], env=env, capture_output=True, text=True, check=False
+    )
+
+    assert retention.returncode == 0, retention.stdout + retention.stderr
+    assert "dropped" in json.loads(retention.stdout.strip().splitlines()[-1])
+    assert tick.returncode == 0, tick.stdout + tick.stderr
+    assert "fired" in json.loads(tick.stdout.strip().splitlines()[-1])
+    assert unknown.returncode == 2 and "no function 'nothing'" in unknown.stdout
