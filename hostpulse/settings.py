@@ -115,7 +115,9 @@ class WorkerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HOSTPULSE_WORKER_", extra="ignore")
 
-    concurrency: int = Field(2, ge=1, le=64, description="batches handled at once")
+    # One, as Lambda runs one invocation per environment: the handlers' logging and metrics
+    # context is per process. Scale with replicas; more threads share that context.
+    concurrency: int = Field(1, ge=1, le=64, description="batches handled at once")
     health_port: int = Field(8081, ge=1, le=65535, description="/livez and /readyz")
     queue_url: str | None = Field(None, description="default: the trigger queue's own setting")
     # The functions' own environment names each queue; a worker reads the one it consumes.

@@ -26,7 +26,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "worker", help="run a function's handler as a long-running consumer of its SQS queue"
     )
     worker.add_argument("function", help="a function with a queue trigger (aggregate, alerts)")
-    worker.add_argument("--concurrency", type=int, help="batches at once (default 2)")
+    worker.add_argument(
+        "--concurrency", type=int, help="batches at once (default 1; scale with replicas)"
+    )
     worker.add_argument("--health-port", type=int, help="/livez and /readyz (default 8081)")
     worker.add_argument("--queue-url", help="default: HOSTPULSE_<QUEUE>_QUEUE_URL")
     invoke = commands.add_parser(

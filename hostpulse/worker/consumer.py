@@ -140,7 +140,9 @@ class Consumer:
             except Exception:  # the queue away: the next round tries again
                 log.exception("polling %s failed", self.source.queue_arn)
                 with self.vitals.lock:
+                    # Not ready, but alive: a restart would not bring the queue back.
                     self.vitals.queue_answered = False
+                    self.vitals.last_loop = time.monotonic()
                 self.stopping.wait(2.0)
 
     def gather(self) -> list[QueueMessage]:

@@ -190,3 +190,25 @@ MESSAGES = [QueueMessage("m1", "r1", "a"), QueueMessage("m2", "r2", "b")]
 )
 def test_answers_are_read_as_lambda_reads_them(answer: Any, failed: set[str]) -> None:
     assert failed_ids(answer, MESSAGES) == failed
+
+
+def test_a_queue_that_does_not_answer_makes_the_worker_unready_but_not_dead() -> None:
+    class Away:
+        queue_arn = "arn:aws:sqs:us-east-1:000000000000:gone"
+
+        def receive(self, max_messages: int, wait_s: int) -> list[QueueMessage]:
+            raise ConnectionError("the queue is away")
+
+        def delete(self, messages: Any) -> None: ...
+
+        def release(self, messages: Any) -> None: ...
+
+    worker = Worker(Away, Recorder(), source())
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    time.sleep(0.5)
+    worker.stop()
+    runner.join(timeout=10)
+
+    assert not worker.vitals.queue_answered
+    assert worker.vitals.alive(timeout_s=30), "a restart would not bring the queue back"
