@@ -231,3 +231,18 @@ def replace_database(database_url: str, *, create: bool = True) -> None:
                 cur.execute(f'CREATE DATABASE "{name}"')
     finally:
         conn.close()
+
+
+def function_env(cloud: CloudUnderTest) -> dict[str, str]:
+    """The functions' own environment, as a Kubernetes Deployment or CronJob gives it."""
+    endpoints = cloud.endpoints
+    return {
+        **cloud.env,
+        "HOSTPULSE_DATABASE_URL": endpoints["database_url"],
+        "HOSTPULSE_REDIS_URL": endpoints["redis_url"],
+        "HOSTPULSE_ARCHIVE_BUCKET": endpoints["buckets"]["archive"],
+        "AWS_ENDPOINT_URL": endpoints["aws_endpoint_url"],
+        "AWS_REGION": endpoints["region"],
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }

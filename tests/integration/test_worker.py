@@ -20,7 +20,7 @@ from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.contract import Batch
 from hostpulse.envelope import Envelope
 from hostpulse.synthetic_host import SyntheticHost
-from tests.support import HOSTPULSE, CloudUnderTest, eventually, free_port
+from tests.support import HOSTPULSE, CloudUnderTest, eventually, free_port, function_env
 from tests.tier_checks import assert_stored_exactly_once, stored_batches
 
 pytestmark = pytest.mark.localcloud
@@ -64,21 +64,6 @@ def queue(local_cloud: CloudUnderTest) -> Iterator[Queue]:
     yield Queue(url, dead, sqs)
     sqs.delete_queue(QueueUrl=url)
     sqs.delete_queue(QueueUrl=dead)
-
-
-def function_env(cloud: CloudUnderTest) -> dict[str, str]:
-    """The functions' own environment, as a Kubernetes Deployment or CronJob gives it."""
-    endpoints = cloud.endpoints
-    return {
-        **cloud.env,
-        "HOSTPULSE_DATABASE_URL": endpoints["database_url"],
-        "HOSTPULSE_REDIS_URL": endpoints["redis_url"],
-        "HOSTPULSE_ARCHIVE_BUCKET": endpoints["buckets"]["archive"],
-        "AWS_ENDPOINT_URL": endpoints["aws_endpoint_url"],
-        "AWS_REGION": endpoints["region"],
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-    }
 
 
 def start_worker(cloud: CloudUnderTest, queue: Queue, health_port: int) -> subprocess.Popen[str]:
