@@ -332,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911, PLR0912 --
             return worker.run_worker(args, settings)
         if args.command == "invoke":
             return worker.run_invoke(args, settings)
+        if args.command == "provision":
+            return worker.run_provision(settings)
         cloud = LocalCloud(settings)
         if args.command == "up":
             return cmd_up(cloud, args.detach)

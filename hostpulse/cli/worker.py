@@ -14,6 +14,7 @@ from types import FrameType
 from typing import Any
 
 from hostpulse import wiring
+from hostpulse.deploy.deployer import Deployer
 from hostpulse.deploy.model import Stack, load_stack
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.settings import WorkerSettings
@@ -35,6 +36,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "invoke", help="run a scheduled function's handler once (a Kubernetes CronJob)"
     )
     invoke.add_argument("function", help="a function with a schedule (retention, alerts-tick)")
+    commands.add_parser(
+        "provision",
+        help="create the stack's queues and buckets only (where the functions run as containers)",
+    )
 
 
 def say(message: str) -> None:
@@ -133,4 +138,22 @@ def run_invoke(args: argparse.Namespace, settings: LocalCloudSettings) -> int:
         say(f"error: {args.function} failed: {type(error).__name__}: {error}")
         return 1
     print(json.dumps(answer, default=str))
+    return 0
+
+
+def run_provision(settings: LocalCloudSettings) -> int:
+    """Queues (with their dead-letter queues) and buckets, idempotently; their addresses as
+    the environment lines the containers take."""
+    stack = load_stack(settings.stack_file)
+    options = WorkerSettings()
+    endpoint = options.aws_endpoint_url
+    result = Deployer(stack, endpoint or "", options.aws_region).provision()
+    for change in result.changes:
+        say(change)
+    for name, url in sorted(result.queue_urls.items()):
+        print(f"HOSTPULSE_{name.upper()}_QUEUE_URL={url}")
+    for name, url in sorted(result.dead_letter_urls.items()):
+        print(f"HOSTPULSE_{name.upper()}_DEAD_LETTER_URL={url}")
+    for name, bucket in sorted(result.buckets.items()):
+        print(f"HOSTPULSE_{name.upper()}_BUCKET={bucket}")
     return 0

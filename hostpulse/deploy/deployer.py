@@ -80,14 +80,20 @@ class Deployer:
     def changed(self, what: str) -> None:
         self.result.changes.append(what)
 
-    def deploy(self) -> DeployResult:
-        role_arn = self._role()
+    def provision(self) -> DeployResult:
+        """Only what the functions use, not the functions: buckets, queues with their
+        dead-letter queues, topics. Where the handlers run as containers (Kubernetes)."""
         for name in self.stack.buckets:
             self._bucket(name)
         for name, queue_spec in self.stack.queues.items():
             self._queue(name, queue_spec)
         for name in self.stack.topics:
             self._topic(name)
+        return self.result
+
+    def deploy(self) -> DeployResult:
+        role_arn = self._role()
+        self.provision()
         for name, function_spec in self.stack.functions.items():
             self._function(name, function_spec, role_arn)
         for trigger in self.stack.triggers:

@@ -11,14 +11,17 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import yaml
 
 from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.contract import Batch
 from hostpulse.envelope import Envelope
+from hostpulse.localcloud.settings import PROJECT_ROOT
 from hostpulse.synthetic_host import SyntheticHost
 from tests.support import HOSTPULSE, CloudUnderTest, eventually, free_port, function_env
 from tests.tier_checks import assert_stored_exactly_once, stored_batches
@@ -168,3 +171,35 @@ def test_a_scheduled_function_runs_once_as_a_cronjob_would(local_cloud: CloudUnd
     assert tick.returncode == 0, tick.stdout + tick.stderr
     assert "fired" in json.loads(tick.stdout.strip().splitlines()[-1])
     assert unknown.returncode == 2 and "no function 'nothing'" in unknown.stdout
+
+
+def test_provision_creates_the_queues_and_buckets_and_no_function(
+    local_cloud: CloudUnderTest, tmp_path: Path
+) -> None:
+    stack = yaml.safe_load((PROJECT_ROOT / "stack" / "stack.yaml").read_text())
+    stack["name"] = f"prov{time.time_ns() % 10**6}"
+    (tmp_path / "stack.yaml").write_text(yaml.safe_dump(stack))
+    env = {**function_env(local_cloud), "HOSTPULSE_STACK_FILE": str(tmp_path / "stack.yaml")}
+
+    def provision() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*HOSTPULSE, "provision"], env=env, capture_output=True, text=True, timeout=120,
+            check=False,
+        )  # fmt: skip
+
+    first, again = provision(), provision()
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    lines = dict(line.split("=", 1) for line in first.stdout.splitlines() if "=" in line)
+    endpoints = local_cloud.endpoints
+    sqs = aws_client("sqs", endpoints["region"], endpoints["aws_endpoint_url"])
+    redrive = sqs.get_queue_attributes(
+        QueueUrl=lines["HOSTPULSE_AGGREGATE_QUEUE_URL"], AttributeNames=["RedrivePolicy"]
+    )["Attributes"]["RedrivePolicy"]
+    assert json.loads(redrive)["maxReceiveCount"] == 10
+    s3 = aws_client("s3", endpoints["region"], endpoints["aws_endpoint_url"])
+    s3.head_bucket(Bucket=lines["HOSTPULSE_ARCHIVE_BUCKET"])
+    functions = aws_client("lambda", endpoints["region"], endpoints["aws_endpoint_url"])
+    names = [f["FunctionName"] for f in functions.list_functions()["Functions"]]
+    assert not [n for n in names if n.startswith(stack["name"])], "no function deployed"
+    assert again.returncode == 0 and "hostpulse:" not in again.stdout, "nothing changed twice"
