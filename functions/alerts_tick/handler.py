@@ -22,14 +22,13 @@ recorder = Lazy(lambda: pipeline_recorder(alert_settings()))
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now_ms = int(time.time() * 1000)
-    pipeline_status: str
+    pipeline_status = "unknown"
     try:  # first, so that what it fires is delivered by this tick
         answer = watch_pipeline(service(), pipeline(), now_ms)
         pipeline_status = answer["status"]
         recorder().record(answer, now_ms)  # the minute that just ended, for the history
     except Exception:  # queues or stores away: the host checks below still run
-        logger.exception("pipeline check failed")
-        pipeline_status = "unknown"
+        logger.exception("pipeline check or its minute failed", extra={"pipeline": pipeline_status})
     outcome = service().tick(now_ms)
     result: dict[str, Any] = {
         "fired": outcome.fired,

@@ -173,3 +173,20 @@ def test_the_query_api_answers_through_api_gateway(hand_in: Any, context: Lambda
     body = json.loads(answer["body"])
     assert body["host"] == "web-1" and [s["metric"] for s in body["series"]] == ["cpu.percent"]
     assert missing["statusCode"] == 404
+
+
+def test_a_minute_that_cannot_be_kept_does_not_hide_the_pipelines_status(
+    hand_in: Any, context: LambdaContext
+) -> None:
+    class Away(MemoryPipelineHistory):
+        def put(self, minute: Any, keep_ms: int) -> None:
+            raise ConnectionError("PostgreSQL is away")
+
+    hand_in(alerts_tick.service, AlertService(MemoryAlertStore(load_rule_set("rules: []\n")), {}))
+    hand_in(alerts_tick.pipeline, quiet_pipeline(dead_letters=0))
+    hand_in(alerts_tick.recorder, PipelineRecorder(MemoryTally(), Away(), keep_ms=60_000))
+
+    answer = alerts_tick.handler(scheduled_event(), context)
+
+    assert answer["pipeline"] == "ok"
+    assert answer["fired"] == 0
