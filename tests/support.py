@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -246,3 +247,34 @@ def function_env(cloud: CloudUnderTest) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
     }
+
+
+@dataclass
+class WorkerProcess:
+    """`hostpulse worker …` as a container runs it. Its output goes to a file: a pipe nobody
+    reads fills up and stalls the worker."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @classmethod
+    def start(cls, env: dict[str, str], log: Path, *args: str) -> WorkerProcess:
+        with log.open("ab") as output:
+            process = subprocess.Popen(
+                [*HOSTPULSE, "worker", *args], env=env, stdout=output, stderr=subprocess.STDOUT
+            )
+        return cls(process, log)
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> str:
+        """SIGTERM, as Kubernetes stops a pod; it must finish and exit 0."""
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=90)
+        assert code == 0, self.output
+        return self.output

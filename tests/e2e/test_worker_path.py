@@ -5,8 +5,6 @@ exactly once and equal to an independent roll-up, and an alert that fires and no
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,9 +23,9 @@ from hostpulse.localcloud.settings import PROJECT_ROOT
 from hostpulse.synthetic_fleet import RequestsTransport, Simulation
 from tests.faults.fleet import register_fleet, wait_until_stored
 from tests.support import (
-    HOSTPULSE,
     CloudUnderTest,
     WebhookReceiver,
+    WorkerProcess,
     eventually,
     free_port,
     function_env,
@@ -59,34 +57,28 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudUnderTest]:
 
 
 @pytest.fixture(scope="module")
-def workers(cloud: CloudUnderTest) -> Iterator[list[subprocess.Popen[str]]]:
+def workers(
+    cloud: CloudUnderTest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[WorkerProcess]]:
     endpoints = cloud.endpoints
     env = {
         **function_env(cloud),
         "HOSTPULSE_AGGREGATE_QUEUE_URL": endpoints["queues"]["aggregate"],
         "HOSTPULSE_ALERTS_QUEUE_URL": endpoints["queues"]["alerts"],
     }
+    logs = tmp_path_factory.mktemp("workers")
     started = [
-        subprocess.Popen(
-            [*HOSTPULSE, "worker", function, "--health-port", str(free_port())],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for function in ("aggregate", "alerts")
+        WorkerProcess.start(env, logs / f"{name}.log", name, "--health-port", str(free_port()))
+        for name in ("aggregate", "alerts")
     ]
     yield started
     for worker in started:
-        worker.send_signal(signal.SIGTERM)
-    for worker in started:
-        output, _ = worker.communicate(timeout=90)
-        assert worker.returncode == 0, output
+        worker.stop()
 
 
 @pytest.mark.timeout(600)
 def test_workers_store_every_batch_once_whatever_is_delivered_twice(
-    cloud: CloudUnderTest, workers: list[subprocess.Popen[str]]
+    cloud: CloudUnderTest, workers: list[WorkerProcess]
 ) -> None:
     endpoints = cloud.endpoints
     agents = register_fleet(endpoints, "k8s", 6)
@@ -104,12 +96,12 @@ def test_workers_store_every_batch_once_whatever_is_delivered_twice(
     wait_until_stored(endpoints["database_url"], agents, accepted, timeout=180)
     time.sleep(10)  # the duplicates still on their way would change nothing
     assert_stored_exactly_once(endpoints["database_url"], accepted)
-    assert all(worker.poll() is None for worker in workers), "both workers still running"
+    assert all(worker.running() for worker in workers), "both workers still running"
 
 
 @pytest.mark.timeout(300)
 def test_the_alerts_worker_fires_and_notifies(
-    cloud: CloudUnderTest, workers: list[subprocess.Popen[str]]
+    cloud: CloudUnderTest, workers: list[WorkerProcess]
 ) -> None:
     endpoints = cloud.endpoints
     receiver = WebhookReceiver()

@@ -6,7 +6,6 @@ in the middle of the work loses nothing."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,7 +22,14 @@ from hostpulse.contract import Batch
 from hostpulse.envelope import Envelope
 from hostpulse.localcloud.settings import PROJECT_ROOT
 from hostpulse.synthetic_host import SyntheticHost
-from tests.support import HOSTPULSE, CloudUnderTest, eventually, free_port, function_env
+from tests.support import (
+    HOSTPULSE,
+    CloudUnderTest,
+    WorkerProcess,
+    eventually,
+    free_port,
+    function_env,
+)
 from tests.tier_checks import assert_stored_exactly_once, stored_batches
 
 pytestmark = pytest.mark.localcloud
@@ -69,12 +75,10 @@ def queue(local_cloud: CloudUnderTest) -> Iterator[Queue]:
     sqs.delete_queue(QueueUrl=dead)
 
 
-def start_worker(cloud: CloudUnderTest, queue: Queue, health_port: int) -> subprocess.Popen[str]:
-    env = function_env(cloud)
-    return subprocess.Popen(
-        [*HOSTPULSE, "worker", "aggregate", "--queue-url", queue.url,
-         "--health-port", str(health_port), "--concurrency", "2"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+def start_worker(cloud: CloudUnderTest, queue: Queue, health_port: int, log: Path) -> WorkerProcess:
+    return WorkerProcess.start(
+        function_env(cloud), log, "aggregate", "--queue-url", queue.url,
+        "--health-port", str(health_port), "--concurrency", "2",
     )  # fmt: skip
 
 
@@ -89,16 +93,9 @@ def envelope(batch: Batch) -> str:
     return Envelope(inline=batch.model_dump_json().encode()).encode()
 
 
-def stop(worker: subprocess.Popen[str]) -> str:
-    worker.send_signal(signal.SIGTERM)
-    output, _ = worker.communicate(timeout=90)
-    assert worker.returncode == 0, output
-    return output
-
-
 @pytest.mark.timeout(300)
 def test_the_worker_stores_each_batch_once_and_dead_letters_the_poison(
-    local_cloud: CloudUnderTest, queue: Queue
+    local_cloud: CloudUnderTest, queue: Queue, tmp_path: Path
 ) -> None:
     url = local_cloud.endpoints["database_url"]
     hosts = [SyntheticHost(f"worker-{time.time_ns() % 10**8}-{n}", cores=2) for n in range(3)]
@@ -109,7 +106,7 @@ def test_the_worker_stores_each_batch_once_and_dead_letters_the_poison(
         for i in range(4)
     ]
     port = free_port()
-    worker = start_worker(local_cloud, queue, port)
+    worker = start_worker(local_cloud, queue, port, tmp_path / "worker.log")
     try:
         eventually(lambda: probe(port, "/readyz") == 200, timeout=60)
         queue.send(*(envelope(b) for b in batches), "not an envelope")
@@ -119,7 +116,7 @@ def test_the_worker_stores_each_batch_once_and_dead_letters_the_poison(
         eventually(lambda: queue.dead_letters() == 1, timeout=60, interval=1)
         assert probe(port, "/livez") == 200
     finally:
-        output = stop(worker)
+        output = worker.stop()
 
     assert_stored_exactly_once(url, batches)
     assert "stopped:" in output and " failed" in output
@@ -127,7 +124,7 @@ def test_the_worker_stores_each_batch_once_and_dead_letters_the_poison(
 
 @pytest.mark.timeout(300)
 def test_a_sigterm_in_the_middle_of_the_work_loses_nothing(
-    local_cloud: CloudUnderTest, queue: Queue
+    local_cloud: CloudUnderTest, queue: Queue, tmp_path: Path
 ) -> None:
     url = local_cloud.endpoints["database_url"]
     host = SyntheticHost(f"sigterm-{time.time_ns() % 10**8}", cores=2)
@@ -136,16 +133,16 @@ def test_a_sigterm_in_the_middle_of_the_work_loses_nothing(
         host.batch([now - 60_000 + 100 * i]).model_copy(update={"seq": i}) for i in range(300)
     ]
     queue.send(*(envelope(b) for b in batches))
-    first = start_worker(local_cloud, queue, free_port())
+    first = start_worker(local_cloud, queue, free_port(), tmp_path / "first.log")
     eventually(lambda: stored_batches(url, [host.hostname]) > 0, timeout=60, interval=0.2)
-    stop(first)  # SIGTERM while batches are being handled
+    first.stop()  # SIGTERM while batches are being handled
     stored_then = stored_batches(url, [host.hostname])
 
-    second = start_worker(local_cloud, queue, free_port())
+    second = start_worker(local_cloud, queue, free_port(), tmp_path / "second.log")
     try:
         eventually(lambda: stored_batches(url, [host.hostname]) == 300, timeout=120, interval=1)
     finally:
-        stop(second)
+        second.stop()
     assert stored_then < 300, "the first worker was stopped before the end: the test tested"
     assert_stored_exactly_once(url, batches)
     assert queue.dead_letters() == 0
