@@ -6,6 +6,7 @@ in the middle of the work loses nothing."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -119,7 +120,10 @@ def test_the_worker_stores_each_batch_once_and_dead_letters_the_poison(
         output = worker.stop()
 
     assert_stored_exactly_once(url, batches)
-    assert "stopped:" in output and " failed" in output
+    summary = re.search(r"stopped: \d+ batches, (\d+) messages, (\d+) failed", output)
+    assert summary is not None, output
+    messages, failed = map(int, summary.groups())
+    assert messages >= len(batches) + 5 + 2 and failed == 2, "the poison failed on each receive"
 
 
 @pytest.mark.timeout(300)
