@@ -65,6 +65,8 @@ def workers(
         **function_env(cloud),
         "HOSTPULSE_AGGREGATE_QUEUE_URL": endpoints["queues"]["aggregate"],
         "HOSTPULSE_ALERTS_QUEUE_URL": endpoints["queues"]["alerts"],
+        # The shipped description, with its triggers: the workers take their place.
+        "HOSTPULSE_STACK_FILE": str(PROJECT_ROOT / "stack" / "stack.yaml"),
     }
     logs = tmp_path_factory.mktemp("workers")
     started = [
