@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import psycopg2
 import requests
+import yaml
 
 from hostpulse.contract import Batch
 from hostpulse.localcloud.settings import PROJECT_ROOT
@@ -278,3 +279,15 @@ class WorkerProcess:
         code = self.process.wait(timeout=90)
         assert code == 0, self.output
         return self.output
+
+
+def stack_variant(directory: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    """The shipped stack description with ``change`` applied, written to ``directory``
+    (function sources made absolute, so that it deploys from there)."""
+    stack: dict[str, Any] = yaml.safe_load((PROJECT_ROOT / "stack" / "stack.yaml").read_text())
+    change(stack)
+    for spec in stack["functions"].values():
+        spec["source"] = [str(PROJECT_ROOT / s.removeprefix("../")) for s in spec["source"]]
+    path = directory / "stack.yaml"
+    path.write_text(yaml.safe_dump(stack))
+    return path

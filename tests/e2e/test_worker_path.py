@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.adapters.postgres.alerts import PgAlertStore
@@ -29,26 +27,23 @@ from tests.support import (
     eventually,
     free_port,
     function_env,
+    stack_variant,
 )
 from tests.tier_checks import assert_stored_exactly_once
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
 
 
-def stack_without_triggers(directory: Path) -> Path:
-    stack = yaml.safe_load((PROJECT_ROOT / "stack" / "stack.yaml").read_text())
+def without_triggers(stack: dict[str, Any]) -> None:
     stack["triggers"] = []
-    for spec in stack["functions"].values():
-        spec["source"] = [str(PROJECT_ROOT / s.removeprefix("../")) for s in spec["source"]]
-    path = directory / "stack.yaml"
-    path.write_text(yaml.safe_dump(stack))
-    return path
 
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudUnderTest]:
     cloud = CloudUnderTest.fresh("worker-path")
-    cloud.env["HOSTPULSE_STACK_FILE"] = str(stack_without_triggers(tmp_path_factory.mktemp("s")))
+    cloud.env["HOSTPULSE_STACK_FILE"] = str(
+        stack_variant(tmp_path_factory.mktemp("s"), without_triggers)
+    )
     cloud.up()
     try:
         yield cloud
