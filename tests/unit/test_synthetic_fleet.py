@@ -31,7 +31,9 @@ class ScriptedTransport:
         return Reply(step, {"Retry-After": "0"} if step == 429 else {}, json.dumps(answer).encode())
 
 
-def run(transport: ScriptedTransport, duration_s: float = 0.05) -> tuple[Simulation, list[Batch]]:
+def run(
+    transport: ScriptedTransport, duration_s: float = 0.05, give_up_after_s: float = 120.0
+) -> tuple[Simulation, list[Batch]]:
     accepted: list[Batch] = []
     simulation = Simulation(
         [SimulatedAgent(SyntheticHost("sim-1"), "token")],
@@ -41,6 +43,7 @@ def run(transport: ScriptedTransport, duration_s: float = 0.05) -> tuple[Simulat
         send_every_s=10,
         duration_s=duration_s,
         on_accepted=accepted.append,
+        give_up_after_s=give_up_after_s,
     )
     simulation.run()
     return simulation, accepted
@@ -70,19 +73,11 @@ def test_a_refused_batch_is_not_retried() -> None:
 
 def test_a_batch_refused_until_the_deadline_is_counted_as_given_up() -> None:
     transport = ScriptedTransport([503] * 1000)
-    simulation = Simulation(
-        [SimulatedAgent(SyntheticHost("sim-1"), "token")],
-        "http://ingest",
-        transport,
-        interval_s=0.01,
-        send_every_s=10,
-        duration_s=0.02,
-        give_up_after_s=0.3,
-    )
 
-    stats = simulation.run()
+    simulation, accepted = run(transport, duration_s=0.02, give_up_after_s=0.3)
 
-    assert (stats.batches, stats.given_up) == (0, 1)
+    stats = simulation.stats
+    assert (stats.batches, stats.given_up, accepted) == (0, 1, [])
     assert stats.retries >= 1
 
 
