@@ -32,14 +32,31 @@ class Agent:
     created_at: datetime
     revoked_at: datetime | None
     hosts: tuple[str, ...] = ()
+    fleet: bool = False
 
 
 @dataclass(frozen=True)
 class AgentGrant:
-    """What an active token allows: writing as ``name`` for the hosts its patterns match."""
+    """What an active token allows: writing as ``name`` for the hosts its patterns match.
+
+    A fleet token (one Secret for every node of a DaemonSet) writes as ``<name>.<member>``,
+    each member an agent of its own with its own sequence numbers, never as another name.
+    """
 
     name: str
     hosts: tuple[str, ...]
+    fleet: bool = False
+
+    def may_act_as(self, agent_id: str) -> bool:
+        if agent_id == self.name:
+            return True
+        member = agent_id.removeprefix(f"{self.name}.")
+        return (
+            self.fleet
+            and member != agent_id
+            and bool(AGENT_NAME.match(member))
+            and bool(AGENT_NAME.match(agent_id))
+        )
 
     def may_write(self, hostname: str) -> bool:
         # Host names are case-insensitive (DNS): 'WEB-1' is web-1's.
@@ -52,7 +69,7 @@ class AgentExists(ValueError):
 
 
 class AgentRepository(Protocol):
-    def add(self, name: str, hashed: str, hosts: Sequence[str]) -> None: ...
+    def add(self, name: str, hashed: str, hosts: Sequence[str], fleet: bool = False) -> None: ...
 
     def list(self) -> list[Agent]: ...
 
@@ -84,10 +101,17 @@ def check_host_patterns(hosts: Sequence[str]) -> tuple[str, ...]:
 
 
 def register_agent(
-    repository: AgentRepository, name: str, hosts: Sequence[str] | None = None
+    repository: AgentRepository,
+    name: str,
+    hosts: Sequence[str] | None = None,
+    *,
+    fleet: bool = False,
 ) -> str:
-    """A new agent and its token; it writes the host of its own name unless told otherwise."""
+    """A new agent and its token; it writes the host of its own name unless told otherwise.
+    A fleet's members are agents named ``<name>.<member>``; it has no host of its own name."""
     check_agent_name(name)
+    if fleet and not hosts:
+        raise ValueError("a fleet token needs the hosts its members may write (--host 'node-*')")
     token = new_token()
-    repository.add(name, token_hash(token), check_host_patterns(hosts or [name]))
+    repository.add(name, token_hash(token), check_host_patterns(hosts or [name]), fleet)
     return token

@@ -19,6 +19,7 @@ class Unavailable(ConnectionError):
 class MemoryAgents:
     tokens: dict[str, str] = field(default_factory=dict)  # token -> agent
     hosts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # agent -> patterns
+    fleets: set[str] = field(default_factory=set)  # agents whose token is a fleet's
 
     lookups: int = 0
     cached: dict[str, AgentGrant] = field(default_factory=dict)  # as a warm cache holds them
@@ -26,7 +27,11 @@ class MemoryAgents:
     def grant_for_token(self, token: str) -> AgentGrant | None:
         self.lookups += 1
         name = self.tokens.get(token)
-        grant = None if name is None else AgentGrant(name, self.hosts.get(name, (name,)))
+        grant = (
+            None
+            if name is None
+            else AgentGrant(name, self.hosts.get(name, (name,)), name in self.fleets)
+        )
         if grant is not None:
             self.cached[token] = grant
         return grant

@@ -43,6 +43,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         " Default: the host named like the agent",
     )
     add.add_argument(
+        "--fleet",
+        action="store_true",
+        help="one token for many agents (a Kubernetes DaemonSet): each runs as NAME.<member>,"
+        " for instance NAME.$NODE_NAME, with its own sequence numbers; needs --host",
+    )
+    add.add_argument(
         "--seed",
         action="store_true",
         help="also print a backend_url for the seed platform's agent, which sends no header:"
@@ -60,7 +66,7 @@ def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:  # noqa:
     repository = agent_repository(database_url(settings))
     if args.action == "add":
         try:
-            token = register_agent(repository, args.name, args.host)
+            token = register_agent(repository, args.name, args.host, fleet=args.fleet)
         except (AgentExists, ValueError) as error:
             print(f"hostpulse: error: {error}")
             return 1
@@ -68,9 +74,13 @@ def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:  # noqa:
         if args.seed:
             print(f"# seed agent backend_url: {seed_backend_url(settings, token)}")
         hosts = ", ".join(args.host or [args.name])
+        who = (
+            f"fleet {args.name!r} (agents {args.name}.<member>)"
+            if args.fleet
+            else f"agent {args.name!r}"
+        )
         print(
-            f"# agent {args.name!r} added, writing host(s) {hosts}; this token is shown once,"
-            " keep it safe",
+            f"# {who} added, writing host(s) {hosts}; this token is shown once, keep it safe",
             flush=True,
         )
         return 0
@@ -89,8 +99,9 @@ def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:  # noqa:
         print(f"{'AGENT':30} {'CREATED':26} {'STATE':22} HOSTS")
         for agent in repository.list():
             state = f"revoked {agent.revoked_at:%Y-%m-%d %H:%M}" if agent.revoked_at else "active"
+            name = f"{agent.name}.*" if agent.fleet else agent.name
             print(
-                f"{agent.name:30} {agent.created_at:%Y-%m-%d %H:%M:%S %Z}    {state:22}"
+                f"{name:30} {agent.created_at:%Y-%m-%d %H:%M:%S %Z}    {state:22}"
                 f" {', '.join(agent.hosts)}"
             )
         return 0

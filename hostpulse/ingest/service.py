@@ -157,7 +157,7 @@ class IngestService:
         return self._handle(request, self._seed_batch)
 
     def _handle(
-        self, request: IngestRequest, parse: Callable[[bytes, str], Batch]
+        self, request: IngestRequest, parse: Callable[[bytes, AgentGrant], Batch]
     ) -> IngestResponse:
         started = time.perf_counter()
         response = self._answer(request, parse)
@@ -173,7 +173,7 @@ class IngestService:
         return response
 
     def _answer(
-        self, request: IngestRequest, parse: Callable[[bytes, str], Batch]
+        self, request: IngestRequest, parse: Callable[[bytes, AgentGrant], Batch]
     ) -> IngestResponse:
         try:
             grant = self._authenticate(request)
@@ -182,7 +182,7 @@ class IngestService:
                 request.headers.get("content-encoding", ""),
                 self.limits.max_decompressed_bytes,
             )
-            batch = parse(body, grant.name)
+            batch = parse(body, grant)
             if not grant.may_write(batch.host.hostname):
                 raise Rejected(
                     403,
@@ -197,21 +197,24 @@ class IngestService:
             return rejection.response
 
     @staticmethod
-    def _batch(body: bytes, agent_id: str) -> Batch:
+    def _batch(body: bytes, grant: AgentGrant) -> Batch:
         batch = _validated(Batch, body, "invalid_batch")
-        if batch.agent_id != agent_id:
+        if not grant.may_act_as(batch.agent_id):
+            allowed = (
+                f"{grant.name!r} or {grant.name}.<member>" if grant.fleet else repr(grant.name)
+            )
             raise Rejected(
                 403,
                 "agent_mismatch",
-                f"the token belongs to agent {agent_id!r}, the batch says {batch.agent_id!r}",
+                f"the token writes as agent {allowed}, the batch says {batch.agent_id!r}",
             )
         return batch
 
     @staticmethod
-    def _seed_batch(body: bytes, agent_id: str) -> Batch:
+    def _seed_batch(body: bytes, grant: AgentGrant) -> Batch:
         snapshot = _validated(SeedSnapshot, body, "invalid_snapshot")
         try:
-            return seed_batch(snapshot, agent_id)
+            return seed_batch(snapshot, grant.name)
         except ValidationError as error:
             raise Rejected(422, "invalid_snapshot", validation_message(error)) from None
 

@@ -16,11 +16,14 @@ class MemoryRepository:
     rows: dict[str, str] = field(default_factory=dict)  # name -> hash
     hosts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
+    fleets: set[str] = field(default_factory=set)
     lookups: int = 0
 
-    def add(self, name: str, hashed: str, hosts: Sequence[str]) -> None:
+    def add(self, name: str, hashed: str, hosts: Sequence[str], fleet: bool = False) -> None:
         self.rows[name] = hashed
         self.hosts[name] = tuple(hosts)
+        if fleet:
+            self.fleets.add(name)
 
     def bind(self, name: str, hosts: Sequence[str]) -> bool:
         self.hosts[name] = tuple(hosts)
@@ -37,7 +40,7 @@ class MemoryRepository:
         self.lookups += 1
         for name, stored in self.rows.items():
             if stored == hashed and name not in self.revoked:
-                return AgentGrant(name, self.hosts[name])
+                return AgentGrant(name, self.hosts[name], name in self.fleets)
         return None
 
 
@@ -110,3 +113,39 @@ def test_an_agent_writes_its_own_host_unless_bound_to_others() -> None:
 def test_bad_host_patterns_are_refused(pattern: str) -> None:
     with pytest.raises(ValueError, match="host pattern"):
         register_agent(MemoryRepository(), "web-1", [pattern])
+
+
+@pytest.mark.parametrize(
+    ("agent_id", "allowed"),
+    [
+        ("nodes", True),  # the fleet's own name
+        ("nodes.node-1", True),
+        ("nodes.ip-10-0-1-7.eu-west-1.compute.internal", True),
+        ("nodes-evil", False),  # a longer name is not a member
+        ("nodesx.node-1", False),
+        ("other.node-1", False),
+        ("nodes.", False),  # a member needs a name
+        ("nodes..x", False),
+        ("nodes.-x", False),
+        ("nodes." + "m" * 60, False),  # past the 63 characters of an agent name
+    ],
+)
+def test_a_fleet_token_writes_as_its_members_only(agent_id: str, allowed: bool) -> None:
+    assert AgentGrant("nodes", ("*",), fleet=True).may_act_as(agent_id) is allowed
+
+
+def test_an_ordinary_token_writes_as_its_own_name_only() -> None:
+    grant = AgentGrant("web-1", ("web-1",))
+
+    assert grant.may_act_as("web-1")
+    assert not grant.may_act_as("web-1.node-1")
+
+
+def test_a_fleet_token_needs_the_hosts_its_members_write() -> None:
+    with pytest.raises(ValueError, match="--host"):
+        register_agent(MemoryRepository(), "nodes", fleet=True)
+
+    repository = MemoryRepository()
+    token = register_agent(repository, "nodes", ["node-*"], fleet=True)
+    grant = repository.grant_for_hash(token_hash(token))
+    assert grant == AgentGrant("nodes", ("node-*",), fleet=True)

@@ -463,3 +463,24 @@ def test_every_answer_is_tallied_for_the_pipeline_history_and_a_tally_away_costs
         assert service.ingest(request(batch(seq=seq).model_dump_json().encode())).status == 202
     assert tally.calls == 3
     assert rig.counters.counts["pipeline_meter_failures"] == 1
+
+
+def test_a_fleet_tokens_members_each_write_with_their_own_sequence() -> None:
+    agents = MemoryAgents({"hp_fleet": "nodes"}, hosts={"nodes": ("node-*",)}, fleets={"nodes"})
+    rig = Rig(agents=agents)
+
+    def from_member(agent_id: str, host: str) -> int:
+        batch = (
+            SyntheticHost(host, cores=2).batch([NOW_MS]).model_copy(update={"agent_id": agent_id})
+        )
+        return rig.service.ingest(
+            request(batch.model_dump_json().encode(), token="hp_fleet")
+        ).status
+
+    assert from_member("nodes.node-1", "node-1") == 202
+    assert from_member("nodes.node-2", "node-2") == 202  # seq 0 again: another agent
+    assert [key for _, key in rig.queue.messages] == ["nodes.node-1:0", "nodes.node-2:0"]
+    assert from_member("nodes-evil.node-1", "node-1") == 403
+    assert from_member("other", "node-1") == 403
+    assert from_member("nodes.node-3", "db-1") == 403  # members write the fleet's hosts only
+    assert len(rig.queue.messages) == 2

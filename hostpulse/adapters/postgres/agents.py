@@ -20,10 +20,10 @@ class PgAgentRepository:
     def __init__(self, connector: PgConnector) -> None:
         self.connector = connector
 
-    def add(self, name: str, hashed: str, hosts: Sequence[str]) -> None:
+    def add(self, name: str, hashed: str, hosts: Sequence[str], fleet: bool = False) -> None:
         try:
             with self.connector.transaction() as cur:
-                cur.execute(sql.ADD_AGENT, (name, hashed, list(hosts)))
+                cur.execute(sql.ADD_AGENT, (name, hashed, list(hosts), fleet))
         except psycopg2.errors.UniqueViolation:
             raise AgentExists(
                 f"agent {name!r} exists; revoke it first or pick another name"
@@ -33,8 +33,8 @@ class PgAgentRepository:
         with self.connector.transaction() as cur:
             cur.execute(sql.LIST_AGENTS)
             return [
-                Agent(name, created, revoked, tuple(hosts))
-                for name, created, revoked, hosts in cur.fetchall()
+                Agent(name, created, revoked, tuple(hosts), fleet)
+                for name, created, revoked, hosts, fleet in cur.fetchall()
             ]
 
     def revoke(self, name: str) -> bool:
@@ -51,7 +51,7 @@ class PgAgentRepository:
         with self.connector.transaction() as cur:
             cur.execute(sql.GRANT_FOR_HASH, (hashed,))
             row: Any = cur.fetchone()
-        return AgentGrant(str(row[0]), tuple(row[1])) if row else None
+        return AgentGrant(str(row[0]), tuple(row[1]), bool(row[2])) if row else None
 
 
 class CachedAgentDirectory:
