@@ -7,13 +7,39 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from hostpulse.tiers import Tier, default_tiers
 
+# Where Kubernetes mounts the hostpulse-secrets Secret: each key a file named like the variable
+# (HOSTPULSE_DATABASE_URL), read when no variable of that name is set. Credentials then never
+# sit in the environment, where child processes and crash reports would see them.
+SECRETS_DIR = Path("/run/secrets/hostpulse")
 
-class CoreSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HOSTPULSE_", extra="ignore")
+
+class SecretFileSettings(BaseSettings):
+    """Settings that also read ``SECRETS_DIR``, when it is there (no warning when it is not)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        folder = getattr(file_secret_settings, "secrets_dir", None)
+        mounted = isinstance(folder, str | Path) and Path(folder).is_dir()
+        return (init_settings, env_settings, dotenv_settings) + (
+            (file_secret_settings,) if mounted else ()
+        )
+
+
+class CoreSettings(SecretFileSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HOSTPULSE_", extra="ignore", secrets_dir=SECRETS_DIR
+    )
 
     database_url: str = Field(min_length=1)
     redis_url: str = Field(min_length=1)
