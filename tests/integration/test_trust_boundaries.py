@@ -139,3 +139,36 @@ def test_a_revoked_token_stops_working_within_the_cache_time(
     assert status == 401
     # HOSTPULSE_AGENT_CACHE_SECONDS (15 s) per warm function, plus a request's time.
     assert took <= 17, f"the revoked token worked for {took:.1f} s"
+
+
+def test_a_fleet_token_writes_as_its_members_for_its_hosts_only(
+    local_cloud: CloudUnderTest,
+) -> None:
+    fleet = f"nodes-{os.urandom(3).hex()}"
+    added = local_cloud.cli("agents", "add", fleet, "--fleet", "--host", f"{fleet}-node-*")
+    without_hosts = local_cloud.cli("agents", "add", f"{fleet}x", "--fleet")
+    token = added.stdout.splitlines()[0]
+    listed = local_cloud.cli("agents", "list")
+    assert added.returncode == 0 and token.startswith("hp_"), added.stdout
+    assert without_hosts.returncode == 1 and "--host" in without_hosts.stdout
+    assert f"{fleet}.*" in listed.stdout
+
+    now = int(time.time() * 1000)
+    members = {f"{fleet}-node-{i}": f"{fleet}.{fleet}-node-{i}" for i in (1, 2)}
+    # Both members start at sequence 1: each is an agent of its own.
+    for host, member in members.items():
+        batch = SyntheticHost(host, agent_id=member).batch([now - 1000])
+        assert post_batch(local_cloud, batch, token).status_code == 202
+    eventually(lambda: {h: owner_of(local_cloud, h) for h in members} == members, timeout=60)
+
+    refused = {
+        "outside its hosts": SyntheticHost(f"{fleet}-db", agent_id=f"{fleet}.db"),
+        "a look-alike name": SyntheticHost(f"{fleet}-node-3", agent_id=f"{fleet}-evil.x"),
+        "another agent": SyntheticHost(f"{fleet}-node-3", agent_id="other"),
+    }
+    for why, sender in refused.items():
+        response = post_batch(local_cloud, sender.batch([now]), token)
+        assert response.status_code == 403, why
+    time.sleep(2)  # what a 202 would have queued has had time to land
+    assert owner_of(local_cloud, f"{fleet}-node-3") is None
+    assert owner_of(local_cloud, f"{fleet}-db") is None
