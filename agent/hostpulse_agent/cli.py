@@ -14,6 +14,7 @@ from typing import Any
 
 from hostpulse_agent.collectors import Collector
 from hostpulse_agent.config import GROUPS, AgentConfig, ConfigError, environment, load_config
+from hostpulse_agent.host import HostView
 from hostpulse_agent.logs import configure
 from hostpulse_agent.runner import Agent
 from hostpulse_agent.sender import HttpSender
@@ -21,7 +22,7 @@ from hostpulse_agent.sender import HttpSender
 FLAGS = (
     ("ingest-url", str), ("token", str), ("token-file", str), ("agent-id", str),
     ("interval", float), ("send-every", float), ("top-n", int), ("state-dir", str),
-    ("log-level", str),
+    ("log-level", str), ("hostname", str), ("host-root", str),
 )  # fmt: skip
 FLAG_KEYS = {"interval": "interval_s", "send-every": "send_every_s"}
 
@@ -58,8 +59,8 @@ def run(config: AgentConfig) -> int:
     return 0
 
 
-def once(groups: frozenset[str], top_n: int) -> int:
-    collector = Collector(groups, top_n)
+def once(groups: frozenset[str], top_n: int, host: HostView) -> int:
+    collector = Collector(groups, top_n, host)
     time.sleep(1.0)  # rates and CPU need an interval: the first reading is never a fake zero
     print(json.dumps(collector.sample(int(time.time() * 1000)), indent=2))
     return 0
@@ -71,11 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "once":
             try:
                 config = load_config(args.config, environment(), flags(args))
-                return once(config.groups, config.top_n)
+                return once(config.groups, config.top_n, HostView(config.host_root))
             except ConfigError as error:
                 if "is required" not in str(error):
                     raise
-                return once(frozenset(GROUPS), 10)  # printing a sample needs no backend
+                return once(frozenset(GROUPS), 10, HostView())  # printing a sample needs no backend
         config = load_config(args.config, environment(), flags(args))
         if args.token and args.command == "run":
             print(

@@ -13,6 +13,7 @@ from typing import Any
 
 import psutil
 
+from hostpulse_agent.host import HostView, Partition
 from hostpulse_agent.rates import Rates
 from hostpulse_agent.text import first_of_each, safe_text
 
@@ -73,10 +74,10 @@ class CpuMeter:
         return result
 
 
-def real_partitions() -> list[Any]:
+def real_partitions(host: HostView) -> list[Partition]:
     seen: set[str] = set()
     partitions = []
-    for part in psutil.disk_partitions(all=False):
+    for part in host.partitions():
         if part.fstype in PSEUDO_FS or not part.fstype or part.mountpoint in seen:
             continue
         seen.add(part.mountpoint)
@@ -84,11 +85,11 @@ def real_partitions() -> list[Any]:
     return partitions
 
 
-def disks() -> list[dict[str, Any]]:
+def disks(host: HostView) -> list[dict[str, Any]]:
     result = []
-    for part in real_partitions():
+    for part in real_partitions(host):
         try:
-            usage = psutil.disk_usage(part.mountpoint)
+            usage = psutil.disk_usage(host.usage_path(part.mountpoint))
         except OSError:
             continue  # unmounted since, or not ours to read
         result.append({
@@ -103,7 +104,9 @@ def disks() -> list[dict[str, Any]]:
 
 
 class Collector:
-    def __init__(self, groups: Iterable[str], top_n: int) -> None:
+    def __init__(self, groups: Iterable[str], top_n: int, host: HostView | None = None) -> None:
+        self.host = host or HostView()
+        self.host.activate()
         self.groups = frozenset(groups)
         self.top_n = top_n
         self.rates = Rates()
@@ -124,7 +127,7 @@ class Collector:
         if "memory" in self.groups:
             sample["memory"] = self._memory()
         if "disks" in self.groups:
-            sample["disks"] = disks()
+            sample["disks"] = disks(self.host)
         if "disk_io" in self.groups:
             sample["disk_io"] = self._disk_io(now)
         if "net" in self.groups:

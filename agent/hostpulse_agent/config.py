@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hostpulse_agent.text import is_safe_text
+from hostpulse_agent.host import check_host_root
+from hostpulse_agent.text import host_name, is_safe_text
 
 DEFAULT_CONFIG = Path("/etc/hostpulse/agent.toml")
 ENV_PREFIX = "HOSTPULSE_AGENT_"
@@ -48,6 +49,10 @@ class AgentConfig:
     log_level: str = "INFO"
     groups: frozenset[str] = field(default_factory=lambda: frozenset(GROUPS))
     labels: Mapping[str, str] = field(default_factory=dict)
+    # In a container: the host's name (a DaemonSet passes its node's) and where the host's /
+    # is mounted, read-only, so that the host is measured instead of the container.
+    hostname: str | None = None
+    host_root: Path | None = None
 
 
 def _positive(kind: type) -> Callable[[Any], Any]:
@@ -111,6 +116,15 @@ def _labels(value: Any) -> dict[str, str]:
     return result
 
 
+def _hostname(value: Any) -> str:
+    text = str(value).strip()
+    if not text or host_name(text) != text:
+        raise ValueError(
+            "must be 1-253 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return text
+
+
 def _agent_id(value: Any) -> str:
     text = str(value)
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", text):
@@ -144,6 +158,8 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "log_level": _level,
     "groups": _groups,
     "labels": _labels,
+    "hostname": _hostname,
+    "host_root": lambda value: check_host_root(Path(value)),
 }
 
 
@@ -211,9 +227,8 @@ def load_config(
                 f"{required}{hint} is required: set it in {file}, "
                 f"${ENV_PREFIX}{required.upper()} or --{required}"
             )
-    merged.setdefault(
-        "agent_id", _agent_id(re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:63])
-    )
+    named = merged.get("hostname") or socket.gethostname()
+    merged.setdefault("agent_id", _agent_id(re.sub(r"[^A-Za-z0-9._-]", "-", named)[:63]))
     known = {f.name for f in fields(AgentConfig)}
     return AgentConfig(**{k: v for k, v in merged.items() if k in known})
 

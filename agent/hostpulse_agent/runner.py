@@ -25,6 +25,7 @@ import psutil
 from hostpulse_agent import __version__
 from hostpulse_agent.collectors import Collector
 from hostpulse_agent.config import AgentConfig
+from hostpulse_agent.host import HostView
 from hostpulse_agent.sender import (
     CREDENTIAL_BACKOFF_BASE_S,
     CREDENTIAL_BACKOFF_CAP_S,
@@ -71,8 +72,8 @@ class SequenceFile:
 class SelfMeter:
     """The agent's own cost: CPU percent since the last reading, and resident memory."""
 
-    def __init__(self) -> None:
-        self.process = psutil.Process()
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
         self._last = (time.monotonic(), sum(self.process.cpu_times()[:2]))
 
     def read(self) -> tuple[float, int]:
@@ -85,7 +86,7 @@ class SelfMeter:
 
 def host_facts(config: AgentConfig) -> dict[str, Any]:
     return {
-        "hostname": host_name(socket.gethostname()),
+        "hostname": config.hostname or host_name(socket.gethostname()),
         "os": safe_text(platform.system(), 256),
         "platform": safe_text(platform.platform(), 256),
         "cpu_count": psutil.cpu_count() or 1,
@@ -103,9 +104,10 @@ class Agent:
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.spool = Spool(config.state_dir / "spool", config.spool_max_bytes)
         self.sequence = SequenceFile(config.state_dir / "seq")
-        self.collector = collector or Collector(config.groups, config.top_n)
+        host = HostView(config.host_root)
+        self.collector = collector or Collector(config.groups, config.top_n, host)
         self.facts = host_facts(config)
-        self.meter = SelfMeter()
+        self.meter = SelfMeter(host.own_pid())
         self.stopping = threading.Event()
         self.sent = threading.Event()  # set when the collector spools a batch
         self._samples: list[dict[str, Any]] = []

@@ -68,6 +68,9 @@ def test_a_token_can_come_from_a_file(tmp_path: Path) -> None:
         ('agent_id = "has space"\n', {}, {}, "agent_id: must be 1-63"),
         ('log_level = "LOUD"\n', {}, {}, "log_level: must be DEBUG"),
         ('labels = "rack"\n', {}, {}, "labels: must be key=value"),
+        ('hostname = "has space"\n', {}, {}, "hostname: must be 1-253"),
+        ("", {"HOSTPULSE_AGENT_HOSTNAME": "-lead"}, {}, "$HOSTPULSE_AGENT_HOSTNAME"),
+        ('host_root = "/nonexistent"\n', {}, {}, "host_root: /nonexistent holds no proc/stat"),
         ("interval_s = [\n", {}, {}, "{path}: "),
         (
             "",
@@ -108,3 +111,16 @@ def test_an_explicit_file_must_exist_but_the_default_may_not(tmp_path: Path) -> 
             },
             {},
         )
+
+
+def test_a_container_names_its_host_and_measures_it_through_its_root(tmp_path: Path) -> None:
+    host = tmp_path / "host"
+    (host / "proc").mkdir(parents=True)
+    (host / "proc" / "stat").write_text("cpu 1 2 3 4\n")
+    env = {**REQUIRED, "HOSTPULSE_AGENT_HOSTNAME": "node-7", "HOSTPULSE_AGENT_HOST_ROOT": str(host)}
+
+    config = load_config(toml(tmp_path, ""), env, {})
+    pinned = load_config(toml(tmp_path, ""), env, {"agent_id": "nodes.node-7"})
+
+    assert (config.hostname, config.agent_id, config.host_root) == ("node-7", "node-7", host)
+    assert pinned.agent_id == "nodes.node-7"
