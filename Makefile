@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .PHONY: install up down status test test-unit lint format bench localstack-lock lambda-lock \
-	terraform-tools terraform-apply terraform-destroy clean
+	terraform-tools terraform-apply terraform-destroy images image-locks clean
 
 $(INSTALLED): pyproject.toml agent/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hostpulse needs Python 3.11 or newer as $(PYTHON); run: make PYTHON=/path/to/python3.11")'
@@ -40,6 +40,19 @@ terraform-apply: terraform-tools
 
 terraform-destroy: terraform-tools
 	$(BIN)/hostpulse terraform destroy
+
+# The server and agent images for Kubernetes (images/*.Containerfile), built with podman.
+images: install
+	PYTHON=$(BIN)/python UV=$(BIN)/uv sh scripts/build-images.sh
+
+# The images' hashed pins, for the Python of their Debian 12 base (3.11.2).
+image-locks: install
+	$(BIN)/uv pip compile --quiet --python-version 3.11.2 --python-platform linux \
+		--custom-compile-command "make image-locks" \
+		--generate-hashes --extra container pyproject.toml -o images/server.lock
+	$(BIN)/uv pip compile --quiet --python-version 3.11.2 --python-platform linux \
+		--custom-compile-command "make image-locks" \
+		--generate-hashes agent/pyproject.toml -o images/agent.lock
 
 test-unit: install
 	$(BIN)/pytest tests/unit

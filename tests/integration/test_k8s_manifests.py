@@ -5,7 +5,6 @@ every check it skips."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,21 +14,11 @@ import pytest
 import yaml
 
 from hostpulse.localcloud.settings import PROJECT_ROOT
+from tests.k8s import render
 
 OVERLAYS = sorted(p.name for p in (PROJECT_ROOT / "k8s" / "overlays").iterdir() if p.is_dir())
 KUBERNETES = "1.32.0"  # what Minikube and EKS run today
 CHECKOV = PROJECT_ROOT / ".hostpulse" / "terraform" / "checkov" / "bin" / "checkov"
-
-
-def render(overlay: str) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl (with kustomize built in) is needed to render k8s/"
-    out = subprocess.run(
-        [kubectl, "kustomize", str(PROJECT_ROOT / "k8s" / "overlays" / overlay)],
-        capture_output=True, text=True, check=False, timeout=60,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
 
 
 def keda_problems(document: dict[str, Any]) -> list[str]:
