@@ -59,12 +59,11 @@ class HostPods:
 
     def pod(self, kind: str, name: str, **env: str) -> Manifest:
         workload = find(self.manifests, kind, name)
-        template = workload["spec"]["template"]
-        if kind == "CronJob":
-            template = workload["spec"]["jobTemplate"]["spec"]["template"]
+        spec_of = workload["spec"]["jobTemplate"] if kind == "CronJob" else workload
+        template = spec_of["spec"]["template"]
         spec = copy.deepcopy(template["spec"])
         spec["hostNetwork"] = True
-        if kind == "Job":
+        if kind in ("Job", "CronJob"):
             spec["restartPolicy"] = "Never"  # a failure is the test's to see, not to retry
         for container in spec["containers"]:
             self._container(container, name, env)

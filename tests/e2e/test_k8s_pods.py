@@ -6,10 +6,11 @@ cloud's, without the stack's SQS triggers, so that only the pods' workers read t
 The migrations Job migrates an empty database, the provision Job finds the queues, the fleet
 token is issued inside the running API container as the runbook does, and the agent container
 (the host's / mounted read-only) sends; the API answers with its host, its disks and its
-processes, and every server pod stops cleanly when the pods are taken down."""
+processes; the CronJobs' functions run once each, and every server pod stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -75,6 +76,7 @@ class Pods:
     def play(self, pod: dict[str, Any]) -> str:
         path = self.directory / f"{pod['metadata']['name']}.yaml"
         path.write_text(yaml.safe_dump(pod))
+        podman("pod", "rm", "--force", "--ignore", pod["metadata"]["name"])  # left by a crash
         played = podman("kube", "play", str(path))
         assert played.returncode == 0, played.stderr
         self.played.append(path)
@@ -188,6 +190,14 @@ def test_the_minikube_workloads_run_as_pods_and_the_api_answers_with_the_agents_
     assert "/" in {disk["mount"] for disk in sample["disks"]}, sample["disks"]
     # The host's processes through its /proc: more than the agent's own container holds.
     assert len(sample["processes"]) >= 5, sample["processes"]
+
+    # What the CronJobs' schedules would start: one run of each, its answer the last line.
+    answers = {}
+    for scheduled in ("alerts-tick", "retention"):
+        run = pods.play(host.pod("CronJob", scheduled))
+        assert pods.exit_code(run) == 0, pods.logs(run)
+        answers[scheduled] = json.loads(podman("logs", run).stdout.splitlines()[-1])
+    assert answers["alerts-tick"]["pipeline"] == "ok", answers
 
     for name, container in servers.items():
         assert pods.stop(container) == 0, f"{name}: {pods.logs(container)[-3000:]}"
