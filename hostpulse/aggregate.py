@@ -37,6 +37,7 @@ class AggregateOutcome:
     stored: int = 0
     duplicates: int = 0
     reused_seq: int = 0
+    expired: int = 0  # older than the batch claims are kept: skipped
     archive_failed: bool = False
 
 
@@ -61,22 +62,41 @@ def read_batch(body: str, archive: Archive) -> QueuedBatch:
 
 
 def aggregate_records(
-    records: Sequence[tuple[str, str]], store: MetricWriter, archive: Archive
+    records: Sequence[tuple[str, str]],
+    store: MetricWriter,
+    archive: Archive,
+    horizon_ms: int | None = None,
 ) -> AggregateOutcome:
     """Write every readable batch of an SQS batch in one transaction.
 
     A message that cannot be read fails alone (and after its retries, reaches the dead-letter
     queue). If the group's transaction fails, each batch is retried on its own, so one bad
     batch cannot hold back the others.
+
+    A batch with a sample before ``horizon_ms`` (where retention has dropped the record of
+    which batches were stored) is skipped: delivered again late, it could not be told from one
+    already merged into the 1-minute and 1-hour tiers, and would count twice. Replays from the
+    archive are the operator's choice, made to rebuild lost tiers, and are written.
     """
     outcome = AggregateOutcome()
     readable: list[tuple[str, QueuedBatch]] = []
     for message_id, body in records:
         try:
-            readable.append((message_id, read_batch(body, archive)))
+            queued = read_batch(body, archive)
         except Exception:
             log.exception("unreadable message %s", message_id)
             outcome.failed.append(message_id)
+            continue
+        oldest = min(s.ts_ms for s in queued.batch.samples)
+        if horizon_ms is not None and oldest < horizon_ms and not queued.archived:
+            log.warning(
+                "batch %s:%s is older than its record would be kept: skipped",
+                queued.batch.agent_id,
+                queued.batch.seq,
+            )
+            outcome.expired += 1
+            continue
+        readable.append((message_id, queued))
     if not readable:
         return outcome
     try:

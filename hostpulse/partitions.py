@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 SUFFIX = "_p"
 
@@ -21,3 +21,10 @@ def partition_day(name: str) -> date | None:
 
 def day_of_ms(ms: int) -> date:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).date()
+
+
+def oldest_kept_ms(now: datetime, retention: timedelta) -> int:
+    """The start of the oldest day partition that retention still keeps: retention drops a
+    day once its end is ``retention`` in the past."""
+    day = (now - retention).astimezone(UTC).date()
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)

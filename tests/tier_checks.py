@@ -15,7 +15,8 @@ from hostpulse.contract import Batch, metric_values
 RAW = """SELECT s.host, s.metric, (extract(epoch FROM r.ts) * 1000)::bigint, r.value
 FROM samples_raw r JOIN series s ON s.id = r.series_id WHERE s.host = ANY(%s)"""
 TIER = """SELECT s.host, s.metric, (extract(epoch FROM t.bucket) * 1000)::bigint,
-       t.min, t.max, t.sum, t.count, t.last, (extract(epoch FROM t.last_ts) * 1000)::bigint
+       t.min, t.max, t.sum::double precision, t.count, t.last,
+       (extract(epoch FROM t.last_ts) * 1000)::bigint
 FROM {table} t JOIN series s ON s.id = t.series_id WHERE s.host = ANY(%s)"""
 PROCESSES = "SELECT * FROM processes_raw WHERE host = ANY(%s)"
 

@@ -11,7 +11,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hostpulse.aggregate import aggregate_records
 from hostpulse.observability import PowertoolsCounters
-from hostpulse.wiring import Lazy, aggregate_archive, metric_store, pipeline_meter
+from hostpulse.wiring import (
+    Lazy,
+    aggregate_archive,
+    dedup_horizon_ms,
+    metric_store,
+    pipeline_meter,
+)
 
 logger = Logger(service="aggregate")
 metrics = Metrics(namespace="hostpulse", service="aggregate")
@@ -28,10 +34,11 @@ meter = Lazy(lambda: pipeline_meter(counters))
 @event_source(data_class=SQSEvent)
 def handler(event: SQSEvent, context: LambdaContext) -> dict[str, Any]:
     records = [(r.message_id, r.body) for r in event.records]
-    outcome = aggregate_records(records, store(), archive())
+    outcome = aggregate_records(records, store(), archive(), dedup_horizon_ms())
     counters.count("batches_stored", outcome.stored)
     counters.count("batches_duplicate", outcome.duplicates)
     counters.count("batches_seq_reused", outcome.reused_seq)
+    counters.count("batches_expired", outcome.expired)
     counters.count("messages_failed", len(outcome.failed))
     counters.count("archive_failures", int(outcome.archive_failed))
     meter().aggregated(outcome.stored, len(outcome.failed), int(time.time() * 1000))

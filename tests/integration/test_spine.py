@@ -332,7 +332,7 @@ def test_concurrent_batches_of_one_host_leave_correct_buckets(local_cloud: Cloud
     assert errors == []
     [(count, total)] = query(
         local_cloud,
-        "SELECT m.count, m.sum FROM samples_1m m JOIN series s ON s.id = m.series_id "
+        "SELECT m.count, m.sum::float8 FROM samples_1m m JOIN series s ON s.id = m.series_id "
         "WHERE s.host = %s AND s.metric = 'cpu.percent'",
         host.hostname,
     )

@@ -145,3 +145,18 @@ def test_the_archived_mark_survives_the_wire_and_is_absent_by_default() -> None:
     assert Envelope.decode(Envelope(archive_key="k", archived=True).encode()).archived
     assert not Envelope.decode(Envelope(inline=payload).encode()).archived
     assert '"archived"' not in Envelope(inline=payload).encode()  # v1 messages unchanged
+
+
+def test_a_batch_older_than_its_claims_are_kept_is_skipped_unless_replayed() -> None:
+    store = MemoryStore()
+    old, recent = a_batch("old-1"), a_batch("recent-1")
+    replayed = Envelope(inline=old.model_dump_json().encode(), archived=True).encode()
+    horizon = 1_700_000_000_001  # after the old batch's first sample
+
+    late = aggregate_records([("1", inline(old))], store, MemoryArchive(), horizon)
+    rebuilt = aggregate_records([("2", replayed)], store, MemoryArchive(), horizon)
+    fresh = aggregate_records([("3", inline(recent))], store, MemoryArchive(), 1_600_000_000_000)
+
+    assert (late.expired, late.stored, late.failed) == (1, 0, [])  # deleted, not retried
+    assert (rebuilt.expired, rebuilt.stored) == (0, 1)
+    assert (fresh.expired, fresh.stored) == (0, 1)

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hostpulse.partitions import oldest_kept_ms, partition_name
 from hostpulse.retention import expired_partitions, run_retention
 from hostpulse.tiers import default_tiers
 
@@ -49,3 +53,20 @@ def test_run_drops_the_expired_and_ignores_names_it_does_not_know() -> None:
 
     assert run_retention(store, default_tiers(), NOW) == ["samples_raw_p20261101"]
     assert store.dropped == ["samples_raw_p20261101"]
+
+
+@given(
+    now=st.datetimes(
+        min_value=datetime(2001, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC)
+    ),
+    hours=st.integers(min_value=1, max_value=24 * 400),
+)
+def test_the_dedup_horizon_is_the_first_day_retention_keeps(now: datetime, hours: int) -> None:
+    retention = timedelta(hours=hours)
+    tiers = default_tiers(raw=retention)
+    horizon = oldest_kept_ms(now, retention)
+    first_kept = datetime.fromtimestamp(horizon / 1000, UTC).date()
+    names = [partition_name("batches", first_kept - timedelta(days=1)),
+             partition_name("batches", first_kept)]  # fmt: skip
+
+    assert expired_partitions({"batches": names}, tiers, now) == names[:1]

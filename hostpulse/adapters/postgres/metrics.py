@@ -69,7 +69,8 @@ class PgMetricStore:
     def write_batches(self, batches: Sequence[Batch]) -> list[Claim]:
         """Store several batches in one transaction; per batch, what became of it.
 
-        Rows are staged with COPY and moved set-based; each touched bucket is recomputed once.
+        Rows are staged with COPY and moved set-based; the raw rows inserted are merged into
+        their 1-minute and 1-hour buckets.
         """
         try:
             return self._write_batches(batches)
@@ -150,9 +151,7 @@ class PgMetricStore:
             f"{ids[(host, metric)]}\t{ms}\t{value!r}\n" for host, metric, ms, value in points
         )
         cur.copy_expert(sql.COPY_RAW, io.StringIO(lines))
-        cur.execute(sql.INSERT_RAW)
-        cur.execute(sql.ROLLUP_1M)
-        cur.execute(sql.ROLLUP_1H)
+        cur.execute(sql.INSERT_RAW_AND_MERGE)
         return new_series
 
     def _new_series(self, cur: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:

@@ -88,51 +88,40 @@ FROM series s JOIN unnest(%s::text[], %s::text[]) AS m(host, metric)
   ON s.host = m.host AND s.metric = m.metric
 """
 
-INSERT_RAW = """
-INSERT INTO samples_raw (series_id, ts, value)
-SELECT series_id, {ts}, value FROM staging_raw
-ON CONFLICT (series_id, ts) DO NOTHING
-""".format(ts=MS.format(column="ms"))
+# A bucket's min, max, sum, count and last-by-time merge: the raw rows this statement actually
+# inserts are folded into their 1-minute and 1-hour buckets, and nothing else is read. A row
+# delivered again (a retry, a redelivery, a replay) inserts nothing and so merges nothing; a late
+# row merges into the bucket it belongs to. Sums are numeric, so the same rows give the same
+# bits in any order and grouping. Costs per new row, not per touched bucket.
+MERGE = """
+    min = LEAST(t.min, EXCLUDED.min), max = GREATEST(t.max, EXCLUDED.max),
+    sum = t.sum + EXCLUDED.sum, count = t.count + EXCLUDED.count,
+    last = CASE WHEN EXCLUDED.last_ts > t.last_ts THEN EXCLUDED.last ELSE t.last END,
+    last_ts = GREATEST(t.last_ts, EXCLUDED.last_ts)
+"""
 
-# The 1-minute buckets the batch touched, recomputed whole from the raw tier: never
-# incremented, so any replay gives the same result. Sums run in time order, so the same rows
-# always give the same bits.
-ROLLUP_1M = """
-WITH touched AS (
-    SELECT DISTINCT series_id, date_bin('1 minute', {ts}, {origin}) AS bucket
-    FROM staging_raw
-)
-INSERT INTO samples_1m AS t (series_id, bucket, min, max, sum, count, last, last_ts)
-SELECT r.series_id, touched.bucket, min(r.value), max(r.value),
-       sum(r.value ORDER BY r.ts), count(*),
-       (array_agg(r.value ORDER BY r.ts DESC))[1], max(r.ts)
-FROM touched
-JOIN samples_raw r ON r.series_id = touched.series_id
-                  AND r.ts >= touched.bucket AND r.ts < touched.bucket + interval '1 minute'
-GROUP BY r.series_id, touched.bucket
-ON CONFLICT (series_id, bucket) DO UPDATE SET
-    min = EXCLUDED.min, max = EXCLUDED.max, sum = EXCLUDED.sum, count = EXCLUDED.count,
-    last = EXCLUDED.last, last_ts = EXCLUDED.last_ts
-""".format(ts=MS.format(column="ms"), origin=ORIGIN)
-
-# The 1-hour buckets the batch touched, recomputed whole from the 1-minute tier.
-ROLLUP_1H = """
-WITH touched AS (
-    SELECT DISTINCT series_id, date_bin('1 hour', {ts}, {origin}) AS bucket
-    FROM staging_raw
+INSERT_RAW_AND_MERGE = """
+WITH inserted AS (
+    INSERT INTO samples_raw (series_id, ts, value)
+    SELECT series_id, {ts}, value FROM staging_raw
+    ON CONFLICT (series_id, ts) DO NOTHING
+    RETURNING series_id, ts, value
+), minutes AS (
+    SELECT series_id, date_bin('1 minute', ts, {origin}) AS bucket, min(value) AS min,
+           max(value) AS max, sum(value::numeric) AS sum, count(*) AS count,
+           (array_agg(value ORDER BY ts DESC))[1] AS last, max(ts) AS last_ts
+    FROM inserted GROUP BY 1, 2
+), merged_1m AS (
+    INSERT INTO samples_1m AS t (series_id, bucket, min, max, sum, count, last, last_ts)
+    SELECT series_id, bucket, min, max, sum, count, last, last_ts FROM minutes
+    ON CONFLICT (series_id, bucket) DO UPDATE SET {merge}
 )
 INSERT INTO samples_1h AS t (series_id, bucket, min, max, sum, count, last, last_ts)
-SELECT m.series_id, touched.bucket, min(m.min), max(m.max),
-       sum(m.sum ORDER BY m.bucket), sum(m.count),
-       (array_agg(m.last ORDER BY m.last_ts DESC))[1], max(m.last_ts)
-FROM touched
-JOIN samples_1m m ON m.series_id = touched.series_id
-                 AND m.bucket >= touched.bucket AND m.bucket < touched.bucket + interval '1 hour'
-GROUP BY m.series_id, touched.bucket
-ON CONFLICT (series_id, bucket) DO UPDATE SET
-    min = EXCLUDED.min, max = EXCLUDED.max, sum = EXCLUDED.sum, count = EXCLUDED.count,
-    last = EXCLUDED.last, last_ts = EXCLUDED.last_ts
-""".format(ts=MS.format(column="ms"), origin=ORIGIN)
+SELECT series_id, date_bin('1 hour', bucket, {origin}), min(min), max(max), sum(sum),
+       sum(count), (array_agg(last ORDER BY last_ts DESC))[1], max(last_ts)
+FROM minutes GROUP BY 1, 2
+ON CONFLICT (series_id, bucket) DO UPDATE SET {merge}
+""".format(ts=MS.format(column="ms"), origin=ORIGIN, merge=MERGE)
 
 INSERT_PROCESSES = """
 INSERT INTO processes_raw (host, ts, pid, name, cmdline, username, cpu_percent, rss_bytes,
@@ -173,7 +162,7 @@ GROUP BY 1, 2 ORDER BY 1, 2
 SERIES_ROLLUP = f"""
 SELECT t.series_id,
        extract(epoch FROM date_bin(%(step)s * interval '1 second', t.bucket, {ORIGIN})) * 1000,
-       min(t.min), max(t.max), sum(t.sum) / sum(t.count), sum(t.count)
+       min(t.min), max(t.max), (sum(t.sum) / sum(t.count))::double precision, sum(t.count)
 FROM {{table}} t
 WHERE t.series_id = ANY(%(ids)s) AND t.bucket >= %(start)s AND t.bucket < %(end)s
 GROUP BY 1, 2 ORDER BY 1, 2
