@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -16,6 +17,8 @@ from hostpulse.envelope import Envelope, EnvelopeError, group_archive_key
 from hostpulse.ingest.ports import Archive
 
 log = logging.getLogger(__name__)
+# One per execution environment: archive writes run beside the database's.
+ARCHIVING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="archive")
 
 
 class Claim(StrEnum):
@@ -99,20 +102,13 @@ def aggregate_records(
         readable.append((message_id, queued))
     if not readable:
         return outcome
-    try:
-        results = store.write_batches([queued.batch for _, queued in readable])
-    except Exception:
-        log.warning("group write failed; writing one batch at a time", exc_info=True)
-        results = []
-        for message_id, queued in readable:
-            try:
-                results.extend(store.write_batches([queued.batch]))
-            except Exception:
-                log.exception("batch %s:%s failed", queued.batch.agent_id, queued.batch.seq)
-                outcome.failed.append(message_id)
-                results.append(Claim.DUPLICATE)
+    # The archive object is written while the database writes: its latency (an S3 round
+    # trip) overlaps the transaction instead of following it. It holds every new batch of the
+    # group; a redelivered group is written again under the same key.
+    to_archive = [queued for _, queued in readable if not queued.archived]
+    archived = ARCHIVING.submit(archive_group, to_archive, archive) if to_archive else None
+    results = _write(readable, store, outcome)
     failed = set(outcome.failed)
-    stored: list[QueuedBatch] = []
     for (message_id, queued), claim in zip(readable, results, strict=True):
         if message_id in failed:
             continue
@@ -125,16 +121,31 @@ def aggregate_records(
                 queued.batch.agent_id,
                 queued.batch.seq,
             )
-        if claim is Claim.NEW and not queued.archived:
-            stored.append(queued)
-    if stored:
-        outcome.archive_failed = not archive_group(stored, archive)
+    outcome.archive_failed = archived is not None and not archived.result()
     return outcome
 
 
+def _write(
+    readable: Sequence[tuple[str, QueuedBatch]], store: MetricWriter, outcome: AggregateOutcome
+) -> list[Claim]:
+    try:
+        return store.write_batches([queued.batch for _, queued in readable])
+    except Exception:
+        log.warning("group write failed; writing one batch at a time", exc_info=True)
+    results = []
+    for message_id, queued in readable:
+        try:
+            results.extend(store.write_batches([queued.batch]))
+        except Exception:
+            log.exception("batch %s:%s failed", queued.batch.agent_id, queued.batch.seq)
+            outcome.failed.append(message_id)
+            results.append(Claim.DUPLICATE)
+    return results
+
+
 def archive_group(queued: Sequence[QueuedBatch], archive: Archive) -> bool:
-    """Every stored batch of one SQS batch in one object (JSON lines), for replay. Best effort:
-    the data is already in PostgreSQL, so a failure is counted and the messages still succeed."""
+    """Every new batch of one SQS batch in one object (JSON lines), for replay. Best effort: a
+    failure is counted and the messages still succeed (their data is in PostgreSQL)."""
     key = group_archive_key(
         [(q.batch.agent_id, q.batch.seq, min(s.ts_ms for s in q.batch.samples)) for q in queued]
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -47,7 +47,6 @@ from hostpulse.health import Probe
 from hostpulse.ingest.ports import Counters
 from hostpulse.ingest.service import IngestLimits, IngestService
 from hostpulse.live import LiveHub
-from hostpulse.partitions import oldest_kept_ms
 from hostpulse.pipeline import PipelineWatch, WatchedQueue
 from hostpulse.pipeline_history import PipelineMeter, PipelineRecorder
 from hostpulse.query import HostAges, QueryService
@@ -174,10 +173,9 @@ def metric_store_for(settings: CoreSettings) -> PgMetricStore:
     return PgMetricStore(_pg(settings))
 
 
-def dedup_horizon_ms() -> int:
-    """Before this, which batches were stored is no longer known (see aggregate_records)."""
-    raw = core_settings().tiers[0]
-    return oldest_kept_ms(datetime.now(UTC), raw.retention)
+def claims_retention() -> timedelta:
+    """How long which batches were stored is known: the raw tier's retention."""
+    return core_settings().tiers[0].retention
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -11,10 +12,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hostpulse.aggregate import aggregate_records
 from hostpulse.observability import PowertoolsCounters
+from hostpulse.partitions import oldest_kept_ms
 from hostpulse.wiring import (
     Lazy,
     aggregate_archive,
-    dedup_horizon_ms,
+    claims_retention,
     metric_store,
     pipeline_meter,
 )
@@ -24,6 +26,7 @@ metrics = Metrics(namespace="hostpulse", service="aggregate")
 counters = PowertoolsCounters(metrics)
 store = Lazy(metric_store)
 archive = Lazy(aggregate_archive)
+claims_kept = Lazy(claims_retention)
 meter = Lazy(lambda: pipeline_meter(counters))
 
 
@@ -34,7 +37,8 @@ meter = Lazy(lambda: pipeline_meter(counters))
 @event_source(data_class=SQSEvent)
 def handler(event: SQSEvent, context: LambdaContext) -> dict[str, Any]:
     records = [(r.message_id, r.body) for r in event.records]
-    outcome = aggregate_records(records, store(), archive(), dedup_horizon_ms())
+    horizon = oldest_kept_ms(datetime.now(UTC), claims_kept())
+    outcome = aggregate_records(records, store(), archive(), horizon)
     counters.count("batches_stored", outcome.stored)
     counters.count("batches_duplicate", outcome.duplicates)
     counters.count("batches_seq_reused", outcome.reused_seq)

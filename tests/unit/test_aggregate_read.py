@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -160,3 +161,31 @@ def test_a_batch_older_than_its_claims_are_kept_is_skipped_unless_replayed() -> 
     assert (late.expired, late.stored, late.failed) == (1, 0, [])  # deleted, not retried
     assert (rebuilt.expired, rebuilt.stored) == (0, 1)
     assert (fresh.expired, fresh.stored) == (0, 1)
+
+
+def test_the_archive_is_written_while_the_database_writes() -> None:
+    """A store that finishes only once the archive object exists: written one after the
+    other, this would wait out its bound and fail."""
+    archive = MemoryArchive()
+
+    class WaitsForTheArchive(MemoryStore):
+        def write_batches(self, batches: Sequence[Batch]) -> list[Claim]:
+            deadline = time.monotonic() + 5
+            while not archive.objects and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if not archive.objects:
+                raise RuntimeError("the archive was not written meanwhile")
+            return super().write_batches(batches)
+
+    outcome = aggregate_records([("1", inline(a_batch()))], WaitsForTheArchive(), archive)
+
+    assert (outcome.stored, outcome.failed, outcome.archive_failed) == (1, [], False)
+
+
+def test_with_the_database_away_the_group_is_archived_and_handed_back() -> None:
+    archive = MemoryArchive()
+
+    outcome = aggregate_records([("1", inline(a_batch("bad-1")))], MemoryStore(), archive)
+
+    assert outcome.failed == ["1"]  # SQS delivers it again; the archive already has it
+    assert len(archive.objects) == 1

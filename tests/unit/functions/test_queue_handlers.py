@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -65,6 +66,7 @@ def tiers(hand_in: Any, tally: MemoryTally) -> MemoryTiers:
     tiers = MemoryTiers()
     hand_in(aggregate.store, tiers)
     hand_in(aggregate.archive, MemoryArchive())
+    hand_in(aggregate.claims_kept, timedelta(days=36500))  # every fixture batch is recent
     return tiers
 
 
