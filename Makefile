@@ -70,6 +70,7 @@ bench: install
 	$(BIN)/python -m bench.agent_overhead
 	$(BIN)/python -m bench.dashboard
 	$(BIN)/python -m bench.alerts
+	$(BIN)/python -m bench.cost
 
 format: install
 	$(BIN)/ruff format .
