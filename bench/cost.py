@@ -71,8 +71,8 @@ class Prices:
     cloudwatch_put: float = 0.01e-3
 
 
-# The database and cache chosen for each fleet size: choices, to be confirmed by the fleet
-# run (issue 16), not measurements.
+# The database and cache chosen for each fleet size: choices, to be confirmed by a fleet-scale
+# run, not measurements.
 SIZING = {
     100: ("db.t4g.medium", "cache.t4g.small"),
     1_000: ("db.r6g.large", "cache.t4g.medium"),
