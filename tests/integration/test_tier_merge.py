@@ -80,22 +80,28 @@ def assert_tiers_are_raw_rolled_up(url: str, host: str) -> list[tuple[Any, ...]]
     return stored["raw"]
 
 
+def delivered(url: str, plan: Plan, hostname: str) -> tuple[PgMetricStore, list[Batch]]:
+    """A new host's batches, written as the plan delivers them."""
+    store = PgMetricStore(PgConnector(url))
+    offsets, groups = plan
+    made = made_for(hostname, offsets)
+    for group in groups:
+        store.write_batches([made[i] for i in group])
+    return store, made
+
+
 @settings(max_examples=25, deadline=None)
 @given(plan=deliveries(overlapping=True))
 def test_the_tiers_are_what_raw_adds_up_to_whatever_the_delivery(
     local_cloud: CloudUnderTest, plan: Plan
 ) -> None:
     url = local_cloud.endpoints["database_url"]
-    store = PgMetricStore(PgConnector(url))
-    offsets, groups = plan
     hostname = f"merge-{uuid.uuid4().hex[:10]}"
-    made = made_for(hostname, offsets)
 
-    for group in groups:
-        store.write_batches([made[i] for i in group])
+    _, made = delivered(url, plan, hostname)
 
     raw = assert_tiers_are_raw_rolled_up(url, hostname)
-    # Each time once, holding the value of the first batch (in arrival order) to carry it.
+    # Every time sent is there, once (a time two batches carry: the first to arrive).
     assert {ts for _, metric, ts, _ in raw if metric == "cpu.percent"} == {
         s.ts_ms for b in made for s in b.samples
     }
@@ -107,14 +113,10 @@ def test_the_same_samples_delivered_another_way_leave_the_same_bits(
     local_cloud: CloudUnderTest, plan: Plan
 ) -> None:
     url = local_cloud.endpoints["database_url"]
-    store = PgMetricStore(PgConnector(url))
-    offsets, groups = plan
     shuffled = f"merge-{uuid.uuid4().hex[:10]}"
     in_order = f"{shuffled}-b"
-    made = made_for(shuffled, offsets)
 
-    for group in groups:
-        store.write_batches([made[i] for i in group])
+    store, made = delivered(url, plan, shuffled)
     for batch in sorted(made, key=lambda b: b.samples[0].ts_ms):  # once each, oldest first
         store.write_batches([renamed(batch, in_order)])
 
