@@ -66,6 +66,21 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudUnderTest]:
         cloud.down()
 
 
+def test_the_images_are_labelled_unprivileged_and_checked(images: None) -> None:
+    seen = {}
+    for image in ("server", "agent"):
+        inspected = podman("image", "inspect", f"localhost/hostpulse-{image}:0.1.0")
+        assert inspected.returncode == 0, inspected.stderr
+        [config] = json.loads(inspected.stdout)
+        seen[image] = (config["Config"]["User"], config["Labels"], config.get("Healthcheck"))
+    for image, (user, labels, health) in seen.items():
+        assert user.split(":")[0] not in ("", "0", "root"), image
+        assert labels["org.opencontainers.image.version"] == "0.1.0", image
+        assert labels["org.opencontainers.image.revision"] not in ("", "unknown"), image
+        assert "bookworm" in labels["org.opencontainers.image.base.name"], image
+        assert health and health["Test"], image
+
+
 class Pods:
     """Pods played from files, and taken down again with what they printed kept."""
 
