@@ -27,8 +27,7 @@ WHERE parent.relname = ANY(%s)
 
 DROP_PARTITION = "DROP TABLE IF EXISTS {partition}"
 
-# Batches of one host are written one at a time: a bucket recomputed by two transactions at
-# once could otherwise miss the rows of the other. The same lock, keyed by agent, makes the
+# Batches of one host are written one at a time, and the same lock keyed by agent makes the
 # check for an already used sequence number and the insert one step.
 LOCK_HOST = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 
