@@ -103,8 +103,8 @@ def aggregate_records(
     if not readable:
         return outcome
     # The archive object is written while the database writes: its latency (an S3 round
-    # trip) overlaps the transaction instead of following it. It holds every new batch of the
-    # group; a redelivered group is written again under the same key.
+    # trip) overlaps the transaction instead of following it. It holds every batch of the group
+    # that did not come from the archive; a redelivered group is written again under its key.
     to_archive = [queued for _, queued in readable if not queued.archived]
     archived = ARCHIVING.submit(archive_group, to_archive, archive) if to_archive else None
     results = _write(readable, store, outcome)
@@ -144,8 +144,8 @@ def _write(
 
 
 def archive_group(queued: Sequence[QueuedBatch], archive: Archive) -> bool:
-    """Every new batch of one SQS batch in one object (JSON lines), for replay. Best effort: a
-    failure is counted and the messages still succeed (their data is in PostgreSQL)."""
+    """The batches of one SQS batch in one object (JSON lines), for replay. Best effort: a
+    failure is counted, and whether the messages succeed is the database write's to say."""
     key = group_archive_key(
         [(q.batch.agent_id, q.batch.seq, min(s.ts_ms for s in q.batch.samples)) for q in queued]
     )

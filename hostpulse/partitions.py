@@ -23,8 +23,13 @@ def day_of_ms(ms: int) -> date:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).date()
 
 
+def first_kept_day(now: datetime, retention: timedelta) -> date:
+    """The oldest day partition retention still keeps: it drops a day once the day's end is
+    ``retention`` in the past."""
+    return (now - retention).astimezone(UTC).date()
+
+
 def oldest_kept_ms(now: datetime, retention: timedelta) -> int:
-    """The start of the oldest day partition that retention still keeps: retention drops a
-    day once its end is ``retention`` in the past."""
-    day = (now - retention).astimezone(UTC).date()
+    """The start of ``first_kept_day``, in Unix milliseconds."""
+    day = first_kept_day(now, retention)
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)

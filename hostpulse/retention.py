@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from hostpulse.partitions import partition_day
+from hostpulse.partitions import first_kept_day, partition_day
 from hostpulse.tiers import Tier
 
 
@@ -37,8 +37,7 @@ def expired_partitions(
             day = partition_day(name)
             if day is None or table not in retention:
                 continue
-            end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
-            if end <= now - retention[table]:
+            if day < first_kept_day(now, retention[table]):
                 expired.append(name)
     return sorted(expired)
 

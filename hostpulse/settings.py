@@ -18,7 +18,12 @@ SECRETS_DIR = Path("/run/secrets/hostpulse")
 
 
 class SecretFileSettings(BaseSettings):
-    """Settings that also read ``SECRETS_DIR``, when it is there (no warning when it is not)."""
+    """``HOSTPULSE_*`` settings that also read ``SECRETS_DIR``, when it is there (no warning
+    when it is not)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HOSTPULSE_", extra="ignore", secrets_dir=SECRETS_DIR
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -37,10 +42,6 @@ class SecretFileSettings(BaseSettings):
 
 
 class CoreSettings(SecretFileSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="HOSTPULSE_", extra="ignore", secrets_dir=SECRETS_DIR
-    )
-
     database_url: str = Field(min_length=1)
     redis_url: str = Field(min_length=1)
     connect_timeout_seconds: float = Field(3.0, gt=0)

@@ -6,20 +6,15 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr
-from pydantic_settings import SettingsConfigDict
 
 from hostpulse.localcloud.server_account import Isolation
-from hostpulse.settings import SECRETS_DIR, SecretFileSettings
+from hostpulse.settings import SecretFileSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+# `hostpulse migrate` in a Kubernetes Job reads the database URL from the mounted Secret.
 class LocalCloudSettings(SecretFileSettings):
-    # `hostpulse migrate` in a Kubernetes Job reads the database URL from the mounted Secret.
-    model_config = SettingsConfigDict(
-        env_prefix="HOSTPULSE_", extra="ignore", secrets_dir=SECRETS_DIR
-    )
-
     state_dir: Path = PROJECT_ROOT / ".hostpulse"
     # External servers; when unset, embedded ones run under the state folder.
     database_url: str | None = None
