@@ -1,15 +1,18 @@
 """The dashboard at fleet scale: 50 hosts of 8 cores with 7 days of history.
 
 (a) Query latency of a host view as the dashboard opens it (hosts list, latest snapshot and
-    one series query with every chart's metrics) for the 24 h and 7 d ranges, p50 and p95,
-    against the API's own health round trip measured in the same run.
+    one series query with every chart's metrics) for the 24 h, 7 d and 90 d ranges, p50 and
+    p95, against the API's own health round trip measured in the same run.
 (b) Main-thread time per live update in Chromium (scripting and the charts' drawing, measured
     with the Performance API by the page itself) on a host page receiving a sample a second,
     and per fleet-table update while all 50 hosts send.
 
-History is written straight into the 1-minute and 1-hour tiers with SQL (7 days x 50 hosts is
-~23 M rows; sending it through ingest would take hours here); the last minutes go through the
-real ingest path, so the hot tier, raw tier and series exist as in production.
+History is written straight into the tiers with SQL (7 days of 1-minute rows for 50 hosts is
+~18 M rows; sending it through ingest would take hours here): 7 days of the 1-minute,
+5-minute and 30-minute tiers, 90 days of the 1-hour and 6-hour ones, each rolled tier's
+watermark where its history ends. The last minutes go through the real ingest path, so the hot
+tier, raw tier and series exist as in production, and the minutes after the watermarks are
+read from the 1-minute tier as they would be.
 """
 
 from __future__ import annotations
@@ -31,11 +34,16 @@ from hostpulse.adapters.postgres import metrics_sql as sql
 from hostpulse.agents import register_agent
 from hostpulse.settings import CoreSettings
 from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.tiers import RangeQuery, choose_tier, default_tiers
 from tests.support import CloudUnderTest, post_batch
 
+TIERS = default_tiers()
 HOSTS = 50
 CORES = 8
 DAYS = 7
+LONG_DAYS = 90
+# The host page's three ranges; history kept per tier as the default retention keeps it.
+RANGES = {"24h": 1, "7d": DAYS, "90d": LONG_DAYS}
 REPEATS = 40
 MAX_POINTS = 400  # what the host page asks for (frontend/js/host.js)
 LIVE_SECONDS = 45
@@ -48,17 +56,26 @@ VIEW_METRICS = [
     "net.rx_bytes_per_s:*", "net.tx_bytes_per_s:*",
 ]  # fmt: skip
 
-FILL_TIER = """
-INSERT INTO {table} (series_id, bucket, min, max, sum, count, last, last_ts)
+# Buckets from the first whole one after start to the last one before end, as rollups align
+# them; 12 samples a minute (5 s), so a bucket counts 12 per minute it spans.
+FILL_TIER = f"""
+INSERT INTO {{table}} (series_id, bucket, min, max, sum, count, last, last_ts)
 SELECT s.id, b, v - 3, v + 3, v * %(per)s, %(per)s, v, b
 FROM series s
-CROSS JOIN generate_series(%(start)s::timestamptz, %(end)s::timestamptz, %(step)s::interval) b
+CROSS JOIN generate_series(
+    date_bin(%(step)s::interval, %(start)s::timestamptz, {sql.ORIGIN}) + %(step)s::interval,
+    date_bin(%(step)s::interval, %(end)s::timestamptz, {sql.ORIGIN}) - %(step)s::interval,
+    %(step)s::interval) b
 CROSS JOIN LATERAL (
     SELECT 40 + 30 * sin(extract(epoch FROM b) / 3600 + s.id) AS v
 ) value
 WHERE s.host = ANY(%(hosts)s)
 ON CONFLICT DO NOTHING
-"""
+"""  # noqa: S608 (the table is one of the tiers, never input)
+SET_WATERMARK = f"""
+UPDATE tier_watermarks SET rolled_through = date_bin(%(step)s::interval, %(end)s, {sql.ORIGIN})
+WHERE tier = %(tier)s
+"""  # noqa: S608 (constants only)
 
 
 class Fleet:
@@ -76,20 +93,24 @@ class Fleet:
 def fill_history(database_url: str, hosts: list[str], now: datetime) -> float:
     started = time.perf_counter()
     store = wiring.metric_store_for(CoreSettings(database_url=database_url, redis_url="unused"))
-    store.ensure_partitions({(now - timedelta(days=d)).date() for d in range(DAYS + 1)})
+    store.ensure_partitions({(now - timedelta(days=d)).date() for d in range(LONG_DAYS + 1)})
     recent = now - timedelta(minutes=10)  # the real path wrote the last minutes
     with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
-        for table, step, per in (("samples_1m", "1 minute", 12), ("samples_1h", "1 hour", 720)):
-            cur.execute(
-                FILL_TIER.format(table=table),
-                {
-                    "start": now - timedelta(days=DAYS),
-                    "end": recent,
-                    "step": step,
-                    "per": per,
-                    "hosts": hosts,
-                },
+        for tier in TIERS[1:]:
+            days = (
+                DAYS if tier.retention <= timedelta(days=DAYS) or tier.name == "30m" else LONG_DAYS
             )
+            params = {
+                "start": now - timedelta(days=days),
+                "end": recent,
+                "step": f"{tier.resolution_s} seconds",
+                "per": 12 * tier.resolution_s // 60,
+                "hosts": hosts,
+                "tier": tier.name,
+            }
+            cur.execute(FILL_TIER.format(table=tier.table), params)
+            if tier.rolled:
+                cur.execute(SET_WATERMARK, params)
         cur.execute("ANALYZE")
         cur.execute("SELECT count(*) FROM samples_1m")
         print(f"1m tier rows: {cur.fetchone()[0]}")  # type: ignore[index]
@@ -134,16 +155,19 @@ def view_latency(api: str, hosts: list[str], since: str) -> dict[str, Any]:
 
 
 def database_time(database_url: str, host: str, days: int) -> float:
-    """PostgreSQL's own execution time (EXPLAIN ANALYZE) of a view's tier read."""
+    """PostgreSQL's own execution time (EXPLAIN ANALYZE) of a view's tier read: every series
+    of the host, from the tier the API chooses."""
     now = datetime.now(UTC)
+    start = now - timedelta(days=days)
+    choice = choose_tier(TIERS, RangeQuery(start, now), now, MAX_POINTS)
     with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
         cur.execute("SELECT id FROM series WHERE host = %s", (host,))
         ids = [row[0] for row in cur.fetchall()]
-        step = max(60, days * 86400 // MAX_POINTS)
         cur.execute(
-            "EXPLAIN (ANALYZE, FORMAT JSON) " + sql.SERIES_ROLLUP.format(table="samples_1m"),
-            {"ids": ids, "start": now - timedelta(days=days), "end": now, "step": step},
-        )
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + sql.SERIES_ROLLED.format(table=choice.tier.table),
+            {"ids": ids, "start": start, "end": now, "step": choice.step_s,
+             "tier": choice.tier.name},
+        )  # fmt: skip
         plan = cur.fetchone()[0][0]  # type: ignore[index]
     return round(float(plan["Execution Time"]), 1)
 
@@ -219,23 +243,24 @@ def main() -> None:
         time.sleep(5)  # aggregation of those batches creates the series rows
         fill_s = fill_history(e["database_url"], names, datetime.now(UTC))
         health = health_latency(api)
-        day = view_latency(api, names, "-24h")
-        week = view_latency(api, names, "-7d")
-        day["database_ms"] = database_time(e["database_url"], names[0], 1)
-        week["database_ms"] = database_time(e["database_url"], names[0], 7)
+        views = {}
+        for name, days in RANGES.items():
+            views[name] = view_latency(api, names, f"-{name}")
+            views[name]["database_ms"] = database_time(e["database_url"], names[0], days)
         browser = browser_updates(api, fleet)
         write_result(
             "dashboard",
             {
                 "hosts": HOSTS,
                 "cores": CORES,
-                "history_days": DAYS,
+                "history_days": {"1m, 5m, 30m": DAYS, "1h, 6h": LONG_DAYS},
                 "history_fill_s": round(fill_s, 1),
                 "health_round_trip_ms": health,
-                "view_24h": day,
-                "view_7d": week,
-                "series_24h_p95_vs_health_p95": round(day["series"]["p95"] / health["p95"], 1),
-                "series_7d_p95_vs_health_p95": round(week["series"]["p95"] / health["p95"], 1),
+                **{f"view_{name}": view for name, view in views.items()},
+                **{
+                    f"view_{name}_p95_vs_health_p95": round(view["view"]["p95"] / health["p95"], 1)
+                    for name, view in views.items()
+                },
                 **browser,
             },
         )

@@ -33,3 +33,10 @@ def oldest_kept_ms(now: datetime, retention: timedelta) -> int:
     """The start of ``first_kept_day``, in Unix milliseconds."""
     day = first_kept_day(now, retention)
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+
+
+def days_of_span(start: datetime, end: datetime) -> set[date]:
+    """The UTC days [start, end) touches."""
+    first = start.astimezone(UTC).date()
+    last = (end - timedelta(microseconds=1)).astimezone(UTC).date()
+    return {first + timedelta(days=n) for n in range((last - first).days + 1)}

@@ -17,13 +17,11 @@ class PartitionStore(Protocol):
 
 
 def retention_by_table(tiers: Sequence[Tier]) -> dict[str, timedelta]:
-    by_name = {tier.name: tier.retention for tier in tiers}
+    raw = next(tier.retention for tier in tiers if tier.name == "raw")
     return {
-        "samples_raw": by_name["raw"],
-        "processes_raw": by_name["raw"],
-        "batches": by_name["raw"],  # completeness is reported over the raw tier's window
-        "samples_1m": by_name["1m"],
-        "samples_1h": by_name["1h"],
+        **{tier.table: tier.retention for tier in tiers},
+        "processes_raw": raw,
+        "batches": raw,  # completeness is reported over the raw tier's window
     }
 
 

@@ -59,7 +59,7 @@ class CoreSettings(SecretFileSettings):
     aggregate_queue_url: str | None = None
 
     @property
-    def tiers(self) -> tuple[Tier, Tier, Tier]:
+    def tiers(self) -> tuple[Tier, ...]:
         return default_tiers(
             raw=timedelta(hours=self.raw_retention_hours),
             minute=timedelta(days=self.minute_retention_days),

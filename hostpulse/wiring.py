@@ -50,6 +50,7 @@ from hostpulse.live import LiveHub
 from hostpulse.pipeline import PipelineWatch, WatchedQueue
 from hostpulse.pipeline_history import PipelineMeter, PipelineRecorder
 from hostpulse.query import HostAges, QueryService
+from hostpulse.rollup import RollupSchedule
 from hostpulse.settings import (
     CoreSettings,
     IngestSettings,
@@ -171,6 +172,11 @@ def metric_store() -> PgMetricStore:
 
 def metric_store_for(settings: CoreSettings) -> PgMetricStore:
     return PgMetricStore(_pg(settings))
+
+
+def rollup_schedule() -> RollupSchedule:
+    """One per execution environment: when it next rolls the tiers up."""
+    return RollupSchedule(core_settings().tiers)
 
 
 def claims_retention() -> timedelta:

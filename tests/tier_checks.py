@@ -1,16 +1,25 @@
 """The tiers read back and checked against what was sent, independently of the code that wrote
-them: every sample once in raw, and 1m and 1h buckets that are what the raw rows add up to."""
+them: every sample once in raw, and buckets of every coarser tier that are what the raw rows
+add up to (the rolled tiers once rolled up past the samples)."""
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg2
 import pytest
 
+from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse.adapters.postgres.metrics import PgMetricStore
 from hostpulse.contract import Batch, metric_values
+from hostpulse.rollup import roll_up_tiers
+from hostpulse.tiers import default_tiers
+
+TIERS = default_tiers()
+BUCKETED = {tier.name: tier for tier in TIERS if tier.name != "raw"}
 
 RAW = """SELECT s.host, s.metric, (extract(epoch FROM r.ts) * 1000)::bigint, r.value
 FROM samples_raw r JOIN series s ON s.id = r.series_id WHERE s.host = ANY(%s)"""
@@ -26,12 +35,23 @@ def rows(cur: Any, sql: str, hosts: list[str]) -> list[tuple[Any, ...]]:
     return sorted(cur.fetchall())
 
 
-def snapshot(url: str, hosts: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+def roll_up_until(url: str, now: datetime) -> None:
+    """Every rolled tier rolled up as a rollup at ``now`` would, in as many steps as it takes."""
+    store = PgMetricStore(PgConnector(url))
+    while not roll_up_tiers(store, TIERS, now):
+        pass
+
+
+def snapshot(
+    url: str, hosts: list[str], rolled_at: datetime | None = None
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Every tier of these hosts, after rolling up as if at ``rolled_at`` (default: late
+    enough that every bucket up to now is closed)."""
+    roll_up_until(url, rolled_at or datetime.now(UTC) + timedelta(hours=7))
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         return {
             "raw": rows(cur, RAW, hosts),
-            "1m": rows(cur, TIER.format(table="samples_1m"), hosts),
-            "1h": rows(cur, TIER.format(table="samples_1h"), hosts),
+            **{name: rows(cur, TIER.format(table=t.table), hosts) for name, t in BUCKETED.items()},
             "processes": rows(cur, PROCESSES, hosts),
         }
 
@@ -58,13 +78,16 @@ def independent_rollup(
     return result
 
 
-def assert_tier_matches(stored: list[tuple[Any, ...]], expected: dict[Any, Any]) -> None:
+def assert_tier_matches(
+    stored: list[tuple[Any, ...]], expected: dict[Any, Any], tier: str = ""
+) -> None:
     as_dict = {(h, m, b): rest for h, m, b, *rest in stored}
-    assert as_dict.keys() == expected.keys()
+    assert as_dict.keys() == expected.keys(), tier
     for key, (lo, hi, total, count, last, last_ts) in expected.items():
         s_lo, s_hi, s_total, s_count, s_last, s_last_ts = as_dict[key]
-        assert (s_lo, s_hi, s_count, s_last, s_last_ts) == (lo, hi, count, last, last_ts), key
-        assert s_total == pytest.approx(total, rel=1e-12), key
+        found = (s_lo, s_hi, s_count, s_last, s_last_ts)
+        assert found == (lo, hi, count, last, last_ts), (tier, key)
+        assert s_total == pytest.approx(total, rel=1e-12), (tier, key)
 
 
 def sent_raw(accepted: list[Batch]) -> list[tuple[str, str, int, float]]:
@@ -82,11 +105,17 @@ def stored_batches(url: str, hosts: list[str]) -> int:
     return int(row[0]) if row else 0
 
 
+def assert_tiers_add_up(stored: dict[str, list[tuple[Any, ...]]]) -> None:
+    """Every bucketed tier is what the raw rows add up to."""
+    for name, tier in BUCKETED.items():
+        expected = independent_rollup(stored["raw"], tier.resolution_s * 1000)
+        assert_tier_matches(stored[name], expected, name)
+
+
 def assert_stored_exactly_once(url: str, accepted: list[Batch]) -> dict[str, list[tuple[Any, ...]]]:
-    """Raw holds every accepted sample once; 1m and 1h are what raw adds up to."""
+    """Raw holds every accepted sample once; every coarser tier is what raw adds up to."""
     hosts = sorted({b.host.hostname for b in accepted})
     stored = snapshot(url, hosts)
     assert stored["raw"] == sent_raw(accepted)
-    assert_tier_matches(stored["1m"], independent_rollup(stored["raw"], 60_000))
-    assert_tier_matches(stored["1h"], independent_rollup(stored["raw"], 3_600_000))
+    assert_tiers_add_up(stored)
     return stored

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -11,7 +11,7 @@ from api.dependencies import Now, Queries, Reader
 from api.params import parse_step, parse_time
 from api.problems import refusals
 from hostpulse.answers import SeriesAnswer
-from hostpulse.tiers import RangeQuery
+from hostpulse.tiers import RangeQuery, TierName
 
 router = APIRouter(
     prefix="/api/v1/series",
@@ -46,7 +46,7 @@ def series(  # noqa: PLR0913, PLR0917 -- a route's parameters are its query
     ] = "-1h",
     to: Annotated[str, Query(description="end; defaults to now")] = "now",
     step: Annotated[str | None, Query(description="bucket width, e.g. 60, 5m")] = None,
-    tier: Annotated[Literal["raw", "1m", "1h"] | None, Query(description="force a tier")] = None,
+    tier: Annotated[TierName | None, Query(description="force a tier")] = None,
     max_points: Annotated[int | None, Query(ge=10, le=100_000)] = None,
 ) -> JSONResponse:
     asked = RangeQuery(

@@ -19,6 +19,7 @@ from hostpulse.wiring import (
     claims_retention,
     metric_store,
     pipeline_meter,
+    rollup_schedule,
 )
 
 logger = Logger(service="aggregate")
@@ -28,6 +29,7 @@ store = Lazy(metric_store)
 archive = Lazy(aggregate_archive)
 claims_kept = Lazy(claims_retention)
 meter = Lazy(lambda: pipeline_meter(counters))
+rollups = Lazy(rollup_schedule)
 
 
 # Not Powertools' BatchProcessor: it handles records one at a time, and one transaction for
@@ -37,8 +39,8 @@ meter = Lazy(lambda: pipeline_meter(counters))
 @event_source(data_class=SQSEvent)
 def handler(event: SQSEvent, context: LambdaContext) -> dict[str, Any]:
     records = [(r.message_id, r.body) for r in event.records]
-    horizon = oldest_kept_ms(datetime.now(UTC), claims_kept())
-    outcome = aggregate_records(records, store(), archive(), horizon)
+    now = datetime.now(UTC)
+    outcome = aggregate_records(records, store(), archive(), oldest_kept_ms(now, claims_kept()))
     counters.count("batches_stored", outcome.stored)
     counters.count("batches_duplicate", outcome.duplicates)
     counters.count("batches_seq_reused", outcome.reused_seq)
@@ -46,4 +48,5 @@ def handler(event: SQSEvent, context: LambdaContext) -> dict[str, Any]:
     counters.count("messages_failed", len(outcome.failed))
     counters.count("archive_failures", int(outcome.archive_failed))
     meter().aggregated(outcome.stored, len(outcome.failed), int(time.time() * 1000))
+    rollups().run_if_due(store(), now)
     return {"batchItemFailures": [{"itemIdentifier": m} for m in outcome.failed]}

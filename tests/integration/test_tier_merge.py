@@ -1,12 +1,14 @@
-"""The 1-minute and 1-hour tiers are merged with each write's new raw rows. Whatever order,
-grouping, redelivery and lateness batches arrive with, the tiers equal an independent
-recomputation from the raw rows; and the same samples delivered another way leave the same
-bits (sums are exact)."""
+"""The 1-minute tier is merged with each write's new raw rows, the coarser tiers are rolled up
+from it once closed, and rows arriving after their bucket was rolled are merged into it.
+Whatever order, grouping, redelivery and lateness batches arrive with, and wherever the
+rollups fall between them, every tier equals an independent recomputation from the raw rows;
+and the same samples delivered another way leave the same bits (sums are exact)."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
@@ -17,16 +19,21 @@ from hypothesis import strategies as st
 
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricStore
+from hostpulse.adapters.postgres.migrate import migrate
 from hostpulse.contract import Batch
 from hostpulse.synthetic_host import SyntheticHost
-from tests.support import CloudUnderTest
-from tests.tier_checks import assert_tier_matches, independent_rollup, snapshot
+from tests.support import CloudUnderTest, replace_database
+from tests.tier_checks import BUCKETED, assert_tiers_add_up, roll_up_until, snapshot
 
 pytestmark = pytest.mark.localcloud
 
 HOUR_MS = 3_600_000
-SPAN_S = 2 * 3600  # two whole hours, ending two hours ago: late samples land in closed buckets
-Plan = tuple[list[list[int]], list[list[int]]]
+SIX_HOURS_MS = 6 * HOUR_MS
+SPAN_S = 2 * 3600  # two whole hours of a six-hour bucket that closed at least a day ago
+# Batches as sample offsets in ms; the SQS batches that deliver them; after each delivery,
+# a rollup as if at that many seconds past the span's start, or none.
+Plan = tuple[list[list[int]], list[list[int]], list[int | None]]
+SPAN_START_MS = (int(time.time() * 1000) // SIX_HOURS_MS - 5) * SIX_HOURS_MS
 
 EXACT = """SELECT s.metric, t.bucket, t.min, t.max, t.sum::text, t.count, t.last, t.last_ts
 FROM {table} t JOIN series s ON s.id = t.series_id WHERE s.host = %s ORDER BY 1, 2"""
@@ -49,13 +56,34 @@ def deliveries(draw: st.DrawFn, overlapping: bool) -> Plan:
     sent = [*order, *draw(st.lists(st.sampled_from(range(len(batches))), max_size=4))]
     cuts = sorted(draw(st.sets(st.integers(1, len(sent)), max_size=4)) | {len(sent)})
     groups = [sent[a:b] for a, b in pairwise([0, *cuts]) if b > a]
-    return [[s * 1000 for s in b] for b in batches], groups
+    rollup_at = st.one_of(st.none(), st.integers(min_value=0, max_value=SPAN_S + 7 * 3600))
+    rollups = draw(st.lists(rollup_at, min_size=len(groups), max_size=len(groups)))
+    return [[s * 1000 for s in b] for b in batches], groups, rollups
 
 
 def made_for(hostname: str, offsets: list[list[int]]) -> list[Batch]:
-    base = (int(time.time() * 1000) // HOUR_MS - 4) * HOUR_MS
     host = SyntheticHost(hostname, cores=2, processes=1)
-    return [host.batch(sorted(base + o for o in batch)) for batch in offsets]
+    return [host.batch(sorted(SPAN_START_MS + o for o in batch)) for batch in offsets]
+
+
+def at(offset_s: int) -> datetime:
+    return datetime.fromtimestamp(SPAN_START_MS / 1000 + offset_s, tz=UTC)
+
+
+@pytest.fixture(scope="module")
+def tier_database(local_cloud: CloudUnderTest) -> str:
+    """A database of its own: each example winds the rolled tiers' watermarks back to the
+    start of its span, which in a shared one would unroll other tests' buckets."""
+    server = local_cloud.endpoints["database_url"].rsplit("/", 1)[0]
+    url = f"{server}/tier_merge"
+    replace_database(url)
+    migrate(url)
+    return url
+
+
+def wound_back(url: str) -> None:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("UPDATE tier_watermarks SET rolled_through = %s", (at(0),))
 
 
 def renamed(batch: Batch, hostname: str) -> Batch:
@@ -66,36 +94,38 @@ def renamed(batch: Batch, hostname: str) -> Batch:
 def exact_tiers(url: str, host: str) -> dict[str, list[tuple[Any, ...]]]:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         tiers = {}
-        for table in ("samples_1m", "samples_1h"):
+        for table in (tier.table for tier in BUCKETED.values()):
             cur.execute(EXACT.format(table=table), (host,))
             tiers[table] = cur.fetchall()
     return tiers
 
 
 def assert_tiers_are_raw_rolled_up(url: str, host: str) -> list[tuple[Any, ...]]:
-    stored = snapshot(url, [host])
+    stored = snapshot(url, [host], rolled_at=at(SPAN_S + 7 * 3600))
     assert len({row[:3] for row in stored["raw"]}) == len(stored["raw"])
-    assert_tier_matches(stored["1m"], independent_rollup(stored["raw"], 60_000))
-    assert_tier_matches(stored["1h"], independent_rollup(stored["raw"], HOUR_MS))
+    assert_tiers_add_up(stored)
     return stored["raw"]
 
 
 def delivered(url: str, plan: Plan, hostname: str) -> tuple[PgMetricStore, list[Batch]]:
-    """A new host's batches, written as the plan delivers them."""
+    """A new host's batches, written as the plan delivers them, with its rollups between."""
     store = PgMetricStore(PgConnector(url))
-    offsets, groups = plan
+    offsets, groups, rollups = plan
     made = made_for(hostname, offsets)
-    for group in groups:
+    wound_back(url)
+    for group, rollup in zip(groups, rollups, strict=True):
         store.write_batches([made[i] for i in group])
+        if rollup is not None:
+            roll_up_until(url, at(rollup))
     return store, made
 
 
 @settings(max_examples=25, deadline=None)
 @given(plan=deliveries(overlapping=True))
 def test_the_tiers_are_what_raw_adds_up_to_whatever_the_delivery(
-    local_cloud: CloudUnderTest, plan: Plan
+    tier_database: str, plan: Plan
 ) -> None:
-    url = local_cloud.endpoints["database_url"]
+    url = tier_database
     hostname = f"merge-{uuid.uuid4().hex[:10]}"
 
     _, made = delivered(url, plan, hostname)
@@ -110,9 +140,9 @@ def test_the_tiers_are_what_raw_adds_up_to_whatever_the_delivery(
 @settings(max_examples=25, deadline=None)
 @given(plan=deliveries(overlapping=False))
 def test_the_same_samples_delivered_another_way_leave_the_same_bits(
-    local_cloud: CloudUnderTest, plan: Plan
+    tier_database: str, plan: Plan
 ) -> None:
-    url = local_cloud.endpoints["database_url"]
+    url = tier_database
     shuffled = f"merge-{uuid.uuid4().hex[:10]}"
     in_order = f"{shuffled}-b"
 

@@ -203,7 +203,7 @@ def test_a_series_reads_the_tier_chosen_for_its_range(
         ({"host": "web-1", "metric": "cpu.percent", "step": "0"}, 400, "'step' must be"),
         ({"host": "nope", "metric": "cpu.percent"}, 404, "unknown host"),
         ({"host": "web-1", "metric": "gpu.percent"}, 404, "no metric"),
-        ({"host": "web-1", "metric": "cpu.percent", "tier": "5m"}, 422, "tier"),
+        ({"host": "web-1", "metric": "cpu.percent", "tier": "2m"}, 422, "tier"),
         ({"metric": "cpu.percent"}, 422, "host"),
         ({"host": "web-1"}, 422, "metric"),
         ({"host": "web-1", "metric": "gpu.*"}, 200, '"series":[]'),

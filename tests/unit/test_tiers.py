@@ -18,7 +18,7 @@ TIERS = default_tiers()
         (timedelta(hours=1), "raw", 4),
         (timedelta(hours=6), "raw", 22),  # 1000 points of 22 s need raw, 1m is too coarse
         (timedelta(hours=24), "1m", 87),
-        (timedelta(days=7), "1m", 605),  # the week view reads the 1-minute tier
+        (timedelta(days=7), "5m", 605),  # 2,016 five-minute rows: at least half the budget
         (timedelta(days=30), "1h", 3600),  # 1m no longer holds the start
         (timedelta(days=90), "1h", 7776),  # 2160 hourly points, stepped to fit 1000
     ],
@@ -29,14 +29,31 @@ def test_the_finest_tier_within_the_budget(span: timedelta, tier: str, step_s: i
     assert (choice.tier.name, choice.step_s) == (tier, step_s)
 
 
-def test_a_week_asked_a_moment_ago_still_reads_the_minute_tier() -> None:
+@pytest.mark.parametrize(
+    ("span", "tier", "step_s", "rows"),
+    [
+        (timedelta(hours=24), "5m", 300, 288),
+        (timedelta(days=7), "30m", 1800, 336),
+        (timedelta(days=90), "6h", 21600, 360),
+    ],
+)
+def test_the_host_page_views_read_about_as_many_rows_as_they_show(
+    span: timedelta, tier: str, step_s: int, rows: int
+) -> None:
+    choice = choose_tier(TIERS, RangeQuery(NOW - span, NOW), NOW, max_points=400)
+
+    assert (choice.tier.name, choice.step_s) == (tier, step_s)
+    assert span.total_seconds() / choice.tier.resolution_s == rows  # 200 <= rows <= 400
+
+
+def test_a_week_asked_a_moment_ago_still_reads_the_five_minute_tier() -> None:
     asked_at = NOW - timedelta(seconds=3)  # the browser's clock, and the request's latency
 
     week = choose_tier(TIERS, RangeQuery(asked_at - timedelta(days=7), asked_at), NOW, 1000)
     older = choose_tier(TIERS, RangeQuery(NOW - timedelta(days=7, hours=1), NOW), NOW, 1000)
 
-    assert week.tier.name == "1m"
-    assert older.tier.name == "1h", "beyond the slack the minute tier no longer holds it"
+    assert week.tier.name == "5m"
+    assert older.tier.name == "30m", "beyond the slack the 5-minute tier no longer holds it"
 
 
 def test_a_range_older_than_raw_skips_raw_even_if_short() -> None:
@@ -52,7 +69,7 @@ def test_a_forced_tier_and_step_are_honoured() -> None:
     assert (choice.tier.name, choice.step_s) == ("1h", 3600)
 
     stepped = choose_tier(TIERS, RangeQuery(NOW - timedelta(hours=1), NOW, step_s=300), NOW, 1000)
-    assert (stepped.tier.name, stepped.step_s) == ("1m", 300)
+    assert (stepped.tier.name, stepped.step_s) == ("5m", 300)  # the tier of the step asked
 
     finer = choose_tier(
         TIERS, RangeQuery(NOW - timedelta(days=3), NOW, tier="1m", step_s=10), NOW, 10_000

@@ -15,9 +15,9 @@ from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.aggregate import Claim
 from hostpulse.answers import ProcessPoint, ProcessRow
 from hostpulse.contract import Batch, Process, metric_values
-from hostpulse.partitions import day_of_ms, partition_name
+from hostpulse.partitions import day_of_ms, days_of_span, partition_name
 from hostpulse.query import HostRow, Point, SequenceSpan
-from hostpulse.tiers import TierChoice
+from hostpulse.tiers import Tier, TierChoice
 
 COPY_ESCAPES = str.maketrans(
     {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": "\ufffd"}
@@ -101,6 +101,7 @@ class PgMetricStore:
                     (batch.host.hostname, batch.agent_id, batch.host.model_dump_json(), first,
                      last),
                 )  # fmt: skip
+            cur.execute(sql.LOCK_ROLLUP_SHARED)
             new_series = self._write_metrics(cur, fresh)
             self._write_processes(cur, fresh)
         # Only once committed: a rolled-back transaction takes its partitions and series along.
@@ -203,6 +204,30 @@ class PgMetricStore:
                 created.append(name)
         return created
 
+    # -- rolled tiers -----------------------------------------------------------------------
+
+    def watermarks(self) -> dict[str, datetime]:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.TIER_WATERMARKS)
+            return dict(cur.fetchall())
+
+    def roll_up(self, tier: Tier, source: Tier, start: datetime, end: datetime) -> datetime:
+        # Partitions first, in their own transaction: creating one while holding the rollup
+        # lock alone would wait on writers that wait on that lock.
+        self.ensure_partitions(days_of_span(start, end))
+        with self.connector.transaction() as cur:
+            cur.execute(sql.LOCK_ROLLUP_ALONE)
+            cur.execute(sql.TIER_WATERMARK, (tier.name,))
+            row = cur.fetchone()
+            if row is None or row[0] != start:
+                return row[0] if row else start  # another rollup moved it meanwhile
+            cur.execute(
+                sql.ROLL_UP.format(table=tier.table, source=source.table),
+                {"width": tier.resolution_s, "start": start, "end": end},
+            )
+            cur.execute(sql.SET_TIER_WATERMARK, (end, tier.name))
+        return end
+
     # -- retention --------------------------------------------------------------------------
 
     def partitions(self) -> dict[str, list[str]]:
@@ -277,16 +302,25 @@ class PgMetricReader:
         end: datetime,
     ) -> dict[str, list[Point]]:
         tier = choice.tier
-        statement = (
-            sql.SERIES_RAW if tier.name == "raw" else sql.SERIES_ROLLUP.format(table=tier.table)
-        )
+        if tier.name == "raw":
+            statement = sql.SERIES_RAW
+        elif tier.rolled:
+            statement = sql.SERIES_ROLLED.format(table=tier.table)
+        else:
+            statement = sql.SERIES_MINUTES
         found: dict[str, list[Point]] = {}
         with self.connector.transaction() as cur:
             cur.execute(sql.SERIES_IDS, (host, list(metrics)))
             names = dict(cur.fetchall())
             if not names:
                 return found
-            params = {"ids": list(names), "start": start, "end": end, "step": choice.step_s}
+            params = {
+                "ids": list(names),
+                "start": start,
+                "end": end,
+                "step": choice.step_s,
+                "tier": tier.name,
+            }
             cur.execute(statement, params)
             for series_id, ts, lo, hi, avg, n in cur.fetchall():
                 point = Point(int(ts), float(lo), float(hi), float(avg), int(n))

@@ -6,11 +6,17 @@ arithmetic; buckets use ``date_bin`` from a fixed UTC origin, so no session time
 
 from __future__ import annotations
 
+from hostpulse.tiers import ROLLED_TIERS, Tier, default_tiers
+
 ORIGIN = "timestamptz '2000-01-01 00:00:00+00'"
 MS = "(timestamptz 'epoch' + {column} * interval '1 millisecond')"
 
 # Tables partitioned by day on their time column; retention drops their partitions.
-PARTITIONED_TABLES = ("batches", "samples_raw", "samples_1m", "samples_1h", "processes_raw")
+PARTITIONED_TABLES = (
+    "batches",
+    *(tier.table for tier in default_tiers()),
+    "processes_raw",
+)
 
 CREATE_PARTITION = """
 CREATE TABLE IF NOT EXISTS {partition} PARTITION OF {table}
@@ -87,17 +93,42 @@ FROM series s JOIN unnest(%s::text[], %s::text[]) AS m(host, metric)
   ON s.host = m.host AND s.metric = m.metric
 """
 
-# A bucket's min, max, sum, count and last-by-time merge: the raw rows this statement actually
-# inserts are folded into their 1-minute and 1-hour buckets, and nothing else is read. A row
-# delivered again (a retry, a redelivery, a replay) inserts nothing and so merges nothing; a late
-# row merges into the bucket it belongs to. Sums are numeric, so the same rows give the same
-# bits in any order and grouping. Costs per new row, not per touched bucket.
+# A bucket's min, max, sum, count and last by time, from the rows or buckets it covers.
+COMBINE = """min(min), max(max), sum(sum), sum(count), (array_agg(last ORDER BY last_ts DESC))[1],
+       max(last_ts)"""
+
+# Two buckets of the same time merge: the raw rows a write actually inserts are folded into
+# their 1-minute buckets (and into the buckets of rolled tiers already rolled past them), and
+# nothing else is read. A row delivered again (a retry, a redelivery, a replay) inserts nothing
+# and so merges nothing; a late row merges into the bucket it belongs to. Sums are numeric, so
+# the same rows give the same bits in any order and grouping. Costs per new row.
 MERGE = """
     min = LEAST(t.min, EXCLUDED.min), max = GREATEST(t.max, EXCLUDED.max),
     sum = t.sum + EXCLUDED.sum, count = t.count + EXCLUDED.count,
     last = CASE WHEN EXCLUDED.last_ts > t.last_ts THEN EXCLUDED.last ELSE t.last END,
     last_ts = GREATEST(t.last_ts, EXCLUDED.last_ts)
 """
+TIER_COLUMNS = "series_id, bucket, min, max, sum, count, last, last_ts"
+
+# Writers hold the rollup lock shared, a rollup holds it alone: a write sees each rolled tier's
+# watermark as it stays until it commits, so a late row is merged into a rolled bucket, or
+# rolled up with its minute, never both and never neither. Two 32-bit keys: a key space of its
+# own, apart from the per-host locks' 64-bit keys.
+ROLLUP_LOCK = (0x6870, 1)
+LOCK_ROLLUP_SHARED = f"SELECT pg_advisory_xact_lock_shared{ROLLUP_LOCK}"
+LOCK_ROLLUP_ALONE = f"SET LOCAL lock_timeout = '10s'; SELECT pg_advisory_xact_lock{ROLLUP_LOCK}"
+
+
+def _late_merge(tier: Tier) -> str:
+    return f"""late_{tier.name} AS (
+    INSERT INTO {tier.table} AS t ({TIER_COLUMNS})
+    SELECT series_id, date_bin('{tier.resolution_s} seconds', bucket, {ORIGIN}), {COMBINE}
+    FROM minutes
+    WHERE bucket < (SELECT rolled_through FROM tier_watermarks WHERE tier = '{tier.name}')
+    GROUP BY 1, 2
+    ON CONFLICT (series_id, bucket) DO UPDATE SET {MERGE}
+)"""
+
 
 INSERT_RAW_AND_MERGE = """
 WITH inserted AS (
@@ -110,17 +141,36 @@ WITH inserted AS (
            max(value) AS max, sum(value::numeric) AS sum, count(*) AS count,
            (array_agg(value ORDER BY ts DESC))[1] AS last, max(ts) AS last_ts
     FROM inserted GROUP BY 1, 2
-), merged_1m AS (
-    INSERT INTO samples_1m AS t (series_id, bucket, min, max, sum, count, last, last_ts)
-    SELECT series_id, bucket, min, max, sum, count, last, last_ts FROM minutes
-    ON CONFLICT (series_id, bucket) DO UPDATE SET {merge}
-)
-INSERT INTO samples_1h AS t (series_id, bucket, min, max, sum, count, last, last_ts)
-SELECT series_id, date_bin('1 hour', bucket, {origin}), min(min), max(max), sum(sum),
-       sum(count), (array_agg(last ORDER BY last_ts DESC))[1], max(last_ts)
-FROM minutes GROUP BY 1, 2
+), {late}
+INSERT INTO samples_1m AS t ({columns})
+SELECT {columns} FROM minutes
 ON CONFLICT (series_id, bucket) DO UPDATE SET {merge}
-""".format(ts=MS.format(column="ms"), origin=ORIGIN, merge=MERGE)
+""".format(
+    ts=MS.format(column="ms"),
+    origin=ORIGIN,
+    late=",\n".join(_late_merge(tier) for tier in ROLLED_TIERS),
+    columns=TIER_COLUMNS,
+    merge=MERGE,
+)
+
+TIER_WATERMARKS = "SELECT tier, rolled_through FROM tier_watermarks"
+TIER_WATERMARK = "SELECT rolled_through FROM tier_watermarks WHERE tier = %s"
+SET_TIER_WATERMARK = "UPDATE tier_watermarks SET rolled_through = %s WHERE tier = %s"
+
+# A closed span of a rolled tier, from the tier below it. Its buckets are new: only the 1-hour
+# tier's first one after the upgrade that made it rolled held rows (merged by writes), and
+# the rollup, having every row of the span, replaces them. {table} and {source} come from
+# hostpulse.tiers, never from user input.
+ROLL_UP = f"""
+INSERT INTO {{table}} AS t ({TIER_COLUMNS})
+SELECT series_id, date_bin(%(width)s * interval '1 second', bucket, {ORIGIN}), {COMBINE}
+FROM {{source}}
+WHERE bucket >= %(start)s AND bucket < %(end)s
+GROUP BY 1, 2
+ON CONFLICT (series_id, bucket) DO UPDATE SET
+    min = EXCLUDED.min, max = EXCLUDED.max, sum = EXCLUDED.sum, count = EXCLUDED.count,
+    last = EXCLUDED.last, last_ts = EXCLUDED.last_ts
+"""
 
 INSERT_PROCESSES = """
 INSERT INTO processes_raw (host, ts, pid, name, cmdline, username, cpu_percent, rss_bytes,
@@ -158,14 +208,32 @@ GROUP BY 1, 2 ORDER BY 1, 2
 """
 
 # {table} is one of the tier tables named in hostpulse.tiers, never user input.
-SERIES_ROLLUP = f"""
+SERIES_BUCKETS = f"""
 SELECT t.series_id,
        extract(epoch FROM date_bin(%(step)s * interval '1 second', t.bucket, {ORIGIN})) * 1000,
        min(t.min), max(t.max), (sum(t.sum) / sum(t.count))::double precision, sum(t.count)
-FROM {{table}} t
-WHERE t.series_id = ANY(%(ids)s) AND t.bucket >= %(start)s AND t.bucket < %(end)s
+FROM ({{buckets}}) t
 GROUP BY 1, 2 ORDER BY 1, 2
 """
+TIER_BUCKETS = """
+SELECT series_id, bucket, min, max, sum, count FROM {table}
+WHERE series_id = ANY(%(ids)s) AND bucket >= %(start)s AND bucket < %(end)s
+"""
+SERIES_MINUTES = SERIES_BUCKETS.format(buckets=TIER_BUCKETS.format(table="samples_1m"))
+# A rolled tier holds the buckets before its watermark; the minutes after it come from the
+# 1-minute tier (they are rolled once closed).
+WATERMARK_OF_TIER = "(SELECT rolled_through FROM tier_watermarks WHERE tier = %(tier)s)"
+SERIES_ROLLED = SERIES_BUCKETS.format(
+    buckets=f"""
+    SELECT series_id, bucket, min, max, sum, count FROM {{table}}
+    WHERE series_id = ANY(%(ids)s) AND bucket >= %(start)s
+      AND bucket < LEAST(%(end)s, {WATERMARK_OF_TIER})
+    UNION ALL
+    SELECT series_id, bucket, min, max, sum, count FROM samples_1m
+    WHERE series_id = ANY(%(ids)s) AND bucket < %(end)s
+      AND bucket >= GREATEST(%(start)s, {WATERMARK_OF_TIER})
+"""
+)
 
 HOST_METRICS = "SELECT metric FROM series WHERE host = %s ORDER BY metric"
 

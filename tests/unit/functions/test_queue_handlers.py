@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,10 +19,14 @@ from hostpulse.alerts.service import AlertService
 from hostpulse.contract import Batch, Cpu
 from hostpulse.envelope import Envelope
 from hostpulse.pipeline_history import PipelineMeter, minute_of
+from hostpulse.rollup import RollupSchedule
 from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.tiers import Tier, default_tiers
 from tests.alert_fakes import MemoryAlertStore, RecordingChannel
 from tests.events import sqs_event
 from tests.fakes import MemoryArchive, MemoryTally, Unavailable
+
+ROLLED = [tier for tier in default_tiers() if tier.rolled]
 
 
 @dataclass
@@ -31,6 +35,21 @@ class MemoryTiers:
 
     stored: dict[tuple[str, int], Batch] = field(default_factory=dict)
     down: bool = False
+    # Every rolled tier starts a day behind; a rollup moves its watermark to the end asked.
+    marks: dict[str, datetime] = field(
+        default_factory=lambda: {t.name: datetime.now(UTC) - timedelta(days=1) for t in ROLLED}
+    )
+    rollups: list[tuple[str, datetime, datetime]] = field(default_factory=list)
+
+    def watermarks(self) -> dict[str, datetime]:
+        if self.down:
+            raise Unavailable("database down")
+        return dict(self.marks)
+
+    def roll_up(self, tier: Tier, source: Tier, start: datetime, end: datetime) -> datetime:
+        self.rollups.append((tier.name, start, end))
+        self.marks[tier.name] = end
+        return end
 
     def write_batches(self, batches: Sequence[Batch]) -> list[Claim]:
         if self.down:
@@ -67,6 +86,7 @@ def tiers(hand_in: Any, tally: MemoryTally) -> MemoryTiers:
     hand_in(aggregate.store, tiers)
     hand_in(aggregate.archive, MemoryArchive())
     hand_in(aggregate.claims_kept, timedelta(days=36500))  # every fixture batch is recent
+    hand_in(aggregate.rollups, RollupSchedule(default_tiers()))
     return tiers
 
 
@@ -85,6 +105,21 @@ def test_aggregate_stores_each_batch_and_fails_only_the_unreadable_one(
     assert minute == {"aggregate_stored": 2.0, "aggregate_failed": 1.0}
 
 
+def test_aggregate_rolls_the_closed_buckets_up_once_they_are_due(
+    tiers: MemoryTiers, context: LambdaContext
+) -> None:
+    host = SyntheticHost("web-1", cores=2)
+
+    aggregate.handler(sqs_event(queued(host, 10.0))[0], context)
+    rolled_first = len(tiers.rollups)
+    aggregate.handler(sqs_event(queued(host, 20.0))[0], context)
+
+    assert {name for name, _, _ in tiers.rollups} == {t.name for t in ROLLED}
+    assert len(tiers.rollups) == rolled_first, "no new bucket has closed: no second rollup"
+    now = datetime.now(UTC)
+    assert all(now - end < timedelta(hours=6, minutes=3) for end in tiers.marks.values())
+
+
 def test_aggregate_with_the_database_gone_hands_every_message_back(
     tiers: MemoryTiers, context: LambdaContext
 ) -> None:
@@ -92,9 +127,10 @@ def test_aggregate_with_the_database_gone_hands_every_message_back(
     host = SyntheticHost("web-1", cores=2)
     event, ids = sqs_event(queued(host, 10.0), queued(host, 20.0))
 
-    answer = aggregate.handler(event, context)
+    answer = aggregate.handler(event, context)  # the rollup fails too, and is only logged
 
     assert answer == {"batchItemFailures": [{"itemIdentifier": i} for i in ids]}
+    assert tiers.rollups == []
 
 
 RULES = """
