@@ -35,19 +35,19 @@ def rows(cur: Any, sql: str, hosts: list[str]) -> list[tuple[Any, ...]]:
     return sorted(cur.fetchall())
 
 
-def roll_up_until(url: str, now: datetime) -> None:
-    """Every rolled tier rolled up as a rollup at ``now`` would, in as many steps as it takes."""
+def roll_up_until(url: str, now: datetime | None = None) -> None:
+    """Every rolled tier rolled up as a rollup at ``now`` would, in as many steps as it takes
+    (default: late enough that every bucket up to now is closed)."""
     store = PgMetricStore(PgConnector(url))
-    while not roll_up_tiers(store, TIERS, now):
+    while not roll_up_tiers(store, TIERS, now or datetime.now(UTC) + timedelta(hours=7)):
         pass
 
 
 def snapshot(
     url: str, hosts: list[str], rolled_at: datetime | None = None
 ) -> dict[str, list[tuple[Any, ...]]]:
-    """Every tier of these hosts, after rolling up as if at ``rolled_at`` (default: late
-    enough that every bucket up to now is closed)."""
-    roll_up_until(url, rolled_at or datetime.now(UTC) + timedelta(hours=7))
+    """Every tier of these hosts, after rolling up as if at ``rolled_at``."""
+    roll_up_until(url, rolled_at)
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         return {
             "raw": rows(cur, RAW, hosts),

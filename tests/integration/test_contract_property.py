@@ -40,6 +40,7 @@ from tests.fakes import (
 )
 from tests.schema_strategy import from_schema
 from tests.support import CloudUnderTest, eventually, post
+from tests.tier_checks import BUCKETED, roll_up_until
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
 SCHEMA = json.loads((PROJECT_ROOT / "docs" / "wire-contract-v1.schema.json").read_text())
@@ -112,7 +113,8 @@ def found_in_every_tier(cloud: CloudUnderTest, batch: Batch) -> None:
             (batch.host.hostname,),
         )
         raw = {(metric, ms): value for metric, ms, value in cur.fetchall()}
-        for tier in ("samples_1m", "samples_1h"):
+        roll_up_until(cloud.endpoints["database_url"])
+        for tier in (tier.table for tier in BUCKETED.values()):
             cur.execute(
                 f"SELECT count(DISTINCT s.metric), coalesce(sum(t.count), 0) FROM {tier} t "
                 "JOIN series s ON s.id = t.series_id WHERE s.host = %s",

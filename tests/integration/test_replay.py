@@ -15,17 +15,22 @@ from hostpulse.contract import Batch
 from hostpulse.envelope import Envelope
 from hostpulse.synthetic_host import SyntheticHost
 from tests.support import CloudUnderTest, eventually, post_batch
+from tests.tier_checks import BUCKETED, roll_up_until
 
 pytestmark = pytest.mark.localcloud
 NewAgent = Callable[[str], tuple[str, str]]
 
-TIERS = {
+TIERS: dict[str, str] = {
     "raw": "SELECT s.metric, r.ts, r.value FROM samples_raw r JOIN series s ON s.id = r.series_id"
     " WHERE s.host = %s ORDER BY 1, 2",
     "1m": "SELECT s.metric, m.bucket, m.min, m.max, m.sum, m.count, m.last, m.last_ts"
     " FROM samples_1m m JOIN series s ON s.id = m.series_id WHERE s.host = %s ORDER BY 1, 2",
-    "1h": "SELECT s.metric, h.bucket, h.min, h.max, h.sum, h.count, h.last, h.last_ts"
-    " FROM samples_1h h JOIN series s ON s.id = h.series_id WHERE s.host = %s ORDER BY 1, 2",
+    **{
+        name: "SELECT s.metric, t.bucket, t.min, t.max, t.sum, t.count, t.last, t.last_ts"
+        f" FROM {tier.table} t JOIN series s ON s.id = t.series_id WHERE s.host = %s ORDER BY 1, 2"
+        for name, tier in BUCKETED.items()
+        if tier.rolled
+    },
     "processes": "SELECT * FROM processes_raw WHERE host = %s ORDER BY ts, pid",
 }
 
@@ -37,6 +42,7 @@ def sql(cloud: CloudUnderTest, statement: str, *params: Any) -> list[tuple[Any, 
 
 
 def tiers_of(cloud: CloudUnderTest, host: str) -> dict[str, list[tuple[Any, ...]]]:
+    roll_up_until(cloud.endpoints["database_url"])
     return {tier: sql(cloud, statement, host) for tier, statement in TIERS.items()}
 
 
@@ -104,7 +110,11 @@ def test_a_hosts_tiers_rebuilt_from_the_archive_are_identical(
     for statement in (
         "DELETE FROM samples_raw WHERE series_id IN (SELECT id FROM series WHERE host = %s)",
         "DELETE FROM samples_1m WHERE series_id IN (SELECT id FROM series WHERE host = %s)",
-        "DELETE FROM samples_1h WHERE series_id IN (SELECT id FROM series WHERE host = %s)",
+        *(
+            f"DELETE FROM {tier.table} WHERE series_id IN (SELECT id FROM series WHERE host = %s)"
+            for tier in BUCKETED.values()
+            if tier.rolled
+        ),
         "DELETE FROM processes_raw WHERE host = %s",
         "DELETE FROM batches WHERE agent_id = %s",
     ):

@@ -26,6 +26,7 @@ from hostpulse.localcloud.settings import PROJECT_ROOT
 from hostpulse.synthetic_host import SyntheticHost
 from tests.events import sqs_event
 from tests.support import CloudUnderTest, eventually, post, post_batch
+from tests.tier_checks import roll_up_until
 
 pytestmark = pytest.mark.localcloud
 NewAgent = Callable[[str], tuple[str, str]]
@@ -73,6 +74,7 @@ def test_an_accepted_batch_reaches_every_tier(
     assert raw == 3 * per_sample
     [(processes,)] = query(local_cloud, "SELECT count(*) FROM processes_raw WHERE host = %s", name)
     assert processes == 3 * len(batch.samples[0].processes)
+    roll_up_until(local_cloud.endpoints["database_url"])
     [(minutes, hours)] = query(
         local_cloud,
         "SELECT (SELECT count(*) FROM samples_1m m JOIN series s ON s.id = m.series_id "
@@ -399,6 +401,7 @@ def test_late_samples_correct_their_buckets(local_cloud: CloudUnderTest) -> None
         "WHERE s.host = %s AND s.metric = 'cpu.percent' ORDER BY 1",
         host.hostname,
     )
+    roll_up_until(local_cloud.endpoints["database_url"])
     [(hour_count, hour_min, hour_max, hour_last)] = query(
         local_cloud,
         "SELECT h.count, h.min, h.max, h.last FROM samples_1h h JOIN series s "
