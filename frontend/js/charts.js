@@ -80,6 +80,19 @@ export class TimeChart {
       this.body);
     this.resize = new ResizeObserver(() => this.fit());
     this.resize.observe(this.body);
+    // A chart off screen keeps its newest frame and draws it when it scrolls into view: a live
+    // update redraws only what can be seen.
+    this.visible = true;
+    this.pending = null;
+    this.seen = new IntersectionObserver((entries) => {
+      this.visible = entries[entries.length - 1].isIntersecting;
+      if (this.visible && this.pending) {
+        const { frame, window } = this.pending;
+        this.pending = null;
+        this.draw(frame, window);
+      }
+    });
+    this.seen.observe(this.element);
   }
 
   pick(frame) {
@@ -92,13 +105,21 @@ export class TimeChart {
   }
 
   update(frame, window) {
+    // The newest time the chart holds (ms): what tests and the benchmark wait for.
+    this.body.dataset.lastTs = frame.xs.length ? String(Math.round(frame.xs.at(-1) * 1000)) : "";
+    if (!this.visible && this.plot) {
+      this.pending = { frame, window };
+      return;
+    }
+    this.draw(frame, window);
+  }
+
+  draw(frame, window) {
     const names = this.pick(frame);
     const data = [frame.xs, ...names.map((name) => frame.columns.get(name))];
     const points = names.reduce(
       (sum, name) => sum + frame.columns.get(name).filter((v) => v !== null).length, 0);
     this.body.dataset.points = String(points);
-    // The newest time drawn (ms): what tests and the benchmark wait for.
-    this.body.dataset.lastTs = frame.xs.length ? String(Math.round(frame.xs.at(-1) * 1000)) : "";
     if (!names.length || !frame.xs.length) {
       this.destroy();
       this.body.replaceChildren(el("div", { class: "empty" }, "No data in this range"));
@@ -185,6 +206,7 @@ export class TimeChart {
 
   dispose() {
     this.resize.disconnect();
+    this.seen.disconnect();
     this.destroy();
   }
 }
