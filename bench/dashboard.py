@@ -156,17 +156,19 @@ def view_latency(api: str, hosts: list[str], since: str) -> dict[str, Any]:
 
 def database_time(database_url: str, host: str, days: int) -> float:
     """PostgreSQL's own execution time (EXPLAIN ANALYZE) of a view's tier read: every series
-    of the host, from the tier the API chooses."""
+    of the host, from the tier the API chooses, as the API reads it."""
     now = datetime.now(UTC)
     start = now - timedelta(days=days)
     choice = choose_tier(TIERS, RangeQuery(start, now), now, MAX_POINTS)
     with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
         cur.execute("SELECT id FROM series WHERE host = %s", (host,))
         ids = [row[0] for row in cur.fetchall()]
+        cur.execute(sql.TIER_WATERMARK, (choice.tier.name,))
+        (watermark,) = cur.fetchone()  # type: ignore[misc]
         cur.execute(
             "EXPLAIN (ANALYZE, FORMAT JSON) " + sql.SERIES_ROLLED.format(table=choice.tier.table),
             {"ids": ids, "start": start, "end": now, "step": choice.step_s,
-             "tier": choice.tier.name},
+             "rolled_end": min(now, watermark), "minutes_start": max(start, watermark)},
         )  # fmt: skip
         plan = cur.fetchone()[0][0]  # type: ignore[index]
     return round(float(plan["Execution Time"]), 1)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol, cast
 
 from hostpulse.answers import (
     AtAGlance,
@@ -22,6 +22,7 @@ from hostpulse.answers import (
     ProcessRow,
     RecentAnswer,
     SeriesAnswer,
+    SeriesPoint,
 )
 from hostpulse.contract import has_glob, metric_matches
 from hostpulse.seed import SeedSnapshotAnswer, seed_snapshot
@@ -67,13 +68,14 @@ def completeness(spans: list[SequenceSpan]) -> Completeness:
     }
 
 
-@dataclass(frozen=True)
-class Point:
+class Point(NamedTuple):
+    """A step of a series, in the order the answer's columns name (it goes out as it is)."""
+
     ts_ms: int
+    avg: float
     min: float
     max: float
-    avg: float
-    count: int
+    samples: int  # the answer's "count" (a tuple's own count() keeps that name)
 
 
 class MetricReader(Protocol):
@@ -237,9 +239,7 @@ class QueryService:
             "series": [
                 {
                     "metric": name,
-                    "points": [
-                        (p.ts_ms, p.avg, p.min, p.max, p.count) for p in found.get(name, [])
-                    ],
+                    "points": cast(list[SeriesPoint], found.get(name, [])),
                 }
                 for name in names
             ],

@@ -54,7 +54,7 @@ class MemoryReader:
         end: datetime,
     ) -> dict[str, list[Point]]:
         self.calls.append((choice.tier.name, choice.step_s))
-        point = Point(int(start.timestamp() * 1000), 1.0, 3.0, 2.0, 3)
+        point = Point(int(start.timestamp() * 1000), avg=2.0, min=1.0, max=3.0, samples=3)
         return {metric: [point] for metric in metrics if metric != "mem.percent"}
 
     def latest_processes(self, host: str) -> tuple[int, list[ProcessRow]] | None:

@@ -314,17 +314,18 @@ class PgMetricReader:
             names = dict(cur.fetchall())
             if not names:
                 return found
-            params = {
-                "ids": list(names),
-                "start": start,
-                "end": end,
-                "step": choice.step_s,
-                "tier": tier.name,
-            }
+            params = {"ids": list(names), "start": start, "end": end, "step": choice.step_s}
+            if tier.rolled:
+                # Read first and passed as a value, so that the planner prunes partitions. A
+                # rollup committing meanwhile adds rolled buckets after it; the answer reads
+                # their minutes instead, which stay.
+                cur.execute(sql.TIER_WATERMARK, (tier.name,))
+                (watermark,) = cur.fetchone()
+                params["rolled_end"] = min(end, watermark)
+                params["minutes_start"] = max(start, watermark)
             cur.execute(statement, params)
-            for series_id, ts, lo, hi, avg, n in cur.fetchall():
-                point = Point(int(ts), float(lo), float(hi), float(avg), int(n))
-                found.setdefault(names[series_id], []).append(point)
+            for series_id, *point in cur.fetchall():
+                found.setdefault(names[series_id], []).append(Point._make(point))
         return found
 
     def process_history(

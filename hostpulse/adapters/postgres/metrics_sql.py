@@ -196,43 +196,50 @@ ORDER BY h.host
 # partition of the range (measured: a 7-day view from 2.5 s to tens of ms).
 SERIES_IDS = "SELECT id, metric FROM series WHERE host = %s AND metric = ANY(%s)"
 
-# sum / count, not avg: avg over double precision also sums squares, which overflow long
-# before the values do.
-SERIES_RAW = f"""
-SELECT r.series_id,
-       extract(epoch FROM date_bin(%(step)s * interval '1 second', r.ts, {ORIGIN})) * 1000,
-       min(r.value), max(r.value), sum(r.value) / count(*), count(*)
-FROM samples_raw r
-WHERE r.series_id = ANY(%(ids)s) AND r.ts >= %(start)s AND r.ts < %(end)s
-GROUP BY 1, 2 ORDER BY 1, 2
+# A series read: rows grouped into the answer's steps, then one point per step in the answer's
+# column order (ts_ms, avg, min, max, count). Reads sum in double precision: the exact numeric
+# sums keep the tiers identical whatever the order of writes, an average on a chart needs no
+# more, and numeric arithmetic costs a view more than reading its rows. sum / count, not avg:
+# avg over double precision also sums squares, which overflow long before the values do.
+SERIES_POINTS = """
+SELECT series_id, (date_part('epoch', step) * 1000)::bigint, s / n, lo, hi, n
+FROM ({grouped}) g
+ORDER BY 1, 2
 """
+STEP = f"date_bin(%(step)s * interval '1 second', {{column}}, {ORIGIN})"
 
-# {table} is one of the tier tables named in hostpulse.tiers, never user input.
-SERIES_BUCKETS = f"""
-SELECT t.series_id,
-       extract(epoch FROM date_bin(%(step)s * interval '1 second', t.bucket, {ORIGIN})) * 1000,
-       min(t.min), max(t.max), (sum(t.sum) / sum(t.count))::double precision, sum(t.count)
-FROM ({{buckets}}) t
-GROUP BY 1, 2 ORDER BY 1, 2
-"""
-TIER_BUCKETS = """
-SELECT series_id, bucket, min, max, sum, count FROM {table}
-WHERE series_id = ANY(%(ids)s) AND bucket >= %(start)s AND bucket < %(end)s
-"""
-SERIES_MINUTES = SERIES_BUCKETS.format(buckets=TIER_BUCKETS.format(table="samples_1m"))
+SERIES_RAW = SERIES_POINTS.format(
+    grouped=f"""
+    SELECT series_id, {STEP.format(column="ts")} AS step, min(value) AS lo, max(value) AS hi,
+           sum(value) AS s, count(*) AS n
+    FROM samples_raw
+    WHERE series_id = ANY(%(ids)s) AND ts >= %(start)s AND ts < %(end)s
+    GROUP BY 1, 2"""
+)
+
+# {buckets}: rows of a tier with series_id, bucket, min, max, sum and count.
+SERIES_BUCKETS = SERIES_POINTS.format(
+    grouped=f"""
+    SELECT series_id, {STEP.format(column="bucket")} AS step, min(min) AS lo, max(max) AS hi,
+           sum(sum::double precision) AS s, sum(count) AS n
+    FROM ({{buckets}}) t
+    GROUP BY 1, 2"""
+)
+TIER_ROWS = """
+    SELECT series_id, bucket, min, max, sum, count FROM {table}
+    WHERE series_id = ANY(%(ids)s) AND bucket >= %({start})s AND bucket < %({end})s"""
+
+SERIES_MINUTES = SERIES_BUCKETS.format(
+    buckets=TIER_ROWS.format(table="samples_1m", start="start", end="end")
+)
 # A rolled tier holds the buckets before its watermark; the minutes after it come from the
-# 1-minute tier (they are rolled once closed).
-WATERMARK_OF_TIER = "(SELECT rolled_through FROM tier_watermarks WHERE tier = %(tier)s)"
+# 1-minute tier (they are rolled once closed). The bounds are given as values, not read in the
+# statement, so the planner prunes both tiers' partitions. {table} is one of the tier tables
+# named in hostpulse.tiers, never user input.
 SERIES_ROLLED = SERIES_BUCKETS.format(
-    buckets=f"""
-    SELECT series_id, bucket, min, max, sum, count FROM {{table}}
-    WHERE series_id = ANY(%(ids)s) AND bucket >= %(start)s
-      AND bucket < LEAST(%(end)s, {WATERMARK_OF_TIER})
-    UNION ALL
-    SELECT series_id, bucket, min, max, sum, count FROM samples_1m
-    WHERE series_id = ANY(%(ids)s) AND bucket < %(end)s
-      AND bucket >= GREATEST(%(start)s, {WATERMARK_OF_TIER})
-"""
+    buckets=TIER_ROWS.format(table="{table}", start="start", end="rolled_end")
+    + "\n    UNION ALL"
+    + TIER_ROWS.format(table="samples_1m", start="minutes_start", end="end")
 )
 
 HOST_METRICS = "SELECT metric FROM series WHERE host = %s ORDER BY metric"

@@ -1,0 +1,290 @@
+"""A fleet on this machine: simulated hosts through API Gateway on the local cloud.
+
+Each host samples every 5 s and sends every 10 s, as the agent does by default, with its own
+token and a growing sequence number; a batch keeps its number through its retries (5xx,
+connection errors, 429 with its Retry-After), as the agent does. The generator is one asyncio
+process: a host is a coroutine, not a thread, so a thousand cost little besides building and
+compressing their batches.
+
+Reported: batches sent (attempts), accepted (202), stored (in PostgreSQL once the queue has
+drained) and lost (accepted but never stored, plus given up); ingest latency p50/p95 of the
+accepted POSTs; aggregate lag p50/p95, from a batch's newest sample to the moment its row
+(written in the same transaction as its 1-minute buckets) is visible, for a sample of hosts;
+CPU (share of one core) and resident memory by component, sampled every 5 s.
+
+    .venv/bin/python -m bench.fleet_scale --hosts 1000 --minutes 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gzip
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import psutil
+import psycopg2
+
+from bench.common import local_cloud, summary, write_result
+from hostpulse import wiring
+from hostpulse.agents import register_agent
+from hostpulse.synthetic_fleet import backoff_s, from_ingest
+from hostpulse.synthetic_host import SyntheticHost
+
+INTERVAL_S = 5.0  # the agent's defaults
+SEND_EVERY_S = 10.0
+LAG_SAMPLE = 50  # hosts whose batches are timed into PostgreSQL
+DRAIN_S = 300  # how long the pipeline may take to store what was accepted
+CORES = 4
+
+
+@dataclass
+class Tally:
+    sent: int = 0
+    accepted: int = 0
+    given_up: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    failures: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    newest_ms: dict[tuple[str, int], int] = field(default_factory=dict)  # lag-sampled batches
+
+
+async def run_host(  # noqa: PLR0913, PLR0917 -- one host: who, where, how long, what to count
+    client: httpx.AsyncClient,
+    url: str,
+    host: SyntheticHost,
+    token: str,
+    until: float,
+    tally: Tally,
+    timed: bool,
+) -> None:
+    rng = random.Random(host.hostname)
+    await asyncio.sleep(rng.uniform(0, SEND_EVERY_S))  # hosts do not start in step
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+    }
+    next_send = time.time()
+    while next_send < until:
+        now_ms = int(next_send * 1000)
+        per_batch = int(SEND_EVERY_S / INTERVAL_S)
+        stamps = [now_ms - int(INTERVAL_S * 1000) * (per_batch - 1 - i) for i in range(per_batch)]
+        batch = host.batch(stamps)
+        body = gzip.compress(batch.model_dump_json().encode())
+        accepted = await send(client, url, body, headers, tally, until + DRAIN_S)
+        if accepted and timed:
+            tally.newest_ms[(batch.agent_id, batch.seq)] = stamps[-1]
+        next_send += SEND_EVERY_S
+        await asyncio.sleep(max(0.0, next_send - time.time()))
+
+
+async def send(  # noqa: PLR0913, PLR0917 -- a POST and where its outcome is counted
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    tally: Tally,
+    deadline: float,
+) -> bool:
+    attempt = 0
+    while time.time() < deadline:
+        tally.sent += 1
+        started = time.perf_counter()
+        try:
+            answer = await client.post(url, content=body, headers=headers)
+            status, text = answer.status_code, answer.content
+        except httpx.HTTPError as error:
+            status, text = 0, b""
+            tally.failures[type(error).__name__] += 1
+        if status == 202 and from_ingest(text):
+            tally.accepted += 1
+            tally.latencies_ms.append((time.perf_counter() - started) * 1000)
+            return True
+        if status:
+            tally.failures[f"http_{status}"] += 1
+        retry_after = answer.headers.get("Retry-After") if status else None
+        await asyncio.sleep(float(retry_after) if retry_after else backoff_s(attempt))
+        attempt += 1
+    tally.given_up += 1
+    return False
+
+
+async def watch_lag(database_url: str, tally: Tally, stop: asyncio.Event) -> list[float]:
+    """When each timed batch becomes visible in PostgreSQL, against its newest sample."""
+    lags: list[float] = []
+    seen: set[tuple[str, int]] = set()
+    conn = psycopg2.connect(database_url)
+    conn.autocommit = True
+    try:
+        while not stop.is_set():
+            waiting = [key for key in tally.newest_ms if key not in seen]
+            if waiting:
+                with conn.cursor() as cur:
+                    cur.execute(
+                        "SELECT b.agent_id, b.seq FROM batches b "
+                        "JOIN unnest(%s::text[], %s::bigint[]) AS k(agent_id, seq) "
+                        "ON b.agent_id = k.agent_id AND b.seq = k.seq",
+                        ([a for a, _ in waiting], [s for _, s in waiting]),
+                    )
+                    now_ms = time.time() * 1000
+                    for key in cur.fetchall():
+                        seen.add(key)
+                        lags.append((now_ms - tally.newest_ms[key]) / 1000)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+    finally:
+        conn.close()
+    return lags
+
+
+def component(process: psutil.Process, me: int) -> str:
+    if process.pid == me:
+        return "load generator"
+    try:
+        line = " ".join(process.cmdline())
+    except psutil.Error:
+        return "other"
+    for needle, name in (
+        ("postgres", "PostgreSQL"),
+        ("redis-server", "Redis"),
+        ("localstack", "LocalStack (API Gateway, SQS, S3, Lambda runtime)"),
+        ("hostpulse", "hostpulse functions (Lambda executor)"),
+    ):
+        if needle in line:
+            return name
+    return "other"
+
+
+async def watch_resources(stop: asyncio.Event) -> dict[str, dict[str, float]]:
+    """CPU (share of one core) and RSS by component, every 5 s."""
+    me = psutil.Process().pid
+    cpu: dict[str, list[float]] = defaultdict(list)
+    rss: dict[str, list[float]] = defaultdict(list)
+    before: dict[int, float] = {}
+    last = time.perf_counter()
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=5.0)
+        now = time.perf_counter()
+        used: dict[str, float] = defaultdict(float)
+        memory: dict[str, float] = defaultdict(float)
+        current: dict[int, float] = {}
+        for process in psutil.process_iter():
+            try:
+                times = process.cpu_times()
+                total = times.user + times.system
+                name = component(process, me)
+                memory[name] += process.memory_info().rss / 2**20
+            except psutil.Error:
+                continue
+            current[process.pid] = total
+            if process.pid in before:
+                used[name] += max(0.0, total - before[process.pid])
+        if before:
+            for name in set(used) | set(memory):
+                cpu[name].append(100 * used[name] / (now - last))
+                rss[name].append(memory[name])
+        before, last = current, now
+    return {
+        name: {
+            "cpu_percent_p50": summary(cpu[name])["p50"],
+            "cpu_percent_p95": summary(cpu[name])["p95"],
+            "rss_mb_p95": summary(rss[name])["p95"],
+        }
+        for name in sorted(cpu)
+        if cpu[name]
+    }
+
+
+def page_reads(api: str) -> dict[str, dict[str, float]]:
+    """What the fleet and alert pages ask, with the whole fleet known, against the health
+    round trip of the same server."""
+    timings: dict[str, dict[str, float]] = {}
+    with httpx.Client(timeout=30.0) as client:
+        for name, path in (
+            ("health", "/api/v1/health"),
+            ("hosts", "/api/v1/hosts"),
+            ("alert_history", "/api/v1/alerts/history"),
+        ):
+            times = []
+            for _ in range(20):
+                started = time.perf_counter()
+                client.get(f"{api}{path}").raise_for_status()
+                times.append((time.perf_counter() - started) * 1000)
+            timings[name] = summary(times)
+    return timings
+
+
+def stored(database_url: str, agents: list[str]) -> int:
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM batches WHERE agent_id = ANY(%s)", (agents,))
+        row = cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> dict[str, Any]:
+    repository = wiring.agent_repository(endpoints["database_url"])
+    hosts = [SyntheticHost(f"fleet-{i:04d}", cores=CORES, seed=i) for i in range(args.hosts)]
+    tokens = {h.hostname: register_agent(repository, h.agent_id) for h in hosts}
+    tally = Tally()
+    stop = asyncio.Event()
+    started = time.time()
+    until = started + args.minutes * 60
+    limits = httpx.Limits(max_connections=args.connections, max_keepalive_connections=64)
+    async with httpx.AsyncClient(timeout=30.0, limits=limits) as client:
+        lag = asyncio.create_task(watch_lag(endpoints["database_url"], tally, stop))
+        resources = asyncio.create_task(watch_resources(stop))
+        await asyncio.gather(*(
+            run_host(client, endpoints["ingest_url"], host, tokens[host.hostname], until, tally,
+                     timed=i < LAG_SAMPLE)
+            for i, host in enumerate(hosts)
+        ))  # fmt: skip
+        sending_s = time.time() - started
+        agents = [h.agent_id for h in hosts]
+        drained_by = time.time() + DRAIN_S
+        while stored(endpoints["database_url"], agents) < tally.accepted and (
+            time.time() < drained_by
+        ):
+            await asyncio.sleep(2)
+        stop.set()
+        lags, by_component = await lag, await resources
+    kept = stored(endpoints["database_url"], agents)
+    return {
+        "hosts": args.hosts,
+        "minutes": args.minutes,
+        "interval_s": INTERVAL_S,
+        "send_every_s": SEND_EVERY_S,
+        "sending_s": round(sending_s, 1),
+        "batches_sent": tally.sent,
+        "batches_accepted": tally.accepted,
+        "batches_stored": kept,
+        "batches_lost": tally.accepted - kept + tally.given_up,
+        "accepted_per_s": round(tally.accepted / sending_s, 1),
+        "expected_per_s": round(args.hosts / SEND_EVERY_S, 1),
+        "failures": dict(tally.failures),
+        "ingest_latency_ms": summary(tally.latencies_ms) if tally.latencies_ms else {},
+        "aggregate_lag_s": summary(lags) if lags else {},
+        "by_component": by_component,
+        "page_reads_ms": page_reads(endpoints["local_api_url"]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=1000)
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=100)
+    args = parser.parse_args()
+    with local_cloud("fleet") as cloud:
+        result = asyncio.run(drive(args, cloud.endpoints))
+    write_result(f"fleet_scale_{args.hosts}", result)
+
+
+if __name__ == "__main__":
+    main()
