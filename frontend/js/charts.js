@@ -33,20 +33,59 @@ export function frameFromSeries(series) {
   return { xs: xs.map((t) => t / 1000), columns };
 }
 
-export function frameFromSamples(samples) {
-  const xs = samples.map((s) => s.ts / 1000);
-  const columns = new Map();
-  samples.forEach((sample, i) => {
-    for (const [metric, value] of Object.entries(sample.m)) {
-      let column = columns.get(metric);
-      if (!column) {
-        column = new Array(samples.length).fill(null);
-        columns.set(metric, column);
+// The live window's frame, kept sample by sample: appending a sample or dropping the oldest
+// costs a step per metric, where rebuilding the frame for every sample cost the whole window.
+export class LiveFrame {
+  constructor() {
+    this.xs = [];
+    this.columns = new Map();
+    this.filled = new Map(); // values (not nulls) per column: a metric gone from the window goes
+    this.lastTs = 0;
+  }
+
+  get length() {
+    return this.xs.length;
+  }
+
+  // Samples newer than the newest held, oldest first; how many were taken.
+  append(samples) {
+    let taken = 0;
+    for (const sample of samples) {
+      if (sample.ts <= this.lastTs) continue;
+      const i = this.xs.length;
+      this.xs.push(sample.ts / 1000);
+      for (const [metric, value] of Object.entries(sample.m)) {
+        let column = this.columns.get(metric);
+        if (!column) {
+          column = new Array(i).fill(null);
+          this.columns.set(metric, column);
+          this.filled.set(metric, 0);
+        }
+        column.push(value);
+        if (value !== null) this.filled.set(metric, this.filled.get(metric) + 1);
       }
-      column[i] = value;
+      for (const column of this.columns.values()) if (column.length === i) column.push(null);
+      this.lastTs = sample.ts;
+      taken += 1;
     }
-  });
-  return { xs, columns };
+    return taken;
+  }
+
+  dropBefore(cutoffMs) {
+    let n = 0;
+    while (n < this.xs.length && this.xs[n] * 1000 < cutoffMs) n += 1;
+    if (!n) return;
+    this.xs.splice(0, n);
+    for (const [metric, column] of this.columns) {
+      const left = this.filled.get(metric) - column.splice(0, n).filter((v) => v !== null).length;
+      if (left) {
+        this.filled.set(metric, left);
+      } else {
+        this.columns.delete(metric);
+        this.filled.delete(metric);
+      }
+    }
+  }
 }
 
 // A value with no neighbour (a gap on each side) draws no line: mark it as a point instead, or

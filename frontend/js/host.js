@@ -2,7 +2,7 @@
 // tier the API picks), disks, and the top processes.
 import { alertList, alertMarkers, activeAlerts } from "./alerts.js";
 import { getJson } from "./api.js";
-import { TimeChart, frameFromSamples, frameFromSeries } from "./charts.js";
+import { LiveFrame, TimeChart, frameFromSeries } from "./charts.js";
 import { el, pageTimers, stateMessage, usageBar } from "./dom.js";
 import { age, bytes, duration, number, percent, rate } from "./format.js";
 import { LiveFeed } from "./live.js";
@@ -107,7 +107,7 @@ export function hostView(app, host) {
     el("section", { class: "panel", style: "margin-top:12px", "aria-label": "Top processes" },
       el("h2", {}, "Top processes"), processBody));
 
-  let samples = [];
+  const live = new LiveFrame();
   let feed = null;
   const timers = pageTimers();
   const later = timers.later;
@@ -117,21 +117,17 @@ export function hostView(app, host) {
     drawPending = false;
     performance.mark("hostpulse:live-update:start");
     const cutoff = Date.now() - LIVE_SECONDS * 1000;
-    samples = samples.filter((s) => s.ts >= cutoff);
-    const frame = frameFromSamples(samples);
+    live.dropBefore(cutoff);
     const window = [cutoff / 1000, Date.now() / 1000];
-    for (const chart of charts) chart.update(frame, window);
-    chartState.replaceChildren(samples.length ? "" : stateMessage(
+    for (const chart of charts) chart.update(live, window);
+    chartState.replaceChildren(live.length ? "" : stateMessage(
       "No samples in the last 5 minutes: is the agent running?", "empty"));
     // After uPlot's own deferred redraw (a microtask queued by the updates above).
     queueMicrotask(() => performance.measure("hostpulse:live-update", "hostpulse:live-update:start"));
   }
 
   function addSamples(fresh) {
-    const last = samples.length ? samples[samples.length - 1].ts : 0;
-    const newer = fresh.filter((s) => s.ts > last);
-    if (!newer.length) return;
-    samples.push(...newer);
+    if (!live.append(fresh)) return;
     if (!drawPending) {
       drawPending = true;
       requestAnimationFrame(drawLive);
@@ -233,8 +229,7 @@ export function hostView(app, host) {
       onState: (state) => app.connection(state),
       onSamples: (_, fresh) => addSamples(fresh),
       poll: async () => {
-        const last = samples.length ? samples[samples.length - 1].ts : 0;
-        const seconds = Math.min(LIVE_SECONDS, Math.ceil((Date.now() - last) / 1000) + 5);
+        const seconds = Math.min(LIVE_SECONDS, Math.ceil((Date.now() - live.lastTs) / 1000) + 5);
         const answer = await getJson(path, { seconds });
         app.backendUp();
         return [{ host, samples: answer.samples }];
