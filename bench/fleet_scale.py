@@ -148,13 +148,15 @@ def component(process: psutil.Process, me: int) -> str:
         return "load generator"
     try:
         line = " ".join(process.cmdline())
+        if "hostpulse_lambda_executor" in line:  # a function's runtime, as LocalStack runs it
+            return f"function {process.environ().get('AWS_LAMBDA_FUNCTION_NAME', '?')}"
     except psutil.Error:
         return "other"
     for needle, name in (
         ("postgres", "PostgreSQL"),
         ("redis-server", "Redis"),
-        ("localstack", "LocalStack (API Gateway, SQS, S3, Lambda runtime)"),
-        ("hostpulse", "hostpulse functions (Lambda executor)"),
+        ("localstack", "LocalStack (API Gateway, SQS, S3, Lambda service)"),
+        ("cli.main up", "supervisor and query API (uvicorn)"),
     ):
         if needle in line:
             return name
@@ -167,6 +169,7 @@ async def watch_resources(stop: asyncio.Event) -> dict[str, dict[str, float]]:
     cpu: dict[str, list[float]] = defaultdict(list)
     rss: dict[str, list[float]] = defaultdict(list)
     before: dict[int, float] = {}
+    names: dict[int, str] = {}
     last = time.perf_counter()
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
@@ -179,7 +182,9 @@ async def watch_resources(stop: asyncio.Event) -> dict[str, dict[str, float]]:
             try:
                 times = process.cpu_times()
                 total = times.user + times.system
-                name = component(process, me)
+                if process.pid not in names:
+                    names[process.pid] = component(process, me)
+                name = names[process.pid]
                 memory[name] += process.memory_info().rss / 2**20
             except psutil.Error:
                 continue

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import JSONResponse
 
+from api.answers_json import AnswerJSONResponse
 from api.dependencies import Now, Queries, Reader
 from api.params import parse_time
 from api.problems import refusals
@@ -25,22 +25,22 @@ router = APIRouter(
 @router.get(
     "",
     summary="Every host with its status (live, stale, down) and last seen",
-    response_class=JSONResponse,
+    response_class=AnswerJSONResponse,
     response_model=HostList,
 )
-def list_hosts(queries: Queries, now: Now) -> JSONResponse:
+def list_hosts(queries: Queries, now: Now) -> AnswerJSONResponse:
     answer: HostList = {"hosts": queries.hosts(now)}
-    return JSONResponse(answer)
+    return AnswerJSONResponse(answer)
 
 
 @router.get(
     "/{host}/latest",
     summary="The newest snapshot of a host with its top processes",
-    response_class=JSONResponse,
+    response_class=AnswerJSONResponse,
     response_model=LatestAnswer,
 )
-def latest(host: str, queries: Queries) -> JSONResponse:
-    return JSONResponse(queries.latest(host))
+def latest(host: str, queries: Queries) -> AnswerJSONResponse:
+    return AnswerJSONResponse(queries.latest(host))
 
 
 @router.get(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 
+from api.answers_json import AnswerJSONResponse
 from api.dependencies import Now, Queries, Reader
 from api.params import parse_step, parse_time
 from api.problems import refusals
@@ -24,7 +24,7 @@ router = APIRouter(
 @router.get(
     "",
     summary="Metrics of a host over a range, on one time axis, from the right tier",
-    response_class=JSONResponse,
+    response_class=AnswerJSONResponse,
     # Declared for the description; the answer goes out as built (see below).
     response_model=SeriesAnswer,
 )
@@ -48,11 +48,11 @@ def series(  # noqa: PLR0913, PLR0917 -- a route's parameters are its query
     step: Annotated[str | None, Query(description="bucket width, e.g. 60, 5m")] = None,
     tier: Annotated[TierName | None, Query(description="force a tier")] = None,
     max_points: Annotated[int | None, Query(ge=10, le=100_000)] = None,
-) -> JSONResponse:
+) -> AnswerJSONResponse:
     asked = RangeQuery(
         parse_time(from_, now, "from"), parse_time(to, now, "to"), tier, parse_step(step)
     )
     answer = queries.series(host, metric, asked, now, max_points)
     # Plain numbers and strings only: straight to JSON, without FastAPI's per-value encoder
     # (tens of thousands of points made it the largest cost of a view).
-    return JSONResponse(answer)
+    return AnswerJSONResponse(answer)

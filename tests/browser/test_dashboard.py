@@ -240,3 +240,38 @@ def test_a_host_reporting_through_the_seed_endpoint_gets_every_chart_it_has_data
             timeout=30000,
         )
     expect(page.locator("[data-chart=cores] .u-legend .u-series")).to_have_count(3)
+
+
+LIVE_FRAME_CHECK = """async () => {
+  const { LiveFrame } = await import('./js/charts.js');
+  const frame = new LiveFrame();
+  const took = frame.append([
+    { ts: 1000, m: { a: 1, b: 10 } },
+    { ts: 2000, m: { a: 2 } },            // b missing: a gap, not a shift
+    { ts: 2000, m: { a: 99 } },           // not newer than the newest: ignored
+    { ts: 3000, m: { a: 3, c: 30 } },     // c appears: earlier steps are null
+  ]);
+  const snapshot = () => ({
+    xs: [...frame.xs], columns: Object.fromEntries([...frame.columns].map(([k, v]) => [k, [...v]])),
+  });
+  const appended = snapshot();
+  frame.dropBefore(2000);                 // b's only value leaves the window: b goes
+  const dropped = snapshot();
+  return { took, appended, dropped, lastTs: frame.lastTs };
+}"""
+
+
+def test_the_live_window_keeps_each_metric_on_the_time_axis(
+    page: Page, api_server: ApiServer
+) -> None:
+    page.goto(f"{api_server.url}/")
+
+    result = page.evaluate(LIVE_FRAME_CHECK)
+
+    assert result["took"] == 3
+    assert result["appended"] == {
+        "xs": [1, 2, 3],
+        "columns": {"a": [1, 2, 3], "b": [10, None, None], "c": [None, None, 30]},
+    }
+    assert result["dropped"] == {"xs": [2, 3], "columns": {"a": [2, 3], "c": [None, 30]}}
+    assert result["lastTs"] == 3000

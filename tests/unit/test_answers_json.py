@@ -1,0 +1,26 @@
+"""Answers go out as built: series points (NamedTuples) as arrays, as their columns say."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from api.answers_json import AnswerJSONResponse
+from hostpulse.query import Point
+
+
+def test_points_are_arrays_in_the_order_of_the_columns() -> None:
+    points = [Point(1000, 2.5, 1.0, 4.0, 3)]
+    answer = {"columns": ["ts_ms", "avg", "min", "max", "count"],
+              "series": [{"metric": "cpu.percent", "points": points}]}  # fmt: skip
+
+    body = json.loads(AnswerJSONResponse(answer).body)
+
+    assert body["series"][0]["points"] == [[1000, 2.5, 1.0, 4.0, 3]]
+    assert AnswerJSONResponse({}).media_type == "application/json"
+
+
+def test_what_is_not_part_of_an_answer_is_refused_not_guessed() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        AnswerJSONResponse({"when": object()})
