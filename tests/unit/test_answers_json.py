@@ -15,7 +15,7 @@ def test_points_are_arrays_in_the_order_of_the_columns() -> None:
     answer = {"columns": ["ts_ms", "avg", "min", "max", "count"],
               "series": [{"metric": "cpu.percent", "points": points}]}  # fmt: skip
 
-    body = json.loads(AnswerJSONResponse(answer).body)
+    body = json.loads(bytes(AnswerJSONResponse(answer).body))
 
     assert body["series"][0]["points"] == [[1000, 2.5, 1.0, 4.0, 3]]
     assert AnswerJSONResponse({}).media_type == "application/json"
