@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install up down status test test-unit lint format bench localstack-lock lambda-lock \
-	terraform-tools terraform-apply terraform-destroy images image-locks clean
+.PHONY: install up down status test test-unit lint format bench bench-fleet localstack-lock \
+	lambda-lock terraform-tools terraform-apply terraform-destroy images image-locks clean
 
 $(INSTALLED): pyproject.toml agent/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hostpulse needs Python 3.11 or newer as $(PYTHON); run: make PYTHON=/path/to/python3.11")'
@@ -71,6 +71,10 @@ bench: install
 	$(BIN)/python -m bench.dashboard
 	$(BIN)/python -m bench.alerts
 	$(BIN)/python -m bench.cost
+
+# The fleet-scale run (docs/benchmarks.md): about 20 minutes; HOSTS and MINUTES to change it.
+bench-fleet: install
+	$(BIN)/python -m bench.fleet_scale --hosts $(or $(HOSTS),1000) --minutes $(or $(MINUTES),10)
 
 format: install
 	$(BIN)/ruff format .

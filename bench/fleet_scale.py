@@ -10,8 +10,8 @@ function runtime per concurrent request, and a hundred cold starts at once on tw
 thrash (a first run without the bound: 100 runtimes, 10 GB, 0.8 batches/s accepted).
 
 Reported: POSTs (attempts), batches accepted (202), stored (in PostgreSQL once the queue has
-drained), lost (accepted but never stored) and not accepted by the end (an agent keeps those
-in its spool); the send delay (due to sent: the backlog when the box cannot keep up); ingest
+drained, or queued still when the drain time ran out), dead-lettered (lost to the pipeline) and
+not accepted by the end (an agent keeps those in its spool); the send delay (due to sent: the backlog when the box cannot keep up); ingest
 latency p50/p95 of the accepted POSTs; aggregate lag p50/p95, from a batch's newest sample to
 the moment its row (written in the same transaction as its 1-minute buckets) is visible, for a
 sample of hosts;
@@ -38,6 +38,7 @@ import psycopg2
 
 from bench.common import local_cloud, summary, write_result
 from hostpulse import wiring
+from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.agents import register_agent
 from hostpulse.synthetic_fleet import backoff_s, from_ingest
 from hostpulse.synthetic_host import SyntheticHost
@@ -269,6 +270,15 @@ def page_reads(api: str) -> dict[str, dict[str, float]]:
     return timings
 
 
+def dead_lettered(endpoints: dict[str, Any]) -> int:
+    sqs = aws_client("sqs", endpoints["region"], endpoints["aws_endpoint_url"])
+    return sum(
+        int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"]["ApproximateNumberOfMessages"])
+        for url in endpoints["dead_letter_queues"].values()
+    )  # fmt: skip
+
+
 def stored(database_url: str, agents: list[str]) -> int:
     with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM batches WHERE agent_id = ANY(%s)", (agents,))
@@ -317,7 +327,9 @@ async def drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> dict[str
         "posts": tally.sent,
         "batches_accepted": tally.accepted,
         "batches_stored": kept,
-        "batches_lost": tally.accepted - kept,
+        # Accepted batches wait in SQS until stored: not lost unless dead-lettered.
+        "batches_queued_at_the_end": tally.accepted - kept,
+        "messages_dead_lettered": dead_lettered(endpoints),
         "batches_not_accepted_by_the_end": tally.not_accepted,
         "accepted_per_s": round(tally.accepted / sending_s, 1),
         "planned_per_s": round(args.hosts / SEND_EVERY_S, 1),
