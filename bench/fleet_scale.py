@@ -11,11 +11,11 @@ thrash (a first run without the bound: 100 runtimes, 10 GB, 0.8 batches/s accept
 
 Reported: POSTs (attempts), batches accepted (202), stored (in PostgreSQL once the queue has
 drained, or queued still when the drain time ran out), dead-lettered (lost to the pipeline) and
-not accepted by the end (an agent keeps those in its spool); the send delay (due to sent: the backlog when the box cannot keep up); ingest
-latency p50/p95 of the accepted POSTs; aggregate lag p50/p95, from a batch's newest sample to
-the moment its row (written in the same transaction as its 1-minute buckets) is visible, for a
-sample of hosts;
-CPU (share of one core) and resident memory by component, sampled every 5 s.
+not accepted by the end (an agent keeps those in its spool); the send delay (due to sent: the
+backlog when the box cannot keep up); ingest latency p50/p95 of the accepted POSTs; aggregate
+lag p50/p95, from a batch's newest sample to the moment its row (written in the same
+transaction as its 1-minute buckets) is visible, for a sample of hosts; CPU (share of one core)
+and resident memory by component, sampled every 5 s.
 
     .venv/bin/python -m bench.fleet_scale --hosts 1000 --minutes 10
 """
