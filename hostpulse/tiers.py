@@ -6,10 +6,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, get_args
+from typing import Literal
 
 TierName = Literal["raw", "1m", "5m", "30m", "1h", "6h"]
-TIER_NAMES: tuple[TierName, ...] = get_args(TierName)
 RAW_RESOLUTION_S = 1  # raw points are as sent; a step is never finer than a second
 
 
@@ -19,8 +18,8 @@ class Tier:
     table: str
     resolution_s: int
     retention: timedelta
-    # Rolled up from the 1-minute tier once a bucket has closed, instead of merged on every
-    # write; the minutes after its watermark are read from the 1-minute tier.
+    # Rolled up from the tier below once a bucket has closed, instead of merged on every write;
+    # the minutes after its watermark are read from the 1-minute tier.
     rolled: bool = False
 
 
