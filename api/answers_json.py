@@ -2,6 +2,7 @@
 
 A view's series answer holds thousands of points; the standard library's encoder spent as long
 writing them as PostgreSQL spent reading them (30 ms for 6,300 points), orjson about a tenth.
+Series points come from the store already written as JSON and go out as they are.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from typing import Any
 import orjson
 from fastapi.responses import JSONResponse
 
+from hostpulse.query import EncodedPoints
 
-def _tuple_as_array(value: object) -> list[Any]:
-    # A series point is a NamedTuple, an array as the answer's columns describe it.
-    if isinstance(value, tuple):
-        return list(value)
+
+def _encoded_as_written(value: object) -> orjson.Fragment:
+    if isinstance(value, EncodedPoints):
+        return orjson.Fragment(value.json)
     raise TypeError(f"{type(value).__name__} is not part of an answer")
 
 
 class AnswerJSONResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, default=_tuple_as_array, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(content, default=_encoded_as_written, option=orjson.OPT_NON_STR_KEYS)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, Protocol, cast
+from typing import Protocol, cast
 
 from hostpulse.answers import (
     AtAGlance,
@@ -68,14 +69,32 @@ def completeness(spans: list[SequenceSpan]) -> Completeness:
     }
 
 
-class Point(NamedTuple):
-    """A step of a series, in the order the answer's columns name (it goes out as it is)."""
+class EncodedPoints:
+    """A series' points, already JSON: one array of ``[ts_ms, avg, min, max, count]`` arrays in
+    time order, the answer's columns. The store writes it; a view's thousands of points go out
+    as written instead of becoming Python objects first. (Not a dataclass: JSON encoders would
+    write a dataclass as an object of its fields.)"""
 
-    ts_ms: int
-    avg: float
-    min: float
-    max: float
-    samples: int  # the answer's "count" (a tuple's own count() keeps that name)
+    __slots__ = ("json",)
+
+    def __init__(self, json: str) -> None:
+        self.json = json
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EncodedPoints) and other.json == self.json
+
+    def __hash__(self) -> int:
+        return hash(self.json)
+
+    def __repr__(self) -> str:
+        return f"EncodedPoints({self.json!r})"
+
+    @classmethod
+    def of(cls, points: Iterable[Sequence[float]]) -> EncodedPoints:
+        return cls(json.dumps([list(point) for point in points], allow_nan=False))
+
+
+NO_POINTS = EncodedPoints("[]")
 
 
 class MetricReader(Protocol):
@@ -90,7 +109,7 @@ class MetricReader(Protocol):
         choice: TierChoice,
         start: datetime,
         end: datetime,
-    ) -> dict[str, list[Point]]: ...
+    ) -> dict[str, EncodedPoints]: ...
 
     def latest_processes(self, host: str) -> tuple[int, list[ProcessRow]] | None: ...
 
@@ -239,7 +258,7 @@ class QueryService:
             "series": [
                 {
                     "metric": name,
-                    "points": cast(list[SeriesPoint], found.get(name, [])),
+                    "points": cast(list[SeriesPoint], found.get(name, NO_POINTS)),
                 }
                 for name in names
             ],
@@ -321,4 +340,4 @@ class QueryService:
         return {"host": host, "source": "raw", "sample": {"ts_ms": ts_ms, "processes": processes}}
 
 
-__all__ = ["HostRow", "NotFound", "Point", "QueryService", "RangeError"]
+__all__ = ["EncodedPoints", "HostRow", "NotFound", "QueryService", "RangeError"]

@@ -2,12 +2,16 @@
 from it once closed, and rows arriving after their bucket was rolled are merged into it.
 Whatever order, grouping, redelivery and lateness batches arrive with, and wherever the
 rollups fall between them, every tier equals an independent recomputation from the raw rows;
-and the same samples delivered another way leave the same bits (sums are exact)."""
+and the same samples delivered another way leave the same bits (sums are exact). A series read
+from any tier, at the tier's resolution or coarser, is the raw rows grouped into its steps."""
 
 from __future__ import annotations
 
+import json
+import math
 import time
 import uuid
+from collections import defaultdict
 from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
@@ -18,12 +22,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.adapters.postgres.metrics import PgMetricStore
+from hostpulse.adapters.postgres.metrics import PgMetricReader, PgMetricStore
 from hostpulse.adapters.postgres.migrate import migrate
 from hostpulse.contract import Batch
 from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.tiers import TierChoice
 from tests.support import CloudUnderTest, replace_database
-from tests.tier_checks import BUCKETED, assert_tiers_add_up, roll_up_until, snapshot
+from tests.tier_checks import (
+    BUCKETED,
+    RAW,
+    TIERS,
+    assert_tiers_add_up,
+    roll_up_until,
+    rows,
+    snapshot,
+)
 
 pytestmark = pytest.mark.localcloud
 
@@ -34,6 +47,8 @@ SPAN_S = 2 * 3600  # two whole hours of a six-hour bucket that closed at least a
 # a rollup as if at that many seconds past the span's start, or none.
 Plan = tuple[list[list[int]], list[list[int]], list[int | None]]
 SPAN_START_MS = (int(time.time() * 1000) // SIX_HOURS_MS - 5) * SIX_HOURS_MS
+
+ORIGIN_MS = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp() * 1000)  # where steps start
 
 EXACT = """SELECT s.metric, t.bucket, t.min, t.max, t.sum::text, t.count, t.last, t.last_ts
 FROM {table} t JOIN series s ON s.id = t.series_id WHERE s.host = %s ORDER BY 1, 2"""
@@ -79,6 +94,11 @@ def tier_database(local_cloud: CloudUnderTest) -> str:
     replace_database(url)
     migrate(url)
     return url
+
+
+@pytest.fixture(scope="module")
+def reader(tier_database: str) -> PgMetricReader:
+    return PgMetricReader(PgConnector(tier_database))
 
 
 def wound_back(url: str) -> None:
@@ -152,3 +172,45 @@ def test_the_same_samples_delivered_another_way_leave_the_same_bits(
 
     assert_tiers_are_raw_rolled_up(url, shuffled)
     assert exact_tiers(url, shuffled) == exact_tiers(url, in_order)
+
+
+def grouped_from_raw(raw: list[tuple[Any, ...]], step_s: int) -> dict[str, list[list[Any]]]:
+    """Each metric's raw values grouped into steps: [ts_ms, avg, min, max, count]."""
+    step_ms = step_s * 1000
+    steps: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for _, metric, ts, value in raw:
+        steps[metric][ts - (ts - ORIGIN_MS) % step_ms].append(value)
+    return {
+        metric: [[t, math.fsum(v) / len(v), min(v), max(v), len(v)] for t, v in sorted(by.items())]
+        for metric, by in steps.items()
+    }
+
+
+@settings(max_examples=15, deadline=None)
+@given(plan=deliveries(overlapping=True), coarser=st.booleans())
+def test_a_series_read_from_any_tier_is_raw_grouped_into_its_steps(
+    tier_database: str, reader: PgMetricReader, plan: Plan, coarser: bool
+) -> None:
+    url = tier_database
+    hostname = f"merge-{uuid.uuid4().hex[:10]}"
+    delivered(url, plan, hostname)  # rolled wherever the plan's last rollup left the tiers
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        raw = rows(cur, RAW, [hostname])
+    metrics = sorted({row[1] for row in raw})
+
+    for tier in TIERS:
+        # At the tier's resolution its buckets are the points as stored; coarser, regrouped.
+        step = tier.resolution_s * (2 if coarser else 1)
+        answer = reader.series(hostname, metrics, TierChoice(tier, step), at(0), at(12 * 3600))
+        read = {metric: json.loads(points.json) for metric, points in answer.items()}
+        expected = grouped_from_raw(raw, step)
+
+        assert read.keys() == expected.keys(), tier.name
+        for metric, points in expected.items():
+            got = read[metric]
+            assert [p[0] for p in got] == [p[0] for p in points], (tier.name, metric)
+            assert [p[2:] for p in got] == [p[2:] for p in points], (tier.name, metric)
+            # Averages from double-precision sums: equal to the last bits or so.
+            assert all(
+                math.isclose(g[1], p[1], rel_tol=1e-12) for g, p in zip(got, points, strict=True)
+            ), (tier.name, metric)

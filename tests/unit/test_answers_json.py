@@ -1,4 +1,4 @@
-"""Answers go out as built: series points (NamedTuples) as arrays, as their columns say."""
+"""Answers go out as built: series points as the store wrote them, arrays in the columns' order."""
 
 from __future__ import annotations
 
@@ -7,17 +7,18 @@ import json
 import pytest
 
 from api.answers_json import AnswerJSONResponse
-from hostpulse.query import Point
+from hostpulse.query import EncodedPoints
 
 
 def test_points_are_arrays_in_the_order_of_the_columns() -> None:
-    points = [Point(1000, 2.5, 1.0, 4.0, 3)]
+    points = EncodedPoints.of([(1000, 2.5, 1.0, 4.0, 3)])
     answer = {"columns": ["ts_ms", "avg", "min", "max", "count"],
               "series": [{"metric": "cpu.percent", "points": points}]}  # fmt: skip
 
     body = json.loads(bytes(AnswerJSONResponse(answer).body))
 
     assert body["series"][0]["points"] == [[1000, 2.5, 1.0, 4.0, 3]]
+    assert b'"points":[[1000, 2.5, 1.0, 4.0, 3]]' in bytes(AnswerJSONResponse(answer).body)
     assert AnswerJSONResponse({}).media_type == "application/json"
 
 

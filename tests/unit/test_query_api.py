@@ -18,7 +18,7 @@ from hostpulse.answers import (
     ProcessPoint,
     ProcessRow,
 )
-from hostpulse.query import HostRow, Point, QueryService, SequenceSpan
+from hostpulse.query import EncodedPoints, HostRow, QueryService, SequenceSpan
 from hostpulse.settings import ApiSettings
 from hostpulse.tiers import TierChoice, default_tiers
 
@@ -52,10 +52,10 @@ class MemoryReader:
         choice: TierChoice,
         start: datetime,
         end: datetime,
-    ) -> dict[str, list[Point]]:
+    ) -> dict[str, EncodedPoints]:
         self.calls.append((choice.tier.name, choice.step_s))
-        point = Point(int(start.timestamp() * 1000), avg=2.0, min=1.0, max=3.0, samples=3)
-        return {metric: [point] for metric in metrics if metric != "mem.percent"}
+        points = EncodedPoints.of([(int(start.timestamp() * 1000), 2.0, 1.0, 3.0, 3)])
+        return {metric: points for metric in metrics if metric != "mem.percent"}
 
     def latest_processes(self, host: str) -> tuple[int, list[ProcessRow]] | None:
         return None

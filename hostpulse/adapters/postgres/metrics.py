@@ -16,7 +16,7 @@ from hostpulse.aggregate import Claim
 from hostpulse.answers import ProcessPoint, ProcessRow
 from hostpulse.contract import Batch, Process, metric_values
 from hostpulse.partitions import day_of_ms, days_of_span, partition_name
-from hostpulse.query import HostRow, Point, SequenceSpan
+from hostpulse.query import EncodedPoints, HostRow, SequenceSpan
 from hostpulse.tiers import Tier, TierChoice
 
 COPY_ESCAPES = str.maketrans(
@@ -300,20 +300,21 @@ class PgMetricReader:
         choice: TierChoice,
         start: datetime,
         end: datetime,
-    ) -> dict[str, list[Point]]:
+    ) -> dict[str, EncodedPoints]:
         tier = choice.tier
+        as_stored = tier.name != "raw" and choice.step_s == tier.resolution_s
         if tier.name == "raw":
             statement = sql.SERIES_RAW
         elif tier.rolled:
-            statement = sql.SERIES_ROLLED.format(table=tier.table)
+            rolled = sql.SERIES_ROLLED_AS_STORED if as_stored else sql.SERIES_ROLLED
+            statement = rolled.format(table=tier.table)
         else:
-            statement = sql.SERIES_MINUTES
-        found: dict[str, list[Point]] = {}
+            statement = sql.SERIES_MINUTES_AS_STORED if as_stored else sql.SERIES_MINUTES
         with self.connector.transaction() as cur:
             cur.execute(sql.SERIES_IDS, (host, list(metrics)))
             names = dict(cur.fetchall())
             if not names:
-                return found
+                return {}
             params = {"ids": list(names), "start": start, "end": end, "step": choice.step_s}
             if tier.rolled:
                 # Read first and passed as a value, so that the planner prunes partitions. A
@@ -324,9 +325,11 @@ class PgMetricReader:
                 params["rolled_end"] = min(end, watermark)
                 params["minutes_start"] = max(start, watermark)
             cur.execute(statement, params)
-            for series_id, *point in cur.fetchall():
-                found.setdefault(names[series_id], []).append(Point._make(point))
-        return found
+            # PostgreSQL separates array items with ", "; points hold numbers only.
+            return {
+                names[series_id]: EncodedPoints(points.replace(", ", ","))
+                for series_id, points in cur
+            }
 
     def process_history(
         self, host: str, pid: int, start: datetime, end: datetime

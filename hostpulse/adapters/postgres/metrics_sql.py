@@ -196,50 +196,76 @@ ORDER BY h.host
 # partition of the range (measured: a 7-day view from 2.5 s to tens of ms).
 SERIES_IDS = "SELECT id, metric FROM series WHERE host = %s AND metric = ANY(%s)"
 
-# A series read: rows grouped into the answer's steps, then one point per step in the answer's
-# column order (ts_ms, avg, min, max, count). Reads sum in double precision: the exact numeric
+# A series read: one row per series with its points as a JSON array, each point in the answer's
+# column order [ts_ms, avg, min, max, count], in time order. PostgreSQL writes the array: a
+# view's ~7,000 points go out without becoming Python objects (psycopg2 spent longer building
+# them than PostgreSQL spent reading them). Floats are written shortest-exact (PostgreSQL 12 and
+# later), so they read back as the same doubles. Reads sum in double precision: the exact numeric
 # sums keep the tiers identical whatever the order of writes, an average on a chart needs no
 # more, and numeric arithmetic costs a view more than reading its rows. sum / count, not avg:
 # avg over double precision also sums squares, which overflow long before the values do.
 SERIES_POINTS = """
-SELECT series_id, (date_part('epoch', step) * 1000)::bigint, s / n, lo, hi, n
-FROM ({grouped}) g
-ORDER BY 1, 2
+SELECT series_id, json_agg(json_build_array(ts_ms, avg, lo, hi, n) ORDER BY ts_ms)::text
+FROM ({points}) p
+GROUP BY series_id
 """
 STEP = f"date_bin(%(step)s * interval '1 second', {{column}}, {ORIGIN})"
+STEP_POINTS = """
+    SELECT series_id, (date_part('epoch', step) * 1000)::bigint AS ts_ms, s / n AS avg, lo, hi, n
+    FROM ({grouped}) g"""
 
 SERIES_RAW = SERIES_POINTS.format(
-    grouped=f"""
+    points=STEP_POINTS.format(
+        grouped=f"""
     SELECT series_id, {STEP.format(column="ts")} AS step, min(value) AS lo, max(value) AS hi,
            sum(value) AS s, count(*) AS n
     FROM samples_raw
     WHERE series_id = ANY(%(ids)s) AND ts >= %(start)s AND ts < %(end)s
     GROUP BY 1, 2"""
+    )
 )
 
-# {buckets}: rows of a tier with series_id, bucket, min, max, sum and count.
-SERIES_BUCKETS = SERIES_POINTS.format(
-    grouped=f"""
-    SELECT series_id, {STEP.format(column="bucket")} AS step, min(min) AS lo, max(max) AS hi,
-           sum(sum::double precision) AS s, sum(count) AS n
-    FROM ({{buckets}}) t
-    GROUP BY 1, 2"""
-)
 TIER_ROWS = """
     SELECT series_id, bucket, min, max, sum, count FROM {table}
     WHERE series_id = ANY(%(ids)s) AND bucket >= %({start})s AND bucket < %({end})s"""
+# {rows}: rows of a tier, grouped into the answer's steps.
+REGROUPED = STEP_POINTS.format(
+    grouped=f"""
+    SELECT series_id, {STEP.format(column="bucket")} AS step, min(min) AS lo, max(max) AS hi,
+           sum(sum::double precision) AS s, sum(count) AS n
+    FROM ({{rows}}) t
+    GROUP BY 1, 2"""
+)
+# A tier's rows when the step is the tier's resolution: each bucket is a step already (buckets
+# and steps share ORIGIN), so the rows are the points, without grouping them again. The same
+# doubles as REGROUPED's (a one-row sum is that row).
+AS_STORED = """
+    SELECT series_id, (date_part('epoch', bucket) * 1000)::bigint AS ts_ms,
+           sum::double precision / count AS avg, min AS lo, max AS hi, count AS n
+    FROM {table}
+    WHERE series_id = ANY(%(ids)s) AND bucket >= %(start)s AND bucket < %({end})s"""
 
-SERIES_MINUTES = SERIES_BUCKETS.format(
-    buckets=TIER_ROWS.format(table="samples_1m", start="start", end="end")
+MINUTES = TIER_ROWS.format(table="samples_1m", start="start", end="end")
+SERIES_MINUTES = SERIES_POINTS.format(points=REGROUPED.format(rows=MINUTES))
+SERIES_MINUTES_AS_STORED = SERIES_POINTS.format(
+    points=AS_STORED.format(table="samples_1m", end="end")
 )
 # A rolled tier holds the buckets before its watermark; the minutes after it come from the
 # 1-minute tier (they are rolled once closed). The bounds are given as values, not read in the
 # statement, so the planner prunes both tiers' partitions. {table} is one of the tier tables
 # named in hostpulse.tiers, never user input.
-SERIES_ROLLED = SERIES_BUCKETS.format(
-    buckets=TIER_ROWS.format(table="{table}", start="start", end="rolled_end")
+MINUTES_AFTER_WATERMARK = TIER_ROWS.format(table="samples_1m", start="minutes_start", end="end")
+SERIES_ROLLED = SERIES_POINTS.format(
+    points=REGROUPED.format(
+        rows=TIER_ROWS.format(table="{table}", start="start", end="rolled_end")
+        + "\n    UNION ALL"
+        + MINUTES_AFTER_WATERMARK
+    )
+)
+SERIES_ROLLED_AS_STORED = SERIES_POINTS.format(
+    points=AS_STORED.format(table="{table}", end="rolled_end")
     + "\n    UNION ALL"
-    + TIER_ROWS.format(table="samples_1m", start="minutes_start", end="end")
+    + REGROUPED.format(rows=MINUTES_AFTER_WATERMARK)
 )
 
 HOST_METRICS = "SELECT metric FROM series WHERE host = %s ORDER BY metric"
