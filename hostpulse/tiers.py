@@ -44,6 +44,14 @@ def default_tiers(
 ROLLED_TIERS = tuple(tier for tier in default_tiers() if tier.rolled)
 
 
+def read_chain(tiers: Sequence[Tier], tier: Tier) -> tuple[Tier, ...]:
+    """A bucketed tier and every one below it down to the 1-minute tier, coarsest first. A read
+    takes each up to its watermark and the next after it: the buckets not rolled up yet are in
+    the tier below, down to the newest minutes, which only the 1-minute tier holds."""
+    below = [t for t in tiers if t.name != "raw" and t.resolution_s <= tier.resolution_s]
+    return tuple(sorted(below, key=lambda t: t.resolution_s, reverse=True))
+
+
 # "The last 7 days" sent by a browser starts a little before now - 7 d by the time it is
 # answered (clock skew, latency). Retention drops whole day partitions, so a tier still holds
 # that edge; without the slack such a range would fall through to the next, coarser tier.

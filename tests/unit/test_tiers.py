@@ -4,7 +4,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hostpulse.tiers import RangeError, RangeQuery, choose_tier, default_tiers
+from hostpulse.adapters.postgres.metrics import series_edges
+from hostpulse.tiers import (
+    RangeError,
+    RangeQuery,
+    TierChoice,
+    choose_tier,
+    default_tiers,
+    read_chain,
+)
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 TIERS = default_tiers()
@@ -80,3 +88,44 @@ def test_a_forced_tier_and_step_are_honoured() -> None:
 def test_an_empty_or_reversed_range_is_an_error() -> None:
     with pytest.raises(RangeError, match="'to' must be after 'from'"):
         choose_tier(TIERS, RangeQuery(NOW, NOW - timedelta(hours=1)), NOW, 1000)
+
+
+def test_a_read_goes_down_from_its_tier_to_the_minutes() -> None:
+    by_name = {tier.name: tier for tier in TIERS}
+
+    assert [t.name for t in read_chain(TIERS, by_name["6h"])] == ["6h", "1h", "30m", "5m", "1m"]
+    assert [t.name for t in read_chain(TIERS, by_name["5m"])] == ["5m", "1m"]
+    assert [t.name for t in read_chain(TIERS, by_name["1m"])] == ["1m"]
+
+
+def test_each_tier_of_a_read_starts_where_the_one_above_stops() -> None:
+    six_hours = TierChoice(next(t for t in TIERS if t.name == "6h"), 21600)
+    start = NOW - timedelta(days=90)
+    marks = {"6h": NOW - timedelta(hours=6), "1h": NOW - timedelta(hours=1)}
+    # After the upgrade that made them rolled, the 1-hour tier started at the current hour while
+    # the 30- and 5-minute ones started at the oldest minute: behind the tier they feed.
+    marks |= {"30m": start - timedelta(days=1), "5m": NOW - timedelta(minutes=5)}
+
+    edges = series_edges(six_hours, marks, start, NOW)
+
+    assert list(edges.values()) == [
+        start,
+        NOW - timedelta(hours=6),  # 6h rows up to its watermark
+        NOW - timedelta(hours=1),  # then hourly ones
+        NOW - timedelta(hours=1),  # no 30-minute rows: that tier is behind
+        NOW - timedelta(minutes=5),  # five-minute rows up to theirs
+        NOW,  # and the newest minutes
+    ]
+    assert list(edges) == [f"edge_{i}" for i in range(6)]
+
+
+def test_edges_stay_within_the_range() -> None:
+    five_minutes = TierChoice(next(t for t in TIERS if t.name == "5m"), 300)
+    start, end = NOW - timedelta(hours=2), NOW - timedelta(hours=1)
+
+    assert series_edges(five_minutes, {"5m": NOW}, start, end) == {
+        "edge_0": start, "edge_1": end, "edge_2": end,
+    }  # fmt: skip
+    assert series_edges(five_minutes, {"5m": start - timedelta(days=1)}, start, end) == {
+        "edge_0": start, "edge_1": start, "edge_2": end,
+    }  # fmt: skip

@@ -44,7 +44,9 @@ class PgConnector:
         conn = psycopg2.connect(
             self.url,
             connect_timeout=self.connect_timeout,
-            options="-c timezone=UTC -c statement_timeout=60000",
+            # Shortest-exact float output (the default, whatever the server's own setting):
+            # series points are written as text by PostgreSQL.
+            options="-c timezone=UTC -c statement_timeout=60000 -c extra_float_digits=1",
             application_name="hostpulse",
         )
         try:

@@ -4,7 +4,7 @@ query API's reads. Their SQL is in ``metrics_sql``."""
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
@@ -17,7 +17,7 @@ from hostpulse.answers import ProcessPoint, ProcessRow
 from hostpulse.contract import Batch, Process, metric_values
 from hostpulse.partitions import day_of_ms, days_of_span, partition_name
 from hostpulse.query import EncodedPoints, HostRow, SequenceSpan
-from hostpulse.tiers import Tier, TierChoice
+from hostpulse.tiers import Tier, TierChoice, default_tiers, read_chain
 
 COPY_ESCAPES = str.maketrans(
     {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": "\ufffd"}
@@ -273,6 +273,35 @@ HISTORY_COLUMNS = (
 )
 
 
+# The tiers' tables and resolutions; retention, which settings may change, plays no part in a read.
+TIERS = default_tiers()
+
+
+def series_statement(choice: TierChoice) -> str:
+    """The read of a tier choice (its tier and the ones below, see ``read_chain``); at the
+    tier's own resolution its buckets are the points."""
+    tier = choice.tier
+    if tier.name == "raw":
+        return sql.SERIES_RAW
+    tables = tuple(t.table for t in read_chain(TIERS, tier))
+    return sql.series_from_tiers(tables, as_stored=choice.step_s == tier.resolution_s)
+
+
+def series_edges(
+    choice: TierChoice, watermarks: Mapping[str, datetime], start: datetime, end: datetime
+) -> dict[str, datetime]:
+    """Where each tier of the read stops and the next begins: at its watermark, never before
+    the last edge (a tier rolled ahead of its source after an upgrade), within the range."""
+    chain = read_chain(TIERS, choice.tier)
+    edges = {"edge_0": start}
+    last = start
+    for i, tier in enumerate(chain[:-1], start=1):
+        last = max(last, min(end, watermarks[tier.name]))
+        edges[f"edge_{i}"] = last
+    edges[f"edge_{len(chain)}"] = end
+    return edges
+
+
 class PgMetricReader:
     def __init__(self, connector: PgConnector) -> None:
         self.connector = connector
@@ -302,34 +331,22 @@ class PgMetricReader:
         end: datetime,
     ) -> dict[str, EncodedPoints]:
         tier = choice.tier
-        as_stored = tier.name != "raw" and choice.step_s == tier.resolution_s
-        if tier.name == "raw":
-            statement = sql.SERIES_RAW
-        elif tier.rolled:
-            rolled = sql.SERIES_ROLLED_AS_STORED if as_stored else sql.SERIES_ROLLED
-            statement = rolled.format(table=tier.table)
-        else:
-            statement = sql.SERIES_MINUTES_AS_STORED if as_stored else sql.SERIES_MINUTES
         with self.connector.transaction() as cur:
             cur.execute(sql.SERIES_IDS, (host, list(metrics)))
             names = dict(cur.fetchall())
             if not names:
                 return {}
-            params = {"ids": list(names), "start": start, "end": end, "step": choice.step_s}
-            if tier.rolled:
-                # Read first and passed as a value, so that the planner prunes partitions. A
-                # rollup committing meanwhile adds rolled buckets after it; the answer reads
-                # their minutes instead, which stay.
-                cur.execute(sql.TIER_WATERMARK, (tier.name,))
-                (watermark,) = cur.fetchone()
-                params["rolled_end"] = min(end, watermark)
-                params["minutes_start"] = max(start, watermark)
-            cur.execute(statement, params)
-            # PostgreSQL separates array items with ", "; points hold numbers only.
-            return {
-                names[series_id]: EncodedPoints(points.replace(", ", ","))
-                for series_id, points in cur
-            }
+            params: dict[str, object] = {"step": choice.step_s, "ids": list(names)}
+            if tier.name == "raw":
+                params |= {"start": start, "end": end}
+            else:
+                # Read first and passed as values, so that the planner prunes partitions. A
+                # rollup committing meanwhile adds rolled buckets before a watermark read here;
+                # the answer reads them from the tier below instead, which keeps them.
+                cur.execute(sql.TIER_WATERMARKS)
+                params |= series_edges(choice, dict(cur.fetchall()), start, end)
+            cur.execute(series_statement(choice), params)
+            return {names[series_id]: EncodedPoints(points) for series_id, points in cur}
 
     def process_history(
         self, host: str, pid: int, start: datetime, end: datetime

@@ -6,6 +6,8 @@ arithmetic; buckets use ``date_bin`` from a fixed UTC origin, so no session time
 
 from __future__ import annotations
 
+from functools import cache
+
 from hostpulse.tiers import ROLLED_TIERS, Tier, default_tiers
 
 ORIGIN = "timestamptz '2000-01-01 00:00:00+00'"
@@ -199,13 +201,17 @@ SERIES_IDS = "SELECT id, metric FROM series WHERE host = %s AND metric = ANY(%s)
 # A series read: one row per series with its points as a JSON array, each point in the answer's
 # column order [ts_ms, avg, min, max, count], in time order. PostgreSQL writes the array: a
 # view's ~7,000 points go out without becoming Python objects (psycopg2 spent longer building
-# them than PostgreSQL spent reading them). Floats are written shortest-exact (PostgreSQL 12 and
-# later), so they read back as the same doubles. Reads sum in double precision: the exact numeric
-# sums keep the tiers identical whatever the order of writes, an average on a chart needs no
-# more, and numeric arithmetic costs a view more than reading its rows. sum / count, not avg:
-# avg over double precision also sums squares, which overflow long before the values do.
+# them than PostgreSQL spent reading them). Floats are written shortest-exact (the connection
+# sets extra_float_digits), so they read back as the same doubles, and every value is finite
+# (the contract's bounds). Concatenated rather than json_build_array: as valid, a little
+# faster, and without spaces. Reads sum in double precision: the exact numeric sums keep the
+# tiers identical whatever the order of writes, an average on a chart needs no more, and
+# numeric arithmetic costs a view more than reading its rows. sum / count, not avg: avg over
+# double precision also sums squares, which overflow long before the values do.
 SERIES_POINTS = """
-SELECT series_id, json_agg(json_build_array(ts_ms, avg, lo, hi, n) ORDER BY ts_ms)::text
+SELECT series_id,
+       '[' || string_agg('[' || ts_ms || ',' || avg || ',' || lo || ',' || hi || ',' || n || ']',
+                         ',' ORDER BY ts_ms) || ']'
 FROM ({points}) p
 GROUP BY series_id
 """
@@ -228,7 +234,7 @@ SERIES_RAW = SERIES_POINTS.format(
 TIER_ROWS = """
     SELECT series_id, bucket, min, max, sum, count FROM {table}
     WHERE series_id = ANY(%(ids)s) AND bucket >= %({start})s AND bucket < %({end})s"""
-# {rows}: rows of a tier, grouped into the answer's steps.
+# {rows}: rows of tiers, grouped into the answer's steps.
 REGROUPED = STEP_POINTS.format(
     grouped=f"""
     SELECT series_id, {STEP.format(column="bucket")} AS step, min(min) AS lo, max(max) AS hi,
@@ -243,30 +249,29 @@ AS_STORED = """
     SELECT series_id, (date_part('epoch', bucket) * 1000)::bigint AS ts_ms,
            sum::double precision / count AS avg, min AS lo, max AS hi, count AS n
     FROM {table}
-    WHERE series_id = ANY(%(ids)s) AND bucket >= %(start)s AND bucket < %({end})s"""
+    WHERE series_id = ANY(%(ids)s) AND bucket >= %({start})s AND bucket < %({end})s"""
+UNION_ALL = "\n    UNION ALL"
 
-MINUTES = TIER_ROWS.format(table="samples_1m", start="start", end="end")
-SERIES_MINUTES = SERIES_POINTS.format(points=REGROUPED.format(rows=MINUTES))
-SERIES_MINUTES_AS_STORED = SERIES_POINTS.format(
-    points=AS_STORED.format(table="samples_1m", end="end")
-)
-# A rolled tier holds the buckets before its watermark; the minutes after it come from the
-# 1-minute tier (they are rolled once closed). The bounds are given as values, not read in the
-# statement, so the planner prunes both tiers' partitions. {table} is one of the tier tables
-# named in hostpulse.tiers, never user input.
-MINUTES_AFTER_WATERMARK = TIER_ROWS.format(table="samples_1m", start="minutes_start", end="end")
-SERIES_ROLLED = SERIES_POINTS.format(
-    points=REGROUPED.format(
-        rows=TIER_ROWS.format(table="{table}", start="start", end="rolled_end")
-        + "\n    UNION ALL"
-        + MINUTES_AFTER_WATERMARK
-    )
-)
-SERIES_ROLLED_AS_STORED = SERIES_POINTS.format(
-    points=AS_STORED.format(table="{table}", end="rolled_end")
-    + "\n    UNION ALL"
-    + REGROUPED.format(rows=MINUTES_AFTER_WATERMARK)
-)
+
+@cache
+def series_from_tiers(tables: tuple[str, ...], as_stored: bool) -> str:
+    """A series read from a tier and the ones below it, coarsest first (``read_chain`` in
+    hostpulse.tiers): the i-th table is read from ``edge_i`` to ``edge_{i+1}``, each a tier's
+    watermark, given as values so that the planner prunes every tier's partitions. A 6-hour
+    read takes its rolled buckets, then the few hourly ones rolled since, and so on down to the
+    newest minutes, not hours of minutes. ``as_stored``: the step is the first tier's
+    resolution. The tables are hostpulse.tiers' own, never user input."""
+    rows = [
+        TIER_ROWS.format(table=table, start=f"edge_{i}", end=f"edge_{i + 1}")
+        for i, table in enumerate(tables)
+    ]
+    if not as_stored:
+        return SERIES_POINTS.format(points=REGROUPED.format(rows=UNION_ALL.join(rows)))
+    points = AS_STORED.format(table=tables[0], start="edge_0", end="edge_1")
+    if len(tables) > 1:
+        points += UNION_ALL + REGROUPED.format(rows=UNION_ALL.join(rows[1:]))
+    return SERIES_POINTS.format(points=points)
+
 
 HOST_METRICS = "SELECT metric FROM series WHERE host = %s ORDER BY metric"
 
