@@ -17,6 +17,8 @@ read from the 1-minute tier as they would be.
 
 from __future__ import annotations
 
+import argparse
+import json
 import random
 import threading
 import time
@@ -265,6 +267,13 @@ def browser_updates(api: str, fleet: Fleet) -> dict[str, dict[str, float]]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--live-only",
+        action="store_true",
+        help="only the browser's live updates, without history; printed, not recorded",
+    )
+    live_only = parser.parse_args().live_only
     with local_cloud("dashboard") as cloud:
         e = cloud.endpoints
         api = e["local_api_url"]
@@ -274,6 +283,9 @@ def main() -> None:
             fleet.send(host, [now_ms - 120_000 + 5000 * i for i in range(24)])
         names = [h.hostname for h in fleet.hosts]
         time.sleep(5)  # aggregation of those batches creates the series rows
+        if live_only:
+            print(json.dumps(browser_updates(api, fleet), indent=1))
+            return
         fill_s = fill_history(e["database_url"], names, datetime.now(UTC))
         health = health_latency(api)
         views = {}

@@ -19,18 +19,27 @@ function themeColor(name) {
 }
 
 // A frame: one time axis (seconds) and a column of values per metric (null where missing).
+// A frame of columns built elsewhere: its values counted once, as the charts read them.
+export function columnsFrame(xs, columns) {
+  const filled = new Map();
+  for (const [name, column] of columns) filled.set(name, column.filter((v) => v !== null).length);
+  return { xs, columns, filled };
+}
+
 export function frameFromSeries(series) {
   const times = new Set();
   for (const { points } of series) for (const point of points) times.add(point[0]);
   const xs = [...times].sort((a, b) => a - b);
   const index = new Map(xs.map((t, i) => [t, i]));
   const columns = new Map();
+  const filled = new Map();
   for (const { metric, points } of series) {
     const column = new Array(xs.length).fill(null);
     for (const point of points) column[index.get(point[0])] = point[1];
     columns.set(metric, column);
+    filled.set(metric, points.length);
   }
-  return { xs: xs.map((t) => t / 1000), columns };
+  return { xs: xs.map((t) => t / 1000), columns, filled };
 }
 
 // The live window's frame, kept sample by sample: appending a sample or dropping the oldest
@@ -156,8 +165,8 @@ export class TimeChart {
   draw(frame, window) {
     const names = this.pick(frame);
     const data = [frame.xs, ...names.map((name) => frame.columns.get(name))];
-    const points = names.reduce(
-      (sum, name) => sum + frame.columns.get(name).filter((v) => v !== null).length, 0);
+    // Counted as the frame was built: a live update allocates nothing per value held.
+    const points = names.reduce((sum, name) => sum + frame.filled.get(name), 0);
     this.body.dataset.points = String(points);
     if (!names.length || !frame.xs.length) {
       this.destroy();

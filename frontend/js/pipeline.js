@@ -2,7 +2,7 @@
 // their fix) and minute by minute over a range (ingest rate, latency and errors, aggregation,
 // queue depths, dead letters, lag).
 import { getJson } from "./api.js";
-import { TimeChart } from "./charts.js";
+import { TimeChart, columnsFrame } from "./charts.js";
 import { el, pageTimers, stateMessage } from "./dom.js";
 import { SortableTable } from "./table.js";
 
@@ -57,7 +57,7 @@ export function frameFromHistory(history) {
       columns.set(`${figure}:${queue}`, column);
     }
   }
-  return { xs: history.minutes_ms.map((ms) => ms / 1000), columns };
+  return columnsFrame(history.minutes_ms.map((ms) => ms / 1000), columns);
 }
 
 function queueTable() {
