@@ -69,6 +69,7 @@ bench: install
 	$(BIN)/python -m bench.freshness
 	$(BIN)/python -m bench.agent_overhead
 	$(BIN)/python -m bench.dashboard
+	$(BIN)/python -m bench.fleet_pages
 	$(BIN)/python -m bench.alerts
 	$(BIN)/python -m bench.cost
 
