@@ -80,12 +80,6 @@ class EncodedPoints:
     def __init__(self, json: str) -> None:
         self.json = json
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, EncodedPoints) and other.json == self.json
-
-    def __hash__(self) -> int:
-        return hash(self.json)
-
     def __repr__(self) -> str:
         return f"EncodedPoints({self.json!r})"
 

@@ -19,7 +19,7 @@ class Tier:
     resolution_s: int
     retention: timedelta
     # Rolled up from the tier below once a bucket has closed, instead of merged on every write;
-    # the minutes after its watermark are read from the 1-minute tier.
+    # what comes after its watermark is read from the tiers below it (``read_chain``).
     rolled: bool = False
 
 

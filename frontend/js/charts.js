@@ -18,8 +18,9 @@ function themeColor(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
 }
 
-// A frame: one time axis (seconds) and a column of values per metric (null where missing).
-// A frame of columns built elsewhere: its values counted once, as the charts read them.
+// A frame: one time axis (seconds), a column of values per metric (null where missing), and
+// how many values each column holds, counted once as the frame is built (charts read it on
+// every update). columnsFrame counts the columns built elsewhere.
 export function columnsFrame(xs, columns) {
   const filled = new Map();
   for (const [name, column] of columns) filled.set(name, column.filter((v) => v !== null).length);
