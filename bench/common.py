@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import platform
 import statistics
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -61,6 +62,16 @@ def summary(values: list[float]) -> dict[str, float]:
         "p95": round(percentile(values, 0.95), 2),
         "n": len(values),
     }
+
+
+def timed_ms(repeats: int, call: Callable[[int], object]) -> dict[str, float]:
+    """p50 and p95 of ``repeats`` calls (given their index), in milliseconds."""
+    times = []
+    for i in range(repeats):
+        started = time.perf_counter()
+        call(i)
+        times.append((time.perf_counter() - started) * 1000)
+    return summary(times)
 
 
 def write_result(name: str, result: dict[str, Any]) -> Path:

@@ -31,7 +31,7 @@ import psycopg2
 import requests
 from playwright.sync_api import sync_playwright
 
-from bench.common import local_cloud, summary, write_result
+from bench.common import local_cloud, summary, timed_ms, write_result
 from hostpulse import wiring
 from hostpulse.adapters.postgres import metrics_sql as sql
 from hostpulse.adapters.postgres.metrics import series_edges, series_statement
@@ -209,12 +209,9 @@ def database_time(database_url: str, host: str, days: int) -> float:
 
 def health_latency(api: str) -> dict[str, float]:
     session = requests.Session()
-    times = []
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        session.get(f"{api}/api/v1/health", timeout=30).raise_for_status()
-        times.append((time.perf_counter() - started) * 1000)
-    return summary(times)
+    return timed_ms(
+        REPEATS, lambda _: session.get(f"{api}/api/v1/health", timeout=30).raise_for_status()
+    )
 
 
 def browser_updates(api: str, fleet: Fleet) -> dict[str, dict[str, float]]:

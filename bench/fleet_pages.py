@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
 
-from bench.common import local_cloud, summary, write_result
+from bench.common import local_cloud, timed_ms, write_result
 from hostpulse import wiring
 from hostpulse.agents import register_agent
 from hostpulse.synthetic_host import SyntheticHost
-from tests.support import CloudUnderTest, post_batch
+from tests.support import CloudUnderTest, eventually, post_batch
 
 HOSTS = 1000
 REPEATS = 40
@@ -53,24 +52,6 @@ def send_fleet(cloud: CloudUnderTest) -> list[str]:
     return [h.hostname for h in hosts]
 
 
-def wait_for(what: str, done: Callable[[], bool], timeout_s: float = 600) -> float:
-    started = time.monotonic()
-    while not done():
-        if time.monotonic() - started > timeout_s:
-            raise TimeoutError(what)
-        time.sleep(2)
-    return time.monotonic() - started
-
-
-def latency(get: Callable[[int], Any]) -> dict[str, float]:
-    times = []
-    for i in range(REPEATS):
-        started = time.perf_counter()
-        get(i)
-        times.append((time.perf_counter() - started) * 1000)
-    return summary(times)
-
-
 def main() -> None:
     with local_cloud("fleet-pages") as cloud:
         api = cloud.endpoints["local_api_url"]
@@ -88,13 +69,15 @@ def main() -> None:
             answer.raise_for_status()
             return answer.json()
 
-        stored_s = wait_for(
-            "every host listed", lambda: len(fetch("/api/v1/hosts")["hosts"]) >= HOSTS
-        )
-        firing_s = wait_for(
-            "every host's alert firing",
-            lambda: sum(a["state"] == "firing" for a in fetch("/api/v1/alerts")["alerts"]) >= HOSTS,
-        )
+        def firing() -> int:
+            return sum(a["state"] == "firing" for a in fetch("/api/v1/alerts")["alerts"])
+
+        started = time.monotonic()
+        eventually(lambda: len(fetch("/api/v1/hosts")["hosts"]) >= HOSTS, 600, interval=2)
+        stored_s = time.monotonic() - started
+        started = time.monotonic()
+        eventually(lambda: firing() >= HOSTS, 600, interval=2)
+        firing_s = time.monotonic() - started
         history = fetch("/api/v1/alerts/history", **{"from": "-1h"})["events"]
 
         sessions = [requests.Session(), requests.Session()]
@@ -108,7 +91,7 @@ def main() -> None:
                 ]:
                     future.result().raise_for_status()
 
-            fleet_refresh = latency(refresh)
+            fleet_refresh = timed_ms(REPEATS, refresh)
 
         def markers(i: int) -> None:
             now_ms = int(time.time() * 1000)
@@ -122,14 +105,14 @@ def main() -> None:
             "all_listed_after_s": round(stored_s, 1),
             "all_firing_after_s": round(firing_s, 1),
             "history_events_in_answer": len(history),
-            "health_round_trip_ms": latency(lambda _: fetch("/api/v1/health")),
+            "health_round_trip_ms": timed_ms(REPEATS, lambda _: fetch("/api/v1/health")),
             "fleet_refresh_ms": fleet_refresh,
-            "host_list_ms": latency(lambda _: fetch("/api/v1/hosts")),
-            "active_alerts_ms": latency(lambda _: fetch("/api/v1/alerts")),
-            "fleet_alert_history_1h_ms": latency(
-                lambda _: fetch("/api/v1/alerts/history", **{"from": "-1h"})
+            "host_list_ms": timed_ms(REPEATS, lambda _: fetch("/api/v1/hosts")),
+            "active_alerts_ms": timed_ms(REPEATS, lambda _: fetch("/api/v1/alerts")),
+            "fleet_alert_history_1h_ms": timed_ms(
+                REPEATS, lambda _: fetch("/api/v1/alerts/history", **{"from": "-1h"})
             ),
-            "host_alert_markers_24h_ms": latency(markers),
+            "host_alert_markers_24h_ms": timed_ms(REPEATS, markers),
         }
         write_result("fleet_pages", figures)
 

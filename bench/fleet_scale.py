@@ -36,7 +36,7 @@ import httpx
 import psutil
 import psycopg2
 
-from bench.common import local_cloud, summary, write_result
+from bench.common import local_cloud, summary, timed_ms, write_result
 from hostpulse import wiring
 from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.agents import register_agent
@@ -261,12 +261,12 @@ def page_reads(api: str) -> dict[str, dict[str, float]]:
             ("hosts", "/api/v1/hosts"),
             ("alert_history", "/api/v1/alerts/history"),
         ):
-            times = []
-            for _ in range(20):
-                started = time.perf_counter()
-                client.get(f"{api}{path}").raise_for_status()
-                times.append((time.perf_counter() - started) * 1000)
-            timings[name] = summary(times)
+            url = f"{api}{path}"
+
+            def get(_: int, url: str = url) -> None:
+                client.get(url).raise_for_status()
+
+            timings[name] = timed_ms(20, get)
     return timings
 
 
