@@ -66,6 +66,13 @@ class TriggerSpec(Strict):
     batching_window_seconds: int = Field(0, ge=0, le=300)
     partial_batch_response: bool = True
 
+    @model_validator(mode="after")
+    def _window_for_large_batches(self) -> TriggerSpec:
+        # Lambda's own rule for standard queues: one receive returns at most 10 messages.
+        if self.batch_size > 10 and self.batching_window_seconds < 1:
+            raise ValueError("a batch_size over 10 needs batching_window_seconds of at least 1")
+        return self
+
 
 class ScheduleSpec(Strict):
     function: str

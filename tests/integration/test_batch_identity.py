@@ -75,3 +75,26 @@ def test_a_reused_seq_in_a_later_transaction_is_skipped_and_a_redelivery_is_a_du
 
     assert rows(local_cloud, "SELECT count(*) FROM batches WHERE agent_id = %s", name) == [(1,)]
     assert stored_times(local_cloud, name) == {s.ts_ms for s in first.samples}
+
+
+def test_one_group_with_several_batches_of_a_host_keeps_its_span_and_newest_facts(
+    local_cloud: CloudUnderTest, store: PgMetricStore
+) -> None:
+    name = f"span-{uuid.uuid4().hex[:8]}"
+    now = int(time.time() * 1000)
+    host = SyntheticHost(name, agent_id=f"{name}-old")
+    older = host.batch([now - 60_000, now - 55_000])
+    newer = SyntheticHost(name, agent_id=f"{name}-new", cores=2).batch([now - 10_000, now - 5_000])
+    middle = host.batch([now - 30_000])
+
+    assert store.write_batches([older, middle, newer]) == [Claim.NEW] * 3
+
+    [(agent, cores, first, last)] = rows(
+        local_cloud,
+        "SELECT agent_id, (facts->>'cpu_count')::int, "
+        "(extract(epoch FROM first_seen) * 1000)::bigint, "
+        "(extract(epoch FROM last_seen) * 1000)::bigint FROM hosts WHERE host = %s",
+        name,
+    )
+    assert (agent, cores) == (f"{name}-new", 2)  # the last batch of the group
+    assert (first, last) == (now - 60_000, now - 5_000)

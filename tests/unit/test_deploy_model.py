@@ -54,6 +54,10 @@ def test_the_real_stack_description_is_valid() -> None:
             "name: x\nschedules: {tick: {function: f, expression: every minute}}\n",
             "schedules.tick.expression",
         ),
+        (
+            "name: x\nqueues: {q: {}}\ntriggers: [{queue: q, function: f, batch_size: 11}]\n",
+            "a batch_size over 10 needs batching_window_seconds of at least 1",
+        ),
         ("- just\n- a list\n", "expected a mapping"),
         ("name: [unclosed\n", "while parsing"),
     ],

@@ -44,6 +44,25 @@ def process_line(host: str, ts_ms: int, p: Process) -> str:
     )
 
 
+def host_columns(batches: Sequence[Batch]) -> list[list[Any]]:
+    """``UPSERT_HOSTS``'s columns, one entry per host: the agent and facts of its last batch
+    in delivery order, the span of all its batches' samples."""
+    spans: dict[str, tuple[Batch, int, int]] = {}
+    for b in batches:
+        stamps = [s.ts_ms for s in b.samples]
+        first, last = min(stamps), max(stamps)
+        if (known := spans.get(b.host.hostname)) is not None:
+            first, last = min(first, known[1]), max(last, known[2])
+        spans[b.host.hostname] = (b, first, last)
+    columns: list[list[Any]] = [[], [], [], [], []]
+    for host, (b, first, last) in spans.items():
+        for column, value in zip(
+            columns, (host, b.agent_id, b.host.model_dump_json(), first, last), strict=True
+        ):
+            column.append(value)
+    return columns
+
+
 class PgMetricStore:
     def __init__(self, connector: PgConnector) -> None:
         self.connector = connector
@@ -89,18 +108,11 @@ class PgMetricStore:
             created = self._ensure_partitions(cur, days)
             keys = {f"host:{b.host.hostname}" for b in batches}
             keys |= {f"agent:{b.agent_id}" for b in batches}
-            for key in sorted(keys):  # one order for every writer: no deadlocks
-                cur.execute(sql.LOCK_HOST, (key,))
+            cur.execute(sql.LOCK_KEYS, (sorted(keys),))  # one order for every writer
             claims = self._claim(cur, batches)
             fresh = [b for b, claim in zip(batches, claims, strict=True) if claim is Claim.NEW]
-            for batch in fresh:
-                first = min(s.ts_ms for s in batch.samples)
-                last = max(s.ts_ms for s in batch.samples)
-                cur.execute(
-                    sql.UPSERT_HOST,
-                    (batch.host.hostname, batch.agent_id, batch.host.model_dump_json(), first,
-                     last),
-                )  # fmt: skip
+            if fresh:
+                cur.execute(sql.UPSERT_HOSTS, host_columns(fresh))
             cur.execute(sql.LOCK_ROLLUP_SHARED)
             new_series = self._write_metrics(cur, fresh)
             self._write_processes(cur, fresh)
@@ -192,7 +204,7 @@ class PgMetricStore:
                     continue
                 # Concurrent writers creating the same partition would collide; the lock
                 # (held to the end of the transaction) makes the second one a no-op.
-                cur.execute(sql.LOCK_HOST, (name,))
+                cur.execute(sql.LOCK_KEYS, ([name],))
                 cur.execute(
                     sql.CREATE_PARTITION.format(
                         partition=name,

@@ -36,8 +36,10 @@ WHERE parent.relname = ANY(%s)
 DROP_PARTITION = "DROP TABLE IF EXISTS {partition}"
 
 # Batches of one host are written one at a time, and the same lock keyed by agent makes the
-# check for an already used sequence number and the insert one step.
-LOCK_HOST = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+# check for an already used sequence number and the insert one step. One statement takes every
+# key, in the order given (a function scan yields the array in order): writers pass them
+# sorted, so none waits on another in a cycle.
+LOCK_KEYS = "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(%s::text[]) AS k"
 
 # One batch per (agent, seq): the primary key must hold the partition key (first_ts), so a
 # sequence number reused with other timestamps is found here, across every partition.
@@ -56,16 +58,20 @@ FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::bigint[], %s::bigint[], %s
 ON CONFLICT DO NOTHING
 """.format(first=MS.format(column="first_ms"), last=MS.format(column="last_ms"))
 
-UPSERT_HOST = """
+# One row per host (a statement may not update a row twice): its newest batch's agent and
+# facts, its samples' span.
+UPSERT_HOSTS = """
 INSERT INTO hosts AS h (host, agent_id, facts, first_seen, last_seen, last_received)
-VALUES (%s, %s, %s::jsonb, {first}, {last}, now())
+SELECT host, agent_id, facts::jsonb, {first}, {last}, now()
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[])
+     AS b(host, agent_id, facts, first_ms, last_ms)
 ON CONFLICT (host) DO UPDATE SET
     agent_id = EXCLUDED.agent_id,
     facts = EXCLUDED.facts,
     first_seen = LEAST(h.first_seen, EXCLUDED.first_seen),
     last_seen = GREATEST(h.last_seen, EXCLUDED.last_seen),
     last_received = now()
-""".format(first=MS.format(column="%s::bigint"), last=MS.format(column="%s::bigint"))
+""".format(first=MS.format(column="first_ms"), last=MS.format(column="last_ms"))
 
 ENSURE_SERIES = """
 INSERT INTO series (host, metric)
