@@ -1,8 +1,9 @@
-"""(c) Freshness: from POST to readable in the hot tier and in the 1-minute tier.
+"""(c) Freshness: from POST to readable in the hot tier and in PostgreSQL.
 
 Through the whole local cloud: API Gateway, the ingest function, Redis; SQS, the aggregate
 function (batching window 1 s), PostgreSQL. One host posts a one-sample batch every second;
-each is timed until its sample is the hot tier's latest, and until its minute bucket counts it.
+each is timed until its sample is the hot tier's latest, and until its raw row is stored, where
+the series query reads the minutes not rolled up yet.
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ from hostpulse.synthetic_host import SyntheticHost
 
 SAMPLES = 40
 POLL_S = 0.005
-COUNT_IN_MINUTE = """
-SELECT m.count FROM samples_1m m JOIN series s ON s.id = m.series_id
+STORED = """
+SELECT 1 FROM samples_raw r JOIN series s ON s.id = r.series_id
 WHERE s.host = %s AND s.metric = 'cpu.percent'
-  AND m.bucket = date_bin('1 minute', to_timestamp(%s / 1000.0), timestamptz '2000-01-01Z')
-  AND m.last_ts >= to_timestamp(%s / 1000.0)
+  AND r.ts = timestamptz 'epoch' + %s * interval '1 millisecond'
 """
 
 
@@ -50,7 +50,7 @@ def main() -> None:
             post(int(time.time() * 1000))
             time.sleep(1)
         hot_ms: list[float] = []
-        minute_ms: list[float] = []
+        stored_ms: list[float] = []
         for _ in range(SAMPLES):
             ts_ms = int(time.time() * 1000)
             started = time.perf_counter()
@@ -60,11 +60,11 @@ def main() -> None:
             hot_ms.append((time.perf_counter() - started) * 1000)
             with conn.cursor() as cur:
                 while True:
-                    cur.execute(COUNT_IN_MINUTE, ("fresh", ts_ms, ts_ms))
+                    cur.execute(STORED, ("fresh", ts_ms))
                     if cur.fetchone():
                         break
                     time.sleep(POLL_S)
-            minute_ms.append((time.perf_counter() - started) * 1000)
+            stored_ms.append((time.perf_counter() - started) * 1000)
             time.sleep(max(0.0, 1 - (time.perf_counter() - started)))
         conn.close()
 
@@ -72,8 +72,8 @@ def main() -> None:
         "freshness",
         {
             "hot_tier_ms": summary(hot_ms),
-            "minute_tier_ms": summary(minute_ms),
-            "note": "the 1m tier includes the trigger's 1 s batching window",
+            "stored_ms": summary(stored_ms),
+            "note": "stored includes the aggregate trigger's 1 s batching window",
         },
     )
 

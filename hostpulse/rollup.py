@@ -1,9 +1,9 @@
-"""Rolled tiers: buckets coarser than a minute are built from the tier below once they close.
+"""Rolled tiers: every bucketed tier is built from the tier below once its buckets close.
 
-Writes keep the raw and 1-minute tiers; a rolled tier's buckets are made in one insert per
-closed span instead of being updated by every batch. Until a bucket is rolled, the series query
-reads its minutes from the 1-minute tier, so nothing is missing in the meantime; a sample that
-arrives after its bucket was rolled is merged into it by its write.
+Writes keep only the raw tier (a COPY of the new rows); a rolled tier's buckets are made in one
+insert per closed span instead of being updated by every batch. Until a bucket is rolled, the
+series query reads it from the tiers below, down to raw, so nothing is missing in the meantime;
+a sample that arrives after its bucket was rolled is merged into it by its write.
 """
 
 from __future__ import annotations

@@ -28,12 +28,13 @@ def default_tiers(
     minute: timedelta = timedelta(days=7),
     hour: timedelta = timedelta(days=90),
 ) -> tuple[Tier, ...]:
-    """Raw and 1-minute rows are written with each batch; the coarser tiers exist so that a
-    view reads about as many rows as it shows points (24 h: 5 min, 7 d: 30 min, 90 d: 6 h) and
-    are kept as long as the finest tier of their range."""
+    """Raw rows are written with each batch; every bucketed tier is rolled up from the one
+    below once its buckets close. The coarser tiers exist so that a view reads about as many
+    rows as it shows points (24 h: 5 min, 7 d: 30 min, 90 d: 6 h) and are kept as long as the
+    finest tier of their range."""
     return (
         Tier("raw", "samples_raw", RAW_RESOLUTION_S, raw),
-        Tier("1m", "samples_1m", 60, minute),
+        Tier("1m", "samples_1m", 60, minute, rolled=True),
         Tier("5m", "samples_5m", 300, minute, rolled=True),
         Tier("30m", "samples_30m", 1800, hour, rolled=True),
         Tier("1h", "samples_1h", 3600, hour, rolled=True),
@@ -45,10 +46,10 @@ ROLLED_TIERS = tuple(tier for tier in default_tiers() if tier.rolled)
 
 
 def read_chain(tiers: Sequence[Tier], tier: Tier) -> tuple[Tier, ...]:
-    """A bucketed tier and every one below it down to the 1-minute tier, coarsest first. A read
-    takes each up to its watermark and the next after it: the buckets not rolled up yet are in
-    the tier below, down to the newest minutes, which only the 1-minute tier holds."""
-    below = [t for t in tiers if t.name != "raw" and t.resolution_s <= tier.resolution_s]
+    """A tier and every one below it down to raw, coarsest first. A read takes each up to its
+    watermark and the next after it: the buckets not rolled up yet are in the tier below, down
+    to the newest samples, which only the raw tier holds."""
+    below = [t for t in tiers if t.resolution_s <= tier.resolution_s]
     return tuple(sorted(below, key=lambda t: t.resolution_s, reverse=True))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from hostpulse.agents import AgentGrant
 from hostpulse.contract import Batch
@@ -146,3 +147,21 @@ class MemoryPipelineHistory:
 
     def read(self, since_ms: int, until_ms: int) -> list[PipelineMinute]:
         return [self.rows[m] for m in sorted(self.rows) if since_ms <= m <= until_ms]
+
+
+@dataclass
+class MemoryPartitions:
+    """Day partitions by table, and where each rolled tier's rollups stand."""
+
+    tables: dict[str, list[str]]
+    marks: dict[str, datetime] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
+
+    def partitions(self) -> dict[str, list[str]]:
+        return self.tables
+
+    def drop_partition(self, partition: str) -> None:
+        self.dropped.append(partition)
+
+    def watermarks(self) -> dict[str, datetime]:
+        return dict(self.marks)

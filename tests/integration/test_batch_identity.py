@@ -12,7 +12,7 @@ import pytest
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricStore
 from hostpulse.aggregate import Claim
-from hostpulse.contract import Batch
+from hostpulse.contract import Batch, metric_values
 from hostpulse.synthetic_host import SyntheticHost
 from tests.support import CloudUnderTest
 
@@ -98,3 +98,35 @@ def test_one_group_with_several_batches_of_a_host_keeps_its_span_and_newest_fact
     )
     assert (agent, cores) == (f"{name}-new", 2)  # the last batch of the group
     assert (first, last) == (now - 60_000, now - 5_000)
+
+
+def test_a_sample_sent_again_in_another_batch_is_stored_once(
+    local_cloud: CloudUnderTest, store: PgMetricStore
+) -> None:
+    """The rows of a new batch are COPied straight into their tables; one already there (the
+    same sample under another sequence number) sends the whole batch the staged way, which
+    skips it and keeps the rest."""
+    name = f"again-{uuid.uuid4().hex[:8]}"
+    host = SyntheticHost(name, processes=3)
+    now = int(time.time() * 1000)
+    first = host.batch([now - 10_000, now - 5_000])
+    second = host.batch([now - 5_000, now]).model_copy(
+        update={"samples": [first.samples[1], host.sample(now)]}
+    )
+
+    assert store.write_batches([first]) == [Claim.NEW]
+    assert store.write_batches([second]) == [Claim.NEW]
+
+    assert stored_times(local_cloud, name) == {now - 10_000, now - 5_000, now}
+    [(rows_per_time,)] = rows(
+        local_cloud,
+        "SELECT DISTINCT count(*) FROM samples_raw r JOIN series s ON s.id = r.series_id "
+        "WHERE s.host = %s GROUP BY r.ts",
+        name,
+    )
+    assert rows_per_time == len(list(metric_values(first.samples[0])))
+    assert rows(
+        local_cloud,
+        "SELECT count(*), count(DISTINCT ts) FROM processes_raw WHERE host = %s",
+        name,
+    ) == [(9, 3)]

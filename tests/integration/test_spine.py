@@ -233,7 +233,7 @@ def test_the_query_api_answers_on_lambda_and_under_uvicorn(
             params={"host": name, "metric": "cpu.percent", "from": "-7d"},
             timeout=30,
         ).json()
-        assert week["tier"] == "5m"  # the minutes not rolled up yet come from the 1m tier
+        assert week["tier"] == "5m"  # what is not rolled up yet comes from the tiers below
         assert sum(point[4] for point in week["series"][0]["points"]) == len(batch.samples)
         latest = requests.get(f"{base}/api/v1/hosts/{name}/latest", timeout=30).json()
         assert latest["sample"]["ts_ms"] == batch.samples[-1].ts_ms
@@ -306,7 +306,7 @@ def test_the_retention_function_drops_expired_partitions(local_cloud: CloudUnder
 
 
 def test_concurrent_batches_of_one_host_leave_correct_buckets(local_cloud: CloudUnderTest) -> None:
-    """Two writers recomputing the same minute must not lose each other's rows."""
+    """Writers of the same minute at once must not lose each other's rows."""
     endpoints = local_cloud.endpoints
     host = SyntheticHost(f"race-{time.time_ns()}")
     minute = (int(time.time()) // 60 - 1) * 60 * 1000
@@ -333,6 +333,7 @@ def test_concurrent_batches_of_one_host_leave_correct_buckets(local_cloud: Cloud
         thread.join()
 
     assert errors == []
+    roll_up_until(endpoints["database_url"])
     [(count, total)] = query(
         local_cloud,
         "SELECT m.count, m.sum::float8 FROM samples_1m m JOIN series s ON s.id = m.series_id "

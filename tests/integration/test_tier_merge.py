@@ -1,5 +1,5 @@
-"""The 1-minute tier is merged with each write's new raw rows, the coarser tiers are rolled up
-from it once closed, and rows arriving after their bucket was rolled are merged into it.
+"""Writes COPY new raw rows; every bucketed tier is rolled up from the one below once closed,
+and rows arriving after their bucket was rolled are merged into it.
 Whatever order, grouping, redelivery and lateness batches arrive with, and wherever the
 rollups fall between them, every tier equals an independent recomputation from the raw rows;
 and the same samples delivered another way leave the same bits (sums are exact). A series read

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,6 +8,7 @@ from hypothesis import strategies as st
 from hostpulse.partitions import oldest_kept_ms, partition_name
 from hostpulse.retention import expired_partitions, run_retention
 from hostpulse.tiers import default_tiers
+from tests.fakes import MemoryPartitions
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -33,23 +33,11 @@ def test_a_partition_goes_only_when_its_whole_day_has_expired() -> None:
     ]
 
 
-class MemoryPartitions:
-    existing: ClassVar[dict[str, list[str]]] = {
-        "samples_raw": ["samples_raw_p20261101", "samples_raw_p20261121", "samples_raw_default"],
-    }
-
-    def __init__(self) -> None:
-        self.dropped: list[str] = []
-
-    def partitions(self) -> dict[str, list[str]]:
-        return self.existing
-
-    def drop_partition(self, partition: str) -> None:
-        self.dropped.append(partition)
-
-
 def test_run_drops_the_expired_and_ignores_names_it_does_not_know() -> None:
-    store = MemoryPartitions()
+    store = MemoryPartitions(
+        {"samples_raw": ["samples_raw_p20261101", "samples_raw_p20261121", "samples_raw_default"]},
+        {"1m": NOW - timedelta(minutes=3)},
+    )
 
     assert run_retention(store, default_tiers(), NOW) == ["samples_raw_p20261101"]
     assert store.dropped == ["samples_raw_p20261101"]
@@ -70,3 +58,18 @@ def test_the_dedup_horizon_is_the_first_day_retention_keeps(now: datetime, hours
              partition_name("batches", first_kept)]  # fmt: skip
 
     assert expired_partitions({"batches": names}, tiers, now) == names[:1]
+
+
+def test_rows_a_rolled_tier_has_not_rolled_up_yet_are_kept_past_their_age() -> None:
+    partitions = {
+        "samples_raw": ["samples_raw_p20261118", "samples_raw_p20261119"],
+        "samples_1m": ["samples_1m_p20261113", "samples_1m_p20261114"],
+    }
+    behind = {"1m": datetime(2026, 11, 19, 8, 0, tzinfo=UTC), "5m": datetime(2026, 11, 14, 0, 0,
+              tzinfo=UTC)}  # fmt: skip
+
+    # The minutes stopped rolling up on the 19th (the database was away): raw keeps that day.
+    assert expired_partitions(partitions, default_tiers(), NOW, behind) == [
+        "samples_1m_p20261113",
+        "samples_raw_p20261118",
+    ]

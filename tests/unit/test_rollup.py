@@ -55,12 +55,13 @@ def test_a_bucket_is_rolled_once_it_closed_and_settled(
 
 
 def test_each_tier_rolls_from_the_one_below_and_never_past_it() -> None:
-    roller = MemoryRoller({"5m": at("13:00"), "30m": at("12:00"), "1h": at("12:00"),
-                           "6h": at("06:00")})  # fmt: skip
+    roller = MemoryRoller({"1m": at("13:59"), "5m": at("13:00"), "30m": at("12:00"),
+                           "1h": at("12:00"), "6h": at("06:00")})  # fmt: skip
 
     assert roll_up_tiers(roller, TIERS, NOW)
 
     assert roller.rolled == [
+        ("1m", "raw", at("13:59"), at("14:05")),
         ("5m", "1m", at("13:00"), at("14:05")),
         ("30m", "5m", at("12:00"), at("14:00")),
         ("1h", "30m", at("12:00"), at("14:00")),
@@ -75,8 +76,8 @@ def test_a_tier_waits_for_its_source() -> None:
                 return start  # another rollup holds the lock: it did not move
             return super().roll_up(tier, source, start, end)
 
-    roller = FiveMinutesStuck({"5m": at("13:00"), "30m": at("13:00"), "1h": at("11:00"),
-                               "6h": at("06:00")})  # fmt: skip
+    roller = FiveMinutesStuck({"1m": at("14:05"), "5m": at("13:00"), "30m": at("13:00"),
+                               "1h": at("11:00"), "6h": at("06:00")})  # fmt: skip
 
     assert not roll_up_tiers(roller, TIERS, NOW)
 
@@ -106,17 +107,18 @@ def test_the_schedule_looks_again_once_the_next_bucket_settles() -> None:
     schedule = RollupSchedule(TIERS)
 
     schedule.run_if_due(roller, NOW)
-    schedule.run_if_due(roller, at("14:09"))  # 14:10 has not closed yet
+    schedule.run_if_due(roller, NOW + timedelta(seconds=20))  # 14:06 closed 1:50 ago
     assert roller.rolled == []
-    schedule.run_if_due(roller, at("14:12"))  # 14:10 closed two minutes ago
+    schedule.run_if_due(roller, at("14:08"))  # 14:06 closed two minutes ago
 
-    assert roller.rolled == [("5m", "1m", at("14:05"), at("14:10"))]
+    assert roller.rolled == [("1m", "raw", at("14:05"), at("14:06"))]
 
 
 def test_a_failed_rollup_is_logged_and_tried_again_later(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    marks = {"5m": at("13:00"), "30m": at("13:00"), "1h": at("13:00"), "6h": at("06:00")}
+    marks = {"1m": at("14:00"), "5m": at("13:00"), "30m": at("13:00"), "1h": at("13:00"),
+             "6h": at("06:00")}  # fmt: skip
     roller = MemoryRoller(marks, fails=True)
     schedule = RollupSchedule(TIERS)
 
@@ -127,4 +129,4 @@ def test_a_failed_rollup_is_logged_and_tried_again_later(
     schedule.run_if_due(roller, NOW + RETRY)
 
     assert "rolling the tiers up failed" in caplog.text
-    assert {name for name, *_ in roller.rolled} == {"5m", "30m", "1h", "6h"}
+    assert {name for name, *_ in roller.rolled} == {"1m", "5m", "30m", "1h", "6h"}

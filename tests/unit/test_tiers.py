@@ -90,12 +90,15 @@ def test_an_empty_or_reversed_range_is_an_error() -> None:
         choose_tier(TIERS, RangeQuery(NOW, NOW - timedelta(hours=1)), NOW, 1000)
 
 
-def test_a_read_goes_down_from_its_tier_to_the_minutes() -> None:
+def test_a_read_goes_down_from_its_tier_to_raw() -> None:
     by_name = {tier.name: tier for tier in TIERS}
 
-    assert [t.name for t in read_chain(TIERS, by_name["6h"])] == ["6h", "1h", "30m", "5m", "1m"]
-    assert [t.name for t in read_chain(TIERS, by_name["5m"])] == ["5m", "1m"]
-    assert [t.name for t in read_chain(TIERS, by_name["1m"])] == ["1m"]
+    assert [t.name for t in read_chain(TIERS, by_name["6h"])] == [
+        "6h", "1h", "30m", "5m", "1m", "raw",
+    ]  # fmt: skip
+    assert [t.name for t in read_chain(TIERS, by_name["5m"])] == ["5m", "1m", "raw"]
+    assert [t.name for t in read_chain(TIERS, by_name["1m"])] == ["1m", "raw"]
+    assert [t.name for t in read_chain(TIERS, by_name["raw"])] == ["raw"]
 
 
 def test_each_tier_of_a_read_starts_where_the_one_above_stops() -> None:
@@ -105,6 +108,7 @@ def test_each_tier_of_a_read_starts_where_the_one_above_stops() -> None:
     # After the upgrade that made them rolled, the 1-hour tier started at the current hour while
     # the 30- and 5-minute ones started at the oldest minute: behind the tier they feed.
     marks |= {"30m": start - timedelta(days=1), "5m": NOW - timedelta(minutes=5)}
+    marks |= {"1m": NOW - timedelta(minutes=3)}
 
     edges = series_edges(six_hours, marks, start, NOW)
 
@@ -114,18 +118,20 @@ def test_each_tier_of_a_read_starts_where_the_one_above_stops() -> None:
         NOW - timedelta(hours=1),  # then hourly ones
         NOW - timedelta(hours=1),  # no 30-minute rows: that tier is behind
         NOW - timedelta(minutes=5),  # five-minute rows up to theirs
-        NOW,  # and the newest minutes
+        NOW - timedelta(minutes=3),  # then minutes
+        NOW,  # and the newest samples
     ]
-    assert list(edges) == [f"edge_{i}" for i in range(6)]
+    assert list(edges) == [f"edge_{i}" for i in range(7)]
 
 
 def test_edges_stay_within_the_range() -> None:
     five_minutes = TierChoice(next(t for t in TIERS if t.name == "5m"), 300)
     start, end = NOW - timedelta(hours=2), NOW - timedelta(hours=1)
 
-    assert series_edges(five_minutes, {"5m": NOW}, start, end) == {
-        "edge_0": start, "edge_1": end, "edge_2": end,
+    assert series_edges(five_minutes, {"5m": NOW, "1m": NOW}, start, end) == {
+        "edge_0": start, "edge_1": end, "edge_2": end, "edge_3": end,
     }  # fmt: skip
-    assert series_edges(five_minutes, {"5m": start - timedelta(days=1)}, start, end) == {
-        "edge_0": start, "edge_1": start, "edge_2": end,
+    behind = {"5m": start - timedelta(days=1), "1m": start - timedelta(days=1)}
+    assert series_edges(five_minutes, behind, start, end) == {
+        "edge_0": start, "edge_1": start, "edge_2": start, "edge_3": end,
     }  # fmt: skip

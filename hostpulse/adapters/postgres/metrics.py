@@ -4,6 +4,7 @@ query API's reads. Their SQL is in ``metrics_sql``."""
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, cast
@@ -33,10 +34,16 @@ def copy_number(value: int | float | None) -> str:
     return "\\N" if value is None else repr(value)
 
 
-def process_line(host: str, ts_ms: int, p: Process) -> str:
-    """A ``staging_processes`` row; only the text fields need escaping."""
+def copy_timestamp(ts_ms: int) -> str:
+    """A ``timestamptz`` in COPY's text format, exact to the millisecond."""
+    seconds, millis = divmod(ts_ms, 1000)
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(seconds))}.{millis:03d}+00"
+
+
+def process_line(host: str, stamp: str, p: Process) -> str:
+    """A ``processes_raw`` row (``PROCESS_COLUMNS``); only the text fields need escaping."""
     return (
-        f"{host}\t{ts_ms}\t{p.pid}\t{copy_text(p.name)}\t{copy_text(p.cmdline)}\t"
+        f"{host}\t{stamp}\t{p.pid}\t{copy_text(p.name)}\t{copy_text(p.cmdline)}\t"
         f"{copy_text(p.user)}\t{p.cpu_percent!r}\t{p.rss_bytes}\t{p.threads}\t"
         f"{p.read_bytes_per_s!r}\t{p.write_bytes_per_s!r}\t{copy_number(p.read_bytes_total)}\t"
         f"{copy_number(p.write_bytes_total)}\t{copy_number(p.open_files)}\t"
@@ -61,6 +68,18 @@ def host_columns(batches: Sequence[Batch]) -> list[list[Any]]:
         ):
             column.append(value)
     return columns
+
+
+def copied(cur: Any, statement: str, lines: list[str]) -> bool:
+    """COPY straight into a table; False, with nothing written, when a row is there already
+    (a sample sent again in another batch): the caller stages those rows instead."""
+    cur.execute(sql.COPY_SAVEPOINT)  # released with the transaction: one round trip less
+    try:
+        cur.copy_expert(statement, io.StringIO("".join(lines)))
+    except psycopg2.errors.UniqueViolation:
+        cur.execute(sql.COPY_UNDONE)
+        return False
+    return True
 
 
 class PgMetricStore:
@@ -88,8 +107,8 @@ class PgMetricStore:
     def write_batches(self, batches: Sequence[Batch]) -> list[Claim]:
         """Store several batches in one transaction; per batch, what became of it.
 
-        Rows are staged with COPY and moved set-based; the raw rows inserted are merged into
-        their 1-minute and 1-hour buckets.
+        New rows are COPied into the raw tier; a sample whose minute is rolled up already is
+        staged, and the raw rows it inserts are merged into the rolled buckets.
         """
         try:
             return self._write_batches(batches)
@@ -103,7 +122,6 @@ class PgMetricStore:
     def _write_batches(self, batches: Sequence[Batch]) -> list[Claim]:
         with self.connector.transaction() as cur:
             self._forget_if_another_database()
-            cur.execute(sql.CREATE_STAGING)
             days = {day_of_ms(s.ts_ms) for b in batches for s in b.samples}
             created = self._ensure_partitions(cur, days)
             keys = {f"host:{b.host.hostname}" for b in batches}
@@ -114,7 +132,9 @@ class PgMetricStore:
             if fresh:
                 cur.execute(sql.UPSERT_HOSTS, host_columns(fresh))
             cur.execute(sql.LOCK_ROLLUP_SHARED)
-            new_series = self._write_metrics(cur, fresh)
+            cur.execute(sql.MINUTE_WATERMARK_MS)
+            (rolled_ms,) = cur.fetchone()
+            new_series = self._write_metrics(cur, fresh, rolled_ms)
             self._write_processes(cur, fresh)
         # Only once committed: a rolled-back transaction takes its partitions and series along.
         self._partitions.update(created)
@@ -149,22 +169,32 @@ class PgMetricStore:
             cur.execute(sql.INSERT_BATCHES, columns)
         return claims
 
-    def _write_metrics(self, cur: Any, batches: Sequence[Batch]) -> dict[tuple[str, str], int]:
-        points = [
-            (b.host.hostname, metric, sample.ts_ms, value)
-            for b in batches
-            for sample in b.samples
-            for metric, value in metric_values(sample)
+    def _write_metrics(
+        self, cur: Any, batches: Sequence[Batch], rolled_ms: int
+    ) -> dict[tuple[str, str], int]:
+        """Raw rows: COPied when their minute is not rolled up yet (the live fleet), staged and
+        merged into the rolled buckets when it is (``rolled_ms``: the 1-minute watermark)."""
+        samples = [
+            (b.host.hostname, s.ts_ms, list(metric_values(s))) for b in batches for s in b.samples
         ]
-        if not points:
+        keys = {(host, metric) for host, _, values in samples for metric, _ in values}
+        if not keys:
             return {}
-        new_series = self._new_series(cur, {(host, metric) for host, metric, _, _ in points})
+        new_series = self._new_series(cur, keys)
         ids = {**self._series_ids, **new_series}
-        lines = "".join(
-            f"{ids[(host, metric)]}\t{ms}\t{value!r}\n" for host, metric, ms, value in points
-        )
-        cur.copy_expert(sql.COPY_RAW, io.StringIO(lines))
-        cur.execute(sql.INSERT_RAW_AND_MERGE)
+        live: list[str] = []
+        late: list[str] = []
+        for host, ts_ms, values in samples:
+            stamp = copy_timestamp(ts_ms)
+            (live if ts_ms >= rolled_ms else late).extend(
+                f"{ids[(host, metric)]}\t{stamp}\t{value!r}\n" for metric, value in values
+            )
+        if live and not copied(cur, sql.COPY_RAW, live):
+            late += live  # a row stored before: the staged insert skips it
+        if late:
+            cur.execute(sql.CREATE_STAGING)
+            cur.copy_expert(sql.COPY_STAGED_RAW, io.StringIO("".join(late)))
+            cur.execute(sql.INSERT_RAW_AND_MERGE)
         return new_series
 
     def _new_series(self, cur: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -178,14 +208,16 @@ class PgMetricStore:
 
     def _write_processes(self, cur: Any, batches: Sequence[Batch]) -> None:
         lines = [
-            process_line(host, s.ts_ms, p)
+            process_line(host, stamp, p)
             for b in batches
             for host in [copy_text(b.host.hostname)]
             for s in b.samples
+            for stamp in [copy_timestamp(s.ts_ms)]
             for p in s.processes
         ]  # fmt: skip
-        if lines:
-            cur.copy_expert(sql.COPY_PROCESSES, io.StringIO("".join(lines)))
+        if lines and not copied(cur, sql.COPY_PROCESSES, lines):
+            cur.execute(sql.CREATE_STAGING)
+            cur.copy_expert(sql.COPY_STAGED_PROCESSES, io.StringIO("".join(lines)))
             cur.execute(sql.INSERT_PROCESSES)
 
     def ensure_partitions(self, days: set[date]) -> None:
@@ -234,7 +266,7 @@ class PgMetricStore:
             if row is None or row[0] != start:
                 return row[0] if row else start  # another rollup moved it meanwhile
             cur.execute(
-                sql.ROLL_UP.format(table=tier.table, source=source.table),
+                sql.ROLL_UP.format(table=tier.table, source=sql.tier_rows(source.table)),
                 {"width": tier.resolution_s, "start": start, "end": end},
             )
             cur.execute(sql.SET_TIER_WATERMARK, (end, tier.name))
@@ -293,8 +325,6 @@ def series_statement(choice: TierChoice) -> str:
     """The read of a tier choice (its tier and the ones below, see ``read_chain``); at the
     tier's own resolution its buckets are the points."""
     tier = choice.tier
-    if tier.name == "raw":
-        return sql.SERIES_RAW
     tables = tuple(t.table for t in read_chain(TIERS, tier))
     return sql.series_from_tiers(tables, as_stored=choice.step_s == tier.resolution_s)
 
@@ -342,21 +372,17 @@ class PgMetricReader:
         start: datetime,
         end: datetime,
     ) -> dict[str, EncodedPoints]:
-        tier = choice.tier
         with self.connector.transaction() as cur:
             cur.execute(sql.SERIES_IDS, (host, list(metrics)))
             names = dict(cur.fetchall())
             if not names:
                 return {}
             params: dict[str, object] = {"step": choice.step_s, "ids": list(names)}
-            if tier.name == "raw":
-                params |= {"start": start, "end": end}
-            else:
-                # Read first and passed as values, so that the planner prunes partitions. A
-                # rollup committing meanwhile adds rolled buckets before a watermark read here;
-                # the answer reads them from the tier below instead, which keeps them.
-                cur.execute(sql.TIER_WATERMARKS)
-                params |= series_edges(choice, dict(cur.fetchall()), start, end)
+            # Read first and passed as values, so that the planner prunes partitions. A rollup
+            # committing meanwhile adds rolled buckets before a watermark read here; the answer
+            # reads them from the tier below instead, which keeps them.
+            cur.execute(sql.TIER_WATERMARKS)
+            params |= series_edges(choice, dict(cur.fetchall()), start, end)
             cur.execute(series_statement(choice), params)
             return {names[series_id]: EncodedPoints(points) for series_id, points in cur}
 

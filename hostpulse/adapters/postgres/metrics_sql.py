@@ -79,21 +79,31 @@ SELECT host, metric FROM unnest(%s::text[], %s::text[]) AS m(host, metric)
 ON CONFLICT (host, metric) DO NOTHING
 """
 
-# Rows of one transaction are staged with COPY, then moved set-based into the tiers.
+# New rows are COPied straight into their tables. Rows that need more than that (a sample
+# after its minute was rolled up, or one stored before under another batch) are staged with
+# the same COPY text, then moved set-based.
 CREATE_STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS staging_raw (
-    series_id integer, ms bigint, value double precision
+    series_id integer, ts timestamptz, value double precision
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS staging_processes (
-    host text, ms bigint, pid integer, name text, cmdline text, username text,
+    host text, ts timestamptz, pid integer, name text, cmdline text, username text,
     cpu_percent double precision, rss_bytes bigint, threads integer,
     read_bytes_per_s double precision, write_bytes_per_s double precision,
     read_bytes_total bigint, write_bytes_total bigint, open_files integer, status text
 ) ON COMMIT DELETE ROWS
 """
 
-COPY_RAW = "COPY staging_raw (series_id, ms, value) FROM STDIN"
-COPY_PROCESSES = "COPY staging_processes FROM STDIN"
+PROCESS_COLUMNS = """host, ts, pid, name, cmdline, username, cpu_percent, rss_bytes, threads,
+    read_bytes_per_s, write_bytes_per_s, read_bytes_total, write_bytes_total, open_files, status"""
+COPY_RAW = "COPY samples_raw (series_id, ts, value) FROM STDIN"
+COPY_STAGED_RAW = "COPY staging_raw (series_id, ts, value) FROM STDIN"
+COPY_PROCESSES = f"COPY processes_raw ({PROCESS_COLUMNS}) FROM STDIN"
+COPY_STAGED_PROCESSES = f"COPY staging_processes ({PROCESS_COLUMNS}) FROM STDIN"
+# A COPY straight into a table fails whole on a row already there; it runs in a savepoint, and
+# its rows take the staged path instead.
+COPY_SAVEPOINT = "SAVEPOINT direct_copy"
+COPY_UNDONE = "ROLLBACK TO SAVEPOINT direct_copy"
 
 SELECT_SERIES = """
 SELECT s.host, s.metric, s.id
@@ -101,15 +111,30 @@ FROM series s JOIN unnest(%s::text[], %s::text[]) AS m(host, metric)
   ON s.host = m.host AND s.metric = m.metric
 """
 
+# Raw rows as one-sample buckets, so that one COMBINE makes a bucket from raw rows or from the
+# buckets of a finer tier. {rows}: samples_raw, or rows shaped like it.
+RAW_AS_BUCKETS = """(
+    SELECT series_id, ts AS bucket, value AS min, value AS max, value::numeric AS sum,
+           1 AS count, value AS last, ts AS last_ts
+    FROM {rows}
+) AS raw"""
+RAW_TABLE = next(tier.table for tier in default_tiers() if tier.name == "raw")
+
+
+def tier_rows(table: str) -> str:
+    """A tier's rows as buckets: the table itself, or the raw tier's rows as buckets."""
+    return RAW_AS_BUCKETS.format(rows=RAW_TABLE) if table == RAW_TABLE else table
+
+
 # A bucket's min, max, sum, count and last by time, from the rows or buckets it covers.
 COMBINE = """min(min), max(max), sum(sum), sum(count), (array_agg(last ORDER BY last_ts DESC))[1],
        max(last_ts)"""
 
 # Two buckets of the same time merge: the raw rows a write actually inserts are folded into
-# their 1-minute buckets (and into the buckets of rolled tiers already rolled past them), and
-# nothing else is read. A row delivered again (a retry, a redelivery, a replay) inserts nothing
-# and so merges nothing; a late row merges into the bucket it belongs to. Sums are numeric, so
-# the same rows give the same bits in any order and grouping. Costs per new row.
+# the buckets of every tier already rolled past them, and nothing else is read. A row
+# delivered again (a retry, a redelivery, a replay) inserts nothing and so merges nothing; a
+# late row merges into the bucket it belongs to. Sums are numeric, so the same rows give the
+# same bits in any order and grouping. Costs per new row.
 MERGE = """
     min = LEAST(t.min, EXCLUDED.min), max = GREATEST(t.max, EXCLUDED.max),
     sum = t.sum + EXCLUDED.sum, count = t.count + EXCLUDED.count,
@@ -120,7 +145,9 @@ TIER_COLUMNS = "series_id, bucket, min, max, sum, count, last, last_ts"
 
 # Writers hold the rollup lock shared, a rollup holds it alone: a write sees each rolled tier's
 # watermark as it stays until it commits, so a late row is merged into a rolled bucket, or
-# rolled up with its minute, never both and never neither. Two 32-bit keys: a key space of its
+# rolled up with its bucket, never both and never neither. A row at or after the 1-minute
+# tier's watermark is after every tier's (each is rolled from the one below and never past it),
+# so it is COPied into raw with nothing to merge. Two 32-bit keys: a key space of its
 # own, apart from the per-host locks' 64-bit keys.
 ROLLUP_LOCK = (0x6870, 1)
 LOCK_ROLLUP_SHARED = f"SELECT pg_advisory_xact_lock_shared{ROLLUP_LOCK}"
@@ -141,34 +168,34 @@ def _late_merge(tier: Tier) -> str:
 INSERT_RAW_AND_MERGE = """
 WITH inserted AS (
     INSERT INTO samples_raw (series_id, ts, value)
-    SELECT series_id, {ts}, value FROM staging_raw
+    SELECT series_id, ts, value FROM staging_raw
     ON CONFLICT (series_id, ts) DO NOTHING
     RETURNING series_id, ts, value
-), minutes AS (
-    SELECT series_id, date_bin('1 minute', ts, {origin}) AS bucket, min(value) AS min,
-           max(value) AS max, sum(value::numeric) AS sum, count(*) AS count,
-           (array_agg(value ORDER BY ts DESC))[1] AS last, max(ts) AS last_ts
-    FROM inserted GROUP BY 1, 2
+), minutes ({columns}) AS (
+    SELECT series_id, date_bin('1 minute', bucket, {origin}), {combine}
+    FROM {inserted} GROUP BY 1, 2
 ), {late}
-INSERT INTO samples_1m AS t ({columns})
-SELECT {columns} FROM minutes
-ON CONFLICT (series_id, bucket) DO UPDATE SET {merge}
+SELECT count(*) FROM inserted
 """.format(
-    ts=MS.format(column="ms"),
-    origin=ORIGIN,
-    late=",\n".join(_late_merge(tier) for tier in ROLLED_TIERS),
     columns=TIER_COLUMNS,
-    merge=MERGE,
+    origin=ORIGIN,
+    combine=COMBINE,
+    inserted=RAW_AS_BUCKETS.format(rows="inserted"),
+    late=",\n".join(_late_merge(tier) for tier in ROLLED_TIERS),
 )
 
 TIER_WATERMARKS = "SELECT tier, rolled_through FROM tier_watermarks"
 TIER_WATERMARK = "SELECT rolled_through FROM tier_watermarks WHERE tier = %s"
+# Milliseconds: a write compares its samples' times with it.
+MINUTE_WATERMARK_MS = """
+SELECT (extract(epoch FROM rolled_through) * 1000)::bigint FROM tier_watermarks WHERE tier = '1m'
+"""
 SET_TIER_WATERMARK = "UPDATE tier_watermarks SET rolled_through = %s WHERE tier = %s"
 
-# A closed span of a rolled tier, from the tier below it. Its buckets are new: only the 1-hour
-# tier's first one after the upgrade that made it rolled held rows (merged by writes), and
-# the rollup, having every row of the span, replaces them. {table} and {source} come from
-# hostpulse.tiers, never from user input.
+# A closed span of a rolled tier, from the tier below it. Its buckets are new: only the first
+# bucket after the upgrade that made a tier rolled held rows (merged by writes), and the
+# rollup, having every row of the span, replaces them. {table} and {source} (``tier_rows``)
+# come from hostpulse.tiers, never from user input.
 ROLL_UP = f"""
 INSERT INTO {{table}} AS t ({TIER_COLUMNS})
 SELECT series_id, date_bin(%(width)s * interval '1 second', bucket, {ORIGIN}), {COMBINE}
@@ -180,16 +207,11 @@ ON CONFLICT (series_id, bucket) DO UPDATE SET
     last = EXCLUDED.last, last_ts = EXCLUDED.last_ts
 """
 
-INSERT_PROCESSES = """
-INSERT INTO processes_raw (host, ts, pid, name, cmdline, username, cpu_percent, rss_bytes,
-    threads, read_bytes_per_s, write_bytes_per_s, read_bytes_total, write_bytes_total,
-    open_files, status)
-SELECT host, {ts}, pid, name, cmdline, username, cpu_percent, rss_bytes, threads,
-       read_bytes_per_s, write_bytes_per_s, read_bytes_total, write_bytes_total, open_files,
-       status
-FROM staging_processes
+INSERT_PROCESSES = f"""
+INSERT INTO processes_raw ({PROCESS_COLUMNS})
+SELECT {PROCESS_COLUMNS} FROM staging_processes
 ON CONFLICT (host, ts, pid) DO NOTHING
-""".format(ts=MS.format(column="ms"))
+"""
 
 # -- reads --------------------------------------------------------------------------------
 
@@ -226,20 +248,14 @@ STEP_POINTS = """
     SELECT series_id, (date_part('epoch', step) * 1000)::bigint AS ts_ms, s / n AS avg, lo, hi, n
     FROM ({grouped}) g"""
 
-SERIES_RAW = SERIES_POINTS.format(
-    points=STEP_POINTS.format(
-        grouped=f"""
-    SELECT series_id, {STEP.format(column="ts")} AS step, min(value) AS lo, max(value) AS hi,
-           sum(value) AS s, count(*) AS n
-    FROM samples_raw
-    WHERE series_id = ANY(%(ids)s) AND ts >= %(start)s AND ts < %(end)s
-    GROUP BY 1, 2"""
-    )
-)
-
 TIER_ROWS = """
     SELECT series_id, bucket, min, max, sum, count FROM {table}
     WHERE series_id = ANY(%(ids)s) AND bucket >= %({start})s AND bucket < %({end})s"""
+# The raw tier's rows as one-sample buckets (its sum is read as a double: no numeric per row).
+RAW_ROWS = """
+    SELECT series_id, ts AS bucket, value AS min, value AS max, value AS sum, 1 AS count
+    FROM samples_raw
+    WHERE series_id = ANY(%(ids)s) AND ts >= %({start})s AND ts < %({end})s"""
 # {rows}: rows of tiers, grouped into the answer's steps.
 REGROUPED = STEP_POINTS.format(
     grouped=f"""
@@ -265,13 +281,16 @@ def series_from_tiers(tables: tuple[str, ...], as_stored: bool) -> str:
     hostpulse.tiers): the i-th table is read from ``edge_i`` to ``edge_{i+1}``, each a tier's
     watermark, given as values so that the planner prunes every tier's partitions. A 6-hour
     read takes its rolled buckets, then the few hourly ones rolled since, and so on down to the
-    newest minutes, not hours of minutes. ``as_stored``: the step is the first tier's
-    resolution. The tables are hostpulse.tiers' own, never user input."""
+    newest samples, not hours of minutes. ``as_stored``: the step is the first tier's
+    resolution (never the raw tier's: its rows are grouped into steps). The tables are
+    hostpulse.tiers' own, never user input."""
     rows = [
-        TIER_ROWS.format(table=table, start=f"edge_{i}", end=f"edge_{i + 1}")
+        (RAW_ROWS if table == RAW_TABLE else TIER_ROWS).format(
+            table=table, start=f"edge_{i}", end=f"edge_{i + 1}"
+        )
         for i, table in enumerate(tables)
     ]
-    if not as_stored:
+    if not as_stored or tables[0] == RAW_TABLE:
         return SERIES_POINTS.format(points=REGROUPED.format(rows=UNION_ALL.join(rows)))
     points = AS_STORED.format(table=tables[0], start="edge_0", end="edge_1")
     if len(tables) > 1:

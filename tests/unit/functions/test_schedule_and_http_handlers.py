@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,20 +27,8 @@ from hostpulse.settings import ApiSettings
 from hostpulse.tiers import default_tiers
 from tests.alert_fakes import MemoryAlertStore, RecordingChannel
 from tests.events import api_gateway_event, scheduled_event
-from tests.fakes import MemoryPipelineHistory, MemoryTally
+from tests.fakes import MemoryPartitions, MemoryPipelineHistory, MemoryTally
 from tests.unit.test_query_api import NOW, MemoryHot, MemoryReader
-
-
-@dataclass
-class MemoryPartitions:
-    tables: dict[str, list[str]]
-    dropped: list[str] = field(default_factory=list)
-
-    def partitions(self) -> dict[str, list[str]]:
-        return self.tables
-
-    def drop_partition(self, partition: str) -> None:
-        self.dropped.append(partition)
 
 
 def test_retention_drops_only_the_days_every_tier_has_outlived(
