@@ -60,7 +60,7 @@ run "names_come_from_the_description_under_the_prefix" {
     condition = jsondecode(aws_cloudformation_stack.functions.template_body).Resources.TriggerAggregateAggregate.Properties == {
       EventSourceArn                 = "arn:aws:sqs:us-east-1:000000000000:mocked"
       FunctionName                   = { Ref = "FunctionAggregate" }
-      BatchSize                      = 10
+      BatchSize                      = 100
       MaximumBatchingWindowInSeconds = 1
       Enabled                        = true
       FunctionResponseTypes          = ["ReportBatchItemFailures"]
