@@ -125,24 +125,9 @@ class HotReader(Protocol):
         """Compact samples ({"ts", "m"}) of the hot window newer than ``since_ms``, oldest first."""
         ...
 
-    def newest(self, hosts: Sequence[str]) -> dict[str, CompactSample]:
-        """The newest compact sample of each host still in the hot window."""
+    def glances(self, hosts: Sequence[str]) -> dict[str, AtAGlance]:
+        """Each host's newest sample at a glance, as ingest last wrote it."""
         ...
-
-
-def at_a_glance(sample: CompactSample | None) -> AtAGlance | None:
-    """A host's newest sample as the fleet view shows it: CPU, memory, its fullest disk."""
-    if sample is None:
-        return None
-    metrics: dict[str, float] = sample["m"]
-    disks = [v for name, v in metrics.items() if name.startswith("disk.percent:")]
-    return {
-        "ts_ms": sample["ts"],
-        "cpu_percent": metrics.get("cpu.percent"),
-        "mem_percent": metrics.get("mem.percent"),
-        "disk_percent": max(disks) if disks else None,
-        "load1": metrics.get("load.1"),
-    }
 
 
 class NotFound(LookupError):
@@ -163,6 +148,7 @@ class HostAges:
     stale_s: int = 30
     down_s: int = 120
     completeness_window_s: int = 24 * 3600
+    glance_s: int = 600  # a silent host's last figures are shown as long as the hot tier keeps it
 
 
 class QueryService:
@@ -223,9 +209,11 @@ class QueryService:
                     "now": None,
                 }
             )
-        newest = self.hot.newest([entry["host"] for entry in answer])
+        glances = self.hot.glances([entry["host"] for entry in answer])
+        shown_from = now_ms - self.ages.glance_s * 1000
         for entry in answer:
-            entry["now"] = at_a_glance(newest.get(entry["host"]))
+            figures = glances.get(entry["host"])
+            entry["now"] = figures if figures and figures["ts_ms"] >= shown_from else None
         return answer
 
     def series(

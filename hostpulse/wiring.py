@@ -230,6 +230,7 @@ def query_service() -> QueryService:
             settings.stale_after_seconds,
             settings.down_after_seconds,
             int(settings.tiers[0].retention.total_seconds()),  # completeness over the raw tier
+            2 * settings.hot_window_seconds,  # as long as ingest keeps a silent host's keys
         ),
     )
 

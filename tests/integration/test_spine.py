@@ -19,6 +19,7 @@ from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricStore
 from hostpulse.adapters.redis import keys as hot
+from hostpulse.adapters.redis.hot import RedisHotReader, RedisHotStore
 from hostpulse.contract import Batch, metric_values
 from hostpulse.deploy.model import load_stack
 from hostpulse.envelope import Envelope
@@ -435,3 +436,28 @@ def test_hosts_report_completeness_from_sequence_gaps(
 
     mine = next(h for h in hosts["hosts"] if h["host"] == name)
     assert mine["completeness"] == {"batches": 3, "missing_batches": 1, "percent": 75.0}
+
+
+def test_a_host_at_a_glance_is_its_newest_sample_whatever_arrives_late(
+    local_cloud: CloudUnderTest,
+) -> None:
+    client = redis.Redis.from_url(local_cloud.endpoints["redis_url"])
+    store = RedisHotStore(client, window_ms=300_000, retain_ms=600_000)
+    host = SyntheticHost(f"glance-{time.time_ns()}")
+    now = int(time.time() * 1000)
+    newer, older = host.batch([now - 5_000, now]), host.batch([now - 20_000, now - 15_000])
+
+    store.write(newer, now)
+    store.write(older, now)  # a retry or a spooled batch arriving after a newer one
+
+    figures = RedisHotReader(client).glances([host.hostname, "never-seen"])
+    assert figures == {host.hostname: hot.glance(newer.samples[-1])}
+    sample = newer.samples[-1]
+    assert sample.cpu is not None and sample.memory is not None
+    assert figures[host.hostname] == {
+        "ts_ms": now,
+        "cpu_percent": sample.cpu.percent,
+        "mem_percent": sample.memory.percent,
+        "disk_percent": sample.disks[0].percent,
+        "load1": sample.load.load1 if sample.load else None,
+    }

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from api.app import create_app
 from api.dependencies import get_now, get_query_service
 from hostpulse.answers import (
+    AtAGlance,
     CompactSample,
     HostFactsView,
     LatestSample,
@@ -121,8 +122,15 @@ class MemoryHot:
     def window(self, host: str, since_ms: int) -> list[CompactSample]:
         return [s for s in WINDOW if s["ts"] > since_ms] if host == "web-1" else []
 
-    def newest(self, hosts: Sequence[str]) -> dict[str, CompactSample]:
-        return {"web-1": WINDOW[-1]} if "web-1" in hosts else {}
+    def glances(self, hosts: Sequence[str]) -> dict[str, AtAGlance]:
+        figures: dict[str, AtAGlance] = {
+            "web-1": {"ts_ms": NOW_MS - 5_000, "cpu_percent": 7.0, "mem_percent": None,
+                      "disk_percent": None, "load1": None},
+            # Silent for longer than the hot tier keeps a host: not shown as its figures now.
+            "old-1": {"ts_ms": NOW_MS - 601_000, "cpu_percent": 3.0, "mem_percent": 40.0,
+                      "disk_percent": 70.0, "load1": 0.5},
+        }  # fmt: skip
+        return {host: figures[host] for host in hosts if host in figures}
 
     def facts(self) -> dict[str, HostFactsView]:
         return {"new-1": {"hostname": "new-1", "os": "Linux"}}

@@ -8,8 +8,10 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import psycopg2
 import psycopg2.extensions
+import psycopg2.extras
 
 # What a cache of ids and partitions is only valid for: this server run (a failover or a
 # restore is another), this database (dropped and created again is another) and this series
@@ -49,6 +51,9 @@ class PgConnector:
             options="-c timezone=UTC -c statement_timeout=60000 -c extra_float_digits=1",
             application_name="hostpulse",
         )
+        # jsonb (host facts, alert details) decoded by orjson: the fleet page's host list decodes
+        # a document per host.
+        psycopg2.extras.register_default_jsonb(conn_or_curs=conn, loads=orjson.loads)
         try:
             with conn, conn.cursor() as cur:
                 cur.execute(IDENTITY)

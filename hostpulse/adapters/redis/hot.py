@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import redis
 
 from hostpulse.adapters.redis import keys as hot
-from hostpulse.answers import CompactSample, HostFactsView, LatestSample
+from hostpulse.answers import AtAGlance, CompactSample, HostFactsView, LatestSample
 from hostpulse.contract import Batch
 
 # Keep the newest snapshot only: a late or replayed batch must not replace a newer one.
@@ -19,6 +19,14 @@ local current = redis.call('HGET', KEYS[1], 'ts')
 if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'ts', ARGV[1], 'sample', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+# The same for a host's figures at a glance, one field of one hash per host.
+SET_GLANCE_IF_NEWER = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current and cjson.decode(current)['ts_ms'] >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 """
 
@@ -45,6 +53,7 @@ class RedisHotStore:
         self.window_ms = window_ms
         self.retain_ms = retain_ms  # how long keys of a silent host stay
         self._set_if_newer = client.register_script(SET_IF_NEWER)
+        self._set_glance_if_newer = client.register_script(SET_GLANCE_IF_NEWER)
 
     def write(self, batch: Batch, now_ms: int) -> None:
         host = batch.host.hostname
@@ -60,6 +69,11 @@ class RedisHotStore:
         self._set_if_newer(
             keys=[hot.latest_key(host)],
             args=[newest.ts_ms, newest.model_dump_json(), self.retain_ms],
+            client=pipe,
+        )
+        self._set_glance_if_newer(
+            keys=[hot.GLANCE],
+            args=[host, newest.ts_ms, json.dumps(hot.glance(newest), separators=(",", ":"))],
             client=pipe,
         )
         pipe.zadd(hot.HOSTS, {host: newest.ts_ms}, gt=True)
@@ -153,17 +167,14 @@ class RedisHotReader:
             return []
         return [hot.parse_compact(member) for member in members]
 
-    def newest(self, hosts: Sequence[str]) -> dict[str, CompactSample]:
-        pipe = self.client.pipeline(transaction=False)
-        for host in hosts:
-            pipe.zrange(hot.window_key(host), -1, -1)
+    def glances(self, hosts: Sequence[str]) -> dict[str, AtAGlance]:
+        if not hosts:
+            return {}
         try:
-            found: list[list[bytes]] = pipe.execute()
+            found: list[bytes | None] = self.client.hmget(hot.GLANCE, list(hosts))  # type: ignore[assignment]
         except redis.RedisError:
             return {}
-        return {
-            host: hot.parse_compact(top[0]) for host, top in zip(hosts, found, strict=True) if top
-        }
+        return {host: json.loads(v) for host, v in zip(hosts, found, strict=True) if v is not None}
 
     def latest(self, host: str) -> LatestSample | None:
         try:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 
-from hostpulse.answers import CompactSample
+from hostpulse.answers import AtAGlance, CompactSample
 from hostpulse.contract import Sample, metric_values
 
 PREFIX = "hp"
 HOSTS = f"{PREFIX}:hosts"  # sorted set: host -> last seen (ms)
 FACTS = f"{PREFIX}:facts"  # hash: host -> HostFacts JSON
+# hash: host -> its newest sample at a glance (JSON), so that the fleet page reads every host's
+# figures with one command instead of a sample per host
+GLANCE = f"{PREFIX}:glance"
 
 
 def window_key(host: str) -> str:
@@ -54,6 +57,19 @@ def auth_failures_key(source: str) -> str:
 def compact(sample: Sample) -> str:
     """A sample as the live views need it: timestamp and metric values, no processes."""
     return json.dumps({"ts": sample.ts_ms, "m": dict(metric_values(sample))}, separators=(",", ":"))
+
+
+def glance(sample: Sample) -> AtAGlance:
+    """A sample as the fleet view shows it: CPU, memory, its fullest disk, load."""
+    metrics = dict(metric_values(sample))
+    disks = [v for name, v in metrics.items() if name.startswith("disk.percent:")]
+    return {
+        "ts_ms": sample.ts_ms,
+        "cpu_percent": metrics.get("cpu.percent"),
+        "mem_percent": metrics.get("mem.percent"),
+        "disk_percent": max(disks) if disks else None,
+        "load1": metrics.get("load.1"),
+    }
 
 
 def parse_compact(member: bytes | str) -> CompactSample:
