@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Sequence
 
+import orjson
 import redis
 
 from hostpulse.adapters.redis import keys as hot
@@ -174,7 +175,9 @@ class RedisHotReader:
             found: list[bytes | None] = self.client.hmget(hot.GLANCE, list(hosts))  # type: ignore[assignment]
         except redis.RedisError:
             return {}
-        return {host: json.loads(v) for host, v in zip(hosts, found, strict=True) if v is not None}
+        return {
+            host: orjson.loads(v) for host, v in zip(hosts, found, strict=True) if v is not None
+        }
 
     def latest(self, host: str) -> LatestSample | None:
         try:
