@@ -1,14 +1,14 @@
 """(a) Rows per second through the aggregate path against a plain COPY of the same rows.
 
 Both run in one process against the same PostgreSQL, on the same generated batches: the
-aggregate path as the function runs it (decode, dedup, host upsert, series, raw insert merged
-into the 1-minute tier, processes; as many messages per transaction as the aggregate trigger
-takes at once, as SQS delivers them to a function with a backlog) and a
-bare ``COPY`` of the metric rows into a table shaped like the raw tier, in six alternating
-rounds (100 messages, then a COPY of their rows). The samples are the present minutes, as a
-live fleet sends them (after every rolled tier's watermark). Once all rounds are written, the
-rolled tiers are rolled up past them, timed, and each round is charged its share of that time
-by rows: the ratio is the median of the rounds' ratios, rollups included.
+aggregate path as the function runs it (decode, dedup, host upsert, series, raw rows,
+processes; as many messages per transaction as the aggregate trigger takes at once, as SQS
+delivers them to a function with a backlog) and a bare ``COPY`` of the metric rows into a table
+shaped like the raw tier, in six alternating rounds (100 messages, then a COPY of their rows).
+The samples are the present minutes, as a live fleet sends them (after every rolled tier's
+watermark). Once all rounds are written, the rolled tiers are rolled up past them, timed, and
+each round is charged its share of that time by rows: the ratio is the median of the rounds'
+ratios, rollups included.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import psycopg2
 
 from bench.common import local_cloud, rounds, settings_for, write_result
 from hostpulse import wiring
+from hostpulse.adapters.postgres.metrics import copy_timestamp
 from hostpulse.aggregate import aggregate_records
 from hostpulse.contract import metric_values
 from hostpulse.deploy.model import load_stack
@@ -73,7 +74,7 @@ def main() -> None:
     # Prepared before any clock starts: COPY's text format with timestamp literals.
     copy_text = [
         "".join(
-            f"{series_ids[(host, metric)]}\t{_timestamp(ts_ms)}\t{value!r}\n"
+            f"{series_ids[(host, metric)]}\t{copy_timestamp(ts_ms)}\t{value!r}\n"
             for host, metric, ts_ms, value in per
         )
         for per in rows
@@ -140,11 +141,6 @@ def main() -> None:
             "aim": ">= 0.5",
         },
     )
-
-
-def _timestamp(ts_ms: int) -> str:
-    seconds, millis = divmod(ts_ms, 1000)
-    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(seconds))}.{millis:03d}+00"
 
 
 if __name__ == "__main__":

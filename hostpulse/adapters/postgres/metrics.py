@@ -56,6 +56,11 @@ def process_line(host: str, stamp: str, p: Process) -> str:
     )
 
 
+def as_columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows (at least one) as the arrays an ``unnest`` statement takes, a column each."""
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
 def host_columns(batches: Sequence[Batch]) -> list[list[Any]]:
     """``UPSERT_HOSTS``'s columns, one entry per host: the agent and facts of its last batch
     in delivery order, the span of all its batches' samples."""
@@ -66,13 +71,12 @@ def host_columns(batches: Sequence[Batch]) -> list[list[Any]]:
         if (known := spans.get(b.host.hostname)) is not None:
             first, last = min(first, known[1]), max(last, known[2])
         spans[b.host.hostname] = (b, first, last)
-    columns: list[list[Any]] = [[], [], [], [], []]
-    for host, (b, first, last) in spans.items():
-        for column, value in zip(
-            columns, (host, b.agent_id, b.host.model_dump_json(), first, last), strict=True
-        ):
-            column.append(value)
-    return columns
+    return as_columns(
+        [
+            (host, b.agent_id, b.host.model_dump_json(), first, last)
+            for host, (b, first, last) in spans.items()
+        ]
+    )
 
 
 def copied(cur: Any, statement: str, lines: list[str]) -> bool:
@@ -137,9 +141,9 @@ class PgMetricStore:
             if fresh:
                 cur.execute(sql.UPSERT_HOSTS, host_columns(fresh))
             cur.execute(sql.LOCK_ROLLUP_SHARED)
-            cur.execute(sql.MINUTE_WATERMARK_MS)
-            (rolled_ms,) = cur.fetchone()
-            new_series = self._write_metrics(cur, fresh, rolled_ms)
+            cur.execute(sql.TIER_WATERMARK, ("1m",))
+            (minutes_rolled,) = cur.fetchone()
+            new_series = self._write_metrics(cur, fresh, int(minutes_rolled.timestamp() * 1000))
             self._write_processes(cur, fresh)
         # Only once committed: a rolled-back transaction takes its partitions and series along.
         self._partitions.update(created)
@@ -155,7 +159,7 @@ class PgMetricStore:
         cur.execute(sql.KNOWN_BATCHES, ([b.agent_id for b in batches], [b.seq for b in batches]))
         known = {(agent, seq): first for agent, seq, first in cur.fetchall()}
         claims: list[Claim] = []
-        columns: list[list[Any]] = [[], [], [], [], [], []]
+        new: list[tuple[Any, ...]] = []
         for b in batches:
             stamps = [s.ts_ms for s in b.samples]
             first = known.get((b.agent_id, b.seq))
@@ -164,14 +168,9 @@ class PgMetricStore:
                 continue
             known[(b.agent_id, b.seq)] = min(stamps)
             claims.append(Claim.NEW)
-            for column, value in zip(
-                columns,
-                (b.agent_id, b.seq, b.host.hostname, min(stamps), max(stamps), len(stamps)),
-                strict=True,
-            ):
-                column.append(value)
-        if columns[0]:
-            cur.execute(sql.INSERT_BATCHES, columns)
+            new.append((b.agent_id, b.seq, b.host.hostname, min(stamps), max(stamps), len(stamps)))
+        if new:
+            cur.execute(sql.INSERT_BATCHES, as_columns(new))
         return claims
 
     def _write_metrics(

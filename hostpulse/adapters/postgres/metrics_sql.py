@@ -186,10 +186,6 @@ SELECT count(*) FROM inserted
 
 TIER_WATERMARKS = "SELECT tier, rolled_through FROM tier_watermarks"
 TIER_WATERMARK = "SELECT rolled_through FROM tier_watermarks WHERE tier = %s"
-# Milliseconds: a write compares its samples' times with it.
-MINUTE_WATERMARK_MS = """
-SELECT (extract(epoch FROM rolled_through) * 1000)::bigint FROM tier_watermarks WHERE tier = '1m'
-"""
 SET_TIER_WATERMARK = "UPDATE tier_watermarks SET rolled_through = %s WHERE tier = %s"
 
 # A closed span of a rolled tier, from the tier below it. Its buckets are new: only the first
