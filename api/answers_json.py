@@ -2,7 +2,8 @@
 
 A view's series answer holds thousands of points; the standard library's encoder spent as long
 writing them as PostgreSQL spent reading them (30 ms for 6,300 points), orjson about a tenth.
-Series points come from the store already written as JSON and go out as they are.
+Series points and host facts come from the store already written as JSON and go out as they
+are.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from typing import Any
 import orjson
 from fastapi.responses import JSONResponse
 
-from hostpulse.query import EncodedPoints
+from hostpulse.query import EncodedJson
 
 
 def _encoded_as_written(value: object) -> orjson.Fragment:
-    if isinstance(value, EncodedPoints):
+    if isinstance(value, EncodedJson):
         return orjson.Fragment(value.json)
     raise TypeError(f"{type(value).__name__} is not part of an answer")
 

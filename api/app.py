@@ -13,6 +13,7 @@ from api.routers import alerts, health, hosts, live, pipeline, seed, series
 from hostpulse.query import NotFound
 from hostpulse.settings import ApiSettings, api_settings
 from hostpulse.tiers import RangeError
+from hostpulse.wiring import settle_heap
 
 # The dashboard loads only its own files and talks only to its own origin (the API that serves
 # it); no page may frame it (clickjacking), and no URL (which may carry ?token=) leaks in a
@@ -86,4 +87,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     if frontend is not None and (frontend / "index.html").is_file():
         # Last, so that every API route wins over a file of the same name.
         app.mount("/", StaticFiles(directory=frontend, html=True), name="dashboard")
+    return app
+
+
+def served_app() -> FastAPI:
+    """The app as a server runs it (uvicorn's factory): built, then kept out of the garbage
+    collector's full walks for the life of the process."""
+    app = create_app()
+    settle_heap()
     return app

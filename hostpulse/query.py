@@ -37,14 +37,29 @@ def natural_key(name: str) -> list[int | str]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
+class EncodedJson:
+    """A value already written as JSON by the store, going out as written instead of becoming
+    Python objects first. (Not a dataclass: JSON encoders would write a dataclass as an object
+    of its fields.)"""
+
+    __slots__ = ("json",)
+
+    def __init__(self, json: str) -> None:
+        self.json = json
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.json!r})"
+
+
 @dataclass(frozen=True)
 class HostRow:
     host: str
     agent_id: str
-    facts: HostFactsView
-    first_seen: datetime
-    last_seen: datetime
-    last_received: datetime
+    facts: EncodedJson  # as stored: the host list passes it through
+    first_seen_ms: int
+    last_seen_ms: int
+    last_received_ms: int
+    seed: bool  # sent by the seed agent, which numbers no batches
 
 
 @dataclass(frozen=True)
@@ -69,19 +84,12 @@ def completeness(spans: list[SequenceSpan]) -> Completeness:
     }
 
 
-class EncodedPoints:
+class EncodedPoints(EncodedJson):
     """A series' points, already JSON: one array of ``[ts_ms, avg, min, max, count]`` arrays in
-    time order, the answer's columns. The store writes it; a view's thousands of points go out
-    as written instead of becoming Python objects first. (Not a dataclass: JSON encoders would
-    write a dataclass as an object of its fields.)"""
+    time order, the answer's columns. A view's thousands of points go out as the store wrote
+    them."""
 
-    __slots__ = ("json",)
-
-    def __init__(self, json: str) -> None:
-        self.json = json
-
-    def __repr__(self) -> str:
-        return f"EncodedPoints({self.json!r})"
+    __slots__ = ()
 
     @classmethod
     def of(cls, points: Iterable[Sequence[float]]) -> EncodedPoints:
@@ -125,8 +133,9 @@ class HotReader(Protocol):
         """Compact samples ({"ts", "m"}) of the hot window newer than ``since_ms``, oldest first."""
         ...
 
-    def glances(self, hosts: Sequence[str]) -> dict[str, AtAGlance]:
-        """Each host's newest sample at a glance, as ingest last wrote it."""
+    def glances(self) -> dict[str, AtAGlance]:
+        """Every host's newest sample at a glance, as ingest last wrote it: its ``ts_ms`` is
+        when ingest last saw the host."""
         ...
 
 
@@ -167,54 +176,74 @@ class QueryService:
         self.ages = ages
 
     def hosts(self, now: datetime) -> list[HostEntry]:
-        hot_seen = self.hot.last_seen()
         now_ms = int(now.timestamp() * 1000)
+        glances = self.hot.glances()  # one read: when ingest last saw each host, and its figures
         spans: dict[str, list[SequenceSpan]] = {}
         for span in self.reader.sequence_spans(self.ages.completeness_window_s):
             spans.setdefault(span.host, []).append(span)
         answer: list[HostEntry] = []
         for row in self.reader.hosts():
-            last_ms = max(int(row.last_seen.timestamp() * 1000), hot_seen.get(row.host, 0))
+            glance = glances.get(row.host)
             answer.append(
-                {
-                    "host": row.host,
-                    "agent_id": row.agent_id,
-                    "status": host_status(last_ms, now_ms, self.ages.stale_s, self.ages.down_s),
-                    "last_seen_ms": last_ms,
-                    "first_seen_ms": int(row.first_seen.timestamp() * 1000),
-                    "last_received_ms": int(row.last_received.timestamp() * 1000),
+                self._entry(
+                    row.host,
+                    max(row.last_seen_ms, glance["ts_ms"] if glance else 0),
+                    glance,
+                    now_ms,
+                    agent_id=row.agent_id,
+                    first_seen_ms=row.first_seen_ms,
+                    last_received_ms=row.last_received_ms,
                     # The seed's snapshots carry time, not a sequence: their gaps mean nothing.
-                    "completeness": None
-                    if row.facts.get("agent_version") == "seed"
-                    else completeness(spans.get(row.host, [])),
-                    "facts": row.facts,
-                    "now": None,
-                }
+                    completeness=None if row.seed else completeness(spans.get(row.host, [])),
+                    facts=cast(HostFactsView, row.facts),
+                )
             )
         known = {row["host"] for row in answer}
-        new_hosts = sorted(host for host in hot_seen if host not in known)
+        new_hosts = sorted(host for host in glances if host not in known)
         facts = self.hot.facts() if new_hosts else {}
         for host in new_hosts:  # seen by ingest, not yet aggregated
-            last_ms = hot_seen[host]
+            glance = glances[host]
             answer.append(
-                {
-                    "host": host,
-                    "agent_id": None,
-                    "status": host_status(last_ms, now_ms, self.ages.stale_s, self.ages.down_s),
-                    "last_seen_ms": last_ms,
-                    "first_seen_ms": last_ms,
-                    "last_received_ms": None,
-                    "completeness": None,
-                    "facts": facts.get(host, {}),
-                    "now": None,
-                }
+                self._entry(
+                    host,
+                    glance["ts_ms"],
+                    glance,
+                    now_ms,
+                    agent_id=None,
+                    first_seen_ms=glance["ts_ms"],
+                    last_received_ms=None,
+                    completeness=None,
+                    facts=facts.get(host, {}),
+                )
             )
-        glances = self.hot.glances([entry["host"] for entry in answer])
-        shown_from = now_ms - self.ages.glance_s * 1000
-        for entry in answer:
-            figures = glances.get(entry["host"])
-            entry["now"] = figures if figures and figures["ts_ms"] >= shown_from else None
         return answer
+
+    def _entry(  # noqa: PLR0913 -- one host's entry, from PostgreSQL or from the hot tier
+        self,
+        host: str,
+        last_seen_ms: int,
+        glance: AtAGlance | None,
+        now_ms: int,
+        *,
+        agent_id: str | None,
+        first_seen_ms: int,
+        last_received_ms: int | None,
+        completeness: Completeness | None,
+        facts: HostFactsView,
+    ) -> HostEntry:
+        # A silent host's last figures are shown only as long as the hot tier would keep them.
+        shown = glance is not None and glance["ts_ms"] >= now_ms - self.ages.glance_s * 1000
+        return {
+            "host": host,
+            "agent_id": agent_id,
+            "status": host_status(last_seen_ms, now_ms, self.ages.stale_s, self.ages.down_s),
+            "last_seen_ms": last_seen_ms,
+            "first_seen_ms": first_seen_ms,
+            "last_received_ms": last_received_ms,
+            "completeness": completeness,
+            "facts": facts,
+            "now": glance if shown else None,
+        }
 
     def series(
         self,
@@ -322,4 +351,4 @@ class QueryService:
         return {"host": host, "source": "raw", "sample": {"ts_ms": ts_ms, "processes": processes}}
 
 
-__all__ = ["EncodedPoints", "HostRow", "NotFound", "QueryService", "RangeError"]
+__all__ = ["EncodedJson", "EncodedPoints", "HostRow", "NotFound", "QueryService", "RangeError"]

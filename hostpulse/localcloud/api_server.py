@@ -61,7 +61,7 @@ class ApiServer:
                 "-m",
                 "uvicorn",
                 "--factory",
-                "api.app:create_app",
+                "api.app:served_app",
                 "--host",
                 "127.0.0.1",
                 "--port",

@@ -19,7 +19,7 @@ from hostpulse.answers import (
     ProcessPoint,
     ProcessRow,
 )
-from hostpulse.query import EncodedPoints, HostRow, QueryService, SequenceSpan
+from hostpulse.query import EncodedJson, EncodedPoints, HostRow, QueryService, SequenceSpan
 from hostpulse.settings import ApiSettings
 from hostpulse.tiers import TierChoice, default_tiers
 
@@ -32,13 +32,18 @@ class MemoryReader:
         self.calls: list[tuple[str, int]] = []
 
     def hosts(self) -> list[HostRow]:
-        seen = {
-            "web-1": NOW - timedelta(seconds=5),
-            "db-1": NOW - timedelta(seconds=60),
-            "old-1": NOW - timedelta(hours=3),
-        }
+        seen = {"web-1": 5_000, "db-1": 60_000, "old-1": 3 * 3_600_000, "seed-1": 10_000}
         return [
-            HostRow(h, h, {"hostname": h}, t - timedelta(days=1), t, t) for h, t in seen.items()
+            HostRow(
+                h,
+                h,
+                EncodedJson(f'{{"hostname": "{h}", "cpu_count": 4}}'),
+                NOW_MS - ago - 86_400_000,
+                NOW_MS - ago,
+                NOW_MS - ago,
+                seed=h == "seed-1",
+            )
+            for h, ago in seen.items()
         ]
 
     def metrics(self, host: str) -> list[str]:
@@ -122,15 +127,18 @@ class MemoryHot:
     def window(self, host: str, since_ms: int) -> list[CompactSample]:
         return [s for s in WINDOW if s["ts"] > since_ms] if host == "web-1" else []
 
-    def glances(self, hosts: Sequence[str]) -> dict[str, AtAGlance]:
-        figures: dict[str, AtAGlance] = {
-            "web-1": {"ts_ms": NOW_MS - 5_000, "cpu_percent": 7.0, "mem_percent": None,
+    def glances(self) -> dict[str, AtAGlance]:
+        return {
+            # Seen by ingest after the newest sample aggregation stored.
+            "web-1": {"ts_ms": NOW_MS - 500, "cpu_percent": 7.0, "mem_percent": None,
                       "disk_percent": None, "load1": None},
             # Silent for longer than the hot tier keeps a host: not shown as its figures now.
             "old-1": {"ts_ms": NOW_MS - 601_000, "cpu_percent": 3.0, "mem_percent": 40.0,
                       "disk_percent": 70.0, "load1": 0.5},
+            # Seen by ingest, not aggregated yet.
+            "new-1": {"ts_ms": NOW_MS - 1000, "cpu_percent": 1.0, "mem_percent": 10.0,
+                      "disk_percent": 20.0, "load1": 0.1},
         }  # fmt: skip
-        return {host: figures[host] for host in hosts if host in figures}
 
     def facts(self) -> dict[str, HostFactsView]:
         return {"new-1": {"hostname": "new-1", "os": "Linux"}}
@@ -154,22 +162,31 @@ def client(reader: MemoryReader) -> Iterator[TestClient]:
 def test_hosts_have_a_status_from_last_seen(client: TestClient) -> None:
     hosts = {h["host"]: h["status"] for h in client.get("/api/v1/hosts").json()["hosts"]}
 
-    assert hosts == {"web-1": "live", "db-1": "stale", "old-1": "down", "new-1": "live"}
-    new = next(h for h in client.get("/api/v1/hosts").json()["hosts"] if h["host"] == "new-1")
-    assert new["facts"]["os"] == "Linux"  # known from ingest before aggregation catches up
+    assert hosts == {
+        "web-1": "live", "db-1": "stale", "old-1": "down", "seed-1": "live", "new-1": "live",
+    }  # fmt: skip
+    listed = {h["host"]: h for h in client.get("/api/v1/hosts").json()["hosts"]}
+    assert listed["new-1"]["facts"]["os"] == "Linux"  # from ingest before aggregation catches up
+    assert listed["new-1"]["last_seen_ms"] == NOW_MS - 1000
+    assert listed["new-1"]["agent_id"] is None
+    # The newer of the stored last sample and ingest's: web-1 was seen since it was stored.
+    assert listed["web-1"]["last_seen_ms"] == NOW_MS - 500
+    assert listed["db-1"]["last_seen_ms"] == NOW_MS - 60_000
+    assert listed["db-1"]["facts"] == {"hostname": "db-1", "cpu_count": 4}  # as stored
 
 
 def test_hosts_carry_their_newest_values_at_a_glance(client: TestClient) -> None:
     hosts = {h["host"]: h["now"] for h in client.get("/api/v1/hosts").json()["hosts"]}
 
     assert hosts["web-1"] == {
-        "ts_ms": NOW_MS - 5_000,
+        "ts_ms": NOW_MS - 500,
         "cpu_percent": 7.0,
         "mem_percent": None,
         "disk_percent": None,
         "load1": None,
     }
     assert hosts["old-1"] is None
+    assert hosts["db-1"] is None  # nothing in the hot tier
 
 
 def test_hosts_show_completeness_from_sequence_gaps(client: TestClient) -> None:
@@ -178,6 +195,7 @@ def test_hosts_show_completeness_from_sequence_gaps(client: TestClient) -> None:
     assert hosts["web-1"] == {"batches": 8, "missing_batches": 2, "percent": 80.0}
     assert hosts["db-1"] == {"batches": 8, "missing_batches": 0, "percent": 100.0}
     assert hosts["old-1"] == {"batches": 0, "missing_batches": 0, "percent": None}
+    assert hosts["seed-1"] is None  # the seed agent numbers no batches: no gaps to count
 
 
 def test_a_series_reads_the_tier_chosen_for_its_range(

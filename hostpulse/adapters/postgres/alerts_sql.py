@@ -6,13 +6,9 @@ query parameter.
 
 from __future__ import annotations
 
-from hostpulse.adapters.postgres.metrics_sql import MS
+from hostpulse.adapters.postgres.metrics_sql import MS, epoch_ms
 
 TS = MS.format(column="%s")
-
-
-def epoch_ms(column: str) -> str:
-    return f"(extract(epoch FROM {column}) * 1000)::bigint"
 
 
 LOCK_HOST = "SELECT pg_advisory_xact_lock(hashtext('alerts:' || %s))"

@@ -18,7 +18,7 @@ from hostpulse.aggregate import Claim
 from hostpulse.answers import ProcessPoint, ProcessRow
 from hostpulse.contract import Batch, Process, metric_values
 from hostpulse.partitions import day_of_ms, days_of_span, partition_name
-from hostpulse.query import EncodedPoints, HostRow, SequenceSpan
+from hostpulse.query import EncodedJson, EncodedPoints, HostRow, SequenceSpan
 from hostpulse.tiers import Tier, TierChoice, default_tiers, read_chain
 
 COPY_ESCAPES = str.maketrans(
@@ -355,7 +355,10 @@ class PgMetricReader:
     def hosts(self) -> list[HostRow]:
         with self.connector.transaction() as cur:
             cur.execute(sql.LIST_HOSTS)
-            return [HostRow(*row) for row in cur.fetchall()]
+            return [
+                HostRow(host, agent_id, EncodedJson(facts), *rest)
+                for host, agent_id, facts, *rest in cur.fetchall()
+            ]
 
     def newest_stored_ms(self) -> int | None:
         with self.connector.transaction() as cur:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
 
 import orjson
 import redis
@@ -168,16 +167,12 @@ class RedisHotReader:
             return []
         return [hot.parse_compact(member) for member in members]
 
-    def glances(self, hosts: Sequence[str]) -> dict[str, AtAGlance]:
-        if not hosts:
-            return {}
+    def glances(self) -> dict[str, AtAGlance]:
         try:
-            found: list[bytes | None] = self.client.hmget(hot.GLANCE, list(hosts))  # type: ignore[assignment]
+            found: dict[bytes, bytes] = self.client.hgetall(hot.GLANCE)  # type: ignore[assignment]
         except redis.RedisError:
-            return {}
-        return {
-            host: orjson.loads(v) for host, v in zip(hosts, found, strict=True) if v is not None
-        }
+            return {}  # the hot tier is an accelerator; PostgreSQL still answers
+        return {host.decode(): orjson.loads(value) for host, value in found.items()}
 
     def latest(self, host: str) -> LatestSample | None:
         try:
