@@ -112,6 +112,7 @@ export function hostView(app, host) {
   const timers = pageTimers();
   const later = timers.later;
   let drawPending = false;
+  let liveEmpty = null; // what the chart state says now: touched only when it changes
 
   function drawLive() {
     drawPending = false;
@@ -120,8 +121,11 @@ export function hostView(app, host) {
     live.dropBefore(cutoff);
     const window = [cutoff / 1000, Date.now() / 1000];
     for (const chart of charts) chart.update(live, window);
-    chartState.replaceChildren(live.length ? "" : stateMessage(
-      "No samples in the last 5 minutes: is the agent running?", "empty"));
+    if (liveEmpty !== !live.length) {
+      liveEmpty = !live.length;
+      chartState.replaceChildren(liveEmpty ? stateMessage(
+        "No samples in the last 5 minutes: is the agent running?", "empty") : "");
+    }
     // After uPlot's own deferred redraw (a microtask queued by the updates above).
     queueMicrotask(() => performance.measure("hostpulse:live-update", "hostpulse:live-update:start"));
   }

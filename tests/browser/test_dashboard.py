@@ -255,9 +255,31 @@ LIVE_FRAME_CHECK = """async () => {
     xs: [...frame.xs], columns: Object.fromEntries([...frame.columns].map(([k, v]) => [k, [...v]])),
   });
   const appended = snapshot();
+  const namesBefore = frame.names;
   frame.dropBefore(2000);                 // b's only value leaves the window: b goes
   const dropped = snapshot();
-  return { took, appended, dropped, lastTs: frame.lastTs };
+  return {
+    took, appended, dropped, lastTs: frame.lastTs,
+    filled: Object.fromEntries(frame.filled), namesMoved: frame.names !== namesBefore,
+  };
+}"""
+
+# A chart matches the live frame's columns again only when one comes or goes.
+LIVE_PICK_CHECK = """async () => {
+  const { LiveFrame, TimeChart } = await import('./js/charts.js');
+  const chart = new TimeChart({ id: 'check', title: 'check', patterns: ['a', 'x:*'],
+                                label: (n) => n, format: String });
+  const frame = new LiveFrame();
+  frame.append([{ ts: 1000, m: { a: 1, b: 2 } }]);
+  const first = chart.pick(frame);
+  frame.append([{ ts: 2000, m: { a: 2, b: 3 } }]);  // the same columns
+  const kept = chart.pick(frame) === first;
+  frame.append([{ ts: 3000, m: { a: 3, 'x:2': 5, 'x:10': 6 } }]);  // two appear
+  const grown = chart.pick(frame);
+  frame.dropBefore(3000);                            // b leaves
+  const afterDrop = chart.pick(frame);
+  chart.dispose();
+  return { first, kept, grown, afterDrop };
 }"""
 
 
@@ -275,3 +297,18 @@ def test_the_live_window_keeps_each_metric_on_the_time_axis(
     }
     assert result["dropped"] == {"xs": [2, 3], "columns": {"a": [2, 3], "c": [None, 30]}}
     assert result["lastTs"] == 3000
+    assert result["filled"] == {"a": 2, "c": 1}  # values held, not nulls
+    assert result["namesMoved"]
+
+
+def test_a_live_chart_picks_its_series_again_only_when_the_columns_change(
+    page: Page, api_server: ApiServer
+) -> None:
+    page.goto(f"{api_server.url}/")
+
+    result = page.evaluate(LIVE_PICK_CHECK)
+
+    assert result["first"] == ["a"]
+    assert result["kept"]
+    assert result["grown"] == ["a", "x:2", "x:10"]
+    assert result["afterDrop"] == ["a", "x:2", "x:10"]
