@@ -7,7 +7,7 @@ import json
 import pytest
 
 from api.answers_json import AnswerJSONResponse
-from hostpulse.query import EncodedPoints
+from hostpulse.query import EncodedJson, EncodedPoints
 
 
 def test_points_are_arrays_in_the_order_of_the_columns() -> None:
@@ -20,6 +20,15 @@ def test_points_are_arrays_in_the_order_of_the_columns() -> None:
     assert body["series"][0]["points"] == [[1000, 2.5, 1.0, 4.0, 3]]
     assert b'"points":[[1000, 2.5, 1.0, 4.0, 3]]' in bytes(AnswerJSONResponse(answer).body)
     assert AnswerJSONResponse({}).media_type == "application/json"
+
+
+def test_facts_go_out_as_stored() -> None:
+    stored = '{"os": "Linux", "cpu_count": 8, "labels": {"rack": "b\\u00e9"}}'  # jsonb as text
+
+    body = bytes(AnswerJSONResponse({"hosts": [{"facts": EncodedJson(stored)}]}).body)
+
+    assert body == b'{"hosts":[{"facts":' + stored.encode() + b"}]}"
+    assert json.loads(body)["hosts"][0]["facts"]["labels"] == {"rack": "b\u00e9"}
 
 
 def test_what_is_not_part_of_an_answer_is_refused_not_guessed() -> None:
