@@ -20,14 +20,12 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg2
 
-from bench.common import local_cloud, rounds, settings_for, write_result
+from bench.common import local_cloud, rounds, settings_for, trigger, write_result
 from hostpulse import wiring
 from hostpulse.adapters.postgres.metrics import copy_timestamp
 from hostpulse.aggregate import aggregate_records
 from hostpulse.contract import metric_values
-from hostpulse.deploy.model import load_stack
 from hostpulse.envelope import Envelope
-from hostpulse.localcloud.settings import PROJECT_ROOT
 from hostpulse.rollup import SETTLE, roll_up_tiers
 from hostpulse.settings import CoreSettings
 from hostpulse.synthetic_host import SyntheticHost
@@ -39,10 +37,7 @@ BATCHES_PER_HOST = 30
 SAMPLES_PER_BATCH = 2  # an agent sampling every 5 s and sending every 10 s
 CORES = 8
 # The aggregate trigger's batch size: what a transaction holds when the queue has a backlog.
-SQS_BATCH = next(
-    t.batch_size for t in load_stack(PROJECT_ROOT / "stack" / "stack.yaml").triggers
-    if t.function == "aggregate"
-)  # fmt: skip
+SQS_BATCH = trigger("aggregate").batch_size
 ROUNDS = 6  # of 100 messages, each followed by a COPY of the same rows
 
 

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hostpulse.deploy.model import TriggerSpec, load_stack
 from hostpulse.localcloud.settings import PROJECT_ROOT
 from hostpulse.settings import CoreSettings
 from tests.support import CloudUnderTest
@@ -26,6 +27,12 @@ def local_cloud(name: str) -> Iterator[CloudUnderTest]:
         yield cloud
     finally:
         cloud.down()
+
+
+def trigger(function: str) -> TriggerSpec:
+    """The queue trigger of ``function`` as deployed (stack/stack.yaml)."""
+    stack = load_stack(PROJECT_ROOT / "stack" / "stack.yaml")
+    return next(t for t in stack.triggers if t.function == function)
 
 
 S = TypeVar("S", bound=CoreSettings)

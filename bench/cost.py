@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.common import RESULTS, write_result
+from bench.common import RESULTS, trigger, write_result
 from hostpulse.contract import metric_values
 from hostpulse.synthetic_host import SyntheticHost
 
@@ -84,11 +84,13 @@ SIZING = {
 class Workload:
     interval_s: float = 5.0  # the agent's defaults
     send_every_s: float = 10.0
-    # Messages per function invocation on both queues. The alerts trigger takes up to 10; the
-    # aggregate trigger up to 100 within a 1 s window (stack/stack.yaml), which it fills only
-    # when 100 batches arrive within a second (1,000 hosts and more): 10 keeps the aggregate's
-    # invocations, receives and archive puts an upper bound.
-    sqs_batch: int = 10
+    # Each queue's trigger (stack/stack.yaml): at most so many messages per invocation, and how
+    # long Lambda's poller gathers them. Without a window a poll returns what is there, up to 10.
+    aggregate_batch: int = field(default_factory=lambda: trigger("aggregate").batch_size)
+    aggregate_window_s: float = field(
+        default_factory=lambda: trigger("aggregate").batching_window_seconds
+    )
+    alerts_batch: int = field(default_factory=lambda: trigger("alerts").batch_size)
     # Memory of each function in stack/stack.yaml, in GB.
     ingest_gb: float = 0.25
     aggregate_gb: float = 0.5
@@ -132,18 +134,32 @@ def measured() -> Measured:
     )
 
 
+def messages_per_invocation(hosts: int, work: Workload) -> dict[str, float]:
+    """What an invocation takes from each queue, on average. The aggregate trigger's window
+    gathers the batches of one window (a fleet sends ``hosts / send_every_s`` a second) up to
+    its batch size; the alerts trigger, without a window, takes up to its batch size from what
+    waits, counted here as full (its invocations an upper bound)."""
+    per_window = hosts / work.send_every_s * work.aggregate_window_s
+    return {
+        "aggregate": min(work.aggregate_batch, max(1.0, per_window)),
+        "alerts": work.alerts_batch,
+    }
+
+
 def per_month(hosts: int, work: Workload, m: Measured, prices: Prices) -> dict[str, float]:
     """Dollars per month for ``hosts``, by part."""
     batches = hosts * SECONDS_PER_MONTH / work.send_every_s
-    invocations = batches / work.sqs_batch  # per queue
+    taken = messages_per_invocation(hosts, work)
+    aggregate_invocations = batches / taken["aggregate"]
+    invocations = aggregate_invocations + batches / taken["alerts"]  # both queues
     gb_s = batches * (
         work.ingest_gb * m.ingest_s_per_batch
         + work.aggregate_gb * m.aggregate_s_per_message
         + work.alerts_gb * m.alerts_s_per_message
     )
-    # Ingest sends one message to each of the two queues; each consumer receives and deletes
-    # a batch of ten messages in two requests. Empty polls of Lambda's pollers are left out.
-    sqs_requests = batches * 2 + 2 * invocations * 2
+    # Ingest sends one message to each of the two queues; a consumer's batch is received and
+    # deleted in ten-message requests (SQS's limit per request). Empty polls are left out.
+    sqs_requests = batches * 2 + 2 * batches / 10 * 2
     rows_per_second = hosts * m.series_per_host / work.interval_s
     process_rows_per_second = hosts * m.processes_per_sample / work.interval_s
     held_rows = (
@@ -155,10 +171,10 @@ def per_month(hosts: int, work: Workload, m: Measured, prices: Prices) -> dict[s
     archive_gb = batches * m.batch_gzip_bytes / 1e9 * work.archive_months
     return {
         "api_gateway": tiered(batches, prices.http_api if work.http_api else prices.rest_api),
-        "lambda_requests": (batches + 2 * invocations) * prices.lambda_request,
+        "lambda_requests": (batches + invocations) * prices.lambda_request,
         "lambda_duration": gb_s * prices.lambda_gb_s_arm64,
         "sqs": sqs_requests * prices.sqs_request,
-        "s3_archive": invocations * prices.s3_put + archive_gb * prices.s3_gb_month,
+        "s3_archive": aggregate_invocations * prices.s3_put + archive_gb * prices.s3_gb_month,
         "rds_instance": prices.rds_hourly[database] * 730,
         "rds_storage": held_rows * work.bytes_per_row / 1e9 * prices.rds_gb_month,
         "elasticache": prices.cache_hourly[cache] * 730,
@@ -196,6 +212,7 @@ def main() -> None:
         ours, theirs = per_month(hosts, work, m, prices), cloudwatch(hosts, work, m, prices)
         fleets[str(hosts)] = {
             "sizing": SIZING[hosts],
+            "messages_per_invocation": messages_per_invocation(hosts, work),
             "hostpulse": {k: round(v, 2) for k, v in ours.items()},
             "hostpulse_per_host": round(sum(ours.values()) / hosts, 3),
             "cloudwatch": {k: round(v, 2) for k, v in theirs.items()},
