@@ -8,6 +8,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,8 +30,9 @@ def local_cloud(name: str) -> Iterator[CloudUnderTest]:
         cloud.down()
 
 
+@cache
 def trigger(function: str) -> TriggerSpec:
-    """The queue trigger of ``function`` as deployed (stack/stack.yaml)."""
+    """The queue trigger of ``function`` as deployed (stack/stack.yaml), read once."""
     stack = load_stack(PROJECT_ROOT / "stack" / "stack.yaml")
     return next(t for t in stack.triggers if t.function == function)
 

@@ -24,6 +24,7 @@ from hostpulse.synthetic_host import SyntheticHost
 
 PRICES_AS_OF = "2026-11 (AWS list prices, us-east-1, on-demand, no free tier)"
 SECONDS_PER_MONTH = 730 * 3600  # AWS's billing month
+SQS_MESSAGES_PER_REQUEST = 10  # a receive or a batch delete, whatever the function's batch
 FLEETS = (100, 1_000, 10_000)
 
 Tiers = Sequence[tuple[float, float]]  # (units in this tier, price per unit)
@@ -157,9 +158,9 @@ def per_month(hosts: int, work: Workload, m: Measured, prices: Prices) -> dict[s
         + work.aggregate_gb * m.aggregate_s_per_message
         + work.alerts_gb * m.alerts_s_per_message
     )
-    # Ingest sends one message to each of the two queues; a consumer's batch is received and
-    # deleted in ten-message requests (SQS's limit per request). Empty polls are left out.
-    sqs_requests = batches * 2 + 2 * batches / 10 * 2
+    # Ingest sends one message to each of the two queues; each consumer receives and deletes
+    # them in requests of SQS_MESSAGES_PER_REQUEST. Empty polls are left out.
+    sqs_requests = batches * 2 + 2 * 2 * batches / SQS_MESSAGES_PER_REQUEST
     rows_per_second = hosts * m.series_per_host / work.interval_s
     process_rows_per_second = hosts * m.processes_per_sample / work.interval_s
     held_rows = (
