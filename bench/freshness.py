@@ -24,7 +24,7 @@ from hostpulse.synthetic_host import SyntheticHost
 SAMPLES = 40
 POLL_S = 0.005
 STORED = """
-SELECT 1 FROM samples_raw r JOIN series s ON s.id = r.series_id
+SELECT 1 FROM raw_values r JOIN series s ON s.id = r.series_id
 WHERE s.host = %s AND s.metric = 'cpu.percent'
   AND r.ts = timestamptz 'epoch' + %s * interval '1 millisecond'
 """

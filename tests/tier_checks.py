@@ -22,7 +22,7 @@ TIERS = default_tiers()
 BUCKETED = {tier.name: tier for tier in TIERS if tier.name != "raw"}
 
 RAW = """SELECT s.host, s.metric, (extract(epoch FROM r.ts) * 1000)::bigint, r.value
-FROM samples_raw r JOIN series s ON s.id = r.series_id WHERE s.host = ANY(%s)"""
+FROM raw_values r JOIN series s ON s.id = r.series_id WHERE s.host = ANY(%s)"""
 TIER = """SELECT s.host, s.metric, (extract(epoch FROM t.bucket) * 1000)::bigint,
        t.min, t.max, t.sum::double precision, t.count, t.last,
        (extract(epoch FROM t.last_ts) * 1000)::bigint

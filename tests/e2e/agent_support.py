@@ -12,7 +12,7 @@ from hostpulse_agent.runner import Agent
 from hostpulse_agent.sender import HttpSender
 
 RAW_CPU = """
-SELECT (extract(epoch FROM r.ts) * 1000)::bigint FROM samples_raw r
+SELECT (extract(epoch FROM r.ts) * 1000)::bigint FROM raw_values r
 JOIN series s ON s.id = r.series_id WHERE s.host = %s AND s.metric = 'cpu.percent' ORDER BY 1
 """
 

@@ -39,7 +39,7 @@ def two_batches_under_one_seq(name: str) -> tuple[Batch, Batch]:
 def stored_times(cloud: CloudUnderTest, host: str) -> set[int]:
     found = rows(
         cloud,
-        "SELECT DISTINCT (extract(epoch FROM r.ts) * 1000)::bigint FROM samples_raw r "
+        "SELECT DISTINCT (extract(epoch FROM r.ts) * 1000)::bigint FROM raw_values r "
         "JOIN series s ON s.id = r.series_id WHERE s.host = %s",
         host,
     )
@@ -120,7 +120,7 @@ def test_a_sample_sent_again_in_another_batch_is_stored_once(
     assert stored_times(local_cloud, name) == {now - 10_000, now - 5_000, now}
     [(rows_per_time,)] = rows(
         local_cloud,
-        "SELECT DISTINCT count(*) FROM samples_raw r JOIN series s ON s.id = r.series_id "
+        "SELECT DISTINCT count(*) FROM raw_values r JOIN series s ON s.id = r.series_id "
         "WHERE s.host = %s GROUP BY r.ts",
         name,
     )

@@ -109,7 +109,7 @@ def found_in_every_tier(cloud: CloudUnderTest, batch: Batch) -> None:
     with conn, conn.cursor() as cur:
         cur.execute(
             "SELECT s.metric, (extract(epoch FROM r.ts) * 1000)::bigint, r.value "
-            "FROM samples_raw r JOIN series s ON s.id = r.series_id WHERE s.host = %s",
+            "FROM raw_values r JOIN series s ON s.id = r.series_id WHERE s.host = %s",
             (batch.host.hostname,),
         )
         raw = {(metric, ms): value for metric, ms, value in cur.fetchall()}

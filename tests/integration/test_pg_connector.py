@@ -65,7 +65,7 @@ def test_a_connection_killed_by_the_server_is_replaced(local_cloud: CloudUnderTe
 def stored_cpu(url: str, host: str) -> list[float]:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT r.value FROM samples_raw r JOIN series s ON s.id = r.series_id"
+            "SELECT r.value FROM raw_values r JOIN series s ON s.id = r.series_id"
             " WHERE s.host = %s AND s.metric = 'cpu.percent' ORDER BY r.ts",
             (host,),
         )
@@ -106,7 +106,7 @@ def test_a_store_behind_a_replaced_database_forgets_its_series_ids_and_partition
 
     assert len(stored_cpu(url, host.hostname)) == 1, "the new sample under its own series"
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM samples_raw r WHERE r.series_id <= 2")
+        cur.execute("SELECT count(*) FROM raw_values r WHERE r.series_id <= 2")
         assert cur.fetchone() == (0,), "nothing written under another host's series"
 
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.localcloud
 NewAgent = Callable[[str], tuple[str, str]]
 
 TIERS: dict[str, str] = {
-    "raw": "SELECT s.metric, r.ts, r.value FROM samples_raw r JOIN series s ON s.id = r.series_id"
+    "raw": "SELECT s.metric, r.ts, r.value FROM raw_values r JOIN series s ON s.id = r.series_id"
     " WHERE s.host = %s ORDER BY 1, 2",
     "1m": "SELECT s.metric, m.bucket, m.min, m.max, m.sum, m.count, m.last, m.last_ts"
     " FROM samples_1m m JOIN series s ON s.id = m.series_id WHERE s.host = %s ORDER BY 1, 2",
@@ -108,7 +108,7 @@ def test_a_hosts_tiers_rebuilt_from_the_archive_are_identical(
 
     # The host's data is lost, as with a database restored from an older backup.
     for statement in (
-        "DELETE FROM samples_raw WHERE series_id IN (SELECT id FROM series WHERE host = %s)",
+        "DELETE FROM samples_raw WHERE host = %s",
         "DELETE FROM samples_1m WHERE series_id IN (SELECT id FROM series WHERE host = %s)",
         *(
             f"DELETE FROM {tier.table} WHERE series_id IN (SELECT id FROM series WHERE host = %s)"

@@ -69,7 +69,7 @@ def test_an_accepted_batch_reaches_every_tier(
     eventually(lambda: query(local_cloud, "SELECT 1 FROM batches WHERE agent_id = %s", name), 30)
     [(raw,)] = query(
         local_cloud,
-        "SELECT count(*) FROM samples_raw r JOIN series s ON s.id = r.series_id WHERE s.host = %s",
+        "SELECT count(*) FROM raw_values r JOIN series s ON s.id = r.series_id WHERE s.host = %s",
         name,
     )
     assert raw == 3 * per_sample

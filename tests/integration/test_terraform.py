@@ -283,7 +283,7 @@ def test_terraform_apply_on_the_local_cloud(
     def stored() -> int:
         with psycopg2.connect(endpoints["database_url"]) as connection, connection.cursor() as cur:
             cur.execute(
-                "SELECT count(*) FROM samples_raw r JOIN series s ON s.id = r.series_id"
+                "SELECT count(*) FROM raw_values r JOIN series s ON s.id = r.series_id"
                 " WHERE s.host = 'tfsim-000' AND s.metric = 'cpu.percent'"
             )
             return int((cur.fetchone() or (0,))[0])

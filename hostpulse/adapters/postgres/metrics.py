@@ -56,6 +56,17 @@ def process_line(host: str, stamp: str, p: Process) -> str:
     )
 
 
+def raw_line(
+    host: str, ts_ms: int, values: Sequence[tuple[str, float]], ids: Mapping[tuple[str, str], int]
+) -> str:
+    """A ``samples_raw`` row (``RAW_COLUMNS``): one per sample, its values' series and values
+    as two arrays in one order. Numbers need no quoting in an array; the values are finite
+    (the contract's bounds)."""
+    series = ",".join(str(ids[(host, metric)]) for metric, _ in values)
+    numbers = ",".join(repr(value) for _, value in values)
+    return f"{copy_text(host)}\t{copy_timestamp(ts_ms)}\t{{{series}}}\t{{{numbers}}}\n"
+
+
 def as_columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
     """Rows (at least one) as the arrays an ``unnest`` statement takes, a column each."""
     return [list(column) for column in zip(*rows, strict=True)]
@@ -116,8 +127,9 @@ class PgMetricStore:
     def write_batches(self, batches: Sequence[Batch]) -> list[Claim]:
         """Store several batches in one transaction; per batch, what became of it.
 
-        New rows are COPied into the raw tier; a sample whose minute is rolled up already is
-        staged, and the raw rows it inserts are merged into the rolled buckets.
+        New samples are COPied into the raw tier, a row each; a sample whose minute is rolled up
+        already is staged, and the values of the raw rows it inserts are merged into the rolled
+        buckets.
         """
         try:
             return self._write_batches(batches)
@@ -189,10 +201,7 @@ class PgMetricStore:
         live: list[str] = []
         late: list[str] = []
         for host, ts_ms, values in samples:
-            stamp = copy_timestamp(ts_ms)
-            (live if ts_ms >= rolled_ms else late).extend(
-                f"{ids[(host, metric)]}\t{stamp}\t{value!r}\n" for metric, value in values
-            )
+            (live if ts_ms >= rolled_ms else late).append(raw_line(host, ts_ms, values, ids))
         if live and not copied(cur, sql.COPY_RAW, live):
             late += live  # a row stored before: the staged insert skips it
         if late:
@@ -384,7 +393,7 @@ class PgMetricReader:
             names = dict(cur.fetchall())
             if not names:
                 return {}
-            params: dict[str, object] = {"step": choice.step_s, "ids": list(names)}
+            params: dict[str, object] = {"host": host, "step": choice.step_s, "ids": list(names)}
             # Read first and passed as values, so that the planner prunes partitions. A rollup
             # committing meanwhile adds rolled buckets before a watermark read here; the answer
             # reads them from the tier below instead, which keeps them.

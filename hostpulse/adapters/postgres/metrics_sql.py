@@ -90,7 +90,7 @@ ON CONFLICT (host, metric) DO NOTHING
 # the same COPY text, then moved set-based.
 CREATE_STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS staging_raw (
-    series_id integer, ts timestamptz, value double precision
+    host text, ts timestamptz, series_ids integer[], vals double precision[]
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS staging_processes (
     host text, ts timestamptz, pid integer, name text, cmdline text, username text,
@@ -102,8 +102,11 @@ CREATE TEMP TABLE IF NOT EXISTS staging_processes (
 
 PROCESS_COLUMNS = """host, ts, pid, name, cmdline, username, cpu_percent, rss_bytes, threads,
     read_bytes_per_s, write_bytes_per_s, read_bytes_total, write_bytes_total, open_files, status"""
-COPY_RAW = "COPY samples_raw (series_id, ts, value) FROM STDIN"
-COPY_STAGED_RAW = "COPY staging_raw (series_id, ts, value) FROM STDIN"
+# A raw row is a sample: its host, its time, and its values with their series, as two arrays
+# in the same order.
+RAW_COLUMNS = "host, ts, series_ids, vals"
+COPY_RAW = f"COPY samples_raw ({RAW_COLUMNS}) FROM STDIN"
+COPY_STAGED_RAW = f"COPY staging_raw ({RAW_COLUMNS}) FROM STDIN"
 COPY_PROCESSES = f"COPY processes_raw ({PROCESS_COLUMNS}) FROM STDIN"
 COPY_STAGED_PROCESSES = f"COPY staging_processes ({PROCESS_COLUMNS}) FROM STDIN"
 # A COPY straight into a table fails whole on a row already there; it runs in a savepoint, and
@@ -117,19 +120,26 @@ FROM series s JOIN unnest(%s::text[], %s::text[]) AS m(host, metric)
   ON s.host = m.host AND s.metric = m.metric
 """
 
-# Raw rows as one-sample buckets, so that one COMBINE makes a bucket from raw rows or from the
-# buckets of a finer tier. {rows}: samples_raw, or rows shaped like it.
+# Raw values as one-sample buckets, so that one COMBINE makes a bucket from raw values or from
+# the buckets of a finer tier. {values}: rows of (series_id, ts, value): the raw_values view
+# (the raw tier's samples unnested, see the migration that made them rows), or VALUES_OF.
 RAW_AS_BUCKETS = """(
     SELECT series_id, ts AS bucket, value AS min, value AS max, value::numeric AS sum,
            1 AS count, value AS last, ts AS last_ts
-    FROM {rows}
+    FROM {values}
 ) AS raw"""
+# The values of rows shaped like the raw tier's, as raw_values has them. {rows}: such rows.
+VALUES_OF = """(
+    SELECT v.series_id, r.ts, v.value
+    FROM {rows} r CROSS JOIN LATERAL unnest(r.series_ids, r.vals) AS v(series_id, value)
+) AS raw_values"""
 RAW_TABLE = next(tier.table for tier in default_tiers() if tier.name == "raw")
+RAW_VALUES = "raw_values"
 
 
 def tier_rows(table: str) -> str:
-    """A tier's rows as buckets: the table itself, or the raw tier's rows as buckets."""
-    return RAW_AS_BUCKETS.format(rows=RAW_TABLE) if table == RAW_TABLE else table
+    """A tier's rows as buckets: the table itself, or the raw tier's values as buckets."""
+    return RAW_AS_BUCKETS.format(values=RAW_VALUES) if table == RAW_TABLE else table
 
 
 # A bucket's min, max, sum, count and last by time, from the rows or buckets it covers.
@@ -173,10 +183,10 @@ def _late_merge(tier: Tier) -> str:
 
 INSERT_RAW_AND_MERGE = """
 WITH inserted AS (
-    INSERT INTO samples_raw (series_id, ts, value)
-    SELECT series_id, ts, value FROM staging_raw
-    ON CONFLICT (series_id, ts) DO NOTHING
-    RETURNING series_id, ts, value
+    INSERT INTO samples_raw ({raw})
+    SELECT {raw} FROM staging_raw
+    ON CONFLICT (host, ts) DO NOTHING
+    RETURNING {raw}
 ), minutes ({columns}) AS (
     SELECT series_id, date_bin('1 minute', bucket, {origin}), {combine}
     FROM {inserted} GROUP BY 1, 2
@@ -186,7 +196,8 @@ SELECT count(*) FROM inserted
     columns=TIER_COLUMNS,
     origin=ORIGIN,
     combine=COMBINE,
-    inserted=RAW_AS_BUCKETS.format(rows="inserted"),
+    raw=RAW_COLUMNS,
+    inserted=RAW_AS_BUCKETS.format(values=VALUES_OF.format(rows="inserted")),
     late=",\n".join(_late_merge(tier) for tier in ROLLED_TIERS),
 )
 
@@ -257,10 +268,11 @@ TIER_ROWS = """
     SELECT series_id, bucket, min, max, sum, count FROM {table}
     WHERE series_id = ANY(%(ids)s) AND bucket >= %({start})s AND bucket < %({end})s"""
 # The raw tier's rows as one-sample buckets (its sum is read as a double: no numeric per row).
-RAW_ROWS = """
+RAW_ROWS = f"""
     SELECT series_id, ts AS bucket, value AS min, value AS max, value AS sum, 1 AS count
-    FROM samples_raw
-    WHERE series_id = ANY(%(ids)s) AND ts >= %({start})s AND ts < %({end})s"""
+    FROM {RAW_VALUES}
+    WHERE host = %(host)s AND series_id = ANY(%(ids)s) AND ts >= %({{start}})s
+      AND ts < %({{end}})s"""
 # {rows}: rows of tiers, grouped into the answer's steps.
 REGROUPED = STEP_POINTS.format(
     grouped=f"""
