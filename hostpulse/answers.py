@@ -199,9 +199,18 @@ class ComponentHealth(TypedDict):
     detail: str
 
 
+StoreState = Literal["connected", "disconnected"]
+
+
 class HealthAnswer(TypedDict):
     status: Literal["ok", "degraded"]
     components: dict[str, ComponentHealth]
+    # The seed platform's health answer names its two stores at the top level, and its
+    # dashboard's backend panel reads them there: the same facts as ``components``.
+    redis: NotRequired[Annotated[StoreState, Field(description="seed shape: components.redis")]]
+    postgres: NotRequired[
+        Annotated[StoreState, Field(description="seed shape: components.postgres")]
+    ]
 
 
 class QueueHealth(TypedDict):

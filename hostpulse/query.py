@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, cast
 
 from hostpulse.answers import (
@@ -97,6 +97,12 @@ class EncodedPoints(EncodedJson):
 
 
 NO_POINTS = EncodedPoints("[]")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ms_time(ms: int) -> datetime:
+    """Unix milliseconds as an aware datetime, exactly (a float of seconds can miss by 1 µs)."""
+    return EPOCH + timedelta(milliseconds=ms)
 
 
 class MetricReader(Protocol):
@@ -114,6 +120,11 @@ class MetricReader(Protocol):
     ) -> dict[str, EncodedPoints]: ...
 
     def latest_processes(self, host: str) -> tuple[int, list[ProcessRow]] | None: ...
+
+    def processes_between(
+        self, host: str, start: datetime, end: datetime
+    ) -> dict[int, list[ProcessRow]]:
+        """Each stored sample's processes in [start, end), by its time in ms, busiest first."""
 
     def process_history(
         self, host: str, pid: int, start: datetime, end: datetime
@@ -322,11 +333,18 @@ class QueryService:
                 return []
             host = max(seen, key=lambda name: seen[name])
         samples = self.recent(host, now, seconds)["samples"]
-        latest = self.hot.latest(host) if samples else None
-        answer = [seed_snapshot(host, sample) for sample in samples]
-        if answer and latest is not None and latest.get("ts_ms") == samples[-1]["ts"]:
-            answer[-1] = seed_snapshot(host, samples[-1], latest.get("processes", []))
-        return answer
+        if not samples:
+            return []
+        # The seed keeps the top processes with every snapshot: the stored samples' from
+        # PostgreSQL, the newest one's from the hot tier when it is not stored yet. A sample
+        # ingest saw but aggregation has not stored yet goes out without them.
+        processes = self.reader.processes_between(
+            host, ms_time(samples[0]["ts"]), ms_time(samples[-1]["ts"] + 1)
+        )
+        latest = self.hot.latest(host)
+        if latest is not None:
+            processes.setdefault(latest["ts_ms"], latest.get("processes", []))
+        return [seed_snapshot(host, s, processes.get(s["ts"], [])) for s in samples]
 
     def process_history(
         self, host: str, pid: int, start: datetime, end: datetime

@@ -34,6 +34,7 @@ Megabytes = Annotated[float, Field(ge=0, le=INT64_MAX // MB)]
 SmallCount = Annotated[int, Field(ge=0, le=INT32_MAX)]
 # Later than any clock can be, earlier than Unix time: in ms, the largest a timestamp can be.
 MAX_TIMESTAMP_MS = 10**14
+SEED_TOP_PROCESSES = 12  # as many as the seed keeps with each snapshot
 
 
 class SeedProcess(BaseModel):
@@ -181,8 +182,14 @@ def seed_snapshot(
         "per_core_cpu_percent": [value for _, value in cores],
         "system_memory_total_mb": None if total is None else round(total / MB, 1),
         "system_memory_used_mb": None if used is None else round(used / MB, 1),
-        "top_processes": [seed_process(p) for p in processes or []],
+        "top_processes": [seed_process(p) for p in busiest(processes or [])],
     }
+
+
+def busiest(processes: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The seed keeps its snapshots' top processes: the busiest ``SEED_TOP_PROCESSES``."""
+    ranked = sorted(processes, key=lambda p: p["cpu_percent"], reverse=True)
+    return ranked[:SEED_TOP_PROCESSES]
 
 
 def seed_process(process: Mapping[str, Any]) -> SeedProcessAnswer:

@@ -118,7 +118,7 @@ def test_every_answer_matches_its_declared_schema(
     seed_alerts = api.call("GET", "/api/alerts/recent").json()
     seed_recent = api.call("GET", "/api/metrics/recent", params={"host": host}).json()
     api.call("GET", "/api/v1/health")
-    api.call("GET", "/health")
+    seed_health = api.call("GET", "/health").json()
     api.call("GET", "/api/v1/live")
     refusals = [
         api.call("GET", "/api/v1/hosts/{host}/latest", path={"host": "no-such-host"}),
@@ -142,7 +142,9 @@ def test_every_answer_matches_its_declared_schema(
     assert {"pending", "firing"} <= {e["state"] for e in history}
     assert {firing, pending} <= {r["name"] for r in rules}
     assert any(a["host"] == host for a in seed_alerts)
-    assert seed_recent and seed_recent[-1]["top_processes"]
+    # Every snapshot stored carries its top processes, as the seed keeps them with each one.
+    assert seed_recent and all(s["top_processes"] for s in seed_recent)
+    assert (seed_health["redis"], seed_health["postgres"]) == ("connected", "connected")
     assert [r.status_code for r in refusals] == [404, 400, 422, 401]
 
 

@@ -10,9 +10,11 @@ import psycopg2
 import pytest
 
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.adapters.postgres.metrics import PgMetricStore
+from hostpulse.adapters.postgres.metrics import PgMetricReader, PgMetricStore
 from hostpulse.aggregate import Claim
+from hostpulse.answers import ProcessRow
 from hostpulse.contract import Batch, metric_values
+from hostpulse.query import ms_time
 from hostpulse.synthetic_host import SyntheticHost
 from tests.support import CloudUnderTest
 
@@ -130,3 +132,29 @@ def test_a_sample_sent_again_in_another_batch_is_stored_once(
         "SELECT count(*), count(DISTINCT ts) FROM processes_raw WHERE host = %s",
         name,
     ) == [(9, 3)]
+
+
+def test_stored_processes_read_back_per_sample_busiest_first(
+    local_cloud: CloudUnderTest, store: PgMetricStore
+) -> None:
+    """What the seed's recent snapshots and the latest-processes fallback read from PostgreSQL:
+    each sample's processes under its own time, the span's end excluded."""
+    name = f"procs-{uuid.uuid4().hex[:8]}"
+    now = int(time.time() * 1000)
+    batch = SyntheticHost(name).batch([now - 10_000, now - 5_000, now])
+    assert store.write_batches([batch]) == [Claim.NEW]
+    reader = PgMetricReader(PgConnector(local_cloud.endpoints["database_url"]))
+
+    def assert_busiest_first(sample_ts: int, processes: list[ProcessRow]) -> None:
+        sample = next(s for s in batch.samples if s.ts_ms == sample_ts)
+        assert {p["pid"] for p in processes} == {p.pid for p in sample.processes}
+        cpu = [p["cpu_percent"] for p in processes]
+        assert cpu == sorted(cpu, reverse=True)
+
+    between = reader.processes_between(name, ms_time(now - 10_000), ms_time(now))
+    assert sorted(between) == [now - 10_000, now - 5_000]
+    for ts, processes in between.items():
+        assert_busiest_first(ts, processes)
+    latest = reader.latest_processes(name)
+    assert latest is not None and latest[0] == now
+    assert_busiest_first(now, latest[1])

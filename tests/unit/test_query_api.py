@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,7 +19,14 @@ from hostpulse.answers import (
     ProcessPoint,
     ProcessRow,
 )
-from hostpulse.query import EncodedJson, EncodedPoints, HostRow, QueryService, SequenceSpan
+from hostpulse.query import (
+    EncodedJson,
+    EncodedPoints,
+    HostRow,
+    QueryService,
+    SequenceSpan,
+    ms_time,
+)
 from hostpulse.settings import ApiSettings
 from hostpulse.tiers import TierChoice, default_tiers
 
@@ -30,6 +37,7 @@ SETTINGS = ApiSettings(database_url="postgresql://unused", redis_url="redis://un
 class MemoryReader:
     def __init__(self) -> None:
         self.calls: list[tuple[str, int]] = []
+        self.process_spans: list[tuple[str, datetime, datetime]] = []
 
     def hosts(self) -> list[HostRow]:
         seen = {"web-1": 5_000, "db-1": 60_000, "old-1": 3 * 3_600_000, "seed-1": 10_000}
@@ -65,6 +73,22 @@ class MemoryReader:
 
     def latest_processes(self, host: str) -> tuple[int, list[ProcessRow]] | None:
         return None
+
+    def processes_between(
+        self, host: str, start: datetime, end: datetime
+    ) -> dict[int, list[ProcessRow]]:
+        """web-1's sample 10 s ago is stored, with 14 processes (the busiest first)."""
+        self.process_spans.append((host, start, end))
+        stored = {
+            NOW_MS - 10_000: [
+                {**PROCESS, "pid": 100 + n, "cpu_percent": float(n)} for n in range(13, -1, -1)
+            ]
+        }
+        return {
+            ts: cast(list[ProcessRow], processes)
+            for ts, processes in stored.items()
+            if host == "web-1" and start <= ms_time(ts) < end
+        }
 
     def process_history(
         self, host: str, pid: int, start: datetime, end: datetime
@@ -315,12 +339,16 @@ def test_process_history(client: TestClient) -> None:
     assert client.get("/api/v1/hosts/web-1/processes/42", params={"to": "-2h"}).status_code == 400
 
 
-def test_seed_recent_answers_in_the_seed_shape(client: TestClient) -> None:
+def test_seed_recent_answers_in_the_seed_shape(client: TestClient, reader: MemoryReader) -> None:
     snapshots = client.get("/api/metrics/recent").json()  # the host seen last: web-1
 
     assert [s["total_cpu_percent"] for s in snapshots] == [5.0, 7.0]
     assert snapshots[0]["per_core_cpu_percent"] == [4.0, 6.0]
-    assert snapshots[0]["top_processes"] == []
+    # The stored sample's processes, the 12 busiest as the seed keeps them, busiest first.
+    assert [p["cpu_percent"] for p in snapshots[0]["top_processes"]] == [
+        float(n) for n in range(13, 1, -1)
+    ]
+    assert reader.process_spans == [("web-1", ms_time(NOW_MS - 10_000), ms_time(NOW_MS - 4_999))]
     assert snapshots[1]["timestamp"] == (NOW_MS - 5_000) / 1000
     assert snapshots[1]["system_memory_total_mb"] == 2048.0
     assert snapshots[1]["top_processes"] == [

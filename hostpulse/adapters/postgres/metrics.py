@@ -421,8 +421,21 @@ class PgMetricReader:
     def latest_processes(self, host: str) -> tuple[int, list[ProcessRow]] | None:
         with self.connector.transaction() as cur:
             cur.execute(sql.LATEST_PROCESSES, (host, host))
-            rows = cur.fetchall()
-        if not rows:
-            return None
-        processes = [dict(zip(PROCESS_COLUMNS, row[1:], strict=True)) for row in rows]
-        return int(rows[0][0]), cast(list[ProcessRow], processes)
+            by_time = processes_by_time(cur.fetchall())
+        return next(iter(by_time.items()), None)
+
+    def processes_between(
+        self, host: str, start: datetime, end: datetime
+    ) -> dict[int, list[ProcessRow]]:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.PROCESSES_BETWEEN, (host, start, end))
+            return processes_by_time(cur.fetchall())
+
+
+def processes_by_time(rows: Sequence[tuple[Any, ...]]) -> dict[int, list[ProcessRow]]:
+    """``SAMPLE_PROCESSES`` rows, per sample time in ms, in the order read."""
+    by_time: dict[int, list[ProcessRow]] = {}
+    for ts, *process in rows:
+        row = dict(zip(PROCESS_COLUMNS, process, strict=True))
+        by_time.setdefault(int(ts), []).append(cast(ProcessRow, row))
+    return by_time

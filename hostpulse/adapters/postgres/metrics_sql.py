@@ -320,13 +320,20 @@ HOST_METRICS = "SELECT metric FROM series WHERE host = %s ORDER BY metric"
 # The newest sample aggregation stored, of any host (the pipeline's lag).
 NEWEST_STORED = f"SELECT {epoch_ms('max(last_seen)')} FROM hosts"
 
-LATEST_PROCESSES = """
+# A sample's processes: its time in ms, then each process as ``ProcessRow``.
+SAMPLE_PROCESSES = """
 SELECT extract(epoch FROM ts) * 1000, pid, name, cmdline, username, cpu_percent, rss_bytes,
        threads, read_bytes_per_s, write_bytes_per_s, read_bytes_total, write_bytes_total,
        open_files, status
-FROM processes_raw
+FROM processes_raw"""
+LATEST_PROCESSES = f"""{SAMPLE_PROCESSES}
 WHERE host = %s AND ts = (SELECT max(ts) FROM processes_raw WHERE host = %s)
 ORDER BY cpu_percent DESC
+"""
+# Every stored sample's processes in a span, busiest first (the seed's recent snapshots).
+PROCESSES_BETWEEN = f"""{SAMPLE_PROCESSES}
+WHERE host = %s AND ts >= %s AND ts < %s
+ORDER BY ts, cpu_percent DESC
 """
 
 # One process's samples while it was among its host's top processes.

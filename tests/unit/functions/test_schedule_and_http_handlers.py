@@ -133,6 +133,8 @@ def test_health_answers_503_naming_what_is_down(hand_in: Any, context: LambdaCon
     body = json.loads(answer["body"])
     assert body["status"] == "degraded"
     assert body["components"]["postgres"] == {"healthy": False, "detail": "OperationalError"}
+    # and as the seed platform's dashboard reads them
+    assert (body["postgres"], body["redis"]) == ("disconnected", "connected")
 
 
 def api_with_memory_stores() -> FastAPI:
