@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.routers import alerts, health, hosts, live, pipeline, seed, series
+from api.routers import alerts, health, hosts, live, pipeline, seed, series, session
 from hostpulse.query import NotFound
 from hostpulse.settings import ApiSettings, api_settings
 from hostpulse.tiers import RangeError
@@ -71,7 +71,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def bad_range(request: Request, error: RangeError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=400)
 
-    routers = (health, hosts, series, live, seed, alerts, pipeline)
+    routers = (health, session, hosts, series, live, seed, alerts, pipeline)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(alerts.admin_router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from hostpulse import wiring
+from hostpulse.accounts import Accounts, Role, Session
 from hostpulse.alerts.ports import RuleStore
 from hostpulse.health import Probe
 from hostpulse.live import LiveHub
@@ -18,6 +20,10 @@ from hostpulse.pipeline import PipelineWatch
 from hostpulse.pipeline_history import PipelineHistory
 from hostpulse.query import QueryService
 from hostpulse.settings import ApiSettings
+
+SESSION_COOKIE = "hostpulse_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_query_service() -> QueryService:
@@ -62,38 +68,81 @@ def bearer(connection: HTTPConnection) -> str:
     return header[7:] if header.lower().startswith("bearer ") else ""
 
 
-def require_reader(connection: HTTPConnection, settings: Settings) -> None:
+def get_accounts() -> Callable[[], Accounts]:
+    """Built only when a request carries a session cookie: token-only deployments never
+    touch the users' tables."""
+    return wiring.accounts
+
+
+AccountsProvider = Annotated[Callable[[], Accounts], Depends(get_accounts)]
+
+
+def session_of(connection: HTTPConnection, accounts: Callable[[], Accounts]) -> Session | None:
+    """The signed-in user's live session, from the session cookie, if any."""
+    token = connection.cookies.get(SESSION_COOKIE, "")
+    return accounts().session(token, datetime.now(UTC)) if token else None
+
+
+def require_reader(
+    connection: HTTPConnection, settings: Settings, accounts: AccountsProvider
+) -> None:
     """The optional read token: ``Authorization: Bearer`` or, for browsers' WebSockets and
-    shared links, ``?token=``."""
+    shared links, ``?token=``; or a signed-in user of any role."""
     if settings.read_token is None:
         return
     supplied = bearer(connection) or connection.query_params.get("token", "")
     expected = settings.read_token.get_secret_value()
     if hmac.compare_digest(supplied.encode(), expected.encode()):
         return
-    reason = "a read token is required" if not supplied else "the read token is wrong"
+    if not supplied and session_of(connection, accounts) is not None:
+        return
+    reason = "a read token or a sign-in is required" if not supplied else "the read token is wrong"
     if isinstance(connection, WebSocket):
         raise WebSocketException(status.WS_1008_POLICY_VIOLATION, reason)
     raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
 
 
-def require_admin(connection: HTTPConnection, settings: Settings) -> None:
+def require_admin(
+    connection: HTTPConnection, settings: Settings, accounts: AccountsProvider
+) -> None:
     """The admin token, from the Authorization header only: never from a URL, where it would
-    end up in logs, browser history and shared links."""
+    end up in logs, browser history and shared links. Or a user signed in as an operator or
+    admin, whose writes carry the session's CSRF token in ``X-CSRF-Token``."""
+    supplied = bearer(connection)
+    if not supplied and connection.cookies.get(SESSION_COOKIE):
+        require_role(connection, accounts, Role.OPERATOR)
+        return
     if settings.admin_token is None:
         raise HTTPException(
-            403, "administration through the API is off: set HOSTPULSE_ADMIN_TOKEN to allow it"
+            403,
+            "administration through the API is off: set HOSTPULSE_ADMIN_TOKEN to allow it,"
+            " or sign in as an operator",
         )
-    supplied = bearer(connection)
     if not supplied:
         raise HTTPException(
             401,
-            "the admin token is required, as 'Authorization: Bearer …'",
+            "the admin token is required, as 'Authorization: Bearer …', or a sign-in",
             headers={"WWW-Authenticate": "Bearer"},
         )
     expected = settings.admin_token.get_secret_value()
     if not hmac.compare_digest(supplied.encode(), expected.encode()):
         raise HTTPException(403, "this token may not administer hostpulse")
+
+
+def require_role(
+    connection: HTTPConnection, accounts: Callable[[], Accounts], needed: Role
+) -> Session:
+    """A live session whose role allows ``needed``; for a write, with its CSRF token."""
+    session = session_of(connection, accounts)
+    if session is None:
+        raise HTTPException(401, "the sign-in has ended: sign in again")
+    if not session.role.allows(needed):
+        raise HTTPException(403, f"user {session.user!r} is a {session.role}, not an {needed}")
+    if connection.scope.get("method", "GET") not in SAFE_METHODS:
+        sent = connection.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+            raise HTTPException(403, f"a write from a sign-in needs its {CSRF_HEADER} header")
+    return session
 
 
 Queries = Annotated[QueryService, Depends(get_query_service)]

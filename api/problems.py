@@ -13,6 +13,7 @@ WHY = {
     401: "A credential is required, or the one sent is wrong",
     403: "The credential may not do this",
     404: "No such host, metric, process or rule",
+    429: "Too many failed attempts: wait as long as Retry-After says",
 }
 
 

@@ -121,7 +121,14 @@ class ApiSettings(PipelineSettings):
     admin_token: SecretStr | None = Field(
         None,
         min_length=16,
-        description="needed (as a Bearer header only) to change alert rules; unset: nobody can",
+        description="needed (as a Bearer header only) to change alert rules, unless signed in"
+        " as an operator; unset: only signed-in operators can",
+    )
+    session_hours: float = Field(
+        12, gt=0, le=24 * 30, description="how long a dashboard sign-in lasts before a new one"
+    )
+    sign_in_failures_per_minute: int = Field(
+        10, ge=1, description="failed sign-ins per client address, and per user, before a 429"
     )
     cors_origins: str = Field("", description="comma-separated origins allowed to read the API")
     live_websocket: bool = Field(

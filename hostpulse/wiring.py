@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from hostpulse.accounts import NO_THROTTLE, Accounts
 from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.adapters.aws.queue import (
     S3Archive,
@@ -24,6 +25,7 @@ from hostpulse.adapters.aws.worker import SqsMessageSource
 from hostpulse.adapters.checkpoint import CheckpointMismatch, FileCheckpoint
 from hostpulse.adapters.notify import LogChannel, SlackChannel, SnsChannel, WebhookChannel
 from hostpulse.adapters.postgres import migrate as migrations
+from hostpulse.adapters.postgres.accounts import PgAccountStore
 from hostpulse.adapters.postgres.agents import CachedAgentDirectory, PgAgentRepository
 from hostpulse.adapters.postgres.alerts import PgAlertStore
 from hostpulse.adapters.postgres.connector import PgConnector
@@ -226,6 +228,22 @@ def alert_service() -> AlertService:
 def alert_archive() -> S3Archive:
     settings = alert_settings()
     return archive(settings, settings.archive_bucket)
+
+
+@lru_cache(maxsize=1)
+def accounts() -> Accounts:
+    settings = api_settings()
+    redis = redis_client(settings.redis_url, settings.connect_timeout_seconds)
+    return Accounts(
+        PgAccountStore(_pg(settings)),
+        timedelta(hours=settings.session_hours),
+        RedisAuthThrottle(redis, settings.sign_in_failures_per_minute),
+    )
+
+
+def account_admin(database_url: str) -> Accounts:
+    """Users managed from the command line: no sign-ins, so nothing to throttle."""
+    return Accounts(PgAccountStore(pg_connector(database_url, 5.0)), timedelta(0), NO_THROTTLE)
 
 
 @lru_cache(maxsize=1)

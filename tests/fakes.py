@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from hostpulse.accounts import Role, Session, User
 from hostpulse.agents import AgentGrant
 from hostpulse.contract import Batch
 from hostpulse.pipeline_history import PipelineMinute
@@ -165,3 +166,53 @@ class MemoryPartitions:
 
     def watermarks(self) -> dict[str, datetime]:
         return dict(self.marks)
+
+
+@dataclass
+class MemoryAccountStore:
+    """hostpulse.accounts.AccountStore in memory, with the SQL store's rules: a user's
+    sessions end with it, expired sessions are not found."""
+
+    users_by_name: dict[str, User] = field(default_factory=dict)
+    sessions: dict[str, Session] = field(default_factory=dict)
+
+    def add_user(self, user: User) -> bool:
+        return self.users_by_name.setdefault(user.name, user) is user
+
+    def user(self, name: str) -> User | None:
+        return self.users_by_name.get(name)
+
+    def users(self) -> list[User]:
+        return sorted(self.users_by_name.values(), key=lambda u: u.name)
+
+    def update_user(self, name: str, password_hash: str | None, role: Role | None) -> bool:
+        user = self.users_by_name.get(name)
+        if user is None:
+            return False
+        self.users_by_name[name] = replace(
+            user, password_hash=password_hash or user.password_hash, role=role or user.role
+        )
+        return True
+
+    def remove_user(self, name: str) -> bool:
+        self.end_sessions_of(name)
+        return self.users_by_name.pop(name, None) is not None
+
+    def add_session(self, token_hash: str, session: Session) -> None:
+        self.sessions[token_hash] = session
+
+    def session(self, token_hash: str, now: datetime) -> Session | None:
+        session = self.sessions.get(token_hash)
+        if session is None or session.expires <= now:
+            return None
+        user = self.users_by_name[session.user]
+        return replace(session, role=user.role)
+
+    def end_session(self, token_hash: str) -> None:
+        self.sessions.pop(token_hash, None)
+
+    def end_sessions_of(self, name: str) -> int:
+        ended = [h for h, s in self.sessions.items() if s.user == name]
+        for token_hash in ended:
+            del self.sessions[token_hash]
+        return len(ended)

@@ -111,7 +111,9 @@ class CloudUnderTest:
             env.pop(inherited, None)
         return cls(state_dir, env)
 
-    def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, timeout: float = 600, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*HOSTPULSE, *args],
             check=False,
@@ -120,6 +122,7 @@ class CloudUnderTest:
             text=True,
             timeout=timeout,
             cwd=PROJECT_ROOT,
+            input=stdin,
         )
 
     def up(self) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from hostpulse.answers import PipelineAnswer
-from hostpulse.cli import agents, alerts, package, replay, simulate, terraform, worker
+from hostpulse.cli import agents, alerts, package, replay, simulate, terraform, users, worker
 from hostpulse.contract import json_schema
 from hostpulse.deploy.model import StackError
 from hostpulse.localcloud.errors import LocalCloudError
@@ -292,6 +292,7 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     commands.add_parser("deploy", help="deploy the stack description again (idempotent)")
     agents.add_parser(commands)
+    users.add_parser(commands)
     alerts.add_parser(commands)
     simulate.add_parser(commands)
     package.add_parser(commands)
@@ -312,6 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911, PLR0912 --
         settings = LocalCloudSettings()
         if args.command == "agents":
             return agents.run(args, settings)
+        if args.command == "users":
+            return users.run(args, settings)
         if args.command == "alerts":
             return alerts.run(args, settings)
         if args.command == "simulate":

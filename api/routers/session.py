@@ -1,0 +1,96 @@
+"""Sign-in for the dashboard: a session in an HttpOnly, SameSite=Strict cookie."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
+
+from api.dependencies import (
+    SESSION_COOKIE,
+    AccountsProvider,
+    Now,
+    require_role,
+    session_of,
+)
+from api.problems import refusals
+from hostpulse.accounts import MAX_PASSWORD, Role, Session, SignInThrottled
+
+router = APIRouter(tags=["session"])
+
+
+class SignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD)]
+
+
+class SessionAnswer(TypedDict):
+    user: str
+    role: Role
+    csrf: Annotated[str, Field(description="send it back as X-CSRF-Token with every write")]
+    expires_ms: int
+
+
+def answer(session: Session) -> SessionAnswer:
+    return {
+        "user": session.user,
+        "role": session.role,
+        "csrf": session.csrf,
+        "expires_ms": int(session.expires.timestamp() * 1000),
+    }
+
+
+@router.post(
+    "/api/v1/session",
+    summary="Sign in: sets the session cookie",
+    responses=refusals(401, 429),
+)
+def sign_in(
+    body: SignIn, request: Request, response: Response, accounts: AccountsProvider, now: Now
+) -> SessionAnswer:
+    source = request.client.host if request.client else ""
+    try:
+        signed = accounts().sign_in(body.user, body.password, now, source)
+    except SignInThrottled as throttled:
+        retry = str(math.ceil(throttled.retry_after_s))
+        raise HTTPException(429, str(throttled), headers={"Retry-After": retry}) from None
+    if signed is None:
+        raise HTTPException(401, "wrong user name or password")
+    response.set_cookie(
+        SESSION_COOKIE,
+        signed.token,
+        max_age=max(1, int((signed.session.expires - now).total_seconds())),
+        path="/",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return answer(signed.session)
+
+
+@router.get("/api/v1/session", summary="Who is signed in, until when", responses=refusals(401))
+def current(request: Request, accounts: AccountsProvider) -> SessionAnswer:
+    session = session_of(request, accounts)
+    if session is None:
+        raise HTTPException(401, "not signed in")
+    return answer(session)
+
+
+@router.delete(
+    "/api/v1/session",
+    status_code=204,
+    summary="Sign out: ends the session (needs X-CSRF-Token)",
+    responses=refusals(401, 403),
+)
+def sign_out(request: Request, accounts: AccountsProvider) -> Response:
+    require_role(request, accounts, Role.VIEWER)  # a live session, and its CSRF token
+    accounts().sign_out(request.cookies[SESSION_COOKIE])
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response

@@ -1,0 +1,27 @@
+"""SQL of the users and sessions tables (see migration 0011)."""
+
+ADD_USER = """
+INSERT INTO users (name, role, password_hash) VALUES (%s, %s, %s)
+ON CONFLICT (name) DO NOTHING
+"""
+USER = "SELECT name, role, password_hash FROM users WHERE name = %s"
+USERS = "SELECT name, role, password_hash FROM users ORDER BY name"
+UPDATE_USER = """
+UPDATE users SET password_hash = coalesce(%s, password_hash), role = coalesce(%s, role),
+    updated_at = now()
+WHERE name = %s
+"""
+REMOVE_USER = "DELETE FROM users WHERE name = %s"  # its sessions go with it (ON DELETE CASCADE)
+
+# Expired sessions are dropped whenever one is made: the table holds only live ones.
+ADD_SESSION = """
+WITH expired AS (DELETE FROM sessions WHERE expires_at <= now())
+INSERT INTO sessions (token_hash, user_name, csrf, expires_at) VALUES (%s, %s, %s, %s)
+"""
+SESSION = """
+SELECT u.name, u.role, s.csrf, s.expires_at
+FROM sessions s JOIN users u ON u.name = s.user_name
+WHERE s.token_hash = %s AND s.expires_at > %s
+"""
+END_SESSION = "DELETE FROM sessions WHERE token_hash = %s"
+END_SESSIONS_OF = "DELETE FROM sessions WHERE user_name = %s"

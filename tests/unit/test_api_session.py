@@ -1,0 +1,125 @@
+"""Sign-in through the API: the session cookie, what each role may do, CSRF on writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from api.app import create_app
+from api.dependencies import SESSION_COOKIE, get_accounts, get_alert_store
+from hostpulse.accounts import Accounts, Role
+from hostpulse.settings import ApiSettings
+from tests.fakes import MemoryAccountStore, MemoryAuthThrottle
+from tests.unit.test_api_admin import RULE, RuleStub
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def accounts() -> Accounts:
+    accounts = Accounts(MemoryAccountStore(), timedelta(hours=12), MemoryAuthThrottle(limit=3))
+    for name, role in (("vera", Role.VIEWER), ("otto", Role.OPERATOR)):
+        accounts.add_user(name, PASSWORD, role)
+    return accounts
+
+
+@pytest.fixture
+def client(accounts: Accounts) -> Iterator[TestClient]:
+    settings = ApiSettings(
+        database_url="postgresql://unused",
+        redis_url="redis://unused",
+        read_token=SecretStr("read-token-for-shared-links"),
+    )
+    app = create_app(settings)
+    app.dependency_overrides[get_accounts] = lambda: lambda: accounts
+    rules = RuleStub()
+    app.dependency_overrides[get_alert_store] = lambda: rules
+    with TestClient(app, base_url="https://hostpulse.test") as client:
+        yield client
+
+
+def sign_in(client: TestClient, user: str, password: str = PASSWORD) -> str:
+    """Signs in; the client keeps the cookie. Returns the CSRF token."""
+    answer = client.post("/api/v1/session", json={"user": user, "password": password})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["csrf"])
+
+
+def test_signing_in_sets_an_http_only_same_site_cookie_that_reads_data(
+    client: TestClient,
+) -> None:
+    assert client.get("/api/v1/alert-rules").status_code == 401
+
+    answer = client.post("/api/v1/session", json={"user": "vera", "password": PASSWORD})
+
+    assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    for attribute in ("HttpOnly", "SameSite=strict", "Secure", "Path=/", "Max-Age=43200"):
+        assert attribute in cookie
+    assert answer.json()["user"] == "vera" and answer.json()["role"] == "viewer"
+    assert client.get("/api/v1/alert-rules").status_code == 200
+    assert client.get("/api/v1/session").json()["user"] == "vera"
+
+
+def test_a_wrong_password_is_refused_and_repeated_failures_are_throttled(
+    client: TestClient,
+) -> None:
+    for _ in range(3):
+        wrong = client.post("/api/v1/session", json={"user": "vera", "password": "nope"})
+        assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+    throttled = client.post("/api/v1/session", json={"user": "vera", "password": PASSWORD})
+
+    assert throttled.status_code == 429 and throttled.headers["retry-after"] == "60"
+    assert client.get("/api/v1/session").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"user": "vera"}, {"user": "", "password": "x"}, {"user": "v", "password": "x" * 1025}],
+)
+def test_a_malformed_sign_in_is_a_422(client: TestClient, body: dict[str, str]) -> None:
+    assert client.post("/api/v1/session", json=body).status_code == 422
+
+
+def test_an_operator_changes_rules_only_with_the_csrf_token(client: TestClient) -> None:
+    csrf = sign_in(client, "otto")
+
+    assert client.put("/api/v1/alert-rules/Hot", json=RULE).status_code == 403
+    wrong = {"X-CSRF-Token": csrf + "x"}
+    assert client.put("/api/v1/alert-rules/Hot", json=RULE, headers=wrong).status_code == 403
+    right = {"X-CSRF-Token": csrf}
+    assert client.put("/api/v1/alert-rules/Hot", json=RULE, headers=right).status_code == 201
+    assert client.delete("/api/v1/alert-rules/Hot", headers=right).status_code == 204
+
+
+def test_a_viewer_may_not_change_rules(client: TestClient) -> None:
+    csrf = sign_in(client, "vera")
+
+    refused = client.put("/api/v1/alert-rules/Hot", json=RULE, headers={"X-CSRF-Token": csrf})
+
+    assert refused.status_code == 403 and "viewer" in refused.json()["detail"]
+
+
+def test_signing_out_ends_the_session_on_the_server(client: TestClient, accounts: Accounts) -> None:
+    csrf = sign_in(client, "vera")
+    token = client.cookies[SESSION_COOKIE]
+
+    assert client.delete("/api/v1/session").status_code == 403, "a write: needs its CSRF token"
+    out = client.delete("/api/v1/session", headers={"X-CSRF-Token": csrf})
+
+    assert out.status_code == 204 and f'{SESSION_COOKIE}=""' in out.headers["set-cookie"]
+    client.cookies.set(SESSION_COOKIE, token)  # the old cookie, kept by someone
+    assert client.get("/api/v1/alert-rules").status_code == 401
+    assert client.get("/api/v1/session").status_code == 401
+
+
+def test_a_cookie_of_no_session_reads_nothing(client: TestClient) -> None:
+    client.cookies.set(SESSION_COOKIE, "made-up")
+
+    assert client.get("/api/v1/alert-rules").status_code == 401
+    assert client.put("/api/v1/alert-rules/Hot", json=RULE).status_code == 401
