@@ -50,6 +50,9 @@ def get_now() -> datetime:
     return datetime.now(UTC)
 
 
+Now = Annotated[datetime, Depends(get_now)]
+
+
 def get_settings(connection: HTTPConnection) -> ApiSettings:
     settings: ApiSettings = connection.app.state.settings  # set by create_app
     return settings
@@ -77,14 +80,16 @@ def get_accounts() -> Callable[[], Accounts]:
 AccountsProvider = Annotated[Callable[[], Accounts], Depends(get_accounts)]
 
 
-def session_of(connection: HTTPConnection, accounts: Callable[[], Accounts]) -> Session | None:
+def session_of(
+    connection: HTTPConnection, accounts: Callable[[], Accounts], now: datetime
+) -> Session | None:
     """The signed-in user's live session, from the session cookie, if any."""
     token = connection.cookies.get(SESSION_COOKIE, "")
-    return accounts().session(token, datetime.now(UTC)) if token else None
+    return accounts().session(token, now) if token else None
 
 
 def require_reader(
-    connection: HTTPConnection, settings: Settings, accounts: AccountsProvider
+    connection: HTTPConnection, settings: Settings, accounts: AccountsProvider, now: Now
 ) -> None:
     """The optional read token: ``Authorization: Bearer`` or, for browsers' WebSockets and
     shared links, ``?token=``; or a signed-in user of any role."""
@@ -94,7 +99,7 @@ def require_reader(
     expected = settings.read_token.get_secret_value()
     if hmac.compare_digest(supplied.encode(), expected.encode()):
         return
-    if not supplied and session_of(connection, accounts) is not None:
+    if not supplied and session_of(connection, accounts, now) is not None:
         return
     reason = "a read token or a sign-in is required" if not supplied else "the read token is wrong"
     if isinstance(connection, WebSocket):
@@ -103,14 +108,14 @@ def require_reader(
 
 
 def require_admin(
-    connection: HTTPConnection, settings: Settings, accounts: AccountsProvider
+    connection: HTTPConnection, settings: Settings, accounts: AccountsProvider, now: Now
 ) -> None:
     """The admin token, from the Authorization header only: never from a URL, where it would
     end up in logs, browser history and shared links. Or a user signed in as an operator or
     admin, whose writes carry the session's CSRF token in ``X-CSRF-Token``."""
     supplied = bearer(connection)
     if not supplied and connection.cookies.get(SESSION_COOKIE):
-        require_role(connection, accounts, Role.OPERATOR)
+        require_role(connection, accounts, Role.OPERATOR, now)
         return
     if settings.admin_token is None:
         raise HTTPException(
@@ -130,12 +135,12 @@ def require_admin(
 
 
 def require_role(
-    connection: HTTPConnection, accounts: Callable[[], Accounts], needed: Role
+    connection: HTTPConnection, accounts: Callable[[], Accounts], needed: Role, now: datetime
 ) -> Session:
     """A live session whose role allows ``needed``; for a write, with its CSRF token."""
-    session = session_of(connection, accounts)
+    session = session_of(connection, accounts, now)
     if session is None:
-        raise HTTPException(401, "the sign-in has ended: sign in again")
+        raise HTTPException(401, "not signed in, or the sign-in has ended: sign in again")
     if not session.role.allows(needed):
         raise HTTPException(403, f"user {session.user!r} is a {session.role}, not an {needed}")
     if connection.scope.get("method", "GET") not in SAFE_METHODS:
@@ -146,7 +151,6 @@ def require_role(
 
 
 Queries = Annotated[QueryService, Depends(get_query_service)]
-Now = Annotated[datetime, Depends(get_now)]
 Hub = Annotated[LiveHub, Depends(get_live_hub)]
 AlertRules = Annotated[RuleStore, Depends(get_alert_store)]
 Probes = Annotated[list[Probe], Depends(get_probes)]

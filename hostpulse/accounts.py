@@ -16,10 +16,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from hostpulse.agents import token_hash
 from hostpulse.contract import SAFE_TEXT
+from hostpulse.dashboard_settings import DashboardSettings, stored_settings
 from hostpulse.ingest.ports import AuthThrottle
 
 
@@ -31,9 +32,10 @@ class Role(StrEnum):
     ADMIN = "admin"  # what the admin token allows
 
     def allows(self, needed: Role) -> bool:
-        order = (Role.VIEWER, Role.OPERATOR, Role.ADMIN)
-        return order.index(self) >= order.index(needed)
+        return _RANKS[self] >= _RANKS[needed]
 
+
+_RANKS = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
 
 # scrypt with N = 2^15, r = 8, p = 3: one of OWASP's minimum settings (equal to 2^17, 8, 1),
 # 32 MiB of memory at a time, about 0.3 s per check here.
@@ -134,6 +136,12 @@ class AccountStore(Protocol):
 
     def end_sessions_of(self, name: str) -> int: ...
 
+    def dashboard_settings(self, name: str) -> dict[str, Any] | None:
+        """What the user saved, as saved; None when nothing was."""
+
+    def save_dashboard_settings(self, name: str, settings: dict[str, Any]) -> bool:
+        """False when there is no such user."""
+
 
 # A password checked against this when the user does not exist: a sign-in takes as long for
 # an unknown name as for a wrong password, so names cannot be told apart by timing.
@@ -218,3 +226,10 @@ class Accounts:
 
     def sign_out(self, token: str) -> None:
         self.store.end_session(token_hash(token))
+
+    def dashboard_settings(self, name: str) -> DashboardSettings:
+        return stored_settings(self.store.dashboard_settings(name))
+
+    def save_dashboard_settings(self, name: str, settings: DashboardSettings) -> None:
+        if not self.store.save_dashboard_settings(name, settings.model_dump(mode="json")):
+            raise AccountError(f"no user {name!r}")

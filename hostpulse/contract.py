@@ -38,6 +38,7 @@ NonNegative = Annotated[float, Field(ge=0, le=VALUE_MAX)]
 Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
 SmallCount = Annotated[int, Field(ge=0, le=INT32_MAX)]
 AgentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+HostName = Annotated[str, Field(min_length=1, max_length=253, pattern=HOSTNAME)]
 
 
 class WireModel(BaseModel):
@@ -156,7 +157,7 @@ class Sample(WireModel):
 
 
 class HostFacts(WireModel):
-    hostname: Annotated[str, Field(min_length=1, max_length=253, pattern=HOSTNAME)]
+    hostname: HostName
     os: Label = ""
     platform: Label = ""
     cpu_count: SmallCount | None = None

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from hostpulse.accounts import Role, Session, User
 from hostpulse.agents import AgentGrant
@@ -175,6 +176,7 @@ class MemoryAccountStore:
 
     users_by_name: dict[str, User] = field(default_factory=dict)
     sessions: dict[str, Session] = field(default_factory=dict)
+    settings_by_name: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add_user(self, user: User) -> bool:
         return self.users_by_name.setdefault(user.name, user) is user
@@ -196,6 +198,7 @@ class MemoryAccountStore:
 
     def remove_user(self, name: str) -> bool:
         self.end_sessions_of(name)
+        self.settings_by_name.pop(name, None)
         return self.users_by_name.pop(name, None) is not None
 
     def add_session(self, token_hash: str, session: Session) -> None:
@@ -216,3 +219,12 @@ class MemoryAccountStore:
         for token_hash in ended:
             del self.sessions[token_hash]
         return len(ended)
+
+    def dashboard_settings(self, name: str) -> dict[str, Any] | None:
+        return self.settings_by_name.get(name)
+
+    def save_dashboard_settings(self, name: str, settings: dict[str, Any]) -> bool:
+        if name not in self.users_by_name:
+            return False
+        self.settings_by_name[name] = settings
+        return True

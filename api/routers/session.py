@@ -17,7 +17,8 @@ from api.dependencies import (
     session_of,
 )
 from api.problems import refusals
-from hostpulse.accounts import MAX_PASSWORD, Role, Session, SignInThrottled
+from hostpulse.accounts import MAX_PASSWORD, AccountError, Role, Session, SignInThrottled
+from hostpulse.dashboard_settings import DashboardSettings
 
 router = APIRouter(tags=["session"])
 
@@ -75,8 +76,8 @@ def sign_in(
 
 
 @router.get("/api/v1/session", summary="Who is signed in, until when", responses=refusals(401))
-def current(request: Request, accounts: AccountsProvider) -> SessionAnswer:
-    session = session_of(request, accounts)
+def current(request: Request, accounts: AccountsProvider, now: Now) -> SessionAnswer:
+    session = session_of(request, accounts, now)
     if session is None:
         raise HTTPException(401, "not signed in")
     return answer(session)
@@ -88,9 +89,35 @@ def current(request: Request, accounts: AccountsProvider) -> SessionAnswer:
     summary="Sign out: ends the session (needs X-CSRF-Token)",
     responses=refusals(401, 403),
 )
-def sign_out(request: Request, accounts: AccountsProvider) -> Response:
-    require_role(request, accounts, Role.VIEWER)  # a live session, and its CSRF token
+def sign_out(request: Request, accounts: AccountsProvider, now: Now) -> Response:
+    require_role(request, accounts, Role.VIEWER, now)  # a live session, and its CSRF token
     accounts().sign_out(request.cookies[SESSION_COOKIE])
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
+
+
+@router.get(
+    "/api/v1/session/settings",
+    summary="The signed-in user's dashboard settings (defaults until saved)",
+    responses=refusals(401),
+)
+def dashboard_settings(request: Request, accounts: AccountsProvider, now: Now) -> DashboardSettings:
+    session = require_role(request, accounts, Role.VIEWER, now)
+    return accounts().dashboard_settings(session.user)
+
+
+@router.put(
+    "/api/v1/session/settings",
+    summary="Save the signed-in user's dashboard settings (needs X-CSRF-Token)",
+    responses=refusals(401, 403),
+)
+def save_dashboard_settings(
+    body: DashboardSettings, request: Request, accounts: AccountsProvider, now: Now
+) -> DashboardSettings:
+    session = require_role(request, accounts, Role.VIEWER, now)  # with its CSRF token
+    try:
+        accounts().save_dashboard_settings(session.user, body)
+    except AccountError:  # removed since the session was read: its sessions are gone too
+        raise HTTPException(401, "the sign-in has ended: sign in again") from None
+    return body

@@ -32,9 +32,10 @@ function originOf(base) {
 }
 
 export class ApiError extends Error {
-  constructor(message, status) {
+  constructor(message, status, detail = message) {
     super(message);
     this.status = status; // 0 when nothing answered
+    this.detail = detail; // the API's own words
   }
   get backendDown() {
     return this.status === 0 || this.status >= 500;
@@ -52,12 +53,27 @@ export function apiUrl(path, query = {}) {
   return url;
 }
 
-export async function getJson(path, query = {}, timeoutMs = 10000) {
-  const headers = config.token ? { Authorization: `Bearer ${config.token}` } : {};
+export function getJson(path, query = {}, timeoutMs = 10000) {
+  return request("GET", path, { query, timeoutMs });
+}
+
+// A write: JSON in, JSON (or nothing, for a 204) out. A signed-in user's writes carry the
+// session's CSRF token; the cookie alone never authorises one.
+export function sendJson(method, path, body, csrf = "") {
+  const headers = csrf ? { "X-CSRF-Token": csrf } : {};
+  return request(method, path, { body, headers });
+}
+
+async function request(method, path, { query = {}, body, headers = {}, timeoutMs = 10000 }) {
+  const sent = { ...headers };
+  if (config.token) sent.Authorization = `Bearer ${config.token}`;
+  if (body !== undefined) sent["Content-Type"] = "application/json";
   let response;
   try {
     response = await fetch(apiUrl(path, query), {
-      headers,
+      method,
+      headers: sent,
+      body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
       cache: "no-store",
     });
@@ -67,14 +83,16 @@ export async function getJson(path, query = {}, timeoutMs = 10000) {
   if (!response.ok) {
     let detail = response.statusText;
     try {
-      const body = await response.json();
-      detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail ?? body);
+      const answer = await response.json();
+      detail = typeof answer.detail === "string"
+        ? answer.detail
+        : JSON.stringify(answer.detail ?? answer);
     } catch {
       // not JSON: keep the status text
     }
-    throw new ApiError(`${response.status}: ${detail}`, response.status);
+    throw new ApiError(`${response.status}: ${detail}`, response.status, detail);
   }
-  return response.json();
+  return response.status === 204 ? null : response.json();
 }
 
 export function liveSocketUrl(hosts) {

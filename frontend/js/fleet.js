@@ -1,7 +1,8 @@
 // The fleet: every host at a glance, sortable, filtered by name, live to the second.
+import { settings } from "./account.js";
 import { alertList, activeAlerts } from "./alerts.js";
 import { getJson } from "./api.js";
-import { el, stateMessage, usageBar } from "./dom.js";
+import { el, pageTimers, stateMessage, usageBar } from "./dom.js";
 import { age, percent, number } from "./format.js";
 import { LiveFeed } from "./live.js";
 import { SortableTable } from "./table.js";
@@ -32,6 +33,14 @@ export function fleetView(app) {
     "aria-label": "Filter hosts by name", id: "filter",
   });
   const summary = el("span", { class: "summary", id: "fleet-summary" });
+  // Hosts the user's settings leave out: counted, and one click away.
+  const hidden = new Set(settings().hidden_hosts);
+  let showHidden = false;
+  const hiddenToggle = el("button", { type: "button", class: "link", id: "show-hidden",
+    hidden: true, onclick: () => {
+      showHidden = !showHidden;
+      render();
+    } });
   const table = new SortableTable([
     { key: "status", label: "Status", value: (h) => STATUS_ORDER[h.status],
       render: (h) => [el("span", { class: `dot ${h.status}` }), h.status] },
@@ -59,12 +68,12 @@ export function fleetView(app) {
   const body = el("div", {}, stateMessage("Loading hosts…", "loading"));
   const banner = el("div", { id: "alert-banner" });
   const root = el("div", {},
-    el("div", { class: "toolbar" }, el("h1", {}, "Fleet"), filter, summary), banner, body);
+    el("div", { class: "toolbar" }, el("h1", {}, "Fleet"), filter, summary, hiddenToggle), banner, body);
 
   let hosts = [];
   let alerts = [];
   const firingOn = (host) => alerts.filter((a) => a.host === host && a.state === "firing").length;
-  let timer = null;
+  const timers = pageTimers();
   let feed = null;
   let dirty = false;
 
@@ -72,15 +81,25 @@ export function fleetView(app) {
     dirty = false;
     performance.mark("hostpulse:fleet-update:start");
     const needle = filter.value.trim().toLowerCase();
-    const shown = hosts.filter((h) => h.host.toLowerCase().includes(needle));
+    const hiddenCount = hosts.filter((h) => hidden.has(h.host)).length;
+    const listed = showHidden ? hosts : hosts.filter((h) => !hidden.has(h.host));
+    const shown = listed.filter((h) => h.host.toLowerCase().includes(needle));
     const counts = { live: 0, stale: 0, down: 0 };
     for (const h of hosts) counts[h.status] += 1;
     summary.textContent = `${hosts.length} hosts · ${counts.live} live · ${counts.stale} stale · `
       + `${counts.down} down`;
+    hiddenToggle.hidden = hiddenCount === 0;
+    hiddenToggle.textContent = showHidden
+      ? `leave out the ${hiddenCount} hidden`
+      : `${hiddenCount} hidden by your settings · show`;
     if (!hosts.length) {
       body.replaceChildren(stateMessage(
         "No hosts yet. Start an agent on a host (hostpulse-agent run) and it appears here.",
         "empty"));
+      return;
+    }
+    if (!listed.length) {
+      body.replaceChildren(stateMessage("Your settings hide every host.", "empty"));
       return;
     }
     if (!shown.length) {
@@ -104,7 +123,7 @@ export function fleetView(app) {
     } catch (error) {
       app.backendError(error);
     }
-    timer = setTimeout(refresh, REFRESH_MS);
+    timers.later(refresh, REFRESH_MS);
   }
 
   filter.addEventListener("input", () => {
@@ -135,7 +154,7 @@ export function fleetView(app) {
       }).start();
     },
     stop() {
-      clearTimeout(timer);
+      timers.stop();
       feed?.stop();
     },
   };

@@ -1,5 +1,6 @@
 // One host in depth: charts for the chosen range (live from the hot tier, history from the
 // tier the API picks), disks, and the top processes.
+import { settings } from "./account.js";
 import { alertList, alertMarkers, activeAlerts } from "./alerts.js";
 import { getJson } from "./api.js";
 import { LiveFrame, TimeChart, frameFromSeries } from "./charts.js";
@@ -21,7 +22,7 @@ const MAX_POINTS = 400; // about a chart's width in pixels: more points draw not
 const PROCESS_REFRESH_MS = 5000;
 
 const suffix = (name) => name.split(":").slice(1).join(":");
-const CHARTS = [
+export const CHARTS = [
   { id: "cpu", title: "CPU", format: (v) => `${v.toFixed(0)} %`, min: 0, max: 100,
     patterns: ["cpu.percent", "cpu.user", "cpu.system", "cpu.iowait", "cpu.steal"],
     label: (n) => (n === "cpu.percent" ? "total" : n.slice(4)) },
@@ -66,9 +67,12 @@ function toLocalInput(ms) {
 
 export function hostView(app, host) {
   const params = new URLSearchParams(location.search);
-  const rangeId = RANGES.some((r) => r.id === params.get("range")) ? params.get("range") : "live";
+  // The range in the link, else the one the user chose to open with.
+  const asked = params.get("range") ?? settings().default_range;
+  const rangeId = RANGES.some((r) => r.id === asked) ? asked : "live";
   const range = RANGES.find((r) => r.id === rangeId);
-  const charts = CHARTS.map((definition) => new TimeChart(definition));
+  const shown = settings().charts.map((id) => CHARTS.find((c) => c.id === id)).filter(Boolean);
+  const charts = shown.map((definition) => new TimeChart(definition));
   const processes = processTable();
   const tierLabel = el("span", { class: "summary", id: "tier", "aria-live": "polite" });
   const facts = el("div", { class: "facts", id: "facts" });
@@ -242,8 +246,12 @@ export function hostView(app, host) {
   }
 
   async function loadHistory() {
+    if (!shown.length) {
+      chartState.replaceChildren(stateMessage("No charts chosen: pick some in Settings.", "empty"));
+      return;
+    }
     const [from, to] = bounds();
-    const metric = CHARTS.flatMap((c) => c.patterns);
+    const metric = shown.flatMap((c) => c.patterns);
     try {
       const answer = await getJson("api/v1/series",
         { host, metric, from: String(from), to: String(to), max_points: MAX_POINTS }, 30000);

@@ -1,17 +1,24 @@
 // The dashboard's shell: configuration, theme, the page in the URL, and the states that every
 // page shares (backend down, live connection).
+import {
+  account, loadAccount, sessionEnded, signedIn, signInPossible, signOut,
+} from "./account.js";
 import { config, loadConfig } from "./api.js";
 import { el } from "./dom.js";
 import { fleetView } from "./fleet.js";
 import { hostView } from "./host.js";
 import { pipelineView } from "./pipeline.js";
+import { settingsView } from "./settings.js";
+import { signInView } from "./signin.js";
 
 const view = document.getElementById("view");
 const banner = document.getElementById("banner");
 const badge = document.getElementById("connection");
 const crumbs = document.getElementById("crumbs");
 const pipelineLink = document.getElementById("pipeline-link");
+const accountBox = document.getElementById("account");
 let current = null;
+let signInNotice = "";
 
 const BADGE_TEXT = {
   live: "live",
@@ -53,9 +60,12 @@ const app = {
       banner.textContent = `The hostpulse API at ${where} is not answering (${error.message}). `
         + "Retrying every few seconds; this page recovers by itself.";
       app.connection("down");
+    } else if (error.status === 401 && signInPossible()) {
+      banner.hidden = true;
+      app.needSignIn(signedIn() ? "Your sign-in has ended: sign in again." : "");
     } else if (error.status === 401) {
-      banner.textContent = "This API needs a read token: open the dashboard with ?token=… "
-        + "or put it in config.json.";
+      banner.textContent = "The API refused this dashboard's read token: check ?token=… "
+        + "or config.json.";
     } else {
       banner.textContent = `The API refused a request: ${error.message}`;
     }
@@ -64,7 +74,50 @@ const app = {
     badge.dataset.state = state;
     badge.textContent = BADGE_TEXT[state] ?? "";
   },
+  // A page the API will not show without a sign-in: the sign-in page takes its place, after
+  // the page's own request handling is done, and the address stays for once signed in.
+  needSignIn(notice) {
+    if (signedIn()) sessionEnded();
+    renderAccount();
+    setTimeout(() => {
+      if (current?.title !== "Sign in") show(signInView(app, notice), "Sign in");
+    }, 0);
+  },
+  signedIn() {
+    renderAccount();
+    if (new URLSearchParams(location.search).get("page") === "sign-in") app.go({});
+    else route();
+  },
 };
+
+function navLink(id, page, text) {
+  return el("a", { class: "navlink", id, href: `?${new URLSearchParams({ ...keptParams(), page })}`,
+    onclick: (event) => {
+      event.preventDefault();
+      app.go({ page });
+    } }, text);
+}
+
+function renderAccount() {
+  if (signedIn()) {
+    accountBox.replaceChildren(
+      navLink("settings-link", "settings", "Settings"),
+      el("span", { class: "who", id: "who", title: `Signed in as ${account.user} (${account.role})` },
+        account.user),
+      el("button", { type: "button", id: "sign-out", onclick: async () => {
+        try {
+          await signOut();
+        } catch {
+          // ended here all the same; the server's copy expires on its own
+        }
+        renderAccount();
+        signInNotice = "Signed out.";
+        app.go({ page: "sign-in" });
+      } }, "Sign out"));
+  } else {
+    accountBox.replaceChildren(signInPossible() ? navLink("sign-in-link", "sign-in", "Sign in") : "");
+  }
+}
 
 // What a link keeps when it moves between pages: where the API is.
 function keptParams() {
@@ -72,22 +125,33 @@ function keptParams() {
   return params.get("api") ? { api: params.get("api") } : {};
 }
 
+const PAGES = {
+  pipeline: { view: pipelineView, where: "Pipeline" },
+  settings: { view: settingsView, where: "Settings" },
+  "sign-in": { view: (app) => signInView(app, signInNotice), where: "Sign in" },
+};
+
 function route() {
-  current?.stop();
   const params = new URLSearchParams(location.search);
   const host = params.get("host");
-  const page = params.get("page");
-  if (host) current = hostView(app, host);
-  else if (page === "pipeline") current = pipelineView(app);
-  else current = fleetView(app);
-  const where = host ?? (page === "pipeline" ? "Pipeline" : null);
+  const page = PAGES[params.get("page")];
+  if (host) show(hostView(app, host), host);
+  else if (page) show(page.view(app), page.where);
+  else show(fleetView(app), null);
+  signInNotice = "";
+  pipelineLink.setAttribute("aria-current", params.get("page") === "pipeline" && !host
+    ? "page" : "false");
+}
+
+function show(next, where) {
+  current?.stop();
+  current = next;
   crumbs.replaceChildren(...(where
     ? [el("a", { href: `?${new URLSearchParams(keptParams())}`, onclick: (event) => {
         event.preventDefault();
         app.go({});
       } }, "Fleet"), " / ", where]
     : []));
-  pipelineLink.setAttribute("aria-current", page === "pipeline" && !host ? "page" : "false");
   document.title = `${current.title} · hostpulse`;
   view.replaceChildren(current.element);
   view.setAttribute("aria-busy", "false");
@@ -122,4 +186,6 @@ window.addEventListener("popstate", route);
 
 applyTheme(localStorage.getItem("hostpulse-theme") ?? "auto");
 await loadConfig();
+await loadAccount();
+renderAccount();
 route();

@@ -6,7 +6,8 @@ from __future__ import annotations
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,25 +58,36 @@ class Fleet:
                 self.send(host, host.batch(stamps[start : start + 12]))
 
 
-@pytest.fixture(scope="session")
-def api_server(
-    local_cloud: CloudUnderTest, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def dashboard_api(
+    cloud: CloudUnderTest, state: Path, extra: Mapping[str, str] | None = None
 ) -> Iterator[ApiServer]:
-    paths = StatePaths(tmp_path_factory.mktemp("dashboard-api"))
+    """An API server of the dashboard's own on the local cloud's stores; ``extra``: more of
+    its settings (HOSTPULSE_…)."""
+    paths = StatePaths(state)
     paths.create()
     server = ApiServer(paths, free_port())
     server.configure(
-        local_cloud.endpoints["database_url"],
-        local_cloud.endpoints["redis_url"],
+        cloud.endpoints["database_url"],
+        cloud.endpoints["redis_url"],
         cors_origins="",
         admin_token=secrets.token_urlsafe(24),
         pipeline={},  # the pipeline view watches no queue here
     )
+    server.environment.update(extra or {})
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def api_server(
+    local_cloud: CloudUnderTest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    with dashboard_api(local_cloud, tmp_path_factory.mktemp("dashboard-api")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

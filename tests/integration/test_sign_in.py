@@ -8,6 +8,7 @@ import time
 import pytest
 import requests
 
+from hostpulse import wiring
 from tests.support import CloudUnderTest
 
 pytestmark = pytest.mark.localcloud
@@ -75,3 +76,23 @@ def test_failed_sign_ins_are_throttled_per_user(local_cloud: CloudUnderTest) -> 
         headers={"X-Forwarded-For": "198.51.100.99"},
     )
     assert refused.status_code == 429, "the right password too, until the minute is over"
+
+
+def test_dashboard_settings_are_kept_in_postgresql_and_go_with_their_user(
+    local_cloud: CloudUnderTest,
+) -> None:
+    api = local_cloud.endpoints["local_api_url"]
+    name = f"sara-{time.time_ns() % 10**8}"
+    assert add_user(local_cloud, name, "viewer") == ""
+    chosen = {"default_range": "7d", "charts": ["net", "cpu"], "hidden_hosts": ["db-01"]}
+
+    browser = sign_in(api, name)
+    assert browser.put(f"{api}/api/v1/session/settings", json=chosen).status_code == 200
+    again = sign_in(api, name)  # another browser, another session
+    assert again.get(f"{api}/api/v1/session/settings").json() == chosen
+    store = wiring.account_admin(local_cloud.endpoints["database_url"]).store
+    assert store.dashboard_settings(name) == chosen
+
+    assert local_cloud.cli("users", "remove", name).returncode == 0
+    assert store.dashboard_settings(name) is None
+    assert store.save_dashboard_settings(name, chosen) is False, "no row for a removed user"

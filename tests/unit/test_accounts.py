@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hostpulse.accounts import (
+    NO_THROTTLE,
     AccountError,
     Accounts,
     Role,
@@ -15,6 +16,7 @@ from hostpulse.accounts import (
     verify_password,
 )
 from hostpulse.agents import token_hash
+from hostpulse.dashboard_settings import DashboardSettings
 from tests.fakes import MemoryAccountStore, MemoryAuthThrottle
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
@@ -126,3 +128,14 @@ def test_a_new_password_a_new_role_or_removal_ends_the_users_sessions(
 def test_roles_are_ordered() -> None:
     assert Role.ADMIN.allows(Role.OPERATOR) and Role.OPERATOR.allows(Role.VIEWER)
     assert not Role.VIEWER.allows(Role.OPERATOR) and not Role.OPERATOR.allows(Role.ADMIN)
+
+
+def test_stored_settings_a_later_version_cannot_read_fall_back_to_the_defaults() -> None:
+    store = MemoryAccountStore()
+    accounts = Accounts(store, timedelta(hours=1), NO_THROTTLE)
+    accounts.add_user("vera", PASSWORD, Role.VIEWER)
+    store.settings_by_name["vera"] = {"default_range": "7d", "charts": ["gpu"]}
+
+    assert accounts.dashboard_settings("vera") == DashboardSettings()
+    store.settings_by_name["vera"] = {"default_range": "7d"}
+    assert accounts.dashboard_settings("vera").default_range == "7d"

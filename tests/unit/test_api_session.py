@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.app import create_app
-from api.dependencies import SESSION_COOKIE, get_accounts, get_alert_store
+from api.dependencies import SESSION_COOKIE, get_accounts, get_alert_store, get_now
 from hostpulse.accounts import Accounts, Role
 from hostpulse.settings import ApiSettings
 from tests.fakes import MemoryAccountStore, MemoryAuthThrottle
@@ -28,7 +28,13 @@ def accounts() -> Accounts:
 
 
 @pytest.fixture
-def client(accounts: Accounts) -> Iterator[TestClient]:
+def clock() -> list[datetime]:
+    """The API's clock, which a test moves."""
+    return [datetime(2026, 11, 23, 6, 0, tzinfo=UTC)]
+
+
+@pytest.fixture
+def client(accounts: Accounts, clock: list[datetime]) -> Iterator[TestClient]:
     settings = ApiSettings(
         database_url="postgresql://unused",
         redis_url="redis://unused",
@@ -38,6 +44,7 @@ def client(accounts: Accounts) -> Iterator[TestClient]:
     app.dependency_overrides[get_accounts] = lambda: lambda: accounts
     rules = RuleStub()
     app.dependency_overrides[get_alert_store] = lambda: rules
+    app.dependency_overrides[get_now] = lambda: clock[0]
     with TestClient(app, base_url="https://hostpulse.test") as client:
         yield client
 
@@ -123,3 +130,85 @@ def test_a_cookie_of_no_session_reads_nothing(client: TestClient) -> None:
 
     assert client.get("/api/v1/alert-rules").status_code == 401
     assert client.put("/api/v1/alert-rules/Hot", json=RULE).status_code == 401
+
+
+def test_a_session_ends_when_it_expires(client: TestClient, clock: list[datetime]) -> None:
+    sign_in(client, "vera")
+    clock[0] += timedelta(hours=12) - timedelta(seconds=1)
+    assert client.get("/api/v1/alert-rules").status_code == 200
+
+    clock[0] += timedelta(seconds=1)
+
+    assert client.get("/api/v1/alert-rules").status_code == 401
+    assert client.get("/api/v1/session").status_code == 401
+
+
+SETTINGS = {
+    "default_range": "24h",
+    "charts": ["memory", "cpu"],
+    "hidden_hosts": ["db-01", "build.example.org"],
+}
+
+
+def test_dashboard_settings_are_the_defaults_until_saved_and_then_what_was_saved(
+    client: TestClient,
+) -> None:
+    csrf = sign_in(client, "vera")
+    defaults = client.get("/api/v1/session/settings").json()
+    assert defaults == {
+        "default_range": "live",
+        "charts": ["cpu", "cores", "memory", "load", "diskio", "net"],
+        "hidden_hosts": [],
+    }
+
+    saved = client.put("/api/v1/session/settings", json=SETTINGS, headers={"X-CSRF-Token": csrf})
+
+    assert saved.status_code == 200 and saved.json() == SETTINGS
+    assert client.get("/api/v1/session/settings").json() == SETTINGS
+    sign_in(client, "otto")
+    assert client.get("/api/v1/session/settings").json() == defaults, "settings are per user"
+
+
+def test_saving_dashboard_settings_needs_the_csrf_token_and_a_sign_in(client: TestClient) -> None:
+    sign_in(client, "vera")
+    assert client.put("/api/v1/session/settings", json=SETTINGS).status_code == 403
+    client.cookies.clear()
+    bearer = {"Authorization": "Bearer read-token-for-shared-links"}
+
+    assert client.get("/api/v1/session/settings", headers=bearer).status_code == 401
+    assert client.put("/api/v1/session/settings", json=SETTINGS, headers=bearer).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"default_range": "custom"},
+        {"charts": ["cpu", "cpu"]},
+        {"charts": ["gpu"]},
+        {"hidden_hosts": ["a", "a"]},
+        {"hidden_hosts": ["<script>"]},
+        {"hidden_hosts": [f"h{i}" for i in range(1001)]},
+        {"theme": "dark"},
+    ],
+)
+def test_settings_the_dashboard_could_not_show_are_refused_and_nothing_is_saved(
+    client: TestClient, change: dict[str, object]
+) -> None:
+    csrf = {"X-CSRF-Token": sign_in(client, "vera")}
+    client.put("/api/v1/session/settings", json=SETTINGS, headers=csrf)
+
+    refused = client.put("/api/v1/session/settings", json={**SETTINGS, **change}, headers=csrf)
+
+    assert refused.status_code == 422
+    assert client.get("/api/v1/session/settings").json() == SETTINGS
+
+
+def test_settings_go_with_their_user(client: TestClient, accounts: Accounts) -> None:
+    csrf = {"X-CSRF-Token": sign_in(client, "vera")}
+    client.put("/api/v1/session/settings", json=SETTINGS, headers=csrf)
+
+    accounts.remove_user("vera")
+    accounts.add_user("vera", PASSWORD, Role.VIEWER)
+    sign_in(client, "vera")
+
+    assert client.get("/api/v1/session/settings").json()["hidden_hosts"] == []

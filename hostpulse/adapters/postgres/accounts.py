@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
+
+from psycopg2.extras import Json
 
 from hostpulse.accounts import Role, Session, User
 from hostpulse.adapters.postgres import accounts_sql as sql
@@ -57,3 +60,14 @@ class PgAccountStore:
         with self.connector.transaction() as cur:
             cur.execute(sql.END_SESSIONS_OF, (name,))
             return int(cur.rowcount)
+
+    def dashboard_settings(self, name: str) -> dict[str, Any] | None:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.DASHBOARD_SETTINGS, (name,))
+            row = cur.fetchone()
+        return None if row is None else dict(row[0])
+
+    def save_dashboard_settings(self, name: str, settings: dict[str, Any]) -> bool:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.SAVE_DASHBOARD_SETTINGS, (Json(settings), name))
+            return bool(cur.rowcount)

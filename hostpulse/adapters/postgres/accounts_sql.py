@@ -25,3 +25,11 @@ WHERE s.token_hash = %s AND s.expires_at > %s
 """
 END_SESSION = "DELETE FROM sessions WHERE token_hash = %s"
 END_SESSIONS_OF = "DELETE FROM sessions WHERE user_name = %s"
+
+DASHBOARD_SETTINGS = "SELECT settings FROM dashboard_settings WHERE user_name = %s"
+# Through the users table: a user removed meanwhile saves nothing (0 rows), not a key error.
+SAVE_DASHBOARD_SETTINGS = """
+INSERT INTO dashboard_settings (user_name, settings)
+SELECT name, %s FROM users WHERE name = %s
+ON CONFLICT (user_name) DO UPDATE SET settings = EXCLUDED.settings, updated_at = now()
+"""
