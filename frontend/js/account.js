@@ -15,10 +15,9 @@ export function signedIn() {
   return account.user !== null;
 }
 
-// Signing in is for a dashboard without a token (a token already says what it may read), and
-// only against its own API: the one config.json names, or its own origin's.
+// Signing in is for a dashboard without a token: a token already says what it may read.
 export function signInPossible() {
-  return !config.token && config.ownApi;
+  return !config.token;
 }
 
 export function settings() {

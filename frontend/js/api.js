@@ -3,7 +3,7 @@
 
 const params = new URLSearchParams(location.search);
 
-export const config = { apiBase: "", token: "", ownApi: true };
+export const config = { apiBase: "", token: "" };
 
 export async function loadConfig() {
   try {
@@ -21,9 +21,6 @@ export async function loadConfig() {
   if (params.get("token")) sessionStorage.setItem(key, params.get("token"));
   const sameApi = originOf(config.apiBase) === originOf(configured.apiBase);
   config.token = sessionStorage.getItem(key) || (sameApi ? configured.token : "") || "";
-  // Nor does it get a password: a sign-in form that posted to any ?api= would hand the user's
-  // password to whoever made the link.
-  config.ownApi = sameApi;
 }
 
 function originOf(base) {
@@ -79,8 +76,6 @@ async function request(method, path, { query = {}, body, headers = {}, timeoutMs
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
       cache: "no-store",
-      // A dashboard on another origin signs in with a cookie of the API's (docs/security.md).
-      credentials: config.token ? "same-origin" : "include",
     });
   } catch (error) {
     throw new ApiError(`the API did not answer (${error.name})`, 0);

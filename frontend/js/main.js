@@ -64,10 +64,8 @@ const app = {
       banner.hidden = true;
       app.needSignIn(signedIn() ? "Your sign-in has ended: sign in again." : "");
     } else if (error.status === 401) {
-      banner.textContent = config.token
-        ? "The API refused this dashboard's read token: check ?token=… or config.json."
-        : "This API needs a read token: open the dashboard with ?token=… or put it in "
-          + "config.json.";
+      banner.textContent = "The API refused this dashboard's read token: check ?token=… "
+        + "or config.json.";
     } else {
       banner.textContent = `The API refused a request: ${error.message}`;
     }
