@@ -15,9 +15,10 @@ export function signedIn() {
   return account.user !== null;
 }
 
-// Signing in is for a dashboard without a token: a token already says what it may read.
+// Signing in is for a dashboard without a token (a token already says what it may read), and
+// only against its own API: the one config.json names, or its own origin's.
 export function signInPossible() {
-  return !config.token;
+  return !config.token && config.ownApi;
 }
 
 export function settings() {

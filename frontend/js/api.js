@@ -3,7 +3,7 @@
 
 const params = new URLSearchParams(location.search);
 
-export const config = { apiBase: "", token: "" };
+export const config = { apiBase: "", token: "", ownApi: true };
 
 export async function loadConfig() {
   try {
@@ -21,6 +21,9 @@ export async function loadConfig() {
   if (params.get("token")) sessionStorage.setItem(key, params.get("token"));
   const sameApi = originOf(config.apiBase) === originOf(configured.apiBase);
   config.token = sessionStorage.getItem(key) || (sameApi ? configured.token : "") || "";
+  // Nor does it get a password: a sign-in form that posted to any ?api= would hand the user's
+  // password to whoever made the link.
+  config.ownApi = sameApi;
 }
 
 function originOf(base) {

@@ -64,8 +64,10 @@ const app = {
       banner.hidden = true;
       app.needSignIn(signedIn() ? "Your sign-in has ended: sign in again." : "");
     } else if (error.status === 401) {
-      banner.textContent = "The API refused this dashboard's read token: check ?token=… "
-        + "or config.json.";
+      banner.textContent = config.token
+        ? "The API refused this dashboard's read token: check ?token=… or config.json."
+        : "This API needs a read token: open the dashboard with ?token=… or put it in "
+          + "config.json.";
     } else {
       banner.textContent = `The API refused a request: ${error.message}`;
     }

@@ -62,7 +62,7 @@ def test_a_static_copy_reads_the_lambda_api_and_polls_for_live_data(
     assert page.locator("#banner").is_hidden()
 
 
-def test_a_link_to_another_api_never_gets_the_configured_token(
+def test_a_link_to_another_api_never_gets_the_configured_token_or_a_password(
     page: Page, local_cloud: CloudUnderTest, tmp_path: Path
 ) -> None:
     site = tmp_path / "site"
@@ -75,7 +75,10 @@ def test_a_link_to_another_api_never_gets_the_configured_token(
     class Recording(QuietHandler):
         def do_GET(self) -> None:
             asked.append({k.lower(): v.lower() for k, v in self.headers.items()})
-            self.send_response(404)
+            # A refusal the page can read, as an API set up to collect passwords would send.
+            self.send_response(401)
+            self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin", "*"))
+            self.send_header("Access-Control-Allow-Credentials", "true")
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -95,6 +98,10 @@ def test_a_link_to_another_api_never_gets_the_configured_token(
         deadline = time.monotonic() + 15
         while not asked and time.monotonic() < deadline:
             time.sleep(0.2)
+        # Refused: the banner says so, and no sign-in form offers to send a password there.
+        expect(page.locator("#banner")).to_contain_text("read token")
+        expect(page.locator("form.sign-in")).to_have_count(0)
+        expect(page.locator("#sign-in-link")).to_have_count(0)
     finally:
         for server in (attacker, served):
             server.shutdown()
