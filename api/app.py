@@ -9,7 +9,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.routers import alerts, health, hosts, live, pipeline, seed, series, session
+from api.routers import (
+    agent_config,
+    alerts,
+    health,
+    hosts,
+    live,
+    pipeline,
+    seed,
+    series,
+    session,
+)
 from hostpulse.query import NotFound
 from hostpulse.settings import ApiSettings, api_settings
 from hostpulse.tiers import RangeError
@@ -71,7 +81,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def bad_range(request: Request, error: RangeError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=400)
 
-    routers = (health, session, hosts, series, live, seed, alerts, pipeline)
+    routers = (health, session, hosts, series, live, seed, alerts, pipeline, agent_config)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(alerts.admin_router)
@@ -79,8 +89,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.allowed_origins,
-            allow_methods=["GET"],
-            allow_headers=["Authorization"],
+            # Credentials: a dashboard served from one of these origins signs in against this
+            # API (docs/security.md, "Signing in from another origin").
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"],
         )
     app.add_middleware(SecurityHeaders)
     frontend = settings.frontend_dir

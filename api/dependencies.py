@@ -6,6 +6,7 @@ import hmac
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, WebSocketException, status
 from starlette.requests import HTTPConnection
@@ -13,6 +14,8 @@ from starlette.websockets import WebSocket
 
 from hostpulse import wiring
 from hostpulse.accounts import Accounts, Role, Session
+from hostpulse.agent_config import AgentConfigs
+from hostpulse.agent_control import CommandStore
 from hostpulse.alerts.ports import RuleStore
 from hostpulse.health import Probe
 from hostpulse.live import LiveHub
@@ -44,6 +47,14 @@ def get_pipeline() -> PipelineWatch:
 
 def get_pipeline_history() -> PipelineHistory:
     return wiring.api_pipeline_history()
+
+
+def get_agent_configs() -> AgentConfigs:
+    return wiring.api_agent_configs()
+
+
+def get_agent_commands() -> CommandStore:
+    return wiring.api_agent_commands()
 
 
 def get_now() -> datetime:
@@ -100,11 +111,27 @@ def require_reader(
     if hmac.compare_digest(supplied.encode(), expected.encode()):
         return
     if not supplied and session_of(connection, accounts, now) is not None:
+        if isinstance(connection, WebSocket) and not dashboard_origin(connection, settings):
+            raise WebSocketException(
+                status.WS_1008_POLICY_VIOLATION,
+                "a signed-in live feed opens only from the dashboard's own or allowed origins",
+            )
         return
     reason = "a read token or a sign-in is required" if not supplied else "the read token is wrong"
     if isinstance(connection, WebSocket):
         raise WebSocketException(status.WS_1008_POLICY_VIOLATION, reason)
     raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
+
+
+def dashboard_origin(connection: HTTPConnection, settings: ApiSettings) -> bool:
+    """Whether a browser's request comes from the API's own origin or an allowed one. A
+    WebSocket handshake carries the cookie and no CORS check: without this, any page the user
+    visits could open their live feed (cross-site WebSocket hijacking)."""
+    origin = connection.headers.get("origin")
+    if origin is None:
+        return True  # not a browser: it holds the cookie itself
+    own = urlsplit(origin).netloc == connection.headers.get("host")
+    return own or origin in settings.allowed_origins
 
 
 def require_admin(
@@ -134,6 +161,17 @@ def require_admin(
         raise HTTPException(403, "this token may not administer hostpulse")
 
 
+def administrator(
+    connection: HTTPConnection, settings: Settings, accounts: AccountsProvider, now: Now
+) -> str:
+    """Who administers, for the record: the admin token, or a user signed in as an admin
+    (an operator's sign-in is not enough here), with the session's CSRF token."""
+    if not bearer(connection) and connection.cookies.get(SESSION_COOKIE):
+        return f"user {require_role(connection, accounts, Role.ADMIN, now).user}"
+    require_admin(connection, settings, accounts, now)
+    return "the admin token"
+
+
 def require_role(
     connection: HTTPConnection, accounts: Callable[[], Accounts], needed: Role, now: datetime
 ) -> Session:
@@ -158,3 +196,6 @@ Reader = Depends(require_reader)
 Pipeline = Annotated[PipelineWatch, Depends(get_pipeline)]
 PipelineMinutes = Annotated[PipelineHistory, Depends(get_pipeline_history)]
 Admin = Depends(require_admin)
+Administrator = Annotated[str, Depends(administrator)]
+CentralConfigs = Annotated[AgentConfigs, Depends(get_agent_configs)]
+AgentCommands = Annotated[CommandStore, Depends(get_agent_commands)]

@@ -21,6 +21,6 @@ def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": Problem, "description": WHY[code]} for code in codes}
 
 
-def invalid(field: str, message: str) -> HTTPException:
+def invalid(field: str, message: str, where: str = "body") -> HTTPException:
     """A 422 in the shape of FastAPI's own validation errors, naming the field."""
-    return HTTPException(422, [{"loc": ["body", field], "msg": message, "type": "value_error"}])
+    return HTTPException(422, [{"loc": [where, field], "msg": message, "type": "value_error"}])

@@ -156,15 +156,42 @@ class Sample(WireModel):
         return self
 
 
+Labels = Annotated[
+    dict[Annotated[str, Field(min_length=1, max_length=64, pattern=SAFE_TEXT)], Label],
+    Field(max_length=32),
+]
+
+
 class HostFacts(WireModel):
     hostname: HostName
     os: Label = ""
     platform: Label = ""
     cpu_count: SmallCount | None = None
     agent_version: Label = ""
-    labels: dict[Annotated[str, Field(min_length=1, max_length=64, pattern=SAFE_TEXT)], Label] = (
-        Field(default_factory=dict, max_length=32)
+    labels: Labels = Field(default_factory=dict)
+    config_version: Count | None = Field(
+        None, description="the version of the central agent configuration the agent runs"
     )
+
+
+class CommandAck(WireModel):
+    """A command the agent ran, and what it did (diagnostics: its own state)."""
+
+    id: Count
+    result: dict[
+        Annotated[str, Field(min_length=1, max_length=64, pattern=SAFE_TEXT)],
+        Label | bool | int | float | None,
+    ] = Field(default_factory=dict, max_length=32)
+
+
+class AgentSync(WireModel):
+    """POST /v1/agent/sync: an agent asks which settings its host should run and which
+    commands wait for it, and acknowledges the commands it ran."""
+
+    hostname: HostName
+    labels: Labels = Field(default_factory=dict)
+    config_version: Count | None = None
+    acks: list[CommandAck] = Field(default_factory=list, max_length=100)
 
 
 class Batch(WireModel):

@@ -74,6 +74,9 @@ class IngestSettings(CoreSettings):
     rate_per_second: float = Field(2.0, gt=0, description="sustained batches/s per agent")
     rate_burst: int = Field(30, ge=1, description="batches an agent may send at once")
     agent_cache_seconds: float = Field(15.0, ge=0)
+    agent_config_cache_seconds: float = Field(
+        2.0, ge=0, description="how old the central agent configuration an answer names may be"
+    )
     agent_cache_stale_seconds: float = Field(
         3600, ge=0, description="how long a known token still works while PostgreSQL is away"
     )

@@ -26,6 +26,7 @@ from hostpulse.adapters.checkpoint import CheckpointMismatch, FileCheckpoint
 from hostpulse.adapters.notify import LogChannel, SlackChannel, SnsChannel, WebhookChannel
 from hostpulse.adapters.postgres import migrate as migrations
 from hostpulse.adapters.postgres.accounts import PgAccountStore
+from hostpulse.adapters.postgres.agent_config import PgAgentConfigStore, PgCommandStore
 from hostpulse.adapters.postgres.agents import CachedAgentDirectory, PgAgentRepository
 from hostpulse.adapters.postgres.alerts import PgAlertStore
 from hostpulse.adapters.postgres.connector import PgConnector
@@ -44,6 +45,8 @@ from hostpulse.adapters.redis.hot import (
 from hostpulse.adapters.redis.live import RedisLiveSource
 from hostpulse.adapters.redis.pipeline import RedisMinuteTally
 from hostpulse.adapters.redis.probe import RedisProbe
+from hostpulse.agent_config import AgentConfigs
+from hostpulse.agent_control import AgentControl, CommandStore
 from hostpulse.alerts.service import AlertService
 from hostpulse.guard import Guard
 from hostpulse.health import Probe
@@ -141,7 +144,32 @@ def ingest_service(counters: Counters, settings: IngestSettings | None = None) -
         meter=PipelineMeter(
             RedisMinuteTally(redis, hot.deployment_id(settings.aggregate_queue_url))
         ),
+        control=AgentControl(
+            PgAgentConfigStore(_pg(settings)),
+            PgCommandStore(_pg(settings)),
+            settings.agent_config_cache_seconds,
+        ),
     )
+
+
+@lru_cache(maxsize=1)
+def api_agent_configs() -> AgentConfigs:
+    return AgentConfigs(PgAgentConfigStore(_pg(api_settings())))
+
+
+@lru_cache(maxsize=1)
+def api_agent_commands() -> CommandStore:
+    return PgCommandStore(_pg(api_settings()))
+
+
+def agent_commands(database_url: str) -> CommandStore:
+    """Commands to agents, as the command line issues and lists them."""
+    return PgCommandStore(pg_connector(database_url, 5.0))
+
+
+def agent_configs(database_url: str) -> AgentConfigs:
+    """The central agent configuration, as the command line and the API change it."""
+    return AgentConfigs(PgAgentConfigStore(pg_connector(database_url, 5.0)))
 
 
 def pipeline_meter(counters: Counters) -> PipelineMeter:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from hostpulse.accounts import Role, Session, User
+from hostpulse.agent_config import ConfigChange, Scope
+from hostpulse.agent_control import Command, CommandKind
 from hostpulse.agents import AgentGrant
 from hostpulse.contract import Batch
 from hostpulse.pipeline_history import PipelineMinute
@@ -228,3 +230,64 @@ class MemoryAccountStore:
             return False
         self.settings_by_name[name] = settings
         return True
+
+
+@dataclass
+class MemoryAgentConfigStore:
+    """hostpulse.agent_config.AgentConfigStore in memory: the history as a list."""
+
+    changes: list[ConfigChange] = field(default_factory=list)
+    reads: int = 0
+    failing: bool = False
+
+    def append(
+        self, scope: Scope, settings: Mapping[str, Any] | None, changed_by: str
+    ) -> ConfigChange:
+        change = ConfigChange(
+            len(self.changes) + 1, scope, settings, changed_by, datetime(2026, 11, 23, tzinfo=UTC)
+        )
+        self.changes.append(change)
+        return change
+
+    def current(self) -> list[ConfigChange]:
+        self.reads += 1
+        if self.failing:
+            raise Unavailable("the database is away")
+        newest: dict[Scope, ConfigChange] = {}
+        for change in self.changes:
+            newest[change.scope] = change
+        return list(newest.values())
+
+    def history(self, scope: Scope | None, limit: int) -> list[ConfigChange]:
+        found = [c for c in reversed(self.changes) if scope is None or c.scope == scope]
+        return found[:limit]
+
+
+@dataclass
+class MemoryCommandStore:
+    """hostpulse.agent_control.CommandStore in memory."""
+
+    commands: list[Command] = field(default_factory=list)
+
+    def issue(self, host: str, kind: CommandKind, issued_by: str) -> Command:
+        issued = Command(
+            len(self.commands) + 1, host, kind, issued_by, datetime(2026, 11, 23, tzinfo=UTC)
+        )
+        self.commands.append(issued)
+        return issued
+
+    def newest_pending(self) -> dict[str, int]:
+        return {c.host: c.id for c in self.commands if c.acked_at is None}
+
+    def pending(self, host: str) -> list[Command]:
+        return [c for c in self.commands if c.host == host and c.acked_at is None]
+
+    def ack(self, host: str, command_id: int, result: Mapping[str, Any]) -> bool:
+        for i, c in enumerate(self.commands):
+            if c.id == command_id and c.host == host and c.acked_at is None:
+                self.commands[i] = replace(c, acked_at=c.issued_at, result=dict(result))
+                return True
+        return False
+
+    def recent(self, host: str | None, limit: int) -> list[Command]:
+        return [c for c in reversed(self.commands) if host is None or c.host == host][:limit]

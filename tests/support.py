@@ -104,8 +104,10 @@ class CloudUnderTest:
         env = {
             **os.environ,
             **local_cloud_settings(state_dir),
-            # The one other origin allowed to read the API: the static-site dashboard's.
-            "HOSTPULSE_CORS_ORIGINS": f"http://127.0.0.1:{free_port()}",
+            # The one other origin allowed to read the API: the static-site dashboard's. Another
+            # site than the API's (127.0.0.1), as a static site's usually is: its sign-in
+            # needs the cross-site cookie.
+            "HOSTPULSE_CORS_ORIGINS": f"http://localhost:{free_port()}",
         }
         for inherited in ("HOSTPULSE_DATABASE_URL", "HOSTPULSE_REDIS_URL", "AWS_ENDPOINT_URL"):
             env.pop(inherited, None)
@@ -138,8 +140,12 @@ class CloudUnderTest:
         self.cli("down", timeout=120)
 
     @property
+    def static_site_origin(self) -> str:
+        return self.env["HOSTPULSE_CORS_ORIGINS"]
+
+    @property
     def static_site_port(self) -> int:
-        return int(self.env["HOSTPULSE_CORS_ORIGINS"].rsplit(":", 1)[1])
+        return int(self.static_site_origin.rsplit(":", 1)[1])
 
     @property
     def endpoints(self) -> dict[str, Any]:

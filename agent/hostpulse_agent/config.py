@@ -5,7 +5,6 @@ Validated at start; every message names the bad key and where it came from.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import socket
@@ -14,22 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from hostpulse_agent.host import check_host_root
-from hostpulse_agent.text import host_name, is_safe_text
+from hostpulse_agent.rules import GROUPS, RULES, ConfigError, parse
+
+__all__ = ["GROUPS", "AgentConfig", "ConfigError", "environment", "load_config"]
 
 DEFAULT_CONFIG = Path("/etc/hostpulse/agent.toml")
 ENV_PREFIX = "HOSTPULSE_AGENT_"
-GROUPS = ("cpu", "load", "memory", "disks", "disk_io", "net", "uptime", "processes")
-# The wire contract's bounds on host labels.
-MAX_LABELS = 32
-MAX_LABEL_KEY = 64
-MAX_LABEL_VALUE = 256
-
-
-class ConfigError(ValueError):
-    """A configuration mistake; the message names the key and its source."""
 
 
 @dataclass(frozen=True)
@@ -53,131 +44,18 @@ class AgentConfig:
     # is mounted, read-only, so that the host is measured instead of the container.
     hostname: str | None = None
     host_root: Path | None = None
-
-
-def _positive(kind: type) -> Callable[[Any], Any]:
-    def parse(value: Any) -> Any:
-        number = kind(value)
-        if number <= 0:
-            raise ValueError("must be greater than 0")
-        return number
-
-    return parse
-
-
-def _boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("must be true or false")
-
-
-def _url(value: Any) -> str:
-    text = str(value).strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an http:// or https:// URL")
-    return text
-
-
-def _groups(value: Any) -> frozenset[str]:
-    items = value if isinstance(value, list) else [g for g in str(value).split(",") if g.strip()]
-    chosen = frozenset(str(g).strip() for g in items)
-    unknown = sorted(chosen - set(GROUPS))
-    if unknown:
-        raise ValueError(f"unknown group(s) {', '.join(unknown)}; known: {', '.join(GROUPS)}")
-    return chosen
-
-
-def _labels(value: Any) -> dict[str, str]:
-    if isinstance(value, dict):
-        result = {str(k): str(v) for k, v in value.items()}
-    else:
-        result = {}
-        for pair in (p for p in str(value).split(",") if p.strip()):
-            key, sep, val = pair.partition("=")
-            if not sep:
-                raise ValueError("must be key=value pairs separated by commas")
-            result[key.strip()] = val.strip()
-    # The server refuses a batch with a bad label: better said once here than on every batch.
-    if len(result) > MAX_LABELS:
-        raise ValueError(f"at most {MAX_LABELS} labels")
-    for key, val in result.items():
-        if not 1 <= len(key) <= MAX_LABEL_KEY or not is_safe_text(key):
-            raise ValueError(f"label name {key!r} must be 1-{MAX_LABEL_KEY} printable characters")
-        if len(val) > MAX_LABEL_VALUE or not is_safe_text(val):
-            raise ValueError(
-                f"label {key!r}: value must be at most {MAX_LABEL_VALUE} printable characters"
-            )
-    return result
-
-
-def _hostname(value: Any) -> str:
-    text = str(value).strip()
-    if not text or host_name(text) != text:
-        raise ValueError(
-            "must be 1-253 letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
-    return text
-
-
-def _agent_id(value: Any) -> str:
-    text = str(value)
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", text):
-        raise ValueError(
-            "must be 1-63 letters, digits, '.', '_' or '-', starting with one of the first two"
-        )
-    return text
-
-
-def _level(value: Any) -> str:
-    text = str(value).upper()
-    if text not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
-    return text
+    # Settings the server's central configuration may not change on this host.
+    pinned: frozenset[str] = frozenset()
 
 
 PARSERS: dict[str, Callable[[Any], Any]] = {
-    "ingest_url": _url,
-    "token": str,
-    "token_file": Path,
-    "agent_id": _agent_id,
-    "interval_s": _positive(float),
-    "send_every_s": _positive(float),
-    "top_n": _positive(int),
-    "state_dir": Path,
-    "spool_max_bytes": _positive(int),
-    "timeout_s": _positive(float),
-    "tls_verify": _boolean,
-    "ca_file": Path,
-    "shutdown_deadline_s": _positive(float),
-    "log_level": _level,
-    "groups": _groups,
-    "labels": _labels,
-    "hostname": _hostname,
+    **RULES,
     "host_root": lambda value: check_host_root(Path(value)),
 }
 
 
-def _suggest(key: str) -> str:
-    close = difflib.get_close_matches(key, PARSERS, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def _parse(raw: Mapping[str, Any], source: Callable[[str], str]) -> dict[str, Any]:
-    parsed = {}
-    for key, value in raw.items():
-        if key not in PARSERS:
-            raise ConfigError(f"unknown key '{key}' in {source(key)}{_suggest(key)}")
-        try:
-            parsed[key] = PARSERS[key](value)
-        except (TypeError, ValueError) as error:
-            raise ConfigError(f"{key}: {error} (got {value!r} from {source(key)})") from None
-    return parsed
+    return parse(raw, source, PARSERS)
 
 
 def read_file(path: Path, explicit: bool) -> dict[str, Any]:
@@ -228,7 +106,7 @@ def load_config(
                 f"${ENV_PREFIX}{required.upper()} or --{required}"
             )
     named = merged.get("hostname") or socket.gethostname()
-    merged.setdefault("agent_id", _agent_id(re.sub(r"[^A-Za-z0-9._-]", "-", named)[:63]))
+    merged.setdefault("agent_id", RULES["agent_id"](re.sub(r"[^A-Za-z0-9._-]", "-", named)[:63]))
     known = {f.name for f in fields(AgentConfig)}
     return AgentConfig(**{k: v for k, v in merged.items() if k in known})
 

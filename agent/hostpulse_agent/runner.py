@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import psutil
 
-from hostpulse_agent import __version__
+from hostpulse_agent import __version__, central
 from hostpulse_agent.collectors import Collector
 from hostpulse_agent.config import AgentConfig
 from hostpulse_agent.host import HostView
@@ -40,6 +40,8 @@ log = logging.getLogger("hostpulse_agent")
 
 class Sender(Protocol):
     def send(self, payload: bytes) -> SendResult: ...
+
+    def sync(self, asked: dict[str, Any]) -> dict[str, Any] | None: ...
 
 
 class SequenceFile:
@@ -99,15 +101,27 @@ class Agent:
     def __init__(
         self, config: AgentConfig, sender: Sender, collector: Collector | None = None
     ) -> None:
+        self.local = config  # the host's own settings, under the server's central ones
         self.config = config
         self.sender = sender
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.spool = Spool(config.state_dir / "spool", config.spool_max_bytes)
         self.sequence = SequenceFile(config.state_dir / "seq")
-        host = HostView(config.host_root)
-        self.collector = collector or Collector(config.groups, config.top_n, host)
+        self.host = HostView(config.host_root)
+        self.own_collector = collector is None
+        self.collector = collector or Collector(config.groups, config.top_n, self.host)
         self.facts = host_facts(config)
-        self.meter = SelfMeter(host.own_pid())
+        self.meter = SelfMeter(self.host.own_pid())
+        self.central_file = config.state_dir / "central.json"
+        self.config_version: int | None = None  # of the central configuration running
+        self.refused_version: int | None = None
+        self.commands = central.Commands(config.state_dir / "commands")
+        self.collecting = threading.Lock()
+        self.paused = False
+        self.last_sync = time.monotonic()
+        kept = central.load(self.central_file)
+        if kept is not None:
+            self.apply_central(kept)
         self.stopping = threading.Event()
         self.sent = threading.Event()  # set when the collector spools a batch
         self._samples: list[dict[str, Any]] = []
@@ -159,6 +173,9 @@ class Agent:
         tick = 0
         next_flush = start + self.config.send_every_s  # on the schedule too, not "since the last"
         while not self.stopping.is_set():
+            if interval != self.config.interval_s:  # changed centrally: a new schedule from now
+                interval, start, tick = self.config.interval_s, time.monotonic(), 0
+                next_flush = min(next_flush, start + self.config.send_every_s)
             tick += 1
             due = start + tick * interval
             if self.stopping.wait(max(0.0, due - time.monotonic())):
@@ -167,17 +184,101 @@ class Agent:
             if behind > 0:  # a stalled host: skip the missed ticks, keep the schedule
                 log.warning("collection fell behind", extra={"missed_ticks": behind})
                 tick += behind
-            try:
-                self.collect_once()
-            except Exception:
-                log.exception("collection failed; the next tick tries again")
-            if due >= next_flush - 1e-6:
-                self.flush()
-                while next_flush <= due + 1e-6:
-                    next_flush += self.config.send_every_s
+            with self.collecting:  # "collect now" runs on the sender's thread
+                if not self.paused:
+                    try:
+                        self.collect_once()
+                    except Exception:
+                        log.exception("collection failed; the next tick tries again")
+                if due >= next_flush - 1e-6:
+                    self.flush()
+                    while next_flush <= due + 1e-6:
+                        next_flush += self.config.send_every_s
         # A last collection, so a clean stop leaves no gap behind it.
         self.collect_once()
         self.flush()
+
+    # -- central configuration --------------------------------------------------------------
+
+    def follow(self, wanted: int | None, newest_command: int | None, force: bool = False) -> None:
+        """After an accepted batch (or, while paused, every batch period): sync with the server
+        when it wants another configuration version than the one running (and not one already
+        refused), has a command this agent has not run, or is owed acknowledgements."""
+        behind = wanted is not None and wanted not in (self.config_version, self.refused_version)
+        # Only pending commands are named: one already run means its acknowledgement was lost.
+        commanded = newest_command is not None
+        if not (force or behind or commanded or self.commands.unacked):
+            return
+        self.last_sync = time.monotonic()
+        answer = self.sender.sync(
+            {
+                "hostname": self.facts["hostname"],
+                "labels": self.facts["labels"],
+                "config_version": self.config_version,
+                "acks": self.commands.unacked,
+            }
+        )
+        if answer is None:
+            return  # acknowledgements kept for the next sync
+        self.commands.unacked = []
+        if answer["config_version"] not in (self.config_version, self.refused_version):
+            self.apply_central(central.Central(answer["config_version"], answer["settings"]))
+        for command in answer.get("commands", []):
+            self.commands.run(command, self.run_command)
+
+    def run_command(self, kind: str) -> dict[str, object]:
+        """What a command does, and what the agent says it did."""
+        if kind == "collect_now":
+            with self.collecting:
+                self.collect_once()
+                spooled = self.flush() is not None
+            return {"spooled": spooled}
+        if kind in ("pause", "resume"):
+            self.paused = kind == "pause"
+            log.warning("collection paused" if self.paused else "collection resumed")
+            return {"paused": self.paused}
+        if kind == "diagnostics":
+            return self.diagnostics()
+        return {"error": f"unknown command {kind!r}"}
+
+    def diagnostics(self) -> dict[str, object]:
+        return {
+            "agent_version": __version__,
+            "python": platform.python_version(),
+            "config_version": self.config_version,
+            "refused_config_version": self.refused_version,
+            "paused": self.paused,
+            "spool_bytes": self.spool.size_bytes,
+            "spool_pending": self.spool.pending,
+            "dropped_batches": self.spool.dropped + self.rejected + self.unspooled,
+            "retried_batches": self.retried,
+            "rejected_batches": self.rejected,
+            "send_latency_ms": round(self.last_latency_ms, 1),
+        }
+
+    def apply_central(self, wanted: central.Central) -> None:
+        try:
+            config, pinned = central.applied(self.local, wanted)
+        except central.ConfigError as error:
+            self.refused_version = wanted.version
+            log.error(
+                "central configuration refused; running the previous one",
+                extra={"version": wanted.version, "reason": str(error)},
+            )
+            return
+        if pinned:
+            log.info("pinned on this host; not changed centrally", extra={"keys": pinned})
+        before, self.config = self.config, config
+        if self.own_collector and (config.groups, config.top_n) != (before.groups, before.top_n):
+            self.collector = Collector(config.groups, config.top_n, self.host)
+        logging.getLogger("hostpulse_agent").setLevel(config.log_level)
+        self.config_version = wanted.version
+        self.facts = {**host_facts(config), "config_version": wanted.version}
+        try:
+            central.save(self.central_file, wanted)
+        except OSError as error:  # a full disk: it runs, and the server sends it again
+            log.warning("could not keep the central configuration", extra={"error": str(error)})
+        log.info("central configuration applied", extra={"version": wanted.version})
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -199,6 +300,7 @@ class Agent:
             if result.outcome == "accepted":
                 self.spool.ack(record)
                 self.last_latency_ms = result.latency_ms
+                self.follow(result.config_version, result.command)
                 attempt = 0
                 fresh_turn = not fresh_turn  # newest, oldest, newest, …
                 continue
@@ -238,6 +340,9 @@ class Agent:
     def send_loop(self) -> None:
         while not self.stopping.is_set():
             self.send_pending()
+            # Paused, no batch brings an answer: ask the server itself, once a batch period.
+            if self.paused and time.monotonic() - self.last_sync >= self.config.send_every_s:
+                self.follow(None, None, force=True)
             self.sent.wait(1.0)
             self.sent.clear()
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import random
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -15,6 +17,7 @@ from typing import Any, Literal
 from hostpulse_agent import __version__
 from hostpulse_agent.config import AgentConfig
 
+log = logging.getLogger("hostpulse_agent")
 Outcome = Literal["accepted", "retry", "refused_credential", "rejected"]
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 60.0  # after a long outage, back within a minute of the backend
@@ -30,6 +33,8 @@ class SendResult:
     detail: str
     retry_after_s: float | None = None
     latency_ms: float = 0.0
+    config_version: int | None = None  # the central configuration the host should run
+    command: int | None = None  # the newest command waiting for this host's agent
 
 
 def backoff_s(attempt: int, base_s: float = BACKOFF_BASE_S, cap_s: float = BACKOFF_CAP_S) -> float:
@@ -83,6 +88,8 @@ class RefuseRedirects(urllib.request.HTTPRedirectHandler):
 class HttpSender:
     def __init__(self, config: AgentConfig) -> None:
         self.url = config.ingest_url
+        # Beside ingest: …/v1/ingest → …/v1/agent/sync.
+        self.sync_url = urllib.parse.urljoin(config.ingest_url, "agent/sync")
         self.timeout_s = config.timeout_s
         self.headers = {
             "Authorization": f"Bearer {config.token}",
@@ -122,7 +129,44 @@ class HttpSender:
         detail = _message(body, answer)
         if outcome == "retry" and 200 <= status < 300:
             detail = f"a {status} that does not acknowledge the batch: {detail or 'empty body'}"
-        return SendResult(outcome, status, detail, retry_after_s(header, time.time()), latency)
+        return SendResult(
+            outcome,
+            status,
+            detail,
+            retry_after_s(header, time.time()),
+            latency,
+            _count(answer, "config_version"),
+            _count(answer, "command"),
+        )
+
+    def sync(self, asked: dict[str, Any]) -> dict[str, Any] | None:
+        """The central configuration for this host: ``{"config_version", "settings"}``, or
+        None when the server could not say (the agent keeps what it runs and asks again)."""
+        request = urllib.request.Request(  # noqa: S310 -- checked to be http(s) at start
+            self.sync_url,
+            data=json.dumps(asked).encode(),
+            headers={**self.headers, "Content-Encoding": "identity"},
+            method="POST",
+        )
+        try:
+            with self.opener.open(request, timeout=self.timeout_s) as response:
+                answer = _json(response.read(1024 * 1024))
+        except (urllib.error.URLError, OSError) as error:
+            log.warning("configuration sync failed", extra={"reason": str(error)})
+            return None
+        if (
+            isinstance(answer, dict)
+            and isinstance(answer.get("config_version"), int)
+            and isinstance(answer.get("settings"), dict)
+        ):
+            return answer
+        log.warning("configuration sync answered without one", extra={"answer": str(answer)[:300]})
+        return None
+
+
+def _count(answer: object, key: str) -> int | None:
+    value = answer.get(key) if isinstance(answer, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _json(body: bytes) -> object:

@@ -13,6 +13,7 @@ from api.dependencies import (
     SESSION_COOKIE,
     AccountsProvider,
     Now,
+    get_settings,
     require_role,
     session_of,
 )
@@ -35,6 +36,22 @@ class SessionAnswer(TypedDict):
     role: Role
     csrf: Annotated[str, Field(description="send it back as X-CSRF-Token with every write")]
     expires_ms: int
+
+
+def session_cookie(request: Request, token: str, max_age: int) -> str:
+    """The session's ``Set-Cookie``. ``SameSite=Strict`` for the dashboard the API serves
+    itself. For a dashboard on one of the allowed other origins (a static site),
+    ``SameSite=None; Secure; Partitioned``: a cookie that site's pages send and no other
+    top-level site's, and the only kind browsers that block third-party cookies still keep.
+    Written here rather than by Starlette, whose ``partitioned`` needs Python 3.14; the
+    token is URL-safe base64, which a cookie value holds unquoted."""
+    parts = [f"{SESSION_COOKIE}={token}", "Path=/", f"Max-Age={max_age}", "HttpOnly"]
+    if request.headers.get("origin") in get_settings(request).allowed_origins:
+        parts += ["Secure", "SameSite=None", "Partitioned"]
+    else:
+        parts += ["Secure"] if request.url.scheme == "https" else []
+        parts += ["SameSite=Strict"]
+    return "; ".join(parts)
 
 
 def answer(session: Session) -> SessionAnswer:
@@ -62,15 +79,8 @@ def sign_in(
         raise HTTPException(429, str(throttled), headers={"Retry-After": retry}) from None
     if signed is None:
         raise HTTPException(401, "wrong user name or password")
-    response.set_cookie(
-        SESSION_COOKIE,
-        signed.token,
-        max_age=max(1, int((signed.session.expires - now).total_seconds())),
-        path="/",
-        secure=request.url.scheme == "https",
-        httponly=True,
-        samesite="strict",
-    )
+    lifetime = max(1, int((signed.session.expires - now).total_seconds()))
+    response.headers.append("set-cookie", session_cookie(request, signed.token, lifetime))
     response.headers["Cache-Control"] = "no-store"
     return answer(signed.session)
 
@@ -93,7 +103,8 @@ def sign_out(request: Request, accounts: AccountsProvider, now: Now) -> Response
     require_role(request, accounts, Role.VIEWER, now)  # a live session, and its CSRF token
     accounts().sign_out(request.cookies[SESSION_COOKIE])
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    # With the attributes it was set with: a partitioned cookie is only removed as one.
+    response.headers.append("set-cookie", session_cookie(request, "", 0))
     return response
 
 

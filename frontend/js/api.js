@@ -79,6 +79,8 @@ async function request(method, path, { query = {}, body, headers = {}, timeoutMs
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
       cache: "no-store",
+      // A dashboard on another origin signs in with a cookie of the API's (docs/security.md).
+      credentials: config.token ? "same-origin" : "include",
     });
   } catch (error) {
     throw new ApiError(`the API did not answer (${error.name})`, 0);

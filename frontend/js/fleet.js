@@ -63,6 +63,10 @@ export function fleetView(app) {
       value: (h) => h.completeness?.percent,
       render: (h) => (h.completeness?.percent == null ? "–" : percent(h.completeness.percent)) },
     { key: "os", label: "OS", hideNarrow: true, value: (h) => h.facts?.os ?? "" },
+    // The central agent configuration the host's agent runs (hostpulse agents config).
+    { key: "config", label: "Config", num: true, hideNarrow: true,
+      value: (h) => h.facts?.config_version ?? -1,
+      render: (h) => (h.facts?.config_version == null ? "–" : `v${h.facts.config_version}`) },
   ], { sortKey: "host", rowKey: (h) => h.host, label: "Hosts",
        onRowClick: (h) => app.go({ host: h.host }) });
   const body = el("div", {}, stateMessage("Loading hosts…", "loading"));

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hostpulse.ingest.http import SEED_PATH_PARAMETER, with_path_token
+from hostpulse.ingest.http import SEED_PATH_PARAMETER, SYNC_PATH, route, with_path_token
 from hostpulse.ingest.service import IngestRequest, IngestResponse
 from hostpulse.observability import PrometheusCounters
 from hostpulse.wiring import Lazy, ingest_service
@@ -55,9 +55,7 @@ async def ingest(request: Request) -> Response:
         received_ms=int(time.time() * 1000),
         source=request.client.host if request.client else "",
     )
-    seed = request.url.path.endswith("/ingest/metrics")
-    handle = ingestion.ingest_seed if seed else ingestion.ingest
-    return answer(await run_in_threadpool(handle, received))
+    return answer(await run_in_threadpool(route(request.url.path, ingestion), received))
 
 
 async def healthz(request: Request) -> Response:
@@ -80,6 +78,7 @@ async def metrics(request: Request) -> Response:
 app = Starlette(
     routes=[
         Route("/v1/ingest", ingest, methods=["POST"]),
+        Route(SYNC_PATH, ingest, methods=["POST"]),
         Route("/ingest/metrics", ingest, methods=["POST"]),
         Route(f"/seed/{{{SEED_PATH_PARAMETER}}}/ingest/metrics", ingest, methods=["POST"]),
         Route("/healthz", healthz),

@@ -1,4 +1,4 @@
-"""POST /v1/ingest and the seed's POST /ingest/metrics on API Gateway."""
+"""POST /v1/ingest, POST /v1/agent/sync and the seed's POST /ingest/metrics on API Gateway."""
 
 from __future__ import annotations
 

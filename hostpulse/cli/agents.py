@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from hostpulse.agents import AgentExists, check_host_patterns, register_agent
+from hostpulse.cli import agent_config
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import LocalCloud, read_endpoints
@@ -60,9 +61,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     actions.add_parser("list", help="every agent, active or revoked, with its hosts")
     revoke = actions.add_parser("revoke", help="refuse the agent's token from now on")
     revoke.add_argument("name")
+    agent_config.add_parser(actions)
+    agent_config.add_command_parsers(actions)
 
 
 def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:  # noqa: PLR0911 -- one answer per subcommand
+    if args.action == "config":
+        return agent_config.run(args, database_url(settings))
+    if args.action in ("command", "commands"):
+        return agent_config.run_command(args, database_url(settings))
     repository = agent_repository(database_url(settings))
     if args.action == "add":
         try:

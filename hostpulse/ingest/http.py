@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
@@ -12,6 +13,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from hostpulse.ingest.service import IngestRequest, IngestResponse, IngestService
 
 SEED_PATH = "/ingest/metrics"
+SYNC_PATH = "/v1/agent/sync"
 # The seed agent POSTs to {backend_url}/ingest/metrics and sends no header at all, so its
 # backend_url carries its token: {api}/seed/{token} (printed by `hostpulse agents add --seed`).
 SEED_PATH_PARAMETER = "token"
@@ -53,8 +55,14 @@ def proxy_response(response: IngestResponse) -> dict[str, Any]:
     }
 
 
+def route(path: str, service: IngestService) -> Callable[[IngestRequest], IngestResponse]:
+    """Which of the service's doors a path opens (behind API Gateway or uvicorn alike)."""
+    if path.endswith(SEED_PATH):
+        return service.ingest_seed
+    if path.endswith(SYNC_PATH):
+        return service.sync
+    return service.ingest
+
+
 def handle_ingest_event(event: APIGatewayProxyEvent, service: IngestService) -> dict[str, Any]:
-    request = request_from_event(event)
-    if event.resource == SEED_PATH or event.path.endswith(SEED_PATH):
-        return proxy_response(service.ingest_seed(request))
-    return proxy_response(service.ingest(request))
+    return proxy_response(route(event.path, service)(request_from_event(event)))

@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from hostpulse.agent_control import AgentControl
 from hostpulse.agents import AGENT_NAME, AgentGrant
-from hostpulse.contract import Batch
+from hostpulse.contract import AgentSync, Batch
 from hostpulse.envelope import envelope_for
 from hostpulse.guard import Guard
 from hostpulse.ingest.ports import (
@@ -135,6 +136,7 @@ class IngestService:
         auth_throttle: AuthThrottle | None = None,
         redis_guard: Guard | None = None,
         meter: IngestMeter | None = None,
+        control: AgentControl | None = None,
     ) -> None:
         self.agents = agents
         self.auth_throttle = auth_throttle
@@ -147,6 +149,7 @@ class IngestService:
         # One guard for everything on Redis: when it is away, it is away for all of them.
         self.redis = redis_guard or Guard(counters)
         self.meter = meter
+        self.control = control
 
     def ingest(self, request: IngestRequest) -> IngestResponse:
         """POST /v1/ingest: one wire-contract batch."""
@@ -155,6 +158,27 @@ class IngestService:
     def ingest_seed(self, request: IngestRequest) -> IngestResponse:
         """POST /ingest/metrics: the seed platform's single snapshot, same path from here."""
         return self._handle(request, self._seed_batch)
+
+    def sync(self, request: IngestRequest) -> IngestResponse:
+        """POST /v1/agent/sync: the central configuration the agent's host should run."""
+        try:
+            grant, body = self._authenticated_body(request)
+            asked = _validated(AgentSync, body, "invalid_sync")
+            if not grant.may_write(asked.hostname):
+                raise Rejected(
+                    403, "host_not_allowed", f"agent {grant.name!r} may not sync {asked.hostname!r}"
+                )
+        except Rejected as rejection:
+            return rejection.response
+        acks = [(ack.id, ack.result) for ack in asked.acks]
+        try:
+            answer = self.control.sync(asked.hostname, asked.labels, acks) if self.control else None
+        except Exception:
+            log.exception("agent commands unavailable for a sync")
+            answer = None
+        if answer is None:
+            return self._unavailable("the agent configuration is unavailable; retry later")
+        return IngestResponse(200, answer)
 
     def _handle(
         self, request: IngestRequest, parse: Callable[[bytes, AgentGrant], Batch]
@@ -176,12 +200,7 @@ class IngestService:
         self, request: IngestRequest, parse: Callable[[bytes, AgentGrant], Batch]
     ) -> IngestResponse:
         try:
-            grant = self._authenticate(request)
-            body = decompress(
-                request.body,
-                request.headers.get("content-encoding", ""),
-                self.limits.max_decompressed_bytes,
-            )
+            grant, body = self._authenticated_body(request)
             batch = parse(body, grant)
             if not grant.may_write(batch.host.hostname):
                 raise Rejected(
@@ -217,6 +236,15 @@ class IngestService:
             return seed_batch(snapshot, grant.name)
         except ValidationError as error:
             raise Rejected(422, "invalid_snapshot", validation_message(error)) from None
+
+    def _authenticated_body(self, request: IngestRequest) -> tuple[AgentGrant, bytes]:
+        grant = self._authenticate(request)
+        body = decompress(
+            request.body,
+            request.headers.get("content-encoding", ""),
+            self.limits.max_decompressed_bytes,
+        )
+        return grant, body
 
     def _authenticate(self, request: IngestRequest) -> AgentGrant:
         if len(request.body) > self.limits.max_body_bytes:
@@ -293,7 +321,10 @@ class IngestService:
         )
         self.counters.count("batches_accepted")
         self.counters.count("samples_accepted", len(batch.samples))
-        return IngestResponse(202, {"accepted_seq": batch.seq, "samples": len(batch.samples)})
+        answer: dict[str, Any] = {"accepted_seq": batch.seq, "samples": len(batch.samples)}
+        if self.control is not None:  # what the agent should run; it syncs when behind
+            answer.update(self.control.announce(batch.host.hostname, batch.host.labels))
+        return IngestResponse(202, answer)
 
     def _unavailable(self, message: str) -> IngestResponse:
         self.counters.count("rejected_503")

@@ -145,6 +145,6 @@ def browser_phone(browser: Browser) -> Iterator[Page]:
 def wait_for_sample(page: Page, chart: str, ts_ms: int, timeout_ms: float) -> None:
     """Until ``chart`` has drawn a point at ``ts_ms`` or later."""
     page.wait_for_function(
-        f"Number(document.querySelector('[data-chart={chart}]').dataset.lastTs) >= {ts_ms}",
+        f"Number(document.querySelector('[data-chart={chart}]')?.dataset.lastTs) >= {ts_ms}",
         timeout=timeout_ms,
     )

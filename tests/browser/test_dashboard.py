@@ -48,7 +48,7 @@ def test_a_host_page_charts_hold_data_points(
     assert f"host={host.hostname}" in page.url
     for chart in ("cpu", "cores", "memory", "load", "diskio", "net"):
         page.wait_for_function(
-            f"Number(document.querySelector('[data-chart={chart}]').dataset.points) > 0"
+            f"Number(document.querySelector('[data-chart={chart}]')?.dataset.points) > 0"
         )
     cores = page.locator("[data-chart=cores] .u-legend .u-series")
     expect(cores).to_have_count(1 + host.cores)  # the time column and one line per core
@@ -63,7 +63,7 @@ def test_a_new_sample_reaches_the_chart_within_two_seconds(
     host = fleet.hosts[2]
     page.goto(f"{api_server.url}/?host={host.hostname}")
     expect(page.locator("#connection")).to_have_attribute("data-state", "live")
-    page.wait_for_function("Number(document.querySelector('[data-chart=cpu]').dataset.points) > 0")
+    page.wait_for_function("Number(document.querySelector('[data-chart=cpu]')?.dataset.points) > 0")
 
     ts_ms = int(time.time() * 1000)
     fleet.send(host, host.batch([ts_ms]))
@@ -86,7 +86,7 @@ def test_seven_days_read_the_thirty_minute_tier_and_the_range_is_in_the_link(
     # 400 points over 7 days: the 30-minute tier, its minutes not rolled up yet read from 1m.
     expect(page.locator("#tier")).to_have_attribute("data-tier", "30m", timeout=15000)
     assert "range=7d" in page.url
-    page.wait_for_function("Number(document.querySelector('[data-chart=cpu]').dataset.points) > 0")
+    page.wait_for_function("Number(document.querySelector('[data-chart=cpu]')?.dataset.points) > 0")
     page.reload()
     expect(page.locator("button[data-range='7d']")).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#tier")).to_have_attribute("data-tier", "30m", timeout=15000)
@@ -163,7 +163,7 @@ def test_on_a_phone_nothing_is_wider_than_the_screen(
 ) -> None:
     page = browser_phone
     page.goto(f"{api_server.url}/?host={fleet.hosts[0].hostname}")
-    page.wait_for_function("Number(document.querySelector('[data-chart=cpu]').dataset.points) > 0")
+    page.wait_for_function("Number(document.querySelector('[data-chart=cpu]')?.dataset.points) > 0")
 
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
 
@@ -184,7 +184,7 @@ def test_dark_theme_follows_the_toggle_and_is_remembered(
     assert page.get_attribute("html", "data-theme") == "dark"
     assert dark != light
     page.goto(f"{api_server.url}/?host={fleet.hosts[0].hostname}")
-    page.wait_for_function("Number(document.querySelector('[data-chart=cpu]').dataset.points) > 0")
+    page.wait_for_function("Number(document.querySelector('[data-chart=cpu]')?.dataset.points) > 0")
     screenshot(page, "host-dark.png")
 
 
@@ -207,7 +207,7 @@ def test_an_active_alert_shows_on_the_fleet_and_as_a_marker_on_the_host_charts(
     page.goto(f"{api_server.url}/?host={host.hostname}")
     expect(page.locator("#host-alerts .alert")).to_contain_text("HostHighCpu")
     page.wait_for_function(
-        "Number(document.querySelector('[data-chart=cpu]').dataset.markers) >= 1"
+        "Number(document.querySelector('[data-chart=cpu]')?.dataset.markers) >= 1"
     )
     screenshot(page, "host-alert.png")
 
@@ -236,7 +236,7 @@ def test_a_host_reporting_through_the_seed_endpoint_gets_every_chart_it_has_data
 
     for chart in ("cpu", "cores", "memory"):
         page.wait_for_function(
-            f"Number(document.querySelector('[data-chart={chart}]').dataset.points) > 0",
+            f"Number(document.querySelector('[data-chart={chart}]')?.dataset.points) > 0",
             timeout=30000,
         )
     expect(page.locator("[data-chart=cores] .u-legend .u-series")).to_have_count(3)

@@ -22,6 +22,7 @@ from tests.browser.conftest import Fleet, wait_for_sample
 from tests.support import CloudUnderTest
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.browser]
+PASSWORD = "correct horse battery staple"
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -40,7 +41,7 @@ def static_site(local_cloud: CloudUnderTest, tmp_path: Path) -> Iterator[str]:
         functools.partial(QuietHandler, directory=str(site)),
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    yield local_cloud.static_site_origin
     server.shutdown()
     server.server_close()  # the next test serves on the same port
 
@@ -54,7 +55,7 @@ def test_a_static_copy_reads_the_lambda_api_and_polls_for_live_data(
 
     page.click(f"tr[data-row='{host.hostname}']")
     expect(page.locator("#connection")).to_have_attribute("data-state", "polling", timeout=30000)
-    page.wait_for_function("Number(document.querySelector('[data-chart=cpu]').dataset.points) > 0")
+    page.wait_for_function("Number(document.querySelector('[data-chart=cpu]')?.dataset.points) > 0")
     ts_ms = int(time.time() * 1000)
     fleet.send(host, host.batch([ts_ms]))
 
@@ -114,3 +115,40 @@ def test_a_link_to_another_api_never_gets_the_configured_token_or_a_password(
         if "authorization" in h or "authorization" in h.get("access-control-request-headers", "")
     ]
     assert leaked == []
+
+
+def test_a_static_copy_signs_in_across_sites_and_keeps_the_users_settings(
+    page: Page, static_site: str, fleet: Fleet, local_cloud: CloudUnderTest
+) -> None:
+    """Through API Gateway and the api function, from another site than the API's: the
+    partitioned cookie is the kind that survives a browser blocking third-party cookies."""
+    name = f"sam-{time.time_ns() % 10**8}"
+    added = local_cloud.cli(
+        "users", "add", name, "--role", "viewer", "--password-stdin", stdin=PASSWORD
+    )
+    assert added.returncode == 0, added.stderr
+    page.goto(f"{static_site}/?q={fleet.prefix}")
+    expect(page.locator("tbody tr")).to_have_count(len(fleet.hosts), timeout=30000)
+
+    page.click("#sign-in-link")
+    page.fill("#sign-in-user", name)
+    page.fill("#sign-in-password", PASSWORD)
+    page.click("form.sign-in button[type=submit]")
+    expect(page.locator("#who")).to_have_text(name, timeout=30000)
+    cookie = next(c for c in page.context.cookies() if c["name"] == "hostpulse_session")
+    assert cookie["sameSite"] == "None" and cookie["secure"] and cookie["httpOnly"]
+
+    page.click("#settings-link")
+    page.select_option("#setting-range", "24h")
+    page.click("form.settings button[type=submit]")
+    expect(page.locator("#settings-status")).to_have_text("Saved.", timeout=30000)
+    page.goto(f"{static_site}/?host={fleet.hosts[0].hostname}")
+    expect(page.locator("#who")).to_have_text(name, timeout=30000)
+    opened = page.locator("button[data-range='24h']")
+    expect(opened).to_have_attribute("aria-pressed", "true")
+
+    page.click("#sign-out")
+    expect(page.locator("#sign-in-notice")).to_have_text("Signed out.", timeout=30000)
+    page.goto(f"{static_site}/?q={fleet.prefix}")
+    expect(page.locator("#sign-in-link")).to_be_visible(timeout=30000)
+    assert all(c["name"] != "hostpulse_session" for c in page.context.cookies())

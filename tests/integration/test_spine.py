@@ -58,7 +58,9 @@ def test_an_accepted_batch_reaches_every_tier(
     response = post_batch(local_cloud, batch, token)
 
     assert response.status_code == 202
-    assert response.json() == {"accepted_seq": 0, "samples": 3}
+    answer = response.json()
+    assert (answer["accepted_seq"], answer["samples"]) == (0, 3)
+    assert isinstance(answer["config_version"], int), "what the host's agent should run"
     message = pubsub.get_message(timeout=5)
     assert message is not None and json.loads(message["data"])["host"] == name
     assert live.hget(hot.latest_key(name), "ts") == str(batch.samples[-1].ts_ms).encode()

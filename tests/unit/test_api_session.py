@@ -8,15 +8,25 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from starlette.websockets import WebSocketDisconnect
 
 from api.app import create_app
-from api.dependencies import SESSION_COOKIE, get_accounts, get_alert_store, get_now
+from api.dependencies import (
+    SESSION_COOKIE,
+    get_accounts,
+    get_alert_store,
+    get_live_hub,
+    get_now,
+)
 from hostpulse.accounts import Accounts, Role
+from hostpulse.live import LiveHub
 from hostpulse.settings import ApiSettings
 from tests.fakes import MemoryAccountStore, MemoryAuthThrottle
 from tests.unit.test_api_admin import RULE, RuleStub
+from tests.unit.test_live import MemorySource
 
 PASSWORD = "correct horse battery staple"
+STATIC_SITE = "https://dashboard.example"
 
 
 @pytest.fixture
@@ -39,9 +49,11 @@ def client(accounts: Accounts, clock: list[datetime]) -> Iterator[TestClient]:
         database_url="postgresql://unused",
         redis_url="redis://unused",
         read_token=SecretStr("read-token-for-shared-links"),
+        cors_origins=STATIC_SITE,
     )
     app = create_app(settings)
     app.dependency_overrides[get_accounts] = lambda: lambda: accounts
+    app.dependency_overrides[get_live_hub] = lambda: LiveHub(MemorySource(), retry_s=0.01)
     rules = RuleStub()
     app.dependency_overrides[get_alert_store] = lambda: rules
     app.dependency_overrides[get_now] = lambda: clock[0]
@@ -66,7 +78,7 @@ def test_signing_in_sets_an_http_only_same_site_cookie_that_reads_data(
     assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
     cookie = answer.headers["set-cookie"]
     assert cookie.startswith(f"{SESSION_COOKIE}=")
-    for attribute in ("HttpOnly", "SameSite=strict", "Secure", "Path=/", "Max-Age=43200"):
+    for attribute in ("HttpOnly", "SameSite=Strict", "Secure", "Path=/", "Max-Age=43200"):
         assert attribute in cookie
     assert answer.json()["user"] == "vera" and answer.json()["role"] == "viewer"
     assert client.get("/api/v1/alert-rules").status_code == 200
@@ -119,7 +131,7 @@ def test_signing_out_ends_the_session_on_the_server(client: TestClient, accounts
     assert client.delete("/api/v1/session").status_code == 403, "a write: needs its CSRF token"
     out = client.delete("/api/v1/session", headers={"X-CSRF-Token": csrf})
 
-    assert out.status_code == 204 and f'{SESSION_COOKIE}=""' in out.headers["set-cookie"]
+    assert out.status_code == 204 and f"{SESSION_COOKIE}=;" in out.headers["set-cookie"]
     client.cookies.set(SESSION_COOKIE, token)  # the old cookie, kept by someone
     assert client.get("/api/v1/alert-rules").status_code == 401
     assert client.get("/api/v1/session").status_code == 401
@@ -212,3 +224,76 @@ def test_settings_go_with_their_user(client: TestClient, accounts: Accounts) -> 
     sign_in(client, "vera")
 
     assert client.get("/api/v1/session/settings").json()["hidden_hosts"] == []
+
+
+def test_a_sign_in_from_the_allowed_static_site_gets_a_partitioned_cross_site_cookie(
+    client: TestClient,
+) -> None:
+    origin = {"Origin": STATIC_SITE}
+    preflight = client.options(
+        "/api/v1/session/settings",
+        headers={
+            **origin,
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "content-type,x-csrf-token",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == STATIC_SITE
+    assert preflight.headers["access-control-allow-credentials"] == "true"
+
+    answer = client.post(
+        "/api/v1/session", json={"user": "vera", "password": PASSWORD}, headers=origin
+    )
+
+    cookie = answer.headers["set-cookie"]
+    for attribute in ("HttpOnly", "SameSite=None", "Secure", "Partitioned"):
+        assert attribute in cookie
+    assert answer.headers["access-control-allow-credentials"] == "true"
+    csrf = {**origin, "X-CSRF-Token": answer.json()["csrf"]}
+    out = client.delete("/api/v1/session", headers=csrf)
+    assert out.status_code == 204 and "Partitioned" in out.headers["set-cookie"]
+
+
+def test_other_origins_get_no_credentialed_answers(client: TestClient) -> None:
+    evil = {"Origin": "https://evil.example"}
+    preflight = client.options(
+        "/api/v1/session",
+        headers={**evil, "Access-Control-Request-Method": "POST"},
+    )
+    answer = client.post(
+        "/api/v1/session", json={"user": "vera", "password": PASSWORD}, headers=evil
+    )
+
+    assert preflight.status_code == 400 and "access-control-allow-origin" not in preflight.headers
+    assert "access-control-allow-origin" not in answer.headers
+    assert "SameSite=Strict" in answer.headers["set-cookie"], "not the cross-site kind"
+
+
+@pytest.mark.parametrize(
+    ("origin", "opens"),
+    [
+        ("http://testserver", True),  # the host the test client's sockets name
+        (STATIC_SITE, True),
+        (None, True),
+        ("https://evil.example", False),
+    ],
+)
+def test_a_signed_in_live_feed_opens_only_from_the_dashboards_origins(
+    client: TestClient, origin: str | None, opens: bool
+) -> None:
+    sign_in(client, "vera")
+    # Given by hand: the client's jar keeps the Secure cookie from a ws:// URL.
+    headers = {"Cookie": f"{SESSION_COOKIE}={client.cookies[SESSION_COOKIE]}"}
+    headers |= {"Origin": origin} if origin else {}
+
+    if opens:
+        with client.websocket_connect("/api/v1/live?host=web-1", headers=headers):
+            pass
+    else:
+        with (
+            pytest.raises(WebSocketDisconnect) as refused,
+            client.websocket_connect("/api/v1/live?host=web-1", headers=headers),
+        ):
+            pass
+        assert refused.value.code == 1008

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from hostpulse.agent_config import AgentConfigs, Scope
+from hostpulse.agent_control import AgentControl
 from hostpulse.contract import Batch
 from hostpulse.envelope import MAX_INLINE_BYTES, Envelope
 from hostpulse.guard import Guard
@@ -16,9 +18,11 @@ from hostpulse.ingest.service import IngestLimits, IngestRequest, IngestService
 from hostpulse.pipeline_history import PipelineMeter, minute_of
 from hostpulse.synthetic_host import SyntheticHost
 from tests.fakes import (
+    MemoryAgentConfigStore,
     MemoryAgents,
     MemoryArchive,
     MemoryAuthThrottle,
+    MemoryCommandStore,
     MemoryCounters,
     MemoryHot,
     MemoryLimiter,
@@ -484,3 +488,95 @@ def test_a_fleet_tokens_members_each_write_with_their_own_sequence() -> None:
     assert from_member("other", "node-1") == 403
     assert from_member("nodes.node-3", "db-1") == 403  # members write the fleet's hosts only
     assert len(rig.queue.messages) == 2
+
+
+def configured(
+    rig: Rig, store: MemoryAgentConfigStore, commands: MemoryCommandStore | None = None
+) -> IngestService:
+    control = AgentControl(store, commands or MemoryCommandStore(), ttl_s=0)
+    return IngestService(
+        rig.agents, rig.limiter, rig.queue, rig.hot, rig.archive, rig.counters, control=control
+    )
+
+
+def test_an_accepted_batch_names_the_central_configuration_version_its_host_should_run() -> None:
+    rig, store = Rig(), MemoryAgentConfigStore()
+    AgentConfigs(store).set(Scope("host", "web-2"), {"top_n": "3"}, "ops")
+    AgentConfigs(store).set(Scope("host", "web-1"), {"top_n": "4"}, "ops")
+    service = configured(rig, store)
+
+    answer = service.ingest(request(batch().model_dump_json().encode()))
+
+    assert answer.status == 202 and answer.body["config_version"] == 2
+    store.failing = True
+    service = configured(rig, store)
+    unknown = service.ingest(request(batch(seq=1).model_dump_json().encode()))
+    assert unknown.status == 202 and "config_version" not in unknown.body, "no read: not said"
+
+
+def sync_request(token: str | None = TOKEN, **asked: Any) -> IngestRequest:
+    return request(json.dumps({"hostname": "web-1", **asked}).encode(), token)
+
+
+def test_an_agent_syncs_the_settings_of_its_host_and_groups() -> None:
+    rig, store = Rig(), MemoryAgentConfigStore()
+    AgentConfigs(store).set(Scope("label", "role=web"), {"interval_s": "2"}, "ops")
+    AgentConfigs(store).set(Scope("host", "web-1"), {"top_n": "4"}, "ops")
+    service = configured(rig, store)
+
+    answer = service.sync(sync_request(labels={"role": "web"}, config_version=None))
+    other_group = service.sync(sync_request(labels={"role": "db"}))
+
+    assert answer.status == 200
+    assert answer.body == {
+        "config_version": 2,
+        "settings": {"interval_s": 2.0, "top_n": 4},
+        "commands": [],
+    }
+    assert other_group.body == {"config_version": 2, "settings": {"top_n": 4}, "commands": []}
+    assert rig.stored_nothing(), "a sync is not a batch"
+
+
+@pytest.mark.parametrize(
+    ("sent", "status", "error"),
+    [
+        (sync_request(token=None), 401, "unauthorized"),
+        (sync_request(token="hp_unknown"), 401, "unauthorized"),
+        (sync_request(hostname="db-1"), 403, "host_not_allowed"),
+        (sync_request(labels={"role": "\u202e"}), 422, "invalid_sync"),
+        (request(b"{", TOKEN), 400, "bad_json"),
+    ],
+)
+def test_a_sync_the_token_does_not_allow_or_that_is_malformed_is_refused(
+    sent: IngestRequest, status: int, error: str
+) -> None:
+    answer = configured(Rig(), MemoryAgentConfigStore()).sync(sent)
+
+    assert (answer.status, answer.body["error"]) == (status, error)
+
+
+def test_a_sync_without_the_configuration_store_asks_the_agent_to_retry() -> None:
+    answer = configured(Rig(), MemoryAgentConfigStore(failing=True)).sync(sync_request())
+
+    assert answer.status == 503 and answer.headers["Retry-After"] == "5"
+
+
+def test_a_command_is_announced_handed_over_by_the_sync_and_acknowledged_once() -> None:
+    rig, commands = Rig(), MemoryCommandStore()
+    service = configured(rig, MemoryAgentConfigStore(), commands)
+    commands.issue("web-2", "pause", "ops")
+    issued = commands.issue("web-1", "diagnostics", "ops")
+
+    told = service.ingest(request(batch().model_dump_json().encode()))
+    handed = service.sync(sync_request())
+    acked = service.sync(sync_request(acks=[{"id": issued.id, "result": {"spool_bytes": 0}}]))
+    again = service.sync(sync_request(acks=[{"id": issued.id, "result": {"spool_bytes": 9}}]))
+    other_host = service.sync(sync_request(acks=[{"id": 1, "result": {}}]))
+
+    assert told.body["command"] == issued.id
+    assert handed.body["commands"] == [{"id": issued.id, "kind": "diagnostics"}]
+    assert acked.body["commands"] == [] and again.status == other_host.status == 200
+    assert commands.commands[1].result == {"spool_bytes": 0}, "the first acknowledgement"
+    assert commands.commands[0].acked_at is None, "web-1's token acknowledges no web-2 command"
+    after = service.ingest(request(batch(seq=1).model_dump_json().encode()))
+    assert "command" not in after.body

@@ -59,7 +59,7 @@ def test_a_token_can_come_from_a_file(tmp_path: Path) -> None:
             {},
             "unknown key 'intervl_s' in {path} (did you mean 'interval_s'?)",
         ),
-        ("interval_s = -1\n", {}, {}, "interval_s: must be greater than 0"),
+        ("interval_s = -1\n", {}, {}, "interval_s: must be a number greater than 0"),
         ('interval_s = "five"\n', {}, {}, "interval_s: could not convert string to float"),
         ("", {"HOSTPULSE_AGENT_TOP_N": "many"}, {}, "$HOSTPULSE_AGENT_TOP_N"),
         ("", {"HOSTPULSE_AGENT_TLS_VERIFY": "maybe"}, {}, "tls_verify: must be true or false"),
@@ -76,7 +76,7 @@ def test_a_token_can_come_from_a_file(tmp_path: Path) -> None:
             "",
             {},
             {"interval_s": "0"},
-            "interval_s: must be greater than 0 (got '0' from --interval_s)",
+            "interval_s: must be a number greater than 0 (got '0' from --interval_s)",
         ),
     ],
 )

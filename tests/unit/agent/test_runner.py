@@ -23,6 +23,8 @@ class ScriptedSender:
     script: list[SendResult] = field(default_factory=list)
     attempts: list[int] = field(default_factory=list)
     accepted: list[dict[str, Any]] = field(default_factory=list)
+    central: dict[str, Any] | None = None  # what a sync answers
+    syncs: list[dict[str, Any]] = field(default_factory=list)
 
     def send(self, payload: bytes) -> SendResult:
         batch = json.loads(gzip.decompress(payload))
@@ -31,6 +33,10 @@ class ScriptedSender:
         if result.outcome == "accepted":
             self.accepted.append(batch)
         return result
+
+    def sync(self, asked: dict[str, Any]) -> dict[str, Any] | None:
+        self.syncs.append(asked)
+        return self.central
 
 
 def config(tmp_path: Path, **overrides: Any) -> AgentConfig:
