@@ -9,6 +9,7 @@ stuck behind hours of spooled data. A batch keeps its sequence number through ev
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
@@ -117,7 +118,9 @@ class Agent:
         self.refused_version: int | None = None
         self.commands = central.Commands(config.state_dir / "commands")
         self.collecting = threading.Lock()
-        self.paused = False
+        # Paused stays paused through a restart, until the server says resume.
+        self.paused_file = config.state_dir / "paused"
+        self.paused = self.paused_file.exists()
         self.last_sync = time.monotonic()
         kept = central.load(self.central_file)
         if kept is not None:
@@ -226,6 +229,16 @@ class Agent:
         for command in answer.get("commands", []):
             self.commands.run(command, self.run_command)
 
+    def follow_safely(
+        self, wanted: int | None, newest_command: int | None, force: bool = False
+    ) -> None:
+        """Following the server never stops the agent sending: a failure is logged, and the
+        next answer tries again."""
+        try:
+            self.follow(wanted, newest_command, force)
+        except Exception:
+            log.exception("following the server's configuration failed; collection goes on")
+
     def run_command(self, kind: str) -> dict[str, object]:
         """What a command does, and what the agent says it did."""
         if kind == "collect_now":
@@ -235,6 +248,11 @@ class Agent:
             return {"spooled": spooled}
         if kind in ("pause", "resume"):
             self.paused = kind == "pause"
+            with contextlib.suppress(OSError):  # a full disk: paused until a restart
+                if self.paused:
+                    self.paused_file.touch()
+                else:
+                    self.paused_file.unlink(missing_ok=True)
             log.warning("collection paused" if self.paused else "collection resumed")
             return {"paused": self.paused}
         if kind == "diagnostics":
@@ -300,7 +318,7 @@ class Agent:
             if result.outcome == "accepted":
                 self.spool.ack(record)
                 self.last_latency_ms = result.latency_ms
-                self.follow(result.config_version, result.command)
+                self.follow_safely(result.config_version, result.command)
                 attempt = 0
                 fresh_turn = not fresh_turn  # newest, oldest, newest, …
                 continue
@@ -342,7 +360,7 @@ class Agent:
             self.send_pending()
             # Paused, no batch brings an answer: ask the server itself, once a batch period.
             if self.paused and time.monotonic() - self.last_sync >= self.config.send_every_s:
-                self.follow(None, None, force=True)
+                self.follow_safely(None, None, force=True)
             self.sent.wait(1.0)
             self.sent.clear()
 
@@ -350,7 +368,8 @@ class Agent:
 
     def run(self) -> None:
         log.info("agent started", extra={"agent_id": self.config.agent_id,
-                                         "pending": self.spool.pending})  # fmt: skip
+                                         "pending": self.spool.pending,
+                                         "paused": self.paused})  # fmt: skip
         collector = threading.Thread(target=self.collect_loop, name="collector")
         sender = threading.Thread(target=self.send_loop, name="sender")
         collector.start()

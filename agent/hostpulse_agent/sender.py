@@ -154,10 +154,18 @@ class HttpSender:
         except (urllib.error.URLError, OSError) as error:
             log.warning("configuration sync failed", extra={"reason": str(error)})
             return None
+        commands = answer.get("commands", []) if isinstance(answer, dict) else None
         if (
             isinstance(answer, dict)
-            and isinstance(answer.get("config_version"), int)
+            and _count(answer, "config_version") is not None
             and isinstance(answer.get("settings"), dict)
+            and isinstance(commands, list)
+            and all(
+                isinstance(c, dict)
+                and _count(c, "id") is not None
+                and isinstance(c.get("kind"), str)
+                for c in commands
+            )
         ):
             return answer
         log.warning("configuration sync answered without one", extra={"answer": str(answer)[:300]})

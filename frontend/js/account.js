@@ -9,7 +9,8 @@ const DEFAULTS = Object.freeze({
   hidden_hosts: [],
 });
 
-export const account = { user: null, role: null, csrf: "", settings: DEFAULTS };
+// unknown: the API did not answer when asked who is signed in; asked again once it does.
+export const account = { user: null, role: null, csrf: "", settings: DEFAULTS, unknown: false };
 
 export function signedIn() {
   return account.user !== null;
@@ -32,8 +33,10 @@ export async function loadAccount() {
   try {
     remember(await getJson("api/v1/session"));
     account.settings = await getJson("api/v1/session/settings");
-  } catch {
+    account.unknown = false;
+  } catch (error) {
     forget();
+    account.unknown = error.backendDown;
   }
 }
 

@@ -45,6 +45,14 @@ const app = {
     history.replaceState(null, "", `?${params}`);
   },
   backendUp() {
+    if (account.unknown) {
+      // Down when the page opened: who is signed in is known only now.
+      account.unknown = false;
+      loadAccount().then(() => {
+        renderAccount();
+        if (signedIn()) route(); // with the user's settings
+      });
+    }
     if (!banner.hidden) {
       banner.hidden = true;
       banner.textContent = "";

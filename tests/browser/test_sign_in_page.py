@@ -198,3 +198,17 @@ def test_settings_follow_the_user_to_another_browser(
     expect(charts).to_have_count(5)
     order = [charts.nth(i).get_attribute("data-chart") for i in range(5)]
     assert order == ["memory", "cpu", "load", "diskio", "net"]
+
+
+def test_a_page_that_could_not_ask_who_is_signed_in_asks_again_once_the_api_answers(
+    pages: StrictPages, signed_api: SignedApi, fleet: Fleet
+) -> None:
+    page, name = signed_in_on_the_fleet_page(pages, signed_api, fleet)
+    page.route("**/api/v1/session", lambda route: route.abort())
+
+    page.reload()
+    expect(page.locator("tbody tr")).to_have_count(len(fleet.hosts))  # the cookie still reads
+    expect(page.locator("#who")).to_have_count(0)
+    page.unroute("**/api/v1/session")
+
+    expect(page.locator("#who")).to_have_text(name, timeout=20000)

@@ -173,3 +173,26 @@ def test_a_command_run_before_a_restart_is_not_run_again(tmp_path: Path) -> None
 
     assert [a["result"] for a in restarted.commands.unacked] == [{"repeated": True}]
     assert len(sender.accepted) == 1, "no second collect-now batch"
+
+
+def test_a_failure_while_following_the_server_never_stops_the_sending(tmp_path: Path) -> None:
+    sender = ScriptedSender(
+        [SendResult("accepted", 202, "ok", command=1)],
+        central={"config_version": 0, "settings": {}, "commands": [{"kind": "pause"}]},  # no id
+    )
+    agent = Agent(config(tmp_path), sender)
+    spool_batches(agent, 3)
+
+    agent.send_pending(deadline=time.monotonic() + 2)
+
+    assert len(sender.accepted) == 3 and agent.spool.pending == 0
+
+
+def test_a_paused_agent_stays_paused_through_a_restart_until_resumed(tmp_path: Path) -> None:
+    agent, _ = commanding(tmp_path, "pause")
+    send_one(agent)
+
+    restarted = Agent(config(tmp_path), ScriptedSender())
+    assert restarted.paused
+    restarted.run_command("resume")
+    assert not Agent(config(tmp_path), ScriptedSender()).paused

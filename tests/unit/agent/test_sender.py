@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -177,3 +178,45 @@ def test_a_redirect_is_not_followed_so_the_token_goes_nowhere_else(
     assert reached == []
     assert result.outcome == "retry"
     assert "redirected to" in result.detail
+
+
+class SyncServer(BaseHTTPRequestHandler):
+    answers: ClassVar[list[bytes]] = []
+    asked: ClassVar[list[tuple[str, dict[str, Any]]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).asked.append((self.path, json.loads(body)))
+        answer = type(self).answers.pop(0)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+def test_a_sync_goes_beside_ingest_and_only_a_well_formed_answer_is_followed() -> None:
+    good = (
+        b'{"config_version": 2, "settings": {"top_n": 3}, "commands": [{"id": 1, "kind": "pause"}]}'
+    )
+    SyncServer.answers = [
+        good,
+        b'{"config_version": 2, "settings": {}, "commands": [7]}',
+        b'{"config_version": 2, "settings": {}, "commands": [{"id": "1", "kind": "pause"}]}',
+        b'{"config_version": true, "settings": {}}',
+        b'{"config_version": 2, "settings": []}',
+    ]
+    SyncServer.asked = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), SyncServer)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        sender = sender_for(f"http://127.0.0.1:{httpd.server_port}/prod/v1/ingest")
+        answers = [sender.sync({"hostname": "web-1"}) for _ in range(5)]
+    finally:
+        httpd.shutdown()
+
+    assert answers[0] == json.loads(good)
+    assert answers[1:] == [None] * 4
+    assert {path for path, _ in SyncServer.asked} == {"/prod/v1/agent/sync"}
