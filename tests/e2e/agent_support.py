@@ -25,6 +25,7 @@ def recording_agent(
         ingest_url=ingest_url,
         token=token,
         agent_id=name,
+        hostname=name,
         interval_s=1.0,
         send_every_s=2.0,
         state_dir=state_dir,
@@ -32,7 +33,6 @@ def recording_agent(
         groups=frozenset({"cpu", "memory", "load"}),
     )
     agent = Agent(config, HttpSender(config))
-    agent.facts["hostname"] = name
     collected: list[int] = []
     sample = agent.collector.sample
 
