@@ -27,6 +27,7 @@ from hostpulse.settings import ApiSettings
 SESSION_COOKIE = "hostpulse_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SIGN_IN_ENDED = "the sign-in has ended: sign in again"
 
 
 def get_query_service() -> QueryService:
@@ -178,7 +179,7 @@ def require_role(
     """A live session whose role allows ``needed``; for a write, with its CSRF token."""
     session = session_of(connection, accounts, now)
     if session is None:
-        raise HTTPException(401, "not signed in, or the sign-in has ended: sign in again")
+        raise HTTPException(401, f"not signed in, or {SIGN_IN_ENDED}")
     if not session.role.allows(needed):
         raise HTTPException(403, f"user {session.user!r} is a {session.role}, not an {needed}")
     if connection.scope.get("method", "GET") not in SAFE_METHODS:

@@ -11,6 +11,7 @@ from typing_extensions import TypedDict
 
 from api.dependencies import (
     SESSION_COOKIE,
+    SIGN_IN_ENDED,
     AccountsProvider,
     Now,
     get_settings,
@@ -130,5 +131,5 @@ def save_dashboard_settings(
     try:
         accounts().save_dashboard_settings(session.user, body)
     except AccountError:  # removed since the session was read: its sessions are gone too
-        raise HTTPException(401, "the sign-in has ended: sign in again") from None
+        raise HTTPException(401, SIGN_IN_ENDED) from None
     return body
