@@ -58,7 +58,8 @@ class HostEntry(TypedDict):
     first_seen_ms: Millis
     last_received_ms: Millis | None
     completeness: Annotated[
-        Completeness | None, Field(description="None for the seed agent, which sends no seq")
+        Completeness | None,
+        Field(description="None for the seed agent and OTLP senders, which send no seq"),
     ]
     facts: HostFactsView
     now: AtAGlance | None

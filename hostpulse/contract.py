@@ -18,6 +18,7 @@ MAX_SAMPLES_PER_BATCH = 1000
 MAX_PROCESSES_PER_SAMPLE = 200
 MAX_CORES = 1024
 MAX_DEVICES = 256
+MAX_CUSTOM_PER_SAMPLE = 500
 
 # The contract's bounds are the bounds of the columns each value lands in, so that every
 # batch answered 202 can be stored (bigint and integer columns, double precision values).
@@ -29,12 +30,14 @@ VALUE_MAX = 1e18
 # Text is data: no NUL (PostgreSQL text cannot hold it), no control characters, and no
 # bidirectional overrides or isolates that would make one name display as another.
 SAFE_TEXT = r"^[^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$"
+CUSTOM_PREFIX = "custom."  # a custom series' metric name: never one of hostpulse's own
 HOSTNAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$"
 
 Name = Annotated[str, Field(min_length=1, max_length=256, pattern=SAFE_TEXT)]
 Label = Annotated[str, Field(max_length=256, pattern=SAFE_TEXT)]
 Percent = Annotated[float, Field(ge=0, le=100)]
 NonNegative = Annotated[float, Field(ge=0, le=VALUE_MAX)]
+Finite = Annotated[float, Field(ge=-VALUE_MAX, le=VALUE_MAX)]
 Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
 SmallCount = Annotated[int, Field(ge=0, le=INT32_MAX)]
 AgentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
@@ -140,6 +143,11 @@ class Sample(WireModel):
     process_count: SmallCount | None = None
     processes: list[Process] = Field(default_factory=list, max_length=MAX_PROCESSES_PER_SAMPLE)
     agent: AgentSelf | None = None
+    custom: dict[Name, Finite] = Field(
+        default_factory=dict,
+        max_length=MAX_CUSTOM_PER_SAMPLE,
+        description="series of the sender's own, read back as custom.<name>",
+    )
 
     @model_validator(mode="after")
     def _one_entry_per_instance(self) -> Sample:
@@ -275,6 +283,8 @@ def metric_values(sample: Sample) -> Iterator[tuple[str, float]]:  # noqa: PLR09
     if sample.agent is not None:
         for field, value in sample.agent.model_dump().items():
             yield f"agent.{field}", float(value)
+    for name, value in sample.custom.items():
+        yield f"{CUSTOM_PREFIX}{name}", value
 
 
 def json_schema() -> dict[str, object]:

@@ -59,7 +59,7 @@ class HostRow:
     first_seen_ms: int
     last_seen_ms: int
     last_received_ms: int
-    seed: bool  # sent by the seed agent, which numbers no batches
+    unnumbered: bool  # sent by the seed agent or over OTLP: batches numbered by time
 
 
 @dataclass(frozen=True)
@@ -204,8 +204,8 @@ class QueryService:
                     agent_id=row.agent_id,
                     first_seen_ms=row.first_seen_ms,
                     last_received_ms=row.last_received_ms,
-                    # The seed's snapshots carry time, not a sequence: their gaps mean nothing.
-                    completeness=None if row.seed else completeness(spans.get(row.host, [])),
+                    # The seed's snapshots and OTLP carry time, not a sequence: no gaps to count.
+                    completeness=None if row.unnumbered else completeness(spans.get(row.host, [])),
                     facts=cast(HostFactsView, row.facts),
                 )
             )

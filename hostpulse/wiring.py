@@ -35,6 +35,7 @@ from hostpulse.adapters.postgres.pipeline import PgPipelineHistory
 from hostpulse.adapters.postgres.probe import PostgresProbe
 from hostpulse.adapters.redis import keys as hot
 from hostpulse.adapters.redis.client import redis_client
+from hostpulse.adapters.redis.counters import RedisCounterStore
 from hostpulse.adapters.redis.hot import (
     RedisAuthThrottle,
     RedisDrainFlag,
@@ -149,6 +150,7 @@ def ingest_service(counters: Counters, settings: IngestSettings | None = None) -
             PgCommandStore(_pg(settings)),
             settings.agent_config_cache_seconds,
         ),
+        counter_store=RedisCounterStore(redis),
     )
 
 

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hostpulse.ingest.http import SEED_PATH_PARAMETER, SYNC_PATH, route, with_path_token
+from hostpulse.ingest.otlp import OTLP_PATH
 from hostpulse.ingest.service import IngestRequest, IngestResponse
 from hostpulse.observability import PrometheusCounters
 from hostpulse.wiring import Lazy, ingest_service
@@ -35,6 +36,8 @@ async def bounded_body(request: Request, limit: int) -> bytes | None:
 
 
 def answer(response: IngestResponse) -> Response:
+    if response.raw is not None:
+        return Response(response.raw, response.status, headers=response.headers)
     return JSONResponse(response.body, response.status, headers=response.headers)
 
 
@@ -79,6 +82,7 @@ app = Starlette(
     routes=[
         Route("/v1/ingest", ingest, methods=["POST"]),
         Route(SYNC_PATH, ingest, methods=["POST"]),
+        Route(OTLP_PATH, ingest, methods=["POST"]),
         Route("/ingest/metrics", ingest, methods=["POST"]),
         Route(f"/seed/{{{SEED_PATH_PARAMETER}}}/ingest/metrics", ingest, methods=["POST"]),
         Route("/healthz", healthz),

@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
+from hostpulse.ingest.otlp import OTLP_PATH, ingest_otlp
 from hostpulse.ingest.service import IngestRequest, IngestResponse, IngestService
 
 SEED_PATH = "/ingest/metrics"
@@ -48,6 +49,13 @@ def request_from_event(event: APIGatewayProxyEvent) -> IngestRequest:
 
 
 def proxy_response(response: IngestResponse) -> dict[str, Any]:
+    if response.raw is not None:  # binary: API Gateway decodes it (binary_media_types */*)
+        return {
+            "statusCode": response.status,
+            "headers": response.headers,
+            "body": base64.b64encode(response.raw).decode(),
+            "isBase64Encoded": True,
+        }
     return {
         "statusCode": response.status,
         "headers": {"Content-Type": "application/json", **response.headers},
@@ -61,6 +69,8 @@ def route(path: str, service: IngestService) -> Callable[[IngestRequest], Ingest
         return service.ingest_seed
     if path.endswith(SYNC_PATH):
         return service.sync
+    if path.endswith(OTLP_PATH):
+        return lambda request: ingest_otlp(service, request)
     return service.ingest
 
 

@@ -33,6 +33,7 @@ from hostpulse.ingest.ports import (
     IngestMeter,
     RateLimiter,
 )
+from hostpulse.otlp.counters import CounterStore, MemoryCounterStore
 from hostpulse.seed import SeedSnapshot, seed_batch
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class IngestResponse:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None  # a body encoded otherwise than as JSON (OTLP's protobuf)
+    samples: int = 0  # how many samples the answer accepted
 
 
 class Rejected(Exception):
@@ -137,6 +140,7 @@ class IngestService:
         redis_guard: Guard | None = None,
         meter: IngestMeter | None = None,
         control: AgentControl | None = None,
+        counter_store: CounterStore | None = None,
     ) -> None:
         self.agents = agents
         self.auth_throttle = auth_throttle
@@ -150,19 +154,21 @@ class IngestService:
         self.redis = redis_guard or Guard(counters)
         self.meter = meter
         self.control = control
+        # OTLP senders' counters between requests; without Redis, this process' memory.
+        self.counter_store = counter_store or MemoryCounterStore()
 
     def ingest(self, request: IngestRequest) -> IngestResponse:
         """POST /v1/ingest: one wire-contract batch."""
-        return self._handle(request, self._batch)
+        return self.handle(request, lambda r: self._answer(r, self._batch))
 
     def ingest_seed(self, request: IngestRequest) -> IngestResponse:
         """POST /ingest/metrics: the seed platform's single snapshot, same path from here."""
-        return self._handle(request, self._seed_batch)
+        return self.handle(request, lambda r: self._answer(r, self._seed_batch))
 
     def sync(self, request: IngestRequest) -> IngestResponse:
         """POST /v1/agent/sync: the central configuration the agent's host should run."""
         try:
-            grant, body = self._authenticated_body(request)
+            grant, body = self.authenticated_body(request)
             asked = _validated(AgentSync, body, "invalid_sync")
             if not grant.may_write(asked.hostname):
                 raise Rejected(
@@ -180,15 +186,16 @@ class IngestService:
             return self._unavailable("the agent configuration is unavailable; retry later")
         return IngestResponse(200, answer)
 
-    def _handle(
-        self, request: IngestRequest, parse: Callable[[bytes, AgentGrant], Batch]
+    def handle(
+        self, request: IngestRequest, answer: Callable[[IngestRequest], IngestResponse]
     ) -> IngestResponse:
+        """An answer, measured for the pipeline's history."""
         started = time.perf_counter()
-        response = self._answer(request, parse)
+        response = answer(request)
         meter = self.meter
         if meter is not None:
             elapsed_ms = (time.perf_counter() - started) * 1000
-            samples = int(response.body.get("samples", 0)) if response.status == 202 else 0
+            samples = response.samples
             self.redis.call(
                 lambda: meter.answered(response.status, samples, elapsed_ms, request.received_ms),
                 None,
@@ -200,7 +207,7 @@ class IngestService:
         self, request: IngestRequest, parse: Callable[[bytes, AgentGrant], Batch]
     ) -> IngestResponse:
         try:
-            grant, body = self._authenticated_body(request)
+            grant, body = self.authenticated_body(request)
             batch = parse(body, grant)
             if not grant.may_write(batch.host.hostname):
                 raise Rejected(
@@ -209,7 +216,7 @@ class IngestService:
                     f"agent {grant.name!r} may not write host {batch.host.hostname!r}; bind it"
                     " with `hostpulse agents bind`",
                 )
-            self._check_times(batch, request.received_ms)
+            self.check_times(batch, request.received_ms)
             return self._accept(batch, request, grant.name)
         except Rejected as rejection:
             self.counters.count(f"rejected_{rejection.response.status}")
@@ -237,7 +244,7 @@ class IngestService:
         except ValidationError as error:
             raise Rejected(422, "invalid_snapshot", validation_message(error)) from None
 
-    def _authenticated_body(self, request: IngestRequest) -> tuple[AgentGrant, bytes]:
+    def authenticated_body(self, request: IngestRequest) -> tuple[AgentGrant, bytes]:
         grant = self._authenticate(request)
         body = decompress(
             request.body,
@@ -276,7 +283,7 @@ class IngestService:
             raise Rejected(401, "unauthorized", "unknown or revoked agent token")
         return grant
 
-    def _check_times(self, batch: Batch, now_ms: int) -> None:
+    def check_times(self, batch: Batch, now_ms: int) -> None:
         newest = max(s.ts_ms for s in batch.samples)
         oldest = min(s.ts_ms for s in batch.samples)
         if newest > now_ms + self.limits.max_future_ms:
@@ -293,6 +300,19 @@ class IngestService:
             )
 
     def _accept(self, batch: Batch, request: IngestRequest, agent_id: str) -> IngestResponse:
+        refusal = self.admit(agent_id)
+        if refusal is not None:
+            return refusal
+        refusal = self.enqueue(batch, request)
+        if refusal is not None:
+            return refusal
+        answer: dict[str, Any] = {"accepted_seq": batch.seq, "samples": len(batch.samples)}
+        if self.control is not None:  # what the agent should run; it syncs when behind
+            answer.update(self.control.announce(batch.host.hostname, batch.host.labels))
+        return IngestResponse(202, answer, samples=len(batch.samples))
+
+    def admit(self, agent_id: str) -> IngestResponse | None:
+        """None when the agent may send now; a 503 while the backend drains; raises a 429."""
         # Without Redis there is no rate to keep: the batch is accepted, and counted.
         retry_after = self.redis.call(
             lambda: self.limiter.acquire(agent_id), 0.0, "rate_limiter_failures"
@@ -300,7 +320,11 @@ class IngestService:
         if retry_after < 0:
             return self._unavailable("the backend is shutting down; retry later")
         if retry_after > 0:
-            raise Rejected.too_soon("rate_limited", retry_after)  # counted by _handle
+            raise Rejected.too_soon("rate_limited", retry_after)  # counted by _answer
+        return None
+
+    def enqueue(self, batch: Batch, request: IngestRequest) -> IngestResponse | None:
+        """Both queues, then the hot tier; None once the queues hold it, else the 503."""
         payload = batch.model_dump_json().encode()
         first_ts_ms = min(s.ts_ms for s in batch.samples)
         try:
@@ -321,10 +345,7 @@ class IngestService:
         )
         self.counters.count("batches_accepted")
         self.counters.count("samples_accepted", len(batch.samples))
-        answer: dict[str, Any] = {"accepted_seq": batch.seq, "samples": len(batch.samples)}
-        if self.control is not None:  # what the agent should run; it syncs when behind
-            answer.update(self.control.announce(batch.host.hostname, batch.host.labels))
-        return IngestResponse(202, answer)
+        return None
 
     def _unavailable(self, message: str) -> IngestResponse:
         self.counters.count("rejected_503")

@@ -49,7 +49,7 @@ class MemoryReader:
                 NOW_MS - ago - 86_400_000,
                 NOW_MS - ago,
                 NOW_MS - ago,
-                seed=h == "seed-1",
+                unnumbered=h == "seed-1",
             )
             for h, ago in seen.items()
         ]

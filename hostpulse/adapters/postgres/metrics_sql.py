@@ -232,7 +232,9 @@ ON CONFLICT (host, ts, pid) DO NOTHING
 # three datetimes per host (1,000 hosts: 7 ms to 3.5).
 LIST_HOSTS = f"""
 SELECT h.host, h.agent_id, h.facts::text, {epoch_ms("h.first_seen")}, {epoch_ms("h.last_seen")},
-    {epoch_ms("h.last_received")}, h.facts->>'agent_version' = 'seed'
+    {epoch_ms("h.last_received")},
+    -- unnumbered: the seed agent's and OTLP's batches (OTLP_AGENT_VERSION) are numbered by time
+    h.facts->>'agent_version' = 'seed' OR starts_with(h.facts->>'agent_version', 'otlp')
 FROM hosts h
 ORDER BY h.host
 """

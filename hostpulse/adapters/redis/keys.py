@@ -75,3 +75,7 @@ def glance(sample: Sample) -> AtAGlance:
 def parse_compact(member: bytes | str) -> CompactSample:
     data: CompactSample = json.loads(member)
     return data
+
+
+def counters_key(host: str) -> str:
+    return f"{PREFIX}:otlp:counters:{host}"  # hash: series -> its last two counter points

@@ -1,0 +1,1 @@
+"""OpenTelemetry metrics (OTLP) onto wire contract v1."""

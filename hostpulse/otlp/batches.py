@@ -1,0 +1,145 @@
+"""One host's OTLP points as a wire-contract batch: the same queue, tiers and exactly-once
+effect as an agent's.
+
+A sender's points of one collection carry slightly different times (each of the Collector's
+scrapers stamps its own), so points less than a second apart, and of series not yet seen in
+that collection, make one sample. An OTLP sender numbers nothing, so the batch's sequence number
+is its newest sample's millisecond followed by 20 bits of a digest of what the request said
+about the host: a request sent again is the same batch (stored once), another one with the
+same newest time is not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from hostpulse.contract import HOSTNAME, Batch, HostFacts, Sample
+from hostpulse.otlp.counters import CounterPoint, CounterState, advance_all
+from hostpulse.otlp.points import HostPoints, Point
+from hostpulse.otlp.semconv import Reading, attribute, sample_fields, text
+
+COLLECTION_NS = 10**9
+SEQ_DIGEST_BITS = 20
+OTLP_AGENT_VERSION = "otlp"
+# Resource attributes that say what a host is, not how to group it: not labels.
+NOT_LABELS = ("host.", "process.", "os.", "telemetry.")
+MAX_LABELS = 32
+
+
+@dataclass
+class Converted:
+    batch: Batch | None
+    refused: int  # points that could not be kept
+    counters: dict[str, CounterState]  # the counter states after this request
+
+
+def series_key(point: Point) -> str:
+    attributes = ",".join(f"{k}={v}" for k, v in sorted(point.attributes.items()))
+    return f"{point.pid or ''}|{point.metric}|{attributes}"
+
+
+def collections(points: Iterable[Point]) -> list[list[Point]]:
+    """Points grouped into collections: in time order, within a second of the first, no
+    series twice."""
+    groups: list[list[Point]] = []
+    keys: set[str] = set()
+    for point in sorted(points, key=lambda p: p.time_ns):
+        key = series_key(point)
+        if groups and point.time_ns - groups[-1][0].time_ns < COLLECTION_NS and key not in keys:
+            groups[-1].append(point)
+        else:
+            groups.append([point])
+            keys = set()
+        keys.add(key)
+    return groups
+
+
+def agent_id(grant_name: str, hostname: str) -> str:
+    """Per host, so that each host's batches are numbered on their own."""
+    digest = hashlib.blake2b(hostname.encode(), digest_size=8).hexdigest()
+    return f"{grant_name[:40]}.{digest}"
+
+
+def sequence(newest_ms: int, host: HostPoints) -> int:
+    digest = hashlib.blake2b(b"".join(host.serialized), digest_size=8).digest()
+    return (newest_ms << SEQ_DIGEST_BITS) | (int.from_bytes(digest) >> (64 - SEQ_DIGEST_BITS))
+
+
+def facts(host: HostPoints, cores: int) -> HostFacts:
+    resource = host.resource
+    labels = {
+        text(key, 64): text(value)
+        for key, value in resource.items()
+        if isinstance(value, str) and key and not key.startswith(NOT_LABELS)
+    }
+    sdk = " ".join(
+        str(resource[k])
+        for k in ("telemetry.sdk.language", "telemetry.sdk.version")
+        if k in resource
+    )
+    logical = resource.get("host.cpu.logical_count")
+    return HostFacts(
+        hostname=host.hostname,
+        os=text(attribute(resource, "os.description", "os.type")),
+        platform=text(attribute(resource, "host.arch")),
+        cpu_count=cores or (logical if isinstance(logical, int) and logical > 0 else None),
+        agent_version=f"{OTLP_AGENT_VERSION} {sdk}".strip(),
+        labels=dict(list(labels.items())[:MAX_LABELS]),
+    )
+
+
+def convert(host: HostPoints, grant_name: str, counters: dict[str, CounterState]) -> Converted:
+    """The host's batch (None when nothing in the request had a place in one)."""
+    refused = host.refused
+    if not re.match(HOSTNAME, host.hostname):
+        return Converted(None, refused + len(host.points), counters)
+    samples: list[Sample] = []
+    cores = 0
+    for group in collections(host.points):
+        totals = {
+            series_key(p): CounterPoint(p.start_ns, p.time_ns, p.value)
+            for p in group
+            if p.cumulative
+        }
+        bases, changed = advance_all(counters, totals)
+        counters = {**counters, **changed}
+        reading = Reading([(p, rate_of(p, bases.get(series_key(p)))) for p in group])
+        fields, seen_cores, refused_here = sample_fields(reading, host.processes)
+        refused += refused_here
+        cores = max(cores, seen_cores)
+        if not fields:
+            continue
+        try:
+            samples.append(Sample.model_validate({"ts_ms": group[-1].time_ns // 10**6, **fields}))
+        except ValidationError:
+            refused += len(group)
+    samples = unique_times(samples)
+    if not samples:
+        return Converted(None, refused, counters)
+    batch = Batch(
+        agent_id=agent_id(grant_name, host.hostname),
+        seq=sequence(max(s.ts_ms for s in samples), host),
+        host=facts(host, cores),
+        samples=samples[-1000:],
+    )
+    return Converted(batch, refused, counters)
+
+
+def rate_of(point: Point, base: CounterPoint | None) -> float | None:
+    if point.delta:
+        elapsed = point.time_ns - point.start_ns
+        return point.value * 1e9 / elapsed if point.start_ns and elapsed > 0 else None
+    if not point.cumulative:
+        return None
+    return CounterPoint(point.start_ns, point.time_ns, point.value).rate_since(base)
+
+
+def unique_times(samples: list[Sample]) -> list[Sample]:
+    """One sample per millisecond (the raw tier's key): the later collection wins."""
+    by_time = {s.ts_ms: s for s in samples}
+    return [by_time[t] for t in sorted(by_time)]
