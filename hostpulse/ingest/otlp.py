@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from functools import partial
 
 from hostpulse.agents import AgentGrant
-from hostpulse.contract import Batch, metric_values
+from hostpulse.contract import Batch
 from hostpulse.ingest.service import IngestRequest, IngestResponse, IngestService, Rejected
 from hostpulse.otlp.batches import Converted, convert
 from hostpulse.otlp.counters import CounterState, forgotten
@@ -82,17 +82,15 @@ def accept(
         host: service.redis.call(partial(store.load, host), empty, COUNTER_FAILURE)
         for host in flat.hosts
     }
+    now_ns = request.received_ms * 10**6
+    limits = service.limits
+    window_ns = (now_ns - limits.max_age_ms * 10**6, now_ns + limits.max_future_ms * 10**6)
     converted = {
-        host: convert(points, grant.name, states[host]) for host, points in flat.hosts.items()
+        host: convert(points, grant.name, states[host], window_ns)
+        for host, points in flat.hosts.items()
     }
     refused = flat.without_host + sum(c.refused for c in converted.values())
-    batches = []
-    for result in converted.values():
-        if result.batch is not None:
-            batch, outside = in_window(service, result.batch, request.received_ms)
-            refused += outside
-            if batch is not None:
-                batches.append(batch)
+    batches = [c.batch for c in converted.values() if c.batch is not None]
     if batches:
         unavailable = service.admit(grant.name)
         if unavailable is None:
@@ -121,24 +119,6 @@ def enqueue_all(
         if unavailable is not None:
             return unavailable
     return None
-
-
-def in_window(service: IngestService, batch: Batch, now_ms: int) -> tuple[Batch | None, int]:
-    """The batch without the samples the raw tier cannot hold (too old, or ahead of the
-    server's clock), and how many values those had: OTLP refuses points, not requests."""
-    limits = service.limits
-    kept = [
-        s for s in batch.samples
-        if now_ms - limits.max_age_ms <= s.ts_ms <= now_ms + limits.max_future_ms
-    ]  # fmt: skip
-    outside = sum(
-        sum(1 for _ in metric_values(s)) + len(s.processes) for s in batch.samples if s not in kept
-    )
-    if len(kept) == len(batch.samples):
-        return batch, 0
-    if not kept:
-        return None, outside
-    return batch.model_copy(update={"samples": kept}), outside
 
 
 def remember(

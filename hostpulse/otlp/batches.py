@@ -15,10 +15,19 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
-from hostpulse.contract import HOSTNAME, Batch, HostFacts, Sample
+from hostpulse.contract import (
+    HOSTNAME,
+    INT32_MAX,
+    MAX_SAMPLES_PER_BATCH,
+    Batch,
+    HostFacts,
+    Sample,
+    metric_values,
+)
 from hostpulse.otlp.counters import CounterPoint, CounterState, advance_all
 from hostpulse.otlp.points import HostPoints, Point
 from hostpulse.otlp.semconv import Reading, attribute, sample_fields, text
@@ -75,7 +84,7 @@ def facts(host: HostPoints, cores: int) -> HostFacts:
     labels = {
         text(key, 64): text(value)
         for key, value in resource.items()
-        if isinstance(value, str) and key and not key.startswith(NOT_LABELS)
+        if isinstance(value, str) and text(key, 64) and not key.startswith(NOT_LABELS)
     }
     sdk = " ".join(
         str(resource[k])
@@ -87,20 +96,31 @@ def facts(host: HostPoints, cores: int) -> HostFacts:
         hostname=host.hostname,
         os=text(attribute(resource, "os.description", "os.type")),
         platform=text(attribute(resource, "host.arch")),
-        cpu_count=cores or (logical if isinstance(logical, int) and logical > 0 else None),
+        cpu_count=cores
+        or (logical if isinstance(logical, int) and 0 < logical <= INT32_MAX else None),
         agent_version=f"{OTLP_AGENT_VERSION} {sdk}".strip(),
         labels=dict(list(labels.items())[:MAX_LABELS]),
     )
 
 
-def convert(host: HostPoints, grant_name: str, counters: dict[str, CounterState]) -> Converted:
-    """The host's batch (None when nothing in the request had a place in one)."""
+def convert(
+    host: HostPoints,
+    grant_name: str,
+    counters: dict[str, CounterState],
+    window_ns: tuple[int, int],
+) -> Converted:
+    """The host's batch (None when nothing in the request had a place in one). Points outside
+    ``window_ns`` (what the raw tier keeps, up to the server's clock and its allowance) are
+    refused: OTLP refuses points, not requests."""
     refused = host.refused
     if not re.match(HOSTNAME, host.hostname):
         return Converted(None, refused + len(host.points), counters)
+    earliest, latest = window_ns
+    inside = [p for p in host.points if earliest <= p.time_ns <= latest]
+    refused += len(host.points) - len(inside)
     samples: list[Sample] = []
     cores = 0
-    for group in collections(host.points):
+    for group in collections(inside):
         totals = {
             series_key(p): CounterPoint(p.start_ns, p.time_ns, p.value)
             for p in group
@@ -110,24 +130,66 @@ def convert(host: HostPoints, grant_name: str, counters: dict[str, CounterState]
         counters = {**counters, **changed}
         reading = Reading([(p, rate_of(p, bases.get(series_key(p)))) for p in group])
         fields, seen_cores, refused_here = sample_fields(reading, host.processes)
-        refused += refused_here
         cores = max(cores, seen_cores)
-        if not fields:
-            continue
-        try:
-            samples.append(Sample.model_validate({"ts_ms": group[-1].time_ns // 10**6, **fields}))
-        except ValidationError:
-            refused += len(group)
+        sample, dropped = valid_sample(group[-1].time_ns // 10**6, fields)
+        refused += refused_here + dropped
+        if sample is not None:
+            samples.append(sample)
     samples = unique_times(samples)
+    if len(samples) > MAX_SAMPLES_PER_BATCH:  # the oldest go: a sample's worth per collection
+        refused += sum(len(list(metric_values(s))) for s in samples[:-MAX_SAMPLES_PER_BATCH])
+        samples = samples[-MAX_SAMPLES_PER_BATCH:]
     if not samples:
         return Converted(None, refused, counters)
     batch = Batch(
         agent_id=agent_id(grant_name, host.hostname),
         seq=sequence(max(s.ts_ms for s in samples), host),
         host=facts(host, cores),
-        samples=samples[-1000:],
+        samples=samples,
     )
     return Converted(batch, refused, counters)
+
+
+def valid_sample(ts_ms: int, fields: dict[str, Any]) -> tuple[Sample | None, int]:
+    """The sample, without what the contract refuses (a process with a negative size, a
+    count past its column...): each such entry is dropped, and counted, not the sample."""
+    dropped = 0
+    while fields:
+        try:
+            return Sample.model_validate({"ts_ms": ts_ms, **fields}), dropped
+        except ValidationError as error:
+            places = {tuple(problem["loc"][:2]) for problem in error.errors()}
+        # Later entries of a list first, so that the earlier ones keep their places.
+        ordered = sorted(places, key=later_first)
+        went = sum(drop(fields, where) for where in ordered)
+        if not went:  # the time itself: nothing to keep
+            break
+        dropped += went
+    return None, dropped
+
+
+def later_first(where: tuple[int | str, ...]) -> tuple[str, int]:
+    index = where[1] if len(where) > 1 and isinstance(where[1], int) else 0
+    return str(where[0]), -index
+
+
+def drop(fields: dict[str, Any], where: tuple[int | str, ...]) -> int:
+    """Take out what a validation error points at: an entry of a list or of the custom
+    series, else the whole field."""
+    name = where[0]
+    if not isinstance(name, str) or name not in fields:
+        return 0
+    value = fields[name]
+    key = where[1] if len(where) > 1 else None
+    in_list = isinstance(value, list) and isinstance(key, int) and key < len(value)
+    in_custom = name == "custom" and isinstance(key, str) and key in value
+    if not (in_list or in_custom):
+        del fields[name]
+        return 1
+    del value[key]
+    if not value:
+        del fields[name]
+    return 1
 
 
 def rate_of(point: Point, base: CounterPoint | None) -> float | None:
