@@ -69,20 +69,21 @@ def metric(draw: st.DrawFn) -> Metric:
     for _ in range(draw(st.integers(1, 4))):
         attrs = draw(attributes(SEMCONV_KEYS))
         if kind == "histogram":
-            p = built.histogram.data_points.add(
+            bucketed = built.histogram.data_points.add(
                 time_unix_nano=draw(times),
                 count=draw(st.integers(0, UINT64)),
                 sum=draw(st.floats()),
             )
+            bucketed.attributes.extend(attrs)
+            continue
+        data = built.gauge if kind == "gauge" else built.sum
+        p = data.data_points.add(time_unix_nano=draw(times))
+        p.start_time_unix_nano = draw(times)
+        value = draw(numbers)
+        if isinstance(value, int):
+            p.as_int = value
         else:
-            data = built.gauge if kind == "gauge" else built.sum
-            p = data.data_points.add(time_unix_nano=draw(times))
-            p.start_time_unix_nano = draw(times)
-            value = draw(numbers)
-            if isinstance(value, int):
-                p.as_int = value
-            else:
-                p.as_double = value
+            p.as_double = value
         p.attributes.extend(attrs)
     if kind == "sum":
         built.sum.is_monotonic = draw(st.booleans())
