@@ -194,3 +194,101 @@ def as_json(request: ExportMetricsServiceRequest) -> bytes:
     """OTLP/JSON as the Collector writes it: lowerCamelCase, enums as numbers, 64-bit integers
     as strings."""
     return json_format.MessageToJson(request, use_integers_for_enums=True, indent=None).encode()
+
+
+@dataclass
+class SampleEncoder:
+    """Wire-contract samples as the Collector would export the same figures: utilization
+    gauges for CPU, usage by state, and cumulative counters for every rate (kept here between
+    requests, as the host's kernel keeps them)."""
+
+    boot_ns: int
+    totals: dict[tuple[str, ...], float] = field(default_factory=dict)
+    last_ns: int | None = None
+
+    def count(self, key: tuple[str, ...], rate: float, time_ns: int) -> float:
+        elapsed = 0.0 if self.last_ns is None else (time_ns - self.last_ns) / 1e9
+        self.totals[key] = self.totals.get(key, 1000.0) + rate * elapsed
+        return round(self.totals[key], 3)
+
+    def request(self, batch: Any) -> ExportMetricsServiceRequest:
+        request = ExportMetricsServiceRequest()
+        host = request.resource_metrics.add()
+        host.resource.attributes.extend(
+            attributes({"host.name": batch.host.hostname, "os.type": "linux"})
+        )
+        metrics = host.scope_metrics.add().metrics
+        processes: dict[int, list[Metric]] = {}
+        names: dict[int, Any] = {}
+        for sample in batch.samples:
+            t = sample.ts_ms * 10**6
+            metrics.extend(self.host_metrics(sample, t))
+            for p in sample.processes:
+                names[p.pid] = p
+                processes.setdefault(p.pid, []).extend(self.process_metrics(p, t))
+            self.last_ns = t
+        for pid, process_metrics in processes.items():
+            resource = request.resource_metrics.add()
+            resource.resource.attributes.extend(
+                attributes({
+                    "host.name": batch.host.hostname,
+                    "process.pid": pid,
+                    "process.executable.name": names[pid].name,
+                    "process.command_line": names[pid].cmdline,
+                    "process.owner": names[pid].user,
+                })
+            )  # fmt: skip
+            resource.scope_metrics.add().metrics.extend(process_metrics)
+        return request
+
+    def host_metrics(self, sample: Any, t: int) -> list[Metric]:
+        boot = self.boot_ns
+        cpu = [
+            point(share, t, cpu=f"cpu{core}", state=state)
+            for core, busy in enumerate(sample.cpu.per_core)
+            for state, share in (("user", busy / 100), ("idle", 1 - busy / 100))
+        ]
+        mem = sample.memory
+        memory = {"used": mem.used_bytes, "free": mem.total_bytes - mem.used_bytes}
+        metrics = [
+            gauge("system.cpu.utilization", "1", cpu),
+            total("system.memory.usage", "By", [
+                point(v, t, state=s) for s, v in memory.items()
+            ], monotonic=False),
+            *[
+                gauge(f"system.cpu.load_average.{span}", "{thread}", [point(v, t)])
+                for span, v in (("1m", sample.load.load1), ("5m", sample.load.load5),
+                                ("15m", sample.load.load15))
+            ],
+            total("system.filesystem.usage", "By", [
+                point(v, t, device=d.device, mountpoint=d.mount, type=d.fstype, state=s)
+                for d in sample.disks
+                for s, v in (("used", d.used_bytes), ("free", d.total_bytes - d.used_bytes))
+            ], monotonic=False),
+            gauge("system.uptime", "s", [point(sample.uptime_s, t)]),
+            total("system.processes.count", "{processes}", [point(sample.process_count, t)],
+                  monotonic=False),
+        ]  # fmt: skip
+        read_write = (("read", "read_{}_per_s"), ("write", "write_{}_per_s"))
+        rx_tx = (("receive", "rx_{}_per_s"), ("transmit", "tx_{}_per_s"))
+        for name, entries, fields, unit in (
+            ("system.disk.io", sample.disk_io, read_write, "bytes"),
+            ("system.disk.operations", sample.disk_io, read_write, "ops"),
+            ("system.network.io", sample.net, rx_tx, "bytes"),
+        ):
+            metrics.append(total(name, "1", [
+                point(self.count((name, device, way), getattr(e, field_name.format(unit)), t),
+                      t, boot, device=device, direction=way)
+                for e in entries
+                for device in [getattr(e, "device", None) or e.interface]
+                for way, field_name in fields
+            ]))  # fmt: skip
+        return metrics
+
+    def process_metrics(self, p: Any, t: int) -> list[Metric]:
+        seconds = self.count(("cpu", str(p.pid)), p.cpu_percent / 100, t)
+        return [
+            total("process.cpu.time", "s", [point(seconds, t, self.boot_ns, state="user")]),
+            total("process.memory.usage", "By", [point(p.rss_bytes, t)], monotonic=False),
+            total("process.threads", "{threads}", [point(p.threads, t)], monotonic=False),
+        ]

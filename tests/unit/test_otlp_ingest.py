@@ -22,6 +22,7 @@ from hostpulse.ingest.http import route
 from hostpulse.ingest.otlp import ingest_otlp
 from hostpulse.ingest.service import IngestLimits, IngestRequest, IngestResponse, IngestService
 from hostpulse.otlp.counters import CounterState, MemoryCounterStore
+from hostpulse.synthetic_host import SyntheticHost
 from tests.fakes import (
     MemoryAgents,
     MemoryArchive,
@@ -30,7 +31,7 @@ from tests.fakes import (
     MemoryLimiter,
     MemoryQueue,
 )
-from tests.otlp_hostmetrics import GIB, CollectorHost, as_json, gauge, point, total
+from tests.otlp_hostmetrics import GIB, CollectorHost, SampleEncoder, as_json, gauge, point, total
 
 TOKEN = "hp_token-of-collector"
 NOW_NS = time.time_ns()
@@ -426,3 +427,43 @@ def test_the_pipeline_meter_counts_otlp_samples() -> None:
         received_ms=NOW_NS // 10**6,
     ))  # fmt: skip
     assert response.samples == 1
+
+
+def test_a_hosts_samples_sent_over_otlp_come_back_as_the_same_figures() -> None:
+    """hostpulse's own samples, exported as the Collector would export the same figures, read
+    back through /v1/metrics: what a host page shows is the same either way."""
+    rig = Rig()
+    synthetic = SyntheticHost("web-9", cores=4, processes=5)
+    encoder = SampleEncoder(BOOT_NS)
+    start_ms = NOW_NS // 10**6 - 60_000
+    sent = [
+        synthetic.batch([start_ms + 10_000 * i, start_ms + 10_000 * i + 5_000]) for i in range(3)
+    ]
+    for batch in sent:
+        answer_of(rig.send(encoder.request(batch)))
+    received = [s for b in rig.batches() for s in b.samples]
+    originals = [s for b in sent for s in b.samples]
+    assert [s.ts_ms for s in received] == [s.ts_ms for s in originals]
+    for got, want in zip(received[1:], originals[1:], strict=True):  # the first has no rates
+        assert got.cpu is not None and want.cpu is not None
+        assert got.cpu.per_core == pytest.approx(want.cpu.per_core, abs=0.01)
+        assert got.memory is not None and want.memory is not None
+        assert got.memory.used_bytes == want.memory.used_bytes
+        assert got.memory.percent == pytest.approx(want.memory.percent, abs=0.01)
+        assert got.load == want.load
+        assert [(d.mount, d.percent) for d in got.disks] == [
+            (d.mount, pytest.approx(d.percent, abs=0.01)) for d in want.disks
+        ]
+        assert got.disk_io[0].read_bytes_per_s == pytest.approx(
+            want.disk_io[0].read_bytes_per_s, rel=1e-3
+        )
+        assert got.disk_io[0].write_ops_per_s == pytest.approx(
+            want.disk_io[0].write_ops_per_s, abs=0.01
+        )
+        assert got.net[0].rx_bytes_per_s == pytest.approx(want.net[0].rx_bytes_per_s, rel=1e-3)
+        assert (got.uptime_s, got.process_count) == (want.uptime_s, want.process_count)
+        got_processes = {p.pid: (p.name, p.rss_bytes, p.threads) for p in got.processes}
+        assert got_processes == {p.pid: (p.name, p.rss_bytes, p.threads) for p in want.processes}
+        for process in got.processes:
+            wanted = next(p for p in want.processes if p.pid == process.pid)
+            assert process.cpu_percent == pytest.approx(wanted.cpu_percent, abs=0.05)
