@@ -21,6 +21,7 @@ from tests.fakes import (
     MemoryLimiter,
     MemoryQueue,
 )
+from tests.otlp_hostmetrics import CollectorHost, as_json
 from tests.unit.test_contract_bounds import SEED_SNAPSHOT
 
 TOKEN = "hp_token-of-web-1"
@@ -84,3 +85,16 @@ def test_probes_answer(queue: MemoryQueue) -> None:
 
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200
+
+
+def test_otlp_json_is_answered_in_json_under_uvicorn(queue: MemoryQueue) -> None:
+    request = CollectorHost("web-1", time.time_ns() - 3600 * 10**9).request(time.time_ns())
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+
+    answer = TestClient(asgi.app).post("/v1/metrics", content=as_json(request), headers=headers)
+    refused = TestClient(asgi.app).post("/v1/metrics", content=b"{", headers=headers)
+
+    assert answer.status_code == 200 and answer.json() == {}
+    assert answer.headers["content-type"] == "application/json"
+    assert len(queue.messages) == 1
+    assert refused.status_code == 400 and refused.json()["code"] == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import time
@@ -9,6 +10,9 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceResponse,
+)
 
 from functions.ingest import handler as ingest
 from hostpulse.envelope import Envelope
@@ -24,6 +28,7 @@ from tests.fakes import (
     MemoryLimiter,
     MemoryQueue,
 )
+from tests.otlp_hostmetrics import CollectorHost
 
 TOKEN = "hp_token-of-web-1"
 
@@ -112,4 +117,29 @@ def test_the_seed_agent_posts_with_its_token_in_the_path(
     answer = ingest.handler(event, context)
 
     assert answer["statusCode"] == 202
+    assert len(queue.messages) == 1
+
+
+def test_otlp_is_answered_in_protobuf_base64_encoded_for_api_gateway(
+    queue: MemoryQueue, context: LambdaContext
+) -> None:
+    request = CollectorHost("web-1", time.time_ns() - 3600 * 10**9).request(time.time_ns())
+    event = api_gateway_event(
+        "POST",
+        "/v1/metrics",
+        gzip.compress(request.SerializeToString()),
+        {
+            "Authorization": f"Bearer {TOKEN}",
+            "Content-Type": "application/x-protobuf",
+            "Content-Encoding": "gzip",
+        },
+    )
+
+    answer = ingest.handler(event, context)
+
+    assert answer["statusCode"] == 200 and answer["isBase64Encoded"] is True
+    assert answer["headers"]["Content-Type"] == "application/x-protobuf"
+    parsed = ExportMetricsServiceResponse()
+    parsed.ParseFromString(base64.b64decode(answer["body"]))
+    assert parsed.partial_success.rejected_data_points == 0
     assert len(queue.messages) == 1
