@@ -14,6 +14,7 @@ from hostpulse.agents import register_agent
 from hostpulse.contract import Cpu, Process
 from hostpulse.localcloud.api_server import ApiServer
 from tests.browser.conftest import Fleet, screenshot, wait_for_sample
+from tests.otlp_hostmetrics import CollectorHost
 from tests.support import post
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.browser]
@@ -312,3 +313,35 @@ def test_a_live_chart_picks_its_series_again_only_when_the_columns_change(
     assert result["kept"]
     assert result["grown"] == ["a", "x:2", "x:10"]
     assert result["afterDrop"] == ["a", "x:2", "x:10"]
+
+
+def test_a_host_the_opentelemetry_collector_reports_is_on_the_fleet_and_host_pages(
+    page: Page, api_server: ApiServer, fleet: Fleet
+) -> None:
+    name = f"otelhost-{time.time_ns() % 10**8}"
+    repository = PgAgentRepository(PgConnector(fleet.cloud.endpoints["database_url"]))
+    token = register_agent(repository, name)
+    metrics_url = fleet.cloud.endpoints["ingest_url"].replace("/v1/ingest", "/v1/metrics")
+    collector = CollectorHost(name, time.time_ns() - 3600 * 10**9)
+    now = time.time_ns()
+    for age in (30, 20, 10, 0):
+        request = collector.request(now - age * 10**9)
+        response = post(
+            metrics_url,
+            request.SerializeToString(),
+            token,
+            **{"Content-Type": "application/x-protobuf"},
+        )
+        assert response.status_code == 200, response.text
+
+    page.goto(f"{api_server.url}/?q={name}")
+    row = page.locator(f"tr[data-row='{name}']")
+    expect(row).to_contain_text("35", timeout=30000)  # its CPU %, from the counters' rates
+    page.goto(f"{api_server.url}/?host={name}&range=1h")
+    for chart in ("cpu", "cores", "memory", "load", "diskio", "net"):
+        page.wait_for_function(
+            f"Number(document.querySelector('[data-chart={chart}]')?.dataset.points) > 0",
+            timeout=30000,
+        )
+    expect(page.locator("#processes")).to_contain_text("postgres")
+    screenshot(page, "host-otlp.png")
