@@ -166,13 +166,17 @@ def build_wheel(project: Path, into: Path) -> Path:
     return wheel
 
 
-def test_the_servers_wheel_does_not_carry_the_agent(tmp_path: Path) -> None:
+def test_the_servers_wheel_carries_the_agents_rules_but_is_not_the_agent(tmp_path: Path) -> None:
+    """The server checks central agent configurations with the agent's own rules, so its wheel
+    carries the agent's package; it does not install the agent's command nor claim to be the
+    agent's distribution (a host installs that one, with psutil)."""
     wheel = build_wheel(PROJECT_ROOT, tmp_path)
 
     names = zipfile.ZipFile(wheel).namelist()
     assert wheel.name.startswith("hostpulse-")
     assert any(name.startswith("hostpulse/") for name in names)
-    assert not [name for name in names if "hostpulse_agent" in name]
+    assert "hostpulse_agent/rules.py" in names
+    assert not [name for name in names if name.startswith("hostpulse_agent-")]  # no dist-info
     entry_points = next(name for name in names if name.endswith("entry_points.txt"))
     assert "hostpulse-agent" not in zipfile.ZipFile(wheel).read(entry_points).decode()
 
