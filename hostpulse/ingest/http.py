@@ -49,12 +49,16 @@ def request_from_event(event: APIGatewayProxyEvent) -> IngestRequest:
 
 
 def proxy_response(response: IngestResponse) -> dict[str, Any]:
-    if response.raw is not None:  # binary: API Gateway decodes it (binary_media_types */*)
+    raw = response.raw
+    if raw is not None:
+        # Text goes out as text; binary (OTLP's protobuf) in base64, which API Gateway decodes
+        # for an API whose binary media types are "*/*". An empty body needs neither.
+        text = response.headers.get("Content-Type", "").startswith("application/json") or not raw
         return {
             "statusCode": response.status,
             "headers": response.headers,
-            "body": base64.b64encode(response.raw).decode(),
-            "isBase64Encoded": True,
+            "body": raw.decode() if text else base64.b64encode(raw).decode(),
+            "isBase64Encoded": not text,
         }
     return {
         "statusCode": response.status,

@@ -11,9 +11,13 @@ from typing import Any
 
 import pytest
 import requests
+from google.rpc.status_pb2 import Status
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -21,7 +25,7 @@ from opentelemetry.sdk.resources import Resource
 from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import register_agent
-from tests.otlp_hostmetrics import CollectorHost, as_json
+from tests.otlp_hostmetrics import CollectorHost, as_json, gauge, point
 from tests.support import CloudUnderTest, eventually
 
 pytestmark = pytest.mark.localcloud
@@ -46,12 +50,14 @@ def latest(cloud: CloudUnderTest, host: str, wanted: str) -> dict[str, Any] | No
 
 def stored_series(cloud: CloudUnderTest, host: str, metric: str) -> list[list[float]] | None:
     api = cloud.endpoints["local_api_url"]
-    answer = requests.get(
+    response = requests.get(
         f"{api}/api/v1/series",
         params={"host": host, "metric": metric, "from": "-10m", "tier": "raw"},
         timeout=10,
-    ).json()
-    points = [p for line in answer["series"] for p in line["points"]]
+    )
+    if response.status_code != 200:  # 404 until the host's first batch is stored
+        return None
+    points = [p for line in response.json()["series"] for p in line["points"]]
     return points or None
 
 
@@ -152,16 +158,31 @@ def test_the_collectors_host_metrics_in_json_are_stored_once_however_often_sent(
         assert cur.fetchone() == (3,)
 
 
-def test_refusals_are_in_otlps_shape_and_the_exporter_does_not_retry_them(
-    local_cloud: CloudUnderTest,
-) -> None:
+def test_protobuf_answers_pass_api_gateway_as_protobuf(local_cloud: CloudUnderTest) -> None:
+    _, token = agent(local_cloud, "otel-pb-*")
     url = f"{local_cloud.endpoints['api_url']}/v1/metrics"
-    response = requests.post(
+    request = CollectorHost(f"otel-pb-{time.time_ns() % 10**6}", time.time_ns()).request(
+        time.time_ns()
+    )
+    request.resource_metrics[0].scope_metrics[0].metrics.append(
+        gauge("broken", "1", [point(float("nan"), time.time_ns())])
+    )
+    headers = {"Content-Type": "application/x-protobuf", "Authorization": f"Bearer {token}"}
+
+    partial = requests.post(url, data=request.SerializeToString(), headers=headers, timeout=60)
+    refused = requests.post(
         url,
         data=b"\x0a\x02\xff",
-        headers={"Authorization": "Bearer hp_nobody", "Content-Type": "application/x-protobuf"},
+        headers={**headers, "Authorization": "Bearer hp_nobody"},
         timeout=60,
     )
-    assert response.status_code == 401
-    assert response.headers["Content-Type"] == "application/x-protobuf"
-    assert b"unknown or revoked agent token" in response.content
+
+    assert partial.status_code == 200
+    answer = ExportMetricsServiceResponse()
+    answer.ParseFromString(partial.content)
+    assert answer.partial_success.rejected_data_points == 1
+    assert refused.status_code == 401
+    assert refused.headers["Content-Type"] == "application/x-protobuf"
+    status = Status()
+    status.ParseFromString(refused.content)
+    assert status.code == 16 and status.message == "unknown or revoked agent token"

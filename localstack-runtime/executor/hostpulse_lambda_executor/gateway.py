@@ -40,3 +40,27 @@ def pass_api_gateway_bodies_through() -> None:
 
     decode_unless_for_a_function.hostpulse = True  # type: ignore[attr-defined]
     ContentDecoder.__call__ = decode_unless_for_a_function  # type: ignore[method-assign]
+
+
+# AWS: "*/*" among an API's binary media types covers every content type, whatever the client's
+# Accept header, so a Lambda proxy response marked isBase64Encoded goes out decoded. LocalStack
+# skips a "*/*" entry, and returned such bodies still in base64 (an OTLP exporter then read
+# "e30=" where the function had answered "{}").
+ANY_MEDIA_TYPE = "*/*"
+
+
+@hooks.on_infra_start()
+def any_media_type_is_binary() -> None:
+    from localstack.services.apigateway.next_gen.execute_api.integrations import aws
+
+    matches = aws.mime_type_matches_binary_media_types
+    if getattr(matches, "hostpulse", False):
+        return
+
+    def matches_or_any(mime_type: str | None, binary_media_types: list[str]) -> bool:
+        return ANY_MEDIA_TYPE in (binary_media_types or []) or matches(
+            mime_type=mime_type, binary_media_types=binary_media_types
+        )
+
+    matches_or_any.hostpulse = True  # type: ignore[attr-defined]
+    aws.mime_type_matches_binary_media_types = matches_or_any

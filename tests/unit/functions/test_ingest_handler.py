@@ -10,9 +10,7 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceResponse,
-)
+from google.rpc.status_pb2 import Status
 
 from functions.ingest import handler as ingest
 from hostpulse.envelope import Envelope
@@ -120,7 +118,7 @@ def test_the_seed_agent_posts_with_its_token_in_the_path(
     assert len(queue.messages) == 1
 
 
-def test_otlp_is_answered_in_protobuf_base64_encoded_for_api_gateway(
+def test_otlp_is_answered_in_protobuf_and_a_binary_answer_base64_encoded_for_api_gateway(
     queue: MemoryQueue, context: LambdaContext
 ) -> None:
     request = CollectorHost("web-1", time.time_ns() - 3600 * 10**9).request(time.time_ns())
@@ -137,9 +135,17 @@ def test_otlp_is_answered_in_protobuf_base64_encoded_for_api_gateway(
 
     answer = ingest.handler(event, context)
 
-    assert answer["statusCode"] == 200 and answer["isBase64Encoded"] is True
+    assert answer["statusCode"] == 200
     assert answer["headers"]["Content-Type"] == "application/x-protobuf"
-    parsed = ExportMetricsServiceResponse()
-    parsed.ParseFromString(base64.b64decode(answer["body"]))
-    assert parsed.partial_success.rejected_data_points == 0
+    assert answer["body"] == ""  # an empty ExportMetricsServiceResponse: all accepted
     assert len(queue.messages) == 1
+    refused = ingest.handler(
+        api_gateway_event(
+            "POST", "/v1/metrics", b"\xff", {"Content-Type": "application/x-protobuf"}
+        ),
+        context,
+    )
+    assert refused["statusCode"] == 401 and refused["isBase64Encoded"] is True
+    status = Status()
+    status.ParseFromString(base64.b64decode(refused["body"]))
+    assert status.code == 16 and "token" in status.message
