@@ -79,6 +79,18 @@ def sequence(newest_ms: int, host: HostPoints) -> int:
     return (newest_ms << SEQ_DIGEST_BITS) | (int.from_bytes(digest) >> (64 - SEQ_DIGEST_BITS))
 
 
+def cores_named(points: Iterable[Point]) -> int:
+    """The host's logical CPUs, as its CPU metrics name them: known from the first request,
+    before any rate can be (``system.cpu.logical.count`` where it is sent)."""
+    named = {
+        attribute(p.attributes, "cpu", "cpu.logical_number")
+        for p in points
+        if p.pid is None and p.metric in ("system.cpu.time", "system.cpu.utilization")
+    }
+    counted = [int(p.value) for p in points if p.metric == "system.cpu.logical.count"]
+    return min(INT32_MAX, max([len(named - {""}), *counted]))
+
+
 def facts(host: HostPoints, cores: int) -> HostFacts:
     resource = host.resource
     labels = {
@@ -144,7 +156,7 @@ def convert(
     batch = Batch(
         agent_id=agent_id(grant_name, host.hostname),
         seq=sequence(max(s.ts_ms for s in samples), host),
-        host=facts(host, cores),
+        host=facts(host, max(cores, cores_named(host.points))),
         samples=samples,
     )
     return Converted(batch, refused, counters)

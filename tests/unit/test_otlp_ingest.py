@@ -173,6 +173,7 @@ def test_a_first_scrape_has_no_rates_yet_but_everything_else() -> None:
     sample = batch.samples[0]
     assert sample.cpu is None and sample.disk_io == [] and sample.net == []
     assert sample.memory is not None and sample.load is not None and sample.disks
+    assert batch.host.cpu_count == 2  # named by its CPU metrics, before any rate
 
 
 @pytest.mark.parametrize("content_type", ["application/json", PROTOBUF])
