@@ -154,8 +154,10 @@ def test_with_the_api_stopped_the_page_says_so_and_recovers(
     finally:
         api_server.start()
 
-    expect(page.locator("#banner")).to_be_hidden(timeout=20000)
-    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=20000)
+    # The socket retries with backoff, up to 15 s between tries after a long outage, and the
+    # API takes seconds to start: the bound leaves room for both.
+    expect(page.locator("#banner")).to_be_hidden(timeout=40000)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=40000)
     expect(page.locator("tbody tr")).to_have_count(len(fleet.hosts))
 
 
