@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from hostpulse.deploy.model import TriggerSpec, load_stack
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.settings import CoreSettings
+from hostpulse.settings import CoreSettings, IngestSettings
 from tests.support import CloudUnderTest
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
@@ -90,3 +90,23 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return path
+
+
+class NoCounters:
+    def count(self, name: str, value: float = 1) -> None:
+        """Counting is the handler's business, not a benchmark's."""
+
+
+def unlimited_ingest_settings(cloud: CloudUnderTest) -> IngestSettings:
+    """What the ingest function runs against the benchmark's local cloud, but for the rate
+    limit: one agent sends hundreds of batches as fast as it can."""
+    e = cloud.endpoints
+    return settings_for(
+        cloud,
+        IngestSettings,
+        aggregate_queue_url=e["queues"]["aggregate"],
+        alerts_queue_url=e["queues"]["alerts"],
+        archive_bucket=e["buckets"]["archive"],
+        rate_per_second=1e6,
+        rate_burst=1_000_000,
+    )

@@ -16,23 +16,23 @@ import time
 
 import redis
 
-from bench.common import local_cloud, rounds, settings_for, write_result
+from bench.common import (
+    NoCounters,
+    local_cloud,
+    rounds,
+    unlimited_ingest_settings,
+    write_result,
+)
 from hostpulse import wiring
 from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.adapters.redis import keys as hot
 from hostpulse.agents import register_agent
 from hostpulse.envelope import Envelope
 from hostpulse.ingest.service import IngestRequest
-from hostpulse.settings import IngestSettings
 from hostpulse.synthetic_host import SyntheticHost
 
 BATCHES = 300
 ROUNDS = 6
-
-
-class NoCounters:
-    def count(self, name: str, value: float = 1) -> None:
-        """Counting is the handler's business, not this benchmark's."""
 
 
 def main() -> None:
@@ -41,16 +41,7 @@ def main() -> None:
         token = register_agent(wiring.agent_repository(e["database_url"]), "bench-agent")
         client = redis.Redis.from_url(e["redis_url"])
         sqs = aws_client("sqs", e["region"], e["aws_endpoint_url"])
-        # What the ingest function runs, but for the rate limit (300 batches from one agent).
-        settings = settings_for(
-            cloud,
-            IngestSettings,
-            aggregate_queue_url=e["queues"]["aggregate"],
-            alerts_queue_url=e["queues"]["alerts"],
-            archive_bucket=e["buckets"]["archive"],
-            rate_per_second=1e6,
-            rate_burst=1_000_000,
-        )
+        settings = unlimited_ingest_settings(cloud)
         service = wiring.ingest_service(NoCounters(), settings)
         queue_urls = [settings.aggregate_queue_url, settings.alerts_queue_url]
         host = SyntheticHost("bench-agent", cores=8)

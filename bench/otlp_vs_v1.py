@@ -15,13 +15,18 @@ import statistics
 import time
 from collections.abc import Callable
 
-from bench.common import local_cloud, rounds, settings_for, write_result
+from bench.common import (
+    NoCounters,
+    local_cloud,
+    rounds,
+    unlimited_ingest_settings,
+    write_result,
+)
 from hostpulse import wiring
 from hostpulse.agents import register_agent
 from hostpulse.contract import Batch
 from hostpulse.ingest.otlp import ingest_otlp
 from hostpulse.ingest.service import IngestRequest, IngestResponse
-from hostpulse.settings import IngestSettings
 from hostpulse.synthetic_host import SyntheticHost
 from tests.otlp_hostmetrics import SampleEncoder, as_json
 
@@ -30,26 +35,13 @@ ROUNDS = 6
 SAMPLES_PER_BATCH = 2
 
 
-class NoCounters:
-    def count(self, name: str, value: float = 1) -> None:
-        """Counting is the handler's business, not this benchmark's."""
-
-
 def main() -> None:
     with local_cloud("otlp") as cloud:
         e = cloud.endpoints
         token = register_agent(
             wiring.agent_repository(e["database_url"]), "bench-otlp", ["bench-otlp*"]
         )
-        settings = settings_for(
-            cloud,
-            IngestSettings,
-            aggregate_queue_url=e["queues"]["aggregate"],
-            alerts_queue_url=e["queues"]["alerts"],
-            archive_bucket=e["buckets"]["archive"],
-            rate_per_second=1e6,
-            rate_burst=1_000_000,
-        )
+        settings = unlimited_ingest_settings(cloud)
         service = wiring.ingest_service(NoCounters(), settings)
         now_ms = int(time.time() * 1000)
         start_ms = now_ms - BATCHES * 10_000

@@ -30,7 +30,14 @@ from hostpulse.contract import (
 )
 from hostpulse.otlp.counters import CounterPoint, CounterState, advance_all
 from hostpulse.otlp.points import HostPoints, Point
-from hostpulse.otlp.semconv import Reading, attribute, sample_fields, text
+from hostpulse.otlp.semconv import (
+    CPU_METRICS,
+    CPU_NUMBER,
+    Reading,
+    attribute,
+    sample_fields,
+    text,
+)
 
 COLLECTION_NS = 10**9
 SEQ_DIGEST_BITS = 20
@@ -83,9 +90,9 @@ def cores_named(points: Iterable[Point]) -> int:
     """The host's logical CPUs, as its CPU metrics name them: known from the first request,
     before any rate can be (``system.cpu.logical.count`` where it is sent)."""
     named = {
-        attribute(p.attributes, "cpu", "cpu.logical_number")
+        attribute(p.attributes, *CPU_NUMBER)
         for p in points
-        if p.pid is None and p.metric in ("system.cpu.time", "system.cpu.utilization")
+        if p.pid is None and p.metric in CPU_METRICS
     }
     counted = [int(p.value) for p in points if p.metric == "system.cpu.logical.count"]
     return min(INT32_MAX, max([len(named - {""}), *counted]))

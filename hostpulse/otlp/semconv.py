@@ -20,6 +20,9 @@ from hostpulse.otlp.points import Attributes, Point
 
 UNSAFE = re.compile(r"[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 CPU_IDLE = "idle"
+CPU_METRICS = ("system.cpu.time", "system.cpu.utilization")
+CPU_NUMBER = ("cpu", "cpu.logical_number")  # the Collector's name, then the conventions'
+
 DIRECTION = ("direction", "disk.io.direction", "network.io.direction")
 
 # The metrics given a place in the sample; the rest of a host's are custom series. A process'
@@ -67,7 +70,7 @@ def cpu(reading: Reading) -> tuple[dict[str, Any] | None, int]:
         value = point.value if utilization else rate
         if value is None:
             continue
-        core = attribute(point.attributes, "cpu", "cpu.logical_number") or "0"
+        core = attribute(point.attributes, *CPU_NUMBER) or "0"
         mode = attribute(point.attributes, "state", "cpu.mode")
         by_core[core][mode] += value
     if not by_core:
