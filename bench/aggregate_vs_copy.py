@@ -25,9 +25,16 @@ import psycopg2
 
 from bench.common import local_cloud, rounds, settings_for, trigger, write_result
 from hostpulse import wiring
-from hostpulse.adapters.postgres.metrics import copy_timestamp, raw_line
+from hostpulse.adapters.postgres.copy_rows import (
+    copy_text,
+    copy_timestamp,
+    process_line,
+    raw_line,
+    series_array,
+)
+from hostpulse.adapters.postgres.metrics_sql import PROCESS_COLUMNS
 from hostpulse.aggregate import aggregate_records
-from hostpulse.contract import metric_values
+from hostpulse.contract import Batch, metric_values
 from hostpulse.envelope import Envelope
 from hostpulse.rollup import SETTLE, roll_up_tiers
 from hostpulse.settings import CoreSettings
@@ -44,6 +51,53 @@ SQS_BATCH = trigger("aggregate").batch_size
 ROUNDS = 6  # of 100 messages, each followed by a COPY of the same rows
 
 
+def copy_texts(
+    delivered: list[Batch],
+) -> tuple[list[list[tuple[str, str, int, float]]], list[str], list[str], list[str]]:
+    """Per batch: its metric values, and the COPY text of its values, its process rows and its
+    samples as the raw tier stores them, in COPY's text format with timestamp literals, made
+    before any clock starts."""
+    rows = [
+        [
+            (b.host.hostname, metric, s.ts_ms, value)
+            for s in b.samples
+            for metric, value in metric_values(s)
+        ]
+        for b in delivered
+    ]
+    series_ids = {
+        key: i for i, key in enumerate(sorted({(h, m) for per in rows for h, m, _, _ in per}))
+    }
+    values_text = [
+        "".join(
+            f"{series_ids[(host, metric)]}\t{copy_timestamp(ts_ms)}\t{value!r}\n"
+            for host, metric, ts_ms, value in per
+        )
+        for per in rows
+    ]
+    process_text = [
+        "".join(
+            process_line(copy_text(b.host.hostname), copy_timestamp(s.ts_ms), p)
+            for s in b.samples
+            for p in s.processes
+        )
+        for b in delivered
+    ]
+    as_stored_text = [
+        "".join(
+            raw_line(
+                b.host.hostname,
+                s.ts_ms,
+                series_array(b.host.hostname, [m for m, _ in metric_values(s)], series_ids),
+                [v for _, v in metric_values(s)],
+            )
+            for s in b.samples
+        )
+        for b in delivered
+    ]
+    return rows, values_text, process_text, as_stored_text
+
+
 def main() -> None:
     start_ms = int(time.time() * 1000)
     batches = []
@@ -58,32 +112,7 @@ def main() -> None:
         (str(i), Envelope(inline=b.model_dump_json().encode()).encode())
         for i, b in enumerate(delivered)
     ]
-    rows = [
-        [
-            (b.host.hostname, metric, s.ts_ms, value)
-            for s in b.samples
-            for metric, value in metric_values(s)
-        ]
-        for b in delivered
-    ]
-    series_ids = {
-        key: i for i, key in enumerate(sorted({(h, m) for per in rows for h, m, _, _ in per}))
-    }
-    # Prepared before any clock starts: COPY's text format with timestamp literals.
-    copy_text = [
-        "".join(
-            f"{series_ids[(host, metric)]}\t{copy_timestamp(ts_ms)}\t{value!r}\n"
-            for host, metric, ts_ms, value in per
-        )
-        for per in rows
-    ]
-    as_stored_text = [
-        "".join(
-            raw_line(b.host.hostname, s.ts_ms, list(metric_values(s)), series_ids)
-            for s in b.samples
-        )
-        for b in delivered
-    ]
+    rows, values_text, process_text, as_stored_text = copy_texts(delivered)
     with local_cloud("aggregate") as cloud:
         url = cloud.endpoints["database_url"]
         settings = settings_for(cloud, CoreSettings)
@@ -95,6 +124,10 @@ def main() -> None:
             cur.execute(
                 "CREATE TABLE copy_baseline (series_id integer, ts timestamptz, "
                 "value double precision, PRIMARY KEY (series_id, ts))"
+            )
+            cur.execute(
+                "CREATE TABLE copy_processes (LIKE processes_raw INCLUDING DEFAULTS, "
+                "PRIMARY KEY (host, ts, pid))"
             )
             cur.execute(
                 "CREATE TABLE copy_as_stored (host text, ts timestamptz, series_ids integer[], "
@@ -121,10 +154,12 @@ def main() -> None:
         # function never holds, so that the path's collections walk no more than there.
         wiring.settle_heap()
         # Alternating rounds: a slower minute of this shared machine hits both sides alike.
-        path_times, copy_times, stored_times, round_rows = [], [], [], []
+        path_times, copy_times, value_times, stored_times, round_rows = [], [], [], [], []
         for part in rounds(len(messages), ROUNDS):
             path_times.append(path_round(part))
-            copy_times.append(copy_round(part, "copy_baseline", copy_text))
+            value_times.append(copy_round(part, "copy_baseline", values_text))
+            processes = f"copy_processes ({PROCESS_COLUMNS})"
+            copy_times.append(value_times[-1] + copy_round(part, processes, process_text))
             stored_times.append(copy_round(part, "copy_as_stored", as_stored_text))
             round_rows.append(sum(len(rows[i]) for i in part))
         conn.close()
@@ -136,10 +171,12 @@ def main() -> None:
         rollup_s = time.perf_counter() - started
 
     total_rows = sum(len(per) for per in rows)
+    process_rows = sum(len(s.processes) for b in delivered for s in b.samples)
     path_times = [
         p + rollup_s * n / total_rows for p, n in zip(path_times, round_rows, strict=True)
     ]
     ratios = sorted(c / p for p, c in zip(path_times, copy_times, strict=True))
+    of_values = sorted(c / p for p, c in zip(path_times, value_times, strict=True))
     as_stored = sorted(c / p for p, c in zip(path_times, stored_times, strict=True))
     write_result(
         "aggregate_vs_copy",
@@ -147,9 +184,16 @@ def main() -> None:
             "rows": total_rows,
             "batches": len(batches),
             "aggregate_rows_per_s": round(total_rows / sum(path_times)),
-            "copy_rows_per_s": round(total_rows / sum(copy_times)),
+            "aggregate_rows_and_processes_per_s": round(
+                (total_rows + process_rows) / sum(path_times)
+            ),
+            "copy_rows_and_processes_per_s": round((total_rows + process_rows) / sum(copy_times)),
+            "process_rows": process_rows,
+            "copy_s_per_round": [round(c, 4) for c in copy_times],
             "ratio_to_copy": round(statistics.median(ratios), 3),
             "ratio_per_round": [round(r, 3) for r in ratios],
+            "copy_of_values_rows_per_s": round(total_rows / sum(value_times)),
+            "ratio_to_copy_of_values": round(statistics.median(of_values), 3),
             "copy_as_stored_rows_per_s": round(total_rows / sum(stored_times)),
             "ratio_to_copy_as_stored": round(statistics.median(as_stored), 3),
             "rollup_s": round(rollup_s, 3),

@@ -108,6 +108,8 @@ def ms_time(ms: int) -> datetime:
 class MetricReader(Protocol):
     def hosts(self) -> list[HostRow]: ...
 
+    def host_known(self, host: str) -> bool: ...
+
     def metrics(self, host: str) -> list[str]: ...
 
     def series(
@@ -311,7 +313,7 @@ class QueryService:
         return names, missing
 
     def require_host(self, host: str) -> None:
-        if not any(row.host == host for row in self.reader.hosts()):
+        if not self.reader.host_known(host):
             raise NotFound(f"unknown host {host!r}")
 
     def recent(self, host: str, now: datetime, seconds: int) -> RecentAnswer:

@@ -120,8 +120,21 @@ def test_every_answer_matches_its_declared_schema(
     api.call("GET", "/api/v1/health")
     seed_health = api.call("GET", "/health").json()
     api.call("GET", "/api/v1/live")
+    never_ran = api.call(
+        "GET",
+        "/api/v1/hosts/{host}/processes/{pid}",
+        path={"host": host, "pid": 2**31 - 1},
+        params={"from": "-1h"},
+    ).json()
     refusals = [
         api.call("GET", "/api/v1/hosts/{host}/latest", path={"host": "no-such-host"}),
+        api.call(
+            "GET",
+            "/api/v1/hosts/{host}/processes/{pid}",
+            path={"host": "no-such-host", "pid": pid},
+            params={"from": "-1h"},
+        ),
+        api.call("GET", "/api/v1/series", params={"host": "no-such-host", "metric": "cpu.*"}),
         api.call("GET", "/api/v1/series", params={"host": host, "metric": "x", "from": "soon"}),
         api.call("GET", "/api/v1/hosts/{host}/recent", path={"host": host}, params={"seconds": 0}),
         api.call("DELETE", "/api/v1/alert-rules/{name}", path={"name": firing}),
@@ -145,7 +158,9 @@ def test_every_answer_matches_its_declared_schema(
     # Every snapshot stored carries its top processes, as the seed keeps them with each one.
     assert seed_recent and all(s["top_processes"] for s in seed_recent)
     assert (seed_health["redis"], seed_health["postgres"]) == ("connected", "connected")
-    assert [r.status_code for r in refusals] == [404, 400, 422, 401]
+    # A known host's process that never ran has no points; a host never seen is not found.
+    assert never_ran["points"] == []
+    assert [r.status_code for r in refusals] == [404, 404, 404, 400, 422, 401]
 
 
 def stored_entry(api: Checked, host: str, batches: int) -> dict[str, Any] | None:

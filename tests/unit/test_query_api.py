@@ -54,6 +54,9 @@ class MemoryReader:
             for h, ago in seen.items()
         ]
 
+    def host_known(self, host: str) -> bool:
+        return any(row.host == host for row in self.hosts())
+
     def metrics(self, host: str) -> list[str]:
         if host not in {"web-1", "db-1", "old-1"}:
             return []

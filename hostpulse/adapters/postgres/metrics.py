@@ -3,10 +3,8 @@ query API's reads. Their SQL is in ``metrics_sql``."""
 
 from __future__ import annotations
 
-import io
-import re
-import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
@@ -14,57 +12,21 @@ import psycopg2.errors
 
 from hostpulse.adapters.postgres import metrics_sql as sql
 from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse.adapters.postgres.copy_rows import (
+    copied,
+    copy_lines,
+    copy_text,
+    copy_timestamp,
+    process_line,
+    raw_line,
+    series_array,
+)
 from hostpulse.aggregate import Claim
 from hostpulse.answers import ProcessPoint, ProcessRow
-from hostpulse.contract import Batch, Process, metric_values
+from hostpulse.contract import Batch, metric_values
 from hostpulse.partitions import day_of_ms, days_of_span, partition_name
 from hostpulse.query import EncodedJson, EncodedPoints, HostRow, SequenceSpan
 from hostpulse.tiers import Tier, TierChoice, default_tiers, read_chain
-
-COPY_ESCAPES = str.maketrans(
-    {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": "\ufffd"}
-)
-
-
-# Most text needs no escaping; looking for what does is three times faster than translating.
-NEEDS_ESCAPE = re.compile(r"[\\\t\n\r\x00]")
-
-
-def copy_text(value: str) -> str:
-    """Text in COPY's text format: untrusted text cannot break out of its column."""
-    return value.translate(COPY_ESCAPES) if NEEDS_ESCAPE.search(value) else value
-
-
-def copy_number(value: int | float | None) -> str:
-    return "\\N" if value is None else repr(value)
-
-
-def copy_timestamp(ts_ms: int) -> str:
-    """A ``timestamptz`` in COPY's text format, exact to the millisecond."""
-    seconds, millis = divmod(ts_ms, 1000)
-    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(seconds))}.{millis:03d}+00"
-
-
-def process_line(host: str, stamp: str, p: Process) -> str:
-    """A ``processes_raw`` row (``PROCESS_COLUMNS``); only the text fields need escaping."""
-    return (
-        f"{host}\t{stamp}\t{p.pid}\t{copy_text(p.name)}\t{copy_text(p.cmdline)}\t"
-        f"{copy_text(p.user)}\t{p.cpu_percent!r}\t{p.rss_bytes}\t{p.threads}\t"
-        f"{p.read_bytes_per_s!r}\t{p.write_bytes_per_s!r}\t{copy_number(p.read_bytes_total)}\t"
-        f"{copy_number(p.write_bytes_total)}\t{copy_number(p.open_files)}\t"
-        f"{copy_text(p.status)}\n"
-    )
-
-
-def raw_line(
-    host: str, ts_ms: int, values: Sequence[tuple[str, float]], ids: Mapping[tuple[str, str], int]
-) -> str:
-    """A ``samples_raw`` row (``RAW_COLUMNS``): one per sample, its values' series and values
-    as two arrays in one order. Numbers need no quoting in an array; the values are finite
-    (the contract's bounds)."""
-    series = ",".join(str(ids[(host, metric)]) for metric, _ in values)
-    numbers = ",".join(repr(value) for _, value in values)
-    return f"{copy_text(host)}\t{copy_timestamp(ts_ms)}\t{{{series}}}\t{{{numbers}}}\n"
 
 
 def as_columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
@@ -90,22 +52,23 @@ def host_columns(batches: Sequence[Batch]) -> list[list[Any]]:
     )
 
 
-def copied(cur: Any, statement: str, lines: list[str]) -> bool:
-    """COPY straight into a table; False, with nothing written, when a row is there already
-    (a sample sent again in another batch): the caller stages those rows instead."""
-    cur.execute(sql.COPY_SAVEPOINT)  # released with the transaction: one round trip less
-    try:
-        cur.copy_expert(statement, io.StringIO("".join(lines)))
-    except psycopg2.errors.UniqueViolation:
-        cur.execute(sql.COPY_UNDONE)
-        return False
-    return True
+Layout = tuple[str, tuple[str, ...]]  # a host and the metrics of one of its samples, in order
+MAX_LAYOUTS = 100_000
+
+
+@dataclass(frozen=True)
+class NewIds:
+    """What a write learnt of series ids, kept once its transaction commits."""
+
+    series: dict[tuple[str, str], int] = field(default_factory=dict)
+    layouts: dict[Layout, str] = field(default_factory=dict)
 
 
 class PgMetricStore:
     def __init__(self, connector: PgConnector) -> None:
         self.connector = connector
         self._series_ids: dict[tuple[str, str], int] = {}
+        self._layouts: dict[Layout, str] = {}  # a host's metrics, in order: their series array
         self._partitions: set[str] = set()
         self._generation = connector.generation
 
@@ -115,6 +78,7 @@ class PgMetricStore:
         series, or to partitions that do not exist."""
         if self._generation != self.connector.generation:
             self._series_ids.clear()
+            self._layouts.clear()
             self._partitions.clear()
             self._generation = self.connector.generation
 
@@ -155,11 +119,14 @@ class PgMetricStore:
             cur.execute(sql.LOCK_ROLLUP_SHARED)
             cur.execute(sql.TIER_WATERMARK, ("1m",))
             (minutes_rolled,) = cur.fetchone()
-            new_series = self._write_metrics(cur, fresh, int(minutes_rolled.timestamp() * 1000))
+            new = self._write_metrics(cur, fresh, int(minutes_rolled.timestamp() * 1000))
             self._write_processes(cur, fresh)
         # Only once committed: a rolled-back transaction takes its partitions and series along.
         self._partitions.update(created)
-        self._series_ids.update(new_series)
+        self._series_ids.update(new.series)
+        if len(self._layouts) + len(new.layouts) > MAX_LAYOUTS:
+            self._layouts.clear()  # hosts come and go: what is still sent is made again
+        self._layouts.update(new.layouts)
         return claims
 
     def _claim(self, cur: Any, batches: Sequence[Batch]) -> list[Claim]:
@@ -185,30 +152,37 @@ class PgMetricStore:
             cur.execute(sql.INSERT_BATCHES, as_columns(new))
         return claims
 
-    def _write_metrics(
-        self, cur: Any, batches: Sequence[Batch], rolled_ms: int
-    ) -> dict[tuple[str, str], int]:
+    def _write_metrics(self, cur: Any, batches: Sequence[Batch], rolled_ms: int) -> NewIds:
         """Raw rows: COPied when their minute is not rolled up yet (the live fleet), staged and
         merged into the rolled buckets when it is (``rolled_ms``: the 1-minute watermark)."""
-        samples = [
-            (b.host.hostname, s.ts_ms, list(metric_values(s))) for b in batches for s in b.samples
-        ]
-        keys = {(host, metric) for host, _, values in samples for metric, _ in values}
-        if not keys:
-            return {}
-        new_series = self._new_series(cur, keys)
-        ids = {**self._series_ids, **new_series}
-        live: list[str] = []
-        late: list[str] = []
-        for host, ts_ms, values in samples:
-            (live if ts_ms >= rolled_ms else late).append(raw_line(host, ts_ms, values, ids))
-        if live and not copied(cur, sql.COPY_RAW, live):
-            late += live  # a row stored before: the staged insert skips it
+        samples: list[tuple[str, int, tuple[str, ...], tuple[float, ...]]] = []
+        for b in batches:
+            for s in b.samples:
+                pairs = list(metric_values(s))
+                metrics, values = tuple(zip(*pairs, strict=True)) if pairs else ((), ())
+                samples.append((b.host.hostname, s.ts_ms, metrics, values))
+        if not any(metrics for _, _, metrics, _ in samples):
+            return NewIds()
+        # A host sends the same metrics sample after sample: their series array is made once.
+        unknown = {(h, m) for h, _, m, _ in samples if (h, m) not in self._layouts}
+        new_series = self._new_series(cur, {(h, metric) for h, m in unknown for metric in m})
+        ids = {**self._series_ids, **new_series} if unknown else self._series_ids
+        new = NewIds(new_series, {(h, m): series_array(h, m, ids) for h, m in unknown})
+
+        def line(host: str, ts_ms: int, metrics: tuple[str, ...], values: tuple[float, ...]) -> str:
+            layout = (host, metrics)
+            series = new.layouts[layout] if layout in new.layouts else self._layouts[layout]
+            return raw_line(host, ts_ms, series, values)
+
+        late = [line(*sample) for sample in samples if sample[1] < rolled_ms]
+        if len(late) < len(samples):
+            live = (line(*sample) for sample in samples if sample[1] >= rolled_ms)
+            late += copied(cur, sql.COPY_RAW, live) or []  # rows stored before: staged, skipped
         if late:
             cur.execute(sql.CREATE_STAGING)
-            cur.copy_expert(sql.COPY_STAGED_RAW, io.StringIO("".join(late)))
+            copy_lines(cur, sql.COPY_STAGED_RAW, late)
             cur.execute(sql.INSERT_RAW_AND_MERGE)
-        return new_series
+        return new
 
     def _new_series(self, cur: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
         missing = sorted(keys - self._series_ids.keys())
@@ -220,17 +194,19 @@ class PgMetricStore:
         return {(host, metric): series_id for host, metric, series_id in cur.fetchall()}
 
     def _write_processes(self, cur: Any, batches: Sequence[Batch]) -> None:
-        lines = [
+        if not any(s.processes for b in batches for s in b.samples):
+            return
+        lines = (
             process_line(host, stamp, p)
             for b in batches
             for host in [copy_text(b.host.hostname)]
             for s in b.samples
             for stamp in [copy_timestamp(s.ts_ms)]
             for p in s.processes
-        ]  # fmt: skip
-        if lines and not copied(cur, sql.COPY_PROCESSES, lines):
+        )  # fmt: skip
+        if (stored_before := copied(cur, sql.COPY_PROCESSES, lines)) is not None:
             cur.execute(sql.CREATE_STAGING)
-            cur.copy_expert(sql.COPY_STAGED_PROCESSES, io.StringIO("".join(lines)))
+            copy_lines(cur, sql.COPY_STAGED_PROCESSES, stored_before)
             cur.execute(sql.INSERT_PROCESSES)
 
     def ensure_partitions(self, days: set[date]) -> None:
@@ -368,6 +344,12 @@ class PgMetricReader:
                 HostRow(host, agent_id, EncodedJson(facts), *rest)
                 for host, agent_id, facts, *rest in cur.fetchall()
             ]
+
+    def host_known(self, host: str) -> bool:
+        """Whether the host has stored a batch: found by its own row, not by listing them all."""
+        with self.connector.transaction() as cur:
+            cur.execute(sql.HOST_KNOWN, (host,))
+            return bool(cur.fetchone()[0])
 
     def newest_stored_ms(self) -> int | None:
         with self.connector.transaction() as cur:

@@ -318,6 +318,7 @@ def series_from_tiers(tables: tuple[str, ...], as_stored: bool) -> str:
 
 
 HOST_METRICS = "SELECT metric FROM series WHERE host = %s ORDER BY metric"
+HOST_KNOWN = "SELECT EXISTS (SELECT 1 FROM hosts WHERE host = %s)"
 
 # The newest sample aggregation stored, of any host (the pipeline's lag).
 NEWEST_STORED = f"SELECT {epoch_ms('max(last_seen)')} FROM hosts"
