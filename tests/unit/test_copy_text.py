@@ -3,10 +3,18 @@ what translating every character would."""
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hostpulse.adapters.postgres.copy_rows import COPY_ESCAPES, StreamedLines, copy_text
+from hostpulse.adapters.postgres.copy_rows import (
+    COPY_ESCAPES,
+    StreamedLines,
+    copy_text,
+    process_line,
+)
+from hostpulse.contract import Process
 
 
 @given(st.text(alphabet=st.sampled_from("ab\\\t\n\r\x00é ✓N"), max_size=30) | st.text())
@@ -41,3 +49,32 @@ def test_lines_not_yet_read_still_come_back_for_staging(lines: list[str], reads:
         stream.read(8)
 
     assert stream.all() == lines
+
+
+def unescaped(column: str) -> str:
+    """COPY's reading of a text column (the escapes ``copy_text`` makes)."""
+    return re.sub(r"\\(.)", lambda m: {"t": "\t", "n": "\n", "r": "\r"}.get(m[1], m[1]), column)
+
+
+TEXT = st.text(alphabet=st.sampled_from("ab\\\t\n\r é✓"), max_size=12) | st.text(max_size=12)
+
+
+@given(TEXT, TEXT, TEXT, TEXT)
+def test_a_process_row_keeps_its_columns_whatever_its_text(
+    name: str, cmdline: str, user: str, status: str
+) -> None:
+    # Built without validation: the COPY text must hold even for text the contract refuses.
+    process = Process.model_construct(
+        pid=7, name=name, cmdline=cmdline, user=user, cpu_percent=1.5, rss_bytes=10,
+        threads=2, read_bytes_per_s=0.0, write_bytes_per_s=0.0, read_bytes_total=None,
+        write_bytes_total=3, open_files=None, status=status,
+    )  # fmt: skip
+
+    line = process_line("web-1", "2026-01-01 00:00:00.000+00", process)
+
+    assert line.endswith("\n") and "\n" not in line[:-1] and "\r" not in line
+    columns = line[:-1].split("\t")
+    assert len(columns) == 15
+    texts = [unescaped(columns[i]) for i in (3, 4, 5, 14)]
+    assert texts == [t.replace("\x00", "\ufffd") for t in (name, cmdline, user, status)]
+    assert columns[11:14] == ["\\N", "3", "\\N"]

@@ -45,13 +45,16 @@ def copy_timestamp(ts_ms: int) -> str:
 
 
 def process_line(host: str, stamp: str, p: Process) -> str:
-    """A ``processes_raw`` row (``PROCESS_COLUMNS``); only the text fields need escaping."""
+    """A ``processes_raw`` row (``PROCESS_COLUMNS``); only the text fields need escaping, and
+    they are looked at once, together: a process' text rarely needs any."""
+    name, cmdline, user, status = p.name, p.cmdline, p.user, p.status
+    if NEEDS_ESCAPE.search(f"{name}{cmdline}{user}{status}"):
+        name, cmdline, user, status = map(copy_text, (name, cmdline, user, status))
     return (
-        f"{host}\t{stamp}\t{p.pid}\t{copy_text(p.name)}\t{copy_text(p.cmdline)}\t"
-        f"{copy_text(p.user)}\t{p.cpu_percent!r}\t{p.rss_bytes}\t{p.threads}\t"
-        f"{p.read_bytes_per_s!r}\t{p.write_bytes_per_s!r}\t{copy_number(p.read_bytes_total)}\t"
-        f"{copy_number(p.write_bytes_total)}\t{copy_number(p.open_files)}\t"
-        f"{copy_text(p.status)}\n"
+        f"{host}\t{stamp}\t{p.pid}\t{name}\t{cmdline}\t{user}\t{p.cpu_percent!r}\t"
+        f"{p.rss_bytes}\t{p.threads}\t{p.read_bytes_per_s!r}\t{p.write_bytes_per_s!r}\t"
+        f"{copy_number(p.read_bytes_total)}\t{copy_number(p.write_bytes_total)}\t"
+        f"{copy_number(p.open_files)}\t{status}\n"
     )
 
 
