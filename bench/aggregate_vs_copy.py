@@ -88,10 +88,11 @@ def copy_texts(
             raw_line(
                 b.host.hostname,
                 s.ts_ms,
-                series_array(b.host.hostname, [m for m, _ in metric_values(s)], series_ids),
-                [v for _, v in metric_values(s)],
+                series_array(b.host.hostname, metrics, series_ids),
+                values,
             )
             for s in b.samples
+            for metrics, values in [tuple(zip(*metric_values(s), strict=True))]
         )
         for b in delivered
     ]
@@ -155,10 +156,10 @@ def main() -> None:
         wiring.settle_heap()
         # Alternating rounds: a slower minute of this shared machine hits both sides alike.
         path_times, copy_times, value_times, stored_times, round_rows = [], [], [], [], []
+        processes = f"copy_processes ({PROCESS_COLUMNS})"
         for part in rounds(len(messages), ROUNDS):
             path_times.append(path_round(part))
             value_times.append(copy_round(part, "copy_baseline", values_text))
-            processes = f"copy_processes ({PROCESS_COLUMNS})"
             copy_times.append(value_times[-1] + copy_round(part, processes, process_text))
             stored_times.append(copy_round(part, "copy_as_stored", as_stored_text))
             round_rows.append(sum(len(rows[i]) for i in part))

@@ -168,11 +168,10 @@ class PgMetricStore:
         new_series = self._new_series(cur, {(h, metric) for h, m in unknown for metric in m})
         ids = {**self._series_ids, **new_series} if unknown else self._series_ids
         new = NewIds(new_series, {(h, m): series_array(h, m, ids) for h, m in unknown})
+        layouts = {**self._layouts, **new.layouts} if unknown else self._layouts
 
         def line(host: str, ts_ms: int, metrics: tuple[str, ...], values: tuple[float, ...]) -> str:
-            layout = (host, metrics)
-            series = new.layouts[layout] if layout in new.layouts else self._layouts[layout]
-            return raw_line(host, ts_ms, series, values)
+            return raw_line(host, ts_ms, layouts[(host, metrics)], values)
 
         late = [line(*sample) for sample in samples if sample[1] < rolled_ms]
         if len(late) < len(samples):
