@@ -13,7 +13,7 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from hostpulse.contract import Batch
-from hostpulse.envelope import Envelope, EnvelopeError, group_archive_key
+from hostpulse.envelope import Envelope, EnvelopeError, group_archive_key, gzipped
 from hostpulse.ingest.ports import Archive
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ def archive_group(queued: Sequence[QueuedBatch], archive: Archive) -> bool:
     )
     lines = b"".join(q.payload.strip() + b"\n" for q in queued)
     try:
-        archive.put(key, gzip.compress(lines, mtime=0))
+        archive.put(key, gzipped(lines))
     except Exception:
         log.warning("archive write failed for %s", key, exc_info=True)
         return False

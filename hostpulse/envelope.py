@@ -12,6 +12,15 @@ from datetime import UTC, datetime
 
 # SQS allows 256 KiB per message; leave room for attributes.
 MAX_INLINE_BYTES = 240 * 1024
+# zlib's own default. Python's gzip defaults to 9, which took 16.6 ms of CPU for an SQS batch's
+# archive object (800 KB of batches) where 6 takes 9.8 ms, for objects 5 % bigger.
+GZIP_LEVEL = 6
+
+
+def gzipped(data: bytes) -> bytes:
+    """``data`` gzipped, the same bytes for the same data (no timestamp in the header): a
+    retried write puts the very object it put before."""
+    return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
 
 
 class EnvelopeError(ValueError):
@@ -28,7 +37,7 @@ class Envelope:
     def encode(self) -> str:
         message: dict[str, object] = {"v": 1}
         if self.inline is not None:
-            message["gzip_b64"] = base64.b64encode(gzip.compress(self.inline, mtime=0)).decode()
+            message["gzip_b64"] = base64.b64encode(gzipped(self.inline)).decode()
         else:
             message["archive_key"] = self.archive_key
         if self.archived:
@@ -85,5 +94,5 @@ def envelope_for(  # noqa: PLR0913 -- the batch, where it is kept, and where it 
     if len(envelope.encode()) <= MAX_INLINE_BYTES:
         return envelope
     key = archive_key(agent_id, seq, first_ts_ms)
-    put(key, gzip.compress(payload, mtime=0))
+    put(key, gzipped(payload))
     return Envelope(archive_key=key, archived=archived)
