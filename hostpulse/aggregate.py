@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -13,12 +12,13 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from hostpulse.contract import Batch
-from hostpulse.envelope import Envelope, EnvelopeError, group_archive_key, gzipped
+from hostpulse.envelope import Envelope, EnvelopeError, group_archive_key, gunzip, gzipped
 from hostpulse.ingest.ports import Archive
 
 log = logging.getLogger(__name__)
 # One per execution environment: archive writes run beside the database's.
 ARCHIVING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="archive")
+LINE_END = gzipped(b"\n")  # what ends each batch's line in an archive object
 
 
 class Claim(StrEnum):
@@ -49,17 +49,19 @@ class QueuedBatch:
     batch: Batch
     payload: bytes  # the batch's JSON as queued: archived as it is, not serialised again
     archived: bool = False  # sent again from the archive, which holds it already
+    member: bytes | None = None  # the payload gzipped as it travelled (``gunzip``), if whole
 
 
 def read_batch(body: str, archive: Archive) -> QueuedBatch:
     envelope = Envelope.decode(body)
     if envelope.inline is not None:
-        payload = envelope.inline
+        payload, member = envelope.inline, envelope.member
     else:
         assert envelope.archive_key is not None
-        payload = gzip.decompress(archive.get(envelope.archive_key))
+        payload, member = gunzip(archive.get(envelope.archive_key))
     try:
-        return QueuedBatch(Batch.model_validate_json(payload), payload, envelope.archived)
+        batch = Batch.model_validate_json(payload)
+        return QueuedBatch(batch, payload, envelope.archived, member)
     except ValidationError as error:
         raise EnvelopeError(f"queued batch does not match the contract: {error}") from error
 
@@ -144,14 +146,23 @@ def _write(
 
 
 def archive_group(queued: Sequence[QueuedBatch], archive: Archive) -> bool:
-    """The batches of one SQS batch in one object (JSON lines), for replay. Best effort: a
-    failure is counted, and whether the messages succeed is the database write's to say."""
+    """The batches of one SQS batch in one object (JSON lines, gzipped), for replay. Best
+    effort: a failure is counted, and whether the messages succeed is the database write's to
+    say.
+
+    A gzip stream may be several members: each batch goes in as the member it travelled in,
+    and a member holding a line end follows it. Compressing the group again took a core 10 ms
+    per 100 messages beside the database's write; the object is about twice as big.
+    """
     key = group_archive_key(
         [(q.batch.agent_id, q.batch.seq, min(s.ts_ms for s in q.batch.samples)) for q in queued]
     )
-    lines = b"".join(q.payload.strip() + b"\n" for q in queued)
+    members = b"".join(
+        (q.member if q.member is not None else gzipped(q.payload.strip())) + LINE_END
+        for q in queued
+    )
     try:
-        archive.put(key, gzipped(lines))
+        archive.put(key, members)
     except Exception:
         log.warning("archive write failed for %s", key, exc_info=True)
         return False
