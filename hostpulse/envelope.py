@@ -37,7 +37,7 @@ class Envelope:
     # Sent again from the archive (a replay): aggregation does not archive it a second time.
     archived: bool = False
     # The inline batch gzipped as it travelled, when that was one whole gzip member: the archive
-    # stores it as it is (see ``gzip_member``) instead of compressing the batch again.
+    # stores it as it is (see ``gunzip``) instead of compressing the batch again.
     member: bytes | None = field(default=None, compare=False, repr=False)
 
     def encode(self) -> str:
