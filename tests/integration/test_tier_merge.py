@@ -12,6 +12,7 @@ import math
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
@@ -127,11 +128,14 @@ def assert_tiers_are_raw_rolled_up(url: str, host: str) -> list[tuple[Any, ...]]
     return stored["raw"]
 
 
-def delivered(url: str, plan: Plan, hostname: str) -> tuple[PgMetricStore, list[Batch]]:
-    """A new host's batches, written as the plan delivers them, with its rollups between."""
+def delivered(
+    url: str, plan: Plan, hostname: str, shaped: Callable[[Batch], Batch] = lambda b: b
+) -> tuple[PgMetricStore, list[Batch]]:
+    """A new host's batches (each ``shaped``), written as the plan delivers them, with its
+    rollups between."""
     store = PgMetricStore(PgConnector(url))
     offsets, groups, rollups = plan
-    made = made_for(hostname, offsets)
+    made = [shaped(batch) for batch in made_for(hostname, offsets)]
     wound_back(url)
     for group, rollup in zip(groups, rollups, strict=True):
         store.write_batches([made[i] for i in group])
@@ -154,6 +158,39 @@ def test_the_tiers_are_what_raw_adds_up_to_whatever_the_delivery(
     # Every time sent is there, once (a time two batches carry: the first to arrive).
     assert {ts for _, metric, ts, _ in raw if metric == "cpu.percent"} == {
         s.ts_ms for b in made for s in b.samples
+    }
+
+
+COMING_AND_GOING = ["a", "b", "c"]
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    plan=deliveries(overlapping=False),
+    present=st.lists(st.sets(st.sampled_from(COMING_AND_GOING)), min_size=1, max_size=12),
+)
+def test_series_that_come_and_go_within_a_bucket_keep_their_own_last(
+    tier_database: str, plan: Plan, present: list[set[str]]
+) -> None:
+    """A host's last sample in a minute need not carry every series it sent in that minute (a
+    disk unmounted, a custom series sent now and then): each bucket's last is still its own
+    series' last value."""
+    url = tier_database
+    hostname = f"merge-{uuid.uuid4().hex[:10]}"
+
+    def shaped(batch: Batch) -> Batch:
+        samples = []
+        for sample in batch.samples:
+            names = present[(sample.ts_ms // 1000) % len(present)]
+            custom = {name: float(sample.ts_ms % 997 + i) for i, name in enumerate(sorted(names))}
+            samples.append(sample.model_copy(update={"custom": custom}))
+        return batch.model_copy(update={"samples": samples})
+
+    _, made = delivered(url, plan, hostname, shaped)
+
+    raw = assert_tiers_are_raw_rolled_up(url, hostname)
+    assert {(metric, ts) for _, metric, ts, _ in raw if metric.startswith("custom.")} == {
+        (f"custom.{name}", s.ts_ms) for b in made for s in b.samples for name in s.custom
     }
 
 

@@ -254,7 +254,7 @@ class PgMetricStore:
             if row is None or row[0] != start:
                 return row[0] if row else start  # another rollup moved it meanwhile
             cur.execute(
-                sql.ROLL_UP.format(table=tier.table, source=sql.tier_rows(source.table)),
+                sql.roll_up(tier.table, source.table),
                 {"width": tier.resolution_s, "start": start, "end": end},
             )
             cur.execute(sql.SET_TIER_WATERMARK, (end, tier.name))
