@@ -52,6 +52,31 @@ def host_columns(batches: Sequence[Batch]) -> list[list[Any]]:
     )
 
 
+def claimed(
+    batches: Sequence[Batch], known_rows: Sequence[tuple[str, int, int]]
+) -> tuple[list[Claim], list[tuple[Any, ...]]]:
+    """Per batch, what becomes of it, and the ``INSERT_BATCHES`` rows of the new ones: one
+    batch per (agent, seq), recorded here or in any earlier transaction (``known_rows``:
+    ``KNOWN_BATCHES``' answer).
+
+    The same (agent, seq) with the same first timestamp is the same batch delivered again;
+    with another, a reused sequence number, skipped whole rather than half stored.
+    """
+    known = {(agent, seq): first for agent, seq, first in known_rows}
+    claims: list[Claim] = []
+    new: list[tuple[Any, ...]] = []
+    for b in batches:
+        stamps = [s.ts_ms for s in b.samples]
+        first = known.get((b.agent_id, b.seq))
+        if first is not None:
+            claims.append(Claim.DUPLICATE if first == min(stamps) else Claim.REUSED_SEQ)
+            continue
+        known[(b.agent_id, b.seq)] = min(stamps)
+        claims.append(Claim.NEW)
+        new.append((b.agent_id, b.seq, b.host.hostname, min(stamps), max(stamps), len(stamps)))
+    return claims, new
+
+
 Layout = tuple[str, tuple[str, ...]]  # a host and the metrics of one of its samples, in order
 MAX_LAYOUTS = 100_000
 
@@ -111,13 +136,22 @@ class PgMetricStore:
             created = self._ensure_partitions(cur, days)
             keys = {f"host:{b.host.hostname}" for b in batches}
             keys |= {f"agent:{b.agent_id}" for b in batches}
-            cur.execute(sql.LOCK_KEYS, (sorted(keys),))  # one order for every writer
-            claims = self._claim(cur, batches)
+            # Statements that need nothing from each other's answers go in one round trip
+            # (0.3 – 0.4 ms each beside a busy database): the locks, in one order for every
+            # writer, then what is known of the batches; then what is new, and the watermark.
+            cur.execute(
+                f"{sql.LOCK_KEYS};\n{sql.KNOWN_BATCHES}",
+                (sorted(keys), [b.agent_id for b in batches], [b.seq for b in batches]),
+            )
+            claims, new_batches = claimed(batches, cur.fetchall())
             fresh = [b for b, claim in zip(batches, claims, strict=True) if claim is Claim.NEW]
+            statements: list[str] = []
+            params: list[Any] = []
             if fresh:
-                cur.execute(sql.UPSERT_HOSTS, host_columns(fresh))
-            cur.execute(sql.LOCK_ROLLUP_SHARED)
-            cur.execute(sql.TIER_WATERMARK, ("1m",))
+                statements += [sql.INSERT_BATCHES, sql.UPSERT_HOSTS]
+                params += [*as_columns(new_batches), *host_columns(fresh)]
+            statements += [sql.LOCK_ROLLUP_SHARED, sql.TIER_WATERMARK]
+            cur.execute(";\n".join(statements), (*params, "1m"))
             (minutes_rolled,) = cur.fetchone()
             new = self._write_metrics(cur, fresh, int(minutes_rolled.timestamp() * 1000))
             self._write_processes(cur, fresh)
@@ -127,29 +161,6 @@ class PgMetricStore:
         if len(self._layouts) + len(new.layouts) > MAX_LAYOUTS:
             self._layouts.clear()  # hosts come and go: what is still sent is made again
         self._layouts.update(new.layouts)
-        return claims
-
-    def _claim(self, cur: Any, batches: Sequence[Batch]) -> list[Claim]:
-        """Record the new batches: one per (agent, seq), here or in any earlier transaction.
-
-        The same (agent, seq) with the same first timestamp is the same batch delivered again;
-        with another, a reused sequence number, skipped whole rather than half stored.
-        """
-        cur.execute(sql.KNOWN_BATCHES, ([b.agent_id for b in batches], [b.seq for b in batches]))
-        known = {(agent, seq): first for agent, seq, first in cur.fetchall()}
-        claims: list[Claim] = []
-        new: list[tuple[Any, ...]] = []
-        for b in batches:
-            stamps = [s.ts_ms for s in b.samples]
-            first = known.get((b.agent_id, b.seq))
-            if first is not None:
-                claims.append(Claim.DUPLICATE if first == min(stamps) else Claim.REUSED_SEQ)
-                continue
-            known[(b.agent_id, b.seq)] = min(stamps)
-            claims.append(Claim.NEW)
-            new.append((b.agent_id, b.seq, b.host.hostname, min(stamps), max(stamps), len(stamps)))
-        if new:
-            cur.execute(sql.INSERT_BATCHES, as_columns(new))
         return claims
 
     def _write_metrics(self, cur: Any, batches: Sequence[Batch], rolled_ms: int) -> NewIds:
