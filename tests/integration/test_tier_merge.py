@@ -161,6 +161,24 @@ def test_the_tiers_are_what_raw_adds_up_to_whatever_the_delivery(
     }
 
 
+def test_a_rollup_replaces_what_its_span_held(tier_database: str) -> None:
+    """A span's buckets are the rollup's alone: one a write merged before its tier was rolled
+    (as the upgrade that made the tiers rolled left) is replaced, not added to."""
+    url = tier_database
+    hostname = f"merge-{uuid.uuid4().hex[:10]}"
+    store = PgMetricStore(PgConnector(url))
+    wound_back(url)
+    store.write_batches(made_for(hostname, [[0, 5_000], [65_000]]))
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO samples_1m (series_id, bucket, min, max, sum, count, last, last_ts) "
+            "SELECT id, %s, -1, -1, -1, 1, -1, %s FROM series WHERE host = %s",
+            (at(0), at(0), hostname),
+        )
+
+    assert_tiers_are_raw_rolled_up(url, hostname)
+
+
 COMING_AND_GOING = ["a", "b", "c"]
 
 

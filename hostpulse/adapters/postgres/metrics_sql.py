@@ -206,19 +206,18 @@ SET_TIER_WATERMARK = "UPDATE tier_watermarks SET rolled_through = %s WHERE tier 
 
 # A closed span of a rolled tier, from the tier below it. Its buckets are new: only the first
 # bucket after the upgrade that made a tier rolled held rows (merged by writes), and the
-# rollup, having every row of the span, replaces them. {table} and {source} come from
-# hostpulse.tiers, never from user input.
+# rollup, having every row of the span, replaces them. Cleared first, then inserted: an insert
+# that looked for a conflict at every bucket took a fifth of the 1-minute rollup (measured:
+# 60 ms against 48 for 5,280 buckets). {table} and {source} come from hostpulse.tiers, never
+# from user input.
 BUCKET = f"date_bin(%(width)s * interval '1 second', {{column}}, {ORIGIN})"
-ROLLED_ANEW = """ON CONFLICT (series_id, bucket) DO UPDATE SET
-    min = EXCLUDED.min, max = EXCLUDED.max, sum = EXCLUDED.sum, count = EXCLUDED.count,
-    last = EXCLUDED.last, last_ts = EXCLUDED.last_ts"""
-ROLL_UP = f"""
-INSERT INTO {{table}} AS t ({TIER_COLUMNS})
+CLEAR_SPAN = "DELETE FROM {table} WHERE bucket >= %(start)s AND bucket < %(end)s"
+ROLL_UP = f"""{CLEAR_SPAN};
+INSERT INTO {{table}} ({TIER_COLUMNS})
 SELECT series_id, {BUCKET.format(column="bucket")}, {COMBINE}
 FROM {{source}}
 WHERE bucket >= %(start)s AND bucket < %(end)s
 GROUP BY 1, 2
-{ROLLED_ANEW}
 """
 # The same from the raw tier, where COMBINE's last (an ordered aggregate) sorted every value of
 # the span and took a quarter of the time. The rest is a hash aggregate, with the time of each
@@ -232,8 +231,8 @@ LAST_ROWS = f"""(
     WHERE ts >= %(start)s AND ts < %(end)s
     ORDER BY host, {BUCKET.format(column="ts")}, ts DESC
 )"""
-ROLL_UP_RAW = f"""
-INSERT INTO {{table}} AS t ({TIER_COLUMNS})
+ROLL_UP_RAW = f"""{CLEAR_SPAN};
+INSERT INTO {{table}} ({TIER_COLUMNS})
 SELECT g.series_id, g.bucket, g.min, g.max, g.sum, g.count,
        COALESCE(raw_values.value, (
            SELECT v.value FROM {RAW_VALUES} v
@@ -250,7 +249,6 @@ FROM (
 ) g
 LEFT JOIN {VALUES_OF.format(rows=LAST_ROWS)}
     ON raw_values.series_id = g.series_id AND raw_values.ts = g.last_ts
-{ROLLED_ANEW}
 """
 
 
