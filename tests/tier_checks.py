@@ -38,9 +38,13 @@ def rows(cur: Any, sql: str, hosts: list[str]) -> list[tuple[Any, ...]]:
 def roll_up_until(url: str, now: datetime | None = None) -> None:
     """Every rolled tier rolled up as a rollup at ``now`` would, in as many steps as it takes
     (default: late enough that every bucket up to now is closed)."""
-    store = PgMetricStore(PgConnector(url))
-    while not roll_up_tiers(store, TIERS, now or datetime.now(UTC) + timedelta(hours=7)):
-        pass
+    connector = PgConnector(url)
+    try:  # closed even when a rollup fails: a failing example's traceback keeps it otherwise
+        store = PgMetricStore(connector)
+        while not roll_up_tiers(store, TIERS, now or datetime.now(UTC) + timedelta(hours=7)):
+            pass
+    finally:
+        connector.close()
 
 
 def snapshot(

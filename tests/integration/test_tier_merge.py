@@ -12,7 +12,7 @@ import math
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
@@ -102,6 +102,16 @@ def reader(tier_database: str) -> PgMetricReader:
     return PgMetricReader(PgConnector(tier_database))
 
 
+@pytest.fixture(scope="module")
+def store(tier_database: str) -> Iterator[PgMetricStore]:
+    """One store for every example, as a function keeps one: a store per example left its
+    connections to failing examples' tracebacks, and a failing run ended in "too many clients"
+    instead of its first failure."""
+    connector = PgConnector(tier_database)
+    yield PgMetricStore(connector)
+    connector.close()
+
+
 def wound_back(url: str) -> None:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute("UPDATE tier_watermarks SET rolled_through = %s", (at(0),))
@@ -129,11 +139,14 @@ def assert_tiers_are_raw_rolled_up(url: str, host: str) -> list[tuple[Any, ...]]
 
 
 def delivered(
-    url: str, plan: Plan, hostname: str, shaped: Callable[[Batch], Batch] = lambda b: b
-) -> tuple[PgMetricStore, list[Batch]]:
+    store: PgMetricStore,
+    plan: Plan,
+    hostname: str,
+    shaped: Callable[[Batch], Batch] = lambda b: b,
+) -> list[Batch]:
     """A new host's batches (each ``shaped``), written as the plan delivers them, with its
     rollups between."""
-    store = PgMetricStore(PgConnector(url))
+    url = store.connector.url
     offsets, groups, rollups = plan
     made = [shaped(batch) for batch in made_for(hostname, offsets)]
     wound_back(url)
@@ -141,18 +154,18 @@ def delivered(
         store.write_batches([made[i] for i in group])
         if rollup is not None:
             roll_up_until(url, at(rollup))
-    return store, made
+    return made
 
 
 @settings(max_examples=25, deadline=None)
 @given(plan=deliveries(overlapping=True))
 def test_the_tiers_are_what_raw_adds_up_to_whatever_the_delivery(
-    tier_database: str, plan: Plan
+    tier_database: str, store: PgMetricStore, plan: Plan
 ) -> None:
     url = tier_database
     hostname = f"merge-{uuid.uuid4().hex[:10]}"
 
-    _, made = delivered(url, plan, hostname)
+    made = delivered(store, plan, hostname)
 
     raw = assert_tiers_are_raw_rolled_up(url, hostname)
     # Every time sent is there, once (a time two batches carry: the first to arrive).
@@ -161,12 +174,11 @@ def test_the_tiers_are_what_raw_adds_up_to_whatever_the_delivery(
     }
 
 
-def test_a_rollup_replaces_what_its_span_held(tier_database: str) -> None:
+def test_a_rollup_replaces_what_its_span_held(tier_database: str, store: PgMetricStore) -> None:
     """A span's buckets are the rollup's alone: one a write merged before its tier was rolled
     (as the upgrade that made the tiers rolled left) is replaced, not added to."""
     url = tier_database
     hostname = f"merge-{uuid.uuid4().hex[:10]}"
-    store = PgMetricStore(PgConnector(url))
     wound_back(url)
     store.write_batches(made_for(hostname, [[0, 5_000], [65_000]]))
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
@@ -188,7 +200,7 @@ COMING_AND_GOING = ["a", "b", "c"]
     present=st.lists(st.sets(st.sampled_from(COMING_AND_GOING)), min_size=1, max_size=12),
 )
 def test_series_that_come_and_go_within_a_bucket_keep_their_own_last(
-    tier_database: str, plan: Plan, present: list[set[str]]
+    tier_database: str, store: PgMetricStore, plan: Plan, present: list[set[str]]
 ) -> None:
     """A host's last sample in a minute need not carry every series it sent in that minute (a
     disk unmounted, a custom series sent now and then): each bucket's last is still its own
@@ -204,7 +216,7 @@ def test_series_that_come_and_go_within_a_bucket_keep_their_own_last(
             samples.append(sample.model_copy(update={"custom": custom}))
         return batch.model_copy(update={"samples": samples})
 
-    _, made = delivered(url, plan, hostname, shaped)
+    made = delivered(store, plan, hostname, shaped)
 
     raw = assert_tiers_are_raw_rolled_up(url, hostname)
     assert {(metric, ts) for _, metric, ts, _ in raw if metric.startswith("custom.")} == {
@@ -215,13 +227,13 @@ def test_series_that_come_and_go_within_a_bucket_keep_their_own_last(
 @settings(max_examples=25, deadline=None)
 @given(plan=deliveries(overlapping=False))
 def test_the_same_samples_delivered_another_way_leave_the_same_bits(
-    tier_database: str, plan: Plan
+    tier_database: str, store: PgMetricStore, plan: Plan
 ) -> None:
     url = tier_database
     shuffled = f"merge-{uuid.uuid4().hex[:10]}"
     in_order = f"{shuffled}-b"
 
-    store, made = delivered(url, plan, shuffled)
+    made = delivered(store, plan, shuffled)
     for batch in sorted(made, key=lambda b: b.samples[0].ts_ms):  # once each, oldest first
         store.write_batches([renamed(batch, in_order)])
 
@@ -244,11 +256,11 @@ def grouped_from_raw(raw: list[tuple[Any, ...]], step_s: int) -> dict[str, list[
 @settings(max_examples=15, deadline=None)
 @given(plan=deliveries(overlapping=True), coarser=st.booleans())
 def test_a_series_read_from_any_tier_is_raw_grouped_into_its_steps(
-    tier_database: str, reader: PgMetricReader, plan: Plan, coarser: bool
+    tier_database: str, store: PgMetricStore, reader: PgMetricReader, plan: Plan, coarser: bool
 ) -> None:
     url = tier_database
     hostname = f"merge-{uuid.uuid4().hex[:10]}"
-    delivered(url, plan, hostname)  # rolled wherever the plan's last rollup left the tiers
+    delivered(store, plan, hostname)  # rolled wherever the plan's last rollup left the tiers
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         raw = rows(cur, RAW, [hostname])
     metrics = sorted({row[1] for row in raw})
