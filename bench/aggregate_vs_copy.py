@@ -4,8 +4,9 @@ Both run in one process against the same PostgreSQL, on the same generated batch
 aggregate path as the function runs it (decode, validate, dedup, host upsert, series, raw rows,
 processes, the archive object; as many messages per transaction as the aggregate trigger takes
 at once, as SQS delivers them to a function with a backlog) and a bare ``COPY`` of the rows it
-stores, each into the plain keyed table it would go in: the metric values a row each (series,
-time, value), and the process rows. Twelve alternating rounds: 100 messages, then a COPY of
+stores, each into a plain keyed table a row each: the metric values (series, time, value), and
+the processes (host, time, pid and the process' fields; the processes table kept them so until it
+kept a row per sample). Twelve alternating rounds: 100 messages, then a COPY of
 their rows. The metric values alone (``ratio_to_copy_of_values``) and the samples as the raw
 tier keeps them, a row per sample (``ratio_to_copy_as_stored``), are timed beside it.
 The samples are the present minutes, as a live fleet sends them (after every rolled tier's
@@ -25,15 +26,14 @@ import psycopg2
 from bench.common import local_cloud, rounds, settings_for, trigger, write_result
 from hostpulse import wiring
 from hostpulse.adapters.postgres.copy_rows import (
+    PROCESS_FIELDS,
     copy_text,
     copy_timestamp,
-    process_line,
     raw_line,
     series_array,
 )
-from hostpulse.adapters.postgres.metrics_sql import PROCESS_COLUMNS
 from hostpulse.aggregate import aggregate_records
-from hostpulse.contract import Batch, metric_values
+from hostpulse.contract import Batch, Process, metric_values
 from hostpulse.envelope import Envelope
 from hostpulse.rollup import SETTLE, roll_up_tiers
 from hostpulse.settings import CoreSettings
@@ -50,6 +50,26 @@ SQS_BATCH = trigger("aggregate").batch_size
 # Of 100 messages, each followed by a COPY of the same rows: twelve, as one round's ratio
 # varied from 0.28 to 0.70 within a run on this shared machine.
 ROUNDS = 12
+
+
+# The baseline's process rows: a row per process and sample, keyed, as the processes table
+# kept them before it kept a row per sample (migration 0014).
+BASELINE_PROCESSES = """CREATE TABLE copy_processes (
+    host text NOT NULL, ts timestamptz NOT NULL, pid integer NOT NULL, name text NOT NULL,
+    cmdline text NOT NULL, username text NOT NULL, cpu_percent double precision NOT NULL,
+    rss_bytes bigint NOT NULL, threads integer NOT NULL,
+    read_bytes_per_s double precision NOT NULL, write_bytes_per_s double precision NOT NULL,
+    read_bytes_total bigint, write_bytes_total bigint, open_files integer, status text NOT NULL,
+    PRIMARY KEY (host, ts, pid))"""
+
+
+def process_row(host: str, stamp: str, process: Process) -> str:
+    """A baseline process row in COPY's text format, its columns in ``PROCESS_FIELDS``' order."""
+    columns = [
+        "\\N" if value is None else copy_text(value) if isinstance(value, str) else repr(value)
+        for value in (getattr(process, name) for name in PROCESS_FIELDS)
+    ]
+    return "\t".join([host, stamp, *columns]) + "\n"
 
 
 def copy_texts(
@@ -78,7 +98,7 @@ def copy_texts(
     ]
     process_text = [
         "".join(
-            process_line(copy_text(b.host.hostname), copy_timestamp(s.ts_ms), p)
+            process_row(copy_text(b.host.hostname), copy_timestamp(s.ts_ms), p)
             for s in b.samples
             for p in s.processes
         )
@@ -127,10 +147,7 @@ def main() -> None:
                 "CREATE TABLE copy_baseline (series_id integer, ts timestamptz, "
                 "value double precision, PRIMARY KEY (series_id, ts))"
             )
-            cur.execute(
-                "CREATE TABLE copy_processes (LIKE processes_raw INCLUDING DEFAULTS, "
-                "PRIMARY KEY (host, ts, pid))"
-            )
+            cur.execute(BASELINE_PROCESSES)
             cur.execute(
                 "CREATE TABLE copy_as_stored (host text, ts timestamptz, series_ids integer[], "
                 "vals double precision[], PRIMARY KEY (host, ts))"
@@ -157,11 +174,10 @@ def main() -> None:
         wiring.settle_heap()
         # Alternating rounds: a slower minute of this shared machine hits both sides alike.
         path_times, copy_times, value_times, stored_times, round_rows = [], [], [], [], []
-        processes = f"copy_processes ({PROCESS_COLUMNS})"
         for part in rounds(len(messages), ROUNDS):
             path_times.append(path_round(part))
             value_times.append(copy_round(part, "copy_baseline", values_text))
-            copy_times.append(value_times[-1] + copy_round(part, processes, process_text))
+            copy_times.append(value_times[-1] + copy_round(part, "copy_processes", process_text))
             stored_times.append(copy_round(part, "copy_as_stored", as_stored_text))
             round_rows.append(sum(len(rows[i]) for i in part))
         conn.close()

@@ -27,7 +27,7 @@ TIER = """SELECT s.host, s.metric, (extract(epoch FROM t.bucket) * 1000)::bigint
        t.min, t.max, t.sum::double precision, t.count, t.last,
        (extract(epoch FROM t.last_ts) * 1000)::bigint
 FROM {table} t JOIN series s ON s.id = t.series_id WHERE s.host = ANY(%s)"""
-PROCESSES = "SELECT * FROM processes_raw WHERE host = ANY(%s)"
+PROCESSES = "SELECT * FROM process_rows WHERE host = ANY(%s)"
 
 
 def rows(cur: Any, sql: str, hosts: list[str]) -> list[tuple[Any, ...]]:

@@ -129,7 +129,7 @@ def test_a_sample_sent_again_in_another_batch_is_stored_once(
     assert rows_per_time == len(list(metric_values(first.samples[0])))
     assert rows(
         local_cloud,
-        "SELECT count(*), count(DISTINCT ts) FROM processes_raw WHERE host = %s",
+        "SELECT count(*), count(DISTINCT ts) FROM process_rows WHERE host = %s",
         name,
     ) == [(9, 3)]
 

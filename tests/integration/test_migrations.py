@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import pytest
@@ -26,6 +27,42 @@ def scratch_database(local_cloud: CloudUnderTest) -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute("DROP DATABASE IF EXISTS migrations_scratch WITH (FORCE)")
         admin.close()
+
+
+def migrated_before(number: str, url: str, folder: Path) -> Callable[[], None]:
+    """The project's migrations before ``number`` applied to ``url`` from ``folder``; the call
+    returned applies that one alone."""
+    (after,) = [m for m in discover() if m.label.startswith(number)]
+    for m in discover():
+        if m.label < number:
+            (folder / f"{m.label}.sql").write_text(m.sql)
+    migrate(url, folder)
+
+    def upgrade() -> None:
+        (folder / f"{after.label}.sql").write_text(after.sql)
+        assert migrate(url, folder) == [after.label]
+
+    return upgrade
+
+
+def day_partitions(cur: Any, table: str) -> None:
+    for day in ("2026-11-20", "2026-11-21"):
+        cur.execute(
+            f"CREATE TABLE {table}_p{day.replace('-', '')} PARTITION OF {table} "
+            f"FOR VALUES FROM ('{day}') TO ('{day}'::date + 1)"
+        )
+
+
+def moved_partitions(cur: Any, table: str, old_table: str) -> list[str]:
+    """``table``'s partitions, once the table it replaced (``old_table``) is gone."""
+    cur.execute("SELECT to_regclass(%s)", (old_table,))
+    assert cur.fetchone() == (None,)
+    cur.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = %s::regclass ORDER BY 1",
+        (table,),
+    )
+    return [row[0] for row in cur.fetchall()]
 
 
 def test_the_project_migrations_are_applied_once(local_cloud: CloudUnderTest) -> None:
@@ -69,21 +106,9 @@ def test_raw_rows_by_value_become_rows_by_sample_with_their_partitions(
 ) -> None:
     """The upgrade to one raw row per sample keeps every value, under its series and time, in
     partitions of the same names and bounds; a sample is then its host and time."""
-    before, after = (
-        [m for m in discover() if m.label < "0010"],
-        [m for m in discover() if m.label.startswith("0010")],
-    )
-    assert len(after) == 1
-    for m in before:
-        (tmp_path / f"{m.label}.sql").write_text(m.sql)
-    migrate(scratch_database, tmp_path)
-    days = ("2026-11-20", "2026-11-21")
+    upgrade = migrated_before("0010", scratch_database, tmp_path)
     with psycopg2.connect(scratch_database) as conn, conn.cursor() as cur:
-        for day in days:
-            cur.execute(
-                f"CREATE TABLE samples_raw_p{day.replace('-', '')} PARTITION OF samples_raw "
-                f"FOR VALUES FROM ('{day}') TO ('{day}'::date + 1)"
-            )
+        day_partitions(cur, "samples_raw")
         cur.execute(
             "INSERT INTO series (host, metric) VALUES ('a', 'cpu.percent'), ('a', 'load.1'),"
             " ('b', 'cpu.percent') RETURNING id"
@@ -100,28 +125,70 @@ def test_raw_rows_by_value_become_rows_by_sample_with_their_partitions(
         cur.execute("SELECT series_id, ts, value FROM samples_raw ORDER BY 1, 2")
         values_before = cur.fetchall()
 
-    (tmp_path / f"{after[0].label}.sql").write_text(after[0].sql)
-    assert migrate(scratch_database, tmp_path) == [after[0].label]
+    upgrade()
 
     with psycopg2.connect(scratch_database) as conn, conn.cursor() as cur:
         cur.execute("SELECT series_id, ts, value FROM raw_values ORDER BY 1, 2")
         assert cur.fetchall() == values_before
         cur.execute("SELECT host, count(*), sum(cardinality(vals)) FROM samples_raw GROUP BY 1")
         assert sorted(cur.fetchall()) == [("a", 2, 3), ("b", 2, 2)]
-        cur.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'samples_raw'::regclass ORDER BY 1"
-        )
-        assert [row[0] for row in cur.fetchall()] == [
+        assert moved_partitions(cur, "samples_raw", "samples_raw_by_value") == [
             "samples_raw_p20261120",
             "samples_raw_p20261121",
         ]
-        cur.execute("SELECT to_regclass('samples_raw_by_value')")
-        assert cur.fetchone() == (None,)
         # A sample is its host and time: the same one again is refused whole.
         cur.execute(
             "INSERT INTO samples_raw VALUES ('a', '2026-11-21 00:00:04+00', '{%s}', '{9}')"
             " ON CONFLICT DO NOTHING",
             (a_cpu,),
+        )
+        assert cur.rowcount == 0
+
+
+def test_process_rows_become_a_row_per_sample_with_their_partitions(
+    scratch_database: str, tmp_path: Path
+) -> None:
+    """The upgrade to one processes row per sample keeps every process, every field exact, in
+    partitions of the same names and bounds; ``process_rows`` reads them as they were."""
+    upgrade = migrated_before("0014", scratch_database, tmp_path)
+    columns = (
+        "host, ts, pid, name, cmdline, username, cpu_percent, rss_bytes, threads, "
+        "read_bytes_per_s, write_bytes_per_s, read_bytes_total, write_bytes_total, open_files, "
+        "status"
+    )
+    by_process = [
+        ("a", "2026-11-20 23:59:59+00", 7, "nginx", "nginx -g 'daemon off;'", "www", 0.1,
+         2**63 - 1, 4, 1e18, 0.0, None, 12, None, "sleeping"),
+        ("a", "2026-11-20 23:59:59+00", 1, 'q"uote\\back', "{a,b}", "", 99.5, 0, 1, 5e-324,
+         -0.0, 2**40, None, 2**31 - 1, ""),
+        ("a", "2026-11-21 00:00:04+00", 7, "ünïcødé ✓", "", "root", 1.0, 1, 1, 0.0, 0.0, 0, 0,
+         0, "running"),
+        ("b", "2026-11-21 00:00:04+00", 3, "x", "\\N", "nobody", 2.0, 5, 2, 1.5, 2.5, None,
+         None, None, "zombie"),
+    ]  # fmt: skip
+    with psycopg2.connect(scratch_database) as conn, conn.cursor() as cur:
+        day_partitions(cur, "processes_raw")
+        cur.executemany(
+            f"INSERT INTO processes_raw ({columns}) VALUES ({', '.join(['%s'] * 15)})",
+            by_process,
+        )
+        cur.execute(f"SELECT {columns} FROM processes_raw ORDER BY 1, 2, 3")
+        rows_before = cur.fetchall()
+
+    upgrade()
+
+    with psycopg2.connect(scratch_database) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT {columns} FROM process_rows ORDER BY 1, 2, 3")
+        assert cur.fetchall() == rows_before
+        cur.execute("SELECT host, count(*) FROM processes_raw GROUP BY 1 ORDER BY 1")
+        assert cur.fetchall() == [("a", 2), ("b", 1)]
+        assert moved_partitions(cur, "processes_raw", "processes_raw_by_process") == [
+            "processes_raw_p20261120",
+            "processes_raw_p20261121",
+        ]
+        # A sample is its host and time: the same one again is refused whole.
+        cur.execute(
+            "INSERT INTO processes_raw VALUES ('a', '2026-11-21 00:00:04+00', '[]')"
+            " ON CONFLICT DO NOTHING"
         )
         assert cur.rowcount == 0

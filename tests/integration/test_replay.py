@@ -31,7 +31,7 @@ TIERS: dict[str, str] = {
         for name, tier in BUCKETED.items()
         if tier.rolled
     },
-    "processes": "SELECT * FROM processes_raw WHERE host = %s ORDER BY ts, pid",
+    "processes": "SELECT * FROM process_rows WHERE host = %s ORDER BY ts, pid",
 }
 
 

@@ -75,7 +75,7 @@ def test_an_accepted_batch_reaches_every_tier(
         name,
     )
     assert raw == 3 * per_sample
-    [(processes,)] = query(local_cloud, "SELECT count(*) FROM processes_raw WHERE host = %s", name)
+    [(processes,)] = query(local_cloud, "SELECT count(*) FROM process_rows WHERE host = %s", name)
     assert processes == 3 * len(batch.samples[0].processes)
     roll_up_until(local_cloud.endpoints["database_url"])
     [(minutes, hours)] = query(
@@ -160,7 +160,7 @@ def test_the_seed_endpoint_lands_in_the_same_tiers(
 
     assert response.status_code == 202, response.text
     rows = eventually(
-        lambda: query(local_cloud, "SELECT name FROM processes_raw WHERE host = %s", name), 30
+        lambda: query(local_cloud, "SELECT name FROM process_rows WHERE host = %s", name), 30
     )
     assert rows == [("seedproc",)]
 
@@ -374,7 +374,7 @@ def test_untrusted_process_names_are_stored_as_they_were_sent(local_cloud: Cloud
 
     stored = query(
         local_cloud,
-        "SELECT name, cmdline FROM processes_raw WHERE host = %s ORDER BY pid",
+        "SELECT name, cmdline FROM process_rows WHERE host = %s ORDER BY pid",
         host.hostname,
     )
     expected = [n.replace("\x00", "\ufffd") for n in hostile]  # PostgreSQL text holds no NUL

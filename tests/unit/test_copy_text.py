@@ -3,6 +3,7 @@ what translating every character would."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from hypothesis import given
@@ -10,9 +11,10 @@ from hypothesis import strategies as st
 
 from hostpulse.adapters.postgres.copy_rows import (
     COPY_ESCAPES,
+    PROCESS_FIELDS,
     StreamedLines,
     copy_text,
-    process_line,
+    processes_line,
 )
 from hostpulse.contract import Process
 
@@ -56,25 +58,37 @@ def unescaped(column: str) -> str:
     return re.sub(r"\\(.)", lambda m: {"t": "\t", "n": "\n", "r": "\r"}.get(m[1], m[1]), column)
 
 
-TEXT = st.text(alphabet=st.sampled_from("ab\\\t\n\r é✓"), max_size=12) | st.text(max_size=12)
+TEXT = st.text(alphabet=st.sampled_from('ab\\\t\n\r\x00"é✓[],{}'), max_size=12) | st.text(
+    max_size=12
+)
 
 
-@given(TEXT, TEXT, TEXT, TEXT)
-def test_a_process_row_keeps_its_columns_whatever_its_text(
-    name: str, cmdline: str, user: str, status: str
-) -> None:
-    # Built without validation: the COPY text must hold even for text the contract refuses.
-    process = Process.model_construct(
-        pid=7, name=name, cmdline=cmdline, user=user, cpu_percent=1.5, rss_bytes=10,
-        threads=2, read_bytes_per_s=0.0, write_bytes_per_s=0.0, read_bytes_total=None,
-        write_bytes_total=3, open_files=None, status=status,
+def unchecked_process(pid: int, name: str, cmdline: str, user: str, status: str) -> Process:
+    return Process.model_construct(
+        pid=pid, name=name, cmdline=cmdline, user=user, cpu_percent=1.5, rss_bytes=10,
+        threads=2, read_bytes_per_s=0.1, write_bytes_per_s=1e18, read_bytes_total=None,
+        write_bytes_total=2**63 - 1, open_files=None, status=status,
     )  # fmt: skip
 
-    line = process_line("web-1", "2026-01-01 00:00:00.000+00", process)
+
+@given(st.lists(st.tuples(TEXT, TEXT, TEXT, TEXT), min_size=1, max_size=4))
+def test_a_samples_processes_keep_their_fields_whatever_their_text(
+    texts: list[tuple[str, str, str, str]],
+) -> None:
+    # Built without validation: the COPY text must hold even for text the contract refuses.
+    processes = [unchecked_process(7 + i, *four) for i, four in enumerate(texts)]
+
+    line = processes_line("web-1", "2026-01-01 00:00:00.000+00", processes)
 
     assert line.endswith("\n") and "\n" not in line[:-1] and "\r" not in line
-    columns = line[:-1].split("\t")
-    assert len(columns) == 15
-    texts = [unescaped(columns[i]) for i in (3, 4, 5, 14)]
-    assert texts == [t.replace("\x00", "\ufffd") for t in (name, cmdline, user, status)]
-    assert columns[11:14] == ["\\N", "3", "\\N"]
+    host, stamp, document = line[:-1].split("\t")
+    assert (host, stamp) == ("web-1", "2026-01-01 00:00:00.000+00")
+    stored = json.loads(unescaped(document))
+    assert stored == [
+        [7 + i, *(t.replace("\x00", "\ufffd") for t in (name, cmdline, user)), 1.5, 10, 2, 0.1,
+         1e18, None, 2**63 - 1, None, status.replace("\x00", "\ufffd")]
+        for i, (name, cmdline, user, status) in enumerate(texts)
+    ]  # fmt: skip
+    assert [dict(zip(PROCESS_FIELDS, fields, strict=True))["name"] for fields in stored] == [
+        t[0].replace("\x00", "\ufffd") for t in texts
+    ]

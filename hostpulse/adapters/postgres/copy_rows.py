@@ -11,8 +11,10 @@ import io
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
+import orjson
 import psycopg2.errors
 
 from hostpulse.adapters.postgres import metrics_sql as sql
@@ -24,6 +26,24 @@ COPY_ESCAPES = str.maketrans(
 
 # Most text needs no escaping; looking for what does is three times faster than translating.
 NEEDS_ESCAPE = re.compile(r"[\\\t\n\r\x00]")
+# A process in the processes table, by position: the order migration 0014's ``process_rows``
+# view reads them in.
+PROCESS_FIELDS = (
+    "pid",
+    "name",
+    "cmdline",
+    "user",
+    "cpu_percent",
+    "rss_bytes",
+    "threads",
+    "read_bytes_per_s",
+    "write_bytes_per_s",
+    "read_bytes_total",
+    "write_bytes_total",
+    "open_files",
+    "status",
+)
+process_fields = attrgetter(*PROCESS_FIELDS)
 # What COPY reads per chunk: big enough that a chunk is not a round trip of its own, small
 # enough that PostgreSQL starts on the first rows early.
 CHUNK_CHARS = 32_768
@@ -34,28 +54,26 @@ def copy_text(value: str) -> str:
     return value.translate(COPY_ESCAPES) if NEEDS_ESCAPE.search(value) else value
 
 
-def copy_number(value: int | float | None) -> str:
-    return "\\N" if value is None else repr(value)
-
-
 def copy_timestamp(ts_ms: int) -> str:
     """A ``timestamptz`` in COPY's text format, exact to the millisecond."""
     seconds, millis = divmod(ts_ms, 1000)
     return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(seconds))}.{millis:03d}+00"
 
 
-def process_line(host: str, stamp: str, p: Process) -> str:
-    """A ``processes_raw`` row (``PROCESS_COLUMNS``); only the text fields need escaping, and
-    they are looked at once, together: a process' text rarely needs any."""
-    name, cmdline, user, status = p.name, p.cmdline, p.user, p.status
-    if NEEDS_ESCAPE.search(f"{name}{cmdline}{user}{status}"):
-        name, cmdline, user, status = map(copy_text, (name, cmdline, user, status))
-    return (
-        f"{host}\t{stamp}\t{p.pid}\t{name}\t{cmdline}\t{user}\t{p.cpu_percent!r}\t"
-        f"{p.rss_bytes}\t{p.threads}\t{p.read_bytes_per_s!r}\t{p.write_bytes_per_s!r}\t"
-        f"{copy_number(p.read_bytes_total)}\t{copy_number(p.write_bytes_total)}\t"
-        f"{copy_number(p.open_files)}\t{status}\n"
-    )
+def processes_line(host: str, stamp: str, processes: Sequence[Process]) -> str:
+    """A ``processes_raw`` row (``PROCESS_COLUMNS``): a sample's processes as one JSON array, a
+    process an array of its fields in ``PROCESS_FIELDS``' order. orjson writes it, escapes
+    and shortest exact numbers included, five times as fast as formatting a row per process."""
+    document = orjson.dumps([process_fields(p) for p in processes]).decode()
+    if "\\u0000" in document:
+        # NUL, which the contract refuses, in a batch built past it: PostgreSQL's text cannot
+        # hold it, and the reads' ``->>`` would fail on it, so it goes as COPY's text would.
+        document = orjson.dumps([without_nul(process_fields(p)) for p in processes]).decode()
+    return f"{host}\t{stamp}\t{copy_text(document)}\n"
+
+
+def without_nul(fields: tuple[Any, ...]) -> list[Any]:
+    return [f.replace("\x00", "\ufffd") if isinstance(f, str) else f for f in fields]
 
 
 def series_array(host: str, metrics: Sequence[str], ids: Mapping[tuple[str, str], int]) -> str:

@@ -13,11 +13,12 @@ import psycopg2.errors
 from hostpulse.adapters.postgres import metrics_sql as sql
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.copy_rows import (
+    PROCESS_FIELDS,
     copied,
     copy_lines,
     copy_text,
     copy_timestamp,
-    process_line,
+    processes_line,
     raw_line,
     series_array,
 )
@@ -207,12 +208,11 @@ class PgMetricStore:
         if not any(s.processes for b in batches for s in b.samples):
             return
         lines = (
-            process_line(host, stamp, p)
+            processes_line(host, copy_timestamp(s.ts_ms), s.processes)
             for b in batches
             for host in [copy_text(b.host.hostname)]
             for s in b.samples
-            for stamp in [copy_timestamp(s.ts_ms)]
-            for p in s.processes
+            if s.processes
         )  # fmt: skip
         if (stored_before := copied(cur, sql.COPY_PROCESSES, lines)) is not None:
             cur.execute(sql.CREATE_STAGING)
@@ -285,23 +285,6 @@ class PgMetricStore:
         with self.connector.transaction() as cur:
             cur.execute(sql.DROP_PARTITION.format(partition=partition))
         self._partitions.discard(partition)
-
-
-PROCESS_COLUMNS = (
-    "pid",
-    "name",
-    "cmdline",
-    "user",
-    "cpu_percent",
-    "rss_bytes",
-    "threads",
-    "read_bytes_per_s",
-    "write_bytes_per_s",
-    "read_bytes_total",
-    "write_bytes_total",
-    "open_files",
-    "status",
-)
 
 
 HISTORY_COLUMNS = (
@@ -428,6 +411,6 @@ def processes_by_time(rows: Sequence[tuple[Any, ...]]) -> dict[int, list[Process
     """``SAMPLE_PROCESSES`` rows, per sample time in ms, in the order read."""
     by_time: dict[int, list[ProcessRow]] = {}
     for ts, *process in rows:
-        row = dict(zip(PROCESS_COLUMNS, process, strict=True))
+        row = dict(zip(PROCESS_FIELDS, process, strict=True))
         by_time.setdefault(int(ts), []).append(cast(ProcessRow, row))
     return by_time

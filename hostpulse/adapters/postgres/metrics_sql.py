@@ -93,15 +93,13 @@ CREATE TEMP TABLE IF NOT EXISTS staging_raw (
     host text, ts timestamptz, series_ids integer[], vals double precision[]
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS staging_processes (
-    host text, ts timestamptz, pid integer, name text, cmdline text, username text,
-    cpu_percent double precision, rss_bytes bigint, threads integer,
-    read_bytes_per_s double precision, write_bytes_per_s double precision,
-    read_bytes_total bigint, write_bytes_total bigint, open_files integer, status text
+    host text, ts timestamptz, processes json
 ) ON COMMIT DELETE ROWS
 """
 
-PROCESS_COLUMNS = """host, ts, pid, name, cmdline, username, cpu_percent, rss_bytes, threads,
-    read_bytes_per_s, write_bytes_per_s, read_bytes_total, write_bytes_total, open_files, status"""
+# A processes row is a sample: its host, its time, and its processes as one JSON array
+# (``copy_rows.processes_line``; the ``process_rows`` view reads them a row each).
+PROCESS_COLUMNS = "host, ts, processes"
 # A raw row is a sample: its host, its time, and its values with their series, as two arrays
 # in the same order.
 RAW_COLUMNS = "host, ts, series_ids, vals"
@@ -262,7 +260,7 @@ def roll_up(table: str, source: str) -> str:
 INSERT_PROCESSES = f"""
 INSERT INTO processes_raw ({PROCESS_COLUMNS})
 SELECT {PROCESS_COLUMNS} FROM staging_processes
-ON CONFLICT (host, ts, pid) DO NOTHING
+ON CONFLICT (host, ts) DO NOTHING
 """
 
 # -- reads --------------------------------------------------------------------------------
@@ -367,7 +365,7 @@ SAMPLE_PROCESSES = """
 SELECT extract(epoch FROM ts) * 1000, pid, name, cmdline, username, cpu_percent, rss_bytes,
        threads, read_bytes_per_s, write_bytes_per_s, read_bytes_total, write_bytes_total,
        open_files, status
-FROM processes_raw"""
+FROM process_rows"""
 LATEST_PROCESSES = f"""{SAMPLE_PROCESSES}
 WHERE host = %s AND ts = (SELECT max(ts) FROM processes_raw WHERE host = %s)
 ORDER BY cpu_percent DESC
@@ -382,7 +380,7 @@ ORDER BY ts, cpu_percent DESC
 PROCESS_HISTORY = """
 SELECT extract(epoch FROM ts) * 1000, name, cpu_percent, rss_bytes, threads, read_bytes_per_s,
        write_bytes_per_s, open_files, status
-FROM processes_raw
+FROM process_rows
 WHERE host = %s AND pid = %s AND ts >= %s AND ts < %s
 ORDER BY ts
 LIMIT 100000
