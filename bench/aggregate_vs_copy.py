@@ -26,12 +26,12 @@ import psycopg2
 from bench.common import local_cloud, rounds, settings_for, trigger, write_result
 from hostpulse import wiring
 from hostpulse.adapters.postgres.copy_rows import (
-    PROCESS_FIELDS,
     copy_text,
     copy_timestamp,
     raw_line,
     series_array,
 )
+from hostpulse.adapters.postgres.process_documents import PROCESS_FIELDS
 from hostpulse.aggregate import aggregate_records
 from hostpulse.contract import Batch, Process, metric_values
 from hostpulse.envelope import Envelope

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg2
 import pytest
 
+from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse.adapters.postgres.metrics import PgMetricReader
 from hostpulse.adapters.postgres.migrate import MigrationError, discover, migrate
 from tests.support import CloudUnderTest
 
@@ -192,3 +195,15 @@ def test_process_rows_become_a_row_per_sample_with_their_partitions(
             " ON CONFLICT DO NOTHING"
         )
         assert cur.rowcount == 0
+
+    # The reads take the moved documents apart as they do those aggregation writes.
+    reader = PgMetricReader(PgConnector(scratch_database))
+    read = reader.processes_between("a", datetime(2026, 11, 20, tzinfo=UTC), datetime.now(UTC))
+    assert [
+        (ms, [p["pid"] for p in processes], processes[0]["name"]) for ms, processes in read.items()
+    ] == [(1_795_219_199_000, [1, 7], 'q"uote\\back'), (1_795_219_204_000, [7], "ünïcødé ✓")]
+    assert read[1_795_219_199_000][1]["rss_bytes"] == 2**63 - 1
+    assert read[1_795_219_199_000][0]["read_bytes_per_s"] == 5e-324
+    assert [point["ts_ms"] for point in reader.process_history(
+        "a", 7, datetime(2026, 11, 20, tzinfo=UTC), datetime.now(UTC)
+    )] == [1_795_219_199_000, 1_795_219_204_000]  # fmt: skip

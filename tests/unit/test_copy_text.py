@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from hostpulse.adapters.postgres.copy_rows import (
     COPY_ESCAPES,
-    PROCESS_FIELDS,
     StreamedLines,
     copy_text,
     processes_line,
 )
+from hostpulse.adapters.postgres.process_documents import PROCESS_FIELDS
 from hostpulse.contract import Process
 
 

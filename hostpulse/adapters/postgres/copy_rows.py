@@ -11,13 +11,12 @@ import io
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from operator import attrgetter
 from typing import Any
 
-import orjson
 import psycopg2.errors
 
 from hostpulse.adapters.postgres import metrics_sql as sql
+from hostpulse.adapters.postgres.process_documents import processes_document
 from hostpulse.contract import Process
 
 COPY_ESCAPES = str.maketrans(
@@ -26,24 +25,6 @@ COPY_ESCAPES = str.maketrans(
 
 # Most text needs no escaping; looking for what does is three times faster than translating.
 NEEDS_ESCAPE = re.compile(r"[\\\t\n\r\x00]")
-# A process in the processes table, by position: the order migration 0014's ``process_rows``
-# view reads them in.
-PROCESS_FIELDS = (
-    "pid",
-    "name",
-    "cmdline",
-    "user",
-    "cpu_percent",
-    "rss_bytes",
-    "threads",
-    "read_bytes_per_s",
-    "write_bytes_per_s",
-    "read_bytes_total",
-    "write_bytes_total",
-    "open_files",
-    "status",
-)
-process_fields = attrgetter(*PROCESS_FIELDS)
 # What COPY reads per chunk: big enough that a chunk is not a round trip of its own, small
 # enough that PostgreSQL starts on the first rows early.
 CHUNK_CHARS = 32_768
@@ -61,19 +42,8 @@ def copy_timestamp(ts_ms: int) -> str:
 
 
 def processes_line(host: str, stamp: str, processes: Sequence[Process]) -> str:
-    """A ``processes_raw`` row (``PROCESS_COLUMNS``): a sample's processes as one JSON array, a
-    process an array of its fields in ``PROCESS_FIELDS``' order. orjson writes it, escapes
-    and shortest exact numbers included, five times as fast as formatting a row per process."""
-    document = orjson.dumps([process_fields(p) for p in processes]).decode()
-    if "\\u0000" in document:
-        # NUL, which the contract refuses, in a batch built past it: PostgreSQL's text cannot
-        # hold it, and the reads' ``->>`` would fail on it, so it goes as COPY's text would.
-        document = orjson.dumps([without_nul(process_fields(p)) for p in processes]).decode()
-    return f"{host}\t{stamp}\t{copy_text(document)}\n"
-
-
-def without_nul(fields: tuple[Any, ...]) -> list[Any]:
-    return [f.replace("\x00", "\ufffd") if isinstance(f, str) else f for f in fields]
+    """A ``processes_raw`` row (``PROCESS_COLUMNS``): a sample's processes as one document."""
+    return f"{host}\t{stamp}\t{copy_text(processes_document(processes))}\n"
 
 
 def series_array(host: str, metrics: Sequence[str], ids: Mapping[tuple[str, str], int]) -> str:

@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import psycopg2.errors
 
 from hostpulse.adapters.postgres import metrics_sql as sql
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.copy_rows import (
-    PROCESS_FIELDS,
     copied,
     copy_lines,
     copy_text,
@@ -22,6 +21,7 @@ from hostpulse.adapters.postgres.copy_rows import (
     raw_line,
     series_array,
 )
+from hostpulse.adapters.postgres.process_documents import process_points, processes_by_time
 from hostpulse.aggregate import Claim
 from hostpulse.answers import ProcessPoint, ProcessRow
 from hostpulse.contract import Batch, metric_values
@@ -287,18 +287,6 @@ class PgMetricStore:
         self._partitions.discard(partition)
 
 
-HISTORY_COLUMNS = (
-    "name",
-    "cpu_percent",
-    "rss_bytes",
-    "threads",
-    "read_bytes_per_s",
-    "write_bytes_per_s",
-    "open_files",
-    "status",
-)
-
-
 # The tiers' tables and resolutions; retention, which settings may change, plays no part in a read.
 TIERS = default_tiers()
 
@@ -381,12 +369,8 @@ class PgMetricReader:
         self, host: str, pid: int, start: datetime, end: datetime
     ) -> list[ProcessPoint]:
         with self.connector.transaction() as cur:
-            cur.execute(sql.PROCESS_HISTORY, (host, pid, start, end))
-            rows = cur.fetchall()
-        return [
-            cast(ProcessPoint, {"ts_ms": int(ts), **dict(zip(HISTORY_COLUMNS, rest, strict=True))})
-            for ts, *rest in rows
-        ]
+            cur.execute(sql.PROCESS_HISTORY, (host, start, end, f"[{pid},"))
+            return process_points(cur, pid)
 
     def sequence_spans(self, window_s: int) -> list[SequenceSpan]:
         with self.connector.transaction() as cur:
@@ -395,8 +379,8 @@ class PgMetricReader:
 
     def latest_processes(self, host: str) -> tuple[int, list[ProcessRow]] | None:
         with self.connector.transaction() as cur:
-            cur.execute(sql.LATEST_PROCESSES, (host, host))
-            by_time = processes_by_time(cur.fetchall())
+            cur.execute(sql.LATEST_PROCESSES, (host,))
+            by_time = processes_by_time(cur)
         return next(iter(by_time.items()), None)
 
     def processes_between(
@@ -404,13 +388,4 @@ class PgMetricReader:
     ) -> dict[int, list[ProcessRow]]:
         with self.connector.transaction() as cur:
             cur.execute(sql.PROCESSES_BETWEEN, (host, start, end))
-            return processes_by_time(cur.fetchall())
-
-
-def processes_by_time(rows: Sequence[tuple[Any, ...]]) -> dict[int, list[ProcessRow]]:
-    """``SAMPLE_PROCESSES`` rows, per sample time in ms, in the order read."""
-    by_time: dict[int, list[ProcessRow]] = {}
-    for ts, *process in rows:
-        row = dict(zip(PROCESS_FIELDS, process, strict=True))
-        by_time.setdefault(int(ts), []).append(cast(ProcessRow, row))
-    return by_time
+            return processes_by_time(cur)

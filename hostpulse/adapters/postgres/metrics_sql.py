@@ -360,31 +360,19 @@ HOST_KNOWN = "SELECT EXISTS (SELECT 1 FROM hosts WHERE host = %s)"
 # The newest sample aggregation stored, of any host (the pipeline's lag).
 NEWEST_STORED = f"SELECT {epoch_ms('max(last_seen)')} FROM hosts"
 
-# A sample's processes: its time in ms, then each process as ``ProcessRow``.
-SAMPLE_PROCESSES = """
-SELECT extract(epoch FROM ts) * 1000, pid, name, cmdline, username, cpu_percent, rss_bytes,
-       threads, read_bytes_per_s, write_bytes_per_s, read_bytes_total, write_bytes_total,
-       open_files, status
-FROM process_rows"""
-LATEST_PROCESSES = f"""{SAMPLE_PROCESSES}
-WHERE host = %s AND ts = (SELECT max(ts) FROM processes_raw WHERE host = %s)
-ORDER BY cpu_percent DESC
-"""
-# Every stored sample's processes in a span, busiest first (the seed's recent snapshots).
-PROCESSES_BETWEEN = f"""{SAMPLE_PROCESSES}
-WHERE host = %s AND ts >= %s AND ts < %s
-ORDER BY ts, cpu_percent DESC
-"""
-
-# One process's samples while it was among its host's top processes.
-PROCESS_HISTORY = """
-SELECT extract(epoch FROM ts) * 1000, name, cpu_percent, rss_bytes, threads, read_bytes_per_s,
-       write_bytes_per_s, open_files, status
-FROM process_rows
-WHERE host = %s AND pid = %s AND ts >= %s AND ts < %s
+# Stored samples' processes: each sample's time in ms and its processes' document
+# (``process_documents``), as text: orjson reads it, not psycopg2's json.loads.
+SAMPLE_PROCESSES = "SELECT extract(epoch FROM ts) * 1000, processes::text FROM processes_raw"
+LATEST_PROCESSES = f"{SAMPLE_PROCESSES} WHERE host = %s ORDER BY ts DESC LIMIT 1"
+# Every stored sample's processes in a span (the seed's recent snapshots, one process' history).
+PROCESSES_BETWEEN = f"{SAMPLE_PROCESSES} WHERE host = %s AND ts >= %s AND ts < %s ORDER BY ts"
+# One process' samples: those whose text holds "[pid," (where each of their processes begins;
+# the rare other sample with that text, in a command line, is left out when read), so that a
+# long span sends only the samples it needs.
+PROCESS_HISTORY = f"""{SAMPLE_PROCESSES}
+WHERE host = %s AND ts >= %s AND ts < %s AND strpos(processes::text, %s) > 0
 ORDER BY ts
-LIMIT 100000
-"""
+LIMIT 100000"""
 
 # Per host and agent over a window: batches received and the span of their sequence numbers.
 BATCH_COMPLETENESS = """
