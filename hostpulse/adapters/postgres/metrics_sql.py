@@ -98,7 +98,7 @@ CREATE TEMP TABLE IF NOT EXISTS staging_processes (
 """
 
 # A processes row is a sample: its host, its time, and its processes as one JSON array
-# (``copy_rows.processes_line``; the ``process_rows`` view reads them a row each).
+# (``process_documents``; the ``process_rows`` view shows them a row each).
 PROCESS_COLUMNS = "host, ts, processes"
 # A raw row is a sample: its host, its time, and its values with their series, as two arrays
 # in the same order.
