@@ -103,13 +103,14 @@ def session_of(
 def require_reader(
     connection: HTTPConnection, settings: Settings, accounts: AccountsProvider, now: Now
 ) -> None:
-    """The optional read token: ``Authorization: Bearer`` or, for browsers' WebSockets and
-    shared links, ``?token=``; or a signed-in user of any role."""
-    if settings.read_token is None:
+    """The read token: ``Authorization: Bearer`` or, for browsers' WebSockets and shared
+    links, ``?token=``; or a signed-in user of any role. Without a read token, reads are open
+    only where the operator said so (``public_read``); otherwise only signed-in users read."""
+    if settings.read_token is None and settings.public_read:
         return
     supplied = bearer(connection) or connection.query_params.get("token", "")
-    expected = settings.read_token.get_secret_value()
-    if hmac.compare_digest(supplied.encode(), expected.encode()):
+    expected = settings.read_token.get_secret_value() if settings.read_token else None
+    if expected is not None and hmac.compare_digest(supplied.encode(), expected.encode()):
         return
     if not supplied and session_of(connection, accounts, now) is not None:
         if isinstance(connection, WebSocket) and not dashboard_origin(connection, settings):
@@ -118,7 +119,12 @@ def require_reader(
                 "a signed-in live feed opens only from the dashboard's own or allowed origins",
             )
         return
-    reason = "a read token or a sign-in is required" if not supplied else "the read token is wrong"
+    if expected is None:
+        reason = "reading needs a sign-in here" if not supplied else "this API has no read token"
+    else:
+        reason = (
+            "a read token or a sign-in is required" if not supplied else "the read token is wrong"
+        )
     if isinstance(connection, WebSocket):
         raise WebSocketException(status.WS_1008_POLICY_VIOLATION, reason)
     raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
@@ -189,6 +195,13 @@ def require_role(
     return session
 
 
+def signed_in_user(connection: HTTPConnection, accounts: AccountsProvider, now: Now) -> Session:
+    """A live session of any role (with its CSRF token for a write), checked before a body is
+    read: who is not signed in learns nothing of what the route would accept."""
+    return require_role(connection, accounts, Role.VIEWER, now)
+
+
+SignedIn = Annotated[Session, Depends(signed_in_user)]
 Queries = Annotated[QueryService, Depends(get_query_service)]
 Hub = Annotated[LiveHub, Depends(get_live_hub)]
 AlertRules = Annotated[RuleStore, Depends(get_alert_store)]

@@ -21,12 +21,12 @@ from typing import Any
 
 import psutil
 
-from bench.common import write_result
+from bench.common import sized, write_result
 from hostpulse.localcloud.settings import PROJECT_ROOT
 
-RUN_S = 40
-WARM_UP_S = 12
-MIN_PROCESSES = 300
+RUN_S = sized(40, 2)
+WARM_UP_S = sized(12, 2)
+MIN_PROCESSES = sized(300, 0)
 GLANCES_ENV = PROJECT_ROOT / ".hostpulse" / "bench" / "glances-venv"
 
 BARE_LOOP = """

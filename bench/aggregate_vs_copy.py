@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg2
 
-from bench.common import local_cloud, rounds, settings_for, trigger, write_result
+from bench.common import local_cloud, rounds, settings_for, sized, trigger, write_result
 from hostpulse import wiring
 from hostpulse.adapters.postgres.copy_rows import (
     copy_text,
@@ -41,15 +41,15 @@ from hostpulse.synthetic_host import SyntheticHost
 from hostpulse.tiers import default_tiers
 
 TIERS = default_tiers()
-HOSTS = 20
-BATCHES_PER_HOST = 60
+HOSTS = sized(20, 2)
+BATCHES_PER_HOST = sized(60, 6)
 SAMPLES_PER_BATCH = 2  # an agent sampling every 5 s and sending every 10 s
 CORES = 8
 # The aggregate trigger's batch size: what a transaction holds when the queue has a backlog.
 SQS_BATCH = trigger("aggregate").batch_size
 # Of 100 messages, each followed by a COPY of the same rows: twelve, as one round's ratio
 # varied from 0.28 to 0.70 within a run on this shared machine.
-ROUNDS = 12
+ROUNDS = sized(12, 2)
 
 
 # The baseline's process rows: a row per process and sample, keyed, as the processes table

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bench.common import local_cloud, summary, write_result
+from bench.common import local_cloud, sized, summary, write_result
 from hostpulse import wiring
 from hostpulse.agents import register_agent
 from hostpulse.alerts.rules import RuleSet, load_rule_set
@@ -25,10 +25,10 @@ from hostpulse.synthetic_host import SyntheticHost
 from tests.alert_fakes import RecordingChannel
 from tests.support import WebhookReceiver, post_batch
 
-HOSTS = 500
-RULES = 100
-ROUNDS = 4
-CROSSINGS = 20
+HOSTS = sized(500, 3)
+RULES = sized(100, 8)
+ROUNDS = sized(4, 1)
+CROSSINGS = sized(20, 1)
 METRICS = [
     ("cpu.percent", "max"),
     ("mem.percent", "max"),

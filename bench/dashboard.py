@@ -32,10 +32,10 @@ import psycopg2
 import requests
 from playwright.sync_api import sync_playwright
 
-from bench.common import local_cloud, summary, timed_ms, write_result
+from bench.common import local_cloud, sized, summary, timed_ms, write_result
 from hostpulse import wiring
 from hostpulse.adapters.postgres import metrics_sql as sql
-from hostpulse.adapters.postgres.metrics import series_edges, series_statement
+from hostpulse.adapters.postgres.metrics import series_parameters, series_statement
 from hostpulse.agents import register_agent
 from hostpulse.settings import CoreSettings
 from hostpulse.synthetic_host import SyntheticHost
@@ -43,16 +43,16 @@ from hostpulse.tiers import RangeQuery, choose_tier, default_tiers
 from tests.support import CloudUnderTest, post_batch
 
 TIERS = default_tiers()
-HOSTS = 50
+HOSTS = sized(50, 2)
 CORES = 8
-DAYS = 7
-LONG_DAYS = 90
+DAYS = sized(7, 1)
+LONG_DAYS = sized(90, 2)
 # The host page's three ranges; history kept per tier as the default retention keeps it.
 RANGES = {"24h": 1, "7d": DAYS, "90d": LONG_DAYS}
 RANGE_MS = {f"-{name}": days * 86_400_000 for name, days in RANGES.items()}
-REPEATS = 40
+REPEATS = sized(40, 2)
 MAX_POINTS = 400  # what the host page asks for (frontend/js/host.js)
-LIVE_SECONDS = 45
+LIVE_SECONDS = sized(45, 4)
 CHROMIUM = Path("/usr/bin/chromium")
 # The host page's chart metrics (frontend/js/host.js, CHARTS): one series request per view.
 VIEW_METRICS = [
@@ -199,11 +199,8 @@ def database_time(database_url: str, host: str, days: int) -> float:
         cur.execute("SELECT id FROM series WHERE host = %s", (host,))
         ids = [row[0] for row in cur.fetchall()]
         cur.execute(sql.TIER_WATERMARKS)
-        edges = series_edges(choice, dict(cur.fetchall()), start, now)
-        cur.execute(
-            "EXPLAIN (ANALYZE, FORMAT JSON) " + series_statement(choice),
-            {"ids": ids, "step": choice.step_s, **edges},
-        )
+        params = series_parameters(host, ids, choice, dict(cur.fetchall()), (start, now))
+        cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + series_statement(choice), params)
         plan = cur.fetchone()[0][0]  # type: ignore[index]
     return round(float(plan["Execution Time"]), 1)
 

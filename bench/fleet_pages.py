@@ -19,14 +19,14 @@ from typing import Any
 
 import requests
 
-from bench.common import local_cloud, timed_ms, write_result
+from bench.common import local_cloud, sized, timed_ms, write_result
 from hostpulse import wiring
 from hostpulse.agents import register_agent
 from hostpulse.synthetic_host import SyntheticHost
 from tests.support import CloudUnderTest, eventually, post_batch
 
-HOSTS = 1000
-REPEATS = 40
+HOSTS = sized(1000, 3)
+REPEATS = sized(40, 2)
 SENDERS = 8  # requests in flight, as a reserved concurrency would hold the ingest function
 RULE = {"name": "FleetWide", "metric": "cpu.percent", "op": ">=", "threshold": 0, "for": "5s"}
 

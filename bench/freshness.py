@@ -15,13 +15,13 @@ import psycopg2
 import redis
 import requests
 
-from bench.common import local_cloud, summary, write_result
+from bench.common import local_cloud, sized, summary, write_result
 from hostpulse import wiring
 from hostpulse.adapters.redis import keys as hot
 from hostpulse.agents import register_agent
 from hostpulse.synthetic_host import SyntheticHost
 
-SAMPLES = 40
+SAMPLES = sized(40, 2)
 POLL_S = 0.005
 STORED = """
 SELECT 1 FROM raw_values r JOIN series s ON s.id = r.series_id

@@ -20,6 +20,7 @@ from bench.common import (
     NoCounters,
     local_cloud,
     rounds,
+    sized,
     unlimited_ingest_settings,
     write_result,
 )
@@ -31,8 +32,8 @@ from hostpulse.envelope import Envelope
 from hostpulse.ingest.service import IngestRequest
 from hostpulse.synthetic_host import SyntheticHost
 
-BATCHES = 300
-ROUNDS = 6
+BATCHES = sized(300, 6)
+ROUNDS = sized(6, 2)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from bench.common import (
     NoCounters,
     local_cloud,
     rounds,
+    sized,
     unlimited_ingest_settings,
     write_result,
 )
@@ -30,8 +31,8 @@ from hostpulse.ingest.service import IngestRequest, IngestResponse
 from hostpulse.synthetic_host import SyntheticHost
 from tests.otlp_hostmetrics import SampleEncoder, as_json
 
-BATCHES = 240
-ROUNDS = 6
+BATCHES = sized(240, 6)
+ROUNDS = sized(6, 2)
 SAMPLES_PER_BATCH = 2
 
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from hostpulse.tiers import Tier, default_tiers
 
@@ -15,6 +22,34 @@ from hostpulse.tiers import Tier, default_tiers
 # (HOSTPULSE_DATABASE_URL), read when no variable of that name is set. Credentials then never
 # sit in the environment, where child processes and crash reports would see them.
 SECRETS_DIR = Path("/run/secrets/hostpulse")
+# On AWS a function's credentials live in a secret store (Secrets Manager): its environment
+# names the secret, whose value is a JSON object of HOSTPULSE_* names and values, read when the
+# settings are built. The reader is an adapter's, handed in by hostpulse.wiring: this floor
+# imports no driver.
+SETTINGS_SECRET_VARIABLE = "HOSTPULSE_SETTINGS_SECRET"  # noqa: S105 (a name, not a secret)
+SecretReader = Callable[[str], Mapping[str, str]]
+_secret_readers: list[SecretReader] = []
+
+
+def read_secrets_with(reader: SecretReader) -> None:
+    """How the settings read the secret ``HOSTPULSE_SETTINGS_SECRET`` names."""
+    _secret_readers[:] = [reader]
+
+
+class StoredSecretSource(EnvSettingsSource):
+    """The secret's values, as if they were environment variables."""
+
+    def __init__(self, settings_cls: type[BaseSettings], secret_id: str) -> None:
+        self.secret_id = secret_id
+        super().__init__(settings_cls, case_sensitive=False, env_prefix="HOSTPULSE_")
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        if not _secret_readers:
+            raise RuntimeError(
+                f"{SETTINGS_SECRET_VARIABLE} names a secret, but nothing here can read one"
+            )
+        values = _secret_readers[0](self.secret_id)
+        return {name.lower(): value for name, value in values.items() if value != ""}
 
 
 class SecretFileSettings(BaseSettings):
@@ -36,8 +71,11 @@ class SecretFileSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         folder = getattr(file_secret_settings, "secrets_dir", None)
         mounted = isinstance(folder, str | Path) and Path(folder).is_dir()
-        return (init_settings, env_settings, dotenv_settings) + (
-            (file_secret_settings,) if mounted else ()
+        secret_id = os.environ.get(SETTINGS_SECRET_VARIABLE, "")
+        return (
+            (init_settings, env_settings, dotenv_settings)
+            + ((file_secret_settings,) if mounted else ())
+            + ((StoredSecretSource(settings_cls, secret_id),) if secret_id else ())
         )
 
 
@@ -119,7 +157,13 @@ class ApiSettings(PipelineSettings):
     stale_after_seconds: int = Field(30, gt=0)
     down_after_seconds: int = Field(120, gt=0)
     read_token: SecretStr | None = Field(
-        None, description="when set, every data route needs it (Bearer header or ?token=)"
+        None,
+        description="when set, every data route needs it (Bearer header or ?token=) or a sign-in",
+    )
+    public_read: bool = Field(
+        False,
+        description="serve the data routes to anyone who reaches the API when no read token is"
+        " set; off: without a read token, only signed-in users read",
     )
     admin_token: SecretStr | None = Field(
         None,
@@ -141,6 +185,12 @@ class ApiSettings(PipelineSettings):
         Path(__file__).resolve().parent.parent / "frontend",
         description="the dashboard's static files, served at /; empty to serve none",
     )
+
+    @field_validator("read_token", "admin_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty variable (a deployment that passes every setting) sets no token."""
+        return None if value == "" else value
 
     @property
     def allowed_origins(self) -> list[str]:

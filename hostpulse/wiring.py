@@ -21,6 +21,7 @@ from hostpulse.adapters.aws.queue import (
     SqsDestination,
     SqsQueueDepth,
 )
+from hostpulse.adapters.aws.secrets import read_secret_values
 from hostpulse.adapters.aws.worker import SqsMessageSource
 from hostpulse.adapters.checkpoint import CheckpointMismatch, FileCheckpoint
 from hostpulse.adapters.notify import LogChannel, SlackChannel, SnsChannel, WebhookChannel
@@ -67,9 +68,14 @@ from hostpulse.settings import (
     api_settings,
     core_settings,
     ingest_settings,
+    read_secrets_with,
 )
 
 T = TypeVar("T")
+
+# Every component that builds its settings has come through here: a secret the environment
+# names is read with the adapter's client.
+read_secrets_with(read_secret_values)
 
 # Allocations (less deallocations) between young collections; Python's default is 700. Reading
 # a group of 100 queued batches makes about 13,000 objects, alive until the group is written:

@@ -11,9 +11,12 @@ locals {
       "$${database_url}" = var.database_url
       "$${redis_url}"    = var.redis_url
       "$${admin_token}"  = var.admin_token
+      "$${read_token}"   = var.read_token
+      "$${public_read}"  = tostring(var.public_read)
       "$${cors_origins}" = local.cors_origins
       "$${region}"       = var.region
     },
+    { for name, arn in local.secret_arn : "$${secret:${name}}" => arn },
     { for name, queue in aws_sqs_queue.queue : "$${queue:${name}}" => queue.id },
     { for name, queue in aws_sqs_queue.dead_letter : "$${dlq:${name}}" => queue.id },
     { for name, bucket in aws_s3_bucket.bucket : "$${bucket:${name}}" => bucket.id },
@@ -139,5 +142,5 @@ resource "aws_cloudformation_stack" "functions" {
   #checkov:skip=CKV_AWS_124:Terraform waits for every stack operation and reports its failure; stack events stay in CloudFormation
   name          = "${local.prefix}-functions"
   template_body = local.function_template
-  depends_on    = [aws_iam_role_policy.function, aws_cloudwatch_log_group.function]
+  depends_on    = [aws_iam_role_policy.function, aws_cloudwatch_log_group.function, aws_secretsmanager_secret_version.secret]
 }

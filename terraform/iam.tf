@@ -61,6 +61,12 @@ locals {
           Action   = ["s3:PutObject"]
           Resource = [for bucket in spec.write : "${aws_s3_bucket.bucket[bucket].arn}/*"]
         }],
+        length(spec.secrets) == 0 ? [] : [{
+          Sid      = "ReadOwnSecrets"
+          Effect   = "Allow"
+          Action   = ["secretsmanager:GetSecretValue"]
+          Resource = [for secret in spec.secrets : local.secret_arn[secret]]
+        }],
         # Lambda manages the network interfaces of functions in a VPC; these actions take no
         # resource narrower than "*".
         contains(local.vpc_functions, name) ? [{

@@ -17,6 +17,7 @@ locals {
       watch       = try(spec.access.watch, [])
       read        = try(spec.access.read, [])
       write       = try(spec.access.write, [])
+      secrets     = try(spec.access.secrets, [])
       # Functions that talk to PostgreSQL or Redis are the ones placed in the VPC.
       in_vpc = anytrue([
         for value in values(try(spec.environment, {})) :
@@ -64,6 +65,8 @@ locals {
   }
 
   buckets = { for name, spec in try(local.stack.buckets, {}) : name => { versioned = try(spec.versioned, false) } }
+
+  secrets = try(local.stack.secrets, {})
 
   api = try(local.stack.api, null) == null ? null : {
     stage              = try(local.stack.api.stage, "local")

@@ -55,9 +55,33 @@ variable "redis_url" {
 }
 
 variable "admin_token" {
-  description = "The API's admin credential (hp_admin_...)."
+  description = "The API's admin credential (hp_admin_...); empty: only signed-in operators administer. Kept in the secret store (Secrets Manager), never in a function's environment."
   type        = string
   sensitive   = true
+  default     = ""
+}
+
+variable "read_token" {
+  description = "The credential that reads the query API (or a sign-in does). Kept in the secret store (Secrets Manager), never in a function's environment."
+  type        = string
+  sensitive   = true
+  default     = ""
+}
+
+variable "public_read" {
+  description = "Whether anyone who reaches the API may read it (hosts, series, process command lines, alert rules, the pipeline) when no read token is set. There is no default: say true to publish the fleet's data on purpose, or false to close reads behind the read token and sign-in."
+  type        = bool
+  default     = null
+  validation {
+    condition     = var.public_read != null
+    error_message = "public_read: say whether the API's reads are public. true serves hosts, series, process command lines, alert rules and the pipeline view to anyone who reaches the API; false closes them behind read_token and sign-in."
+  }
+}
+
+variable "secret_arns" {
+  description = "Secrets of the description that already exist in Secrets Manager, by name (for example { api = \"arn:aws:secretsmanager:...\" }), each a JSON object of HOSTPULSE_* values: their values then never pass through Terraform or its state. The others are created from the variables above (sensitive in the state)."
+  type        = map(string)
+  default     = {}
 }
 
 variable "cors_origins" {

@@ -36,6 +36,7 @@ provider "aws" {
       iam              = endpoints.value
       lambda           = endpoints.value
       s3               = endpoints.value
+      secretsmanager   = endpoints.value
       sqs              = endpoints.value
       sts              = endpoints.value
     }

@@ -14,6 +14,7 @@ from api.dependencies import (
     SIGN_IN_ENDED,
     AccountsProvider,
     Now,
+    SignedIn,
     get_settings,
     require_role,
     session_of,
@@ -114,8 +115,7 @@ def sign_out(request: Request, accounts: AccountsProvider, now: Now) -> Response
     summary="The signed-in user's dashboard settings (defaults until saved)",
     responses=refusals(401),
 )
-def dashboard_settings(request: Request, accounts: AccountsProvider, now: Now) -> DashboardSettings:
-    session = require_role(request, accounts, Role.VIEWER, now)
+def dashboard_settings(session: SignedIn, accounts: AccountsProvider) -> DashboardSettings:
     return accounts().dashboard_settings(session.user)
 
 
@@ -125,9 +125,8 @@ def dashboard_settings(request: Request, accounts: AccountsProvider, now: Now) -
     responses=refusals(401, 403),
 )
 def save_dashboard_settings(
-    body: DashboardSettings, request: Request, accounts: AccountsProvider, now: Now
+    session: SignedIn, body: DashboardSettings, accounts: AccountsProvider
 ) -> DashboardSettings:
-    session = require_role(request, accounts, Role.VIEWER, now)  # with its CSRF token
     try:
         accounts().save_dashboard_settings(session.user, body)
     except AccountError:  # removed since the session was read: its sessions are gone too

@@ -38,6 +38,7 @@ class DeployResult:
     topic_arns: dict[str, str] = field(default_factory=dict)
     function_arns: dict[str, str] = field(default_factory=dict)
     buckets: dict[str, str] = field(default_factory=dict)
+    secret_arns: dict[str, str] = field(default_factory=dict)
     api_url: str | None = None
 
 
@@ -94,6 +95,8 @@ class Deployer:
     def deploy(self) -> DeployResult:
         role_arn = self._role()
         self.provision()
+        for name in self.stack.secrets:
+            self._secret(name)
         for name, function_spec in self.stack.functions.items():
             self._function(name, function_spec, role_arn)
         for trigger in self.stack.triggers:
@@ -137,6 +140,28 @@ class Deployer:
             )
         if self.stack.buckets[logical].versioned:
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+    def _secret(self, logical: str) -> None:
+        """The secret's value, its placeholders resolved, empty values left out: created, or
+        given a new version only when it differs."""
+        secrets = self.client("secretsmanager")
+        name = self.stack.physical(logical)
+        resolved = {key: self._resolve(value) for key, value in self.stack.secrets[logical].items()}
+        value = json.dumps({k: v for k, v in resolved.items() if v}, sort_keys=True)
+        try:
+            current = secrets.get_secret_value(SecretId=name)
+        except ClientError as error:
+            if _error_code(error) != "ResourceNotFoundException":
+                raise
+            self.changed(f"create secret {name}")
+            self.result.secret_arns[logical] = str(
+                secrets.create_secret(Name=name, SecretString=value)["ARN"]
+            )
+            return
+        self.result.secret_arns[logical] = str(current["ARN"])
+        if current.get("SecretString") != value:
+            self.changed(f"update secret {name}")
+            secrets.put_secret_value(SecretId=name, SecretString=value)
 
     # -- messaging -------------------------------------------------------------------------
 
@@ -236,6 +261,7 @@ class Deployer:
                 "dlq": self.result.dead_letter_urls,
                 "topic": self.result.topic_arns,
                 "bucket": self.result.buckets,
+                "secret": self.result.secret_arns,
             }
             if ref is None and kind in self.variables:
                 return self.variables[kind]

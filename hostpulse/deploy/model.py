@@ -29,6 +29,7 @@ class AccessSpec(Strict):
     watch: list[str] = Field(default_factory=list)  # queues (and their DLQs) it counts
     read: list[str] = Field(default_factory=list)  # buckets it reads objects from
     write: list[str] = Field(default_factory=list)  # buckets it writes objects to
+    secrets: list[str] = Field(default_factory=list)  # secrets it reads its settings from
 
 
 class FunctionSpec(Strict):
@@ -107,6 +108,9 @@ class Stack(Strict):
     schedules: dict[str, ScheduleSpec] = Field(default_factory=dict)
     api: ApiSpec | None = None
     buckets: dict[str, BucketSpec] = Field(default_factory=dict)
+    # Settings kept in the secret store rather than in a function's environment: each secret a
+    # JSON object of HOSTPULSE_* names and placeholders; an empty value is left out.
+    secrets: dict[str, dict[str, str]] = Field(default_factory=dict)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @model_validator(mode="after")
@@ -127,6 +131,8 @@ class Stack(Strict):
                 need("queue", queue, dict(self.queues), where)
             for bucket in [*access.read, *access.write]:
                 need("bucket", bucket, dict(self.buckets), where)
+            for secret in access.secrets:
+                need("secret", secret, dict(self.secrets), where)
         for trigger in self.triggers:
             need("queue", trigger.queue, dict(self.queues), "a trigger")
             need("function", trigger.function, dict(self.functions), "a trigger")
@@ -134,7 +140,8 @@ class Stack(Strict):
             need("function", schedule.function, dict(self.functions), f"schedule '{rule}'")
         for route in self.api.routes if self.api else []:
             need("function", route.function, dict(self.functions), f"route {route.path}")
-        for name in [*self.functions, *self.queues, *self.topics, *self.schedules, *self.buckets]:
+        names = [*self.functions, *self.queues, *self.topics, *self.schedules, *self.buckets]
+        for name in [*names, *self.secrets]:
             if not re.match(NAME, name):
                 problems.append(f"name '{name}' must match {NAME}")
         if problems:

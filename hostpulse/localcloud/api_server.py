@@ -5,12 +5,50 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import requests
 
 from hostpulse.localcloud.component import Health
 from hostpulse.localcloud.paths import StatePaths
 from hostpulse.localcloud.processes import ManagedProcess, ensure_port_free
+from hostpulse.localcloud.settings import LocalCloudSettings
+
+
+@dataclass(frozen=True)
+class ApiGuard:
+    """What guards the API, in one place for every runtime the local cloud deploys it to: the
+    API under uvicorn (its environment), the api function and Terraform (the stack's
+    variables, which put the tokens in the secret store)."""
+
+    admin_token: str
+    read_token: str  # "" for none
+    public_read: bool | None  # None: not said
+
+    @classmethod
+    def of(cls, settings: LocalCloudSettings, admin_token: str) -> ApiGuard:
+        read = settings.read_token
+        return cls(admin_token, read.get_secret_value() if read else "", settings.public_read)
+
+    @property
+    def reads_open(self) -> bool:
+        """Here, on 127.0.0.1, reads without a read token are open unless said otherwise."""
+        return self.public_read is not False
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "HOSTPULSE_ADMIN_TOKEN": self.admin_token,
+            "HOSTPULSE_READ_TOKEN": self.read_token,
+            "HOSTPULSE_PUBLIC_READ": str(self.reads_open).lower(),
+        }
+
+    def tokens(self) -> dict[str, str]:
+        """The stack's secret variables (Terraform takes them from its environment)."""
+        return {"admin_token": self.admin_token, "read_token": self.read_token}
+
+    def variables(self) -> dict[str, str]:
+        """The stack's variables as the local cloud deploys it."""
+        return {**self.tokens(), "public_read": str(self.reads_open).lower()}
 
 
 def api_healthy(url: str) -> tuple[bool, str]:
@@ -39,7 +77,7 @@ class ApiServer:
         database_url: str,
         redis_url: str,
         cors_origins: str,
-        admin_token: str,
+        guard: Mapping[str, str],
         pipeline: Mapping[str, str],
     ) -> None:
         """Called by the supervisor once the servers it needs are up; ``pipeline``: where the
@@ -48,7 +86,7 @@ class ApiServer:
             "HOSTPULSE_DATABASE_URL": database_url,
             "HOSTPULSE_REDIS_URL": redis_url,
             "HOSTPULSE_CORS_ORIGINS": cors_origins,
-            "HOSTPULSE_ADMIN_TOKEN": admin_token,
+            **guard,
             **pipeline,
         }
 

@@ -14,7 +14,8 @@ from hostpulse.localcloud.processes import ManagedProcess, ensure_port_free
 from hostpulse.localcloud.settings import LocalCloudSettings
 
 SERVICES = (
-    "apigateway", "lambda", "sqs", "sns", "s3", "events", "iam", "sts", "logs", "cloudformation"
+    "apigateway", "lambda", "sqs", "sns", "s3", "events", "iam", "sts", "logs", "cloudformation",
+    "secretsmanager",
 )  # fmt: skip
 
 

@@ -37,6 +37,11 @@ class LocalCloudSettings(SecretFileSettings):
     cors_origins: str = ""
     # Needed to change alert rules through the API; generated under the state folder when unset.
     admin_token: SecretStr | None = Field(None, min_length=16)
+    # Needed to read the API (or a sign-in), by the API under uvicorn and the api function alike.
+    read_token: SecretStr | None = None
+    # Reads without a read token: unset, they are open on the local cloud, which listens on
+    # 127.0.0.1 only, and Terraform, which deploys where anyone may reach it, refuses to guess.
+    public_read: bool | None = None
     # LocalStack's virtual environment is a cache shared by every state folder of a checkout.
     localstack_env_dir: Path = PROJECT_ROOT / ".hostpulse" / "localstack-env"
     stack_file: Path = PROJECT_ROOT / "stack" / "stack.yaml"

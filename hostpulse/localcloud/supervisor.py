@@ -20,7 +20,7 @@ from hostpulse.alerts.rules import RuleFileError, load_rule_set
 from hostpulse.alerts.service import replace_rule_file
 from hostpulse.deploy.deployer import Deployer, DeployResult
 from hostpulse.deploy.model import StackError, load_stack
-from hostpulse.localcloud.api_server import ApiServer
+from hostpulse.localcloud.api_server import ApiGuard, ApiServer
 from hostpulse.localcloud.component import Component, Health
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.external import ExternalServer
@@ -112,7 +112,7 @@ class LocalCloud:
                 self.postgres.url,
                 self.redis.url,
                 self.settings.cors_origins,
-                self.admin_token(),
+                self.guard().environment(),
                 self.pipeline_environment(result),
             )
             self._start_all(services, report)
@@ -150,7 +150,7 @@ class LocalCloud:
             "redis_url": self.redis.url,
             "region": self.settings.region,
             "cors_origins": self.settings.cors_origins,
-            "admin_token": self.admin_token(),
+            **self.guard().variables(),
         }
         return Deployer(stack, self.localstack.url, self.settings.region, variables).deploy()
 
@@ -162,6 +162,10 @@ class LocalCloud:
         for name, url in result.dead_letter_urls.items():
             environment[f"HOSTPULSE_{name.upper()}_DEAD_LETTER_URL"] = url
         return environment
+
+    def guard(self) -> ApiGuard:
+        """What guards the API, the same for the API under uvicorn and the api function."""
+        return ApiGuard.of(self.settings, self.admin_token())
 
     def admin_token(self) -> str:
         """The configured admin token, or one generated once and kept 0600 in the state folder:

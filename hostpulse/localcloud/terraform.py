@@ -18,6 +18,7 @@ from typing import Any
 
 from hostpulse.deploy.model import load_stack
 from hostpulse.deploy.packaging import Target, fetch_wheels, package_stack
+from hostpulse.localcloud.api_server import ApiGuard
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.paths import StatePaths
 from hostpulse.localcloud.settings import PROJECT_ROOT, LocalCloudSettings
@@ -55,10 +56,13 @@ class LocalTerraform:
             # Secrets travel in the environment, never on a command line.
             "TF_VAR_database_url": endpoints["database_url"],
             "TF_VAR_redis_url": endpoints["redis_url"],
-            "TF_VAR_admin_token": self.paths.admin_token.read_text().strip(),
+            **{f"TF_VAR_{name}": value for name, value in self._guard().tokens().items()},
         }
 
-    def _variables(self) -> list[str]:
+    def _guard(self) -> ApiGuard:
+        return ApiGuard.of(self.settings, self.paths.admin_token.read_text().strip())
+
+    def _variables(self, destroying: bool = False) -> list[str]:
         endpoints = self._endpoints()
         values = {
             "name_prefix": self.prefix,
@@ -69,6 +73,10 @@ class LocalTerraform:
             "frontend_dir": str(PROJECT_ROOT / "frontend"),
             "force_destroy_buckets": "true",
         }
+        # Whether reads are public is the operator's to say (HOSTPULSE_PUBLIC_READ): unsaid,
+        # Terraform refuses, as it does on AWS.
+        if self.settings.public_read is not None or destroying:
+            values["public_read"] = str(bool(self.settings.public_read)).lower()
         return [f"-var={key}={value}" for key, value in values.items()]
 
     def terraform(self, *arguments: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
@@ -129,7 +137,11 @@ class LocalTerraform:
         if not self.package_dir.exists():
             self.package()  # the configuration reads the packages' hashes even to destroy
         self._checked(
-            "destroy", "-auto-approve", "-no-color", f"-state={self.state_file}", *self._variables()
+            "destroy",
+            "-auto-approve",
+            "-no-color",
+            f"-state={self.state_file}",
+            *self._variables(destroying=True),
         )
 
     def outputs(self) -> dict[str, Any]:

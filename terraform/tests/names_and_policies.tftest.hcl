@@ -16,6 +16,9 @@ mock_provider "aws" {
   mock_resource "aws_cloudwatch_event_rule" {
     defaults = { arn = "arn:aws:events:us-east-1:000000000000:rule/mocked" }
   }
+  mock_resource "aws_secretsmanager_secret" {
+    defaults = { arn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:mocked" }
+  }
   mock_resource "aws_cloudformation_stack" {
     defaults = {
       outputs = {
@@ -36,6 +39,8 @@ variables {
   database_url = "postgresql://hostpulse@db.internal/hostpulse"
   redis_url    = "redis://cache.internal:6379/0"
   admin_token  = "hp_admin_test"
+  read_token   = "hp_read_test"
+  public_read  = false
 }
 
 run "names_come_from_the_description_under_the_prefix" {
@@ -72,8 +77,20 @@ run "names_come_from_the_description_under_the_prefix" {
     error_message = "schedules come from the description"
   }
   assert {
-    condition     = jsondecode(aws_cloudformation_stack.functions.template_body).Resources.FunctionApi.Properties.Environment.Variables.HOSTPULSE_ADMIN_TOKEN == "hp_admin_test" && !contains(keys(jsondecode(aws_cloudformation_stack.functions.template_body).Resources.FunctionIngest.Properties.Environment.Variables), "HOSTPULSE_ADMIN_TOKEN")
-    error_message = "only the api function holds the admin token"
+    condition     = jsondecode(aws_secretsmanager_secret_version.secret["api"].secret_string) == { HOSTPULSE_ADMIN_TOKEN = "hp_admin_test", HOSTPULSE_READ_TOKEN = "hp_read_test" }
+    error_message = "the API's tokens are in its secret"
+  }
+  assert {
+    condition = alltrue([
+      for r in jsondecode(aws_cloudformation_stack.functions.template_body).Resources : alltrue([
+        for value in values(r.Properties.Environment.Variables) : !contains(["hp_admin_test", "hp_read_test"], value)
+      ]) if r.Type == "AWS::Lambda::Function"
+    ])
+    error_message = "no token in any function's environment"
+  }
+  assert {
+    condition     = jsondecode(aws_cloudformation_stack.functions.template_body).Resources.FunctionApi.Properties.Environment.Variables.HOSTPULSE_SETTINGS_SECRET == "arn:aws:secretsmanager:us-east-1:000000000000:secret:mocked" && jsondecode(aws_cloudformation_stack.functions.template_body).Resources.FunctionApi.Properties.Environment.Variables.HOSTPULSE_PUBLIC_READ == "false"
+    error_message = "the api function reads its secret and keeps its reads closed"
   }
   assert {
     condition     = jsondecode(aws_cloudformation_stack.functions.template_body).Resources.FunctionIngest.Properties.Environment.Variables.HOSTPULSE_DATABASE_URL == "postgresql://hostpulse@db.internal/hostpulse"
@@ -97,8 +114,8 @@ run "each_role_allows_exactly_what_its_function_does" {
     error_message = "aggregate: its logs, consume its queue, read and write the archive"
   }
   assert {
-    condition     = toset(flatten([for s in jsondecode(aws_iam_role_policy.function["api"].policy).Statement : s.Action])) == toset(["logs:CreateLogStream", "logs:PutLogEvents", "sqs:GetQueueAttributes"])
-    error_message = "api: its logs, and counting what waits in the queues it watches"
+    condition     = toset(flatten([for s in jsondecode(aws_iam_role_policy.function["api"].policy).Statement : s.Action])) == toset(["logs:CreateLogStream", "logs:PutLogEvents", "sqs:GetQueueAttributes", "secretsmanager:GetSecretValue"])
+    error_message = "api: its logs, counting what waits in the queues it watches, and its own secret"
   }
   assert {
     condition = alltrue(flatten([
@@ -144,5 +161,33 @@ run "arm64_functions_run_on_arm64" {
   assert {
     condition     = jsondecode(aws_cloudformation_stack.functions.template_body).Resources.FunctionIngest.Properties.Architectures == ["arm64"]
     error_message = "the architecture the packages were built for"
+  }
+}
+
+run "reads_neither_public_nor_closed_are_refused" {
+  command = plan
+  variables {
+    public_read = null
+  }
+  expect_failures = [var.public_read]
+}
+
+run "a_secret_of_the_operators_own_keeps_the_tokens_out_of_terraform" {
+  command = apply
+  variables {
+    secret_arns = { api = "arn:aws:secretsmanager:us-east-1:000000000000:secret:own" }
+  }
+
+  assert {
+    condition     = length(aws_secretsmanager_secret_version.secret) == 0
+    error_message = "no secret value written by Terraform"
+  }
+  assert {
+    condition     = jsondecode(aws_cloudformation_stack.functions.template_body).Resources.FunctionApi.Properties.Environment.Variables.HOSTPULSE_SETTINGS_SECRET == "arn:aws:secretsmanager:us-east-1:000000000000:secret:own"
+    error_message = "the api function reads the operator's secret"
+  }
+  assert {
+    condition     = contains(flatten([for s in jsondecode(aws_iam_role_policy.function["api"].policy).Statement : s.Resource]), "arn:aws:secretsmanager:us-east-1:000000000000:secret:own")
+    error_message = "and may read only that one"
   }
 }

@@ -18,7 +18,7 @@ from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import register_agent
 from hostpulse.contract import Batch
-from hostpulse.localcloud.api_server import ApiServer
+from hostpulse.localcloud.api_server import ApiGuard, ApiServer
 from hostpulse.localcloud.paths import StatePaths
 from hostpulse.localcloud.settings import PROJECT_ROOT
 from hostpulse.synthetic_host import SyntheticHost
@@ -71,7 +71,7 @@ def dashboard_api(
         cloud.endpoints["database_url"],
         cloud.endpoints["redis_url"],
         cors_origins="",
-        admin_token=secrets.token_urlsafe(24),
+        guard=ApiGuard(secrets.token_urlsafe(24), read_token="", public_read=None).environment(),
         pipeline={},  # the pipeline view watches no queue here
     )
     server.environment.update(extra or {})

@@ -15,10 +15,12 @@ from typing import Any
 import psycopg2
 import pytest
 import requests
+from pydantic import SecretStr
 
 from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.deploy.model import Stack, load_stack
 from hostpulse.deploy.packaging import code_sha256, package_stack
+from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.settings import PROJECT_ROOT, LocalCloudSettings
 from hostpulse.localcloud.terraform import (
     CONFIGURATION,
@@ -31,6 +33,7 @@ from tests.support import CloudUnderTest, eventually
 CHECKOV = PROJECT_ROOT / ".hostpulse" / "terraform" / "checkov" / "bin" / "checkov"
 STACK = load_stack(PROJECT_ROOT / "stack" / "stack.yaml")
 PREFIX = "hostpulse-tf"
+READ_TOKEN = "hp_read_terraform_apply_test"
 
 
 def terraform(data_dir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -124,6 +127,7 @@ def expected_actions(stack: Stack, function: str) -> set[str]:
     actions |= {"sqs:GetQueueAttributes"} if access.watch else set()
     actions |= {"s3:GetObject"} if access.read else set()
     actions |= {"s3:PutObject"} if access.write else set()
+    actions |= {"secretsmanager:GetSecretValue"} if access.secrets else set()
     return actions
 
 
@@ -206,6 +210,7 @@ def leftovers(endpoints: dict[str, Any], prefix: str) -> list[str]:
     found += [a["name"] for a in client("apigateway").get_rest_apis(limit=500)["items"]]
     found += [r["Name"] for r in client("events").list_rules(NamePrefix=prefix)["Rules"]]
     found += [r["RoleName"] for r in client("iam").list_roles()["Roles"]]
+    found += [s["Name"] for s in client("secretsmanager").list_secrets()["SecretList"]]
     found += [
         s["StackName"]
         for s in client("cloudformation").list_stacks()["StackSummaries"]
@@ -222,9 +227,28 @@ def leftovers(endpoints: dict[str, Any], prefix: str) -> list[str]:
     )
 
 
+@pytest.mark.localcloud
+def test_an_apply_that_does_not_say_whether_reads_are_public_is_refused(
+    local_cloud: CloudUnderTest, capfd: pytest.CaptureFixture[str]
+) -> None:
+    unsaid = LocalCloudSettings(state_dir=local_cloud.state_dir, read_token=None)
+    local = LocalTerraform(unsaid, "hostpulse-tfo")
+    shutil.rmtree(local.root, ignore_errors=True)
+
+    with pytest.raises(LocalCloudError, match="terraform apply failed"):
+        local.apply()
+
+    assert "public_read: say whether the API's reads are public" in capfd.readouterr().err
+    assert state_resources(local.state_file) == []
+    assert leftovers(local_cloud.endpoints, "hostpulse-tfo") == []
+
+
 @pytest.fixture
 def applied(local_cloud: CloudUnderTest) -> Iterator[tuple[LocalTerraform, dict[str, Any]]]:
-    local = LocalTerraform(LocalCloudSettings(state_dir=local_cloud.state_dir), PREFIX)
+    closed = LocalCloudSettings(
+        state_dir=local_cloud.state_dir, read_token=SecretStr(READ_TOKEN), public_read=False
+    )
+    local = LocalTerraform(closed, PREFIX)
     shutil.rmtree(local.root, ignore_errors=True)
     try:
         yield local, local.apply()
@@ -289,13 +313,18 @@ def test_terraform_apply_on_the_local_cloud(
             return int((cur.fetchone() or (0,))[0])
 
     eventually(stored, timeout=120, interval=2)
-    hosts = requests.get(f"{outputs['api_url']}/api/v1/hosts", timeout=60)
+    # Reads closed (public_read = false) behind the read token the function reads from its secret.
+    anonymous = requests.get(f"{outputs['api_url']}/api/v1/hosts", timeout=60)
+    assert anonymous.status_code == 401
+    reader = {"Authorization": f"Bearer {READ_TOKEN}"}
+    hosts = requests.get(f"{outputs['api_url']}/api/v1/hosts", headers=reader, timeout=60)
     assert hosts.status_code == 200
     assert "tfsim-000" in {h["host"] for h in hosts.json()["hosts"]}
     # A week's view reads the 5-minute tier and, for what is not rolled up yet, those below.
     week = requests.get(
         f"{outputs['api_url']}/api/v1/series",
         params={"host": "tfsim-000", "metric": "cpu.percent", "from": "-7d"},
+        headers=reader,
         timeout=60,
     ).json()
     assert sum(point[4] for point in week["series"][0]["points"]) >= 1

@@ -121,7 +121,11 @@ class LatestOnly:
 def live_app() -> tuple[TestClient, MemorySource]:
     source = MemorySource()
     hub = LiveHub(source, retry_s=0.01)
-    app = create_app(ApiSettings(database_url="postgresql://unused", redis_url="redis://unused"))
+    app = create_app(
+        ApiSettings(
+            database_url="postgresql://unused", redis_url="redis://unused", public_read=True
+        )
+    )
     service = QueryService(None, LatestOnly(), default_tiers(), 1000)  # type: ignore[arg-type]
     app.dependency_overrides[get_live_hub] = lambda: hub
     app.dependency_overrides[get_query_service] = lambda: service

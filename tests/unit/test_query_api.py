@@ -31,7 +31,9 @@ from hostpulse.settings import ApiSettings
 from hostpulse.tiers import TierChoice, default_tiers
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-SETTINGS = ApiSettings(database_url="postgresql://unused", redis_url="redis://unused")
+SETTINGS = ApiSettings(
+    database_url="postgresql://unused", redis_url="redis://unused", public_read=True
+)
 
 
 class MemoryReader:
@@ -390,6 +392,19 @@ def test_a_configured_read_token_guards_every_data_route(reader: MemoryReader) -
     assert client.get("/api/metrics/recent").status_code == 401
     assert client.get("/api/v1/hosts", headers={"Authorization": "Bearer s3cret"}).is_success
     assert client.get("/api/v1/hosts", params={"token": "s3cret"}).is_success
+
+
+def test_without_a_read_token_reads_are_closed_unless_said_public(reader: MemoryReader) -> None:
+    closed = guarded_client(reader, public_read=False)
+    public = guarded_client(reader, public_read=True)
+
+    anonymous = closed.get("/api/v1/hosts")
+    guessed = closed.get("/api/v1/hosts", headers={"Authorization": "Bearer anything"})
+
+    assert anonymous.status_code == 401 and "sign-in" in anonymous.json()["detail"]
+    assert guessed.status_code == 401 and "no read token" in guessed.json()["detail"]
+    assert closed.get("/api/metrics/recent").status_code == 401
+    assert public.get("/api/v1/hosts").is_success
 
 
 def test_cors_allows_only_the_configured_origins(reader: MemoryReader) -> None:

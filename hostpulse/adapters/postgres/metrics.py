@@ -299,6 +299,18 @@ def series_statement(choice: TierChoice) -> str:
     return sql.series_from_tiers(tables, as_stored=choice.step_s == tier.resolution_s)
 
 
+def series_parameters(
+    host: str,
+    series_ids: Sequence[int],
+    choice: TierChoice,
+    watermarks: Mapping[str, datetime],
+    span: tuple[datetime, datetime],
+) -> dict[str, object]:
+    """Every parameter ``series_statement`` takes, for a host's series over ``span``."""
+    params: dict[str, object] = {"host": host, "step": choice.step_s, "ids": list(series_ids)}
+    return params | series_edges(choice, watermarks, *span)
+
+
 def series_edges(
     choice: TierChoice, watermarks: Mapping[str, datetime], start: datetime, end: datetime
 ) -> dict[str, datetime]:
@@ -356,12 +368,13 @@ class PgMetricReader:
             names = dict(cur.fetchall())
             if not names:
                 return {}
-            params: dict[str, object] = {"host": host, "step": choice.step_s, "ids": list(names)}
             # Read first and passed as values, so that the planner prunes partitions. A rollup
             # committing meanwhile adds rolled buckets before a watermark read here; the answer
             # reads them from the tier below instead, which keeps them.
             cur.execute(sql.TIER_WATERMARKS)
-            params |= series_edges(choice, dict(cur.fetchall()), start, end)
+            params = series_parameters(
+                host, list(names), choice, dict(cur.fetchall()), (start, end)
+            )
             cur.execute(series_statement(choice), params)
             return {names[series_id]: EncodedPoints(points) for series_id, points in cur}
 

@@ -138,7 +138,11 @@ def test_health_answers_503_naming_what_is_down(hand_in: Any, context: LambdaCon
 
 
 def api_with_memory_stores() -> FastAPI:
-    app = create_app(ApiSettings(database_url="postgresql://unused", redis_url="redis://unused"))
+    app = create_app(
+        ApiSettings(
+            database_url="postgresql://unused", redis_url="redis://unused", public_read=True
+        )
+    )
     service = QueryService(MemoryReader(), MemoryHot(), default_tiers(), max_points=1000)
     app.dependency_overrides[get_query_service] = lambda: service
     app.dependency_overrides[get_now] = lambda: NOW
