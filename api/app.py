@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.routers import (
@@ -62,6 +63,73 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class BoundedBodies:
+    """Refuses a request body over ``limit`` bytes with 413 before any of it is parsed: by its
+    Content-Length at once, or, sent without one, as soon as the bytes read pass the limit."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self.too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.limit:
+                await self.too_large(scope, receive, send)
+                return
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = JSONResponse(
+            {"detail": f"the request body is over {self.limit} bytes"}, status_code=413
+        )
+        await answer(scope, receive, send)
+
+
+# A refused request is described, never echoed: its input may be megabytes, or hold values
+# (NaN, infinities) that JSON cannot carry.
+MAX_ERRORS = 20
+MAX_TEXT = 200
+
+
+def validation_problems(error: RequestValidationError) -> list[dict[str, object]]:
+    def short(part: object) -> object:
+        return part[:MAX_TEXT] if isinstance(part, str) else part
+
+    return [
+        {
+            "loc": [short(part) for part in problem["loc"]],
+            "msg": str(problem["msg"])[:MAX_TEXT],
+            "type": str(problem["type"]),
+        }
+        for problem in error.errors()[:MAX_ERRORS]
+    ]
+
+
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or api_settings()
     app = FastAPI(
@@ -81,6 +149,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def bad_range(request: Request, error: RangeError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=400)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_problems(error)}, status_code=422)
+
     routers = (health, session, hosts, series, live, seed, alerts, pipeline, agent_config)
     for router in (module.router for module in routers):
         app.include_router(router)
@@ -95,6 +167,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"],
         )
+    app.add_middleware(BoundedBodies, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     frontend = settings.frontend_dir
     if frontend is not None and (frontend / "index.html").is_file():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -130,6 +131,28 @@ def require_reader(
     raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
 
 
+@dataclass(frozen=True)
+class FeedWatch:
+    """What a live feed asks again while it streams: whether the sign-in that let it in still
+    lives (None when a token or public reads let it in), every ``every_s`` seconds."""
+
+    still_allowed: Callable[[], bool] | None
+    every_s: float
+
+
+def feed_watch(
+    connection: HTTPConnection, settings: Settings, accounts: AccountsProvider
+) -> FeedWatch:
+    every_s = settings.live_recheck_seconds
+    if settings.read_token is None and settings.public_read:
+        return FeedWatch(None, every_s)
+    if bearer(connection) or connection.query_params.get("token", ""):
+        return FeedWatch(None, every_s)
+    return FeedWatch(
+        lambda: session_of(connection, accounts, datetime.now(UTC)) is not None, every_s
+    )
+
+
 def dashboard_origin(connection: HTTPConnection, settings: ApiSettings) -> bool:
     """Whether a browser's request comes from the API's own origin or an allowed one. A
     WebSocket handshake carries the cookie and no CORS check: without this, any page the user
@@ -202,6 +225,7 @@ def signed_in_user(connection: HTTPConnection, accounts: AccountsProvider, now: 
 
 
 SignedIn = Annotated[Session, Depends(signed_in_user)]
+LiveWatch = Annotated[FeedWatch, Depends(feed_watch)]
 Queries = Annotated[QueryService, Depends(get_query_service)]
 Hub = Annotated[LiveHub, Depends(get_live_hub)]
 AlertRules = Annotated[RuleStore, Depends(get_alert_store)]

@@ -6,8 +6,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
-from fastapi import WebSocket, WebSocketDisconnect
+from fastapi import WebSocket, WebSocketDisconnect, status
 
+from api.dependencies import SIGN_IN_ENDED, FeedWatch
 from hostpulse.live import Mailbox, Message
 
 Render = Callable[[Message], Awaitable[list[Any]]]
@@ -17,7 +18,11 @@ async def as_is(message: Message) -> list[Any]:
     return [message]
 
 
-async def serve(websocket: WebSocket, mailbox: Mailbox, render: Render = as_is) -> None:
+async def serve(
+    websocket: WebSocket, mailbox: Mailbox, watch: FeedWatch, render: Render = as_is
+) -> None:
+    """Once ``watch`` finds the sign-in gone (asked in a thread: it may ask the database), the
+    socket closes with 1008: a feed opened with a sign-in ends with the session."""
     await websocket.accept()
 
     async def send() -> None:
@@ -27,8 +32,18 @@ async def serve(websocket: WebSocket, mailbox: Mailbox, render: Render = as_is) 
                     # Waits while the client is slow; meanwhile the mailbox keeps only the newest.
                     await websocket.send_json(frame)
 
+    async def recheck(allowed: Callable[[], bool]) -> None:
+        while True:
+            await anyio.sleep(watch.every_s)
+            if not await anyio.to_thread.run_sync(allowed):
+                await websocket.close(status.WS_1008_POLICY_VIOLATION, SIGN_IN_ENDED)
+                tasks.cancel_scope.cancel()
+                return
+
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(send)
+        if watch.still_allowed is not None:
+            tasks.start_soon(recheck, watch.still_allowed)
         try:
             while True:
                 await websocket.receive_text()  # pings from the client; nothing else expected

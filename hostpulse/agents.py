@@ -46,6 +46,9 @@ class AgentGrant:
     name: str
     hosts: tuple[str, ...]
     fleet: bool = False
+    # A fleet's member names that are agents of their own (added before the rule below held):
+    # a member never writes as one, or the two would share sequence numbers.
+    taken: frozenset[str] = frozenset()
 
     def may_act_as(self, agent_id: str) -> bool:
         if agent_id == self.name:
@@ -54,6 +57,7 @@ class AgentGrant:
         return (
             self.fleet
             and member != agent_id
+            and agent_id not in self.taken
             and bool(AGENT_NAME.match(member))
             and bool(AGENT_NAME.match(agent_id))
         )
@@ -66,6 +70,26 @@ class AgentGrant:
 
 class AgentExists(ValueError):
     pass
+
+
+def writes_as_the_same(name: str, fleet: bool, other: str, other_fleet: bool) -> bool:
+    """Whether two agents could write as the same agent id: a fleet writes as its members,
+    ``<fleet>.<member>``, so no other agent may be named that way."""
+    return (other_fleet and name.startswith(f"{other}.")) or (
+        fleet and other.startswith(f"{name}.")
+    )
+
+
+def name_taken(name: str, fleet: bool, existing: Sequence[tuple[str, bool]]) -> AgentExists | None:
+    """The refusal of a new agent whose name would collide with one of ``existing``."""
+    for other, other_fleet in existing:
+        if writes_as_the_same(name, fleet, other, other_fleet):
+            fleet_name, member = (other, name) if other_fleet else (name, other)
+            return AgentExists(
+                f"agent {member!r} would share its name with a member of the fleet"
+                f" {fleet_name!r}; pick another name"
+            )
+    return None
 
 
 class AgentRepository(Protocol):

@@ -8,6 +8,7 @@ builds batches that satisfy it and every server component reads batches through 
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
@@ -29,7 +30,18 @@ INT64_MAX = 2**63 - 1
 VALUE_MAX = 1e18
 # Text is data: no NUL (PostgreSQL text cannot hold it), no control characters, and no
 # bidirectional overrides or isolates that would make one name display as another.
-SAFE_TEXT = r"^[^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$"
+UNSAFE_CHARACTERS = r"\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+SAFE_TEXT = rf"^[^{UNSAFE_CHARACTERS}]*$"
+_UNSAFE = re.compile(f"[{UNSAFE_CHARACTERS}]")
+
+
+def fitted_text(value: str, limit: int) -> str:
+    """Text from a sender that does not make it fit itself (the seed agent): what the contract
+    refuses becomes U+FFFD and it is cut to ``limit``, as hostpulse's own agent does before
+    sending (hostpulse_agent.text)."""
+    return _UNSAFE.sub("\ufffd", value)[:limit]
+
+
 CUSTOM_PREFIX = "custom."  # a custom series' metric name: never one of hostpulse's own
 HOSTNAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$"
 

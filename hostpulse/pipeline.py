@@ -59,6 +59,9 @@ class PipelineWatch:
     ingested: NewestIngested
     stored: NewestStored
     lag_bound_s: float
+    # Messages waiting in one queue beyond which what they carry is late: the alerts queue has
+    # no lag of its own to show, and a backlog there delays every notification behind it.
+    backlog_bound: int = 500
 
     def status(self, now_ms: int) -> PipelineAnswer:
         queues, gauge, lag_bound_s = self.queues, self.gauge, self.lag_bound_s
@@ -80,6 +83,12 @@ class PipelineWatch:
                 "dead_letters": dead_letters,
                 "oldest_dead_letter_age_s": oldest,
             }
+            backlog = stats.waiting + stats.delayed
+            if backlog > self.backlog_bound:
+                problems.append(
+                    f"{backlog} message(s) wait in the {name} queue (bound {self.backlog_bound}):"
+                    f" what they carry is late, {name} work waits behind them"
+                )
             if dead_letters:
                 problems.append(
                     f"{dead_letters} message(s) in the {name} dead-letter queue: "

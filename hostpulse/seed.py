@@ -26,6 +26,7 @@ from hostpulse.contract import (
     Memory,
     Process,
     Sample,
+    fitted_text,
 )
 
 MB = 1024 * 1024
@@ -48,6 +49,13 @@ class SeedProcess(BaseModel):
     io_read_mb: Megabytes = 0.0
     io_write_mb: Megabytes = 0.0
     handle_count: SmallCount | None = None
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _fitted(cls, value: object) -> object:
+        # One user's oddly named process must not make the host go dark: the seed agent
+        # sends names as the system gives them.
+        return fitted_text(value, 256) if isinstance(value, str) else value
 
 
 class SeedSnapshot(BaseModel):

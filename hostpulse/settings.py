@@ -137,6 +137,9 @@ class PipelineSettings(CoreSettings):
     pipeline_lag_bound_seconds: float = Field(
         120, gt=0, description="tiers further behind ingest than this: the pipeline is degraded"
     )
+    pipeline_backlog_bound: int = Field(
+        500, ge=1, description="messages waiting in one queue beyond this: the pipeline is degraded"
+    )
 
     @property
     def watched_queues(self) -> tuple[tuple[str, str, str | None], ...]:
@@ -177,7 +180,13 @@ class ApiSettings(PipelineSettings):
     sign_in_failures_per_minute: int = Field(
         10, ge=1, description="failed sign-ins per client address, and per user, before a 429"
     )
+    max_body_bytes: int = Field(
+        1 << 20, ge=1024, le=64 << 20, description="larger request bodies are refused unread (413)"
+    )
     cors_origins: str = Field("", description="comma-separated origins allowed to read the API")
+    live_recheck_seconds: float = Field(
+        10, gt=0, le=300, description="how often a live feed opened with a sign-in checks it"
+    )
     live_websocket: bool = Field(
         True, description="whether /api/v1/live is served as a WebSocket where this API runs"
     )

@@ -155,6 +155,7 @@ def ingest_service(counters: Counters, settings: IngestSettings | None = None) -
         limits=IngestLimits(
             max_future_ms=settings.max_future_seconds * 1000,
             max_age_ms=int(tiers[0].retention.total_seconds() * 1000),
+            max_hosts_per_request=settings.rate_burst,
         ),
         auth_throttle=RedisAuthThrottle(redis, settings.auth_failures_per_minute),
         meter=PipelineMeter(
@@ -317,6 +318,7 @@ def pipeline_watch(  # noqa: PLR0913 -- where each part of the pipeline is
     redis_url: str,
     database_url: str,
     lag_bound_s: float,
+    backlog_bound: int = 500,
     peek: bool = False,
 ) -> PipelineWatch:
     """What the pipeline view reads; ``peek`` also ages dead-lettered messages (the CLI)."""
@@ -326,6 +328,7 @@ def pipeline_watch(  # noqa: PLR0913 -- where each part of the pipeline is
         RedisHotReader(redis_client(redis_url, 2.0)),
         PgMetricReader(pg_connector(database_url, 5.0)),
         lag_bound_s,
+        backlog_bound,
     )
 
 
@@ -337,6 +340,7 @@ def settings_pipeline_watch(settings: PipelineSettings) -> PipelineWatch:
         redis_url=settings.redis_url,
         database_url=settings.database_url,
         lag_bound_s=settings.pipeline_lag_bound_seconds,
+        backlog_bound=settings.pipeline_backlog_bound,
     )
 
 

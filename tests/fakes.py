@@ -58,14 +58,25 @@ class MemoryAuthThrottle:
     def failed(self, source: str) -> None:
         self.failures[source] += 1
 
+    def attempt(self, source: str) -> float:
+        self.failures[source] += 1
+        return 60.0 if self.failures[source] > self.limit else 0.0
+
+    def forgive(self, source: str) -> None:
+        self.failures[source] -= 1
+        if self.failures[source] <= 0:
+            del self.failures[source]
+
 
 @dataclass
 class MemoryLimiter:
     wait_s: float = 0.0
     calls: list[str] = field(default_factory=list)
+    costs: list[int] = field(default_factory=list)
 
-    def acquire(self, agent_id: str) -> float:
+    def acquire(self, agent_id: str, batches: int = 1) -> float:
         self.calls.append(agent_id)
+        self.costs.append(batches)
         return self.wait_s
 
 

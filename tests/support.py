@@ -6,6 +6,7 @@ import contextlib
 import gzip
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -13,7 +14,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +26,8 @@ import requests
 import yaml
 
 from hostpulse.contract import Batch
+from hostpulse.localcloud.api_server import ApiGuard, ApiServer
+from hostpulse.localcloud.paths import StatePaths
 from hostpulse.localcloud.settings import PROJECT_ROOT
 
 T = TypeVar("T")
@@ -89,6 +93,9 @@ def local_cloud_settings(state_dir: Path) -> dict[str, str]:
         "HOSTPULSE_POSTGRES_PORT": str(free_port()),
         "HOSTPULSE_REDIS_PORT": str(free_port()),
         "HOSTPULSE_API_PORT": str(free_port()),
+        # The tests stand where a proxy would: each sends as a client address of its own, so
+        # one test's failed sign-ins (the API fuzzing's) do not throttle another's.
+        "HOSTPULSE_TRUSTED_PROXIES": "127.0.0.1",
     }
 
 
@@ -300,3 +307,31 @@ def stack_variant(directory: Path, change: Callable[[dict[str, Any]], None]) -> 
     path = directory / "stack.yaml"
     path.write_text(yaml.safe_dump(stack))
     return path
+
+
+@contextmanager
+def dashboard_api(
+    cloud: CloudUnderTest,
+    state: Path,
+    extra: Mapping[str, str] | None = None,
+    trusted_proxies: str = "127.0.0.1",
+) -> Iterator[ApiServer]:
+    """An API server of its own on the local cloud's stores; ``extra``: more of its settings
+    (HOSTPULSE_…); ``trusted_proxies``: whose X-Forwarded-For it believes (by default the
+    tests', which stand where a proxy would)."""
+    paths = StatePaths(state)
+    paths.create()
+    server = ApiServer(paths, free_port(), trusted_proxies)
+    server.configure(
+        cloud.endpoints["database_url"],
+        cloud.endpoints["redis_url"],
+        cors_origins="",
+        guard=ApiGuard(secrets.token_urlsafe(24), read_token="", public_read=None).environment(),
+        pipeline={},  # the pipeline view watches no queue here
+    )
+    server.environment.update(extra or {})
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket
 
-from api.dependencies import Hub, Reader, Settings
+from api.dependencies import Hub, LiveWatch, Reader, Settings
 from api.live_socket import serve
 from api.problems import refusals
 
@@ -24,10 +24,11 @@ def live_info(settings: Settings) -> dict[str, bool]:
 async def live(
     websocket: WebSocket,
     hub: Hub,
+    watch: LiveWatch,
     host: Annotated[list[str] | None, Query(description="repeat; none means every host")] = None,
 ) -> None:
     """Frames are ``{"host", "samples": [{"ts", "m"}]}`` (the hot tier's compact samples) and
     ``{"type": "status", "source": "down" | "up"}`` when the live source is lost or back. A
     slow client gets the newest samples of each host, never a growing backlog."""
     with hub.subscribe(frozenset(host) if host else None) as mailbox:
-        await serve(websocket, mailbox)
+        await serve(websocket, mailbox, watch)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, WebSocket
 from starlette.concurrency import run_in_threadpool
 
-from api.dependencies import Hub, Now, Queries, Reader
+from api.dependencies import Hub, LiveWatch, Now, Queries, Reader
 from api.live_socket import serve
 from api.problems import refusals
 from hostpulse.live import Message
@@ -33,6 +33,7 @@ async def metrics_feed(
     websocket: WebSocket,
     hub: Hub,
     queries: Queries,
+    watch: LiveWatch,
     host: Annotated[list[str] | None, Query()] = None,
 ) -> None:
     """Each new sample as one seed snapshot, with the host's top processes when known."""
@@ -50,4 +51,4 @@ async def metrics_feed(
         return frames
 
     with hub.subscribe(frozenset(host) if host else None) as mailbox:
-        await serve(websocket, mailbox, render)
+        await serve(websocket, mailbox, watch, render)

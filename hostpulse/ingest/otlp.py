@@ -70,6 +70,15 @@ def accept(
 ) -> IngestResponse:
     if not flat.hosts and flat.without_host:
         raise Rejected(400, "no_host", NO_HOST)
+    bound = service.limits.max_hosts_per_request
+    if len(flat.hosts) > bound:
+        raise Rejected(
+            413,
+            "too_many_hosts",
+            f"{len(flat.hosts)} hosts in one request; at most {bound} (what the sender's rate"
+            " lets through at once): send smaller requests, for example with the Collector's"
+            " batch processor's send_batch_max_size",
+        )
     for hostname in flat.hosts:
         if not grant.may_write(hostname):
             message = f"agent {grant.name!r} may not write host {hostname!r}"
@@ -92,7 +101,7 @@ def accept(
     refused = flat.without_host + sum(c.refused for c in converted.values())
     batches = [c.batch for c in converted.values() if c.batch is not None]
     if batches:
-        unavailable = service.admit(grant.name)
+        unavailable = service.admit(grant.name, len(batches))
         if unavailable is None:
             unavailable = enqueue_all(service, batches, request)
         if unavailable is not None:

@@ -34,11 +34,20 @@ class AuthThrottle(Protocol):
     def failed(self, source: str) -> None:
         """Count a look-up from ``source`` that found no active token."""
 
+    def attempt(self, source: str) -> float:
+        """Count an attempt from ``source`` before it is checked, and answer as
+        ``blocked_for`` does with it counted: attempts made at once cannot all pass a count
+        read before any of them was written."""
+
+    def forgive(self, source: str) -> None:
+        """Take back an attempt that succeeded: only failures use up the bound."""
+
 
 class RateLimiter(Protocol):
-    def acquire(self, agent_id: str) -> float:
-        """0 when the agent may send now, the seconds until it may, or -1 while the backend
-        drains for a shutdown (nothing new is accepted then: agents keep it spooled)."""
+    def acquire(self, agent_id: str, batches: int = 1) -> float:
+        """0 when the agent may send ``batches`` now, the seconds until it may, or -1 while
+        the backend drains for a shutdown (nothing new is accepted then: agents keep it
+        spooled)."""
 
 
 class HotStore(Protocol):

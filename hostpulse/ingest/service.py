@@ -47,6 +47,9 @@ class IngestLimits:
     max_decompressed_bytes: int = 8 * 1024 * 1024
     max_future_ms: int = 5 * 60 * 1000
     max_age_ms: int = 24 * 3600 * 1000  # the raw tier's age: older samples have no home
+    # Hosts one OTLP request may name: each is a batch to queue, counted in the sender's rate
+    # as one, so a request past what the rate lets through at once could never be admitted.
+    max_hosts_per_request: int = 30
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,11 @@ class IngestService:
                 raise Rejected(
                     403, "host_not_allowed", f"agent {grant.name!r} may not sync {asked.hostname!r}"
                 )
+            # A budget of its own per agent and host, at the batches' rate: syncing cannot
+            # take a batch's turn, nor run unbounded.
+            refusal = self.admit(f"sync:{grant.name}:{asked.hostname}")
+            if refusal is not None:
+                return refusal
         except Rejected as rejection:
             return rejection.response
         acks = [(ack.id, ack.result) for ack in asked.acks]
@@ -225,6 +233,13 @@ class IngestService:
     @staticmethod
     def _batch(body: bytes, grant: AgentGrant) -> Batch:
         batch = _validated(Batch, body, "invalid_batch")
+        if batch.agent_id in grant.taken:
+            raise Rejected(
+                403,
+                "agent_name_taken",
+                f"{batch.agent_id!r} is an agent of its own: a member of the fleet"
+                f" {grant.name!r} may not write as it",
+            )
         if not grant.may_act_as(batch.agent_id):
             allowed = (
                 f"{grant.name!r} or {grant.name}.<member>" if grant.fleet else repr(grant.name)
@@ -311,11 +326,12 @@ class IngestService:
             answer.update(self.control.announce(batch.host.hostname, batch.host.labels))
         return IngestResponse(202, answer, samples=len(batch.samples))
 
-    def admit(self, agent_id: str) -> IngestResponse | None:
-        """None when the agent may send now; a 503 while the backend drains; raises a 429."""
+    def admit(self, agent_id: str, batches: int = 1) -> IngestResponse | None:
+        """None when the agent may send ``batches`` now; a 503 while the backend drains;
+        raises a 429."""
         # Without Redis there is no rate to keep: the batch is accepted, and counted.
         retry_after = self.redis.call(
-            lambda: self.limiter.acquire(agent_id), 0.0, "rate_limiter_failures"
+            lambda: self.limiter.acquire(agent_id, batches), 0.0, "rate_limiter_failures"
         )
         if retry_after < 0:
             return self._unavailable("the backend is shutting down; retry later")

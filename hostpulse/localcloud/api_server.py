@@ -62,9 +62,10 @@ def api_healthy(url: str) -> tuple[bool, str]:
 class ApiServer:
     name = "api"
 
-    def __init__(self, paths: StatePaths, port: int) -> None:
+    def __init__(self, paths: StatePaths, port: int, trusted_proxies: str = "") -> None:
         self.paths = paths
         self.port = port
+        self.trusted_proxies = trusted_proxies
         self.process: ManagedProcess | None = None
         self.environment: dict[str, str] = {}
 
@@ -105,6 +106,13 @@ class ApiServer:
                 "--port",
                 str(self.port),
                 "--no-access-log",
+                # The client address (which the sign-in throttle counts) is the peer's, unless
+                # the peer is a proxy named in HOSTPULSE_TRUSTED_PROXIES.
+                *(
+                    ["--forwarded-allow-ips", self.trusted_proxies]
+                    if self.trusted_proxies
+                    else ["--no-proxy-headers"]
+                ),
                 # wsproto answers a WebSocket handshake of any size at once; the websockets
                 # implementation left one with a URL over 8 KB hanging for 20-30 s.
                 "--ws",

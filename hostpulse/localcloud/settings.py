@@ -39,6 +39,9 @@ class LocalCloudSettings(SecretFileSettings):
     admin_token: SecretStr | None = Field(None, min_length=16)
     # Needed to read the API (or a sign-in), by the API under uvicorn and the api function alike.
     read_token: SecretStr | None = None
+    # Addresses whose X-Forwarded-For the API believes (comma-separated), as a proxy in front of
+    # it: none by default, so no local process can pick the address the sign-in throttle counts.
+    trusted_proxies: str = ""
     # Reads without a read token: unset, they are open on the local cloud, which listens on
     # 127.0.0.1 only, and Terraform, which deploys where anyone may reach it, refuses to guess.
     public_read: bool | None = None

@@ -75,7 +75,7 @@ class LocalCloud:
             else EmbeddedRedis(self.paths, settings.redis_port)
         )
         self.localstack = LocalStack(self.paths, settings)
-        self.api = ApiServer(self.paths, settings.api_port)
+        self.api = ApiServer(self.paths, settings.api_port, settings.trusted_proxies)
         # The API starts after migrations and the deploy (see start()), so it is listed last.
         self.components: list[Component] = [self.postgres, self.redis, self.localstack, self.api]
         self._started: list[Component] = []

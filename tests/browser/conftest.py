@@ -3,11 +3,9 @@ an API server of its own (so that a test can stop it and bring it back)."""
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,11 +16,10 @@ from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.agents import register_agent
 from hostpulse.contract import Batch
-from hostpulse.localcloud.api_server import ApiGuard, ApiServer
-from hostpulse.localcloud.paths import StatePaths
+from hostpulse.localcloud.api_server import ApiServer
 from hostpulse.localcloud.settings import PROJECT_ROOT
 from hostpulse.synthetic_host import SyntheticHost
-from tests.support import CloudUnderTest, free_port, post_batch
+from tests.support import CloudUnderTest, dashboard_api, post_batch
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -56,30 +53,6 @@ class Fleet:
         for host in self.hosts:
             for start in range(0, len(stamps), 12):
                 self.send(host, host.batch(stamps[start : start + 12]))
-
-
-@contextmanager
-def dashboard_api(
-    cloud: CloudUnderTest, state: Path, extra: Mapping[str, str] | None = None
-) -> Iterator[ApiServer]:
-    """An API server of the dashboard's own on the local cloud's stores; ``extra``: more of
-    its settings (HOSTPULSE_…)."""
-    paths = StatePaths(state)
-    paths.create()
-    server = ApiServer(paths, free_port())
-    server.configure(
-        cloud.endpoints["database_url"],
-        cloud.endpoints["redis_url"],
-        cors_origins="",
-        guard=ApiGuard(secrets.token_urlsafe(24), read_token="", public_read=None).environment(),
-        pipeline={},  # the pipeline view watches no queue here
-    )
-    server.environment.update(extra or {})
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

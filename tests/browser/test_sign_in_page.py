@@ -15,8 +15,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 from hostpulse import wiring
 from hostpulse.accounts import Role
 from hostpulse.adapters.postgres.connector import PgConnector
-from tests.browser.conftest import Fleet, dashboard_api, screenshot
-from tests.support import CloudUnderTest
+from tests.browser.conftest import Fleet, screenshot
+from tests.support import CloudUnderTest, dashboard_api
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.browser]
 PASSWORD = "correct horse battery staple"

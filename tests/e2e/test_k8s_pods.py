@@ -124,9 +124,13 @@ def pods(tmp_path: Path) -> Iterator[Pods]:
         played.down()
 
 
-def answer(url: str) -> Any:
+READ_TOKEN = "hp_read_pods_test_token"
+
+
+def answer(url: str, token: str | None = READ_TOKEN) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = requests.get(url, timeout=5)
+        response = requests.get(url, headers=headers, timeout=5)
     except requests.RequestException:
         return None
     return response.json() if response.status_code == 200 else None
@@ -148,6 +152,7 @@ def test_the_minikube_workloads_run_as_pods_and_the_api_answers_with_the_agents_
         {
             "HOSTPULSE_DATABASE_URL": database_url,
             "HOSTPULSE_REDIS_URL": endpoints["redis_url"].rsplit("/", 1)[0] + "/3",
+            "HOSTPULSE_READ_TOKEN": READ_TOKEN,
         },
     )
     host = HostPods(
@@ -199,6 +204,9 @@ def test_the_minikube_workloads_run_as_pods_and_the_api_answers_with_the_agents_
         said = {name: pods.logs(c)[-2000:] for name, c in {**servers, "agent": agent}.items()}
         raise AssertionError(f"{error}; what the pods said: {said}") from None
     latest = eventually(lambda: answer(f"{base['api']}/api/v1/hosts/{node}/latest"), timeout=60)
+    # The read token came from the mounted Secret: without it, nothing is read.
+    anonymous = requests.get(f"{base['api']}/api/v1/hosts/{node}/latest", timeout=5)
+    assert anonymous.status_code == 401, anonymous.text
     assert hosts[0]["agent_id"] == f"nodes.{node}", hosts
     sample = latest["sample"]
     # The host's root file system, seen through the mounted /, not the container's overlay.

@@ -11,6 +11,7 @@ import redis
 
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.pipeline import PgPipelineHistory
+from hostpulse.adapters.redis.hot import RedisRateLimiter
 from hostpulse.adapters.redis.pipeline import RedisMinuteTally
 from hostpulse.pipeline_history import MINUTE_MS, PipelineMinute, minute_of
 from tests.support import CloudUnderTest
@@ -67,3 +68,19 @@ def test_minutes_are_replaced_forgotten_when_old_and_kept_per_deployment(
     assert [r.minute_ms for r in kept] == [t0 + m * MINUTE_MS for m in (2, 3, 4, 5, 6, 7)]
     assert kept[-1] == row(t0 + 7 * MINUTE_MS, 70)
     assert [r.ingest_batches for r in other.read(t0, t0 + 10 * MINUTE_MS)] == [1]
+
+
+def test_a_rate_charges_a_request_as_many_batches_as_it_carries(
+    local_cloud: CloudUnderTest,
+) -> None:
+    client = redis.Redis.from_url(local_cloud.endpoints["redis_url"])
+    limiter = RedisRateLimiter(client, per_second=1.0, burst=5, draining_key="not-draining")
+    sender = f"rate-{time.time_ns()}"
+
+    # Six at once, as six single batches would be: then a batch waits about a second.
+    assert limiter.acquire(sender, 3) == 0
+    assert limiter.acquire(sender, 3) == 0
+    assert 0.9 < limiter.acquire(sender) <= 1.0
+    other = f"{sender}-b"
+    assert limiter.acquire(other, 6) == 0, "a request the bound allows passes from rest"
+    assert limiter.acquire(other, 1) > 0

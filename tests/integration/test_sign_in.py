@@ -4,12 +4,14 @@ signed in through the API with a session cookie, failures throttled in Redis."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
 
 from hostpulse import wiring
-from tests.support import CloudUnderTest
+from tests.support import CloudUnderTest, dashboard_api
 
 pytestmark = pytest.mark.localcloud
 PASSWORD = "correct horse battery staple"
@@ -96,3 +98,47 @@ def test_dashboard_settings_are_kept_in_postgresql_and_go_with_their_user(
     assert local_cloud.cli("users", "remove", name).returncode == 0
     assert store.dashboard_settings(name) is None
     assert store.save_dashboard_settings(name, chosen) is False, "no row for a removed user"
+
+
+def test_wrong_passwords_sent_at_once_are_held_to_the_bound(local_cloud: CloudUnderTest) -> None:
+    api = local_cloud.endpoints["local_api_url"]
+    name = f"gina-{time.time_ns() % 10**8}"
+    assert add_user(local_cloud, name, "viewer") == ""
+
+    def guess(n: int) -> int:
+        return requests.post(
+            f"{api}/api/v1/session",
+            json={"user": name, "password": f"wrong guess {n}"},
+            headers={"X-Forwarded-For": f"203.0.113.{n + 1}"},  # each from its own address
+            timeout=60,
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        answers = list(pool.map(guess, range(30)))
+
+    # Before, all 30 were checked (401): the count was read before the slow hash, written after.
+    assert sorted(answers) == [401] * 10 + [429] * 20
+
+
+def test_a_forwarded_address_counts_only_from_a_trusted_proxy(
+    local_cloud: CloudUnderTest, tmp_path: Path
+) -> None:
+    def failures_from_eleven_addresses(api: str) -> list[int]:
+        return [
+            requests.post(
+                f"{api}/api/v1/session",
+                json={"user": f"nobody-{n}-{time.time_ns()}", "password": "wrong"},
+                headers={"X-Forwarded-For": f"192.0.2.{100 + n}"},
+                timeout=60,
+            ).status_code
+            for n in range(11)
+        ]
+
+    with dashboard_api(local_cloud, tmp_path / "behind-a-proxy") as proxied:
+        believed = failures_from_eleven_addresses(proxied.url)
+    with dashboard_api(local_cloud, tmp_path / "direct", trusted_proxies="") as direct:
+        spoofed = failures_from_eleven_addresses(direct.url)
+
+    assert believed == [401] * 11, "eleven addresses, each under its bound"
+    # Before, the header picked the address: a guesser sent a new one with every guess.
+    assert spoofed == [401] * 10 + [429], "one peer, whatever the header says"

@@ -36,6 +36,7 @@ from tests.tier_checks import (
     assert_tiers_add_up,
     roll_up_until,
     rows,
+    sent_raw,
     snapshot,
 )
 
@@ -281,3 +282,38 @@ def test_a_series_read_from_any_tier_is_raw_grouped_into_its_steps(
             assert all(
                 math.isclose(g[1], p[1], rel_tol=1e-12) for g, p in zip(got, points, strict=True)
             ), (tier.name, metric)
+
+
+def halves(batch: Batch, agent: str) -> tuple[Batch, Batch]:
+    """The batch's samples in two parts with no metric in common, as an OTLP sender that splits
+    a request sends them: each part a batch of its own agent id (as OTLP's requests have)."""
+    devices = {"disks": [], "disk_io": [], "net": []}
+    rest = {"cpu": None, "memory": None, "load": None, "uptime_s": None, "process_count": None,
+            "processes": [], "agent": None, "custom": {}}  # fmt: skip
+    first = [s.model_copy(update=devices) for s in batch.samples]
+    second = [s.model_copy(update=rest) for s in batch.samples]
+    return (
+        batch.model_copy(update={"samples": first, "agent_id": f"{agent}.a"}),
+        batch.model_copy(update={"samples": second, "agent_id": f"{agent}.b"}),
+    )
+
+
+@settings(max_examples=15, deadline=None)
+@given(plan=deliveries(overlapping=False), second_first=st.booleans())
+def test_a_sample_sent_in_two_parts_is_stored_whole(
+    tier_database: str, store: PgMetricStore, plan: Plan, second_first: bool
+) -> None:
+    url = tier_database
+    hostname = f"parts-{uuid.uuid4().hex[:10]}"
+    offsets, groups, rollups = plan
+    parts = [halves(b, hostname) for b in made_for(hostname, offsets)]
+    wound_back(url)
+    for group, rollup in zip(groups, rollups, strict=True):
+        sent = [part for i in group for part in parts[i]]
+        store.write_batches(sent[::-1] if second_first else sent)
+        if rollup is not None:
+            roll_up_until(url, at(rollup))
+
+    raw = assert_tiers_are_raw_rolled_up(url, hostname)
+    # Before, the second part of every sample was dropped: its host and time were stored.
+    assert raw == sent_raw([part for pair in parts for part in pair])

@@ -15,6 +15,7 @@ import requests
 
 from hostpulse.adapters.redis import keys as hot
 from hostpulse.adapters.redis.hot import RedisAuthThrottle
+from hostpulse.agents import token_hash
 from hostpulse.synthetic_host import SyntheticHost
 from tests.support import CloudUnderTest, eventually, post_batch
 
@@ -172,3 +173,33 @@ def test_a_fleet_token_writes_as_its_members_for_its_hosts_only(
     time.sleep(2)  # what a 202 would have queued has had time to land
     assert owner_of(local_cloud, f"{fleet}-node-3") is None
     assert owner_of(local_cloud, f"{fleet}-db") is None
+
+
+def test_a_fleet_member_cannot_take_the_name_of_an_agent_of_its_own(
+    local_cloud: CloudUnderTest,
+) -> None:
+    fleet = f"nodes-{os.urandom(3).hex()}"
+    real = f"{fleet}.web1"
+    # Added before names were checked at creation: both exist, the real agent with its token.
+    real_token = local_cloud.cli("agents", "add", real, "--host", "web1-" + fleet)
+    assert real_token.returncode == 0, real_token.stdout + real_token.stderr
+    refused_fleet = local_cloud.cli("agents", "add", fleet, "--fleet", "--host", "*")
+    assert refused_fleet.returncode == 1
+    assert "member of the fleet" in refused_fleet.stdout + refused_fleet.stderr
+    fleet_token = "hp_" + os.urandom(24).hex()
+    conn = psycopg2.connect(local_cloud.endpoints["database_url"])
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO agents (name, token_hash, hosts, fleet) VALUES (%s, %s, %s, true)",
+            (fleet, token_hash(fleet_token), ["*"]),
+        )
+    conn.close()
+
+    now = int(time.time() * 1000)
+    posing = SyntheticHost("web1-" + fleet, agent_id=real).batch([now - 2000])
+    answer = post_batch(local_cloud, posing, fleet_token)
+    # Before, 202: then the real agent's batch with the same number was skipped as a reuse.
+    assert answer.status_code == 403 and answer.json()["error"] == "agent_name_taken"
+    own = SyntheticHost("web1-" + fleet, agent_id=real).batch([now - 1000])
+    assert post_batch(local_cloud, own, real_token.stdout.splitlines()[0]).status_code == 202
+    eventually(lambda: owner_of(local_cloud, "web1-" + fleet) == real, timeout=60)

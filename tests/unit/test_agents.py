@@ -8,7 +8,14 @@ import psycopg2
 import pytest
 
 from hostpulse.adapters.postgres.agents import CachedAgentDirectory
-from hostpulse.agents import Agent, AgentGrant, register_agent, token_hash
+from hostpulse.agents import (
+    Agent,
+    AgentExists,
+    AgentGrant,
+    name_taken,
+    register_agent,
+    token_hash,
+)
 
 
 @dataclass
@@ -20,6 +27,9 @@ class MemoryRepository:
     lookups: int = 0
 
     def add(self, name: str, hashed: str, hosts: Sequence[str], fleet: bool = False) -> None:
+        clash = name_taken(name, fleet, [(other, other in self.fleets) for other in self.rows])
+        if clash is not None:
+            raise clash
         self.rows[name] = hashed
         self.hosts[name] = tuple(hosts)
         if fleet:
@@ -149,3 +159,46 @@ def test_a_fleet_token_needs_the_hosts_its_members_write() -> None:
     token = register_agent(repository, "nodes", ["node-*"], fleet=True)
     grant = repository.grant_for_hash(token_hash(token))
     assert grant == AgentGrant("nodes", ("node-*",), fleet=True)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (("nodes", True), ("nodes.web1", False)),  # a member's name, after its fleet
+        (("nodes.web1", False), ("nodes", True)),  # a fleet over an agent named as a member
+        (("nodes", True), ("nodes.web1", True)),
+    ],
+)
+def test_an_agent_may_not_be_named_as_a_fleets_member(
+    first: tuple[str, bool], second: tuple[str, bool]
+) -> None:
+    repository = MemoryRepository()
+    register_agent(repository, first[0], ["*"], fleet=first[1])
+
+    with pytest.raises(AgentExists, match="member of the fleet 'nodes'"):
+        register_agent(repository, second[0], ["*"], fleet=second[1])
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (("nodes", False), ("nodes.web1", False)),  # no fleet: names like host names are fine
+        (("nodes", True), ("nodesx.web1", False)),
+        (("nodes", True), ("web1.nodes", False)),
+    ],
+)
+def test_names_that_cannot_collide_are_taken(
+    first: tuple[str, bool], second: tuple[str, bool]
+) -> None:
+    repository = MemoryRepository()
+    register_agent(repository, first[0], ["*"], fleet=first[1])
+    register_agent(repository, second[0], ["*"], fleet=second[1])
+
+    assert set(repository.rows) == {first[0], second[0]}
+
+
+def test_a_fleet_member_never_writes_as_an_agent_of_its_own() -> None:
+    grant = AgentGrant("nodes", ("*",), fleet=True, taken=frozenset({"nodes.web1"}))
+
+    assert not grant.may_act_as("nodes.web1")
+    assert grant.may_act_as("nodes.web2")

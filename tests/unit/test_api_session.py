@@ -13,6 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 from api.app import create_app
 from api.dependencies import (
     SESSION_COOKIE,
+    SIGN_IN_ENDED,
     get_accounts,
     get_alert_store,
     get_live_hub,
@@ -50,6 +51,7 @@ def client(accounts: Accounts, clock: list[datetime]) -> Iterator[TestClient]:
         redis_url="redis://unused",
         read_token=SecretStr("read-token-for-shared-links"),
         cors_origins=STATIC_SITE,
+        live_recheck_seconds=0.05,
     )
     app = create_app(settings)
     app.dependency_overrides[get_accounts] = lambda: lambda: accounts
@@ -297,3 +299,18 @@ def test_a_signed_in_live_feed_opens_only_from_the_dashboards_origins(
         ):
             pass
         assert refused.value.code == 1008
+
+
+def test_a_live_feed_opened_with_a_sign_in_ends_with_the_session(
+    client: TestClient, accounts: Accounts
+) -> None:
+    sign_in(client, "vera")
+    headers = {"Cookie": f"{SESSION_COOKIE}={client.cookies[SESSION_COOKIE]}"}
+
+    with client.websocket_connect("/api/v1/live?host=web-1", headers=headers) as socket:
+        accounts.remove_user("vera")
+        # Before, the feed streamed on: the sign-in was checked at the handshake only.
+        with pytest.raises(WebSocketDisconnect) as ended:
+            socket.receive_json()
+
+    assert ended.value.code == 1008 and ended.value.reason == SIGN_IN_ENDED

@@ -122,7 +122,6 @@ SEED_SNAPSHOT = {
         ("pid", 2**31),
         ("memory_mb", 1e300),
         ("io_read_mb", 9e12),
-        ("name", "a\x00b"),
     ],
 )
 def test_the_seed_endpoint_refuses_what_storage_cannot_hold(field: str, value: Any) -> None:
@@ -141,3 +140,25 @@ def test_a_sound_seed_snapshot_is_accepted() -> None:
     rig = Rig()
     response = rig.service.ingest_seed(request(json.dumps(seed_snapshot()).encode()))
     assert response.status == 202, response.body
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("gpj.\u202eexe", "gpj.\ufffdexe"),  # before: 422, the whole snapshot refused
+        ("a\x00b", "a\ufffdb"),
+        ("tab\there", "tab\ufffdhere"),
+        ("x" * 300, "x" * 256),
+    ],
+)
+def test_the_seed_endpoint_fits_a_process_name_as_hostpulses_agent_does(
+    sent: str, kept: str
+) -> None:
+    rig = Rig()
+    snapshot = seed_snapshot()
+    snapshot["top_processes"][0]["name"] = sent
+
+    response = rig.service.ingest_seed(request(json.dumps(snapshot).encode()))
+
+    assert response.status == 202, response.body
+    assert [p.name for p in rig.hot.batches[0].samples[0].processes] == [kept]

@@ -199,7 +199,7 @@ def test_without_the_queue_the_answer_is_503_and_nothing_else_is_written() -> No
 
 def test_without_the_rate_limiter_batches_are_accepted_and_counted() -> None:
     class Down:
-        def acquire(self, agent_id: str) -> float:
+        def acquire(self, agent_id: str, batches: int = 1) -> float:
             raise ConnectionError("redis down")
 
     rig = Rig()
@@ -436,6 +436,9 @@ def test_without_the_throttles_store_tokens_are_still_checked() -> None:
         def failed(self, source: str) -> None:
             raise ConnectionError("redis down")
 
+        attempt = blocked_for
+        forgive = failed
+
     service = rig.with_throttle(Broken())
     body = batch().model_dump_json().encode()
 
@@ -553,6 +556,17 @@ def test_a_sync_the_token_does_not_allow_or_that_is_malformed_is_refused(
     answer = configured(Rig(), MemoryAgentConfigStore()).sync(sent)
 
     assert (answer.status, answer.body["error"]) == (status, error)
+
+
+def test_syncs_are_rate_limited_per_agent_and_host_apart_from_batches() -> None:
+    rig = Rig(limiter=MemoryLimiter(wait_s=3.0))
+    service = configured(rig, MemoryAgentConfigStore())
+
+    answer = service.sync(sync_request())
+
+    # Before, a sync asked no limiter: 120 in 10 s were all answered.
+    assert answer.status == 429 and answer.headers["Retry-After"] == "3"
+    assert rig.limiter.calls == ["sync:web-1:web-1"], "a budget of its own, not the batches'"
 
 
 def test_a_sync_without_the_configuration_store_asks_the_agent_to_retry() -> None:

@@ -325,7 +325,27 @@ def test_several_hosts_in_one_request_are_one_batch_each_numbered_on_their_own()
     batches = rig.batches()
     assert sorted(b.host.hostname for b in batches) == ["web-1", "web-2"]
     assert len({b.agent_id for b in batches}) == 2
-    assert rig.limiter.calls == ["collector"]  # one request, one token's rate
+    assert rig.limiter.calls == ["collector"]  # one request, one token's rate...
+    assert rig.limiter.costs == [2], "...charged a batch per host"
+
+
+def test_a_request_naming_more_hosts_than_the_rate_lets_through_at_once_is_refused() -> None:
+    rig = Rig()
+    request = request_with(gauge("a", "1", [point(1.0, NOW_NS)]))
+    for n in range(2, 32):  # 31 hosts; the rate's burst (and so the bound) is 30
+        request.resource_metrics.extend(
+            request_with(
+                gauge("a", "1", [point(1.0, NOW_NS)]), hostname=f"web-{n}"
+            ).resource_metrics
+        )
+
+    response = rig.send(request)
+
+    # Before, any number: 800 hosts queued 760 messages and delayed an unrelated alert 80 s.
+    assert response.status == 413 and not rig.queue.messages
+    decoded = Status()
+    decoded.ParseFromString(response.raw or b"")
+    assert "at most 30" in decoded.message
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,23 @@ def test_an_idle_healthy_pipeline_is_ok() -> None:
     assert answer["aggregate_lag_s"] == 0.0  # quiet fleet: nothing waits, so no lag
 
 
+def test_a_backlog_in_a_queue_makes_it_degraded_and_says_so() -> None:
+    gauge = MemoryGauge({"q/aggregate": QueueStats(400, 10, 101)})
+    queues = {"aggregate": WatchedQueue("q/aggregate", "q/aggregate-dlq")}
+    watched = PipelineWatch(queues, gauge, Newest(NOW), Newest(NOW), 60, backlog_bound=500)
+
+    answer = watched.status(NOW)
+
+    # Before, a backlog with no lag (the alerts queue has none to show) was "ok".
+    assert answer["status"] == "degraded"
+    assert answer["problems"] == [
+        "501 message(s) wait in the aggregate queue (bound 500): what they carry is late,"
+        " aggregate work waits behind them"
+    ]
+    gauge.queues["q/aggregate"] = QueueStats(500, 10, 0)
+    assert watched.status(NOW)["status"] == "ok"
+
+
 def test_dead_letters_make_it_degraded_and_say_how_to_replay() -> None:
     gauge = MemoryGauge(
         {"q/aggregate": QueueStats(4, 2, 0), "q/aggregate-dlq": QueueStats(3, 0, 0)},

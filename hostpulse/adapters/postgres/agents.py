@@ -11,7 +11,14 @@ import psycopg2
 
 from hostpulse.adapters.postgres import agents_sql as sql
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.agents import Agent, AgentExists, AgentGrant, AgentRepository, token_hash
+from hostpulse.agents import (
+    Agent,
+    AgentExists,
+    AgentGrant,
+    AgentRepository,
+    name_taken,
+    token_hash,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +30,11 @@ class PgAgentRepository:
     def add(self, name: str, hashed: str, hosts: Sequence[str], fleet: bool = False) -> None:
         try:
             with self.connector.transaction() as cur:
+                cur.execute(sql.LOCK_AGENTS)
+                cur.execute(sql.PREFIX_RELATIVES, {"name": name})
+                clash = name_taken(name, fleet, cur.fetchall())
+                if clash is not None:
+                    raise clash
                 cur.execute(sql.ADD_AGENT, (name, hashed, list(hosts), fleet))
         except psycopg2.errors.UniqueViolation:
             raise AgentExists(
@@ -51,7 +63,9 @@ class PgAgentRepository:
         with self.connector.transaction() as cur:
             cur.execute(sql.GRANT_FOR_HASH, (hashed,))
             row: Any = cur.fetchone()
-        return AgentGrant(str(row[0]), tuple(row[1]), bool(row[2])) if row else None
+        if row is None:
+            return None
+        return AgentGrant(str(row[0]), tuple(row[1]), bool(row[2]), frozenset(row[3]))
 
 
 class CachedAgentDirectory:

@@ -193,6 +193,9 @@ class PgMetricStore:
             cur.execute(sql.CREATE_STAGING)
             copy_lines(cur, sql.COPY_STAGED_RAW, late)
             cur.execute(sql.INSERT_RAW_AND_MERGE)
+            (inserted,) = cur.fetchone()
+            if inserted < len(late):  # some were stored before: what they add, if anything
+                cur.execute(sql.APPEND_RAW_AND_MERGE)
         return new
 
     def _new_series(self, cur: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:

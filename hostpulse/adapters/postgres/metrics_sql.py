@@ -178,25 +178,49 @@ def _late_merge(tier: Tier) -> str:
 )"""
 
 
-INSERT_RAW_AND_MERGE = """
-WITH inserted AS (
-    INSERT INTO samples_raw ({raw})
-    SELECT {raw} FROM staging_raw
-    ON CONFLICT (host, ts) DO NOTHING
-    RETURNING {raw}
-), minutes ({columns}) AS (
+def _and_merge(written: str) -> str:
+    """``written``: CTEs ending in ``inserted``, the raw values a statement adds, shaped as
+    raw rows; then their merge into the rolled tiers, and how many rows they were."""
+    return """
+WITH {written}, minutes ({columns}) AS (
     SELECT series_id, date_bin('1 minute', bucket, {origin}), {combine}
     FROM {inserted} GROUP BY 1, 2
 ), {late}
 SELECT count(*) FROM inserted
 """.format(
-    columns=TIER_COLUMNS,
-    origin=ORIGIN,
-    combine=COMBINE,
-    raw=RAW_COLUMNS,
-    inserted=RAW_AS_BUCKETS.format(values=VALUES_OF.format(rows="inserted")),
-    late=",\n".join(_late_merge(tier) for tier in ROLLED_TIERS),
-)
+        written=written,
+        columns=TIER_COLUMNS,
+        origin=ORIGIN,
+        combine=COMBINE,
+        inserted=RAW_AS_BUCKETS.format(values=VALUES_OF.format(rows="inserted")),
+        late=",\n".join(_late_merge(tier) for tier in ROLLED_TIERS),
+    )
+
+
+INSERT_RAW_AND_MERGE = _and_merge(f"""inserted AS (
+    INSERT INTO samples_raw ({RAW_COLUMNS})
+    SELECT {RAW_COLUMNS} FROM staging_raw
+    ON CONFLICT (host, ts) DO NOTHING
+    RETURNING {RAW_COLUMNS}
+)""")
+# Staged rows whose host and time were stored already: a redelivery (nothing to add), or
+# another part of the same sample (an OTLP sender that split its request): the series the
+# stored row lacks are appended to it and merged, the ones it has are kept as they are.
+APPEND_RAW_AND_MERGE = _and_merge("""incoming AS (
+    SELECT DISTINCT ON (s.host, s.ts, v.series_id) s.host, s.ts, v.series_id, v.value
+    FROM staging_raw s CROSS JOIN LATERAL unnest(s.series_ids, s.vals) AS v(series_id, value)
+), missing AS (
+    SELECT i.host, i.ts, array_agg(i.series_id ORDER BY i.series_id) AS series_ids,
+           array_agg(i.value ORDER BY i.series_id) AS vals
+    FROM incoming i JOIN samples_raw r ON r.host = i.host AND r.ts = i.ts
+    WHERE i.series_id <> ALL (r.series_ids)
+    GROUP BY i.host, i.ts
+), inserted AS (
+    UPDATE samples_raw r SET series_ids = r.series_ids || m.series_ids, vals = r.vals || m.vals
+    FROM missing m
+    WHERE r.host = m.host AND r.ts = m.ts
+    RETURNING m.host, m.ts, m.series_ids, m.vals
+)""")
 
 TIER_WATERMARKS = "SELECT tier, rolled_through FROM tier_watermarks"
 TIER_WATERMARK = "SELECT rolled_through FROM tier_watermarks WHERE tier = %s"

@@ -38,11 +38,12 @@ if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local now = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
 local burst = tonumber(ARGV[3])
+local cost = tonumber(ARGV[4])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
-local allow_at = tat - interval * burst
+local allow_at = tat + interval * (cost - 1) - interval * burst
 if now < allow_at then return allow_at - now end
-redis.call('SET', KEYS[1], tat + interval, 'PX', math.ceil(interval * (burst + 1)))
+redis.call('SET', KEYS[1], tat + interval * cost, 'PX', math.ceil(interval * (burst + cost)))
 return 0
 """
 
@@ -94,12 +95,12 @@ class RedisRateLimiter:
         self.burst = burst
         self._gcra = client.register_script(GCRA)
 
-    def acquire(self, agent_id: str) -> float:
+    def acquire(self, agent_id: str, batches: int = 1) -> float:
         now_ms = time.time() * 1000
         wait_ms = float(
             self._gcra(
                 keys=[hot.rate_key(agent_id), self.draining_key],
-                args=[now_ms, self.interval_ms, self.burst],
+                args=[now_ms, self.interval_ms, self.burst, batches],
             )
         )
         return -1.0 if wait_ms < 0 else wait_ms / 1000
@@ -122,10 +123,26 @@ class RedisAuthThrottle:
         return float(ttl if ttl > 0 else self.window_s)
 
     def failed(self, source: str) -> None:
+        self._count(hot.auth_failures_key(source))
+
+    def attempt(self, source: str) -> float:
         key = hot.auth_failures_key(source)
+        if self._count(key) <= self.limit:
+            return 0.0
+        ttl = int(self.client.ttl(key))  # type: ignore[arg-type]
+        return float(ttl if ttl > 0 else self.window_s)
+
+    def forgive(self, source: str) -> None:
+        key = hot.auth_failures_key(source)
+        if int(self.client.decr(key)) <= 0:  # type: ignore[arg-type]
+            self.client.delete(key)
+
+    def _count(self, key: str) -> int:
+        count = int(self.client.incr(key))  # type: ignore[arg-type]
         # The window starts with the first failure (EXPIRE NX needs Redis 7; this is 6.2).
-        if int(self.client.incr(key)) == 1:  # type: ignore[arg-type]
+        if count == 1:
             self.client.expire(key, self.window_s)
+        return count
 
 
 class RedisHotReader:
