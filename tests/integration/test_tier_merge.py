@@ -288,8 +288,10 @@ def halves(batch: Batch, agent: str) -> tuple[Batch, Batch]:
     """The batch's samples in two parts with no metric in common, as an OTLP sender that splits
     a request sends them: each part a batch of its own agent id (as OTLP's requests have)."""
     devices: dict[str, Any] = {"disks": [], "disk_io": [], "net": []}
-    rest: dict[str, Any] = {"cpu": None, "memory": None, "load": None, "uptime_s": None, "process_count": None,
-            "processes": [], "agent": None, "custom": {}}  # fmt: skip
+    rest: dict[str, Any] = {
+        "cpu": None, "memory": None, "load": None, "uptime_s": None, "process_count": None,
+        "processes": [], "agent": None, "custom": {},
+    }  # fmt: skip
     first = [s.model_copy(update=devices) for s in batch.samples]
     second = [s.model_copy(update=rest) for s in batch.samples]
     return (
