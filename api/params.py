@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 from fastapi import HTTPException
+from pydantic import AfterValidator
+
+from hostpulse.contract import canonical_host
 
 RELATIVE = re.compile(r"^now(?:-(\d{1,12})([smhdw]))?$|^-(\d{1,12})([smhdw])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -15,6 +19,8 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 31, tzinfo=UTC)
 MAX_STEP_S = 10 * 365 * 86400
+# A host as a query names it: found whatever its case (hosts are kept in their one spelling).
+HostRef = Annotated[str, AfterValidator(canonical_host)]
 
 
 def parse_time(value: str, now: datetime, name: str) -> datetime:

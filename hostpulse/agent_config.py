@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from hostpulse.contract import HOSTNAME, SAFE_TEXT
+from hostpulse.contract import HOSTNAME, SAFE_TEXT, canonical_host
 from hostpulse_agent.rules import REMOTE_KEYS, ConfigError, parse_remote
 
 ScopeKind = Literal["all", "label", "host"]
@@ -40,7 +40,7 @@ class Scope:
             return cls("all")
         kind, _, value = text.partition(":")
         if kind == "host" and re.match(HOSTNAME, value):
-            return cls("host", value)
+            return cls("host", canonical_host(value))
         label = _LABEL.match(value)
         if kind == "label" and label and all(re.match(SAFE_TEXT, part) for part in label.groups()):
             return cls("label", value)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION: Literal[1] = 1
 MAX_SAMPLES_PER_BATCH = 1000
@@ -53,7 +53,17 @@ Finite = Annotated[float, Field(ge=-VALUE_MAX, le=VALUE_MAX)]
 Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
 SmallCount = Annotated[int, Field(ge=0, le=INT32_MAX)]
 AgentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
-HostName = Annotated[str, Field(min_length=1, max_length=253, pattern=HOSTNAME)]
+
+
+def canonical_host(name: str) -> str:
+    """A host's one spelling: host names are case-insensitive (DNS), so every door, every
+    store and every query keeps and looks up the lower-case one."""
+    return name.lower()
+
+
+HostName = Annotated[
+    str, Field(min_length=1, max_length=253, pattern=HOSTNAME), AfterValidator(canonical_host)
+]
 
 
 class WireModel(BaseModel):

@@ -10,7 +10,7 @@ from typing_extensions import TypedDict
 
 from api.answers_json import AnswerJSONResponse
 from api.dependencies import Admin, AlertRules, Now, Reader
-from api.params import parse_time
+from api.params import HostRef, parse_time
 from api.problems import invalid, refusals
 from hostpulse.alerts.rules import Rule
 from hostpulse.alerts.service import AlertService
@@ -100,7 +100,7 @@ def history(  # noqa: PLR0913, PLR0917 -- a route's parameters are its query
     now: Now,
     from_: Annotated[str, Query(alias="from")] = "-24h",
     to: str = "now",
-    host: str | None = None,
+    host: HostRef | None = None,
     rule: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
 ) -> AlertHistory:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from api.answers_json import AnswerJSONResponse
 from api.dependencies import Now, Queries, Reader
-from api.params import parse_time
+from api.params import HostRef, parse_time
 from api.problems import refusals
 from hostpulse.answers import HostList, LatestAnswer, ProcessHistory, RecentAnswer
 
@@ -39,7 +39,7 @@ def list_hosts(queries: Queries, now: Now) -> AnswerJSONResponse:
     response_class=AnswerJSONResponse,
     response_model=LatestAnswer,
 )
-def latest(host: str, queries: Queries) -> AnswerJSONResponse:
+def latest(host: HostRef, queries: Queries) -> AnswerJSONResponse:
     return AnswerJSONResponse(queries.latest(host))
 
 
@@ -48,7 +48,7 @@ def latest(host: str, queries: Queries) -> AnswerJSONResponse:
     summary="Every sample of the hot window (Redis), as sent: where live views start",
 )
 def recent(
-    host: str,
+    host: HostRef,
     queries: Queries,
     now: Now,
     seconds: Annotated[int, Query(ge=1, le=3600, description="how far back")] = 300,
@@ -61,7 +61,7 @@ def recent(
     summary="One process over a range, from the samples where it was among the top processes",
 )
 def process_history(  # noqa: PLR0913, PLR0917 -- a route's parameters are its query
-    host: str,
+    host: HostRef,
     pid: int,
     queries: Queries,
     now: Now,

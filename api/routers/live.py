@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, WebSocket
 
 from api.dependencies import Hub, LiveWatch, Reader, Settings
 from api.live_socket import serve
+from api.params import HostRef
 from api.problems import refusals
 
 router = APIRouter(tags=["live"], dependencies=[Reader], responses=refusals(401))
@@ -25,7 +26,9 @@ async def live(
     websocket: WebSocket,
     hub: Hub,
     watch: LiveWatch,
-    host: Annotated[list[str] | None, Query(description="repeat; none means every host")] = None,
+    host: Annotated[
+        list[HostRef] | None, Query(description="repeat; none means every host")
+    ] = None,
 ) -> None:
     """Frames are ``{"host", "samples": [{"ts", "m"}]}`` (the hot tier's compact samples) and
     ``{"type": "status", "source": "down" | "up"}`` when the live source is lost or back. A

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import Hub, LiveWatch, Now, Queries, Reader
 from api.live_socket import serve
+from api.params import HostRef
 from api.problems import refusals
 from hostpulse.live import Message
 from hostpulse.seed import SeedSnapshotAnswer, seed_snapshot
@@ -23,7 +24,7 @@ router = APIRouter(tags=["seed compatibility"], dependencies=[Reader], responses
 def recent(
     queries: Queries,
     now: Now,
-    host: Annotated[str | None, Query(description="default: the host seen last")] = None,
+    host: Annotated[HostRef | None, Query(description="default: the host seen last")] = None,
 ) -> list[SeedSnapshotAnswer]:
     return queries.seed_recent(host, now, 300)
 
@@ -34,7 +35,7 @@ async def metrics_feed(
     hub: Hub,
     queries: Queries,
     watch: LiveWatch,
-    host: Annotated[list[str] | None, Query()] = None,
+    host: Annotated[list[HostRef] | None, Query()] = None,
 ) -> None:
     """Each new sample as one seed snapshot, with the host's top processes when known."""
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.answers_json import AnswerJSONResponse
 from api.dependencies import Now, Queries, Reader
-from api.params import parse_step, parse_time
+from api.params import HostRef, parse_step, parse_time
 from api.problems import refusals
 from hostpulse.answers import SeriesAnswer
 from hostpulse.tiers import RangeQuery, TierName
@@ -31,7 +31,7 @@ router = APIRouter(
 def series(  # noqa: PLR0913, PLR0917 -- a route's parameters are its query
     queries: Queries,
     now: Now,
-    host: Annotated[str, Query(min_length=1, max_length=253)],
+    host: Annotated[HostRef, Query(min_length=1, max_length=253)],
     metric: Annotated[
         list[str],
         Query(

@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric
 
-from hostpulse.contract import VALUE_MAX
+from hostpulse.contract import VALUE_MAX, canonical_host
 
 NO_RECORDED_VALUE = 1  # DataPointFlags.FLAG_NO_RECORDED_VALUE: a series ended, not a value
 DELTA = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
@@ -90,7 +90,9 @@ def flatten(request: ExportMetricsServiceRequest) -> Flattened:
         if not isinstance(hostname, str) or not hostname:
             answer.without_host += len(points)
             continue
-        host = answer.hosts.setdefault(hostname.lower(), HostPoints(hostname.lower()))
+        host = answer.hosts.setdefault(
+            canonical_host(hostname), HostPoints(canonical_host(hostname))
+        )
         host.serialized.append(resource_metrics.SerializeToString(deterministic=True))
         pid = resource.get("process.pid")
         if isinstance(pid, int) and not isinstance(pid, bool):

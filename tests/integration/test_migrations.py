@@ -207,3 +207,83 @@ def test_process_rows_become_a_row_per_sample_with_their_partitions(
     assert [point["ts_ms"] for point in reader.process_history(
         "a", 7, datetime(2026, 11, 20, tzinfo=UTC), datetime.now(UTC)
     )] == [1_795_219_199_000, 1_795_219_204_000]  # fmt: skip
+
+
+def test_hosts_take_one_spelling_and_a_host_written_under_two_becomes_one(
+    scratch_database: str, tmp_path: Path
+) -> None:
+    """NODE-2 (through /v1/ingest before) and node-2 (through OTLP) become node-2: series folded,
+    buckets merged, raw rows joined, the lower-case spelling's rows kept where both had one."""
+    upgrade = migrated_before("0015", scratch_database, tmp_path)
+    t1, t2 = "2026-11-20 10:00:05+00:00", "2026-11-20 10:00:10+00:00"
+    minute = "2026-11-20 10:00:00+00"
+    with psycopg2.connect(scratch_database) as conn, conn.cursor() as cur:
+        day_partitions(cur, "samples_raw")
+        day_partitions(cur, "samples_1m")
+        cur.execute(
+            "INSERT INTO series (host, metric) VALUES ('NODE-2', 'cpu.percent'),"
+            " ('NODE-2', 'load.1'), ('node-2', 'cpu.percent'), ('Solo', 'cpu.percent')"
+            " RETURNING id"
+        )
+        upper_cpu, upper_load, lower_cpu, solo_cpu = (row[0] for row in cur.fetchall())
+        raw = [
+            ("NODE-2", t1, [upper_cpu, upper_load], [10.0, 1.0]),
+            ("node-2", t1, [lower_cpu], [20.0]),
+            ("NODE-2", t2, [upper_cpu], [30.0]),
+            ("Solo", t1, [solo_cpu], [5.0]),
+        ]
+        cur.executemany("INSERT INTO samples_raw VALUES (%s, %s, %s, %s)", raw)
+        buckets = [
+            (upper_cpu, 10.0, 30.0, 40, 2, 30.0, t2),
+            (lower_cpu, 20.0, 20.0, 20, 1, 20.0, t1),
+        ]
+        cur.executemany(
+            "INSERT INTO samples_1m VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [(s, minute, lo, hi, total, n, last, at) for s, lo, hi, total, n, last, at in buckets],
+        )
+        cur.executemany(
+            "INSERT INTO hosts (host, agent_id, first_seen, last_seen, last_received)"
+            " VALUES (%s, 'a', %s, %s, %s)",
+            [("NODE-2", t1, t2, t2), ("node-2", t2, t2, t2), ("Solo", t1, t1, t1)],
+        )
+        cur.executemany(
+            "INSERT INTO alert_state (rule, host, state) VALUES ('Hot', %s, %s)",
+            [("NODE-2", "firing"), ("node-2", "inactive"), ("Solo", "pending")],
+        )
+        cur.execute(
+            "INSERT INTO agent_config_changes (scope, settings, changed_by)"
+            " VALUES ('host:NODE-2', '{\"top_n\": 3}', 'ops')"
+        )
+
+    upgrade()
+
+    with psycopg2.connect(scratch_database) as conn, conn.cursor() as cur:
+        cur.execute("SELECT host, metric, id FROM series ORDER BY 1, 2")
+        assert cur.fetchall() == [
+            ("node-2", "cpu.percent", lower_cpu),
+            ("node-2", "load.1", upper_load),
+            ("solo", "cpu.percent", solo_cpu),
+        ]
+        cur.execute("SELECT host, series_id, ts, value FROM raw_values")
+        assert sorted(cur.fetchall()) == sorted(
+            [
+                ("node-2", lower_cpu, at(t1), 20.0),  # the lower-case row's
+                ("node-2", upper_load, at(t1), 1.0),  # gained
+                ("node-2", lower_cpu, at(t2), 30.0),  # moved, its series renamed
+                ("solo", solo_cpu, at(t1), 5.0),
+            ]
+        )
+        cur.execute("SELECT series_id, min, max, sum::float8, count, last FROM samples_1m")
+        assert cur.fetchall() == [(lower_cpu, 10.0, 30.0, 60.0, 3, 30.0)]
+        cur.execute("SELECT host, first_seen, last_seen FROM hosts ORDER BY 1")
+        assert cur.fetchall() == [("node-2", at(t1), at(t2)), ("solo", at(t1), at(t1))]
+        cur.execute("SELECT host, state FROM alert_state ORDER BY 1")
+        assert cur.fetchall() == [("node-2", "inactive"), ("solo", "pending")]
+        cur.execute("SELECT scope FROM agent_config_changes")
+        assert cur.fetchall() == [("host:node-2",)]
+        reader = PgMetricReader(PgConnector(scratch_database))
+        assert reader.host_known("node-2") and not reader.host_known("NODE-2")
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)

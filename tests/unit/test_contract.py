@@ -57,3 +57,12 @@ def test_a_percent_over_100_and_a_string_number_are_refused() -> None:
         Batch.model_validate_json(json.dumps(data))
 
     assert {e["loc"][-1] for e in error.value.errors()} == {"percent", "total_bytes"}
+
+
+def test_a_host_is_kept_in_one_spelling_whatever_the_case_it_was_sent_in() -> None:
+    sent = SyntheticHost("NODE-2").batch([1_800_000_000_000])
+    as_json = json.loads(sent.model_dump_json())
+    as_json["host"]["hostname"] = "NODE-2"
+
+    # Before, /v1/ingest kept NODE-2 and OTLP node-2: two hosts for one machine.
+    assert Batch.model_validate(as_json).host.hostname == "node-2"

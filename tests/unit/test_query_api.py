@@ -273,6 +273,14 @@ def test_bad_parameters_get_a_clear_4xx(
     assert fragment in response.text
 
 
+def test_a_host_is_found_whatever_the_case_a_link_names_it_in(client: TestClient) -> None:
+    expected = client.get("/api/v1/hosts/web-1/latest").json()
+
+    assert client.get("/api/v1/hosts/WEB-1/latest").json() == expected
+    series = client.get("/api/v1/series", params={"host": "Web-1", "metric": "cpu.percent"})
+    assert series.status_code == 200 and series.json()["host"] == "web-1"
+
+
 def test_latest_snapshot_comes_from_the_hot_tier_or_404(client: TestClient) -> None:
     latest = client.get("/api/v1/hosts/web-1/latest")
 
