@@ -25,7 +25,7 @@ from hostpulse.answers import (
     SeriesAnswer,
     SeriesPoint,
 )
-from hostpulse.contract import has_glob, metric_matches
+from hostpulse.contract import canonical_host, has_glob, metric_matches
 from hostpulse.seed import SeedSnapshotAnswer, seed_snapshot
 from hostpulse.tiers import RangeError, RangeQuery, Tier, TierChoice, choose_tier
 
@@ -212,7 +212,9 @@ class QueryService:
                 )
             )
         known = {row["host"] for row in answer}
-        new_hosts = sorted(host for host in glances if host not in known)
+        # A spelling from before hosts took one (migration 0015) lingers in the hot tier until
+        # its keys expire: not a host of its own.
+        new_hosts = sorted(h for h in glances if h not in known and h == canonical_host(h))
         facts = self.hot.facts() if new_hosts else {}
         for host in new_hosts:  # seen by ingest, not yet aggregated
             glance = glances[host]

@@ -167,6 +167,9 @@ class MemoryHot:
             # Seen by ingest, not aggregated yet.
             "new-1": {"ts_ms": NOW_MS - 1000, "cpu_percent": 1.0, "mem_percent": 10.0,
                       "disk_percent": 20.0, "load1": 0.1},
+            # Web-1 as it was spelled before hosts took one spelling: not a host of its own.
+            "WEB-1": {"ts_ms": NOW_MS - 700_000, "cpu_percent": 1.0, "mem_percent": 10.0,
+                      "disk_percent": 20.0, "load1": 0.1},
         }  # fmt: skip
 
     def facts(self) -> dict[str, HostFactsView]:
