@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ from fastapi import WebSocket, WebSocketDisconnect, status
 from api.dependencies import SIGN_IN_ENDED, FeedWatch
 from hostpulse.live import Mailbox, Message
 
+log = logging.getLogger(__name__)
 Render = Callable[[Message], Awaitable[list[Any]]]
 
 
@@ -35,7 +37,12 @@ async def serve(
     async def recheck(allowed: Callable[[], bool]) -> None:
         while True:
             await anyio.sleep(watch.every_s)
-            if not await anyio.to_thread.run_sync(allowed):
+            try:
+                ended = not await anyio.to_thread.run_sync(allowed)
+            except Exception:  # the sessions' store away a moment: asked again next time
+                log.warning("could not check a live feed's sign-in", exc_info=True)
+                continue
+            if ended:
                 await websocket.close(status.WS_1008_POLICY_VIOLATION, SIGN_IN_ENDED)
                 tasks.cancel_scope.cancel()
                 return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +21,7 @@ from api.dependencies import (
     get_live_hub,
     get_now,
 )
-from hostpulse.accounts import Accounts, Role
+from hostpulse.accounts import Accounts, Role, Session
 from hostpulse.live import LiveHub
 from hostpulse.settings import ApiSettings
 from tests.fakes import MemoryAccountStore, MemoryAuthThrottle
@@ -314,3 +316,27 @@ def test_a_live_feed_opened_with_a_sign_in_ends_with_the_session(
             socket.receive_json()
 
     assert ended.value.code == 1008 and ended.value.reason == SIGN_IN_ENDED
+
+
+def test_a_live_feed_survives_a_moment_without_the_sessions_store(
+    client: TestClient, accounts: Accounts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sign_in(client, "vera")
+    headers = {"Cookie": f"{SESSION_COOKIE}={client.cookies[SESSION_COOKIE]}"}
+    asked = threading.Event()
+    real = accounts.session
+
+    def away(token: str, now: datetime) -> Session | None:
+        asked.set()
+        raise ConnectionError("the sessions' store is away")
+
+    with client.websocket_connect("/api/v1/live?host=web-1", headers=headers) as socket:
+        monkeypatch.setattr(accounts, "session", away)
+        assert asked.wait(5), "the feed asked again"
+        time.sleep(0.2)  # more checks fail the same way: the feed stays open
+        monkeypatch.setattr(accounts, "session", real)
+        accounts.remove_user("vera")
+        with pytest.raises(WebSocketDisconnect) as ended:
+            socket.receive_json()
+
+    assert ended.value.code == 1008, "it ended with the session, not with the store's moment"
