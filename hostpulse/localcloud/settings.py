@@ -21,7 +21,7 @@ class LocalCloudSettings(SecretFileSettings):
     redis_url: str | None = None
     # PostgreSQL refuses root: as root it runs as `nobody` in a user namespace (auto), or as
     # the `nobody` account itself, its files moved under the relocation folder when the
-    # checkout is private (see docs/architecture.md and the README).
+    # checkout is private (see docs/architecture.md and docs/local-cloud.md).
     postgres_isolation: Isolation = Isolation.AUTO
     postgres_relocation_dir: Path = Path("/var/lib/hostpulse")
     localstack_port: int = Field(4566, ge=1, le=65535)
