@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -307,51 +307,49 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911, PLR0912 -- one answer per command
+Settings = LocalCloudSettings
+Namespace = argparse.Namespace
+# What each command runs: those that need only their arguments and the settings...
+COMMANDS: dict[str, Callable[[Namespace, Settings], int]] = {
+    "agents": agents.run,
+    "users": users.run,
+    "alerts": alerts.run,
+    "simulate": simulate.run,
+    "schema": lambda args, _: cmd_schema(args.output),
+    "package": package.run_package,
+    "trigger-responses": lambda args, _: package.run_trigger_responses(args),
+    "terraform": terraform.run,
+    "replay": replay.run,
+    "migrate": lambda _, settings: cmd_migrate(settings),
+    "worker": worker.run_worker,
+    "invoke": worker.run_invoke,
+    "provision": lambda _, settings: worker.run_provision(settings),
+}
+# ...and those of the local cloud.
+CLOUD_COMMANDS: dict[str, Callable[[Namespace, LocalCloud], int]] = {
+    "up": lambda args, cloud: cmd_up(cloud, args.detach),
+    "down": lambda _, cloud: cmd_down(cloud),
+    "restart": lambda _, cloud: cmd_restart(cloud),
+    "clean": lambda _, cloud: cmd_clean(cloud),
+    "admin-token": lambda _, cloud: cmd_admin_token(cloud),
+    "status": lambda args, cloud: cmd_status(cloud, args.json),
+    "deploy": lambda _, cloud: cmd_deploy(cloud),
+}
+
+
+def cmd_admin_token(cloud: LocalCloud) -> int:
+    print(cloud.admin_token())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = LocalCloudSettings()
-        if args.command == "agents":
-            return agents.run(args, settings)
-        if args.command == "users":
-            return users.run(args, settings)
-        if args.command == "alerts":
-            return alerts.run(args, settings)
-        if args.command == "simulate":
-            return simulate.run(args, settings)
-        if args.command == "schema":
-            return cmd_schema(args.output)
-        if args.command == "package":
-            return package.run_package(args, settings)
-        if args.command == "trigger-responses":
-            return package.run_trigger_responses(args)
-        if args.command == "terraform":
-            return terraform.run(args, settings)
-        if args.command == "replay":
-            return replay.run(args, settings)
-        if args.command == "migrate":
-            return cmd_migrate(settings)
-        if args.command == "worker":
-            return worker.run_worker(args, settings)
-        if args.command == "invoke":
-            return worker.run_invoke(args, settings)
-        if args.command == "provision":
-            return worker.run_provision(settings)
-        cloud = LocalCloud(settings)
-        if args.command == "up":
-            return cmd_up(cloud, args.detach)
-        if args.command == "down":
-            return cmd_down(cloud)
-        if args.command == "restart":
-            return cmd_restart(cloud)
-        if args.command == "clean":
-            return cmd_clean(cloud)
-        if args.command == "admin-token":
-            print(cloud.admin_token())
-            return 0
-        if args.command == "status":
-            return cmd_status(cloud, args.json)
-        return cmd_deploy(cloud)
+        command = COMMANDS.get(args.command)
+        if command is not None:
+            return command(args, settings)
+        return CLOUD_COMMANDS[args.command](args, LocalCloud(settings))
     except (LocalCloudError, StackError, MigrationError) as error:
         say(f"error: {error}")
         return 1
