@@ -61,7 +61,7 @@ class PipelineWatch:
     lag_bound_s: float
     # Messages waiting in one queue beyond which what they carry is late: the alerts queue has
     # no lag of its own to show, and a backlog there delays every notification behind it.
-    backlog_bound: int = 500
+    backlog_bound: int
 
     def status(self, now_ms: int) -> PipelineAnswer:
         queues, gauge, lag_bound_s = self.queues, self.gauge, self.lag_bound_s

@@ -318,7 +318,7 @@ def pipeline_watch(  # noqa: PLR0913 -- where each part of the pipeline is
     redis_url: str,
     database_url: str,
     lag_bound_s: float,
-    backlog_bound: int = 500,
+    backlog_bound: int,
     peek: bool = False,
 ) -> PipelineWatch:
     """What the pipeline view reads; ``peek`` also ages dead-lettered messages (the CLI)."""

@@ -173,6 +173,7 @@ def pipeline_of(cloud: LocalCloud) -> tuple[PipelineAnswer, RecentTotals | None]
         redis_url=endpoints["redis_url"],
         database_url=endpoints["database_url"],
         lag_bound_s=ApiSettings.model_fields["pipeline_lag_bound_seconds"].default,
+        backlog_bound=ApiSettings.model_fields["pipeline_backlog_bound"].default,
         peek=True,
     )
     now_ms = int(time.time() * 1000)

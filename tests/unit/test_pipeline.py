@@ -35,7 +35,7 @@ class Newest:
 
 def watch(gauge: MemoryGauge, ingested: int | None, stored: int | None) -> PipelineWatch:
     queues = {"aggregate": WatchedQueue("q/aggregate", "q/aggregate-dlq")}
-    return PipelineWatch(queues, gauge, Newest(ingested), Newest(stored), lag_bound_s=60)
+    return PipelineWatch(queues, gauge, Newest(ingested), Newest(stored), 60, backlog_bound=500)
 
 
 def test_an_idle_healthy_pipeline_is_ok() -> None:
@@ -119,7 +119,7 @@ class Away:
 
 def test_a_store_that_does_not_answer_is_a_problem_not_an_error() -> None:
     queues = {"aggregate": WatchedQueue("q/aggregate", "q/aggregate-dlq")}
-    answer = PipelineWatch(queues, MemoryGauge(), Away(), Away(), lag_bound_s=60).status(NOW)
+    answer = PipelineWatch(queues, MemoryGauge(), Away(), Away(), 60, 500).status(NOW)
 
     assert answer["status"] == "degraded" and answer["aggregate_lag_s"] is None
     assert answer["problems"] == [

@@ -88,7 +88,7 @@ def quiet_pipeline(dead_letters: int) -> PipelineWatch:
             return None
 
     queues = {"aggregate": WatchedQueue("queue", "dlq")}
-    return PipelineWatch(queues, Gauge(), Nothing(), Nothing(), lag_bound_s=120)
+    return PipelineWatch(queues, Gauge(), Nothing(), Nothing(), lag_bound_s=120, backlog_bound=500)
 
 
 def test_the_alert_tick_alerts_on_the_pipelines_dead_letters(
