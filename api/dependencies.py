@@ -101,15 +101,21 @@ def session_of(
     return accounts().session(token, now) if token else None
 
 
+def supplied_read_token(connection: HTTPConnection) -> str:
+    """The read token a request brings: ``Authorization: Bearer`` or, for browsers'
+    WebSockets and shared links, ``?token=``; '' for none."""
+    return bearer(connection) or connection.query_params.get("token", "")
+
+
 def require_reader(
     connection: HTTPConnection, settings: Settings, accounts: AccountsProvider, now: Now
 ) -> None:
     """The read token: ``Authorization: Bearer`` or, for browsers' WebSockets and shared
     links, ``?token=``; or a signed-in user of any role. Without a read token, reads are open
     only where the operator said so (``public_read``); otherwise only signed-in users read."""
-    if settings.read_token is None and settings.public_read:
+    if settings.reads_open:
         return
-    supplied = bearer(connection) or connection.query_params.get("token", "")
+    supplied = supplied_read_token(connection)
     expected = settings.read_token.get_secret_value() if settings.read_token else None
     if expected is not None and hmac.compare_digest(supplied.encode(), expected.encode()):
         return
@@ -144,9 +150,7 @@ def feed_watch(
     connection: HTTPConnection, settings: Settings, accounts: AccountsProvider
 ) -> FeedWatch:
     every_s = settings.live_recheck_seconds
-    if settings.read_token is None and settings.public_read:
-        return FeedWatch(None, every_s)
-    if bearer(connection) or connection.query_params.get("token", ""):
+    if settings.reads_open or supplied_read_token(connection):
         return FeedWatch(None, every_s)
     return FeedWatch(
         lambda: session_of(connection, accounts, datetime.now(UTC)) is not None, every_s

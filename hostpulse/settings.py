@@ -202,6 +202,11 @@ class ApiSettings(PipelineSettings):
         return None if value == "" else value
 
     @property
+    def reads_open(self) -> bool:
+        """Whether anyone who reaches the API reads it: no read token, and said public."""
+        return self.read_token is None and self.public_read
+
+    @property
     def allowed_origins(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 

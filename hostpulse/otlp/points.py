@@ -90,9 +90,8 @@ def flatten(request: ExportMetricsServiceRequest) -> Flattened:
         if not isinstance(hostname, str) or not hostname:
             answer.without_host += len(points)
             continue
-        host = answer.hosts.setdefault(
-            canonical_host(hostname), HostPoints(canonical_host(hostname))
-        )
+        name = canonical_host(hostname)
+        host = answer.hosts.setdefault(name, HostPoints(name))
         host.serialized.append(resource_metrics.SerializeToString(deterministic=True))
         pid = resource.get("process.pid")
         if isinstance(pid, int) and not isinstance(pid, bool):

@@ -119,23 +119,23 @@ class RedisAuthThrottle:
         count = self.client.get(key)
         if count is None or int(count) < self.limit:
             return 0.0
-        ttl = int(self.client.ttl(key))  # type: ignore[arg-type]
-        return float(ttl if ttl > 0 else self.window_s)
+        return self._window_left(key)
 
     def failed(self, source: str) -> None:
         self._count(hot.auth_failures_key(source))
 
     def attempt(self, source: str) -> float:
         key = hot.auth_failures_key(source)
-        if self._count(key) <= self.limit:
-            return 0.0
-        ttl = int(self.client.ttl(key))  # type: ignore[arg-type]
-        return float(ttl if ttl > 0 else self.window_s)
+        return 0.0 if self._count(key) <= self.limit else self._window_left(key)
 
     def forgive(self, source: str) -> None:
         key = hot.auth_failures_key(source)
         if int(self.client.decr(key)) <= 0:  # type: ignore[arg-type]
             self.client.delete(key)
+
+    def _window_left(self, key: str) -> float:
+        ttl = int(self.client.ttl(key))  # type: ignore[arg-type]
+        return float(ttl if ttl > 0 else self.window_s)
 
     def _count(self, key: str) -> int:
         count = int(self.client.incr(key))  # type: ignore[arg-type]
