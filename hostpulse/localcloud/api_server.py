@@ -31,15 +31,16 @@ class ApiGuard:
         return cls(admin_token, read.get_secret_value() if read else "", settings.public_read)
 
     @property
-    def reads_open(self) -> bool:
-        """Here, on 127.0.0.1, reads without a read token are open unless said otherwise."""
-        return self.public_read is not False
+    def public_read_here(self) -> str:
+        """The setting as the local cloud deploys it: here, on 127.0.0.1, reads without a read
+        token are public unless said otherwise."""
+        return str(self.public_read is not False).lower()
 
     def environment(self) -> dict[str, str]:
         return {
             "HOSTPULSE_ADMIN_TOKEN": self.admin_token,
             "HOSTPULSE_READ_TOKEN": self.read_token,
-            "HOSTPULSE_PUBLIC_READ": str(self.reads_open).lower(),
+            "HOSTPULSE_PUBLIC_READ": self.public_read_here,
         }
 
     def tokens(self) -> dict[str, str]:
@@ -48,7 +49,7 @@ class ApiGuard:
 
     def variables(self) -> dict[str, str]:
         """The stack's variables as the local cloud deploys it."""
-        return {**self.tokens(), "public_read": str(self.reads_open).lower()}
+        return {**self.tokens(), "public_read": self.public_read_here}
 
 
 def api_healthy(url: str) -> tuple[bool, str]:
