@@ -143,7 +143,8 @@ const PAGES = {
 
 function route() {
   const params = new URLSearchParams(location.search);
-  const host = params.get("host");
+  // A host has one spelling, lower case, as the API keeps it: a link naming WEB-1 is web-1's page.
+  const host = params.get("host")?.toLowerCase();
   const page = PAGES[params.get("page")];
   if (host) show(hostView(app, host), host);
   else if (page) show(page.view(app), page.where);

@@ -58,6 +58,20 @@ def test_a_host_page_charts_hold_data_points(
     screenshot(page, "host.png")
 
 
+def test_a_link_naming_a_host_in_capitals_opens_its_page(
+    page: Page, api_server: ApiServer, fleet: Fleet
+) -> None:
+    host = fleet.hosts[1]
+
+    page.goto(f"{api_server.url}/?host={host.hostname.upper()}")
+
+    # Before, the charts came (the API finds any case) but the page said the host had sent
+    # nothing: it looked for the capitals in the host list, which holds the one spelling.
+    expect(page.locator("#facts")).to_contain_text("last seen")
+    expect(page.locator("h1")).to_have_text(host.hostname)
+    page.wait_for_function("Number(document.querySelector('[data-chart=cpu]')?.dataset.points) > 0")
+
+
 def test_a_new_sample_reaches_the_chart_within_two_seconds(
     page: Page, api_server: ApiServer, fleet: Fleet
 ) -> None:
