@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from fastapi.responses import JSONResponse
 
-from hostpulse.query import EncodedJson
+from hostpulse.services.query.service import EncodedJson
 
 
 def _encoded_as_written(value: object) -> orjson.Fragment:

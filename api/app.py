@@ -21,10 +21,10 @@ from api.routers import (
     series,
     session,
 )
-from hostpulse.query import NotFound
-from hostpulse.settings import ApiSettings, api_settings
-from hostpulse.tiers import RangeError
-from hostpulse.wiring import settle_heap
+from hostpulse.core.settings import ApiSettings, api_settings
+from hostpulse.core.tiers import RangeError
+from hostpulse.services.query.service import NotFound
+from hostpulse.wiring.lazy import settle_heap
 
 # The dashboard loads only its own files and talks only to its own origin (the API that serves
 # it); no page may frame it (clickjacking), and no URL (which may carry ?token=) leaks in a

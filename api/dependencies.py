@@ -13,17 +13,17 @@ from fastapi import Depends, HTTPException, WebSocketException, status
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
-from hostpulse import wiring
-from hostpulse.accounts import Accounts, Role, Session
-from hostpulse.agent_config import AgentConfigs
-from hostpulse.agent_control import CommandStore
-from hostpulse.alerts.ports import RuleStore
-from hostpulse.health import Probe
-from hostpulse.live import LiveHub
-from hostpulse.pipeline import PipelineWatch
-from hostpulse.pipeline_history import PipelineHistory
-from hostpulse.query import QueryService
-from hostpulse.settings import ApiSettings
+from hostpulse.core.settings import ApiSettings
+from hostpulse.services.accounts.service import Accounts, Role, Session
+from hostpulse.services.agents.config import AgentConfigs
+from hostpulse.services.agents.control import CommandStore
+from hostpulse.services.alerts.ports import RuleStore
+from hostpulse.services.query.live import LiveHub
+from hostpulse.services.query.service import QueryService
+from hostpulse.services.self_monitoring.health import Probe
+from hostpulse.services.self_monitoring.history import PipelineHistory
+from hostpulse.services.self_monitoring.watch import PipelineWatch
+from hostpulse.wiring import components
 
 SESSION_COOKIE = "hostpulse_session"
 CSRF_HEADER = "x-csrf-token"
@@ -32,31 +32,31 @@ SIGN_IN_ENDED = "the sign-in has ended: sign in again"
 
 
 def get_query_service() -> QueryService:
-    return wiring.query_service()
+    return components.query_service()
 
 
 def get_alert_store() -> RuleStore:
-    return wiring.alert_store()
+    return components.alert_store()
 
 
 def get_live_hub() -> LiveHub:
-    return wiring.live_hub()
+    return components.live_hub()
 
 
 def get_pipeline() -> PipelineWatch:
-    return wiring.api_pipeline_watch()
+    return components.api_pipeline_watch()
 
 
 def get_pipeline_history() -> PipelineHistory:
-    return wiring.api_pipeline_history()
+    return components.api_pipeline_history()
 
 
 def get_agent_configs() -> AgentConfigs:
-    return wiring.api_agent_configs()
+    return components.api_agent_configs()
 
 
 def get_agent_commands() -> CommandStore:
-    return wiring.api_agent_commands()
+    return components.api_agent_commands()
 
 
 def get_now() -> datetime:
@@ -75,7 +75,7 @@ Settings = Annotated[ApiSettings, Depends(get_settings)]
 
 
 def get_probes(settings: Settings) -> list[Probe]:
-    return wiring.health_probes(settings)
+    return components.health_probes(settings)
 
 
 def bearer(connection: HTTPConnection) -> str:
@@ -87,7 +87,7 @@ def bearer(connection: HTTPConnection) -> str:
 def get_accounts() -> Callable[[], Accounts]:
     """Built only when a request carries a session cookie: token-only deployments never
     touch the users' tables."""
-    return wiring.accounts
+    return components.accounts
 
 
 AccountsProvider = Annotated[Callable[[], Accounts], Depends(get_accounts)]

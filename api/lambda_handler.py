@@ -8,7 +8,7 @@ from mangum import Mangum
 from mangum.types import LambdaContext
 
 from api.app import create_app
-from hostpulse.wiring import Lazy
+from hostpulse.wiring.lazy import Lazy
 
 adapter = Lazy(lambda: Mangum(create_app(), lifespan="off"))
 

@@ -10,7 +10,7 @@ import anyio
 from fastapi import WebSocket, WebSocketDisconnect, status
 
 from api.dependencies import SIGN_IN_ENDED, FeedWatch
-from hostpulse.live import Mailbox, Message
+from hostpulse.services.query.live import Mailbox, Message
 
 log = logging.getLogger(__name__)
 Render = Callable[[Message], Awaitable[list[Any]]]

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import HTTPException
 from pydantic import AfterValidator
 
-from hostpulse.contract import canonical_host
+from hostpulse.core.contract import canonical_host
 
 RELATIVE = re.compile(r"^now(?:-(\d{1,12})([smhdw]))?$|^-(\d{1,12})([smhdw])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import HTTPException
 
-from hostpulse.answers import Problem
+from hostpulse.core.responses import Problem
 
 WHY = {
     400: "A parameter that cannot be read (a time, a step, a range)",

@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 import psycopg2
 
 from bench.common import local_cloud, rounds, settings_for, sized, trigger, write_result
-from hostpulse import wiring
 from hostpulse.adapters.postgres.copy_rows import (
     copy_text,
     copy_timestamp,
@@ -32,13 +31,14 @@ from hostpulse.adapters.postgres.copy_rows import (
     series_array,
 )
 from hostpulse.adapters.postgres.process_documents import PROCESS_FIELDS
-from hostpulse.aggregate import aggregate_records
-from hostpulse.contract import Batch, Process, metric_values
-from hostpulse.envelope import Envelope
-from hostpulse.rollup import SETTLE, roll_up_tiers
-from hostpulse.settings import CoreSettings
-from hostpulse.synthetic_host import SyntheticHost
-from hostpulse.tiers import default_tiers
+from hostpulse.core.contract import Batch, Process, metric_values
+from hostpulse.core.envelope import Envelope
+from hostpulse.core.settings import CoreSettings
+from hostpulse.core.tiers import default_tiers
+from hostpulse.services.aggregate.rollup import SETTLE, roll_up_tiers
+from hostpulse.services.aggregate.service import aggregate_records
+from hostpulse.simulation.host import SyntheticHost
+from hostpulse.wiring import components, lazy
 
 TIERS = default_tiers()
 HOSTS = sized(20, 2)
@@ -138,9 +138,9 @@ def main() -> None:
     with local_cloud("aggregate") as cloud:
         url = cloud.endpoints["database_url"]
         settings = settings_for(cloud, CoreSettings)
-        store = wiring.metric_store_for(settings)
+        store = components.metric_store_for(settings)
         store.write_batch(SyntheticHost("warm-up").batch([start_ms]))  # partitions, connection
-        archive = wiring.archive(settings, cloud.endpoints["buckets"]["archive"])
+        archive = components.archive(settings, cloud.endpoints["buckets"]["archive"])
         conn = psycopg2.connect(url)
         with conn, conn.cursor() as cur:
             cur.execute(
@@ -171,7 +171,7 @@ def main() -> None:
         # As in the function, where what an execution environment keeps is settled once built
         # (hostpulse.wiring.Lazy): here that includes the batches prepared above, which the
         # function never holds, so that the path's collections walk no more than there.
-        wiring.settle_heap()
+        lazy.settle_heap()
         # Alternating rounds: a slower minute of this shared machine hits both sides alike.
         path_times, copy_times, value_times, stored_times, round_rows = [], [], [], [], []
         for part in rounds(len(messages), ROUNDS):

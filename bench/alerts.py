@@ -14,14 +14,14 @@ import time
 from typing import Any
 
 from bench.common import local_cloud, sized, summary, write_result
-from hostpulse import wiring
-from hostpulse.agents import register_agent
-from hostpulse.alerts.rules import RuleSet, load_rule_set
-from hostpulse.alerts.service import AlertService
-from hostpulse.alerts.values import rule_value
-from hostpulse.contract import Batch, Cpu
+from hostpulse.core.contract import Batch, Cpu
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.services.agents.tokens import register_agent
+from hostpulse.services.alerts.rules import RuleSet, load_rule_set
+from hostpulse.services.alerts.service import AlertService
+from hostpulse.services.alerts.values import rule_value
+from hostpulse.simulation.host import SyntheticHost
+from hostpulse.wiring import by_url
 from tests.alert_fakes import RecordingChannel
 from tests.support import WebhookReceiver, post_batch
 
@@ -61,7 +61,7 @@ def fleet_batches(rounds: int) -> list[Batch]:
 
 def evaluations_per_second(database_url: str) -> dict[str, Any]:
     rules = rule_set()
-    store = wiring.rule_store(database_url, rules_ttl_s=3600)  # the rules stay put here
+    store = by_url.rule_store(database_url, rules_ttl_s=3600)  # the rules stay put here
     store.replace_file_rules(rules)
     service = AlertService(store, {"log": RecordingChannel()})
     batches = fleet_batches(ROUNDS)
@@ -103,14 +103,14 @@ def notification_delay(cloud: Any) -> dict[str, Any]:
     webhook = WebhookReceiver()
     url = webhook.url
     e = cloud.endpoints
-    store = wiring.rule_store(e["database_url"])
+    store = by_url.rule_store(e["database_url"])
     store.replace_file_rules(
         load_rule_set(
             f"notifiers: [{{name: hook, type: webhook, url: '{url}'}}]\n"
             "rules:\n  - {name: Crossing, metric: cpu.percent, threshold: 90, notify: [hook]}\n"
         )
     )
-    token = register_agent(wiring.agent_repository(e["database_url"]), "crossing")
+    token = register_agent(by_url.agent_repository(e["database_url"]), "crossing")
     host = SyntheticHost("crossing", cores=2)
     time.sleep(16)  # the functions' rule cache
 

@@ -13,9 +13,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hostpulse.core.settings import CoreSettings, IngestSettings
 from hostpulse.deploy.model import TriggerSpec, load_stack
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.settings import CoreSettings, IngestSettings
 from tests.support import CloudUnderTest
 
 # A smoke run (HOSTPULSE_BENCH_SMOKE=1) runs every benchmark's own code at a tiny size, so the

@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.common import RESULTS, trigger, write_result
-from hostpulse.aggregate import LINE_END
-from hostpulse.contract import metric_values
-from hostpulse.envelope import gzipped
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.core.contract import metric_values
+from hostpulse.core.envelope import gzipped
+from hostpulse.services.aggregate.service import LINE_END
+from hostpulse.simulation.host import SyntheticHost
 
 PRICES_AS_OF = "2026-11 (AWS list prices, us-east-1, on-demand, no free tier)"
 SECONDS_PER_MONTH = 730 * 3600  # AWS's billing month

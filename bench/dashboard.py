@@ -33,13 +33,13 @@ import requests
 from playwright.sync_api import sync_playwright
 
 from bench.common import local_cloud, sized, summary, timed_ms, write_result
-from hostpulse import wiring
 from hostpulse.adapters.postgres import metrics_sql as sql
 from hostpulse.adapters.postgres.metrics import series_parameters, series_statement
-from hostpulse.agents import register_agent
-from hostpulse.settings import CoreSettings
-from hostpulse.synthetic_host import SyntheticHost
-from hostpulse.tiers import RangeQuery, choose_tier, default_tiers
+from hostpulse.core.settings import CoreSettings
+from hostpulse.core.tiers import RangeQuery, choose_tier, default_tiers
+from hostpulse.services.agents.tokens import register_agent
+from hostpulse.simulation.host import SyntheticHost
+from hostpulse.wiring import by_url, components
 from tests.support import CloudUnderTest, post_batch
 
 TIERS = default_tiers()
@@ -87,7 +87,7 @@ WHERE tier = %(tier)s
 class Fleet:
     def __init__(self, cloud: CloudUnderTest) -> None:
         self.cloud = cloud
-        repository = wiring.agent_repository(cloud.endpoints["database_url"])
+        repository = by_url.agent_repository(cloud.endpoints["database_url"])
         self.hosts = [SyntheticHost(f"dash-{i:02d}", cores=CORES, seed=i) for i in range(HOSTS)]
         self.tokens = {h.hostname: register_agent(repository, h.agent_id) for h in self.hosts}
 
@@ -98,7 +98,7 @@ class Fleet:
 
 def fill_history(database_url: str, hosts: list[str], now: datetime) -> float:
     started = time.perf_counter()
-    store = wiring.metric_store_for(CoreSettings(database_url=database_url, redis_url="unused"))
+    store = components.metric_store_for(CoreSettings(database_url=database_url, redis_url="unused"))
     store.ensure_partitions({(now - timedelta(days=d)).date() for d in range(LONG_DAYS + 1)})
     recent = now - timedelta(minutes=10)  # the real path wrote the last minutes
     with psycopg2.connect(database_url) as conn, conn.cursor() as cur:

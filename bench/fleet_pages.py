@@ -20,9 +20,9 @@ from typing import Any
 import requests
 
 from bench.common import local_cloud, sized, timed_ms, write_result
-from hostpulse import wiring
-from hostpulse.agents import register_agent
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.services.agents.tokens import register_agent
+from hostpulse.simulation.host import SyntheticHost
+from hostpulse.wiring import by_url
 from tests.support import CloudUnderTest, eventually, post_batch
 
 HOSTS = sized(1000, 3)
@@ -33,7 +33,7 @@ RULE = {"name": "FleetWide", "metric": "cpu.percent", "op": ">=", "threshold": 0
 
 def send_fleet(cloud: CloudUnderTest) -> list[str]:
     """One batch of three samples over 19 s from every host; the names of the hosts."""
-    repository = wiring.agent_repository(cloud.endpoints["database_url"])
+    repository = by_url.agent_repository(cloud.endpoints["database_url"])
     hosts = [SyntheticHost(f"fleet-{i:04d}", cores=2, seed=i) for i in range(HOSTS)]
     tokens = {h.hostname: register_agent(repository, h.agent_id) for h in hosts}
     now = int(time.time() * 1000)

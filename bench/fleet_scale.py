@@ -37,11 +37,11 @@ import psutil
 import psycopg2
 
 from bench.common import local_cloud, summary, timed_ms, write_result
-from hostpulse import wiring
 from hostpulse.adapters.aws.clients import aws_client
-from hostpulse.agents import register_agent
-from hostpulse.synthetic_fleet import backoff_s, from_ingest
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.services.agents.tokens import register_agent
+from hostpulse.simulation.fleet import backoff_s, from_ingest
+from hostpulse.simulation.host import SyntheticHost
+from hostpulse.wiring import by_url
 
 INTERVAL_S = 5.0  # the agent's defaults
 SEND_EVERY_S = 10.0
@@ -287,7 +287,7 @@ def stored(database_url: str, agents: list[str]) -> int:
 
 
 async def drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> dict[str, Any]:
-    repository = wiring.agent_repository(endpoints["database_url"])
+    repository = by_url.agent_repository(endpoints["database_url"])
     hosts = [SyntheticHost(f"fleet-{i:04d}", cores=CORES, seed=i) for i in range(args.hosts)]
     tokens = {h.hostname: register_agent(repository, h.agent_id) for h in hosts}
     tally = Tally()

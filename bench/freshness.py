@@ -16,10 +16,10 @@ import redis
 import requests
 
 from bench.common import local_cloud, sized, summary, write_result
-from hostpulse import wiring
 from hostpulse.adapters.redis import keys as hot
-from hostpulse.agents import register_agent
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.services.agents.tokens import register_agent
+from hostpulse.simulation.host import SyntheticHost
+from hostpulse.wiring import by_url
 
 SAMPLES = sized(40, 2)
 POLL_S = 0.005
@@ -33,7 +33,7 @@ WHERE s.host = %s AND s.metric = 'cpu.percent'
 def main() -> None:
     with local_cloud("freshness") as cloud:
         e = cloud.endpoints
-        token = register_agent(wiring.agent_repository(e["database_url"]), "fresh")
+        token = register_agent(by_url.agent_repository(e["database_url"]), "fresh")
         host = SyntheticHost("fresh")
         client = redis.Redis.from_url(e["redis_url"])
         conn = psycopg2.connect(e["database_url"])

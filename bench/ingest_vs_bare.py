@@ -24,13 +24,13 @@ from bench.common import (
     unlimited_ingest_settings,
     write_result,
 )
-from hostpulse import wiring
 from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.adapters.redis import keys as hot
-from hostpulse.agents import register_agent
-from hostpulse.envelope import Envelope
-from hostpulse.ingest.service import IngestRequest
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.core.envelope import Envelope
+from hostpulse.services.agents.tokens import register_agent
+from hostpulse.services.ingest.service import IngestRequest
+from hostpulse.simulation.host import SyntheticHost
+from hostpulse.wiring import by_url, components
 
 BATCHES = sized(300, 6)
 ROUNDS = sized(6, 2)
@@ -39,11 +39,11 @@ ROUNDS = sized(6, 2)
 def main() -> None:
     with local_cloud("ingest") as cloud:
         e = cloud.endpoints
-        token = register_agent(wiring.agent_repository(e["database_url"]), "bench-agent")
+        token = register_agent(by_url.agent_repository(e["database_url"]), "bench-agent")
         client = redis.Redis.from_url(e["redis_url"])
         sqs = aws_client("sqs", e["region"], e["aws_endpoint_url"])
         settings = unlimited_ingest_settings(cloud)
-        service = wiring.ingest_service(NoCounters(), settings)
+        service = components.ingest_service(NoCounters(), settings)
         queue_urls = [settings.aggregate_queue_url, settings.alerts_queue_url]
         host = SyntheticHost("bench-agent", cores=8)
         now = int(time.time() * 1000)

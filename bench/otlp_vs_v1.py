@@ -23,12 +23,12 @@ from bench.common import (
     unlimited_ingest_settings,
     write_result,
 )
-from hostpulse import wiring
-from hostpulse.agents import register_agent
-from hostpulse.contract import Batch
-from hostpulse.ingest.otlp import ingest_otlp
-from hostpulse.ingest.service import IngestRequest, IngestResponse
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.core.contract import Batch
+from hostpulse.services.agents.tokens import register_agent
+from hostpulse.services.ingest.otlp.route import ingest_otlp
+from hostpulse.services.ingest.service import IngestRequest, IngestResponse
+from hostpulse.simulation.host import SyntheticHost
+from hostpulse.wiring import by_url, components
 from tests.otlp_hostmetrics import SampleEncoder, as_json
 
 BATCHES = sized(240, 6)
@@ -40,10 +40,10 @@ def main() -> None:
     with local_cloud("otlp") as cloud:
         e = cloud.endpoints
         token = register_agent(
-            wiring.agent_repository(e["database_url"]), "bench-otlp", ["bench-otlp*"]
+            by_url.agent_repository(e["database_url"]), "bench-otlp", ["bench-otlp*"]
         )
         settings = unlimited_ingest_settings(cloud)
-        service = wiring.ingest_service(NoCounters(), settings)
+        service = components.ingest_service(NoCounters(), settings)
         now_ms = int(time.time() * 1000)
         start_ms = now_ms - BATCHES * 10_000
 

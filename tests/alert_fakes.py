@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hostpulse.alerts.ports import (
+from hostpulse.services.alerts.ports import (
     Delivery,
     EventRecord,
     NewEpisode,
@@ -15,8 +15,8 @@ from hostpulse.alerts.ports import (
     RuleState,
     StoredEpisode,
 )
-from hostpulse.alerts.rules import Notifier, RuleSet
-from hostpulse.alerts.timeline import Point
+from hostpulse.services.alerts.rules import Notifier, RuleSet
+from hostpulse.services.alerts.timeline import Point
 
 
 @dataclass

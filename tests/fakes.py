@@ -8,12 +8,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from hostpulse.accounts import Role, Session, User
-from hostpulse.agent_config import ConfigChange, Scope
-from hostpulse.agent_control import Command, CommandKind
-from hostpulse.agents import AgentGrant
-from hostpulse.contract import Batch
-from hostpulse.pipeline_history import PipelineMinute
+from hostpulse.core.contract import Batch
+from hostpulse.services.accounts.service import Role, Session, User
+from hostpulse.services.agents.config import ConfigChange, Scope
+from hostpulse.services.agents.control import Command, CommandKind
+from hostpulse.services.agents.tokens import AgentGrant
+from hostpulse.services.self_monitoring.history import PipelineMinute
 
 
 class Unavailable(ConnectionError):
@@ -184,7 +184,7 @@ class MemoryPartitions:
 
 @dataclass
 class MemoryAccountStore:
-    """hostpulse.accounts.AccountStore in memory, with the SQL store's rules: a user's
+    """The accounts service's AccountStore in memory, with the SQL store's rules: a user's
     sessions end with it, expired sessions are not found."""
 
     users_by_name: dict[str, User] = field(default_factory=dict)
@@ -245,7 +245,7 @@ class MemoryAccountStore:
 
 @dataclass
 class MemoryAgentConfigStore:
-    """hostpulse.agent_config.AgentConfigStore in memory: the history as a list."""
+    """hostpulse.services.agents.config.AgentConfigStore in memory: the history as a list."""
 
     changes: list[ConfigChange] = field(default_factory=list)
     reads: int = 0
@@ -276,7 +276,7 @@ class MemoryAgentConfigStore:
 
 @dataclass
 class MemoryCommandStore:
-    """hostpulse.agent_control.CommandStore in memory."""
+    """hostpulse.services.agents.control.CommandStore in memory."""
 
     commands: list[Command] = field(default_factory=list)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import schemathesis
 
 from api.app import create_app
-from hostpulse.settings import ApiSettings
+from hostpulse.core.settings import ApiSettings
 
 DESCRIPTION = create_app(
     ApiSettings(database_url="postgresql://unused", redis_url="redis://unused")

@@ -25,7 +25,7 @@ import psycopg2
 import requests
 import yaml
 
-from hostpulse.contract import Batch
+from hostpulse.core.contract import Batch
 from hostpulse.localcloud.api_server import ApiGuard, ApiServer
 from hostpulse.localcloud.paths import StatePaths
 from hostpulse.localcloud.settings import PROJECT_ROOT

@@ -14,9 +14,9 @@ import pytest
 
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricStore
-from hostpulse.contract import Batch, metric_values
-from hostpulse.rollup import roll_up_tiers
-from hostpulse.tiers import default_tiers
+from hostpulse.core.contract import Batch, metric_values
+from hostpulse.core.tiers import default_tiers
+from hostpulse.services.aggregate.rollup import roll_up_tiers
 
 TIERS = default_tiers()
 BUCKETED = {tier.name: tier for tier in TIERS if tier.name != "raw"}

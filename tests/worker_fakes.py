@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hostpulse.worker.ports import QueueMessage
+from hostpulse.services.worker.ports import QueueMessage
 
 
 @dataclass

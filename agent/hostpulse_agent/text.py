@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# The same characters the wire contract refuses (hostpulse.contract.SAFE_TEXT).
+# The same characters the wire contract refuses (hostpulse.core.contract.SAFE_TEXT).
 UNSAFE = re.compile("[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 REPLACEMENT = "\ufffd"
 HOST_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")

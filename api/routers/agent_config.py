@@ -11,9 +11,9 @@ from typing_extensions import TypedDict
 
 from api.dependencies import Administrator, AgentCommands, CentralConfigs, Reader
 from api.problems import invalid, refusals
-from hostpulse.agent_config import AgentConfigError, ConfigChange, Scope
-from hostpulse.agent_control import Command, CommandKind, issue
-from hostpulse.contract import HostName
+from hostpulse.core.contract import HostName
+from hostpulse.services.agents.config import AgentConfigError, ConfigChange, Scope
+from hostpulse.services.agents.control import Command, CommandKind, issue
 
 router = APIRouter(tags=["agent configuration"], responses=refusals(401))
 ScopePath = Annotated[

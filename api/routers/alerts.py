@@ -12,10 +12,10 @@ from api.answers_json import AnswerJSONResponse
 from api.dependencies import Admin, AlertRules, Now, Reader
 from api.params import HostRef, parse_time
 from api.problems import invalid, refusals
-from hostpulse.alerts.rules import Rule
-from hostpulse.alerts.service import AlertService
-from hostpulse.answers import ActiveAlerts, AlertHistory, RuleList
-from hostpulse.seed import SeedAlert, seed_alert
+from hostpulse.core.responses import ActiveAlerts, AlertHistory, RuleList
+from hostpulse.core.seed_compat import SeedAlert, seed_alert
+from hostpulse.services.alerts.rules import Rule
+from hostpulse.services.alerts.service import AlertService
 
 
 class RuleAnswer(TypedDict):

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from api.dependencies import Probes
-from hostpulse.answers import HealthAnswer
-from hostpulse.health import check_health
+from hostpulse.core.responses import HealthAnswer
+from hostpulse.services.self_monitoring.health import check_health
 
 router = APIRouter(tags=["health"])
 

@@ -10,7 +10,7 @@ from api.answers_json import AnswerJSONResponse
 from api.dependencies import Now, Queries, Reader
 from api.params import HostRef, parse_time
 from api.problems import refusals
-from hostpulse.answers import HostList, LatestAnswer, ProcessHistory, RecentAnswer
+from hostpulse.core.responses import HostList, LatestAnswer, ProcessHistory, RecentAnswer
 
 router = APIRouter(
     prefix="/api/v1/hosts",

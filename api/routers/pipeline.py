@@ -11,8 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 from api.dependencies import Now, Pipeline, PipelineMinutes, Reader
 from api.params import parse_time
 from api.problems import refusals
-from hostpulse.answers import PipelineAnswer, PipelineHistoryAnswer
-from hostpulse.pipeline_history import history_answer
+from hostpulse.core.responses import PipelineAnswer, PipelineHistoryAnswer
+from hostpulse.services.self_monitoring.history import history_answer
 
 router = APIRouter(tags=["pipeline"], dependencies=[Reader], responses=refusals(401))
 

@@ -11,8 +11,8 @@ from api.dependencies import Hub, LiveWatch, Now, Queries, Reader
 from api.live_socket import serve
 from api.params import HostRef
 from api.problems import refusals
-from hostpulse.live import Message
-from hostpulse.seed import SeedSnapshotAnswer, seed_snapshot
+from hostpulse.core.seed_compat import SeedSnapshotAnswer, seed_snapshot
+from hostpulse.services.query.live import Message
 
 router = APIRouter(tags=["seed compatibility"], dependencies=[Reader], responses=refusals(401))
 

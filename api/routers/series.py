@@ -10,8 +10,8 @@ from api.answers_json import AnswerJSONResponse
 from api.dependencies import Now, Queries, Reader
 from api.params import HostRef, parse_step, parse_time
 from api.problems import refusals
-from hostpulse.answers import SeriesAnswer
-from hostpulse.tiers import RangeQuery, TierName
+from hostpulse.core.responses import SeriesAnswer
+from hostpulse.core.tiers import RangeQuery, TierName
 
 router = APIRouter(
     prefix="/api/v1/series",

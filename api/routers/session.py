@@ -20,8 +20,14 @@ from api.dependencies import (
     session_of,
 )
 from api.problems import refusals
-from hostpulse.accounts import MAX_PASSWORD, AccountError, Role, Session, SignInThrottled
-from hostpulse.dashboard_settings import DashboardSettings
+from hostpulse.services.accounts.dashboard_settings import DashboardSettings
+from hostpulse.services.accounts.service import (
+    MAX_PASSWORD,
+    AccountError,
+    Role,
+    Session,
+    SignInThrottled,
+)
 
 router = APIRouter(tags=["session"])
 

@@ -10,17 +10,17 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.data_classes import SQSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hostpulse.aggregate import aggregate_records
-from hostpulse.observability import PowertoolsCounters
-from hostpulse.partitions import oldest_kept_ms
-from hostpulse.wiring import (
-    Lazy,
+from hostpulse.core.partitions import oldest_kept_ms
+from hostpulse.services.aggregate.service import aggregate_records
+from hostpulse.wiring.components import (
     aggregate_archive,
     claims_retention,
     metric_store,
     pipeline_meter,
     rollup_schedule,
 )
+from hostpulse.wiring.lazy import Lazy
+from hostpulse.wiring.observability import PowertoolsCounters
 
 logger = Logger(service="aggregate")
 metrics = Metrics(namespace="hostpulse", service="aggregate")

@@ -14,9 +14,10 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hostpulse.aggregate import read_batch
-from hostpulse.observability import PowertoolsCounters
-from hostpulse.wiring import Lazy, alert_archive, alert_service
+from hostpulse.services.aggregate.service import read_batch
+from hostpulse.wiring.components import alert_archive, alert_service
+from hostpulse.wiring.lazy import Lazy
+from hostpulse.wiring.observability import PowertoolsCounters
 
 logger = Logger(service="alerts")
 metrics = Metrics(namespace="hostpulse", service="alerts")

@@ -9,9 +9,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hostpulse.pipeline import watch_pipeline
-from hostpulse.settings import alert_settings
-from hostpulse.wiring import Lazy, alert_service, alerts_pipeline_watch, pipeline_recorder
+from hostpulse.core.settings import alert_settings
+from hostpulse.services.self_monitoring.watch import watch_pipeline
+from hostpulse.wiring.components import alert_service, alerts_pipeline_watch, pipeline_recorder
+from hostpulse.wiring.lazy import Lazy
 
 logger = Logger(service="alerts-tick")
 service = Lazy(alert_service)

@@ -9,9 +9,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hostpulse.health import check_health
-from hostpulse.settings import core_settings
-from hostpulse.wiring import Lazy, health_probes
+from hostpulse.core.settings import core_settings
+from hostpulse.services.self_monitoring.health import check_health
+from hostpulse.wiring.components import health_probes
+from hostpulse.wiring.lazy import Lazy
 
 logger = Logger(service="health")
 probes = Lazy(lambda: health_probes(core_settings()))

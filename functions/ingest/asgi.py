@@ -14,11 +14,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hostpulse.ingest.http import SEED_PATH_PARAMETER, SYNC_PATH, route, with_path_token
-from hostpulse.ingest.otlp import OTLP_PATH
-from hostpulse.ingest.service import IngestRequest, IngestResponse
-from hostpulse.observability import PrometheusCounters
-from hostpulse.wiring import Lazy, ingest_service
+from hostpulse.services.ingest.http import SEED_PATH_PARAMETER, SYNC_PATH, route, with_path_token
+from hostpulse.services.ingest.otlp.route import OTLP_PATH
+from hostpulse.services.ingest.service import IngestRequest, IngestResponse
+from hostpulse.wiring.components import ingest_service
+from hostpulse.wiring.lazy import Lazy
+from hostpulse.wiring.observability import PrometheusCounters
 
 counters = PrometheusCounters("ingest")
 service = Lazy(lambda: ingest_service(counters))

@@ -9,9 +9,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hostpulse.ingest.http import handle_ingest_event
-from hostpulse.observability import PowertoolsCounters
-from hostpulse.wiring import Lazy, ingest_service
+from hostpulse.services.ingest.http import handle_ingest_event
+from hostpulse.wiring.components import ingest_service
+from hostpulse.wiring.lazy import Lazy
+from hostpulse.wiring.observability import PowertoolsCounters
 
 logger = Logger(service="ingest")
 metrics = Metrics(namespace="hostpulse", service="ingest")

@@ -8,9 +8,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hostpulse.retention import run_retention
-from hostpulse.settings import core_settings
-from hostpulse.wiring import Lazy, metric_store
+from hostpulse.core.settings import core_settings
+from hostpulse.services.aggregate.retention import run_retention
+from hostpulse.wiring.components import metric_store
+from hostpulse.wiring.lazy import Lazy
 
 logger = Logger(service="retention")
 store = Lazy(metric_store)

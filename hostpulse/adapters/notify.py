@@ -8,9 +8,9 @@ from typing import Any
 
 import requests
 
-from hostpulse.alerts.rules import Notifier
+from hostpulse.services.alerts.rules import Notifier
 
-log = logging.getLogger("hostpulse.alerts")
+log = logging.getLogger("hostpulse.services.alerts")
 USER_AGENT = "hostpulse-alerts/1"
 
 

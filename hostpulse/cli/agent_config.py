@@ -8,9 +8,9 @@ import getpass
 import json
 import socket
 
-from hostpulse.agent_config import AgentConfigError, ConfigChange, Scope
-from hostpulse.agent_control import KINDS, issue
-from hostpulse.wiring import agent_commands, agent_configs
+from hostpulse.services.agents.config import AgentConfigError, ConfigChange, Scope
+from hostpulse.services.agents.control import KINDS, issue
+from hostpulse.wiring.components import agent_commands, agent_configs
 
 SCOPE_HELP = "'all', 'label:KEY=VALUE' (the hosts with that label) or 'host:HOSTNAME'"
 

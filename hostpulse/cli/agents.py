@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from hostpulse.agents import AgentExists, check_host_patterns, register_agent
 from hostpulse.cli import agent_config
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import LocalCloud, read_endpoints
-from hostpulse.wiring import agent_repository
+from hostpulse.services.agents.tokens import AgentExists, check_host_patterns, register_agent
+from hostpulse.wiring.by_url import agent_repository
 
 
 def database_url(settings: LocalCloudSettings) -> str:

@@ -7,11 +7,11 @@ import json
 import time
 from pathlib import Path
 
-from hostpulse.alerts.rules import RuleFileError, load_rule_set
-from hostpulse.alerts.service import replace_rule_file
 from hostpulse.cli.agents import database_url
 from hostpulse.localcloud.settings import LocalCloudSettings
-from hostpulse.wiring import rule_store
+from hostpulse.services.alerts.rules import RuleFileError, load_rule_set
+from hostpulse.services.alerts.service import replace_rule_file
+from hostpulse.wiring.by_url import rule_store
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

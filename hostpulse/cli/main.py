@@ -17,17 +17,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hostpulse.answers import PipelineAnswer
 from hostpulse.cli import agents, alerts, package, replay, simulate, terraform, users, worker
-from hostpulse.contract import json_schema
+from hostpulse.core.contract import json_schema
+from hostpulse.core.responses import PipelineAnswer
+from hostpulse.core.settings import ApiSettings
 from hostpulse.deploy.model import StackError
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.processes import read_pid
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import SUPERVISOR, LocalCloud, read_endpoints
-from hostpulse.pipeline_history import RecentTotals, recent_totals
-from hostpulse.settings import ApiSettings
-from hostpulse.wiring import MigrationError, migrate_database, pipeline_history, pipeline_watch
+from hostpulse.services.self_monitoring.history import RecentTotals, recent_totals
+from hostpulse.wiring.by_url import MigrationError, migrate_database
+from hostpulse.wiring.components import pipeline_history, pipeline_watch
 
 DETACH_TIMEOUT_SECONDS = 600.0
 RESTART_TIMEOUT_SECONDS = 300.0

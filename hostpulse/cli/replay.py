@@ -20,14 +20,14 @@ from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.paths import StatePaths
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import read_endpoints
-from hostpulse.replay.service import (
+from hostpulse.services.replay.service import (
     Pacer,
     ReplayReport,
     Selection,
     replay_archive,
     replay_dead_letters,
 )
-from hostpulse.wiring import (
+from hostpulse.wiring.by_url import (
     ReplayCheckpointMismatch,
     ReplayPlace,
     dead_letters,

@@ -7,15 +7,15 @@ import json
 import threading
 from pathlib import Path
 
-from hostpulse.agents import AgentExists, register_agent
 from hostpulse.cli.agents import database_url
-from hostpulse.contract import Batch
+from hostpulse.core.contract import Batch
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import LocalCloud, read_endpoints
-from hostpulse.synthetic_fleet import AgentBook, RequestsTransport, SimulatedAgent, Simulation
-from hostpulse.synthetic_host import SyntheticHost
-from hostpulse.wiring import agent_repository
+from hostpulse.services.agents.tokens import AgentExists, register_agent
+from hostpulse.simulation.fleet import AgentBook, RequestsTransport, SimulatedAgent, Simulation
+from hostpulse.simulation.host import SyntheticHost
+from hostpulse.wiring.by_url import agent_repository
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

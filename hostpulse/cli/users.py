@@ -6,10 +6,10 @@ import argparse
 import getpass
 import sys
 
-from hostpulse.accounts import AccountError, Accounts, Role
 from hostpulse.cli.agents import database_url
 from hostpulse.localcloud.settings import LocalCloudSettings
-from hostpulse.wiring import account_admin
+from hostpulse.services.accounts.service import AccountError, Accounts, Role
+from hostpulse.wiring.components import account_admin
 
 ROLES = [role.value for role in Role]
 

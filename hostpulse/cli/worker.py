@@ -13,13 +13,13 @@ import uuid
 from types import FrameType
 from typing import Any
 
-from hostpulse import wiring
+from hostpulse.core.settings import WorkerSettings
 from hostpulse.deploy.deployer import Deployer
 from hostpulse.deploy.model import Stack, load_stack
 from hostpulse.localcloud.settings import LocalCloudSettings
-from hostpulse.settings import WorkerSettings
-from hostpulse.worker.consumer import EventSource, Handler, Worker, WorkerContext
-from hostpulse.worker.probes import serve_probes
+from hostpulse.services.worker.consumer import EventSource, Handler, Worker, WorkerContext
+from hostpulse.services.worker.probes import serve_probes
+from hostpulse.wiring import by_url
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -87,7 +87,7 @@ def run_worker(args: argparse.Namespace, settings: LocalCloudSettings) -> int:
         memory_mb=spec.memory,
     )
     worker = Worker(
-        lambda: wiring.worker_queue(options.aws_region, options.aws_endpoint_url, queue_url),
+        lambda: by_url.worker_queue(options.aws_region, options.aws_endpoint_url, queue_url),
         import_handler(spec.handler),
         source,
         concurrency=args.concurrency or options.concurrency,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
+from hostpulse.core.settings import SecretFileSettings
 from hostpulse.localcloud.server_account import Isolation
-from hostpulse.settings import SecretFileSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,9 +15,6 @@ from typing import Any
 
 import requests
 
-from hostpulse import wiring
-from hostpulse.alerts.rules import RuleFileError, load_rule_set
-from hostpulse.alerts.service import replace_rule_file
 from hostpulse.deploy.deployer import Deployer, DeployResult
 from hostpulse.deploy.model import StackError, load_stack
 from hostpulse.localcloud.api_server import ApiGuard, ApiServer
@@ -31,6 +28,9 @@ from hostpulse.localcloud.processes import read_pid, stop_pid
 from hostpulse.localcloud.redis_server import EmbeddedRedis, redis_healthy
 from hostpulse.localcloud.relocation import remove_relocated
 from hostpulse.localcloud.settings import LocalCloudSettings
+from hostpulse.services.alerts.rules import RuleFileError, load_rule_set
+from hostpulse.services.alerts.service import replace_rule_file
+from hostpulse.wiring import by_url
 
 SUPERVISOR = "supervisor"
 ADMIN_TOKEN_PREFIX = "hpa_"  # noqa: S105 - marks admin tokens in logs, not a secret
@@ -99,7 +99,7 @@ class LocalCloud:
             servers, services = self.components[:3], self.components[3:]
             self._start_all(servers, report)
             report("applying database migrations")
-            applied = wiring.migrate_database(self.postgres.url)
+            applied = by_url.migrate_database(self.postgres.url)
             if applied:
                 report(f"applied {', '.join(applied)}")
             self.load_alert_rules(report)
@@ -107,7 +107,7 @@ class LocalCloud:
             result = self.deploy()
             report(f"deployed: {len(result.changes)} change(s)")
             # The queue is new and empty: batches refused by the last `down` may come back.
-            wiring.drain_flag(self.redis.url, result.queue_urls["aggregate"]).lower()
+            by_url.drain_flag(self.redis.url, result.queue_urls["aggregate"]).lower()
             self.api.configure(
                 self.postgres.url,
                 self.redis.url,
@@ -140,7 +140,7 @@ class LocalCloud:
             raise LocalCloudError(
                 str(error), "fix the rule file, or check it with `hostpulse alerts check FILE`"
             ) from None
-        replace_rule_file(wiring.rule_store(self.postgres.url), rule_set, int(time.time() * 1000))
+        replace_rule_file(by_url.rule_store(self.postgres.url), rule_set, int(time.time() * 1000))
         report(f"loaded {len(rule_set.rules)} alert rules from {path.name}")
 
     def deploy(self) -> DeployResult:
@@ -249,7 +249,7 @@ class LocalCloud:
             result = self.deploy()
         except (LocalCloudError, StackError) as error:
             return f"localstack did not come back: {error}"
-        wiring.drain_flag(self.redis.url, result.queue_urls["aggregate"]).lower()
+        by_url.drain_flag(self.redis.url, result.queue_urls["aggregate"]).lower()
         endpoints = self.endpoints(result)
         endpoints["localstack_started_at"] = time.time()
         write_atomically(self.paths.endpoints, json.dumps(endpoints, indent=2))
@@ -261,7 +261,7 @@ class LocalCloud:
         endpoints = read_endpoints(self.paths)
         if endpoints is None or self.localstack.crash():
             return
-        depth = wiring.queue_depth(self.settings.region, self.localstack.url)
+        depth = by_url.queue_depth(self.settings.region, self.localstack.url)
         for name, url in endpoints["dead_letter_queues"].items():
             with contextlib.suppress(Exception):
                 held = depth.pending(url)
@@ -284,10 +284,10 @@ class LocalCloud:
         if endpoints is None or self.localstack.crash() or self.redis.crash():
             return
         queue_url = endpoints["queues"]["aggregate"]
-        if not wiring.drain_flag(self.redis.url, queue_url).raise_flag():
+        if not by_url.drain_flag(self.redis.url, queue_url).raise_flag():
             return  # Redis is gone: nothing can send any more either
         report("draining: ingest refuses new batches until the queue is empty")
-        depth = wiring.queue_depth(self.settings.region, self.localstack.url)
+        depth = by_url.queue_depth(self.settings.region, self.localstack.url)
         deadline = time.monotonic() + timeout_s
         # Several empty readings in a row: a request that passed the check just before the
         # flag was set may still be on its way to the queue.

@@ -14,11 +14,11 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.agents import register_agent
-from hostpulse.contract import Batch
+from hostpulse.core.contract import Batch
 from hostpulse.localcloud.api_server import ApiServer
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.services.agents.tokens import register_agent
+from hostpulse.simulation.host import SyntheticHost
 from tests.support import CloudUnderTest, dashboard_api, post_batch
 
 CHROMIUM = Path("/usr/bin/chromium")

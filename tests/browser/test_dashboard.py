@@ -10,9 +10,9 @@ from playwright.sync_api import Dialog, Page, expect
 
 from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.agents import register_agent
-from hostpulse.contract import Cpu, Process
+from hostpulse.core.contract import Cpu, Process
 from hostpulse.localcloud.api_server import ApiServer
+from hostpulse.services.agents.tokens import register_agent
 from tests.browser.conftest import Fleet, screenshot, wait_for_sample
 from tests.otlp_hostmetrics import CollectorHost
 from tests.support import post

@@ -17,7 +17,7 @@ import requests
 
 from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.agents import register_agent
+from hostpulse.services.agents.tokens import register_agent
 from hostpulse_agent.config import AgentConfig
 from hostpulse_agent.runner import Agent
 from hostpulse_agent.sender import HttpSender

@@ -12,7 +12,7 @@ import pytest
 
 from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.agents import register_agent
+from hostpulse.services.agents.tokens import register_agent
 from tests.e2e.agent_support import raw_timestamps, recording_agent
 from tests.support import CloudUnderTest, TcpProxy, eventually
 

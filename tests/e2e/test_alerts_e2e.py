@@ -13,11 +13,11 @@ import requests
 from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.alerts import PgAlertStore
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.agents import register_agent
-from hostpulse.alerts.rules import load_rule_set
-from hostpulse.contract import Cpu
+from hostpulse.core.contract import Cpu
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.services.agents.tokens import register_agent
+from hostpulse.services.alerts.rules import load_rule_set
+from hostpulse.simulation.host import SyntheticHost
 from tests.support import CloudUnderTest, WebhookReceiver, eventually, post_batch
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]

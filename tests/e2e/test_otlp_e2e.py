@@ -24,7 +24,7 @@ from opentelemetry.sdk.resources import Resource
 
 from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.agents import register_agent
+from hostpulse.services.agents.tokens import register_agent
 from tests.otlp_hostmetrics import CollectorHost, as_json, gauge, point
 from tests.support import CloudUnderTest, eventually
 

@@ -11,11 +11,11 @@ import pytest
 from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.agents import register_agent
-from hostpulse.contract import Batch
-from hostpulse.envelope import Envelope
-from hostpulse.synthetic_fleet import RequestsTransport, SimulatedAgent, Simulation
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.core.contract import Batch
+from hostpulse.core.envelope import Envelope
+from hostpulse.services.agents.tokens import register_agent
+from hostpulse.simulation.fleet import RequestsTransport, SimulatedAgent, Simulation
+from hostpulse.simulation.host import SyntheticHost
 from tests.support import CloudUnderTest, eventually
 from tests.tier_checks import assert_tiers_add_up, sent_raw, snapshot
 

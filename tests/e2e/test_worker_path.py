@@ -14,11 +14,11 @@ import pytest
 from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.adapters.postgres.alerts import PgAlertStore
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.alerts.rules import load_rule_set
-from hostpulse.contract import Batch, Cpu
-from hostpulse.envelope import Envelope
+from hostpulse.core.contract import Batch, Cpu
+from hostpulse.core.envelope import Envelope
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.synthetic_fleet import RequestsTransport, Simulation
+from hostpulse.services.alerts.rules import load_rule_set
+from hostpulse.simulation.fleet import RequestsTransport, Simulation
 from tests.faults.fleet import register_fleet, wait_until_stored
 from tests.support import (
     CloudUnderTest,

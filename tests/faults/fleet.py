@@ -7,10 +7,10 @@ from typing import Any
 
 from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.agents import register_agent
-from hostpulse.contract import Batch
-from hostpulse.synthetic_fleet import SimulatedAgent
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.core.contract import Batch
+from hostpulse.services.agents.tokens import register_agent
+from hostpulse.simulation.fleet import SimulatedAgent
+from hostpulse.simulation.host import SyntheticHost
 from tests.support import eventually
 from tests.tier_checks import stored_batches
 

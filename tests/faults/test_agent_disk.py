@@ -21,8 +21,8 @@ import pytest
 
 from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.agents import register_agent
 from hostpulse.localcloud.settings import PROJECT_ROOT
+from hostpulse.services.agents.tokens import register_agent
 from hostpulse_agent.text import host_name
 from tests.support import CloudUnderTest, TcpProxy, eventually
 

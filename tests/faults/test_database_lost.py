@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from hostpulse.contract import Batch
-from hostpulse.synthetic_fleet import RequestsTransport, Simulation
+from hostpulse.core.contract import Batch
+from hostpulse.simulation.fleet import RequestsTransport, Simulation
 from tests.faults.fleet import register_fleet, wait_until_stored
 from tests.support import HOSTPULSE, CloudUnderTest, eventually, replace_database
 from tests.tier_checks import assert_stored_exactly_once, snapshot, stored_batches

@@ -14,9 +14,9 @@ import pytest
 
 from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.agents import register_agent
-from hostpulse.contract import Batch
-from hostpulse.synthetic_fleet import RequestsTransport, Simulation
+from hostpulse.core.contract import Batch
+from hostpulse.services.agents.tokens import register_agent
+from hostpulse.simulation.fleet import RequestsTransport, Simulation
 from tests.e2e.agent_support import raw_timestamps, recording_agent
 from tests.faults.fleet import register_fleet, wait_until_stored
 from tests.support import CloudUnderTest, eventually, pid_alive

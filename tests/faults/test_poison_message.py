@@ -17,8 +17,8 @@ import pytest
 import requests
 
 from hostpulse.adapters.aws.clients import aws_client
-from hostpulse.envelope import Envelope, archive_key
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.core.envelope import Envelope, archive_key
+from hostpulse.simulation.host import SyntheticHost
 from tests.support import CloudUnderTest, eventually
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 import requests
 
-from hostpulse.contract import Batch
+from hostpulse.core.contract import Batch
 from hostpulse.localcloud.paths import StatePaths
 from hostpulse.localcloud.postgres import EmbeddedPostgres
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.synthetic_fleet import RequestsTransport, Simulation
+from hostpulse.simulation.fleet import RequestsTransport, Simulation
 from tests.faults.fleet import register_fleet, wait_until_stored
 from tests.support import CloudUnderTest, eventually, free_port
 from tests.tier_checks import assert_stored_exactly_once

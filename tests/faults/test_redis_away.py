@@ -13,8 +13,8 @@ import pytest
 import redis
 
 from hostpulse.adapters.redis import keys as hot
-from hostpulse.contract import Batch
-from hostpulse.synthetic_fleet import RequestsTransport, Simulation
+from hostpulse.core.contract import Batch
+from hostpulse.simulation.fleet import RequestsTransport, Simulation
 from tests.faults.fleet import register_fleet, wait_until_stored
 from tests.support import CloudUnderTest
 from tests.tier_checks import assert_stored_exactly_once

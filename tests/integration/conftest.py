@@ -7,7 +7,7 @@ import pytest
 
 from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.agents import register_agent
+from hostpulse.services.agents.tokens import register_agent
 from tests.support import CloudUnderTest
 
 

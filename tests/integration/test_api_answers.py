@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.simulation.host import SyntheticHost
 from tests.integration.test_alerts_api import admin_token
 from tests.openapi import SCHEMA
 from tests.support import CloudUnderTest, eventually, post_batch

@@ -11,11 +11,11 @@ import pytest
 
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricReader, PgMetricStore
-from hostpulse.aggregate import Claim
-from hostpulse.answers import ProcessRow
-from hostpulse.contract import Batch, metric_values
-from hostpulse.query import ms_time
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.core.contract import Batch, metric_values
+from hostpulse.core.responses import ProcessRow
+from hostpulse.services.aggregate.service import Claim
+from hostpulse.services.query.service import ms_time
+from hostpulse.simulation.host import SyntheticHost
 from tests.support import CloudUnderTest
 
 pytestmark = pytest.mark.localcloud

@@ -9,7 +9,7 @@ import requests
 
 from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.agents import token_hash
+from hostpulse.services.agents.tokens import token_hash
 from tests.support import CloudUnderTest
 
 pytestmark = pytest.mark.localcloud

@@ -25,11 +25,11 @@ from hypothesis import strategies as st
 from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricStore
-from hostpulse.agents import register_agent
-from hostpulse.aggregate import aggregate_records
-from hostpulse.contract import Batch, metric_values
-from hostpulse.ingest.service import IngestRequest, IngestService
+from hostpulse.core.contract import Batch, metric_values
 from hostpulse.localcloud.settings import PROJECT_ROOT
+from hostpulse.services.agents.tokens import register_agent
+from hostpulse.services.aggregate.service import aggregate_records
+from hostpulse.services.ingest.service import IngestRequest, IngestService
 from tests.fakes import (
     MemoryAgents,
     MemoryArchive,

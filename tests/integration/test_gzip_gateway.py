@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.simulation.host import SyntheticHost
 from tests.support import CloudUnderTest, post
 
 pytestmark = pytest.mark.localcloud

@@ -11,9 +11,9 @@ import pytest
 
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricStore
-from hostpulse.partitions import day_of_ms, partition_name
-from hostpulse.synthetic_host import SyntheticHost
-from hostpulse.wiring import migrate_database
+from hostpulse.core.partitions import day_of_ms, partition_name
+from hostpulse.simulation.host import SyntheticHost
+from hostpulse.wiring.by_url import migrate_database
 from tests.support import CloudUnderTest, replace_database
 
 pytestmark = pytest.mark.localcloud

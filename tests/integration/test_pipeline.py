@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from hostpulse.adapters.aws.clients import aws_client
-from hostpulse.envelope import Envelope
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.core.envelope import Envelope
+from hostpulse.simulation.host import SyntheticHost
 from tests.support import CloudUnderTest, eventually, post, post_batch
 
 pytestmark = pytest.mark.localcloud

@@ -13,7 +13,7 @@ from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.pipeline import PgPipelineHistory
 from hostpulse.adapters.redis.hot import RedisRateLimiter
 from hostpulse.adapters.redis.pipeline import RedisMinuteTally
-from hostpulse.pipeline_history import MINUTE_MS, PipelineMinute, minute_of
+from hostpulse.services.self_monitoring.history import MINUTE_MS, PipelineMinute, minute_of
 from tests.support import CloudUnderTest
 
 pytestmark = pytest.mark.localcloud

@@ -11,9 +11,9 @@ import psycopg2
 import pytest
 
 from hostpulse.adapters.aws.clients import aws_client
-from hostpulse.contract import Batch
-from hostpulse.envelope import Envelope
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.core.contract import Batch
+from hostpulse.core.envelope import Envelope
+from hostpulse.simulation.host import SyntheticHost
 from tests.support import CloudUnderTest, eventually, post_batch
 from tests.tier_checks import BUCKETED, roll_up_until
 

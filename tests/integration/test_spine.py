@@ -20,11 +20,11 @@ from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricStore
 from hostpulse.adapters.redis import keys as hot
 from hostpulse.adapters.redis.hot import RedisHotReader, RedisHotStore
-from hostpulse.contract import Batch, metric_values
+from hostpulse.core.contract import Batch, metric_values
+from hostpulse.core.envelope import Envelope
 from hostpulse.deploy.model import load_stack
-from hostpulse.envelope import Envelope
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.simulation.host import SyntheticHost
 from tests.events import sqs_event
 from tests.support import CloudUnderTest, eventually, post, post_batch
 from tests.tier_checks import roll_up_until

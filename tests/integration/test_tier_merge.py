@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricReader, PgMetricStore
 from hostpulse.adapters.postgres.migrate import migrate
-from hostpulse.contract import Batch
-from hostpulse.synthetic_host import SyntheticHost
-from hostpulse.tiers import TierChoice
+from hostpulse.core.contract import Batch
+from hostpulse.core.tiers import TierChoice
+from hostpulse.simulation.host import SyntheticHost
 from tests.support import CloudUnderTest, replace_database
 from tests.tier_checks import (
     BUCKETED,

@@ -15,8 +15,8 @@ import requests
 
 from hostpulse.adapters.redis import keys as hot
 from hostpulse.adapters.redis.hot import RedisAuthThrottle
-from hostpulse.agents import token_hash
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.services.agents.tokens import token_hash
+from hostpulse.simulation.host import SyntheticHost
 from tests.support import CloudUnderTest, eventually, post_batch
 
 pytestmark = pytest.mark.localcloud

@@ -19,10 +19,10 @@ import requests
 import yaml
 
 from hostpulse.adapters.aws.clients import aws_client
-from hostpulse.contract import Batch
-from hostpulse.envelope import Envelope
+from hostpulse.core.contract import Batch
+from hostpulse.core.envelope import Envelope
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.simulation.host import SyntheticHost
 from tests.support import (
     HOSTPULSE,
     CloudUnderTest,

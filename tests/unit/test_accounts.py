@@ -1,4 +1,4 @@
-"""Users, passwords and sign-in sessions (hostpulse.accounts), on in-memory stores."""
+"""Users, passwords and sign-in sessions (the accounts service), on in-memory stores."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hostpulse.accounts import (
+from hostpulse.services.accounts.dashboard_settings import DashboardSettings
+from hostpulse.services.accounts.service import (
     NO_THROTTLE,
     AccountError,
     Accounts,
@@ -15,8 +16,7 @@ from hostpulse.accounts import (
     hash_password,
     verify_password,
 )
-from hostpulse.agents import token_hash
-from hostpulse.dashboard_settings import DashboardSettings
+from hostpulse.services.agents.tokens import token_hash
 from tests.fakes import MemoryAccountStore, MemoryAuthThrottle
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)

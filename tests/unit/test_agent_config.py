@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hostpulse.agent_config import (
+from hostpulse.services.agents.config import (
     AgentConfigError,
     AgentConfigs,
     Scope,

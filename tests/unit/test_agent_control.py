@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hostpulse.agent_config import AgentConfigs, Scope
-from hostpulse.agent_control import AgentControl, TtlCache, issue
+from hostpulse.services.agents.config import AgentConfigs, Scope
+from hostpulse.services.agents.control import AgentControl, TtlCache, issue
 from tests.fakes import MemoryAgentConfigStore, MemoryCommandStore
 
 

@@ -8,7 +8,7 @@ import psycopg2
 import pytest
 
 from hostpulse.adapters.postgres.agents import CachedAgentDirectory
-from hostpulse.agents import (
+from hostpulse.services.agents.tokens import (
     Agent,
     AgentExists,
     AgentGrant,

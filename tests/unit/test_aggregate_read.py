@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from hostpulse.aggregate import Claim, aggregate_records, read_batch
-from hostpulse.contract import Batch
-from hostpulse.envelope import Envelope
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.core.contract import Batch
+from hostpulse.core.envelope import Envelope
+from hostpulse.services.aggregate.service import Claim, aggregate_records, read_batch
+from hostpulse.simulation.host import SyntheticHost
 from tests.fakes import MemoryArchive
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from hostpulse.alerts.rules import RuleFileError, load_rule_set
-from hostpulse.alerts.values import describe, render, rule_value
-from hostpulse.contract import Process
+from hostpulse.core.contract import Process
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.services.alerts.rules import RuleFileError, load_rule_set
+from hostpulse.services.alerts.values import describe, render, rule_value
+from hostpulse.simulation.host import SyntheticHost
 
 DEFAULTS = PROJECT_ROOT / "stack" / "alert-rules.yaml"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import random
 
-from hostpulse.alerts.rules import load_rule_set
-from hostpulse.alerts.service import AlertService
-from hostpulse.contract import Batch, Cpu
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.core.contract import Batch, Cpu
+from hostpulse.services.alerts.rules import load_rule_set
+from hostpulse.services.alerts.service import AlertService
+from hostpulse.simulation.host import SyntheticHost
 from tests.alert_fakes import MemoryAlertStore, RecordingChannel
 
 RULES = """

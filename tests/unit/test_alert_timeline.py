@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from hostpulse.alerts.timeline import Point, evaluate
+from hostpulse.services.alerts.timeline import Point, evaluate
 
 GAP_MS = 60_000
 

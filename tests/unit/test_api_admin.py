@@ -13,8 +13,8 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.dependencies import get_alert_store
-from hostpulse.alerts.rules import Rule, RuleSet
-from hostpulse.settings import ApiSettings
+from hostpulse.core.settings import ApiSettings
+from hostpulse.services.alerts.rules import Rule, RuleSet
 
 READ = "read-token-for-shared-links"
 ADMIN = "admin-token-for-operators-only"

@@ -12,9 +12,9 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.dependencies import get_accounts, get_agent_commands, get_agent_configs
-from hostpulse.accounts import Accounts, Role
-from hostpulse.agent_config import AgentConfigs
-from hostpulse.settings import ApiSettings
+from hostpulse.core.settings import ApiSettings
+from hostpulse.services.accounts.service import Accounts, Role
+from hostpulse.services.agents.config import AgentConfigs
 from tests.fakes import (
     MemoryAccountStore,
     MemoryAgentConfigStore,

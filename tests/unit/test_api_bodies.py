@@ -14,8 +14,8 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.dependencies import get_accounts, get_agent_commands, get_agent_configs, get_alert_store
-from hostpulse.agent_config import AgentConfigs
-from hostpulse.settings import ApiSettings
+from hostpulse.core.settings import ApiSettings
+from hostpulse.services.agents.config import AgentConfigs
 from tests.fakes import MemoryAgentConfigStore, MemoryCommandStore
 from tests.unit.test_api_admin import ADMIN, RuleStub
 

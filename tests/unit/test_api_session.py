@@ -21,9 +21,9 @@ from api.dependencies import (
     get_live_hub,
     get_now,
 )
-from hostpulse.accounts import Accounts, Role, Session
-from hostpulse.live import LiveHub
-from hostpulse.settings import ApiSettings
+from hostpulse.core.settings import ApiSettings
+from hostpulse.services.accounts.service import Accounts, Role, Session
+from hostpulse.services.query.live import LiveHub
 from tests.fakes import MemoryAccountStore, MemoryAuthThrottle
 from tests.unit.test_api_admin import RULE, RuleStub
 from tests.unit.test_live import MemorySource

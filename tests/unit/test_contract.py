@@ -5,9 +5,9 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from hostpulse.contract import Batch, json_schema, metric_values
+from hostpulse.core.contract import Batch, json_schema, metric_values
 from hostpulse.localcloud.settings import PROJECT_ROOT
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.simulation.host import SyntheticHost
 
 
 def test_the_published_schema_is_the_models() -> None:

@@ -16,7 +16,7 @@ from hostpulse.adapters.postgres.copy_rows import (
     processes_line,
 )
 from hostpulse.adapters.postgres.process_documents import PROCESS_FIELDS
-from hostpulse.contract import Process
+from hostpulse.core.contract import Process
 
 
 @given(st.text(alphabet=st.sampled_from("ab\\\t\n\r\x00é ✓N"), max_size=30) | st.text())

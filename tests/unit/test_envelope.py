@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hostpulse.aggregate import archive_group, read_batch
-from hostpulse.envelope import Envelope, EnvelopeError, gunzip, gzipped
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.core.envelope import Envelope, EnvelopeError, gunzip, gzipped
+from hostpulse.services.aggregate.service import archive_group, read_batch
+from hostpulse.simulation.host import SyntheticHost
 from tests.fakes import MemoryArchive
 
 LINE = b'{"agent_id":"web-1"}'

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hostpulse.health import check_health
+from hostpulse.services.self_monitoring.health import check_health
 
 
 @dataclass

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from hostpulse import wiring
-from hostpulse.aggregate import read_batch
-from hostpulse.envelope import Envelope
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.core.envelope import Envelope
+from hostpulse.services.aggregate.service import read_batch
+from hostpulse.simulation.host import SyntheticHost
+from hostpulse.wiring import lazy
 from tests.fakes import MemoryArchive
 
 GROUP = 100  # the aggregate trigger's batch size
@@ -48,7 +48,7 @@ def queued_group() -> list[str]:
 
 def test_a_group_is_read_without_a_collection(collections: list[int]) -> None:
     messages = queued_group()
-    wiring.settle_heap()
+    lazy.settle_heap()
     gc.collect()  # counts start from nothing, as after a group's objects are freed
     collections.clear()
     group = [read_batch(body, MemoryArchive()) for body in messages]

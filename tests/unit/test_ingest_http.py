@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from hostpulse.ingest.http import request_from_event
-from hostpulse.ingest.service import bearer_token
+from hostpulse.services.ingest.http import request_from_event
+from hostpulse.services.ingest.service import bearer_token
 
 
 def event(headers: dict[str, str], path_parameters: dict[str, str] | None) -> APIGatewayProxyEvent:

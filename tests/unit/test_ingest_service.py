@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from hostpulse.agent_config import AgentConfigs, Scope
-from hostpulse.agent_control import AgentControl
-from hostpulse.contract import Batch
-from hostpulse.envelope import MAX_INLINE_BYTES, Envelope
-from hostpulse.guard import Guard
-from hostpulse.ingest.ports import AuthThrottle
-from hostpulse.ingest.service import IngestLimits, IngestRequest, IngestService
-from hostpulse.pipeline_history import PipelineMeter, minute_of
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.core.best_effort import Guard
+from hostpulse.core.contract import Batch
+from hostpulse.core.envelope import MAX_INLINE_BYTES, Envelope
+from hostpulse.services.agents.config import AgentConfigs, Scope
+from hostpulse.services.agents.control import AgentControl
+from hostpulse.services.ingest.ports import AuthThrottle
+from hostpulse.services.ingest.service import IngestLimits, IngestRequest, IngestService
+from hostpulse.services.self_monitoring.history import PipelineMeter, minute_of
+from hostpulse.simulation.host import SyntheticHost
 from tests.fakes import (
     MemoryAgentConfigStore,
     MemoryAgents,

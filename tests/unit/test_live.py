@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.dependencies import get_live_hub, get_query_service
-from hostpulse.live import SUBSCRIBED, LiveHub, Mailbox, Message
-from hostpulse.query import QueryService
-from hostpulse.settings import ApiSettings
-from hostpulse.tiers import default_tiers
+from hostpulse.core.settings import ApiSettings
+from hostpulse.core.tiers import default_tiers
+from hostpulse.services.query.live import SUBSCRIBED, LiveHub, Mailbox, Message
+from hostpulse.services.query.service import QueryService
 
 LOST: Message = {"type": "lost"}  # tells the memory source to fail like a dropped connection
 

@@ -9,9 +9,9 @@ import pytest
 import requests
 
 from hostpulse.adapters.notify import SlackChannel, WebhookChannel
-from hostpulse.alerts.ports import Span
-from hostpulse.alerts.rules import Notifier, load_rule_set
-from hostpulse.alerts.service import payload
+from hostpulse.services.alerts.ports import Span
+from hostpulse.services.alerts.rules import Notifier, load_rule_set
+from hostpulse.services.alerts.service import payload
 from tests.support import WebhookReceiver
 
 

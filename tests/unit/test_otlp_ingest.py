@@ -16,13 +16,18 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
-from hostpulse.contract import Batch, metric_values
-from hostpulse.envelope import Envelope
-from hostpulse.ingest.http import route
-from hostpulse.ingest.otlp import ingest_otlp
-from hostpulse.ingest.service import IngestLimits, IngestRequest, IngestResponse, IngestService
-from hostpulse.otlp.counters import CounterState, MemoryCounterStore
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.core.contract import Batch, metric_values
+from hostpulse.core.envelope import Envelope
+from hostpulse.services.ingest.http import route
+from hostpulse.services.ingest.otlp.counters import CounterState, MemoryCounterStore
+from hostpulse.services.ingest.otlp.route import ingest_otlp
+from hostpulse.services.ingest.service import (
+    IngestLimits,
+    IngestRequest,
+    IngestResponse,
+    IngestService,
+)
+from hostpulse.simulation.host import SyntheticHost
 from tests.fakes import (
     MemoryAgents,
     MemoryArchive,

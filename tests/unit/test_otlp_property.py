@@ -13,7 +13,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
-from hostpulse.contract import Batch
+from hostpulse.core.contract import Batch
 from tests.unit.test_otlp_ingest import Rig
 
 NOW_NS = time.time_ns()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from api.routers.pipeline import exposition
-from hostpulse.pipeline import PipelineWatch, QueueStats, WatchedQueue
+from hostpulse.services.self_monitoring.watch import PipelineWatch, QueueStats, WatchedQueue
 
 NOW = 1_700_000_000_000
 

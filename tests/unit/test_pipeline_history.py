@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hostpulse.answers import PipelineAnswer, QueueHealth
-from hostpulse.guard import Guard
-from hostpulse.pipeline_history import (
+from hostpulse.core.best_effort import Guard
+from hostpulse.core.responses import PipelineAnswer, QueueHealth
+from hostpulse.services.self_monitoring.history import (
     LATENCY_BOUNDS_MS,
     MAX_HISTORY_MINUTES,
     MINUTE_MS,

@@ -12,7 +12,7 @@ from hostpulse.adapters.postgres.process_documents import (
     processes_by_time,
     processes_document,
 )
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.simulation.host import SyntheticHost
 
 SAMPLE = SyntheticHost("docs-1", processes=6).sample(1_700_000_000_000)
 

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.dependencies import get_now, get_query_service
-from hostpulse.answers import (
+from hostpulse.core.responses import (
     AtAGlance,
     CompactSample,
     HostFactsView,
@@ -19,7 +19,9 @@ from hostpulse.answers import (
     ProcessPoint,
     ProcessRow,
 )
-from hostpulse.query import (
+from hostpulse.core.settings import ApiSettings
+from hostpulse.core.tiers import TierChoice, default_tiers
+from hostpulse.services.query.service import (
     EncodedJson,
     EncodedPoints,
     HostRow,
@@ -27,8 +29,6 @@ from hostpulse.query import (
     SequenceSpan,
     ms_time,
 )
-from hostpulse.settings import ApiSettings
-from hostpulse.tiers import TierChoice, default_tiers
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 SETTINGS = ApiSettings(

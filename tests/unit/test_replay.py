@@ -7,17 +7,17 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from hostpulse.contract import Batch
-from hostpulse.envelope import Envelope, group_archive_key
-from hostpulse.replay.ports import HeldMessage
-from hostpulse.replay.service import (
+from hostpulse.core.contract import Batch
+from hostpulse.core.envelope import Envelope, group_archive_key
+from hostpulse.services.replay.ports import HeldMessage
+from hostpulse.services.replay.service import (
     Pacer,
     Selection,
     archive_prefixes,
     replay_archive,
     replay_dead_letters,
 )
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.simulation.host import SyntheticHost
 from tests.fakes import MemoryArchive
 
 T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z
@@ -199,7 +199,7 @@ def test_a_failed_send_stops_at_that_object_so_a_rerun_starts_there() -> None:
 def test_a_batch_too_big_for_a_message_goes_as_a_claim_check(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("hostpulse.envelope.MAX_INLINE_BYTES", 1_000)
+    monkeypatch.setattr("hostpulse.core.envelope.MAX_INLINE_BYTES", 1_000)
     big = SyntheticHost("big").batch([T0 + i * 1000 for i in range(20)])
     archive, queue = archive_with([big]), MemoryQueue()
 

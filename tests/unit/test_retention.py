@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hostpulse.partitions import oldest_kept_ms, partition_name
-from hostpulse.retention import expired_partitions, run_retention
-from hostpulse.tiers import default_tiers
+from hostpulse.core.partitions import oldest_kept_ms, partition_name
+from hostpulse.core.tiers import default_tiers
+from hostpulse.services.aggregate.retention import expired_partitions, run_retention
 from tests.fakes import MemoryPartitions
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -7,8 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hostpulse.rollup import MAX_SPAN, RETRY, RollupSchedule, closed_until, roll_up_tiers
-from hostpulse.tiers import Tier, default_tiers
+from hostpulse.core.tiers import Tier, default_tiers
+from hostpulse.services.aggregate.rollup import (
+    MAX_SPAN,
+    RETRY,
+    RollupSchedule,
+    closed_until,
+    roll_up_tiers,
+)
 
 TIERS = default_tiers()
 BY_NAME: dict[str, Tier] = {tier.name: tier for tier in TIERS}

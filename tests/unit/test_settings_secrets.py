@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from hostpulse import settings as settings_module
+from hostpulse.core import settings as settings_module
+from hostpulse.core.settings import ApiSettings, CoreSettings, IngestSettings
 from hostpulse.localcloud.settings import LocalCloudSettings
-from hostpulse.settings import ApiSettings, CoreSettings, IngestSettings
 
 
 def secrets(directory: Path, **values: str) -> Path:

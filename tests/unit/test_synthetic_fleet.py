@@ -5,9 +5,9 @@ import json
 import threading
 from dataclasses import dataclass, field
 
-from hostpulse.contract import Batch
-from hostpulse.synthetic_fleet import Reply, SimulatedAgent, Simulation
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.core.contract import Batch
+from hostpulse.simulation.fleet import Reply, SimulatedAgent, Simulation
+from hostpulse.simulation.host import SyntheticHost
 
 
 @dataclass

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hostpulse.adapters.postgres.metrics import series_edges
-from hostpulse.tiers import (
+from hostpulse.core.tiers import (
     RangeError,
     RangeQuery,
     TierChoice,

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from hostpulse.worker.consumer import (
+from hostpulse.services.worker.consumer import (
     Consumer,
     EventSource,
     Vitals,
     Worker,
     failed_ids,
 )
-from hostpulse.worker.ports import QueueMessage
+from hostpulse.services.worker.ports import QueueMessage
 from tests.worker_fakes import MemorySqs
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from hostpulse.pipeline import QueueStats
-from hostpulse.replay.ports import HeldMessage
+from hostpulse.services.replay.ports import HeldMessage
+from hostpulse.services.self_monitoring.watch import QueueStats
 
 
 class SqsBatchQueue:

@@ -1,5 +1,5 @@
 """A deployment's credentials from AWS Secrets Manager: a secret whose value is a JSON object of
-``HOSTPULSE_*`` names and values (see hostpulse.settings, which reads them through this)."""
+``HOSTPULSE_*`` names and values (see hostpulse.core.settings, which reads them through this)."""
 
 from __future__ import annotations
 

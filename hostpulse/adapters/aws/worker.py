@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from hostpulse.worker.ports import QueueMessage
+from hostpulse.services.worker.ports import QueueMessage
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from psycopg2.extras import Json
 
-from hostpulse.accounts import Role, Session, User
 from hostpulse.adapters.postgres import accounts_sql as sql
 from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse.services.accounts.service import Role, Session, User
 
 
 class PgAccountStore:

@@ -10,8 +10,8 @@ from psycopg2.extras import Json
 
 from hostpulse.adapters.postgres import agent_config_sql as sql
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.agent_config import ConfigChange, Scope
-from hostpulse.agent_control import Command, CommandKind
+from hostpulse.services.agents.config import ConfigChange, Scope
+from hostpulse.services.agents.control import Command, CommandKind
 
 
 class PgAgentConfigStore:

@@ -11,7 +11,7 @@ import psycopg2
 
 from hostpulse.adapters.postgres import agents_sql as sql
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.agents import (
+from hostpulse.services.agents.tokens import (
     Agent,
     AgentExists,
     AgentGrant,

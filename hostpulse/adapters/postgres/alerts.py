@@ -11,7 +11,8 @@ from psycopg2.extras import Json
 
 from hostpulse.adapters.postgres import alerts_sql as sql
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.alerts.ports import (
+from hostpulse.core.responses import ActiveAlert, AlertEvent, RuleEntry
+from hostpulse.services.alerts.ports import (
     Delivery,
     EventRecord,
     NewEpisode,
@@ -19,9 +20,8 @@ from hostpulse.alerts.ports import (
     RuleState,
     StoredEpisode,
 )
-from hostpulse.alerts.rules import Rule, RuleSet
-from hostpulse.alerts.timeline import Point
-from hostpulse.answers import ActiveAlert, AlertEvent, RuleEntry
+from hostpulse.services.alerts.rules import Rule, RuleSet
+from hostpulse.services.alerts.timeline import Point
 
 LEASE_MS = 60_000
 

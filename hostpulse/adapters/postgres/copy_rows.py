@@ -17,7 +17,7 @@ import psycopg2.errors
 
 from hostpulse.adapters.postgres import metrics_sql as sql
 from hostpulse.adapters.postgres.process_documents import processes_document
-from hostpulse.contract import Process
+from hostpulse.core.contract import Process
 
 COPY_ESCAPES = str.maketrans(
     {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": "\ufffd"}

@@ -22,12 +22,12 @@ from hostpulse.adapters.postgres.copy_rows import (
     series_array,
 )
 from hostpulse.adapters.postgres.process_documents import process_points, processes_by_time
-from hostpulse.aggregate import Claim
-from hostpulse.answers import ProcessPoint, ProcessRow
-from hostpulse.contract import Batch, metric_values
-from hostpulse.partitions import day_of_ms, days_of_span, partition_name
-from hostpulse.query import EncodedJson, EncodedPoints, HostRow, SequenceSpan
-from hostpulse.tiers import Tier, TierChoice, default_tiers, read_chain
+from hostpulse.core.contract import Batch, metric_values
+from hostpulse.core.partitions import day_of_ms, days_of_span, partition_name
+from hostpulse.core.responses import ProcessPoint, ProcessRow
+from hostpulse.core.tiers import Tier, TierChoice, default_tiers, read_chain
+from hostpulse.services.aggregate.service import Claim
+from hostpulse.services.query.service import EncodedJson, EncodedPoints, HostRow, SequenceSpan
 
 
 def as_columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from hostpulse.tiers import ROLLED_TIERS, Tier, default_tiers
+from hostpulse.core.tiers import ROLLED_TIERS, Tier, default_tiers
 
 ORIGIN = "timestamptz '2000-01-01 00:00:00+00'"
 MS = "(timestamptz 'epoch' + {column} * interval '1 millisecond')"
@@ -230,7 +230,7 @@ SET_TIER_WATERMARK = "UPDATE tier_watermarks SET rolled_through = %s WHERE tier 
 # bucket after the upgrade that made a tier rolled held rows (merged by writes), and the
 # rollup, having every row of the span, replaces them. Cleared first, then inserted: an insert
 # that looked for a conflict at every bucket took a fifth of the 1-minute rollup (measured:
-# 60 ms against 48 for 5,280 buckets). {table} and {source} come from hostpulse.tiers, never
+# 60 ms against 48 for 5,280 buckets). {table} and {source} come from hostpulse.core.tiers, never
 # from user input.
 BUCKET = f"date_bin(%(width)s * interval '1 second', {{column}}, {ORIGIN})"
 CLEAR_SPAN = "DELETE FROM {table} WHERE bucket >= %(start)s AND bucket < %(end)s"
@@ -358,12 +358,12 @@ UNION_ALL = "\n    UNION ALL"
 @cache
 def series_from_tiers(tables: tuple[str, ...], as_stored: bool) -> str:
     """A series read from a tier and the ones below it, coarsest first (``read_chain`` in
-    hostpulse.tiers): the i-th table is read from ``edge_i`` to ``edge_{i+1}``, each a tier's
+    hostpulse.core.tiers): the i-th table is read from ``edge_i`` to ``edge_{i+1}``, each a tier's
     watermark, given as values so that the planner prunes every tier's partitions. A 6-hour
     read takes its rolled buckets, then the few hourly ones rolled since, and so on down to the
     newest samples, not hours of minutes. ``as_stored``: the step is the first tier's
     resolution (never the raw tier's: its rows are grouped into steps). The tables are
-    hostpulse.tiers' own, never user input."""
+    hostpulse.core.tiers' own, never user input."""
     rows = [
         (RAW_ROWS if table == RAW_TABLE else TIER_ROWS).format(
             table=table, start=f"edge_{i}", end=f"edge_{i + 1}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.pipeline_history import PipelineMinute
+from hostpulse.services.self_monitoring.history import PipelineMinute
 
 PUT_MINUTE = """
 INSERT INTO pipeline_minutes (deployment, minute, ingest_batches, ingest_samples,

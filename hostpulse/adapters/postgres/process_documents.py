@@ -15,8 +15,8 @@ from typing import Any, cast
 
 import orjson
 
-from hostpulse.answers import ProcessPoint, ProcessRow
-from hostpulse.contract import Process
+from hostpulse.core.contract import Process
+from hostpulse.core.responses import ProcessPoint, ProcessRow
 
 PROCESS_FIELDS = (
     "pid",

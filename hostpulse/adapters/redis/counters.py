@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hostpulse.adapters.redis.keys import counters_key
-from hostpulse.otlp.counters import FORGET_AFTER_NS, CounterPoint, CounterState
+from hostpulse.services.ingest.otlp.counters import FORGET_AFTER_NS, CounterPoint, CounterState
 
 Encoded = list[float] | None
 

@@ -10,8 +10,8 @@ import orjson
 import redis
 
 from hostpulse.adapters.redis import keys as hot
-from hostpulse.answers import AtAGlance, CompactSample, HostFactsView, LatestSample
-from hostpulse.contract import Batch
+from hostpulse.core.contract import Batch
+from hostpulse.core.responses import AtAGlance, CompactSample, HostFactsView, LatestSample
 
 # Keep the newest snapshot only: a late or replayed batch must not replace a newer one.
 SET_IF_NEWER = """

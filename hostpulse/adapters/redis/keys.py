@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from hostpulse.answers import AtAGlance, CompactSample
-from hostpulse.contract import Sample, metric_values
+from hostpulse.core.contract import Sample, metric_values
+from hostpulse.core.responses import AtAGlance, CompactSample
 
 PREFIX = "hp"
 HOSTS = f"{PREFIX}:hosts"  # sorted set: host -> last seen (ms)

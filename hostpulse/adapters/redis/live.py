@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import redis.asyncio
 
 from hostpulse.adapters.redis import keys as hot
-from hostpulse.live import SUBSCRIBED, Message
+from hostpulse.services.query.live import SUBSCRIBED, Message
 
 PING_EVERY_S = 10.0  # a silent, half-open connection is found within this
 

@@ -8,7 +8,7 @@ import time
 
 import psutil
 
-from hostpulse.contract import Sample
+from hostpulse.core.contract import Sample
 from hostpulse_agent.collectors import PSEUDO_FS, Collector, real_partitions
 from hostpulse_agent.config import GROUPS
 from hostpulse_agent.host import HostView
@@ -88,7 +88,7 @@ def test_names_are_made_safe_and_stay_one_per_sample() -> None:
 def test_the_agents_unsafe_characters_are_exactly_those_the_contract_refuses() -> None:
     import re
 
-    from hostpulse.contract import SAFE_TEXT
+    from hostpulse.core.contract import SAFE_TEXT
     from hostpulse_agent.text import is_safe_text
 
     # fullmatch: Python's `$` also matches before a final newline; pydantic's engine does not.

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hostpulse.contract import Batch
+from hostpulse.core.contract import Batch
 from hostpulse_agent.config import AgentConfig
 from hostpulse_agent.runner import Agent, SequenceFile
 from hostpulse_agent.sender import SendResult

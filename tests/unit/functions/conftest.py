@@ -9,8 +9,8 @@ from typing import Any, cast
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hostpulse.wiring import Lazy
-from hostpulse.worker.consumer import WorkerContext
+from hostpulse.services.worker.consumer import WorkerContext
+from hostpulse.wiring.lazy import Lazy
 
 
 @pytest.fixture

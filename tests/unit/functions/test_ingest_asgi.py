@@ -12,8 +12,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from functions.ingest import asgi
-from hostpulse.ingest.service import IngestLimits, IngestService
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.services.ingest.service import IngestLimits, IngestService
+from hostpulse.simulation.host import SyntheticHost
 from tests.fakes import (
     MemoryAgents,
     MemoryArchive,

@@ -13,9 +13,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from google.rpc.status_pb2 import Status
 
 from functions.ingest import handler as ingest
-from hostpulse.envelope import Envelope
-from hostpulse.ingest.service import IngestService
-from hostpulse.synthetic_host import SyntheticHost
+from hostpulse.core.envelope import Envelope
+from hostpulse.services.ingest.service import IngestService
+from hostpulse.simulation.host import SyntheticHost
 from tests.events import api_gateway_event
 from tests.fakes import (
     MemoryAgents,

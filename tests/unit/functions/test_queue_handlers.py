@@ -13,15 +13,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.aggregate import handler as aggregate
 from functions.alerts import handler as alerts
-from hostpulse.aggregate import Claim
-from hostpulse.alerts.rules import load_rule_set
-from hostpulse.alerts.service import AlertService
-from hostpulse.contract import Batch, Cpu
-from hostpulse.envelope import Envelope
-from hostpulse.pipeline_history import PipelineMeter, minute_of
-from hostpulse.rollup import RollupSchedule
-from hostpulse.synthetic_host import SyntheticHost
-from hostpulse.tiers import Tier, default_tiers
+from hostpulse.core.contract import Batch, Cpu
+from hostpulse.core.envelope import Envelope
+from hostpulse.core.tiers import Tier, default_tiers
+from hostpulse.services.aggregate.rollup import RollupSchedule
+from hostpulse.services.aggregate.service import Claim
+from hostpulse.services.alerts.rules import load_rule_set
+from hostpulse.services.alerts.service import AlertService
+from hostpulse.services.self_monitoring.history import PipelineMeter, minute_of
+from hostpulse.simulation.host import SyntheticHost
 from tests.alert_fakes import MemoryAlertStore, RecordingChannel
 from tests.events import sqs_event
 from tests.fakes import MemoryArchive, MemoryTally, Unavailable

@@ -17,14 +17,14 @@ from api.dependencies import get_now, get_query_service
 from functions.alerts_tick import handler as alerts_tick
 from functions.health import handler as health
 from functions.retention import handler as retention
-from hostpulse.alerts.rules import load_rule_set
-from hostpulse.alerts.service import AlertService
-from hostpulse.partitions import partition_name
-from hostpulse.pipeline import PipelineWatch, QueueStats, WatchedQueue
-from hostpulse.pipeline_history import PipelineRecorder
-from hostpulse.query import QueryService
-from hostpulse.settings import ApiSettings
-from hostpulse.tiers import default_tiers
+from hostpulse.core.partitions import partition_name
+from hostpulse.core.settings import ApiSettings
+from hostpulse.core.tiers import default_tiers
+from hostpulse.services.alerts.rules import load_rule_set
+from hostpulse.services.alerts.service import AlertService
+from hostpulse.services.query.service import QueryService
+from hostpulse.services.self_monitoring.history import PipelineRecorder
+from hostpulse.services.self_monitoring.watch import PipelineWatch, QueueStats, WatchedQueue
 from tests.alert_fakes import MemoryAlertStore, RecordingChannel
 from tests.events import api_gateway_event, scheduled_event
 from tests.fakes import MemoryPartitions, MemoryPipelineHistory, MemoryTally

@@ -1,0 +1,65 @@
+"""Retention: whole day partitions whose every row is past its tier's age are dropped, unless a
+rolled tier still has to roll them up."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
+from typing import Protocol
+
+from hostpulse.core.partitions import first_kept_day, partition_day
+from hostpulse.core.tiers import Tier
+
+
+class PartitionStore(Protocol):
+    def partitions(self) -> dict[str, list[str]]: ...
+
+    def drop_partition(self, partition: str) -> None: ...
+
+    def watermarks(self) -> dict[str, datetime]: ...
+
+
+def retention_by_table(tiers: Sequence[Tier]) -> dict[str, timedelta]:
+    raw = next(tier.retention for tier in tiers if tier.name == "raw")
+    return {
+        **{tier.table: tier.retention for tier in tiers},
+        "processes_raw": raw,
+        "batches": raw,  # completeness is reported over the raw tier's window
+    }
+
+
+def still_to_roll(tiers: Sequence[Tier], watermarks: Mapping[str, datetime]) -> dict[str, date]:
+    """Per table a rolled tier is rolled from, the first day it has not rolled up yet: raw
+    keeps 24 h, and rollups that failed for longer (a database away) must find their rows."""
+    return {
+        source.table: watermarks[tier.name].astimezone(UTC).date()
+        for source, tier in pairwise(tiers)
+        if tier.rolled and tier.name in watermarks
+    }
+
+
+def expired_partitions(
+    partitions: Mapping[str, Sequence[str]],
+    tiers: Sequence[Tier],
+    now: datetime,
+    watermarks: Mapping[str, datetime] | None = None,
+) -> list[str]:
+    retention = retention_by_table(tiers)
+    unrolled = still_to_roll(tiers, watermarks or {})
+    expired = []
+    for table, names in partitions.items():
+        for name in names:
+            day = partition_day(name)
+            if day is None or table not in retention:
+                continue
+            if day < first_kept_day(now, retention[table]) and day < unrolled.get(table, day.max):
+                expired.append(name)
+    return sorted(expired)
+
+
+def run_retention(store: PartitionStore, tiers: Sequence[Tier], now: datetime) -> list[str]:
+    dropped = expired_partitions(store.partitions(), tiers, now, store.watermarks())
+    for name in dropped:
+        store.drop_partition(name)
+    return dropped

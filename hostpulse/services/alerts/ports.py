@@ -1,0 +1,156 @@
+"""What alert evaluation needs from storage and from the world; adapters implement these."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from hostpulse.core.responses import ActiveAlert, AlertEvent, RuleEntry
+from hostpulse.services.alerts.rules import Notifier, Rule, RuleSet
+from hostpulse.services.alerts.timeline import Point
+
+NotificationKind = Literal["firing", "resolved", "reminder"]
+EventState = Literal["pending", "firing", "resolved"]
+
+
+@dataclass(frozen=True)
+class StoredEpisode:
+    id: int
+    started_ms: int
+    fired_ms: int
+    resolved_ms: int | None
+    last_notified_ms: int | None
+    reminders: int
+
+
+@dataclass(frozen=True)
+class Span:
+    """When an episode started breaching, fired, and (once it has) resolved."""
+
+    started_ms: int
+    fired_ms: int
+    resolved_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class RuleState:
+    """Where one rule stands on one host between batches."""
+
+    state: str
+    pending_since_ms: int | None
+    last_breach_ms: int | None
+    last_value: float | None
+
+
+@dataclass(frozen=True)
+class NewEpisode:
+    started_ms: int
+    fired_ms: int
+    value: float | None
+    severity: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One transition in the alert history."""
+
+    state: EventState
+    ts_ms: int
+    value: float | None
+    severity: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One notification of an episode, to each of its targets, kept until delivered."""
+
+    episode_id: int
+    kind: NotificationKind
+    sequence: int
+    targets: tuple[str, ...]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    target: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+class HostAlerts(Protocol):
+    """One host's alert rows inside one transaction, with the host's evaluations serialized."""
+
+    def watched(self) -> dict[str, int]:
+        """Rules with a recent breach on this host: rule -> last breach (ms)."""
+
+    def add_points(self, rule: str, points: list[Point]) -> None: ...
+
+    def points(self, rule: str, since_ms: int) -> list[Point]: ...
+
+    def prune(self, rule: str, before_ms: int) -> None: ...
+
+    def set_state(self, rule: str, state: RuleState) -> None: ...
+
+    def forget(self, rule: str) -> None:
+        """The pair is healthy again: no state row, no points."""
+
+    def latest_episode(self, rule: str) -> StoredEpisode | None: ...
+
+    def open_episodes(self) -> dict[str, StoredEpisode]: ...
+
+    def add_episode(self, rule: str, episode: NewEpisode) -> int | None:
+        """The new episode's id; None when it exists already (a concurrent evaluation)."""
+
+    def resolve_episode(self, episode_id: int, resolved_ms: int, value: float | None) -> None: ...
+
+    def add_event(self, rule: str, event: EventRecord) -> None: ...
+
+    def notify(self, notification: Notification, now_ms: int) -> None: ...
+
+
+class AlertStore(Protocol):
+    def rule_set(self) -> RuleSet: ...
+
+    def host(self, host: str) -> AbstractContextManager[HostAlerts]: ...
+
+    def last_seen(self) -> dict[str, tuple[int, dict[str, str]]]:
+        """Every known host: last seen (ms) and labels."""
+
+    def hosts_with_open_episodes(self) -> list[str]: ...
+
+    def due_deliveries(self, now_ms: int, limit: int) -> list[Delivery]: ...
+
+    def delivered(self, delivery_id: int, now_ms: int) -> None: ...
+
+    def failed(self, delivery_id: int, error: str, retry_at_ms: int | None) -> None: ...
+
+
+class RuleStore(AlertStore, Protocol):
+    """The rules as operators manage them, and the alerts as the API reads them."""
+
+    def replace_file_rules(self, rule_set: RuleSet) -> None:
+        """A rule file's rules and targets replace the previous file's; API rules stay."""
+
+    def put_rule(self, rule: Rule) -> None: ...
+
+    def delete_rule(self, name: str) -> bool: ...
+
+    def rules_with_source(self) -> list[RuleEntry]: ...
+
+    def active(self) -> list[ActiveAlert]: ...
+
+    def history(
+        self, start_ms: int, end_ms: int, host: str | None, rule: str | None, limit: int
+    ) -> list[AlertEvent]: ...
+
+
+class Channel(Protocol):
+    """Sends one notification to one target; raises when it was not accepted."""
+
+    def send(self, notifier: Notifier, payload: dict[str, Any]) -> None: ...
