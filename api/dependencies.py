@@ -16,12 +16,11 @@ from starlette.websockets import WebSocket
 from hostpulse.core.settings import ApiSettings
 from hostpulse.services.accounts.service import Accounts, Role, Session
 from hostpulse.services.agents.config import AgentConfigs
-from hostpulse.services.agents.control import CommandStore
+from hostpulse.services.agents.ports import CommandStore
 from hostpulse.services.alerts.ports import RuleStore
 from hostpulse.services.query.live import LiveHub
 from hostpulse.services.query.service import QueryService
-from hostpulse.services.self_monitoring.health import Probe
-from hostpulse.services.self_monitoring.history import PipelineHistory
+from hostpulse.services.self_monitoring.ports import PipelineHistory, Probe
 from hostpulse.services.self_monitoring.watch import PipelineWatch
 from hostpulse.wiring import components
 

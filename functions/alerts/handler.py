@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -14,38 +13,24 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hostpulse.services.aggregate.service import read_batch
-from hostpulse.wiring.components import alert_archive, alert_service
+from hostpulse.wiring.components import queued_evaluation
 from hostpulse.wiring.lazy import Lazy
-from hostpulse.wiring.observability import PowertoolsCounters
+from hostpulse.wiring.observability import observe
 
-logger = Logger(service="alerts")
-metrics = Metrics(namespace="hostpulse", service="alerts")
-counters = PowertoolsCounters(metrics)
+observed = observe("alerts")
 processor = BatchProcessor(event_type=EventType.SQS)
-service = Lazy(alert_service)
-archive = Lazy(alert_archive)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
+evaluation = Lazy(lambda: queued_evaluation(observed.counters))
 
 
 def evaluate(record: SQSRecord) -> None:
-    outcome = service().evaluate_batch(read_batch(record.body, archive()).batch, now_ms())
-    counters.count("rules_evaluated", outcome.evaluated)
-    counters.count("alerts_fired", outcome.fired)
-    counters.count("alerts_resolved", outcome.resolved)
+    evaluation().evaluate(record.body, int(time.time() * 1000))
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context
+@observed.metrics.log_metrics
+@observed.logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     response = process_partial_response(
         event=event, record_handler=evaluate, processor=processor, context=context
     )
-    # After the evaluations committed; a failed delivery is retried by the schedule.
-    delivered = service().deliver_due(now_ms())
-    counters.count("notifications_delivered", delivered.delivered)
-    counters.count("notifications_failed", delivered.failed)
+    evaluation().deliver(int(time.time() * 1000))
     return dict(response)

@@ -5,21 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hostpulse.core.settings import core_settings
 from hostpulse.services.aggregate.retention import run_retention
 from hostpulse.wiring.components import metric_store
 from hostpulse.wiring.lazy import Lazy
+from hostpulse.wiring.observability import observe
 
-logger = Logger(service="retention")
+observed = observe("retention")
 store = Lazy(metric_store)
 tiers = Lazy(lambda: core_settings().tiers)
 
 
-@logger.inject_lambda_context
+@observed.logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    dropped = run_retention(store(), tiers(), datetime.now(UTC))
-    logger.info("retention done", extra={"dropped": dropped})
-    return {"dropped": dropped}
+    return {"dropped": run_retention(store(), tiers(), datetime.now(UTC))}

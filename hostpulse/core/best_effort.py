@@ -7,14 +7,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import TypeVar
+
+from hostpulse.core.ports import Counters
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class Counters(Protocol):
-    def count(self, name: str, value: float = 1) -> None: ...
 
 
 class Guard:

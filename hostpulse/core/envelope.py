@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
+from pydantic import ValidationError
+
+from hostpulse.core.contract import Batch
+from hostpulse.core.ports import Archive
+
 # SQS allows 256 KiB per message; leave room for attributes.
 MAX_INLINE_BYTES = 240 * 1024
 # zlib's own default. Python's gzip defaults to 9: for 800 KB of batches 16.6 ms of CPU where
@@ -119,3 +124,25 @@ def envelope_for(  # noqa: PLR0913 -- the batch, where it is kept, and where it 
     key = archive_key(agent_id, seq, first_ts_ms)
     put(key, gzipped(payload))
     return Envelope(archive_key=key, archived=archived)
+
+
+@dataclass(frozen=True)
+class QueuedBatch:
+    batch: Batch
+    payload: bytes  # the batch's JSON as queued: archived as it is, not serialised again
+    archived: bool = False  # sent again from the archive, which holds it already
+    member: bytes | None = None  # the payload gzipped as it travelled (``gunzip``), if whole
+
+
+def read_batch(body: str, archive: Archive) -> QueuedBatch:
+    envelope = Envelope.decode(body)
+    if envelope.inline is not None:
+        payload, member = envelope.inline, envelope.member
+    else:
+        assert envelope.archive_key is not None
+        payload, member = gunzip(archive.get(envelope.archive_key))
+    try:
+        batch = Batch.model_validate_json(payload)
+        return QueuedBatch(batch, payload, envelope.archived, member)
+    except ValidationError as error:
+        raise EnvelopeError(f"queued batch does not match the contract: {error}") from error

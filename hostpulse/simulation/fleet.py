@@ -18,21 +18,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 from hostpulse.core.contract import Batch
 from hostpulse.simulation.host import SyntheticHost
+from hostpulse.simulation.ports import Transport
 
 
 class Reply(NamedTuple):
     status: int
     headers: dict[str, str]
     body: bytes
-
-
-class Transport(Protocol):
-    def post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply:
-        """The answer; raises OSError-like errors when the endpoint is unreachable."""
 
 
 def from_ingest(body: bytes) -> bool:

@@ -34,6 +34,7 @@ from hostpulse.adapters.redis.live import RedisLiveSource
 from hostpulse.adapters.redis.pipeline import RedisMinuteTally
 from hostpulse.adapters.redis.probe import RedisProbe
 from hostpulse.core.best_effort import Guard
+from hostpulse.core.ports import Counters
 from hostpulse.core.settings import (
     CoreSettings,
     IngestSettings,
@@ -46,16 +47,18 @@ from hostpulse.core.settings import (
 )
 from hostpulse.services.accounts.service import NO_THROTTLE, Accounts
 from hostpulse.services.agents.config import AgentConfigs
-from hostpulse.services.agents.control import AgentControl, CommandStore
+from hostpulse.services.agents.control import AgentControl
+from hostpulse.services.agents.ports import CommandStore
 from hostpulse.services.aggregate.rollup import RollupSchedule
+from hostpulse.services.aggregate.service import Aggregation
+from hostpulse.services.alerts.runs import AlertTick, QueuedEvaluation
 from hostpulse.services.alerts.service import AlertService
-from hostpulse.services.ingest.ports import Counters
 from hostpulse.services.ingest.service import IngestLimits, IngestService
 from hostpulse.services.query.live import LiveHub
 from hostpulse.services.query.service import HostAges, QueryService
-from hostpulse.services.self_monitoring.health import Probe
 from hostpulse.services.self_monitoring.history import PipelineMeter, PipelineRecorder
-from hostpulse.services.self_monitoring.watch import PipelineWatch, WatchedQueue
+from hostpulse.services.self_monitoring.ports import Probe
+from hostpulse.services.self_monitoring.watch import PipelineCheck, PipelineWatch, WatchedQueue
 
 
 @lru_cache(maxsize=4)
@@ -175,14 +178,20 @@ def metric_store_for(settings: CoreSettings) -> PgMetricStore:
     return PgMetricStore(_pg(settings))
 
 
-def rollup_schedule() -> RollupSchedule:
-    """One per execution environment: when it next rolls the tiers up."""
-    return RollupSchedule(core_settings().tiers)
-
-
-def claims_retention() -> timedelta:
-    """How long which batches were stored is known: the raw tier's retention."""
-    return core_settings().tiers[0].retention
+def aggregation_for(counters: Counters) -> Aggregation:
+    """One per execution environment, with its own rollup schedule. Which batches were stored is
+    known as long as the raw tier keeps its rows."""
+    settings = core_settings()
+    store = metric_store()
+    return Aggregation(
+        store=store,
+        roller=store,
+        archive=aggregate_archive(),
+        counters=counters,
+        meter=pipeline_meter(counters),
+        rollups=RollupSchedule(settings.tiers),
+        claims_kept=settings.tiers[0].retention,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -293,6 +302,16 @@ def api_pipeline_watch() -> PipelineWatch:
 
 def alerts_pipeline_watch() -> PipelineWatch:
     return settings_pipeline_watch(alert_settings())
+
+
+def queued_evaluation(counters: Counters) -> QueuedEvaluation:
+    return QueuedEvaluation(alert_service(), alert_archive(), counters)
+
+
+def alert_tick() -> AlertTick:
+    service = alert_service()
+    recorder = pipeline_recorder(alert_settings())
+    return AlertTick(service, PipelineCheck(service, alerts_pipeline_watch(), recorder))
 
 
 @lru_cache(maxsize=1)

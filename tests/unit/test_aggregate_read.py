@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from hostpulse.core.contract import Batch
-from hostpulse.core.envelope import Envelope
-from hostpulse.services.aggregate.service import Claim, aggregate_records, read_batch
+from hostpulse.core.envelope import Envelope, read_batch
+from hostpulse.services.aggregate.service import Claim, aggregate_records
 from hostpulse.simulation.host import SyntheticHost
 from tests.fakes import MemoryArchive
 

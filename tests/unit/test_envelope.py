@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hostpulse.core.envelope import Envelope, EnvelopeError, gunzip, gzipped
-from hostpulse.services.aggregate.service import archive_group, read_batch
+from hostpulse.core.envelope import Envelope, EnvelopeError, gunzip, gzipped, read_batch
+from hostpulse.services.aggregate.service import archive_group
 from hostpulse.simulation.host import SyntheticHost
 from tests.fakes import MemoryArchive
 

@@ -8,8 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hostpulse.core.envelope import Envelope
-from hostpulse.services.aggregate.service import read_batch
+from hostpulse.core.envelope import Envelope, read_batch
 from hostpulse.simulation.host import SyntheticHost
 from hostpulse.wiring import lazy
 from tests.fakes import MemoryArchive

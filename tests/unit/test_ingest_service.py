@@ -11,9 +11,9 @@ import pytest
 from hostpulse.core.best_effort import Guard
 from hostpulse.core.contract import Batch
 from hostpulse.core.envelope import MAX_INLINE_BYTES, Envelope
+from hostpulse.core.ports import AuthThrottle
 from hostpulse.services.agents.config import AgentConfigs, Scope
 from hostpulse.services.agents.control import AgentControl
-from hostpulse.services.ingest.ports import AuthThrottle
 from hostpulse.services.ingest.service import IngestLimits, IngestRequest, IngestService
 from hostpulse.services.self_monitoring.history import PipelineMeter, minute_of
 from hostpulse.simulation.host import SyntheticHost

@@ -11,14 +11,8 @@ import psycopg2
 
 from hostpulse.adapters.postgres import agents_sql as sql
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.services.agents.tokens import (
-    Agent,
-    AgentExists,
-    AgentGrant,
-    AgentRepository,
-    name_taken,
-    token_hash,
-)
+from hostpulse.services.agents.ports import AgentRepository
+from hostpulse.services.agents.tokens import Agent, AgentExists, AgentGrant, name_taken, token_hash
 
 log = logging.getLogger(__name__)
 

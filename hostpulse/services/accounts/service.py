@@ -16,12 +16,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
 
 from hostpulse.core.contract import SAFE_TEXT
+from hostpulse.core.ports import AuthThrottle
 from hostpulse.services.accounts.dashboard_settings import DashboardSettings, stored_settings
+from hostpulse.services.accounts.ports import AccountStore
 from hostpulse.services.agents.tokens import token_hash
-from hostpulse.services.ingest.ports import AuthThrottle
 
 
 class Role(StrEnum):
@@ -111,36 +111,6 @@ class Session:
 class SignedIn:
     token: str  # the cookie's value; never stored
     session: Session
-
-
-class AccountStore(Protocol):
-    def add_user(self, user: User) -> bool:
-        """False when the name is taken."""
-
-    def user(self, name: str) -> User | None: ...
-
-    def users(self) -> list[User]: ...
-
-    def update_user(self, name: str, password_hash: str | None, role: Role | None) -> bool:
-        """False when there is no such user."""
-
-    def remove_user(self, name: str) -> bool:
-        """Also ends the user's sessions; False when there is no such user."""
-
-    def add_session(self, token_hash: str, session: Session) -> None: ...
-
-    def session(self, token_hash: str, now: datetime) -> Session | None:
-        """The session if it has not expired."""
-
-    def end_session(self, token_hash: str) -> None: ...
-
-    def end_sessions_of(self, name: str) -> int: ...
-
-    def dashboard_settings(self, name: str) -> dict[str, Any] | None:
-        """What the user saved, as saved; None when nothing was."""
-
-    def save_dashboard_settings(self, name: str, settings: dict[str, Any]) -> bool:
-        """False when there is no such user."""
 
 
 # A password checked against this when the user does not exist: a sign-in takes as long for

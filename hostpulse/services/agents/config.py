@@ -15,9 +15,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from hostpulse.core.contract import HOSTNAME, SAFE_TEXT, canonical_host
+from hostpulse.services.agents.ports import AgentConfigStore
 from hostpulse_agent.rules import REMOTE_KEYS, ConfigError, parse_remote
 
 ScopeKind = Literal["all", "label", "host"]
@@ -73,19 +74,6 @@ class ConfigChange:
 class DesiredConfig:
     version: int  # 0: nothing was ever set for the host
     settings: Mapping[str, Any]
-
-
-class AgentConfigStore(Protocol):
-    def append(
-        self, scope: Scope, settings: Mapping[str, Any] | None, changed_by: str
-    ) -> ConfigChange:
-        """A new version for ``scope``."""
-
-    def current(self) -> list[ConfigChange]:
-        """The newest change of every scope ever changed, removals included."""
-
-    def history(self, scope: Scope | None, limit: int) -> list[ConfigChange]:
-        """Newest first."""
 
 
 def checked(scope: Scope, raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Literal, Protocol, TypeVar, get_args
+from typing import Any, Generic, Literal, TypeVar, get_args
 
-from hostpulse.services.agents.config import AgentConfigStore, ConfigChange, desired_for
+from hostpulse.services.agents.config import ConfigChange, desired_for
+from hostpulse.services.agents.ports import AgentConfigStore, CommandStore
 
 log = logging.getLogger(__name__)
 CommandKind = Literal["collect_now", "pause", "resume", "diagnostics"]
@@ -33,23 +34,6 @@ class Command:
     issued_at: datetime
     acked_at: datetime | None = None
     result: Mapping[str, Any] | None = None
-
-
-class CommandStore(Protocol):
-    def issue(self, host: str, kind: CommandKind, issued_by: str) -> Command: ...
-
-    def newest_pending(self) -> dict[str, int]:
-        """Per host with pending commands, the newest one's id."""
-
-    def pending(self, host: str) -> list[Command]:
-        """The host's commands not acknowledged yet, oldest first."""
-
-    def ack(self, host: str, command_id: int, result: Mapping[str, Any]) -> bool:
-        """False when the host has no such pending command (acknowledged already, or
-        another host's)."""
-
-    def recent(self, host: str | None, limit: int) -> list[Command]:
-        """Newest first."""
 
 
 class TtlCache(Generic[T]):

@@ -9,7 +9,8 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+
+from hostpulse.services.agents.ports import AgentRepository
 
 AGENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 # A host name of the wire contract, or a glob of them ('web-*', 'db-?.eu').
@@ -90,20 +91,6 @@ def name_taken(name: str, fleet: bool, existing: Sequence[tuple[str, bool]]) -> 
                 f" {fleet_name!r}; pick another name"
             )
     return None
-
-
-class AgentRepository(Protocol):
-    def add(self, name: str, hashed: str, hosts: Sequence[str], fleet: bool = False) -> None: ...
-
-    def list(self) -> list[Agent]: ...
-
-    def revoke(self, name: str) -> bool: ...
-
-    def bind(self, name: str, hosts: Sequence[str]) -> bool:
-        """Replace the host patterns of an active agent; False when there is none."""
-
-    def grant_for_hash(self, hashed: str) -> AgentGrant | None:
-        """The active agent with this token hash, or None."""
 
 
 def check_agent_name(name: str) -> None:

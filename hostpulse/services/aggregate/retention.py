@@ -3,21 +3,16 @@ rolled tier still has to roll them up."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
-from typing import Protocol
 
 from hostpulse.core.partitions import first_kept_day, partition_day
 from hostpulse.core.tiers import Tier
+from hostpulse.services.aggregate.ports import PartitionStore
 
-
-class PartitionStore(Protocol):
-    def partitions(self) -> dict[str, list[str]]: ...
-
-    def drop_partition(self, partition: str) -> None: ...
-
-    def watermarks(self) -> dict[str, datetime]: ...
+log = logging.getLogger(__name__)
 
 
 def retention_by_table(tiers: Sequence[Tier]) -> dict[str, timedelta]:
@@ -62,4 +57,5 @@ def run_retention(store: PartitionStore, tiers: Sequence[Tier], now: datetime) -
     dropped = expired_partitions(store.partitions(), tiers, now, store.watermarks())
     for name in dropped:
         store.drop_partition(name)
+    log.info("retention done", extra={"dropped": dropped})
     return dropped

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from typing import Protocol
 
 from hostpulse.core.tiers import Tier
+from hostpulse.services.aggregate.ports import TierRoller
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +27,6 @@ SETTLE = timedelta(minutes=2)
 MAX_SPAN = timedelta(days=1)
 RETRY = timedelta(seconds=30)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class TierRoller(Protocol):
-    def watermarks(self) -> dict[str, datetime]:
-        """Per rolled tier, where its rolled buckets end."""
-
-    def roll_up(self, tier: Tier, source: Tier, start: datetime, end: datetime) -> datetime:
-        """Roll ``tier``'s buckets in [start, end) from ``source``, unless another rollup
-        moved the watermark from ``start`` meanwhile; the watermark afterwards."""
 
 
 def closed_until(tier: Tier, now: datetime) -> datetime:

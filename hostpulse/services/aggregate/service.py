@@ -6,18 +6,17 @@ import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from functools import lru_cache
 
-from pydantic import ValidationError
-
-from hostpulse.core.contract import Batch
-from hostpulse.core.envelope import Envelope, EnvelopeError, group_archive_key, gunzip, gzipped
-from hostpulse.services.ingest.ports import Archive
+from hostpulse.core.envelope import QueuedBatch, group_archive_key, gzipped, read_batch
+from hostpulse.core.partitions import oldest_kept_ms
+from hostpulse.core.ports import Archive, Counters
+from hostpulse.services.aggregate.ports import AggregateMeter, MetricWriter, TierRoller
+from hostpulse.services.aggregate.rollup import RollupSchedule
 
 log = logging.getLogger(__name__)
-# One per execution environment: archive writes run beside the database's.
-ARCHIVING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="archive")
 LINE_END = gzipped(b"\n")  # what ends each batch's line in an archive object
 
 
@@ -27,11 +26,6 @@ class Claim(StrEnum):
     NEW = "new"  # stored in every tier
     DUPLICATE = "duplicate"  # the same batch again (a retry, a redelivery, a replay)
     REUSED_SEQ = "reused_seq"  # another batch under a sequence number already used: skipped
-
-
-class MetricWriter(Protocol):
-    def write_batches(self, batches: Sequence[Batch]) -> list[Claim]:
-        """Store in every tier in one transaction; per batch, what became of it."""
 
 
 @dataclass
@@ -44,26 +38,11 @@ class AggregateOutcome:
     archive_failed: bool = False
 
 
-@dataclass(frozen=True)
-class QueuedBatch:
-    batch: Batch
-    payload: bytes  # the batch's JSON as queued: archived as it is, not serialised again
-    archived: bool = False  # sent again from the archive, which holds it already
-    member: bytes | None = None  # the payload gzipped as it travelled (``gunzip``), if whole
-
-
-def read_batch(body: str, archive: Archive) -> QueuedBatch:
-    envelope = Envelope.decode(body)
-    if envelope.inline is not None:
-        payload, member = envelope.inline, envelope.member
-    else:
-        assert envelope.archive_key is not None
-        payload, member = gunzip(archive.get(envelope.archive_key))
-    try:
-        batch = Batch.model_validate_json(payload)
-        return QueuedBatch(batch, payload, envelope.archived, member)
-    except ValidationError as error:
-        raise EnvelopeError(f"queued batch does not match the contract: {error}") from error
+@lru_cache(maxsize=1)
+def archiving() -> ThreadPoolExecutor:
+    """One per execution environment, started on the first group: archive writes run beside
+    the database's."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="archive")
 
 
 def aggregate_records(
@@ -108,7 +87,7 @@ def aggregate_records(
     # trip) overlaps the transaction instead of following it. It holds every batch of the group
     # that did not come from the archive; a redelivered group is written again under its key.
     to_archive = [queued for _, queued in readable if not queued.archived]
-    archived = ARCHIVING.submit(archive_group, to_archive, archive) if to_archive else None
+    archived = archiving().submit(archive_group, to_archive, archive) if to_archive else None
     results = _write(readable, store, outcome)
     failed = set(outcome.failed)
     for (message_id, queued), claim in zip(readable, results, strict=True):
@@ -151,8 +130,8 @@ def archive_group(queued: Sequence[QueuedBatch], archive: Archive) -> bool:
     say.
 
     A gzip stream may be several members: each batch goes in as the member it travelled in,
-    and a member holding a line end follows it. Compressing the group again took a core 10 ms
-    per 100 messages beside the database's write; the object is about twice as big.
+    and a member holding a line end follows it: compressing the group again cost a core more
+    than the database's write of it (``docs/benchmarks.md``); the object is about twice as big.
     """
     key = group_archive_key(
         [(q.batch.agent_id, q.batch.seq, min(s.ts_ms for s in q.batch.samples)) for q in queued]
@@ -167,3 +146,35 @@ def archive_group(queued: Sequence[QueuedBatch], archive: Archive) -> bool:
         log.warning("archive write failed for %s", key, exc_info=True)
         return False
     return True
+
+
+@dataclass
+class Aggregation:
+    """The aggregate function's work on one SQS batch: the batches stored, what became of them
+    counted (for CloudWatch and for the pipeline's minute), then the rolled tiers brought up to
+    date once a bucket has closed. Built once per execution environment."""
+
+    store: MetricWriter
+    roller: TierRoller
+    archive: Archive
+    counters: Counters
+    meter: AggregateMeter
+    rollups: RollupSchedule
+    claims_kept: timedelta  # how long which batches were stored is known
+
+    def run(self, records: Sequence[tuple[str, str]], now: datetime) -> list[str]:
+        """The message ids to hand back for redelivery."""
+        horizon = oldest_kept_ms(now, self.claims_kept)
+        outcome = aggregate_records(records, self.store, self.archive, horizon)
+        for name, value in (
+            ("batches_stored", outcome.stored),
+            ("batches_duplicate", outcome.duplicates),
+            ("batches_seq_reused", outcome.reused_seq),
+            ("batches_expired", outcome.expired),
+            ("messages_failed", len(outcome.failed)),
+            ("archive_failures", int(outcome.archive_failed)),
+        ):
+            self.counters.count(name, value)
+        self.meter.aggregated(outcome.stored, len(outcome.failed), int(now.timestamp() * 1000))
+        self.rollups.run_if_due(self.roller, now)
+        return outcome.failed

@@ -154,3 +154,10 @@ class Channel(Protocol):
     """Sends one notification to one target; raises when it was not accepted."""
 
     def send(self, notifier: Notifier, payload: dict[str, Any]) -> None: ...
+
+
+class PipelineCheck(Protocol):
+    """The pipeline's look at itself on each tick, its figures through the rules; its status
+    ("ok", "degraded"...), or "unknown" when it could not look."""
+
+    def __call__(self, now_ms: int) -> str: ...

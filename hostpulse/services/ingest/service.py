@@ -21,16 +21,15 @@ from pydantic import BaseModel, ValidationError
 from hostpulse.core.best_effort import Guard
 from hostpulse.core.contract import AgentSync, Batch
 from hostpulse.core.envelope import envelope_for
+from hostpulse.core.ports import Archive, AuthThrottle, Counters
 from hostpulse.core.seed_compat import SeedSnapshot, seed_batch
 from hostpulse.services.agents.control import AgentControl
 from hostpulse.services.agents.tokens import AGENT_NAME, AgentGrant
-from hostpulse.services.ingest.otlp.counters import CounterStore, MemoryCounterStore
+from hostpulse.services.ingest.otlp.counters import MemoryCounterStore
 from hostpulse.services.ingest.ports import (
     AgentDirectory,
-    Archive,
-    AuthThrottle,
     BatchQueue,
-    Counters,
+    CounterStore,
     HotStore,
     IngestMeter,
     RateLimiter,

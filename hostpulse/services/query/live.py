@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
-from typing import Any, Protocol
+from collections.abc import Iterator
+from typing import Any
+
+from hostpulse.services.query.ports import LiveSource
 
 log = logging.getLogger(__name__)
 
@@ -18,13 +20,6 @@ Message = dict[str, Any]  # {"host": str, "samples": [{"ts": ms, "m": {metric: v
 
 
 SUBSCRIBED: Message = {"type": "subscribed"}
-
-
-class LiveSource(Protocol):
-    def messages(self) -> AsyncIterator[Message]:
-        """SUBSCRIBED once listening, then every host's messages as they are published;
-        raises when the source is lost."""
-        ...
 
 
 class Mailbox:

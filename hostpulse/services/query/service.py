@@ -7,12 +7,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, cast
+from typing import cast
 
 from hostpulse.core.contract import canonical_host, has_glob, metric_matches
 from hostpulse.core.responses import (
     AtAGlance,
-    CompactSample,
     Completeness,
     HostEntry,
     HostFactsView,
@@ -20,14 +19,13 @@ from hostpulse.core.responses import (
     LatestAnswer,
     LatestSample,
     ProcessHistory,
-    ProcessPoint,
-    ProcessRow,
     RecentAnswer,
     SeriesAnswer,
     SeriesPoint,
 )
 from hostpulse.core.seed_compat import SeedSnapshotAnswer, seed_snapshot
-from hostpulse.core.tiers import RangeError, RangeQuery, Tier, TierChoice, choose_tier
+from hostpulse.core.tiers import RangeError, RangeQuery, Tier, choose_tier
+from hostpulse.services.query.ports import HotReader, MetricReader
 
 MAX_SERIES = 256
 
@@ -103,53 +101,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def ms_time(ms: int) -> datetime:
     """Unix milliseconds as an aware datetime, exactly (a float of seconds can miss by 1 µs)."""
     return EPOCH + timedelta(milliseconds=ms)
-
-
-class MetricReader(Protocol):
-    def hosts(self) -> list[HostRow]: ...
-
-    def host_known(self, host: str) -> bool: ...
-
-    def metrics(self, host: str) -> list[str]: ...
-
-    def series(
-        self,
-        host: str,
-        metrics: Sequence[str],
-        choice: TierChoice,
-        start: datetime,
-        end: datetime,
-    ) -> dict[str, EncodedPoints]: ...
-
-    def latest_processes(self, host: str) -> tuple[int, list[ProcessRow]] | None: ...
-
-    def processes_between(
-        self, host: str, start: datetime, end: datetime
-    ) -> dict[int, list[ProcessRow]]:
-        """Each stored sample's processes in [start, end), by its time in ms, busiest first."""
-
-    def process_history(
-        self, host: str, pid: int, start: datetime, end: datetime
-    ) -> list[ProcessPoint]: ...
-
-    def sequence_spans(self, window_s: int) -> list[SequenceSpan]: ...
-
-
-class HotReader(Protocol):
-    def last_seen(self) -> dict[str, int]: ...
-
-    def latest(self, host: str) -> LatestSample | None: ...
-
-    def facts(self) -> dict[str, HostFactsView]: ...
-
-    def window(self, host: str, since_ms: int) -> list[CompactSample]:
-        """Compact samples ({"ts", "m"}) of the hot window newer than ``since_ms``, oldest first."""
-        ...
-
-    def glances(self) -> dict[str, AtAGlance]:
-        """Every host's newest sample at a glance, as ingest last wrote it: its ``ts_ms`` is
-        when ingest last saw the host."""
-        ...
 
 
 class NotFound(LookupError):

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
 
 from hostpulse.core.responses import ComponentHealth, HealthAnswer, StoreState
-
-
-class Probe(Protocol):
-    name: str
-
-    def check(self) -> tuple[bool, str]: ...
+from hostpulse.services.self_monitoring.ports import Probe
 
 
 def check_health(probes: Iterable[Probe]) -> tuple[bool, HealthAnswer]:

@@ -11,22 +11,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from hostpulse.core.best_effort import Guard
 from hostpulse.core.responses import PipelineAnswer, PipelineHistoryAnswer, QueueHistory
+from hostpulse.services.self_monitoring.ports import MinuteTally, PipelineHistory
 
 MINUTE_MS = 60_000
 # Upper bounds of the ingest latency histogram, as Prometheus's `le` buckets.
 LATENCY_BOUNDS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 MAX_HISTORY_MINUTES = 7 * 24 * 60
-
-
-class MinuteTally(Protocol):
-    def add(self, minute_ms: int, counts: Mapping[str, float]) -> None:
-        """Add ``counts`` to the minute's tally, atomically for concurrent writers."""
-
-    def read(self, minute_ms: int) -> dict[str, float]: ...
 
 
 @dataclass(frozen=True)
@@ -42,14 +35,6 @@ class PipelineMinute:
     aggregate_failed: int  # messages handed back to the queue (retried or dead-lettered)
     lag_s: float | None
     queues: dict[str, dict[str, int]]  # name -> waiting, in_flight, dead_letters
-
-
-class PipelineHistory(Protocol):
-    def put(self, minute: PipelineMinute, keep_ms: int) -> None:
-        """Keep the minute (replacing an earlier row of it) and forget rows older than
-        ``keep_ms`` before it."""
-
-    def read(self, since_ms: int, until_ms: int) -> list[PipelineMinute]: ...
 
 
 def minute_of(ms: int) -> int:

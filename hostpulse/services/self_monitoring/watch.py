@@ -8,11 +8,20 @@ aggregation has a growing one.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from hostpulse.core.responses import PipelineAnswer, QueueHealth
+from hostpulse.services.self_monitoring.history import PipelineRecorder
+from hostpulse.services.self_monitoring.ports import (
+    NewestIngested,
+    NewestStored,
+    QueueGauge,
+    ValueRules,
+)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -20,21 +29,6 @@ class QueueStats:
     waiting: int
     in_flight: int
     delayed: int
-
-
-class QueueGauge(Protocol):
-    def stats(self, queue_url: str) -> QueueStats: ...
-
-    def oldest_age_s(self, queue_url: str, now_ms: int) -> float | None:
-        """Age of the oldest message of a queue that nothing consumes (a dead-letter queue)."""
-
-
-class NewestIngested(Protocol):
-    def newest_ms(self) -> int | None: ...
-
-
-class NewestStored(Protocol):
-    def newest_stored_ms(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -135,14 +129,28 @@ def pipeline_values(answer: PipelineAnswer) -> dict[str, float]:
     return values
 
 
-class ValueRules(Protocol):
-    def evaluate_values(
-        self, host: str, labels: dict[str, str], values: Mapping[str, float], now_ms: int
-    ) -> object: ...
-
-
 def watch_pipeline(rules: ValueRules, watch: PipelineWatch, now_ms: int) -> PipelineAnswer:
     """The schedule's look at the pipeline: its figures go through the alert rules."""
     answer = watch.status(now_ms)
     rules.evaluate_values(PIPELINE_HOST, dict(PIPELINE_LABELS), pipeline_values(answer), now_ms)
     return answer
+
+
+@dataclass
+class PipelineCheck:
+    """The alert schedule's look at the pipeline, and the minute that just ended kept for its
+    history. Queues or stores away: logged, and the tick's host checks still run."""
+
+    rules: ValueRules
+    watch: PipelineWatch
+    recorder: PipelineRecorder
+
+    def __call__(self, now_ms: int) -> str:
+        status = "unknown"
+        try:
+            answer = watch_pipeline(self.rules, self.watch, now_ms)
+            status = answer["status"]
+            self.recorder.record(answer, now_ms)
+        except Exception:
+            log.exception("pipeline check or its minute failed", extra={"pipeline": status})
+        return status

@@ -17,8 +17,9 @@ from hostpulse.core.contract import Batch, Cpu
 from hostpulse.core.envelope import Envelope
 from hostpulse.core.tiers import Tier, default_tiers
 from hostpulse.services.aggregate.rollup import RollupSchedule
-from hostpulse.services.aggregate.service import Claim
+from hostpulse.services.aggregate.service import Aggregation, Claim
 from hostpulse.services.alerts.rules import load_rule_set
+from hostpulse.services.alerts.runs import QueuedEvaluation
 from hostpulse.services.alerts.service import AlertService
 from hostpulse.services.self_monitoring.history import PipelineMeter, minute_of
 from hostpulse.simulation.host import SyntheticHost
@@ -74,19 +75,23 @@ def queued(host: SyntheticHost, *cpu: float) -> str:
 
 
 @pytest.fixture
-def tally(hand_in: Any) -> MemoryTally:
-    tally = MemoryTally()
-    hand_in(aggregate.meter, PipelineMeter(tally))
-    return tally
+def tally() -> MemoryTally:
+    return MemoryTally()
 
 
 @pytest.fixture
 def tiers(hand_in: Any, tally: MemoryTally) -> MemoryTiers:
     tiers = MemoryTiers()
-    hand_in(aggregate.store, tiers)
-    hand_in(aggregate.archive, MemoryArchive())
-    hand_in(aggregate.claims_kept, timedelta(days=36500))  # every fixture batch is recent
-    hand_in(aggregate.rollups, RollupSchedule(default_tiers()))
+    aggregation = Aggregation(
+        store=tiers,
+        roller=tiers,
+        archive=MemoryArchive(),
+        counters=aggregate.observed.counters,
+        meter=PipelineMeter(tally),
+        rollups=RollupSchedule(default_tiers()),
+        claims_kept=timedelta(days=36500),  # every fixture batch is recent
+    )
+    hand_in(aggregate.aggregation, aggregation)
     return tiers
 
 
@@ -151,8 +156,8 @@ def test_alerts_evaluate_each_batch_and_deliver_what_fired(
 ) -> None:
     store = MemoryAlertStore(load_rule_set(RULES))
     channel = RecordingChannel()
-    hand_in(alerts.service, AlertService(store, {"webhook": channel, "log": channel}))
-    hand_in(alerts.archive, MemoryArchive())
+    service = AlertService(store, {"webhook": channel, "log": channel})
+    hand_in(alerts.evaluation, QueuedEvaluation(service, MemoryArchive(), alerts.observed.counters))
     event, ids = sqs_event(queued(SyntheticHost("db-1", cores=2), 95.0, 97.0), "{}")
 
     answer = alerts.handler(event, context)

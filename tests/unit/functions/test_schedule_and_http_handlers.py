@@ -21,10 +21,16 @@ from hostpulse.core.partitions import partition_name
 from hostpulse.core.settings import ApiSettings
 from hostpulse.core.tiers import default_tiers
 from hostpulse.services.alerts.rules import load_rule_set
+from hostpulse.services.alerts.runs import AlertTick
 from hostpulse.services.alerts.service import AlertService
 from hostpulse.services.query.service import QueryService
 from hostpulse.services.self_monitoring.history import PipelineRecorder
-from hostpulse.services.self_monitoring.watch import PipelineWatch, QueueStats, WatchedQueue
+from hostpulse.services.self_monitoring.watch import (
+    PipelineCheck,
+    PipelineWatch,
+    QueueStats,
+    WatchedQueue,
+)
 from tests.alert_fakes import MemoryAlertStore, RecordingChannel
 from tests.events import api_gateway_event, scheduled_event
 from tests.fakes import MemoryPartitions, MemoryPipelineHistory, MemoryTally
@@ -54,10 +60,18 @@ def test_the_alert_tick_fires_for_a_host_gone_silent(hand_in: Any, context: Lamb
     long_ago = int((datetime.now(UTC) - timedelta(minutes=10)).timestamp() * 1000)
     store.seen["db-1"] = (long_ago, {})
     channel = RecordingChannel()
-    hand_in(alerts_tick.service, AlertService(store, {"log": channel}))
-    hand_in(alerts_tick.pipeline, quiet_pipeline(dead_letters=0))
+    service = AlertService(store, {"log": channel})
+    pipeline = quiet_pipeline(dead_letters=0)
     history = MemoryPipelineHistory()
-    hand_in(alerts_tick.recorder, PipelineRecorder(MemoryTally(), history, keep_ms=3_600_000))
+    hand_in(
+        alerts_tick.tick,
+        AlertTick(
+            service,
+            PipelineCheck(
+                service, pipeline, PipelineRecorder(MemoryTally(), history, keep_ms=3_600_000)
+            ),
+        ),
+    )
 
     answer = alerts_tick.handler(scheduled_event(), context)
 
@@ -99,10 +113,10 @@ def test_the_alert_tick_alerts_on_the_pipelines_dead_letters(
         " threshold: 0, hosts: {names: [hostpulse-pipeline]}, notify: [log]}\n"
     )
     channel = RecordingChannel()
-    hand_in(alerts_tick.service, AlertService(MemoryAlertStore(rules), {"log": channel}))
-    hand_in(alerts_tick.pipeline, quiet_pipeline(dead_letters=3))
+    service = AlertService(MemoryAlertStore(rules), {"log": channel})
+    pipeline = quiet_pipeline(dead_letters=3)
     recorder = PipelineRecorder(MemoryTally(), MemoryPipelineHistory(), keep_ms=3_600_000)
-    hand_in(alerts_tick.recorder, recorder)
+    hand_in(alerts_tick.tick, AlertTick(service, PipelineCheck(service, pipeline, recorder)))
 
     answer = alerts_tick.handler(scheduled_event(), context)
 
@@ -176,9 +190,17 @@ def test_a_minute_that_cannot_be_kept_does_not_hide_the_pipelines_status(
         def put(self, minute: Any, keep_ms: int) -> None:
             raise ConnectionError("PostgreSQL is away")
 
-    hand_in(alerts_tick.service, AlertService(MemoryAlertStore(load_rule_set("rules: []\n")), {}))
-    hand_in(alerts_tick.pipeline, quiet_pipeline(dead_letters=0))
-    hand_in(alerts_tick.recorder, PipelineRecorder(MemoryTally(), Away(), keep_ms=60_000))
+    service = AlertService(MemoryAlertStore(load_rule_set("rules: []\n")), {})
+    pipeline = quiet_pipeline(dead_letters=0)
+    hand_in(
+        alerts_tick.tick,
+        AlertTick(
+            service,
+            PipelineCheck(
+                service, pipeline, PipelineRecorder(MemoryTally(), Away(), keep_ms=60_000)
+            ),
+        ),
+    )
 
     answer = alerts_tick.handler(scheduled_event(), context)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 # Series not seen for this long are forgotten: processes come and go, and a host that returns
 # after an hour starts its rates afresh.
@@ -70,14 +69,6 @@ def advance_all(
 
 def forgotten(states: Mapping[str, CounterState], now_ns: int) -> list[str]:
     return [key for key, s in states.items() if now_ns - s.latest.time_ns > FORGET_AFTER_NS]
-
-
-class CounterStore(Protocol):
-    """Where each host's counter states live between requests (Redis: best effort)."""
-
-    def load(self, host: str) -> dict[str, CounterState]: ...
-
-    def save(self, host: str, changed: Mapping[str, CounterState], removed: list[str]) -> None: ...
 
 
 class MemoryCounterStore:

@@ -1,0 +1,56 @@
+"""What the alert functions run: each queued batch through the rules, what is due delivered, and
+the schedule's tick, each with what it counts."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from hostpulse.core.envelope import read_batch
+from hostpulse.core.ports import Archive, Counters
+from hostpulse.services.alerts.ports import PipelineCheck
+from hostpulse.services.alerts.service import AlertService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class QueuedEvaluation:
+    """The alerts queue's consumer: one queued batch at a time, then the deliveries."""
+
+    service: AlertService
+    archive: Archive
+    counters: Counters
+
+    def evaluate(self, body: str, now_ms: int) -> None:
+        outcome = self.service.evaluate_batch(read_batch(body, self.archive).batch, now_ms)
+        self.counters.count("rules_evaluated", outcome.evaluated)
+        self.counters.count("alerts_fired", outcome.fired)
+        self.counters.count("alerts_resolved", outcome.resolved)
+
+    def deliver(self, now_ms: int) -> None:
+        """After the evaluations committed; a failed delivery is retried by the schedule."""
+        delivered = self.service.deliver_due(now_ms)
+        self.counters.count("notifications_delivered", delivered.delivered)
+        self.counters.count("notifications_failed", delivered.failed)
+
+
+@dataclass
+class AlertTick:
+    """The schedule's work: the pipeline's own check first (so that what it fires is delivered
+    by this tick), then hosts gone silent, reminders and delivery retries."""
+
+    service: AlertService
+    pipeline_check: PipelineCheck
+
+    def run(self, now_ms: int) -> dict[str, Any]:
+        status = self.pipeline_check(now_ms)
+        outcome = self.service.tick(now_ms)
+        result = {
+            key: value
+            for key, value in asdict(outcome).items()
+            if key in {"fired", "notifications", "delivered", "failed"}
+        } | {"pipeline": status}
+        log.info("alerts tick", extra=result)
+        return result
