@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hostpulse_agent.config import AgentConfig
-from hostpulse_agent.rules import ConfigError, parse_remote
+from hostpulse_agent_rules import ConfigError, parse_remote
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hostpulse_agent.host import check_host_root
-from hostpulse_agent.rules import GROUPS, RULES, ConfigError, parse
+from hostpulse_agent_rules import GROUPS, RULES, ConfigError, parse
 
 __all__ = ["GROUPS", "AgentConfig", "ConfigError", "environment", "load_config"]
 

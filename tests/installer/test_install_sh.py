@@ -168,14 +168,15 @@ def build_wheel(project: Path, into: Path) -> Path:
 
 def test_the_servers_wheel_carries_the_agents_rules_but_is_not_the_agent(tmp_path: Path) -> None:
     """The server checks central agent configurations with the agent's own rules, so its wheel
-    carries the agent's package; it does not install the agent's command nor claim to be the
-    agent's distribution (a host installs that one, with psutil)."""
+    carries the rules' package, and nothing else of the agent: no collector, no command, no
+    claim to be the agent's distribution (a host installs that one, with psutil)."""
     wheel = build_wheel(PROJECT_ROOT, tmp_path)
 
     names = zipfile.ZipFile(wheel).namelist()
     assert wheel.name.startswith("hostpulse-")
     assert any(name.startswith("hostpulse/") for name in names)
-    assert "hostpulse_agent/rules.py" in names
+    assert "hostpulse_agent_rules/__init__.py" in names
+    assert not [name for name in names if name.startswith("hostpulse_agent/")]
     assert not [name for name in names if name.startswith("hostpulse_agent-")]  # no dist-info
     entry_points = next(name for name in names if name.endswith("entry_points.txt"))
     assert "hostpulse-agent" not in zipfile.ZipFile(wheel).read(entry_points).decode()
@@ -184,6 +185,7 @@ def test_the_servers_wheel_carries_the_agents_rules_but_is_not_the_agent(tmp_pat
 def test_piped_into_sh_it_installs_the_agents_own_wheel_with_only_psutil(tmp_path: Path) -> None:
     wheel = build_wheel(PROJECT_ROOT / "agent", tmp_path / "wheels")
     assert wheel.name.startswith("hostpulse_agent-")
+    assert "hostpulse_agent_rules/__init__.py" in zipfile.ZipFile(wheel).namelist()
     root = tmp_path / "root"
 
     piped = subprocess.run(

@@ -16,7 +16,7 @@ from hostpulse.services.agents.config import (
 )
 from hostpulse_agent.central import Central, applied
 from hostpulse_agent.config import AgentConfig
-from hostpulse_agent.rules import REMOTE_KEYS
+from hostpulse_agent_rules import REMOTE_KEYS
 from tests.fakes import MemoryAgentConfigStore
 
 

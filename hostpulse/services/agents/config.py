@@ -5,7 +5,7 @@ Every change is a new version in an append-only history that says who made it; r
 scope's settings is a change too, so the version a host should run only ever grows. A host's
 desired settings are its scopes' merged (all, then its groups oldest change first, then the
 host itself), and its version is the newest change among them. Settings are checked with the
-agent's own rules (``hostpulse_agent.rules``) before they are stored: a bad value never reaches
+agent's own rules (``hostpulse_agent_rules``) before they are stored: a bad value never reaches
 an agent.
 """
 
@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from hostpulse.core.contract import HOSTNAME, SAFE_TEXT, canonical_host
 from hostpulse.services.agents.ports import AgentConfigStore
-from hostpulse_agent.rules import REMOTE_KEYS, ConfigError, parse_remote
+from hostpulse_agent_rules import REMOTE_KEYS, ConfigError, parse_remote
 
 ScopeKind = Literal["all", "label", "host"]
 _PRECEDENCE = {"all": 0, "label": 1, "host": 2}

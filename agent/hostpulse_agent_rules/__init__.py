@@ -1,6 +1,8 @@
 """The rules a setting of the agent is checked by, wherever it comes from: its file, its
 environment, its flags, or the server's central configuration (which checks with these same
-rules before any agent sees a change). Standard library only: the server imports this module.
+rules before any agent sees a change). Its own package, in both wheels (the agent's and the
+server's), so that the server carries these rules and nothing else of the agent. Standard
+library only.
 """
 
 from __future__ import annotations
