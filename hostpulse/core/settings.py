@@ -191,7 +191,7 @@ class ApiSettings(PipelineSettings):
         True, description="whether /api/v1/live is served as a WebSocket where this API runs"
     )
     frontend_dir: Path | None = Field(
-        Path(__file__).resolve().parent.parent / "frontend",
+        Path(__file__).resolve().parents[2] / "frontend",
         description="the dashboard's static files, served at /; empty to serve none",
     )
 

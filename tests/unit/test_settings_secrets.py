@@ -101,3 +101,12 @@ def test_a_secret_named_with_nothing_to_read_it_is_a_clear_error(
 
     with pytest.raises(RuntimeError, match="HOSTPULSE_SETTINGS_SECRET names a secret"):
         ApiSettings(database_url="postgresql://db", redis_url="redis://cache")
+
+
+def test_the_api_serves_the_projects_dashboard_by_default() -> None:
+    """Where the settings module lives must not move the dashboard: the default is the project's
+    frontend folder, whichever floor the module stands on."""
+    folder = ApiSettings(database_url="postgresql://h/db", redis_url="redis://h").frontend_dir
+
+    assert folder is not None and (folder / "index.html").is_file()
+    assert folder.parent == Path(__file__).resolve().parents[2]
