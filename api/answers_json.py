@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from fastapi.responses import JSONResponse
 
-from hostpulse.services.query.service import EncodedJson
+from hostpulse.services.query.rows import EncodedJson
 
 
 def _encoded_as_written(value: object) -> orjson.Fragment:

@@ -54,8 +54,9 @@ from hostpulse.services.aggregate.service import Aggregation
 from hostpulse.services.alerts.runs import AlertTick, QueuedEvaluation
 from hostpulse.services.alerts.service import AlertService
 from hostpulse.services.ingest.service import IngestLimits, IngestService
+from hostpulse.services.query.fleet import HostAges
 from hostpulse.services.query.live import LiveHub
-from hostpulse.services.query.service import HostAges, QueryService
+from hostpulse.services.query.service import QueryService
 from hostpulse.services.self_monitoring.history import PipelineMeter, PipelineRecorder
 from hostpulse.services.self_monitoring.ports import Probe
 from hostpulse.services.self_monitoring.watch import PipelineCheck, PipelineWatch, WatchedQueue

@@ -14,7 +14,7 @@ from hostpulse.adapters.postgres.metrics import PgMetricReader, PgMetricStore
 from hostpulse.core.contract import Batch, metric_values
 from hostpulse.core.responses import ProcessRow
 from hostpulse.services.aggregate.service import Claim
-from hostpulse.services.query.service import ms_time
+from hostpulse.services.query.rows import ms_time
 from hostpulse.simulation.host import SyntheticHost
 from tests.support import CloudUnderTest
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from api.answers_json import AnswerJSONResponse
-from hostpulse.services.query.service import EncodedJson, EncodedPoints
+from hostpulse.services.query.rows import EncodedJson, EncodedPoints
 
 
 def test_points_are_arrays_in_the_order_of_the_columns() -> None:

@@ -21,14 +21,8 @@ from hostpulse.core.responses import (
 )
 from hostpulse.core.settings import ApiSettings
 from hostpulse.core.tiers import TierChoice, default_tiers
-from hostpulse.services.query.service import (
-    EncodedJson,
-    EncodedPoints,
-    HostRow,
-    QueryService,
-    SequenceSpan,
-    ms_time,
-)
+from hostpulse.services.query.rows import EncodedJson, EncodedPoints, HostRow, SequenceSpan, ms_time
+from hostpulse.services.query.service import QueryService
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 SETTINGS = ApiSettings(

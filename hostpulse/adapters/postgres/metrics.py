@@ -27,7 +27,7 @@ from hostpulse.core.partitions import day_of_ms, days_of_span, partition_name
 from hostpulse.core.responses import ProcessPoint, ProcessRow
 from hostpulse.core.tiers import Tier, TierChoice, default_tiers, read_chain
 from hostpulse.services.aggregate.service import Claim
-from hostpulse.services.query.service import EncodedJson, EncodedPoints, HostRow, SequenceSpan
+from hostpulse.services.query.rows import EncodedJson, EncodedPoints, HostRow, SequenceSpan
 
 
 def as_columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:

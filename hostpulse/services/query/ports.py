@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     )
     from hostpulse.core.tiers import TierChoice
     from hostpulse.services.query.live import Message
-    from hostpulse.services.query.service import EncodedPoints, HostRow, SequenceSpan
+    from hostpulse.services.query.rows import EncodedPoints, HostRow, SequenceSpan
 
 
 class MetricReader(Protocol):

@@ -1,21 +1,16 @@
-"""Answers of the query API: hosts with status, series from the right tier, latest snapshot."""
+"""Answers of the query API: the fleet, series from the right tier, the hot window, the latest
+snapshot, a process's history."""
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 from typing import cast
 
-from hostpulse.core.contract import canonical_host, has_glob, metric_matches
+from hostpulse.core.contract import has_glob, metric_matches
 from hostpulse.core.responses import (
-    AtAGlance,
-    Completeness,
     HostEntry,
-    HostFactsView,
-    HostStatus,
     LatestAnswer,
     LatestSample,
     ProcessHistory,
@@ -25,7 +20,9 @@ from hostpulse.core.responses import (
 )
 from hostpulse.core.seed_compat import SeedSnapshotAnswer, seed_snapshot
 from hostpulse.core.tiers import RangeError, RangeQuery, Tier, choose_tier
+from hostpulse.services.query.fleet import DEFAULT_AGES, HostAges, fleet_hosts
 from hostpulse.services.query.ports import HotReader, MetricReader
+from hostpulse.services.query.rows import NO_POINTS, ms_time
 
 MAX_SERIES = 256
 
@@ -35,93 +32,8 @@ def natural_key(name: str) -> list[int | str]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-class EncodedJson:
-    """A value already written as JSON by the store, going out as written instead of becoming
-    Python objects first. (Not a dataclass: JSON encoders would write a dataclass as an object
-    of its fields.)"""
-
-    __slots__ = ("json",)
-
-    def __init__(self, json: str) -> None:
-        self.json = json
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.json!r})"
-
-
-@dataclass(frozen=True)
-class HostRow:
-    host: str
-    agent_id: str
-    facts: EncodedJson  # as stored: the host list passes it through
-    first_seen_ms: int
-    last_seen_ms: int
-    last_received_ms: int
-    unnumbered: bool  # sent by the seed agent or over OTLP: batches numbered by time
-
-
-@dataclass(frozen=True)
-class SequenceSpan:
-    """The batches one agent delivered for a host: how many, and the lowest and highest seq."""
-
-    host: str
-    agent_id: str
-    received: int
-    first_seq: int
-    last_seq: int
-
-
-def completeness(spans: list[SequenceSpan]) -> Completeness:
-    """Received against expected batches, from the gaps in each agent's sequence numbers."""
-    received = sum(s.received for s in spans)
-    expected = sum(s.last_seq - s.first_seq + 1 for s in spans)
-    return {
-        "batches": received,
-        "missing_batches": expected - received,
-        "percent": round(100.0 * received / expected, 2) if expected else None,
-    }
-
-
-class EncodedPoints(EncodedJson):
-    """A series' points, already JSON: one array of ``[ts_ms, avg, min, max, count]`` arrays in
-    time order, the answer's columns. A view's thousands of points go out as the store wrote
-    them."""
-
-    __slots__ = ()
-
-    @classmethod
-    def of(cls, points: Iterable[Sequence[float]]) -> EncodedPoints:
-        return cls(json.dumps([list(point) for point in points], allow_nan=False))
-
-
-NO_POINTS = EncodedPoints("[]")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def ms_time(ms: int) -> datetime:
-    """Unix milliseconds as an aware datetime, exactly (a float of seconds can miss by 1 µs)."""
-    return EPOCH + timedelta(milliseconds=ms)
-
-
 class NotFound(LookupError):
     pass
-
-
-def host_status(last_seen_ms: int, now_ms: int, stale_s: int, down_s: int) -> HostStatus:
-    age_s = (now_ms - last_seen_ms) / 1000
-    if age_s <= stale_s:
-        return "live"
-    return "stale" if age_s <= down_s else "down"
-
-
-@dataclass(frozen=True)
-class HostAges:
-    """When a silent host counts as stale and as down, and how far back completeness looks."""
-
-    stale_s: int = 30
-    down_s: int = 120
-    completeness_window_s: int = 24 * 3600
-    glance_s: int = 600  # a silent host's last figures are shown as long as the hot tier keeps it
 
 
 class QueryService:
@@ -131,7 +43,7 @@ class QueryService:
         hot: HotReader,
         tiers: Sequence[Tier],
         max_points: int,
-        ages: HostAges = HostAges(),
+        ages: HostAges = DEFAULT_AGES,
     ) -> None:
         self.reader = reader
         self.hot = hot
@@ -140,76 +52,7 @@ class QueryService:
         self.ages = ages
 
     def hosts(self, now: datetime) -> list[HostEntry]:
-        now_ms = int(now.timestamp() * 1000)
-        glances = self.hot.glances()  # one read: when ingest last saw each host, and its figures
-        spans: dict[str, list[SequenceSpan]] = {}
-        for span in self.reader.sequence_spans(self.ages.completeness_window_s):
-            spans.setdefault(span.host, []).append(span)
-        answer: list[HostEntry] = []
-        for row in self.reader.hosts():
-            glance = glances.get(row.host)
-            answer.append(
-                self._entry(
-                    row.host,
-                    max(row.last_seen_ms, glance["ts_ms"] if glance else 0),
-                    glance,
-                    now_ms,
-                    agent_id=row.agent_id,
-                    first_seen_ms=row.first_seen_ms,
-                    last_received_ms=row.last_received_ms,
-                    # The seed's snapshots and OTLP carry time, not a sequence: no gaps to count.
-                    completeness=None if row.unnumbered else completeness(spans.get(row.host, [])),
-                    facts=cast(HostFactsView, row.facts),
-                )
-            )
-        known = {row["host"] for row in answer}
-        # A spelling from before hosts took one (migration 0015) lingers in the hot tier until
-        # its keys expire: not a host of its own.
-        new_hosts = sorted(h for h in glances if h not in known and h == canonical_host(h))
-        facts = self.hot.facts() if new_hosts else {}
-        for host in new_hosts:  # seen by ingest, not yet aggregated
-            glance = glances[host]
-            answer.append(
-                self._entry(
-                    host,
-                    glance["ts_ms"],
-                    glance,
-                    now_ms,
-                    agent_id=None,
-                    first_seen_ms=glance["ts_ms"],
-                    last_received_ms=None,
-                    completeness=None,
-                    facts=facts.get(host, {}),
-                )
-            )
-        return answer
-
-    def _entry(  # noqa: PLR0913 -- one host's entry, from PostgreSQL or from the hot tier
-        self,
-        host: str,
-        last_seen_ms: int,
-        glance: AtAGlance | None,
-        now_ms: int,
-        *,
-        agent_id: str | None,
-        first_seen_ms: int,
-        last_received_ms: int | None,
-        completeness: Completeness | None,
-        facts: HostFactsView,
-    ) -> HostEntry:
-        # A silent host's last figures are shown only as long as the hot tier would keep them.
-        shown = glance is not None and glance["ts_ms"] >= now_ms - self.ages.glance_s * 1000
-        return {
-            "host": host,
-            "agent_id": agent_id,
-            "status": host_status(last_seen_ms, now_ms, self.ages.stale_s, self.ages.down_s),
-            "last_seen_ms": last_seen_ms,
-            "first_seen_ms": first_seen_ms,
-            "last_received_ms": last_received_ms,
-            "completeness": completeness,
-            "facts": facts,
-            "now": glance if shown else None,
-        }
+        return fleet_hosts(self.reader, self.hot, self.ages, now)
 
     def series(
         self,
@@ -322,6 +165,3 @@ class QueryService:
             raise NotFound(f"no recent snapshot of host {host!r}")
         ts_ms, processes = stored
         return {"host": host, "source": "raw", "sample": {"ts_ms": ts_ms, "processes": processes}}
-
-
-__all__ = ["EncodedJson", "EncodedPoints", "HostRow", "NotFound", "QueryService", "RangeError"]
