@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install up down status test test-unit lint format bench bench-fleet localstack-lock \
+.PHONY: install up down status test test-all test-unit lint format bench bench-fleet localstack-lock \
 	lambda-lock terraform-tools terraform-apply terraform-destroy images image-locks clean
 
 $(INSTALLED): pyproject.toml agent/pyproject.toml
@@ -26,7 +26,13 @@ down: install
 status: install
 	$(BIN)/hostpulse status
 
-test: install terraform-tools
+# `make test`: the unit tests and the integration tests that share the session's local cloud
+# (what is not marked slow). `make test-all`: everything, fault scenarios and own clouds too.
+test: install
+	sh scripts/test-tools.sh
+	$(BIN)/pytest -m "not slow"
+
+test-all: install terraform-tools
 	sh scripts/test-tools.sh
 	$(BIN)/pytest
 

@@ -169,7 +169,7 @@ def main() -> None:
             return time.perf_counter() - started
 
         # As in the function, where what an execution environment keeps is settled once built
-        # (hostpulse.wiring.Lazy): here that includes the batches prepared above, which the
+        # (hostpulse.wiring.lazy.Lazy): here that includes the batches prepared above, which the
         # function never holds, so that the path's collections walk no more than there.
         lazy.settle_heap()
         # Alternating rounds: a slower minute of this shared machine hits both sides alike.

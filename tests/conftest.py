@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Generator, Iterator
 
+import pluggy
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -22,3 +24,60 @@ def local_cloud() -> Iterator[CloudUnderTest]:
         yield cloud
     finally:
         cloud.down()
+
+
+# -- honest marks ---------------------------------------------------------------------------------
+# `make test` runs what is not marked slow and must stay quick: an unmarked test that lasts
+# longer than this fails and says which mark it needs. Its own setup counts (a module's own
+# cloud, a fleet it fills); what the session shares (the local cloud, started once) does not.
+UNMARKED_LIMIT_S = 20.0
+SHARED_SETUP_S = pytest.StashKey[float]()  # what of a test's setup the session's fixtures took
+SETUP_S = pytest.StashKey[float]()
+SETTING_UP: list[pytest.Item] = []  # the test whose setup runs now
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, None]:
+    SETTING_UP.append(item)
+    try:
+        yield
+    finally:
+        SETTING_UP.pop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[object]) -> Generator[None, object, None]:
+    started = time.monotonic()
+    yield
+    if fixturedef.scope == "session" and SETTING_UP:
+        item = SETTING_UP[-1]
+        item.stash[SHARED_SETUP_S] = item.stash.get(SHARED_SETUP_S, 0.0) + (
+            time.monotonic() - started
+        )
+
+
+def overran(item: pytest.Item, setup_s: float, call_s: float) -> str | None:
+    """Why an unmarked test may not run in `make test`, or None when it may."""
+    own_setup_s = max(0.0, setup_s - item.stash.get(SHARED_SETUP_S, 0.0))
+    if item.get_closest_marker("slow") or own_setup_s + call_s <= UNMARKED_LIMIT_S:
+        return None
+    return (
+        f"took {own_setup_s + call_s:.0f} s (its own setup {own_setup_s:.0f} s, the test"
+        f" {call_s:.0f} s), more than {UNMARKED_LIMIT_S:.0f} s for a test `make test` runs:"
+        " mark it @pytest.mark.slow (it then runs in `make test-all`), or make it quicker"
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.when == "setup":
+        item.stash[SETUP_S] = report.duration
+    elif report.when == "call" and report.passed:
+        reason = overran(item, item.stash.get(SETUP_S, 0.0), report.duration)
+        if reason is not None:
+            report.outcome = "failed"
+            report.longrepr = reason

@@ -1,0 +1,39 @@
+"""The guard that keeps `make test` quick: an unmarked test past the limit fails, naming a mark."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import pytest
+
+from tests.conftest import SHARED_SETUP_S, UNMARKED_LIMIT_S, overran
+
+
+class Item:
+    """What the guard reads of a test item: its marks and its stash."""
+
+    def __init__(self, *marks: str, shared_setup_s: float = 0.0) -> None:
+        self.marks = marks
+        self.stash = pytest.Stash()
+        self.stash[SHARED_SETUP_S] = shared_setup_s
+
+    def get_closest_marker(self, name: str) -> object | None:
+        return name if name in self.marks else None
+
+
+def test_an_unmarked_test_past_the_limit_is_told_to_be_marked_slow() -> None:
+    reason = overran(cast(pytest.Item, Item()), setup_s=15.0, call_s=UNMARKED_LIMIT_S - 10)
+
+    assert reason is not None
+    assert "@pytest.mark.slow" in reason and "its own setup 15 s" in reason
+
+
+def test_a_slow_test_may_take_its_time() -> None:
+    assert overran(cast(pytest.Item, Item("slow")), setup_s=100.0, call_s=300.0) is None
+
+
+def test_the_shared_local_clouds_start_is_not_the_tests_own() -> None:
+    first_user = cast(pytest.Item, Item(shared_setup_s=70.0))
+
+    assert overran(first_user, setup_s=72.0, call_s=3.0) is None
+    assert overran(first_user, setup_s=72.0, call_s=UNMARKED_LIMIT_S) is not None
