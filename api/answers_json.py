@@ -1,7 +1,7 @@
 """Answers that go out as built (plain numbers, strings, lists, dicts), straight to JSON.
 
 A view's series answer holds thousands of points; the standard library's encoder spent as long
-writing them as PostgreSQL spent reading them (30 ms for 6,300 points), orjson about a tenth.
+writing them as PostgreSQL spent reading them, orjson a fraction of that (docs/benchmarks.md).
 Series points and host facts come from the store already written as JSON and go out as they
 are.
 """

@@ -12,7 +12,7 @@ T = TypeVar("T")
 # Allocations (less deallocations) between young collections; Python's default is 700. Reading
 # a group of 100 queued batches makes about 13,000 objects, alive until the group is written:
 # at 700, some 20 young collections a group walked and promoted them all, and older
-# collections walked them again (about 3 ms a group, measured in the aggregate benchmark).
+# collections walked them again (measured in the aggregate benchmark, docs/benchmarks.md).
 # Cyclic garbage, which only a collection frees, waits at most this many allocations.
 YOUNG_COLLECTION_THRESHOLD = 20_000
 
@@ -20,8 +20,8 @@ YOUNG_COLLECTION_THRESHOLD = 20_000
 def settle_heap() -> None:
     """Puts everything alive now (modules, the app, clients kept for the execution environment)
     out of the garbage collector's reach: a full collection, which a request's garbage sets off
-    every few requests, then walks only what came after. The API's 92,000 objects at start
-    took 80 ms per full collection, a pause in every twentieth host list. A young collection
+    every few requests, then walks only what came after. Walking the API's objects at start
+    made a pause in every twentieth host list (docs/benchmarks.md). A young collection
     waits for ``YOUNG_COLLECTION_THRESHOLD`` new objects."""
     gc.freeze()
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])

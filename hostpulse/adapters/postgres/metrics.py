@@ -137,9 +137,10 @@ class PgMetricStore:
             created = self._ensure_partitions(cur, days)
             keys = {f"host:{b.host.hostname}" for b in batches}
             keys |= {f"agent:{b.agent_id}" for b in batches}
-            # Statements that need nothing from each other's answers go in one round trip
-            # (0.3 to 0.4 ms each beside a busy database): the locks, in one order for every
-            # writer, then what is known of the batches; then what is new, and the watermark.
+            # Statements that need nothing from each other's answers go in one round trip (a
+            # round trip costs as much as a statement beside a busy database): the locks, in
+            # one order for every writer, then what is known of the batches; then what is new,
+            # and the watermark.
             cur.execute(
                 f"{sql.LOCK_KEYS};\n{sql.KNOWN_BATCHES}",
                 (sorted(keys), [b.agent_id for b in batches], [b.seq for b in batches]),

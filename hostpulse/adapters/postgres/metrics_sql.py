@@ -123,8 +123,8 @@ FROM series s JOIN unnest(%s::text[], %s::text[]) AS m(host, metric)
 # (the raw tier's samples unnested, see the migration that made them rows), or VALUES_OF.
 # A value's sum is its shortest exact decimal (float8 as text, which the connector makes
 # shortest-exact with extra_float_digits) as numeric: one decimal per double, and a 1-minute
-# rollup a fifth faster than float8's own cast to numeric, which rounds to 15 digits through
-# snprintf (measured: 40 ms against 50 for 52,800 values).
+# rollup faster than float8's own cast to numeric, which rounds to 15 digits through snprintf
+# (measured in the aggregate benchmark, docs/benchmarks.md).
 RAW_AS_BUCKETS = """(
     SELECT series_id, ts AS bucket, value AS min, value AS max, value::text::numeric AS sum,
            1 AS count, value AS last, ts AS last_ts
@@ -229,9 +229,8 @@ SET_TIER_WATERMARK = "UPDATE tier_watermarks SET rolled_through = %s WHERE tier 
 # A closed span of a rolled tier, from the tier below it. Its buckets are new: only the first
 # bucket after the upgrade that made a tier rolled held rows (merged by writes), and the
 # rollup, having every row of the span, replaces them. Cleared first, then inserted: an insert
-# that looked for a conflict at every bucket took a fifth of the 1-minute rollup (measured:
-# 60 ms against 48 for 5,280 buckets). {table} and {source} come from hostpulse.core.tiers, never
-# from user input.
+# that looked for a conflict at every bucket took a good share of the 1-minute rollup.
+# {table} and {source} come from hostpulse.core.tiers, never from user input.
 BUCKET = f"date_bin(%(width)s * interval '1 second', {{column}}, {ORIGIN})"
 CLEAR_SPAN = "DELETE FROM {table} WHERE bucket >= %(start)s AND bucket < %(end)s"
 ROLL_UP = f"""{CLEAR_SPAN};
@@ -242,11 +241,10 @@ WHERE bucket >= %(start)s AND bucket < %(end)s
 GROUP BY 1, 2
 """
 # The same from the raw tier, where COMBINE's last (an ordered aggregate) sorted every value of
-# the span and took a quarter of the time. The rest is a hash aggregate, with the time of each
+# the span and took much of the time. The rest is a hash aggregate, with the time of each
 # bucket's last value; the value is looked up in the last row of its host and bucket, which
 # holds every series its host sent then, and, for a series that row lacks (a disk unmounted
-# within the minute), in the row of that time. The same buckets, bit for bit (measured: 58 ms
-# against 43 for 52,800 values).
+# within the minute), in the row of that time. The same buckets, bit for bit, sooner.
 LAST_ROWS = f"""(
     SELECT DISTINCT ON (host, {BUCKET.format(column="ts")}) host, ts, series_ids, vals
     FROM {RAW_TABLE}
@@ -289,8 +287,8 @@ ON CONFLICT (host, ts) DO NOTHING
 
 # -- reads --------------------------------------------------------------------------------
 
-# Facts go out as stored (text), times as milliseconds: half the time of building a dict and
-# three datetimes per host (1,000 hosts: 7 ms to 3.5).
+# Facts go out as stored (text), times as milliseconds: a dict and three datetimes per host
+# cost the host list as much again (docs/benchmarks.md, the fleet pages).
 LIST_HOSTS = f"""
 SELECT h.host, h.agent_id, h.facts::text, {epoch_ms("h.first_seen")}, {epoch_ms("h.last_seen")},
     {epoch_ms("h.last_received")},
