@@ -22,6 +22,9 @@ from tests.support import CloudUnderTest
 # test suite finds a benchmark that no longer runs; it writes where HOSTPULSE_BENCH_RESULTS says,
 # never over the figures docs/benchmarks.md quotes.
 SMOKE = os.environ.get("HOSTPULSE_BENCH_SMOKE") == "1"
+# The test suite's smoke runs share one running local cloud (its state folder here, its settings
+# in the environment): what they try is that each benchmark's code runs, not its figures.
+SHARED_CLOUD = os.environ.get("HOSTPULSE_BENCH_CLOUD")
 RESULTS = Path(os.environ.get("HOSTPULSE_BENCH_RESULTS") or PROJECT_ROOT / "bench" / "results")
 
 N = TypeVar("N", int, float)
@@ -34,6 +37,10 @@ def sized(full: N, smoke: N) -> N:
 
 @contextmanager
 def local_cloud(name: str) -> Iterator[CloudUnderTest]:
+    """A fresh local cloud for a measurement, or the smoke runs' shared one, left running."""
+    if SHARED_CLOUD:
+        yield CloudUnderTest(Path(SHARED_CLOUD), dict(os.environ))
+        return
     cloud = CloudUnderTest.fresh(f"bench-{name}")
     cloud.up()
     try:

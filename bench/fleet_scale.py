@@ -288,7 +288,7 @@ def stored(database_url: str, agents: list[str]) -> int:
 
 async def drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> dict[str, Any]:
     repository = by_url.agent_repository(endpoints["database_url"])
-    hosts = [SyntheticHost(f"fleet-{i:04d}", cores=CORES, seed=i) for i in range(args.hosts)]
+    hosts = [SyntheticHost(f"scale-{i:04d}", cores=CORES, seed=i) for i in range(args.hosts)]
     tokens = {h.hostname: register_agent(repository, h.agent_id) for h in hosts}
     tally = Tally()
     stop = asyncio.Event()

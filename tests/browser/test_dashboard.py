@@ -331,6 +331,7 @@ def test_a_live_chart_picks_its_series_again_only_when_the_columns_change(
     assert result["afterDrop"] == ["a", "x:2", "x:10"]
 
 
+@pytest.mark.slow
 def test_a_host_the_opentelemetry_collector_reports_is_on_the_fleet_and_host_pages(
     page: Page, api_server: ApiServer, fleet: Fleet
 ) -> None:

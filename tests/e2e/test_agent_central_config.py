@@ -45,6 +45,7 @@ def version_of(output: str) -> int:
     return int(output.split(" is at version ", 1)[1].split(":", 1)[0])
 
 
+@pytest.mark.slow
 def test_a_central_change_reaches_a_running_agent_and_one_that_was_offline(
     local_cloud: CloudUnderTest, tmp_path: Path
 ) -> None:

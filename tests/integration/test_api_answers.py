@@ -38,6 +38,7 @@ class Checked:
         return response
 
 
+@pytest.mark.slow
 def test_every_answer_matches_its_declared_schema(
     local_cloud: CloudUnderTest, new_agent: Any
 ) -> None:

@@ -1,20 +1,22 @@
 """Every benchmark runs to the end: each at a tiny size (HOSTPULSE_BENCH_SMOKE=1, the same code
 at a few hosts and one round), writing its result file with the keys of the figures that
 docs/benchmarks.md quotes. The figures themselves are not judged here: they belong to `make bench`.
+The runs share one local cloud of their own (HOSTPULSE_BENCH_CLOUD), started once.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hostpulse.localcloud.settings import PROJECT_ROOT
+from tests.support import CloudUnderTest
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +34,16 @@ def results_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("bench-results")
 
 
+@pytest.fixture(scope="module")
+def bench_cloud() -> Iterator[CloudUnderTest]:
+    cloud = CloudUnderTest.fresh("bench-smoke")
+    cloud.up()
+    try:
+        yield cloud
+    finally:
+        cloud.down()
+
+
 def test_every_benchmark_is_run_by_make_bench_or_bench_fleet() -> None:
     modules = {
         f"bench.{p.stem}"
@@ -43,8 +55,15 @@ def test_every_benchmark_is_run_by_make_bench_or_bench_fleet() -> None:
 
 
 @pytest.mark.parametrize("run", [*BENCH_RUNS, FLEET_RUN], ids=lambda run: run[0])
-def test_a_benchmark_runs_to_the_end_at_a_tiny_size(run: list[str], results_dir: Path) -> None:
-    env = {**os.environ, "HOSTPULSE_BENCH_SMOKE": "1", "HOSTPULSE_BENCH_RESULTS": str(results_dir)}
+def test_a_benchmark_runs_to_the_end_at_a_tiny_size(
+    run: list[str], results_dir: Path, bench_cloud: CloudUnderTest
+) -> None:
+    env = {
+        **bench_cloud.env,
+        "HOSTPULSE_BENCH_SMOKE": "1",
+        "HOSTPULSE_BENCH_RESULTS": str(results_dir),
+        "HOSTPULSE_BENCH_CLOUD": str(bench_cloud.state_dir),
+    }
     done = subprocess.run(
         [sys.executable, "-m", *run],
         cwd=PROJECT_ROOT,

@@ -17,7 +17,8 @@ import requests
 
 from tests.support import HOSTPULSE, CloudUnderTest, eventually, pid_alive
 
-pytestmark = pytest.mark.localcloud
+# Each test starts and stops clouds of its own.
+pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
 COMPONENTS = ("postgres", "redis", "localstack", "api")
 
 

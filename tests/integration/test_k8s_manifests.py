@@ -73,6 +73,7 @@ def test_every_workload_is_hardened(overlay: str) -> None:
                 assert "livenessProbe" in container and "readinessProbe" in container, where
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_checkov_finds_nothing_unexplained(overlay: str, tmp_path: Path) -> None:
     assert CHECKOV.exists(), "make test installs checkov (scripts/terraform-tools.sh)"

@@ -77,6 +77,7 @@ def total(column: list[float | None]) -> float:
     return sum(value or 0 for value in column)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(400)
 def test_the_history_counts_every_batch_minute_by_minute(
     local_cloud: CloudUnderTest, new_agent: NewAgent

@@ -67,6 +67,7 @@ def stored(cloud: CloudUnderTest, agent: str) -> int:
     return len(sql(cloud, "SELECT 1 FROM batches WHERE agent_id = %s", agent))
 
 
+@pytest.mark.slow
 def test_dead_lettered_batches_go_back_selected_and_reach_the_tiers(
     local_cloud: CloudUnderTest,
 ) -> None:
@@ -92,6 +93,7 @@ def test_dead_lettered_batches_go_back_selected_and_reach_the_tiers(
     assert again_status == 0 and "sent 0" in again
 
 
+@pytest.mark.slow
 def test_a_hosts_tiers_rebuilt_from_the_archive_are_identical(
     local_cloud: CloudUnderTest, new_agent: NewAgent
 ) -> None:

@@ -34,6 +34,8 @@ CHECKOV = PROJECT_ROOT / ".hostpulse" / "terraform" / "checkov" / "bin" / "check
 STACK = load_stack(PROJECT_ROOT / "stack" / "stack.yaml")
 PREFIX = "hostpulse-tf"
 READ_TOKEN = "hp_read_terraform_apply_test"
+# Terraform, its provider and checkov come from `make terraform-tools`, which `make test-all` runs.
+pytestmark = pytest.mark.slow
 
 
 def terraform(data_dir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:

@@ -121,6 +121,7 @@ def test_a_websocket_handshake_with_a_long_url_is_answered_at_once(
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.slow
 def test_a_revoked_token_stops_working_within_the_cache_time(
     local_cloud: CloudUnderTest, new_agent: NewAgent
 ) -> None:

@@ -94,6 +94,7 @@ def envelope(batch: Batch) -> str:
     return Envelope(inline=batch.model_dump_json().encode()).encode()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_the_worker_stores_each_batch_once_and_dead_letters_the_poison(
     local_cloud: CloudUnderTest, queue: Queue, tmp_path: Path
