@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Generator, Iterator
 
@@ -18,7 +19,9 @@ settings.load_profile("hostpulse")
 @pytest.fixture(scope="session")
 def local_cloud() -> Iterator[CloudUnderTest]:
     """The real local cloud (LocalStack, PostgreSQL, Redis), once for the whole session."""
-    cloud = CloudUnderTest.fresh("session")
+    # One per worker when the suite runs in parallel (`make test-all`): each its own servers.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    cloud = CloudUnderTest.fresh(f"session-{worker}" if worker else "session")
     cloud.up()
     try:
         yield cloud
@@ -58,6 +61,8 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[object]) -> Generator[Non
 
 def overran(item: pytest.Item, setup_s: float, call_s: float) -> str | None:
     """Why an unmarked test may not run in `make test`, or None when it may."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return None  # in parallel the cores are shared: a duration is not the test's own
     own_setup_s = max(0.0, setup_s - item.stash.get(SHARED_SETUP_S, 0.0))
     if item.get_closest_marker("slow") or own_setup_s + call_s <= UNMARKED_LIMIT_S:
         return None

@@ -6,6 +6,7 @@ cannot be resolved for 3.14, so the environment needs exactly a 3.13 interpreter
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -97,6 +98,14 @@ class LocalStackEnvironment:
         return digest.hexdigest()
 
     def ensure(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        # Shared by every state folder of a checkout: two clouds starting at once (the test
+        # suite's parallel workers) build it once, the second waiting for the first.
+        with (self.root / "build.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._ensure()
+
+    def _ensure(self) -> Path:
         if self.python.exists() and self.stamp.exists():
             # Fast path: the interpreter search costs a subprocess per candidate.
             recorded = self.stamp.read_text().split("\n", 1)

@@ -9,6 +9,12 @@ import pytest
 from tests.conftest import SHARED_SETUP_S, UNMARKED_LIMIT_S, overran
 
 
+@pytest.fixture(autouse=True)
+def serial(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As `make test` runs: one process, the cores its own (whatever runs this test)."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+
+
 class Item:
     """What the guard reads of a test item: its marks and its stash."""
 
@@ -37,3 +43,9 @@ def test_the_shared_local_clouds_start_is_not_the_tests_own() -> None:
 
     assert overran(first_user, setup_s=72.0, call_s=3.0) is None
     assert overran(first_user, setup_s=72.0, call_s=UNMARKED_LIMIT_S) is not None
+
+
+def test_in_parallel_a_duration_is_not_judged(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+
+    assert overran(cast(pytest.Item, Item()), setup_s=0.0, call_s=UNMARKED_LIMIT_S * 3) is None
