@@ -8,7 +8,7 @@ import pluggy
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.support import CloudUnderTest
+from tests.support import CloudUnderTest, quick_rules, stack_variant
 
 # Property tests judge what comes out, never how fast: on a shared machine a stalled second
 # (a local cloud starting or stopping beside them) must not fail one. Speed is measured in bench/.
@@ -17,11 +17,14 @@ settings.load_profile("hostpulse")
 
 
 @pytest.fixture(scope="session")
-def local_cloud() -> Iterator[CloudUnderTest]:
+def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudUnderTest]:
     """The real local cloud (LocalStack, PostgreSQL, Redis), once for the whole session."""
     # One per worker when the suite runs in parallel (`make test-all`): each its own servers.
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     cloud = CloudUnderTest.fresh(f"session-{worker}" if worker else "session")
+    cloud.env["HOSTPULSE_STACK_FILE"] = str(
+        stack_variant(tmp_path_factory.mktemp("session-stack"), quick_rules)
+    )
     cloud.up()
     try:
         yield cloud

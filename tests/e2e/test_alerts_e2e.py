@@ -18,10 +18,15 @@ from hostpulse.localcloud.settings import PROJECT_ROOT
 from hostpulse.services.agents.tokens import register_agent
 from hostpulse.services.alerts.rules import load_rule_set
 from hostpulse.simulation.host import SyntheticHost
-from tests.support import CloudUnderTest, WebhookReceiver, eventually, post_batch
+from tests.support import (
+    RULES_CACHE_S,
+    CloudUnderTest,
+    WebhookReceiver,
+    eventually,
+    post_batch,
+)
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
-RULE_CACHE_S = 16  # the alerts function reads its rules at most every 15 s
 
 
 @pytest.fixture
@@ -63,7 +68,7 @@ def test_a_host_above_90_percent_for_15_s_fires_once_and_resolves_once(
         PgAgentRepository(PgConnector(local_cloud.endpoints["database_url"])), name
     )
     host = SyntheticHost(name, cores=2)
-    time.sleep(RULE_CACHE_S)
+    time.sleep(RULES_CACHE_S + 1)  # the functions read the rules again
     cpu = [50.0] * 5 + [96.0] * 15 + [30.0] * 10
     started = time.time()
     for i, percent in enumerate(cpu):  # one sample a second, sent as it is taken

@@ -21,6 +21,7 @@ from hostpulse.services.alerts.rules import load_rule_set
 from hostpulse.simulation.fleet import RequestsTransport, Simulation
 from tests.faults.fleet import register_fleet, wait_until_stored
 from tests.support import (
+    RULES_CACHE_S,
     CloudUnderTest,
     WebhookReceiver,
     WorkerProcess,
@@ -62,6 +63,7 @@ def workers(
         "HOSTPULSE_ALERTS_QUEUE_URL": endpoints["queues"]["alerts"],
         # The shipped description, with its triggers: the workers take their place.
         "HOSTPULSE_STACK_FILE": str(PROJECT_ROOT / "stack" / "stack.yaml"),
+        "HOSTPULSE_RULES_CACHE_SECONDS": str(RULES_CACHE_S),
     }
     logs = tmp_path_factory.mktemp("workers")
     started = [
@@ -116,7 +118,7 @@ rules:
 """
     PgAlertStore(PgConnector(endpoints["database_url"])).replace_file_rules(load_rule_set(rules))
     try:
-        time.sleep(16)  # the alerts handler reads its rules at most every 15 s
+        time.sleep(RULES_CACHE_S + 1)  # the alerts worker reads the rules again
         batch = agent.host.batch([int(time.time() * 1000)])
         hot = batch.samples[0].model_copy(update={"cpu": Cpu(percent=97.0)})
         transport = RequestsTransport()
