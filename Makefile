@@ -28,15 +28,15 @@ status: install
 
 # `make test`: the unit tests and the integration tests that share the session's local cloud
 # (what is not marked slow). `make test-all`: everything, fault scenarios and own clouds too, in
-# two workers (a file's tests stay together; each worker has its own session cloud): most of the
-# slow tests wait out an outage they stage, and another file runs meanwhile.
+# two workers (the groups of tests/conftest.py stay together; each worker has its own session
+# cloud): most of the slow tests wait out an outage they stage, and another group runs meanwhile.
 test: install
 	sh scripts/test-tools.sh
 	$(BIN)/pytest -m "not slow"
 
 test-all: install terraform-tools
 	sh scripts/test-tools.sh
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 # The AWS provider from a verified mirror, and checkov in its own environment.
 terraform-tools: install

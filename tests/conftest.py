@@ -8,7 +8,7 @@ import pluggy
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.support import CloudUnderTest, quick_rules, stack_variant
+from tests.support import CloudUnderTest, per_worker, quick_rules, stack_variant
 
 # Property tests judge what comes out, never how fast: on a shared machine a stalled second
 # (a local cloud starting or stopping beside them) must not fail one. Speed is measured in bench/.
@@ -19,9 +19,7 @@ settings.load_profile("hostpulse")
 @pytest.fixture(scope="session")
 def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudUnderTest]:
     """The real local cloud (LocalStack, PostgreSQL, Redis), once for the whole session."""
-    # One per worker when the suite runs in parallel (`make test-all`): each its own servers.
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    cloud = CloudUnderTest.fresh(f"session-{worker}" if worker else "session")
+    cloud = CloudUnderTest.fresh(per_worker("session"))  # in parallel, one per worker
     cloud.env["HOSTPULSE_STACK_FILE"] = str(
         stack_variant(tmp_path_factory.mktemp("session-stack"), quick_rules)
     )
@@ -30,6 +28,20 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudUnder
         yield cloud
     finally:
         cloud.down()
+
+
+# -- the parallel run -----------------------------------------------------------------------------
+# `make test-all` hands whole groups to its two workers: a file's tests share its module's
+# fixtures, and these folders share session fixtures of their own (the fault suite's cloud, the
+# browser tests' API server and fleet), set up once only if all their tests run in one worker.
+FOLDERS_AS_ONE = {"faults", "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.parent.name
+        group = folder if folder in FOLDERS_AS_ONE else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 # -- honest marks ---------------------------------------------------------------------------------

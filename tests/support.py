@@ -99,6 +99,12 @@ def local_cloud_settings(state_dir: Path) -> dict[str, str]:
     }
 
 
+def per_worker(name: str) -> str:
+    """A state folder's name of its own for each worker of a parallel run (`make test-all`)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"{name}-{worker}" if worker else name
+
+
 @dataclass
 class CloudUnderTest:
     state_dir: Path

@@ -15,7 +15,7 @@ import psutil
 
 from hostpulse_agent.host import HostView, Partition
 from hostpulse_agent.rates import Rates
-from hostpulse_agent.text import first_of_each, safe_text
+from hostpulse_agent_rules.text import first_of_each, safe_text
 
 # File systems that hold no user data: kernel interfaces, memory, images, overlays.
 PSEUDO_FS = frozenset({

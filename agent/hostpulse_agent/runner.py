@@ -34,7 +34,7 @@ from hostpulse_agent.sender import (
     backoff_s,
 )
 from hostpulse_agent.spool import RecordId, Spool
-from hostpulse_agent.text import host_name, safe_text
+from hostpulse_agent_rules.text import host_name, safe_text
 
 log = logging.getLogger("hostpulse_agent")
 

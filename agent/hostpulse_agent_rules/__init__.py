@@ -1,8 +1,8 @@
 """The rules a setting of the agent is checked by, wherever it comes from: its file, its
 environment, its flags, or the server's central configuration (which checks with these same
-rules before any agent sees a change). Its own package, in both wheels (the agent's and the
-server's), so that the server carries these rules and nothing else of the agent. Standard
-library only.
+rules before any agent sees a change), and what text the agent may send (``text``). Its own
+package, in both wheels (the agent's and the server's), so that the server carries these rules
+and nothing else of the agent. Standard library only.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hostpulse_agent.text import host_name, is_safe_text
+from hostpulse_agent_rules.text import host_name, is_safe_text
 
 GROUPS = ("cpu", "load", "memory", "disks", "disk_io", "net", "uptime", "processes")
 # The wire contract's bounds on host labels.

@@ -38,7 +38,7 @@ _UNSAFE = re.compile(f"[{UNSAFE_CHARACTERS}]")
 def fitted_text(value: str, limit: int) -> str:
     """Text from a sender that does not make it fit itself (the seed agent): what the contract
     refuses becomes U+FFFD and it is cut to ``limit``, as hostpulse's own agent does before
-    sending (hostpulse_agent.text)."""
+    sending (hostpulse_agent_rules.text)."""
     return _UNSAFE.sub("\ufffd", value)[:limit]
 
 

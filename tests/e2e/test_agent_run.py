@@ -16,7 +16,7 @@ import requests
 from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.services.agents.tokens import register_agent
-from hostpulse_agent.text import host_name
+from hostpulse_agent_rules.text import host_name
 from tests.support import CloudUnderTest, eventually
 
 pytestmark = pytest.mark.localcloud

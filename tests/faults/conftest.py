@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import CloudUnderTest, stack_variant
+from tests.support import CloudUnderTest, per_worker, stack_variant
 
 
 def quick_redrive(stack: dict[str, Any]) -> None:
@@ -24,7 +24,7 @@ def quick_redrive(stack: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="session")
 def fault_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudUnderTest]:
-    cloud = CloudUnderTest.fresh("faults")
+    cloud = CloudUnderTest.fresh(per_worker("faults"))
     cloud.env["HOSTPULSE_STACK_FILE"] = str(
         stack_variant(tmp_path_factory.mktemp("stack"), quick_redrive)
     )

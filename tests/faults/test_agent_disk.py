@@ -23,7 +23,7 @@ from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.localcloud.settings import PROJECT_ROOT
 from hostpulse.services.agents.tokens import register_agent
-from hostpulse_agent.text import host_name
+from hostpulse_agent_rules.text import host_name
 from tests.support import CloudUnderTest, TcpProxy, eventually
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]

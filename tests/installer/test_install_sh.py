@@ -180,6 +180,17 @@ def test_the_servers_wheel_carries_the_agents_rules_but_is_not_the_agent(tmp_pat
     assert not [name for name in names if name.startswith("hostpulse_agent-")]  # no dist-info
     entry_points = next(name for name in names if name.endswith("entry_points.txt"))
     assert "hostpulse-agent" not in zipfile.ZipFile(wheel).read(entry_points).decode()
+    # The rules stand alone: the wheel's own files and the standard library, nothing else.
+    unpacked = tmp_path / "unpacked"
+    zipfile.ZipFile(wheel).extractall(unpacked)
+    alone = subprocess.run(
+        [sys.executable, "-S", "-c", "import hostpulse_agent_rules.text"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": str(unpacked)},
+    )
+    assert alone.returncode == 0, alone.stderr
 
 
 def test_piped_into_sh_it_installs_the_agents_own_wheel_with_only_psutil(tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ def test_groups_can_be_switched_off() -> None:
 
 
 def test_names_are_made_safe_and_stay_one_per_sample() -> None:
-    from hostpulse_agent.text import first_of_each, host_name, safe_text
+    from hostpulse_agent_rules.text import first_of_each, host_name, safe_text
 
     assert safe_text("gpj.\u202eexe\n", 256) == "gpj.\ufffdexe\ufffd"
     assert safe_text("x" * 300, 256) == "x" * 256
@@ -89,7 +89,7 @@ def test_the_agents_unsafe_characters_are_exactly_those_the_contract_refuses() -
     import re
 
     from hostpulse.core.contract import SAFE_TEXT
-    from hostpulse_agent.text import is_safe_text
+    from hostpulse_agent_rules.text import is_safe_text
 
     # fullmatch: Python's `$` also matches before a final newline; pydantic's engine does not.
     contract = re.compile(SAFE_TEXT)
