@@ -1,4 +1,4 @@
-# hostpulse: `make up` runs it, `make test` tests it. Both install what they need first.
+# hostpulse: `make up` runs it, `make test` tests it (`make test-all`: every test, as CI). Both install what they need first.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -36,7 +36,7 @@ test: install
 
 test-all: install terraform-tools
 	sh scripts/test-tools.sh
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2
 
 # The AWS provider from a verified mirror, and checkov in its own environment.
 terraform-tools: install

@@ -37,11 +37,21 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudUnder
 FOLDERS_AS_ONE = {"faults", "browser"}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        folder = item.path.parent.name
-        group = folder if folder in FOLDERS_AS_ONE else str(item.path)
-        item.add_marker(pytest.mark.xdist_group(group))
+def group_of(nodeid: str) -> str:
+    """The group a test goes to a worker with: its folder's for those above, else its file's."""
+    path = nodeid.split("::", 1)[0]
+    parts = path.split("/")
+    return parts[-2] if len(parts) > 1 and parts[-2] in FOLDERS_AS_ONE else path
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return GroupScheduling(config, log)
 
 
 # -- honest marks ---------------------------------------------------------------------------------

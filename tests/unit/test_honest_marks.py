@@ -1,4 +1,4 @@
-"""The guard that keeps `make test` quick: an unmarked test past the limit fails, naming a mark."""
+"""How the test tiers are kept: the marks guard of `make test`, the groups of `make test-all`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import cast
 
 import pytest
 
-from tests.conftest import SHARED_SETUP_S, UNMARKED_LIMIT_S, overran
+from tests.conftest import SHARED_SETUP_S, UNMARKED_LIMIT_S, group_of, overran
 
 
 @pytest.fixture(autouse=True)
@@ -49,3 +49,10 @@ def test_in_parallel_a_duration_is_not_judged(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
 
     assert overran(cast(pytest.Item, Item()), setup_s=0.0, call_s=UNMARKED_LIMIT_S * 3) is None
+
+
+def test_a_parallel_run_keeps_a_file_together_and_the_shared_folders_together() -> None:
+    assert group_of("tests/unit/test_a.py::test_one") == group_of("tests/unit/test_a.py::test_two")
+    assert group_of("tests/unit/test_a.py::test_one") != group_of("tests/unit/test_b.py::test_one")
+    assert group_of("tests/faults/test_a.py::t") == group_of("tests/faults/test_b.py::t[x]")
+    assert group_of("tests/browser/test_a.py::t") == "browser"
