@@ -5,12 +5,10 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
 
 from fastapi import HTTPException
-from pydantic import AfterValidator
 
-from hostpulse.core.contract import canonical_host
+from hostpulse.core.contract import HostName
 
 RELATIVE = re.compile(r"^now(?:-(\d{1,12})([smhdw]))?$|^-(\d{1,12})([smhdw])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -19,8 +17,10 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 31, tzinfo=UTC)
 MAX_STEP_S = 10 * 365 * 86400
-# A host as a query names it: found whatever its case (hosts are kept in their one spelling).
-HostRef = Annotated[str, AfterValidator(canonical_host)]
+# A host as a query names it: found whatever its case (hosts are kept in their one spelling),
+# and only a name the contract lets a host have (anything else, a NUL byte say, is a 422 here,
+# never a query the database refuses).
+HostRef = HostName
 
 
 def parse_time(value: str, now: datetime, name: str) -> datetime:

@@ -376,6 +376,19 @@ def test_seed_recent_answers_in_the_seed_shape(client: TestClient, reader: Memor
     assert client.get("/api/metrics/recent", params={"host": "old-1"}).json() == []
 
 
+@pytest.mark.parametrize("host", ["\x00web-1", "web 1", "-web", "w" * 254, "wéb"])
+def test_a_name_no_host_can_have_is_refused_before_any_store_is_asked(
+    client: TestClient, host: str
+) -> None:
+    """Found by the API fuzzing: a NUL byte in ?host= reached PostgreSQL, which refuses it."""
+    for path, params in (
+        ("/api/metrics/recent", {"host": host}),
+        ("/api/v1/series", {"host": host, "metric": "cpu.percent"}),
+    ):
+        answer = client.get(path, params=params)
+        assert answer.status_code == 422, (path, answer.text)
+
+
 def guarded_client(reader: MemoryReader, **settings: Any) -> TestClient:
     configured = SETTINGS.model_copy(update=settings)
     app = create_app(configured)
