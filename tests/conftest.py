@@ -73,15 +73,24 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, None]:
         SETTING_UP.pop()
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_fixture_setup(fixturedef: pytest.FixtureDef[object]) -> Generator[None, object, None]:
-    started = time.monotonic()
-    yield
-    if fixturedef.scope == "session" and SETTING_UP:
-        item = SETTING_UP[-1]
-        item.stash[SHARED_SETUP_S] = item.stash.get(SHARED_SETUP_S, 0.0) + (
-            time.monotonic() - started
-        )
+class SharedSetupTimer:
+    """Times the session's fixtures as the test that first needs them sets them up. A plugin of
+    its own: a conftest's hooks are not called for session fixtures, which belong to no folder."""
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[object]
+    ) -> Generator[None, object, None]:
+        started = time.monotonic()
+        yield
+        if fixturedef.scope == "session" and SETTING_UP:
+            item = SETTING_UP[-1]
+            spent = time.monotonic() - started
+            item.stash[SHARED_SETUP_S] = item.stash.get(SHARED_SETUP_S, 0.0) + spent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(SharedSetupTimer(), "shared-setup-timer")
 
 
 def overran(item: pytest.Item, setup_s: float, call_s: float) -> str | None:

@@ -23,6 +23,7 @@ def recorded_minutes(cloud: CloudUnderTest) -> int:
     return sum(1 for batches in answer["ingest_batches"] if batches)
 
 
+@pytest.mark.slow  # it waits for a minute of the pipeline's history to be recorded
 @pytest.mark.timeout(400)
 def test_the_pipeline_page_shows_health_now_and_the_recorded_minutes(
     page: Page, local_cloud: CloudUnderTest, fleet: Fleet
