@@ -10,7 +10,7 @@ import socket
 
 from hostpulse.services.agents.config import AgentConfigError, ConfigChange, Scope
 from hostpulse.services.agents.control import KINDS, issue
-from hostpulse.wiring.components import agent_commands, agent_configs
+from hostpulse.wiring.by_url import agent_commands, agent_configs
 
 SCOPE_HELP = "'all', 'label:KEY=VALUE' (the hosts with that label) or 'host:HOSTNAME'"
 

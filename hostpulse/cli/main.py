@@ -27,8 +27,8 @@ from hostpulse.localcloud.processes import read_pid
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import SUPERVISOR, LocalCloud, read_endpoints
 from hostpulse.services.self_monitoring.history import RecentTotals, recent_totals
-from hostpulse.wiring.by_url import MigrationError, migrate_database
-from hostpulse.wiring.components import pipeline_history, pipeline_watch
+from hostpulse.wiring.by_url import MigrationError, migrate_database, pipeline_history
+from hostpulse.wiring.components import pipeline_watch
 
 DETACH_TIMEOUT_SECONDS = 600.0
 RESTART_TIMEOUT_SECONDS = 300.0

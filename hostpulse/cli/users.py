@@ -9,7 +9,7 @@ import sys
 from hostpulse.cli.agents import database_url
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.services.accounts.service import AccountError, Accounts, Role
-from hostpulse.wiring.components import account_admin
+from hostpulse.wiring.by_url import account_admin
 
 ROLES = [role.value for role in Role]
 

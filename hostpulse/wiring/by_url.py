@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from hostpulse.adapters.aws.clients import aws_client
@@ -15,15 +16,20 @@ from hostpulse.adapters.aws.queue import (
 from hostpulse.adapters.aws.worker import SqsMessageSource
 from hostpulse.adapters.checkpoint import CheckpointMismatch, FileCheckpoint
 from hostpulse.adapters.postgres import migrate as migrations
+from hostpulse.adapters.postgres.accounts import PgAccountStore
+from hostpulse.adapters.postgres.agent_config import PgAgentConfigStore, PgCommandStore
 from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.alerts import PgAlertStore
+from hostpulse.adapters.postgres.pipeline import PgPipelineHistory
+from hostpulse.adapters.redis import keys as hot
 from hostpulse.adapters.redis.client import redis_client
 from hostpulse.adapters.redis.hot import (
     RedisDrainFlag,
 )
+from hostpulse.services.accounts.service import NO_THROTTLE, Accounts
+from hostpulse.services.agents.config import AgentConfigs
+from hostpulse.services.agents.ports import CommandStore
 from hostpulse.wiring.components import pg_connector
-
-# -- for the CLI and the local cloud, which know their stores by URL ----------------------------
 
 
 def worker_queue(region: str, endpoint_url: str | None, queue_url: str) -> SqsMessageSource:
@@ -33,6 +39,28 @@ def worker_queue(region: str, endpoint_url: str | None, queue_url: str) -> SqsMe
 
 def agent_repository(database_url: str) -> PgAgentRepository:
     return PgAgentRepository(pg_connector(database_url, 5.0))
+
+
+def agent_commands(database_url: str) -> CommandStore:
+    """Commands to agents, as the command line issues and lists them."""
+    return PgCommandStore(pg_connector(database_url, 5.0))
+
+
+def agent_configs(database_url: str) -> AgentConfigs:
+    """The central agent configuration, as the command line and the API change it."""
+    return AgentConfigs(PgAgentConfigStore(pg_connector(database_url, 5.0)))
+
+
+def pipeline_history(database_url: str, aggregate_queue_url: str) -> PgPipelineHistory:
+    """A deployment's minutes, for the CLI, which knows the stores by URL."""
+    return PgPipelineHistory(
+        pg_connector(database_url, 5.0), hot.deployment_id(aggregate_queue_url)
+    )
+
+
+def account_admin(database_url: str) -> Accounts:
+    """Users managed from the command line: no sign-ins, so nothing to throttle."""
+    return Accounts(PgAccountStore(pg_connector(database_url, 5.0)), timedelta(0), NO_THROTTLE)
 
 
 def rule_store(database_url: str, rules_ttl_s: float = 15.0) -> PgAlertStore:

@@ -45,7 +45,7 @@ from hostpulse.core.settings import (
     core_settings,
     ingest_settings,
 )
-from hostpulse.services.accounts.service import NO_THROTTLE, Accounts
+from hostpulse.services.accounts.service import Accounts
 from hostpulse.services.agents.config import AgentConfigs
 from hostpulse.services.agents.control import AgentControl
 from hostpulse.services.agents.ports import CommandStore
@@ -127,16 +127,6 @@ def api_agent_commands() -> CommandStore:
     return PgCommandStore(_pg(api_settings()))
 
 
-def agent_commands(database_url: str) -> CommandStore:
-    """Commands to agents, as the command line issues and lists them."""
-    return PgCommandStore(pg_connector(database_url, 5.0))
-
-
-def agent_configs(database_url: str) -> AgentConfigs:
-    """The central agent configuration, as the command line and the API change it."""
-    return AgentConfigs(PgAgentConfigStore(pg_connector(database_url, 5.0)))
-
-
 def pipeline_meter(counters: Counters) -> PipelineMeter:
     """Aggregation's share of the pipeline's tally; Redis away costs one timeout per 10 s."""
     settings = core_settings()
@@ -154,13 +144,6 @@ def pipeline_recorder(settings: CoreSettings) -> PipelineRecorder:
         ),
         PgPipelineHistory(_pg(settings), deployment),
         keep_ms=int(settings.tiers[1].retention.total_seconds() * 1000),
-    )
-
-
-def pipeline_history(database_url: str, aggregate_queue_url: str) -> PgPipelineHistory:
-    """A deployment's minutes, for the CLI, which knows the stores by URL."""
-    return PgPipelineHistory(
-        pg_connector(database_url, 5.0), hot.deployment_id(aggregate_queue_url)
     )
 
 
@@ -238,11 +221,6 @@ def accounts() -> Accounts:
         timedelta(hours=settings.session_hours),
         RedisAuthThrottle(redis, settings.sign_in_failures_per_minute),
     )
-
-
-def account_admin(database_url: str) -> Accounts:
-    """Users managed from the command line: no sign-ins, so nothing to throttle."""
-    return Accounts(PgAccountStore(pg_connector(database_url, 5.0)), timedelta(0), NO_THROTTLE)
 
 
 @lru_cache(maxsize=1)

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.services.accounts.service import Role
-from hostpulse.wiring import components
+from hostpulse.wiring import by_url
 from tests.browser.conftest import Fleet, screenshot
 from tests.support import CloudUnderTest, dashboard_api
 
@@ -29,7 +29,7 @@ class SignedApi:
 
     def add_user(self, role: Role = Role.VIEWER) -> str:
         name = f"{role}-{time.time_ns() % 10**9}"
-        components.account_admin(self.database_url).add_user(name, PASSWORD, role)
+        by_url.account_admin(self.database_url).add_user(name, PASSWORD, role)
         return name
 
     def expire_sessions_of(self, name: str) -> None:

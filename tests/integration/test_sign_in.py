@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from hostpulse.wiring import components
+from hostpulse.wiring import by_url
 from tests.support import CloudUnderTest, dashboard_api
 
 pytestmark = pytest.mark.localcloud
@@ -92,7 +92,7 @@ def test_dashboard_settings_are_kept_in_postgresql_and_go_with_their_user(
     assert browser.put(f"{api}/api/v1/session/settings", json=chosen).status_code == 200
     again = sign_in(api, name)  # another browser, another session
     assert again.get(f"{api}/api/v1/session/settings").json() == chosen
-    store = components.account_admin(local_cloud.endpoints["database_url"]).store
+    store = by_url.account_admin(local_cloud.endpoints["database_url"]).store
     assert store.dashboard_settings(name) == chosen
 
     assert local_cloud.cli("users", "remove", name).returncode == 0

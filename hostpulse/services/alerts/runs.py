@@ -4,7 +4,7 @@ the schedule's tick, each with what it counts."""
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from hostpulse.core.envelope import read_batch
@@ -47,10 +47,12 @@ class AlertTick:
     def run(self, now_ms: int) -> dict[str, Any]:
         status = self.pipeline_check(now_ms)
         outcome = self.service.tick(now_ms)
-        result = {
-            key: value
-            for key, value in asdict(outcome).items()
-            if key in {"fired", "notifications", "delivered", "failed"}
-        } | {"pipeline": status}
+        result: dict[str, Any] = {
+            "fired": outcome.fired,
+            "notifications": outcome.notifications,
+            "delivered": outcome.delivered,
+            "failed": outcome.failed,
+            "pipeline": status,
+        }
         log.info("alerts tick", extra=result)
         return result
