@@ -102,3 +102,17 @@ def choose_tier(
         fitting = [t for t in holding if t.resolution_s <= coarsest]
         tier = fitting[-1] if fitting else holding[0]
     return TierChoice(tier, max(tier.resolution_s, needed))
+
+
+def finest_within(
+    tiers: Sequence[Tier], start: datetime, end: datetime, now: datetime, max_points: int
+) -> Tier:
+    """The finest tier that still holds ``start`` and covers [start, end] in at most
+    ``max_points`` per series at its resolution (a PromQL read: its functions see the
+    tier's points, so the finest that fits); the coarsest holding one if none fits."""
+    holding = [t for t in tiers if now - t.retention - EDGE_SLACK <= start] or [tiers[-1]]
+    span_s = (end - start).total_seconds()
+    for tier in sorted(holding, key=lambda t: t.resolution_s):
+        if span_s / tier.resolution_s <= max_points:
+            return tier
+    return max(holding, key=lambda t: t.resolution_s)

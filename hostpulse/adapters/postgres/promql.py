@@ -1,0 +1,132 @@
+"""PromQL's series source on PostgreSQL: the catalogue of series as Prometheus labels, and
+their points from the tier a query reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from hostpulse.adapters.postgres import metrics_sql
+from hostpulse.adapters.postgres import promql_sql as sql
+from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse.adapters.postgres.metrics import TIERS, series_edges
+from hostpulse.core.prometheus_names import HOST_LABEL, prometheus_series, stored_patterns
+from hostpulse.core.tiers import Tier, TierChoice, read_chain
+from hostpulse.services.promql.model import NAME, Labels, StoredSeries, labels_of
+from hostpulse.services.promql.ports import Matcher
+
+Candidate = tuple[int, str, Labels]  # series id, host, labels
+
+
+def as_time(ms: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+
+
+def series_labels(host: str, metric: str, host_labels: dict[str, str]) -> Labels | None:
+    named = prometheus_series(metric)
+    if named is None:
+        return None
+    labels = {**host_labels, **named.labels, HOST_LABEL: host, NAME: named.name}
+    return labels_of(labels)
+
+
+def narrowed(matchers: Sequence[Matcher]) -> tuple[list[str] | None, list[str] | None]:
+    """The metric patterns and hosts the equality matchers narrow the catalogue to."""
+    patterns = hosts = None
+    for m in matchers:
+        if m.op == "=" and m.name == NAME:
+            patterns = stored_patterns(m.value)
+        elif m.op == "=" and m.name == HOST_LABEL:
+            hosts = [m.value]
+    return patterns, hosts
+
+
+class PgSeriesSource:
+    def __init__(self, connector: PgConnector) -> None:
+        self.connector = connector
+
+    def candidates(
+        self, matchers: Sequence[Matcher], start_ms: int, end_ms: int
+    ) -> list[Candidate]:
+        patterns, hosts = narrowed(matchers)
+        params = {
+            "patterns": patterns,
+            "hosts": hosts,
+            "start": as_time(start_ms),
+            "end": as_time(end_ms),
+        }
+        with self.connector.transaction() as cur:
+            cur.execute(sql.CATALOGUE, params)
+            rows = cur.fetchall()
+        found = []
+        host_labels: dict[str, dict[str, str]] = {}
+        for series_id, host, metric, labels_text in rows:
+            own = host_labels.get(host)
+            if own is None:
+                own = host_labels[host] = orjson.loads(labels_text)
+            labels = series_labels(host, metric, own)
+            if labels is None:
+                continue
+            values = dict(labels)
+            if all(m.matches(values.get(m.name, "")) for m in matchers):
+                found.append((series_id, host, labels))
+        return found
+
+    def label_sets(
+        self, matchers: Sequence[Matcher], start_ms: int, end_ms: int, limit: int
+    ) -> list[Labels]:
+        return [labels for _, _, labels in self.candidates(matchers, start_ms, end_ms)[: limit + 1]]
+
+    def select(
+        self, matchers: Sequence[Matcher], start_ms: int, end_ms: int, tier: Tier
+    ) -> list[StoredSeries]:
+        chosen = self.candidates(matchers, start_ms, end_ms)
+        if not chosen:
+            return []
+        ids = [series_id for series_id, _, _ in chosen]
+        hosts = sorted({host for _, host, _ in chosen})
+        points = self.points(ids, hosts, start_ms, end_ms, tier)
+        answer = []
+        for series_id, _, labels in chosen:
+            flat = points.get(series_id)
+            if flat:
+                answer.append(stored(labels, flat, tier))
+        return answer
+
+    def points(
+        self, ids: list[int], hosts: list[str], start_ms: int, end_ms: int, tier: Tier
+    ) -> dict[int, list[float]]:
+        params: dict[str, object] = {"ids": ids, "hosts": hosts}
+        with self.connector.transaction() as cur:
+            if not tier.rolled:
+                params |= {"start": as_time(start_ms), "end": as_time(end_ms + 1)}
+                cur.execute(sql.RAW_POINTS, params)
+            else:
+                width = tier.resolution_s * 1000
+                first = as_time(start_ms - start_ms % width)
+                cur.execute(metrics_sql.TIER_WATERMARKS)
+                watermarks = dict(cur.fetchall())
+                choice = TierChoice(tier, tier.resolution_s)
+                params |= series_edges(choice, watermarks, first, as_time(end_ms + 1))
+                tables = tuple(
+                    (t.table, 0 if not t.rolled else t.resolution_s * 1000)
+                    for t in read_chain(TIERS, tier)
+                )
+                cur.execute(sql.chain_points(tables), params)
+            return {series_id: orjson.loads(text) for series_id, text in cur}
+
+
+def stored(labels: Labels, flat: list[float], tier: Tier) -> StoredSeries:
+    if not tier.rolled:
+        times = [int(t) for t in flat[0::2]]
+        return StoredSeries(labels, times, [float(v) for v in flat[1::2]])
+    starts = [int(s) for s in flat[0::8]]
+    ends = [start + int(width) for start, width in zip(starts, flat[1::8], strict=True)]
+    times = [int(t) for t in flat[2::8]]
+    stats = [
+        (float(lo), float(hi), float(total), int(count))
+        for lo, hi, total, count in zip(flat[4::8], flat[5::8], flat[6::8], flat[7::8], strict=True)
+    ]
+    return StoredSeries(labels, times, [float(v) for v in flat[3::8]], starts, ends, stats)

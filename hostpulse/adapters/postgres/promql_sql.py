@@ -1,0 +1,62 @@
+"""The SQL of the PromQL reads: the series catalogue by metric patterns and hosts, and points
+from a tier and those below it."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from hostpulse.adapters.postgres.metrics_sql import RAW_TABLE
+
+# Every series that may match: hosts are filtered here when a matcher names one, metrics by
+# the LIKE patterns of a name (NULL: every metric), the span by the host's samples.
+CATALOGUE = """
+SELECT s.id, s.host, s.metric, coalesce(h.facts->'labels', '{}')::text
+FROM series s JOIN hosts h ON h.host = s.host
+WHERE (%(patterns)s::text[] IS NULL OR s.metric LIKE ANY(%(patterns)s))
+  AND (%(hosts)s::text[] IS NULL OR s.host = ANY(%(hosts)s))
+  AND h.last_seen >= %(start)s AND h.first_seen <= %(end)s
+"""
+
+# A point as numbers in a flat JSON array, written by PostgreSQL (see SERIES_POINTS in
+# metrics_sql): the raw tier as [time, value, ...]; a chain of tiers as [bucket start, its
+# width, the time of its last sample, last, min, max, sum, count, ...], a raw sample being a
+# bucket of one and no width.
+RAW_POINTS = """
+SELECT v.series_id, '[' || string_agg(
+    (extract(epoch FROM r.ts) * 1000)::bigint || ',' || v.value, ',' ORDER BY r.ts) || ']'
+FROM samples_raw r CROSS JOIN LATERAL unnest(r.series_ids, r.vals) AS v(series_id, value)
+WHERE r.host = ANY(%(hosts)s) AND r.ts >= %(start)s AND r.ts < %(end)s
+  AND v.series_id = ANY(%(ids)s)
+GROUP BY v.series_id
+"""
+TIER_BUCKETS = """
+    SELECT series_id, (extract(epoch FROM bucket) * 1000)::bigint AS start_ms, {width},
+           (extract(epoch FROM last_ts) * 1000)::bigint AS t, last, min, max,
+           sum::double precision AS total, count
+    FROM {table}
+    WHERE series_id = ANY(%(ids)s) AND bucket >= %({start})s AND bucket < %({end})s"""
+RAW_BUCKETS = """
+    SELECT v.series_id, (extract(epoch FROM r.ts) * 1000)::bigint, 0,
+           (extract(epoch FROM r.ts) * 1000)::bigint, v.value, v.value, v.value, v.value, 1
+    FROM samples_raw r CROSS JOIN LATERAL unnest(r.series_ids, r.vals) AS v(series_id, value)
+    WHERE r.host = ANY(%(hosts)s) AND r.ts >= %({start})s AND r.ts < %({end})s
+      AND v.series_id = ANY(%(ids)s)"""
+
+
+@cache
+def chain_points(tables: tuple[tuple[str, int], ...]) -> str:
+    """Points of a tier chain, coarsest first, as (table, width in ms): the i-th table from
+    ``edge_i`` to ``edge_{i+1}``. The tables are hostpulse.core.tiers' own, never user input."""
+    parts = [
+        (RAW_BUCKETS if table == RAW_TABLE else TIER_BUCKETS).format(
+            table=table, width=int(width), start=f"edge_{i}", end=f"edge_{i + 1}"
+        )
+        for i, (table, width) in enumerate(tables)
+    ]
+    rows = "\n    UNION ALL".join(parts)
+    return f"""
+SELECT series_id, '[' || string_agg(
+    concat_ws(',', start_ms, width, t, last, min, max, total, count), ',' ORDER BY start_ms) || ']'
+FROM ({rows}) AS p(series_id, start_ms, width, t, last, min, max, total, count)
+GROUP BY series_id
+"""

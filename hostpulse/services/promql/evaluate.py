@@ -1,0 +1,418 @@
+"""Evaluating a PromQL tree over a list of steps, as Prometheus 2.42's engine does: every node
+answers for all steps at once (an instant query is one step), selectors read their series
+once, and a subquery evaluates its expression over steps of its own."""
+
+from __future__ import annotations
+
+import math
+import time
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+from hostpulse.services.promql import calls
+from hostpulse.services.promql.aggregations import Grouping, aggregate
+from hostpulse.services.promql.model import (
+    Labels,
+    Matrix,
+    PromQLError,
+    RangeVector,
+    Scalar,
+    Series,
+    Steps,
+    StoredSeries,
+    String,
+    Value,
+    Window,
+    execution_error,
+    without_name,
+)
+from hostpulse.services.promql.operators import (
+    Operator,
+    matching_of,
+    scalars,
+    vector_scalar,
+    vectors,
+)
+from hostpulse.services.promql.over_time import PARAM_FIRST, RANGE_FUNCTIONS
+from hostpulse.services.promql.parse import Node, at_of, milliseconds
+from hostpulse.services.promql.ports import Matcher, MatchOp
+from hostpulse.services.promql.series_set import SAME_LABELS, SeriesSet, at_step
+
+Loader = Callable[[list[Matcher], int, int], list[StoredSeries]]
+OPS: dict[str, MatchOp] = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
+TOO_MANY_SAMPLES = "query processing would load too many samples into memory in query execution"
+
+
+@dataclass
+class Limits:
+    lookback_ms: int = 300_000
+    subquery_step_ms: int = 60_000  # Prometheus' default evaluation interval
+    max_samples: int = 5_000_000
+    deadline: float = math.inf  # time.monotonic() past which the query is abandoned
+
+
+def matchers_of(node: Node) -> list[Matcher]:
+    found = [
+        Matcher(m.name, OPS[str(m.op).rsplit(".", 1)[-1]], m.value) for m in node.matchers.matchers
+    ]
+    if node.name:
+        found.insert(0, Matcher("__name__", "=", node.name))
+    return found
+
+
+def unwrap(node: Node) -> Node:
+    while type(node).__name__ == "ParenExpr":
+        node = node.expr
+    return node
+
+
+class Evaluator:
+    def __init__(self, load: Loader, start_ms: int, end_ms: int, limits: Limits) -> None:
+        self.load = load
+        self.start_ms, self.end_ms = start_ms, end_ms
+        self.limits = limits
+        self.samples = 0
+
+    # -- bookkeeping ------------------------------------------------------------------------
+    def tick(self, samples: int = 0) -> None:
+        self.samples += samples
+        if self.samples > self.limits.max_samples:
+            raise execution_error(TOO_MANY_SAMPLES)
+        if time.monotonic() > self.limits.deadline:
+            raise PromQLError("query timed out in expression evaluation", "timeout")
+
+    def eval(self, node: Node, steps: Steps) -> Value:
+        kind = type(node).__name__
+        handler = getattr(self, f"eval_{kind}", None)
+        if handler is None:
+            raise PromQLError(f"{kind} is not supported by hostpulse")
+        return cast(Value, handler(node, steps))
+
+    def matrix(self, node: Node, steps: Steps) -> Matrix:
+        value = self.eval(node, steps)
+        if isinstance(value, list):
+            return value
+        raise PromQLError(f"expected an instant vector, got {type(value).__name__}")
+
+    def scalar(self, node: Node, steps: Steps) -> list[float]:
+        value = self.eval(node, steps)
+        if isinstance(value, Scalar):
+            return value.values
+        raise PromQLError("expected a scalar")
+
+    # -- leaves -----------------------------------------------------------------------------
+    def eval_NumberLiteral(self, node: Node, steps: Steps) -> Scalar:  # noqa: N802
+        return Scalar([float(node.val)] * len(steps))
+
+    def eval_StringLiteral(self, node: Node, steps: Steps) -> String:  # noqa: N802
+        return String(node.val)
+
+    def eval_ParenExpr(self, node: Node, steps: Steps) -> Value:  # noqa: N802
+        return self.eval(node.expr, steps)
+
+    def eval_UnaryExpr(self, node: Node, steps: Steps) -> Value:  # noqa: N802
+        value = self.eval(node.expr, steps)
+        if isinstance(value, Scalar):
+            return Scalar([-v for v in value.values])
+        return calls.per_value(cast(Matrix, value), len(steps), lambda v, _: -v, keep_name=False)
+
+    def reference_times(self, node: Node, steps: Steps) -> list[int]:
+        offset = milliseconds(node.offset)
+        at = at_of(node, self.start_ms, self.end_ms)
+        return [(at if at is not None else step) - offset for step in steps]
+
+    def eval_VectorSelector(self, node: Node, steps: Steps) -> Matrix:  # noqa: N802
+        times = self.reference_times(node, steps)
+        lookback = self.limits.lookback_ms
+        stored = self.load(matchers_of(node), min(times) - lookback, max(times))
+        out: Matrix = []
+        for series in sorted(stored, key=lambda s: s.labels):
+            values: list[float | None] = []
+            stamps: list[int | None] = []
+            ends, sample_times = series.ends, series.times
+            for reference in times:
+                i = bisect_right(ends, reference) - 1
+                if i >= 0 and sample_times[i] >= reference - lookback:
+                    values.append(series.values[i])
+                    stamps.append(sample_times[i])
+                else:
+                    values.append(None)
+                    stamps.append(None)
+            found = sum(1 for v in values if v is not None)
+            self.tick(found)
+            if found:
+                out.append(Series(series.labels, values, stamps))
+        return out
+
+    def eval_MatrixSelector(self, node: Node, steps: Steps) -> RangeVector:  # noqa: N802
+        selector = node.vector_selector
+        range_ms = milliseconds(node.range)
+        times = self.reference_times(selector, steps)
+        stored = self.load(matchers_of(selector), min(times) - range_ms, max(times))
+        self.tick(sum(len(s.times) for s in stored))
+        return RangeVector(
+            sorted(stored, key=lambda s: s.labels),
+            range_ms,
+            milliseconds(selector.offset),
+            at_of(selector, self.start_ms, self.end_ms),
+        )
+
+    def eval_SubqueryExpr(self, node: Node, steps: Steps) -> RangeVector:  # noqa: N802
+        range_ms = milliseconds(node.range)
+        step_ms = milliseconds(node.step) or self.limits.subquery_step_ms
+        ends = self.reference_times(node, steps)
+        first = min(ends) - range_ms
+        start = step_ms * (first // step_ms)
+        if start < first:
+            start += step_ms
+        inner = list(range(start, max(ends) + 1, step_ms))
+        value = self.eval(node.expr, inner) if inner else []
+        if isinstance(value, Scalar):
+            value = [Series((), list(value.values))]
+        if not isinstance(value, list):
+            raise PromQLError("subquery is only allowed on instant vector")
+        stored = []
+        for series in value:
+            kept = [(t, v) for t, v in zip(inner, series.values, strict=True) if v is not None]
+            stored.append(StoredSeries(series.labels, [t for t, _ in kept], [v for _, v in kept]))
+        return RangeVector(
+            stored, range_ms, milliseconds(node.offset), at_of(node, self.start_ms, self.end_ms)
+        )
+
+    # -- functions --------------------------------------------------------------------------
+    def eval_Call(self, node: Node, steps: Steps) -> Value:  # noqa: N802
+        name = node.func.name
+        args = list(node.args)
+        if name in RANGE_FUNCTIONS or name == "absent_over_time":
+            return self.range_function(name, args, steps)
+        return InstantCalls(self, steps).call(name, args)
+
+    def range_function(self, name: str, args: list[Node], steps: Steps) -> Matrix:
+        param: list[float] | None = None
+        if len(args) == 2:
+            scalar_arg, vector_arg = (
+                (args[0], args[1]) if name in PARAM_FIRST else (args[1], args[0])
+            )
+            param = self.scalar(scalar_arg, steps)
+        else:
+            vector_arg = args[0]
+        ranged = self.eval(vector_arg, steps)
+        if not isinstance(ranged, RangeVector):
+            raise PromQLError(f"expected a range vector in call to function {name}()")
+        if name == "absent_over_time":
+            return self.absent_over_time(ranged, unwrap(vector_arg), steps)
+        function = RANGE_FUNCTIONS[name]
+        out: Matrix = []
+        seen: set[Labels] = set()
+        for series in ranged.series:
+            values: list[float | None] = []
+            for i, step in enumerate(steps):
+                window = self.window(ranged, series, step)
+                values.append(
+                    None
+                    if window is None
+                    else function(window, None if param is None else param[i])
+                )
+            self.tick()
+            if any(v is not None for v in values):
+                labels = series.labels if name == "last_over_time" else without_name(series.labels)
+                if labels in seen:
+                    raise execution_error(SAME_LABELS)
+                seen.add(labels)
+                out.append(Series(labels, values))
+        return out
+
+    def window(self, ranged: RangeVector, series: StoredSeries, step: int) -> Window | None:
+        low, high = ranged.bounds(step)
+        first = bisect_left(series.starts, low)
+        last = bisect_right(series.ends, high)
+        if last <= first:
+            return None
+        stats = None if series.stats is None else series.stats[first:last]
+        return Window(series.times[first:last], series.values[first:last], stats, low, high)
+
+    def absent_over_time(self, ranged: RangeVector, argument: Node, steps: Steps) -> Matrix:
+        labels: Labels = ()
+        if type(argument).__name__ == "MatrixSelector":
+            matchers = matchers_of(argument.vector_selector)
+            labels = calls.absent_labels([(m.name, m.op, m.value) for m in matchers])
+        values: list[float | None] = []
+        for step in steps:
+            present = any(self.window(ranged, s, step) is not None for s in ranged.series)
+            values.append(None if present else 1.0)
+        return [Series(labels, values)] if any(v is not None for v in values) else []
+
+    # -- operators --------------------------------------------------------------------------
+    def eval_AggregateExpr(self, node: Node, steps: Steps) -> Matrix:  # noqa: N802
+        op = str(node.op)
+        params: list[float] | str | None = None
+        if node.param is not None:
+            params = (
+                cast(String, self.eval(node.param, steps)).value
+                if op == "count_values"
+                else self.scalar(node.param, steps)
+            )
+        if op == "count_values":
+            calls.checked_label_name(str(params), "label name")
+        modifier = node.modifier
+        grouping = Grouping(
+            tuple(modifier.labels) if modifier is not None else (),
+            without=modifier is not None and str(modifier.type).endswith("Without"),
+        )
+        matrix = self.matrix(node.expr, steps)
+        self.tick()
+        return aggregate(op, matrix, grouping, params, len(steps))
+
+    def eval_BinaryExpr(self, node: Node, steps: Steps) -> Value:  # noqa: N802
+        op = str(node.op)
+        modifier = node.modifier
+        as_bool = modifier is not None and bool(modifier.return_bool)
+        left, right = self.eval(node.lhs, steps), self.eval(node.rhs, steps)
+        self.tick()
+        operator = Operator(op, as_bool)
+        if isinstance(left, Scalar) and isinstance(right, Scalar):
+            return Scalar(scalars(op, left.values, right.values))
+        if isinstance(right, Scalar):
+            return vector_scalar(operator, cast(Matrix, left), right.values, False, len(steps))
+        if isinstance(left, Scalar):
+            return vector_scalar(operator, cast(Matrix, right), left.values, True, len(steps))
+        card, on, names, include = "one-to-one", False, [], []
+        if modifier is not None:
+            card = {
+                "OneToOne": "one-to-one",
+                "ManyToOne": "many-to-one",
+                "OneToMany": "one-to-many",
+            }.get(str(modifier.card).rsplit(".", 1)[-1], "many-to-many")
+            if modifier.matching is not None:
+                on = str(modifier.matching.type).endswith("Include")
+                names = list(modifier.matching.labels)
+            include = list(modifier.group_labels or [])
+        if op in ("and", "or", "unless"):
+            card = "many-to-many"
+        matching = matching_of(card, on, names, include)
+        return vectors(operator, cast(Matrix, left), cast(Matrix, right), matching, len(steps))
+
+
+class InstantCalls:
+    """The functions whose arguments are instant vectors, scalars and strings."""
+
+    def __init__(self, evaluator: Evaluator, steps: Steps) -> None:
+        self.ev = evaluator
+        self.steps = steps
+        self.n = len(steps)
+
+    def call(self, name: str, args: list[Node]) -> Value:
+        if name in calls.MATH:
+            function = calls.MATH[name]
+            return calls.per_value(self.vector(args[0]), self.n, lambda v, _: function(v), False)
+        if name in calls.DATES:
+            return self.date(calls.DATES[name], args)
+        handler = getattr(self, f"call_{name}")
+        return cast(Value, handler(args))
+
+    def vector(self, node: Node) -> Matrix:
+        return self.ev.matrix(node, self.steps)
+
+    def scalar(self, node: Node) -> list[float]:
+        return self.ev.scalar(node, self.steps)
+
+    def string(self, node: Node) -> str:
+        return cast(String, self.ev.eval(node, self.steps)).value
+
+    def date(self, function: Callable[..., float], args: list[Node]) -> Value:
+        if not args:
+            return [Series((), [function(calls.utc(t / 1000)) for t in self.steps])]
+
+        def of(value: float, _: int) -> float:
+            return function(calls.utc(value)) if math.isfinite(value) else math.nan
+
+        return calls.per_value(self.vector(args[0]), self.n, of, keep_name=False)
+
+    def call_time(self, _: list[Node]) -> Scalar:
+        return Scalar([t / 1000 for t in self.steps])
+
+    def call_pi(self, _: list[Node]) -> Scalar:
+        return Scalar([math.pi] * self.n)
+
+    def call_vector(self, args: list[Node]) -> Matrix:
+        return [Series((), list[float | None](self.scalar(args[0])))]
+
+    def call_scalar(self, args: list[Node]) -> Scalar:
+        matrix = self.vector(args[0])
+        values = []
+        for step in range(self.n):
+            present = at_step(matrix, step)
+            values.append(present[0][1] if len(present) == 1 else math.nan)
+        return Scalar(values)
+
+    def call_clamp(self, args: list[Node]) -> Matrix:
+        low, high = self.scalar(args[1]), self.scalar(args[2])
+        return calls.per_value(
+            self.vector(args[0]), self.n, lambda v, i: calls.clamp(v, low[i], high[i]), False
+        )
+
+    def call_clamp_min(self, args: list[Node]) -> Matrix:
+        low = self.scalar(args[1])
+        return calls.per_value(
+            self.vector(args[0]), self.n, lambda v, i: calls.go_max(low[i], v), False
+        )
+
+    def call_clamp_max(self, args: list[Node]) -> Matrix:
+        high = self.scalar(args[1])
+        return calls.per_value(
+            self.vector(args[0]), self.n, lambda v, i: calls.go_min(high[i], v), False
+        )
+
+    def call_round(self, args: list[Node]) -> Matrix:
+        nearest = self.scalar(args[1]) if len(args) > 1 else [1.0] * self.n
+        return calls.per_value(
+            self.vector(args[0]), self.n, lambda v, i: calls.rounded(v, nearest[i]), False
+        )
+
+    def call_timestamp(self, args: list[Node]) -> Matrix:
+        matrix = self.vector(args[0])
+        out = SeriesSet(self.n)
+        for series in matrix:
+            # a selector's own samples' times; a computed value's time is its step's
+            stamps = series.times or list[int | None](self.steps)
+            values: list[float | None] = [
+                None if v is None else (stamps[i] or self.steps[i]) / 1000
+                for i, v in enumerate(series.values)
+            ]
+            out.add_series(without_name(series.labels), values)
+        return out.matrix()
+
+    def call_absent(self, args: list[Node]) -> Matrix:
+        matrix = self.vector(args[0])
+        argument = unwrap(args[0])
+        labels: Labels = ()
+        if type(argument).__name__ == "VectorSelector":
+            labels = calls.absent_labels([(m.name, m.op, m.value) for m in matchers_of(argument)])
+        values: list[float | None] = [
+            None if at_step(matrix, step) else 1.0 for step in range(self.n)
+        ]
+        return [Series(labels, values)] if any(v is not None for v in values) else []
+
+    def call_label_replace(self, args: list[Node]) -> Matrix:
+        strings = [self.string(a) for a in args[1:5]]
+        return calls.label_replace(self.vector(args[0]), self.n, strings)
+
+    def call_label_join(self, args: list[Node]) -> Matrix:
+        strings = [self.string(a) for a in args[1:]]
+        return calls.label_join(self.vector(args[0]), self.n, strings[0], strings[1], strings[2:])
+
+    def call_sort(self, args: list[Node], descending: bool = False) -> Matrix:
+        matrix = self.vector(args[0])
+
+        def key(series: Series) -> tuple[bool, float]:
+            value = series.values[0]
+            if value is None or math.isnan(value):
+                return (not descending, 0.0)
+            return (descending, value)
+
+        return sorted(matrix, key=key, reverse=descending)
+
+    def call_sort_desc(self, args: list[Node]) -> Matrix:
+        return self.call_sort(args, descending=True)

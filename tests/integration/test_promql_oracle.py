@@ -1,0 +1,361 @@
+"""PromQL answers checked against Prometheus 2.42 on the same samples: three hosts' own
+metrics (under the names table's names) and series of their own (counters with resets, gauges
+with gaps, a series that stops), stored by hostpulse and backfilled into Prometheus with
+promtool; every query of the corpus is asked of both, instant and over a range."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse.adapters.postgres.metrics import PgMetricStore
+from hostpulse.adapters.postgres.migrate import migrate
+from hostpulse.adapters.postgres.promql import PgSeriesSource
+from hostpulse.core.contract import HostFacts
+from hostpulse.core.tiers import default_tiers
+from hostpulse.services.promql.model import PromQLError
+from hostpulse.services.promql.service import PromQLService, StepRange
+from hostpulse.simulation.host import SyntheticHost
+from tests.prometheus_oracle import Fleet, PrometheusServer, differences, prometheus_serving
+from tests.support import CloudUnderTest, per_worker, replace_database
+from tests.tier_checks import roll_up_until
+
+pytestmark = pytest.mark.localcloud
+
+HOUR_MS = 3_600_000
+MINUTE_MS = 60_000
+# Three whole hours that ended at least an hour ago; samples 7 s past each quarter minute,
+# so that none falls on a minute's edge (where a bucket and Prometheus' window part ways).
+BASE_MS = (int(time.time() * 1000) // HOUR_MS - 4) * HOUR_MS
+INTERVAL_MS = 15_000
+SAMPLES = 3 * HOUR_MS // INTERVAL_MS
+HOSTS = {"web-1": {"env": "prod", "role": "web"}, "web-2": {"env": "prod", "role": "web"},
+         "db-1": {"env": "dev", "role": "db"}}  # fmt: skip
+
+
+def at(minutes: float) -> int:
+    return BASE_MS + int(minutes * MINUTE_MS)
+
+
+def build_fleet() -> Fleet:
+    fleet = Fleet()
+    rng = random.Random(36)
+    for host, labels in HOSTS.items():
+        synthetic = SyntheticHost(host, cores=2, processes=0)
+        facts = HostFacts(hostname=host, os="Linux", cpu_count=2, labels=labels)
+        ok = err = 0.0
+        depth = 10.0
+        for i in range(SAMPLES):
+            ts = BASE_MS + 7_000 + i * INTERVAL_MS
+            minute = (ts - BASE_MS) / MINUTE_MS
+            if host == "db-1" and 90 <= minute < 105:
+                continue  # the host is away for a quarter of an hour
+            ok += rng.randint(0, 50)
+            err += rng.choice([0, 0, 0, 1])
+            if host == "web-1" and i in (240, 500):
+                ok = float(rng.randint(0, 5))  # the process restarted: the counter resets
+            depth = max(-5.0, depth + rng.uniform(-3, 3))
+            custom = {
+                "http_requests_total:code=200,method=get": ok,
+                "http_requests_total:code=500,method=get": err,
+                "temperature_celsius:sensor=cpu": round(40 + rng.uniform(-5, 5), 2),
+            }
+            if not (host == "web-2" and minute >= 150):
+                custom["queue_depth"] = round(depth, 3)  # web-2's queue goes away
+            sample = synthetic.sample(ts).model_copy(update={"custom": custom, "processes": []})
+            fleet.add(facts, sample)
+    return fleet
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Fleet:
+    return build_fleet()
+
+
+@pytest.fixture(scope="module")
+def database(local_cloud: CloudUnderTest, fleet: Fleet) -> Iterator[str]:
+    server = local_cloud.endpoints["database_url"].rsplit("/", 1)[0]
+    url = f"{server}/{per_worker('promql_oracle')}"
+    replace_database(url)
+    migrate(url)
+    connector = PgConnector(url)
+    try:
+        store = PgMetricStore(connector)
+        batches = list(fleet.batches())
+        for first in range(0, len(batches), 5):
+            store.write_batches(batches[first : first + 5])
+    finally:
+        connector.close()
+    roll_up_until(url)
+    yield url
+    replace_database(url, create=False)
+
+
+@pytest.fixture(scope="module")
+def promql(database: str) -> Iterator[PromQLService]:
+    connector = PgConnector(database)
+    yield PromQLService(PgSeriesSource(connector), default_tiers())
+    connector.close()
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    fleet: Fleet, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrometheusServer]:
+    with prometheus_serving(fleet.series(), tmp_path_factory.mktemp("prometheus")) as server:
+        yield server
+
+
+def ours_instant(
+    promql: PromQLService, query: str, at_ms: int, tier: str | None = None
+) -> dict[str, Any]:
+    try:
+        answer = promql.instant(query, at_ms, tier=tier)
+    except PromQLError as error:
+        return {"status": "error", "errorType": error.error_type, "error": str(error)}
+    return {"status": "success", "data": answer.data()}
+
+
+def ours_range(
+    promql: PromQLService, query: str, start: int, end: int, step: int, tier: str | None = None
+) -> dict[str, Any]:
+    try:
+        answer = promql.range(query, StepRange(start, end, step), tier=tier)
+    except PromQLError as error:
+        return {"status": "error", "errorType": error.error_type, "error": str(error)}
+    return {"status": "success", "data": answer.data()}
+
+
+def compare(
+    theirs: dict[str, Any], ours: dict[str, Any], query: str, tolerance: float = 1e-9
+) -> list[str]:
+    if theirs["status"] != ours["status"]:
+        return [f"{query}: {ours.get('status')} ({ours.get('error')}) where Prometheus answers "
+                f"{theirs['status']} ({theirs.get('error')})"]  # fmt: skip
+    if theirs["status"] == "error":
+        if theirs["errorType"] == ours["errorType"]:
+            return []
+        return [f"{query}: {ours['errorType']} where Prometheus answers {theirs['errorType']}"]
+    ordered = query.startswith(("sort(", "sort_desc("))
+    return [f"{query}: {p}" for p in differences(theirs["data"], ours["data"], ordered, tolerance)]
+
+
+CORPUS = [
+    # selectors
+    "hostpulse_cpu_percent",
+    'hostpulse_cpu_percent{mode="total"}',
+    'hostpulse_cpu_percent{mode!="total"}',
+    'hostpulse_cpu_percent{host=~"web-.*", mode="user"}',
+    'hostpulse_cpu_percent{host!~"web-.*"}',
+    'hostpulse_cpu_core_percent{core="1"}',
+    '{__name__=~"hostpulse_load(1|5)", env="prod"}',
+    "hostpulse_filesystem_used_percent",
+    "hostpulse_memory_used_bytes offset 10m",
+    "queue_depth",
+    "queue_depth offset 30m",
+    f"queue_depth @ {at(100) / 1000}",
+    "http_requests_total",
+    'http_requests_total{code="500"}',
+    "temperature_celsius",
+    # arithmetic and comparison
+    "hostpulse_memory_used_bytes / hostpulse_memory_total_bytes * 100",
+    "hostpulse_memory_used_bytes / 1024 / 1024",
+    "-queue_depth",
+    "queue_depth * -1 + 3",
+    "queue_depth % 4",
+    "queue_depth ^ 2",
+    "2 ^ 3 ^ 2",
+    "1 + 1",
+    "10 / 0",
+    "-10 / 0",
+    "0 / 0",
+    "queue_depth / 0",
+    "queue_depth > 10",
+    "queue_depth > bool 10",
+    "10 < queue_depth",
+    "10 < bool queue_depth",
+    "queue_depth == bool queue_depth",
+    "queue_depth != 10",
+    "queue_depth >= 10 <= 15",
+    "1 == bool 1",
+    "3 > bool 4",
+    'hostpulse_cpu_percent{mode="user"} + on(host) hostpulse_cpu_percent{mode="system"}',
+    'hostpulse_cpu_percent{mode="user"} + ignoring(mode) hostpulse_cpu_percent{mode="system"}',
+    'hostpulse_cpu_percent{mode="user"} > on(host) hostpulse_cpu_percent{mode="system"}',
+    'hostpulse_cpu_percent{mode="user"} > bool ignoring(mode) hostpulse_cpu_percent{mode="system"}',
+    'hostpulse_cpu_core_percent / on(host) group_left hostpulse_cpu_percent{mode="total"}',
+    'hostpulse_cpu_percent{mode="total"} / on(host) group_right hostpulse_cpu_core_percent',
+    "hostpulse_cpu_core_percent * on(host) group_left(role) (hostpulse_load1 * 0 + 1)",
+    "http_requests_total / ignoring(code) group_left sum without(code) (http_requests_total)",
+    "hostpulse_cpu_percent / hostpulse_cpu_percent",
+    'hostpulse_cpu_core_percent + hostpulse_cpu_percent{mode="total"}',
+    "hostpulse_load1 atan2 hostpulse_load5",
+    # set operators
+    "queue_depth and temperature_celsius",
+    "queue_depth and on(host) hostpulse_load1 > 1",
+    "queue_depth or temperature_celsius",
+    "queue_depth or on(host) temperature_celsius",
+    "temperature_celsius unless queue_depth",
+    "temperature_celsius unless on(host) queue_depth",
+    "queue_depth unless on(env) (hostpulse_load1 > 100)",
+    # aggregations
+    "sum(hostpulse_cpu_core_percent)",
+    "sum by (host) (hostpulse_cpu_core_percent)",
+    "sum without (core) (hostpulse_cpu_core_percent)",
+    "avg by (env) (hostpulse_cpu_percent)",
+    "avg(queue_depth)",
+    "min by (mode) (hostpulse_cpu_percent)",
+    "max(hostpulse_cpu_percent) by (mode)",
+    "count(hostpulse_cpu_core_percent)",
+    "count by (env) (queue_depth)",
+    "stddev(queue_depth)",
+    "stdvar by (env) (temperature_celsius)",
+    "topk(2, queue_depth)",
+    'bottomk(1, hostpulse_cpu_percent{mode="total"})',
+    "topk by (host) (1, hostpulse_cpu_core_percent)",
+    "quantile(0.9, hostpulse_cpu_percent)",
+    "quantile by (mode) (0.5, hostpulse_cpu_percent)",
+    "quantile(0, queue_depth)",
+    "quantile(1.5, queue_depth)",
+    'count_values("cores", count by (host) (hostpulse_cpu_core_percent))',
+    'count_values by (env) ("v", round(queue_depth))',
+    "group by (env, role) (hostpulse_load1)",
+    "group(queue_depth)",
+    "sum(http_requests_total) by (code)",
+    'sum by (__name__) ({__name__=~"hostpulse_load.*"})',
+    # counters
+    "rate(http_requests_total[5m])",
+    "rate(http_requests_total[1m])",
+    "rate(http_requests_total[30s])",
+    "rate(http_requests_total[15s])",
+    "irate(http_requests_total[5m])",
+    "increase(http_requests_total[10m])",
+    "increase(http_requests_total[1h])",
+    "sum by (code) (rate(http_requests_total[5m]))",
+    'sum by (host) (rate(http_requests_total{code="500"}[10m]))'
+    " / sum by (host) (rate(http_requests_total[10m]))",
+    "resets(http_requests_total[1h])",
+    "changes(queue_depth[10m])",
+    "rate(http_requests_total[5m] offset 10m)",
+    f"rate(http_requests_total[5m] @ {at(61) / 1000})",
+    # gauges over time
+    "delta(queue_depth[10m])",
+    "idelta(queue_depth[5m])",
+    "deriv(queue_depth[10m])",
+    "predict_linear(queue_depth[30m], 3600)",
+    "predict_linear(hostpulse_filesystem_used_bytes[1h], 4 * 3600)",
+    "avg_over_time(queue_depth[10m])",
+    "min_over_time(queue_depth[10m])",
+    "max_over_time(hostpulse_cpu_percent[5m])",
+    "sum_over_time(queue_depth[5m])",
+    "count_over_time(queue_depth[10m])",
+    "last_over_time(queue_depth[10m])",
+    "quantile_over_time(0.9, queue_depth[15m])",
+    "quantile_over_time(0.5, temperature_celsius[5m])",
+    "stddev_over_time(queue_depth[10m])",
+    "stdvar_over_time(temperature_celsius[10m])",
+    "present_over_time(queue_depth[10m])",
+    'absent_over_time(queue_depth{host="web-2"}[10m])',
+    'absent_over_time(nonexistent{job="x"}[5m])',
+    "avg_over_time(queue_depth[10m] offset 1h)",
+    # functions
+    "abs(queue_depth)",
+    "ceil(queue_depth)",
+    "floor(queue_depth)",
+    "round(queue_depth)",
+    "round(queue_depth, 5)",
+    "round(queue_depth, 0.1)",
+    "clamp(queue_depth, 0, 12)",
+    "clamp(queue_depth, 12, 0)",
+    "clamp_min(queue_depth, 10)",
+    "clamp_max(queue_depth, 10)",
+    "exp(hostpulse_load1)",
+    "ln(queue_depth)",
+    "log2(hostpulse_memory_total_bytes)",
+    "log10(queue_depth)",
+    "sqrt(queue_depth)",
+    "sgn(queue_depth)",
+    "scalar(sum(queue_depth))",
+    'scalar(queue_depth{host="web-1"}) * 2',
+    "scalar(queue_depth)",
+    "vector(1)",
+    "vector(time())",
+    "time()",
+    "time() - 60",
+    "timestamp(queue_depth)",
+    "timestamp(queue_depth offset 5m)",
+    "timestamp(abs(queue_depth))",
+    "time() - timestamp(queue_depth)",
+    'absent(queue_depth{host="web-2"})',
+    'absent(nonexistent{host="web-1", code=~"5.."})',
+    "absent(queue_depth)",
+    'label_replace(queue_depth, "site", "$1", "host", "(.*)-.*")',
+    'label_replace(queue_depth, "host", "", "host", "web-1")',
+    'label_replace(queue_depth, "x", "$2-$1", "host", "([a-z]+)-([0-9])")',
+    'label_join(queue_depth, "where", "/", "env", "role", "host")',
+    'label_join(queue_depth, "env", "")',
+    "sort(queue_depth)",
+    "sort_desc(queue_depth)",
+    "sort_desc(sum by (host) (hostpulse_cpu_core_percent))",
+    "year()",
+    "month()",
+    "day_of_month()",
+    "day_of_week()",
+    "day_of_year()",
+    "days_in_month()",
+    "hour()",
+    "minute()",
+    "hour(timestamp(queue_depth))",
+    "minute(queue_depth * 1000)",
+    # subqueries
+    "max_over_time(rate(http_requests_total[5m])[30m:1m])",
+    "avg_over_time(queue_depth[10m:30s])",
+    "min_over_time(sum(queue_depth)[15m:])",
+    "rate(http_requests_total[5m])[10m:2m]",
+    "max_over_time(deriv(queue_depth[5m])[20m:5m] offset 5m)",
+    "sum_over_time(vector(1)[5m:1m])",
+    # errors
+    "sum(",
+    "rate(queue_depth)",
+    'label_replace(queue_depth, "1x", "$1", "host", "(.*)")',
+    'count_values("1x", queue_depth)',
+    "hostpulse_cpu_core_percent + hostpulse_cpu_percent",
+    "queue_depth + on() hostpulse_load1",
+]
+
+INSTANT_AT = [at(45) + 3_000, at(97), at(152.5), at(179)]
+
+
+def test_the_corpus_holds_at_least_150_queries() -> None:
+    assert len(CORPUS) >= 150
+    assert len(set(CORPUS)) == len(CORPUS)
+
+
+def test_every_query_answers_as_prometheus_does_at_instants(
+    promql: PromQLService, prometheus: PrometheusServer
+) -> None:
+    problems = []
+    for query in CORPUS:
+        for at_ms in INSTANT_AT:
+            problems += compare(
+                prometheus.instant(query, at_ms / 1000),
+                ours_instant(promql, query, at_ms),
+                f"{query} @ {at_ms}",
+            )
+    assert not problems, "\n".join(problems[:40]) + f"\n({len(problems)} in all)"
+
+
+def test_every_query_answers_as_prometheus_does_over_a_range(
+    promql: PromQLService, prometheus: PrometheusServer
+) -> None:
+    start, end, step = at(61) + 2_000, at(178), 45_000  # with 1 h ranges: under 3 h, raw
+    problems = []
+    for query in CORPUS:
+        theirs = prometheus.range(query, start / 1000, end / 1000, step / 1000)
+        problems += compare(theirs, ours_range(promql, query, start, end, step), query)
+    assert not problems, "\n".join(problems[:40]) + f"\n({len(problems)} in all)"

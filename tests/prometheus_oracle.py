@@ -1,0 +1,212 @@
+"""Prometheus itself as the oracle of PromQL answers: the same samples hostpulse stored, written
+into a Prometheus TSDB with promtool, served by a Prometheus server on a free port, and the
+two answers compared label by label, timestamp by timestamp, value by value."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from hostpulse.core.contract import Batch, HostFacts, Sample, metric_values
+from hostpulse.core.prometheus_names import HOST_LABEL, prometheus_series
+from tests.support import free_port
+
+SeriesKey = tuple[tuple[str, str], ...]
+REL_TOLERANCE = 1e-9  # float sums in another order; every other difference is a failure
+
+
+@dataclass
+class Fleet:
+    """Samples per host, as batches for hostpulse and as series for Prometheus."""
+
+    facts: dict[str, HostFacts] = field(default_factory=dict)
+    samples: dict[str, list[Sample]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, facts: HostFacts, sample: Sample) -> None:
+        self.facts[facts.hostname] = facts
+        self.samples[facts.hostname].append(sample)
+
+    def batches(self, per_batch: int = 500) -> Iterator[Batch]:
+        for host, samples in self.samples.items():
+            ordered = sorted(samples, key=lambda s: s.ts_ms)
+            for seq, first in enumerate(range(0, len(ordered), per_batch)):
+                yield Batch(
+                    agent_id=host,
+                    seq=seq,
+                    host=self.facts[host],
+                    samples=ordered[first : first + per_batch],
+                )
+
+    def series(self) -> dict[SeriesKey, list[tuple[int, float]]]:
+        """Every series as Prometheus names it (the names table), with its samples."""
+        found: dict[SeriesKey, list[tuple[int, float]]] = defaultdict(list)
+        for host, samples in self.samples.items():
+            host_labels = dict(self.facts[host].labels)
+            for sample in samples:
+                for metric, value in metric_values(sample):
+                    named = prometheus_series(metric)
+                    assert named is not None, f"{metric} has no Prometheus name"
+                    labels = {
+                        **host_labels,
+                        **named.labels,
+                        HOST_LABEL: host,
+                        "__name__": named.name,
+                    }
+                    key = tuple(sorted((k, v) for k, v in labels.items() if v != ""))
+                    found[key].append((sample.ts_ms, value))
+        return found
+
+
+def openmetrics(series: Mapping[SeriesKey, list[tuple[int, float]]]) -> str:
+    """The OpenMetrics text promtool backfills from: a family's lines together, each series'
+    samples in time order, times in seconds."""
+    lines = []
+    for key in sorted(series, key=lambda k: (dict(k)["__name__"], k)):
+        labels = dict(key)
+        name = labels.pop("__name__")
+        inner = ",".join(f'{k}="{escape(v)}"' for k, v in sorted(labels.items()))
+        for ts_ms, value in sorted(series[key]):
+            lines.append(f"{name}{{{inner}}} {value!r} {ts_ms / 1000:.3f}")
+    return "\n".join(lines) + "\n# EOF\n"
+
+
+def escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class PrometheusServer:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def get(self, path: str, **params: Any) -> dict[str, Any]:
+        answer = requests.get(f"{self.url}{path}", params=params, timeout=60)
+        body: dict[str, Any] = answer.json()
+        body["http_status"] = answer.status_code
+        return body
+
+    def instant(self, query: str, at_s: float) -> dict[str, Any]:
+        return self.get("/api/v1/query", query=query, time=at_s)
+
+    def range(self, query: str, start_s: float, end_s: float, step_s: float) -> dict[str, Any]:
+        return self.get("/api/v1/query_range", query=query, start=start_s, end=end_s, step=step_s)
+
+
+@contextmanager
+def prometheus_serving(
+    series: Mapping[SeriesKey, list[tuple[int, float]]], workdir: Path
+) -> Iterator[PrometheusServer]:
+    """A Prometheus 2.42 server over exactly these samples, stopped on exit."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    source = workdir / "samples.om"
+    source.write_text(openmetrics(series))
+    data = workdir / "tsdb"
+    shutil.rmtree(data, ignore_errors=True)
+    created = subprocess.run(
+        ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr[-2000:]
+    config = workdir / "prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 1h\n")
+    port = free_port()
+    log = (workdir / "prometheus.log").open("w")
+    process = subprocess.Popen(
+        ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={data}",
+         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y",
+         "--query.lookback-delta=5m"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    server = PrometheusServer(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{server.url}/-/ready", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert process.poll() is None, (workdir / "prometheus.log").read_text()[-2000:]
+            time.sleep(0.2)
+        else:
+            raise AssertionError("Prometheus did not become ready within 60 s")
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def close(a: str, b: str, tolerance: float = REL_TOLERANCE) -> bool:
+    if a == b:
+        return True
+    x, y = float(a), float(b)
+    if math.isnan(x) and math.isnan(y):
+        return True
+    return math.isclose(x, y, rel_tol=tolerance, abs_tol=1e-12)
+
+
+def differences(
+    expected: dict[str, Any],
+    actual: dict[str, Any],
+    ordered: bool = False,
+    tolerance: float = REL_TOLERANCE,
+) -> list[str]:
+    """What differs between two answers' data (Prometheus' first): result type, the series
+    and their labels, each point's time and value."""
+    if expected["resultType"] != actual["resultType"]:
+        return [
+            f"result type {actual['resultType']} where Prometheus answers {expected['resultType']}"
+        ]
+    kind = expected["resultType"]
+    if kind in ("scalar", "string"):
+        same = (
+            expected["result"][0] == actual["result"][0]
+            and close(expected["result"][1], actual["result"][1], tolerance)
+            if kind == "scalar"
+            else expected["result"] == actual["result"]
+        )
+        return [] if same else [f"{actual['result']} where Prometheus answers {expected['result']}"]
+    problems = []
+
+    def keyed(result: list[dict[str, Any]]) -> dict[SeriesKey, Any]:
+        return {
+            tuple(sorted(r["metric"].items())): r.get("values", [r.get("value")]) for r in result
+        }
+
+    want, got = keyed(expected["result"]), keyed(actual["result"])
+    for key in want.keys() - got.keys():
+        problems.append(f"missing series {dict(key)}")
+    for key in got.keys() - want.keys():
+        problems.append(f"extra series {dict(key)}")
+    for key in want.keys() & got.keys():
+        points_want, points_got = want[key], got[key]
+        times_want, times_got = [p[0] for p in points_want], [p[0] for p in points_got]
+        if times_want != times_got:
+            problems.append(
+                f"{dict(key)}: times {times_got[:8]}... where Prometheus has {times_want[:8]}..."
+                f" ({len(times_got)} points, not {len(times_want)})"
+            )
+            continue
+        for (t, a), (_, b) in zip(points_want, points_got, strict=True):
+            if not close(a, b, tolerance):
+                problems.append(f"{dict(key)} at {t}: {b} where Prometheus has {a}")
+                break
+    if ordered and not problems:
+        order_want = [tuple(sorted(r["metric"].items())) for r in expected["result"]]
+        order_got = [tuple(sorted(r["metric"].items())) for r in actual["result"]]
+        if order_want != order_got:
+            problems.append("the series come in another order than Prometheus'")
+    return problems
