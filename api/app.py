@@ -17,12 +17,15 @@ from api.routers import (
     hosts,
     live,
     pipeline,
+    prometheus,
     seed,
     series,
     session,
 )
 from hostpulse.core.settings import ApiSettings, api_settings
 from hostpulse.core.tiers import RangeError
+from hostpulse.services.promql import wire
+from hostpulse.services.promql.model import PromQLError
 from hostpulse.services.query.service import NotFound
 from hostpulse.wiring.lazy import settle_heap
 
@@ -149,11 +152,17 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def bad_range(request: Request, error: RangeError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=400)
 
+    @app.exception_handler(PromQLError)
+    async def promql_refused(request: Request, error: PromQLError) -> JSONResponse:
+        body = wire.error(error.error_type, str(error))
+        return JSONResponse(body, status_code=wire.STATUS[error.error_type])
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": validation_problems(error)}, status_code=422)
 
-    routers = (health, session, hosts, series, live, seed, alerts, pipeline, agent_config)
+    routers = (health, session, hosts, series, live, seed, alerts, pipeline, agent_config,
+               prometheus)  # fmt: skip
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(alerts.admin_router)

@@ -18,6 +18,7 @@ from hostpulse.services.accounts.service import Accounts, Role, Session
 from hostpulse.services.agents.config import AgentConfigs
 from hostpulse.services.agents.ports import CommandStore
 from hostpulse.services.alerts.ports import RuleStore
+from hostpulse.services.promql.service import PromQLService
 from hostpulse.services.query.live import LiveHub
 from hostpulse.services.query.service import QueryService
 from hostpulse.services.self_monitoring.ports import PipelineHistory, Probe
@@ -32,6 +33,10 @@ SIGN_IN_ENDED = "the sign-in has ended: sign in again"
 
 def get_query_service() -> QueryService:
     return components.query_service()
+
+
+def get_promql_service() -> PromQLService:
+    return components.promql_service()
 
 
 def get_alert_store() -> RuleStore:
@@ -230,6 +235,7 @@ def signed_in_user(connection: HTTPConnection, accounts: AccountsProvider, now: 
 SignedIn = Annotated[Session, Depends(signed_in_user)]
 LiveWatch = Annotated[FeedWatch, Depends(feed_watch)]
 Queries = Annotated[QueryService, Depends(get_query_service)]
+PromQL = Annotated[PromQLService, Depends(get_promql_service)]
 Hub = Annotated[LiveHub, Depends(get_live_hub)]
 AlertRules = Annotated[RuleStore, Depends(get_alert_store)]
 Probes = Annotated[list[Probe], Depends(get_probes)]

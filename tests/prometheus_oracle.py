@@ -153,6 +153,8 @@ def close(a: str, b: str, tolerance: float = REL_TOLERANCE) -> bool:
     if a == b:
         return True
     x, y = float(a), float(b)
+    if x == y:
+        return False  # the same number written another way: Prometheus' format is the answer
     if math.isnan(x) and math.isnan(y):
         return True
     return math.isclose(x, y, rel_tol=tolerance, abs_tol=1e-12)

@@ -37,12 +37,13 @@ class Family:
         return f"{escaped}:%" if self.instance else escaped
 
 
+CPU_HELP = 'CPU busy: all modes (mode="total") or one mode'
+
+
 def _cpu_modes() -> Iterator[Family]:
-    yield Family("hostpulse_cpu_percent", "cpu.percent", "CPU busy, all modes", "percent",
-                 fixed=(("mode", "total"),))  # fmt: skip
-    for mode in ("user", "system", "iowait", "steal"):
-        yield Family("hostpulse_cpu_percent", f"cpu.{mode}", f"CPU time in {mode} mode",
-                     "percent", fixed=(("mode", mode),))  # fmt: skip
+    for mode in ("total", "user", "system", "iowait", "steal"):
+        metric = "cpu.percent" if mode == "total" else f"cpu.{mode}"
+        yield Family("hostpulse_cpu_percent", metric, CPU_HELP, "percent", fixed=(("mode", mode),))
 
 
 def _network() -> Iterator[Family]:
@@ -144,4 +145,4 @@ def stored_patterns(name: str) -> list[str]:
 
 def metadata() -> dict[str, tuple[MetricType, str, str]]:
     """Each of hostpulse's names: its type, help and unit."""
-    return {f.name: (f.type, f.help, f.unit) for f in FAMILIES}
+    return {name: (f[0].type, f[0].help, f[0].unit) for name, f in BY_NAME.items()}

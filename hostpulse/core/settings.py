@@ -190,6 +190,15 @@ class ApiSettings(PipelineSettings):
     live_websocket: bool = Field(
         True, description="whether /api/v1/live is served as a WebSocket where this API runs"
     )
+    promql_timeout_seconds: float = Field(
+        20, gt=0, le=600, description="a PromQL query running longer is answered 503 timeout"
+    )
+    promql_max_series: int = Field(
+        20_000, ge=1, description="series one PromQL selector may read before a 422 execution"
+    )
+    promql_max_samples: int = Field(
+        5_000_000, ge=1000, description="points a PromQL query may hold before a 422 execution"
+    )
     frontend_dir: Path | None = Field(
         Path(__file__).resolve().parents[2] / "frontend",
         description="the dashboard's static files, served at /; empty to serve none",

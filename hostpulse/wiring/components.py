@@ -21,6 +21,7 @@ from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricReader, PgMetricStore
 from hostpulse.adapters.postgres.pipeline import PgPipelineHistory
 from hostpulse.adapters.postgres.probe import PostgresProbe
+from hostpulse.adapters.postgres.promql import PgSeriesSource
 from hostpulse.adapters.redis import keys as hot
 from hostpulse.adapters.redis.client import redis_client
 from hostpulse.adapters.redis.counters import RedisCounterStore
@@ -54,6 +55,7 @@ from hostpulse.services.aggregate.service import Aggregation
 from hostpulse.services.alerts.runs import AlertTick, QueuedEvaluation
 from hostpulse.services.alerts.service import AlertService
 from hostpulse.services.ingest.service import IngestLimits, IngestService
+from hostpulse.services.promql.service import PromQLService, QueryLimits
 from hostpulse.services.query.fleet import HostAges
 from hostpulse.services.query.live import LiveHub
 from hostpulse.services.query.service import QueryService
@@ -221,6 +223,17 @@ def accounts() -> Accounts:
         timedelta(hours=settings.session_hours),
         RedisAuthThrottle(redis, settings.sign_in_failures_per_minute),
     )
+
+
+@lru_cache(maxsize=1)
+def promql_service() -> PromQLService:
+    settings = api_settings()
+    limits = QueryLimits(
+        timeout_s=settings.promql_timeout_seconds,
+        max_series=settings.promql_max_series,
+        max_samples=settings.promql_max_samples,
+    )
+    return PromQLService(PgSeriesSource(_pg(settings)), settings.tiers, limits)
 
 
 @lru_cache(maxsize=1)

@@ -56,6 +56,15 @@ ACCESS = {
     ("PUT", "/api/v1/agent-config/{scope}"): "administer",
     ("DELETE", "/api/v1/agent-config/{scope}"): "administer",
     ("POST", "/api/v1/agent-commands"): "administer",
+    # Prometheus' API, for Grafana: reads, GET and form POST alike
+    **{
+        (method, f"/prometheus/api/v1/{path}"): "read"
+        for path in ("query", "query_range", "series", "labels", "query_exemplars")
+        for method in ("GET", "POST")
+    },
+    ("GET", "/prometheus/api/v1/label/{name}/values"): "read",
+    ("GET", "/prometheus/api/v1/metadata"): "read",
+    ("GET", "/prometheus/api/v1/status/buildinfo"): "read",
 }
 CREDENTIALS = ("anonymous", "read token", "viewer", "operator", "admin token")
 # Per row, the credentials let through; every other one is refused with 401 or 403.

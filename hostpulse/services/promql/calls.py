@@ -18,6 +18,7 @@ from hostpulse.services.promql.model import (
     labels_of,
     without_name,
 )
+from hostpulse.services.promql.regex import anchored, expand
 from hostpulse.services.promql.series_set import SeriesSet
 
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -111,12 +112,9 @@ def label_replace(matrix: Matrix, steps: int, arguments: list[str]) -> Matrix:
     """label_replace(v, destination, replacement, source, regex): ``arguments`` are the four
     strings."""
     destination, replacement, source, regex = arguments
-    try:
-        pattern = re.compile(f"^(?:{regex})$", re.DOTALL)
-    except re.error:
-        raise PromQLError(
-            f"invalid regular expression in label_replace(): {regex}", "execution"
-        ) from None
+    pattern = anchored(regex)
+    if pattern is None:
+        raise PromQLError(f"invalid regular expression in label_replace(): {regex}", "execution")
     checked_label_name(destination, "destination label name in label_replace()")
     template = re.sub(r"\$\{?(\w+)\}?", r"\\g<\1>", replacement.replace("\\", "\\\\"))
     out = SeriesSet(steps)
@@ -124,10 +122,7 @@ def label_replace(matrix: Matrix, steps: int, arguments: list[str]) -> Matrix:
         found = pattern.match(label(series.labels, source))
         labels = series.labels
         if found is not None:
-            try:
-                value = found.expand(template)
-            except (IndexError, re.error):
-                value = ""
+            value = expand(found, template)
             rest = [(k, v) for k, v in labels if k != destination]
             labels = labels_of([*rest, (destination, value)])
         out.add_series(labels, series.values)

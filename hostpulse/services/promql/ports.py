@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from hostpulse.services.promql.model import PromQLError
+from hostpulse.services.promql.regex import Pattern, anchored
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -25,11 +25,11 @@ class Matcher:
     value: str
 
     @cached_property
-    def pattern(self) -> re.Pattern[str]:
-        try:
-            return re.compile(f"^(?:{self.value})$", re.DOTALL)
-        except re.error as error:
-            raise PromQLError(f"invalid regular expression {self.value!r}: {error}") from None
+    def pattern(self) -> Pattern:
+        compiled = anchored(self.value)
+        if compiled is None:
+            raise PromQLError(f"invalid regular expression {self.value!r} in a label matcher")
+        return compiled
 
     def matches(self, value: str) -> bool:
         if self.op == "=":

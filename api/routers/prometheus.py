@@ -1,0 +1,147 @@
+"""Prometheus' HTTP API under /prometheus: what Grafana's Prometheus data source and other
+Prometheus clients ask (queries, series, labels, metadata, build information), answered in
+Prometheus' format. Parameters come from the query string and, for POST, a form body, as
+Prometheus reads them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Path, Request
+from starlette.datastructures import MultiDict
+
+from api.answers_json import AnswerJSONResponse
+from api.dependencies import PromQL, Reader
+from hostpulse.services.promql import wire
+from hostpulse.services.promql.calls import LABEL_NAME
+from hostpulse.services.promql.params import MAX_MS, MIN_MS, invalid, parse_duration, parse_time
+from hostpulse.services.promql.service import StepRange
+
+router = APIRouter(prefix="/prometheus/api/v1", tags=["prometheus"], dependencies=[Reader])
+FORM = "application/x-www-form-urlencoded"
+Endpoint = TypeVar("Endpoint", bound=Callable[..., AnswerJSONResponse])
+FORM_BODY: dict[str, Any] = {
+    "requestBody": {
+        "content": {
+            FORM: {"schema": {"type": "object", "additionalProperties": {"type": "string"}}}
+        },
+        "required": False,
+    }
+}
+PROMETHEUS_ANSWER: dict[int | str, dict[str, Any]] = {
+    400: {"description": "bad_data: the query or a parameter cannot be read"},
+    422: {"description": "execution: the query cannot be evaluated (a limit, a mismatch)"},
+    503: {"description": "timeout: the query took longer than its timeout"},
+}
+
+
+async def form_values(request: Request) -> MultiDict:
+    """The query string's parameters and, for a form POST, its body's: Go's r.Form."""
+    pairs = list(request.query_params.multi_items())
+    if request.method == "POST" and request.headers.get("content-type", "").startswith(FORM):
+        body = (await request.body()).decode("utf-8", errors="replace")
+        pairs = parse_qsl(body, keep_blank_values=True) + pairs
+    return MultiDict(pairs)
+
+
+Form = Annotated[MultiDict, Depends(form_values)]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def time_or(values: MultiDict, name: str, default: int) -> int:
+    value = values.get(name)
+    return default if value in (None, "") else parse_time(value, name)
+
+
+def timeout_of(values: MultiDict) -> float | None:
+    value = values.get("timeout")
+    return None if not value else parse_duration(value, "timeout") / 1000
+
+
+def ok(data: Any) -> AnswerJSONResponse:
+    return AnswerJSONResponse(wire.success(data))
+
+
+def route(
+    path: str, summary: str, methods: tuple[str, ...] = ("GET", "POST")
+) -> Callable[[Endpoint], Endpoint]:
+    extra = FORM_BODY if "POST" in methods else None
+    return router.api_route(
+        path, methods=list(methods), summary=summary, response_class=AnswerJSONResponse,
+        responses=PROMETHEUS_ANSWER, openapi_extra=extra,
+    )  # fmt: skip
+
+
+@route("/query", "An instant query (Grafana's Save & test asks 1+1)")
+def query(promql: PromQL, values: Form) -> AnswerJSONResponse:
+    text = values.get("query", "")
+    answer = promql.instant(text, time_or(values, "time", now_ms()), timeout_of(values))
+    return ok(answer.data())
+
+
+@route("/query_range", "A range query: every panel of a dashboard")
+def query_range(promql: PromQL, values: Form) -> AnswerJSONResponse:
+    start = parse_time(values.get("start", ""), "start")
+    end = parse_time(values.get("end", ""), "end")
+    step = parse_duration(values.get("step", ""), "step")
+    answer = promql.range(values.get("query", ""), StepRange(start, end, step), timeout_of(values))
+    return ok(answer.data())
+
+
+def span(values: MultiDict) -> tuple[int, int]:
+    return time_or(values, "start", MIN_MS), time_or(values, "end", MAX_MS)
+
+
+def limit_of(values: MultiDict) -> int:
+    text = values.get("limit", "")
+    if not text:
+        return 10_000
+    if not text.isdigit():
+        raise invalid("limit", f"cannot parse {text!r} to a valid limit")
+    return min(int(text), 10_000) or 10_000
+
+
+@route("/series", "The series that match selectors")
+def series(promql: PromQL, values: Form) -> AnswerJSONResponse:
+    selectors = values.getlist("match[]")
+    if not selectors:
+        raise invalid("match[]", "no match[] parameter provided")
+    return ok(promql.series(selectors, *span(values), limit_of(values)))
+
+
+@route("/labels", "Label names (the query editor)")
+def labels(promql: PromQL, values: Form) -> AnswerJSONResponse:
+    return ok(promql.label_names(values.getlist("match[]"), *span(values), limit_of(values)))
+
+
+@route("/label/{name}/values", "A label's values (label_values() template variables)", ("GET",))
+def label_values(
+    promql: PromQL, values: Form, name: Annotated[str, Path(max_length=256)]
+) -> AnswerJSONResponse:
+    if not LABEL_NAME.match(name):
+        raise invalid("label", f"invalid label name: {name!r}")
+    found = promql.label_values(name, values.getlist("match[]"), *span(values), limit_of(values))
+    return ok(found)
+
+
+@route("/metadata", "Each metric's type, help and unit", ("GET",))
+def metadata(promql: PromQL, values: Form) -> AnswerJSONResponse:
+    return ok(promql.metadata(values.get("metric") or None, limit_of(values)))
+
+
+@route("/query_exemplars", "Exemplars: hostpulse keeps none")
+def query_exemplars(values: Form) -> AnswerJSONResponse:
+    span(values)
+    return ok([])
+
+
+@route("/status/buildinfo", "The Prometheus API version spoken", ("GET",))
+def buildinfo() -> AnswerJSONResponse:
+    return ok({"version": "2.42.0", "revision": "hostpulse", "branch": "hostpulse",
+               "buildUser": "hostpulse", "buildDate": "", "goVersion": ""})  # fmt: skip
