@@ -23,14 +23,38 @@ from hostpulse.services.promql.service import StepRange
 router = APIRouter(prefix="/prometheus/api/v1", tags=["prometheus"], dependencies=[Reader])
 FORM = "application/x-www-form-urlencoded"
 Endpoint = TypeVar("Endpoint", bound=Callable[..., AnswerJSONResponse])
-FORM_BODY: dict[str, Any] = {
-    "requestBody": {
-        "content": {
-            FORM: {"schema": {"type": "object", "additionalProperties": {"type": "string"}}}
-        },
-        "required": False,
-    }
+# Parameters are read from the query string and a form body alike (``form_values``), so FastAPI
+# cannot declare them; they are described here, for clients and for the fuzzer.
+PARAMETERS = {
+    "query": "a PromQL expression",
+    "time": "evaluation time: Unix seconds or RFC 3339; default now",
+    "start": "Unix seconds or RFC 3339",
+    "end": "Unix seconds or RFC 3339",
+    "step": "seconds or a duration such as 15s",
+    "timeout": "seconds or a duration; at most the server's",
+    "match[]": "a series selector; repeat for several",
+    "limit": "at most this many entries",
+    "metric": "one metric's name",
 }
+
+
+def described(names: tuple[str, ...], post: bool) -> dict[str, Any]:
+    schemas: dict[str, Any] = {name: {"type": "string"} for name in names}
+    if "match[]" in schemas:
+        schemas["match[]"] = {"type": "array", "items": {"type": "string"}}
+    extra: dict[str, Any] = {
+        "parameters": [
+            {"name": name, "in": "query", "required": False, "schema": schemas[name],
+             "description": PARAMETERS[name]}
+            for name in names
+        ]
+    }  # fmt: skip
+    if post:
+        form = {"type": "object", "properties": schemas, "additionalProperties": False}
+        extra["requestBody"] = {"content": {FORM: {"schema": form}}, "required": False}
+    return extra
+
+
 PROMETHEUS_ANSWER: dict[int | str, dict[str, Any]] = {
     400: {"description": "bad_data: the query or a parameter cannot be read"},
     422: {"description": "execution: the query cannot be evaluated (a limit, a mismatch)"},
@@ -69,23 +93,26 @@ def ok(data: Any) -> AnswerJSONResponse:
 
 
 def route(
-    path: str, summary: str, methods: tuple[str, ...] = ("GET", "POST")
+    path: str, summary: str, params: tuple[str, ...], methods: tuple[str, ...] = ("GET", "POST")
 ) -> Callable[[Endpoint], Endpoint]:
-    extra = FORM_BODY if "POST" in methods else None
     return router.api_route(
         path, methods=list(methods), summary=summary, response_class=AnswerJSONResponse,
-        responses=PROMETHEUS_ANSWER, openapi_extra=extra,
+        responses=PROMETHEUS_ANSWER, openapi_extra=described(params, "POST" in methods),
     )  # fmt: skip
 
 
-@route("/query", "An instant query (Grafana's Save & test asks 1+1)")
+@route("/query", "An instant query (Grafana's Save & test asks 1+1)", ("query", "time", "timeout"))
 def query(promql: PromQL, values: Form) -> AnswerJSONResponse:
     text = values.get("query", "")
     answer = promql.instant(text, time_or(values, "time", now_ms()), timeout_of(values))
     return ok(answer.data())
 
 
-@route("/query_range", "A range query: every panel of a dashboard")
+@route(
+    "/query_range",
+    "A range query: every panel of a dashboard",
+    ("query", "start", "end", "step", "timeout"),
+)
 def query_range(promql: PromQL, values: Form) -> AnswerJSONResponse:
     start = parse_time(values.get("start", ""), "start")
     end = parse_time(values.get("end", ""), "end")
@@ -107,7 +134,7 @@ def limit_of(values: MultiDict) -> int:
     return min(int(text), 10_000) or 10_000
 
 
-@route("/series", "The series that match selectors")
+@route("/series", "The series that match selectors", ("match[]", "start", "end", "limit"))
 def series(promql: PromQL, values: Form) -> AnswerJSONResponse:
     selectors = values.getlist("match[]")
     if not selectors:
@@ -115,12 +142,17 @@ def series(promql: PromQL, values: Form) -> AnswerJSONResponse:
     return ok(promql.series(selectors, *span(values), limit_of(values)))
 
 
-@route("/labels", "Label names (the query editor)")
+@route("/labels", "Label names (the query editor)", ("match[]", "start", "end", "limit"))
 def labels(promql: PromQL, values: Form) -> AnswerJSONResponse:
     return ok(promql.label_names(values.getlist("match[]"), *span(values), limit_of(values)))
 
 
-@route("/label/{name}/values", "A label's values (label_values() template variables)", ("GET",))
+@route(
+    "/label/{name}/values",
+    "A label's values (label_values() template variables)",
+    ("match[]", "start", "end", "limit"),
+    ("GET",),
+)
 def label_values(
     promql: PromQL, values: Form, name: Annotated[str, Path(max_length=256)]
 ) -> AnswerJSONResponse:
@@ -130,18 +162,18 @@ def label_values(
     return ok(found)
 
 
-@route("/metadata", "Each metric's type, help and unit", ("GET",))
+@route("/metadata", "Each metric's type, help and unit", ("metric", "limit"), ("GET",))
 def metadata(promql: PromQL, values: Form) -> AnswerJSONResponse:
     return ok(promql.metadata(values.get("metric") or None, limit_of(values)))
 
 
-@route("/query_exemplars", "Exemplars: hostpulse keeps none")
+@route("/query_exemplars", "Exemplars: hostpulse keeps none", ("query", "start", "end"))
 def query_exemplars(values: Form) -> AnswerJSONResponse:
     span(values)
     return ok([])
 
 
-@route("/status/buildinfo", "The Prometheus API version spoken", ("GET",))
+@route("/status/buildinfo", "The Prometheus API version spoken", (), ("GET",))
 def buildinfo() -> AnswerJSONResponse:
     return ok({"version": "2.42.0", "revision": "hostpulse", "branch": "hostpulse",
                "buildUser": "hostpulse", "buildDate": "", "goVersion": ""})  # fmt: skip
