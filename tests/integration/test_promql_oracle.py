@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricStore
@@ -21,6 +23,7 @@ from hostpulse.core.tiers import default_tiers
 from hostpulse.services.promql.model import PromQLError
 from hostpulse.services.promql.service import PromQLService, StepRange
 from hostpulse.simulation.host import SyntheticHost
+from tests.promql_strategies import expression
 from tests.prometheus_oracle import Fleet, PrometheusServer, differences, prometheus_serving
 from tests.support import CloudUnderTest, per_worker, replace_database
 from tests.tier_checks import roll_up_until
@@ -359,3 +362,39 @@ def test_every_query_answers_as_prometheus_does_over_a_range(
         theirs = prometheus.range(query, start / 1000, end / 1000, step / 1000)
         problems += compare(theirs, ours_range(promql, query, start, end, step), query)
     assert not problems, "\n".join(problems[:40]) + f"\n({len(problems)} in all)"
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    query=expression(),
+    instant=st.integers(20 * 60, 178 * 60),
+    span=st.tuples(
+        st.integers(40 * 60, 120 * 60),
+        st.integers(5, 55 * 60),
+        st.sampled_from([15, 30, 45, 60, 61, 300]),
+    ),
+)
+def test_generated_queries_answer_as_prometheus_does(
+    promql: PromQLService,
+    prometheus: PrometheusServer,
+    query: str,
+    instant: int,
+    span: tuple[int, int, int],
+) -> None:
+    at_ms = BASE_MS + instant * 1000
+    problems = compare(
+        prometheus.instant(query, at_ms / 1000),
+        ours_instant(promql, query, at_ms),
+        f"{query} @ {at_ms}",
+    )
+    start = BASE_MS + span[0] * 1000
+    end, step = start + span[1] * 1000, span[2] * 1000
+    theirs = prometheus.range(query, start / 1000, end / 1000, step / 1000)
+    problems += compare(
+        theirs,
+        ours_range(promql, query, start, end, step),
+        f"{query} over {start}..{end} every {step}",
+    )
+    assert not problems, "\n".join(problems[:10])

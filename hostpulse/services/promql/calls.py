@@ -23,10 +23,19 @@ from hostpulse.services.promql.series_set import SeriesSet
 
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
+
+def signed_integer(function: Callable[[float], int], value: float) -> float:
+    """ceil or floor as Go's: a float, and a zero keeps its sign (ceil(-0.5) is -0)."""
+    if not math.isfinite(value):
+        return value
+    answer = float(function(value))
+    return math.copysign(answer, value) if answer == 0 else answer
+
+
 MATH: dict[str, Callable[[float], float]] = {
     "abs": abs,
-    "ceil": lambda v: float(math.ceil(v)) if math.isfinite(v) else v,
-    "floor": lambda v: float(math.floor(v)) if math.isfinite(v) else v,
+    "ceil": lambda v: signed_integer(math.ceil, v),
+    "floor": lambda v: signed_integer(math.floor, v),
     "exp": safe(math.exp),
     "ln": safe(math.log),
     "log2": safe(math.log2),

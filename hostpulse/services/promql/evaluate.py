@@ -167,6 +167,8 @@ class Evaluator:
         start = step_ms * (first // step_ms)
         if start < first:
             start += step_ms
+        if (max(ends) - start) // step_ms + 1 > self.limits.max_samples:
+            raise execution_error(TOO_MANY_SAMPLES)  # before the steps' list is built
         inner = list(range(start, max(ends) + 1, step_ms))
         value = self.eval(node.expr, inner) if inner else []
         if isinstance(value, Scalar):
