@@ -43,7 +43,8 @@ def selector(draw: st.DrawFn, counters: bool = False) -> str:
 
 @st.composite
 def ranged(draw: st.DrawFn, counters: bool = False) -> str:
-    return f"{draw(selector(counters))}[{draw(st.sampled_from(RANGES))}]{draw(st.sampled_from(OFFSETS))}"
+    window, offset = draw(st.sampled_from(RANGES)), draw(st.sampled_from(OFFSETS))
+    return f"{draw(selector(counters))}[{window}]{offset}"
 
 
 @st.composite
@@ -84,27 +85,27 @@ def vector(depth: int = 2) -> st.SearchStrategy[str]:
             st.sampled_from(COMPARISON),
             st.sampled_from(["", " bool"]),
             NUMBERS,
-        ),  # fmt: skip
+        ),
         st.builds(
             lambda a, op, m, b: f"{a} {op} {m} {b}",
             inner,
             st.sampled_from(["and", "or", "unless"]),
             st.sampled_from(["", "on(host)", "ignoring(code)"]),
             inner,
-        ),  # fmt: skip
+        ),
         st.builds(
             lambda a, op, b: f"sum by (host) ({a}) {op} on(host) sum by (host) ({b})",
             inner,
             st.sampled_from(ARITHMETIC + COMPARISON),
             inner,
-        ),  # fmt: skip
+        ),
         st.builds(
             lambda f, v, r, s: f"{f}(({v})[{r}:{s}])",
             st.sampled_from(["max_over_time", "avg_over_time", "count_over_time"]),
             inner,
             st.sampled_from(["5m", "10m"]),
             st.sampled_from(["", "1m", "45s"]),
-        ),  # fmt: skip
+        ),
         st.builds(lambda v: f"timestamp({v})", selector()),
         st.builds(lambda v: f"absent({v})", selector()),
     )

@@ -23,8 +23,8 @@ from hostpulse.core.tiers import default_tiers
 from hostpulse.services.promql.model import PromQLError
 from hostpulse.services.promql.service import PromQLService, StepRange
 from hostpulse.simulation.host import SyntheticHost
-from tests.promql_strategies import expression
 from tests.prometheus_oracle import Fleet, PrometheusServer, differences, prometheus_serving
+from tests.promql_strategies import expression
 from tests.support import CloudUnderTest, per_worker, replace_database
 from tests.tier_checks import roll_up_until
 
