@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -39,6 +40,9 @@ INTERVAL_MS = 15_000
 SAMPLES = 3 * HOUR_MS // INTERVAL_MS
 HOSTS = {"web-1": {"env": "prod", "role": "web"}, "web-2": {"env": "prod", "role": "web"},
          "db-1": {"env": "dev", "role": "db"}}  # fmt: skip
+
+
+ROLLED_UNTIL_MS = BASE_MS + 2 * HOUR_MS
 
 
 def at(minutes: float) -> int:
@@ -94,7 +98,8 @@ def database(local_cloud: CloudUnderTest, fleet: Fleet) -> Iterator[str]:
             store.write_batches(batches[first : first + 5])
     finally:
         connector.close()
-    roll_up_until(url)
+    # Rolled up to two hours in: later buckets are read from the tiers below, down to raw.
+    roll_up_until(url, datetime.fromtimestamp(ROLLED_UNTIL_MS / 1000, UTC))
     yield url
     replace_database(url, create=False)
 
@@ -398,3 +403,106 @@ def test_generated_queries_answer_as_prometheus_does(
         f"{query} over {start}..{end} every {step}",
     )
     assert not problems, "\n".join(problems[:10])
+
+
+# Functions over time that a rolled tier answers exactly on windows aligned to its buckets,
+# and the instant value (a bucket's last sample, at its time).
+EXACT_ON_TIERS = [
+    "max_over_time(queue_depth[{w}])",
+    "min_over_time(temperature_celsius[{w}])",
+    "avg_over_time(queue_depth[{w}])",
+    "sum_over_time(http_requests_total[{w}])",
+    "count_over_time(queue_depth[{w}])",
+    'max by (host) (max_over_time(hostpulse_cpu_percent{{mode="total"}}[{w}]))',
+    "avg_over_time(hostpulse_memory_used_bytes[{w}]) / 1024",
+    "last_over_time(queue_depth[{w}])",
+    "present_over_time(queue_depth[{w}])",
+    "queue_depth",
+    "sum by (env) (hostpulse_load1)",
+    "timestamp(queue_depth)",
+]
+TIER_WINDOWS = {"1m": ("5m", 60), "5m": ("15m", 300), "30m": ("1h", 1800)}
+
+
+@pytest.mark.parametrize("tier", sorted(TIER_WINDOWS))
+def test_a_rolled_tier_answers_aligned_windows_as_prometheus_does_on_raw_samples(
+    promql: PromQLService, prometheus: PrometheusServer, tier: str
+) -> None:
+    window, step_s = TIER_WINDOWS[tier]
+    step = step_s * 1000
+    start = (at(61) // step + 1) * step  # aligned; the windows reach back into the data
+    end = (at(180) // step) * step  # past the rollup's end: the newest buckets come from below
+    assert start < ROLLED_UNTIL_MS < end
+    problems = []
+    for template in EXACT_ON_TIERS:
+        query = template.format(w=window)
+        theirs = prometheus.range(query, start / 1000, end / 1000, step_s)
+        ours = ours_range(promql, query, start, end, step, tier=tier)
+        problems += compare(theirs, ours, f"{query} from the {tier} tier")
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_a_long_range_reads_a_rolled_tier_and_still_agrees_where_aligned(
+    promql: PromQLService, prometheus: PrometheusServer
+) -> None:
+    start, end = BASE_MS - 4 * HOUR_MS, at(180) // MINUTE_MS * MINUTE_MS
+    query = "max_over_time(queue_depth[5m])"
+    answer = promql.range(query, StepRange(start, end, 300_000))
+    assert answer.tier == "1m"  # seven hours at one point a second would pass the budget
+    theirs = prometheus.range(query, start / 1000, end / 1000, 300)
+    assert not compare(theirs, {"status": "success", "data": answer.data()}, query)
+
+
+# Functions the buckets cannot answer exactly: they read each bucket's last sample as a series
+# sampled at the tier's resolution. How far they land from Prometheus on the raw samples: the
+# largest difference of any point, over its series' mean absolute value (a rate of a counter
+# that rarely moves is near zero, so a relative error per point says little). The bounds are
+# docs/promql.md's table (measured, rounded up): a change that makes one worse fails here.
+APPROXIMATE_ON_TIERS = (
+    "rate(http_requests_total[{w}])",
+    "deriv(queue_depth[{w}])",
+    "quantile_over_time(0.5, temperature_celsius[{w}])",
+    "stddev_over_time(temperature_celsius[{w}])",
+)
+STATED_ERROR = {  # (tier, window): the bound of each function above, in its order
+    ("1m", "5m"): (0.80, 2.40, 0.15, 0.90),
+    ("1m", "30m"): (0.08, 1.70, 0.06, 0.30),
+    ("5m", "50m"): (0.14, 1.30, 0.08, 0.45),
+    ("30m", "2h"): (0.17, 4.50, 0.07, 0.80),
+}
+
+
+def worst_scaled_error(theirs: dict[str, Any], ours: dict[str, Any]) -> float:
+    """The largest |ours - theirs| of any point, over its series' mean |theirs|."""
+
+    def series(body: dict[str, Any]) -> dict[tuple[Any, ...], dict[Any, float]]:
+        return {
+            tuple(sorted(r["metric"].items())): {t: float(v) for t, v in r["values"]}
+            for r in body["data"]["result"]
+        }
+
+    want, got = series(theirs), series(ours)
+    worst = 0.0
+    for key, points in want.items():
+        scale = sum(abs(v) for v in points.values()) / len(points)
+        mine = got.get(key, {})
+        for t, value in points.items():
+            if t in mine and scale > 0:
+                worst = max(worst, abs(mine[t] - value) / scale)
+    return worst
+
+
+@pytest.mark.parametrize(("tier", "window"), sorted(STATED_ERROR))
+def test_what_a_rolled_tier_approximates_stays_within_its_stated_error(
+    promql: PromQLService, prometheus: PrometheusServer, tier: str, window: str
+) -> None:
+    step = {"1m": 60_000, "5m": 300_000, "30m": 1_800_000}[tier]
+    start, end = (at(61) // step + 1) * step, (at(180) // step) * step
+    problems = []
+    for template, bound in zip(APPROXIMATE_ON_TIERS, STATED_ERROR[(tier, window)], strict=True):
+        query = template.format(w=window)
+        theirs = prometheus.range(query, start / 1000, end / 1000, step / 1000)
+        error = worst_scaled_error(theirs, ours_range(promql, query, start, end, step, tier=tier))
+        if error > bound:
+            problems.append(f"{query} from the {tier} tier: {error:.1%} off, stated {bound:.0%}")
+    assert not problems, "\n".join(problems)

@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hostpulse.services.promql.gomath import format_value
+from hostpulse.services.promql.gomath import format_fixed, format_value
 from hostpulse.services.promql.model import (
     NAME,
     Labels,
@@ -135,7 +135,7 @@ def count_values(
     if not grouping.without:
         grouping = Grouping((*grouping.labels, value_label), without=False)
     for series, value in vector:
-        key = grouping.of(with_label(series.labels, value_label, format_value(value)))
+        key = grouping.of(with_label(series.labels, value_label, format_fixed(value)))
         counts[key] = counts.get(key, 0) + 1
     for labels, count in counts.items():
         out.add(labels, step, float(count))

@@ -69,8 +69,18 @@ def kahan_add(increment: float, total: float, compensation: float) -> tuple[floa
 
 
 def format_value(value: float) -> str:
+    """A sample's value as Prometheus' API writes it: the shortest digits that read back as the
+    same double, with an exponent below 1e-6 and from 1e21 on (as Go's 'e' format writes it,
+    which is Python's repr), in full digits between."""
+    magnitude = abs(value)
+    if magnitude != 0 and math.isfinite(value) and (magnitude < 1e-6 or magnitude >= 1e21):
+        return repr(value)
+    return format_fixed(value)
+
+
+def format_fixed(value: float) -> str:
     """A float as Go's strconv.FormatFloat(v, 'f', -1, 64): the shortest digits that read back
-    as the same double, never an exponent."""
+    as the same double, never an exponent (count_values' labels)."""
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
