@@ -212,3 +212,17 @@ def differences(
         if order_want != order_got:
             problems.append("the series come in another order than Prometheus'")
     return problems
+
+
+def compare(
+    theirs: dict[str, Any], ours: dict[str, Any], query: str, tolerance: float = 1e-9
+) -> list[str]:
+    if theirs["status"] != ours["status"]:
+        return [f"{query}: {ours.get('status')} ({ours.get('error')}) where Prometheus answers "
+                f"{theirs['status']} ({theirs.get('error')})"]  # fmt: skip
+    if theirs["status"] == "error":
+        if theirs["errorType"] == ours["errorType"]:
+            return []
+        return [f"{query}: {ours['errorType']} where Prometheus answers {theirs['errorType']}"]
+    ordered = query.startswith(("sort(", "sort_desc("))
+    return [f"{query}: {p}" for p in differences(theirs["data"], ours["data"], ordered, tolerance)]

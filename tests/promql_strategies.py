@@ -3,16 +3,29 @@ matchers and offsets, functions, aggregations, operators with matching, subqueri
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from hypothesis import strategies as st
 
-GAUGES = (
-    "queue_depth",
-    "temperature_celsius",
-    "hostpulse_load1",
-    'hostpulse_cpu_percent{mode="user"}',
-)
-COUNTERS = ("http_requests_total",)
-MATCHERS = ("", '{host=~"web-.*"}', '{env="prod"}', '{host!="db-1"}', '{role!~"w.*"}')
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The names, matchers and groupings expressions are drawn from."""
+
+    gauges: tuple[str, ...]
+    counters: tuple[str, ...]
+    matchers: tuple[str, ...]
+    groupings: tuple[str, ...]
+
+
+FLEET = Vocabulary(
+    gauges=("queue_depth", "temperature_celsius", "hostpulse_load1",
+            'hostpulse_cpu_percent{mode="user"}'),
+    counters=("http_requests_total",),
+    matchers=("", '{host=~"web-.*"}', '{env="prod"}', '{host!="db-1"}', '{role!~"w.*"}'),
+    groupings=("", " by (host)", " by (env)", " without (host)", " by (env, role)",
+               " without (code)"),
+)  # fmt: skip
 RANGES = ("30s", "1m", "2m", "5m", "10m", "17m")
 OFFSETS = ("", " offset 1m", " offset 7m", " offset 30s")
 PLAIN = ("abs", "ceil", "floor", "sqrt", "sgn", "round", "ln", "exp")
@@ -21,7 +34,6 @@ OVER_TIME = ("avg_over_time", "min_over_time", "max_over_time", "sum_over_time",
              "present_over_time", "changes", "resets", "delta", "idelta", "deriv")  # fmt: skip
 COUNTER_FUNCTIONS = ("rate", "irate", "increase")
 AGGREGATIONS = ("sum", "avg", "min", "max", "count", "stddev", "stdvar", "group")
-GROUPINGS = ("", " by (host)", " by (env)", " without (host)", " by (env, role)", " without (code)")
 ARITHMETIC = ("+", "-", "*", "/", "%")
 COMPARISON = ("==", "!=", ">", "<", ">=", "<=")
 NUMBERS = st.sampled_from(["0", "1", "2", "0.5", "10", "-3", "100"])
@@ -36,44 +48,45 @@ def with_matcher(name: str, matcher: str) -> str:
 
 
 @st.composite
-def selector(draw: st.DrawFn, counters: bool = False) -> str:
-    name = draw(st.sampled_from(COUNTERS if counters else GAUGES + COUNTERS))
-    return with_matcher(name, draw(st.sampled_from(MATCHERS)))
+def selector(draw: st.DrawFn, words: Vocabulary, counters: bool = False) -> str:
+    name = draw(st.sampled_from(words.counters if counters else words.gauges + words.counters))
+    return with_matcher(name, draw(st.sampled_from(words.matchers)))
 
 
 @st.composite
-def ranged(draw: st.DrawFn, counters: bool = False) -> str:
+def ranged(draw: st.DrawFn, words: Vocabulary, counters: bool = False) -> str:
     window, offset = draw(st.sampled_from(RANGES)), draw(st.sampled_from(OFFSETS))
-    return f"{draw(selector(counters))}[{window}]{offset}"
+    return f"{draw(selector(words, counters))}[{window}]{offset}"
 
 
 @st.composite
-def leaf(draw: st.DrawFn) -> str:
+def leaf(draw: st.DrawFn, words: Vocabulary) -> str:
     kind = draw(st.integers(0, 3))
     if kind == 0:
-        return draw(selector()) + draw(st.sampled_from(OFFSETS))
+        return draw(selector(words)) + draw(st.sampled_from(OFFSETS))
     if kind == 1:
-        return f"{draw(st.sampled_from(OVER_TIME))}({draw(ranged())})"
+        return f"{draw(st.sampled_from(OVER_TIME))}({draw(ranged(words))})"
     if kind == 2:
-        return f"{draw(st.sampled_from(COUNTER_FUNCTIONS))}({draw(ranged(counters=True))})"
+        return f"{draw(st.sampled_from(COUNTER_FUNCTIONS))}({draw(ranged(words, counters=True))})"
     q = draw(st.sampled_from(["0", "0.25", "0.5", "0.9", "1"]))
-    return f"quantile_over_time({q}, {draw(ranged())})"
+    return f"quantile_over_time({q}, {draw(ranged(words))})"
 
 
-def vector(depth: int = 2) -> st.SearchStrategy[str]:
+def vector(words: Vocabulary, depth: int = 2) -> st.SearchStrategy[str]:
     if depth == 0:
-        return leaf()
-    inner = vector(depth - 1)
+        return leaf(words)
+    inner = vector(words, depth - 1)
+    groupings = st.sampled_from(words.groupings)
     return st.one_of(
-        leaf(),
+        leaf(words),
         st.builds(lambda f, v: f"{f}({v})", st.sampled_from(PLAIN), inner),
         st.builds(
             lambda a, g, v: f"{a}{g} ({v})",
             st.sampled_from(AGGREGATIONS),
-            st.sampled_from(GROUPINGS),
+            groupings,
             inner,
         ),
-        st.builds(lambda k, v: f"topk({k}, {v})", st.sampled_from(["1", "2"]), leaf()),
+        st.builds(lambda k, v: f"topk({k}, {v})", st.sampled_from(["1", "2"]), leaf(words)),
         st.builds(
             lambda q, v: f"quantile({q}, {v})", st.sampled_from(["0.1", "0.5", "0.99"]), inner
         ),
@@ -106,14 +119,14 @@ def vector(depth: int = 2) -> st.SearchStrategy[str]:
             st.sampled_from(["5m", "10m"]),
             st.sampled_from(["", "1m", "45s"]),
         ),
-        st.builds(lambda v: f"timestamp({v})", selector()),
-        st.builds(lambda v: f"absent({v})", selector()),
+        st.builds(lambda v: f"timestamp({v})", selector(words)),
+        st.builds(lambda v: f"absent({v})", selector(words)),
     )
 
 
-def expression() -> st.SearchStrategy[str]:
+def expression(words: Vocabulary = FLEET) -> st.SearchStrategy[str]:
     return st.one_of(
-        vector(),
-        st.builds(lambda v: f"scalar({v})", vector(1)),
+        vector(words),
+        st.builds(lambda v: f"scalar({v})", vector(words, 1)),
         st.builds(lambda a, op, b: f"{a} {op} {b}", NUMBERS, st.sampled_from(ARITHMETIC), NUMBERS),
     )

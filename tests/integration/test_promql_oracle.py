@@ -24,7 +24,7 @@ from hostpulse.core.tiers import default_tiers
 from hostpulse.services.promql.model import PromQLError
 from hostpulse.services.promql.service import PromQLService, StepRange
 from hostpulse.simulation.host import SyntheticHost
-from tests.prometheus_oracle import Fleet, PrometheusServer, differences, prometheus_serving
+from tests.prometheus_oracle import Fleet, PrometheusServer, compare, prometheus_serving
 from tests.promql_strategies import expression
 from tests.support import CloudUnderTest, per_worker, replace_database
 from tests.tier_checks import roll_up_until
@@ -137,20 +137,6 @@ def ours_range(
     except PromQLError as error:
         return {"status": "error", "errorType": error.error_type, "error": str(error)}
     return {"status": "success", "data": answer.data()}
-
-
-def compare(
-    theirs: dict[str, Any], ours: dict[str, Any], query: str, tolerance: float = 1e-9
-) -> list[str]:
-    if theirs["status"] != ours["status"]:
-        return [f"{query}: {ours.get('status')} ({ours.get('error')}) where Prometheus answers "
-                f"{theirs['status']} ({theirs.get('error')})"]  # fmt: skip
-    if theirs["status"] == "error":
-        if theirs["errorType"] == ours["errorType"]:
-            return []
-        return [f"{query}: {ours['errorType']} where Prometheus answers {theirs['errorType']}"]
-    ordered = query.startswith(("sort(", "sort_desc("))
-    return [f"{query}: {p}" for p in differences(theirs["data"], ours["data"], ordered, tolerance)]
 
 
 CORPUS = [

@@ -17,7 +17,7 @@ from hostpulse.services.promql.model import (
     keep_only,
     with_label,
 )
-from hostpulse.services.promql.over_time import quantile, variance
+from hostpulse.services.promql.over_time import quantile
 from hostpulse.services.promql.series_set import SeriesSet, at_step
 
 AGGREGATIONS = frozenset(
@@ -47,6 +47,17 @@ def extreme(values: list[float], larger: bool) -> float:
     return best
 
 
+def spread(values: list[float]) -> float:
+    """stdvar as the aggregation computes it in 2.42: Welford's from the first value (unlike
+    stdvar_over_time, which starts from zero: a lone infinity is 0 here, NaN there)."""
+    average, aux = values[0], 0.0
+    for count, value in enumerate(values[1:], start=2):
+        delta = value - average
+        average += delta / count
+        aux += delta * (value - average)
+    return aux / len(values)
+
+
 def total(values: list[float]) -> float:
     answer = values[0]
     for value in values[1:]:
@@ -61,8 +72,8 @@ SIMPLE: dict[str, Callable[[list[float], float | None], float]] = {
     "max": lambda values, _: extreme(values, larger=True),
     "count": lambda values, _: float(len(values)),
     "group": lambda values, _: 1.0,
-    "stdvar": lambda values, _: variance(values),
-    "stddev": lambda values, _: math.sqrt(variance(values)),
+    "stdvar": lambda values, _: spread(values),
+    "stddev": lambda values, _: math.sqrt(spread(values)),
     "quantile": lambda values, q: quantile(q if q is not None else math.nan, values),
 }
 

@@ -1,0 +1,43 @@
+"""An in-memory series source for the PromQL engine: series as a sender wrote them, selected
+by label matchers, as the PostgreSQL source answers from the raw tier."""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping, Sequence
+
+from hostpulse.core.tiers import Tier
+from hostpulse.services.promql.model import Labels, StoredSeries
+from hostpulse.services.promql.ports import Matcher
+
+
+class MemorySeriesSource:
+    def __init__(self, series: Mapping[Labels, Sequence[tuple[int, float]]]) -> None:
+        self.series = {labels: sorted(points) for labels, points in series.items()}
+        self.selects = 0
+
+    def matching(self, matchers: Sequence[Matcher]) -> list[Labels]:
+        return [
+            labels
+            for labels in self.series
+            if all(m.matches(dict(labels).get(m.name, "")) for m in matchers)
+        ]
+
+    def select(
+        self, matchers: Sequence[Matcher], start_ms: int, end_ms: int, tier: Tier
+    ) -> list[StoredSeries]:
+        self.selects += 1
+        found = []
+        for labels in self.matching(matchers):
+            points = self.series[labels]
+            times = [t for t, _ in points]
+            first, last = bisect_left(times, start_ms), bisect_right(times, end_ms)
+            if last > first:
+                chosen = points[first:last]
+                found.append(StoredSeries(labels, [t for t, _ in chosen], [v for _, v in chosen]))
+        return found
+
+    def label_sets(
+        self, matchers: Sequence[Matcher], start_ms: int, end_ms: int, limit: int
+    ) -> list[Labels]:
+        return self.matching(matchers)[: limit + 1]
