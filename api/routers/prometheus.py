@@ -10,11 +10,12 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import MultiDict
 
 from api.answers_json import AnswerJSONResponse
 from api.dependencies import PromQL, Reader
+from hostpulse.core.responses import Problem
 from hostpulse.services.promql import wire
 from hostpulse.services.promql.calls import LABEL_NAME
 from hostpulse.services.promql.params import MAX_MS, MIN_MS, invalid, parse_duration, parse_time
@@ -56,9 +57,13 @@ def described(names: tuple[str, ...], post: bool) -> dict[str, Any]:
 
 
 PROMETHEUS_ANSWER: dict[int | str, dict[str, Any]] = {
-    400: {"description": "bad_data: the query or a parameter cannot be read"},
-    422: {"description": "execution: the query cannot be evaluated (a limit, a mismatch)"},
-    503: {"description": "timeout: the query took longer than its timeout"},
+    400: {
+        "model": wire.PrometheusError,
+        "description": "bad_data: a query or parameter cannot be read",
+    },
+    401: {"model": Problem, "description": "A credential is required, or the one sent is wrong"},
+    422: {"model": wire.PrometheusError, "description": "execution: a limit, a mismatch"},
+    503: {"model": wire.PrometheusError, "description": "timeout: longer than the query's timeout"},
 }
 
 
@@ -93,15 +98,25 @@ def ok(data: Any) -> AnswerJSONResponse:
 
 
 def route(
-    path: str, summary: str, params: tuple[str, ...], methods: tuple[str, ...] = ("GET", "POST")
+    path: str,
+    summary: str,
+    answer: type[wire.Success],
+    params: tuple[str, ...],
+    methods: tuple[str, ...] = ("GET", "POST"),
 ) -> Callable[[Endpoint], Endpoint]:
     return router.api_route(
         path, methods=list(methods), summary=summary, response_class=AnswerJSONResponse,
-        responses=PROMETHEUS_ANSWER, openapi_extra=described(params, "POST" in methods),
+        response_model=answer, responses=PROMETHEUS_ANSWER,
+        openapi_extra=described(params, "POST" in methods),
     )  # fmt: skip
 
 
-@route("/query", "An instant query (Grafana's Save & test asks 1+1)", ("query", "time", "timeout"))
+@route(
+    "/query",
+    "An instant query (Grafana's Save & test asks 1+1)",
+    wire.QueryAnswer,
+    ("query", "time", "timeout"),
+)
 def query(promql: PromQL, values: Form) -> AnswerJSONResponse:
     text = values.get("query", "")
     answer = promql.instant(text, time_or(values, "time", now_ms()), timeout_of(values))
@@ -111,6 +126,7 @@ def query(promql: PromQL, values: Form) -> AnswerJSONResponse:
 @route(
     "/query_range",
     "A range query: every panel of a dashboard",
+    wire.QueryAnswer,
     ("query", "start", "end", "step", "timeout"),
 )
 def query_range(promql: PromQL, values: Form) -> AnswerJSONResponse:
@@ -134,7 +150,12 @@ def limit_of(values: MultiDict) -> int:
     return min(int(text), 10_000) or 10_000
 
 
-@route("/series", "The series that match selectors", ("match[]", "start", "end", "limit"))
+@route(
+    "/series",
+    "The series that match selectors",
+    wire.SeriesAnswer,
+    ("match[]", "start", "end", "limit"),
+)
 def series(promql: PromQL, values: Form) -> AnswerJSONResponse:
     selectors = values.getlist("match[]")
     if not selectors:
@@ -142,7 +163,12 @@ def series(promql: PromQL, values: Form) -> AnswerJSONResponse:
     return ok(promql.series(selectors, *span(values), limit_of(values)))
 
 
-@route("/labels", "Label names (the query editor)", ("match[]", "start", "end", "limit"))
+@route(
+    "/labels",
+    "Label names (the query editor)",
+    wire.NamesAnswer,
+    ("match[]", "start", "end", "limit"),
+)
 def labels(promql: PromQL, values: Form) -> AnswerJSONResponse:
     return ok(promql.label_names(values.getlist("match[]"), *span(values), limit_of(values)))
 
@@ -150,30 +176,40 @@ def labels(promql: PromQL, values: Form) -> AnswerJSONResponse:
 @route(
     "/label/{name}/values",
     "A label's values (label_values() template variables)",
+    wire.NamesAnswer,
     ("match[]", "start", "end", "limit"),
     ("GET",),
 )
-def label_values(
-    promql: PromQL, values: Form, name: Annotated[str, Path(max_length=256)]
-) -> AnswerJSONResponse:
+def label_values(promql: PromQL, values: Form, name: str) -> AnswerJSONResponse:
     if not LABEL_NAME.match(name):
         raise invalid("label", f"invalid label name: {name!r}")
     found = promql.label_values(name, values.getlist("match[]"), *span(values), limit_of(values))
     return ok(found)
 
 
-@route("/metadata", "Each metric's type, help and unit", ("metric", "limit"), ("GET",))
+@route(
+    "/metadata",
+    "Each metric's type, help and unit",
+    wire.MetadataAnswer,
+    ("metric", "limit"),
+    ("GET",),
+)
 def metadata(promql: PromQL, values: Form) -> AnswerJSONResponse:
     return ok(promql.metadata(values.get("metric") or None, limit_of(values)))
 
 
-@route("/query_exemplars", "Exemplars: hostpulse keeps none", ("query", "start", "end"))
+@route(
+    "/query_exemplars",
+    "Exemplars: hostpulse keeps none",
+    wire.ExemplarsAnswer,
+    ("query", "start", "end"),
+)
 def query_exemplars(values: Form) -> AnswerJSONResponse:
     span(values)
     return ok([])
 
 
-@route("/status/buildinfo", "The Prometheus API version spoken", (), ("GET",))
+@route("/status/buildinfo", "The Prometheus API version spoken", wire.BuildInfoAnswer, (), ("GET",))
 def buildinfo() -> AnswerJSONResponse:
     return ok({"version": "2.42.0", "revision": "hostpulse", "branch": "hostpulse",
                "buildUser": "hostpulse", "buildDate": "", "goVersion": ""})  # fmt: skip
