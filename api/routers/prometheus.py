@@ -36,6 +36,7 @@ PARAMETERS = {
     "match[]": "a series selector; repeat for several",
     "limit": "at most this many entries",
     "metric": "one metric's name",
+    "tier": "hostpulse's own: read this tier (raw, 1m, 5m, 30m, 1h, 6h) instead of choosing",
 }
 
 
@@ -115,11 +116,12 @@ def route(
     "/query",
     "An instant query (Grafana's Save & test asks 1+1)",
     wire.QueryAnswer,
-    ("query", "time", "timeout"),
+    ("query", "time", "timeout", "tier"),
 )
 def query(promql: PromQL, values: Form) -> AnswerJSONResponse:
     text = values.get("query", "")
-    answer = promql.instant(text, time_or(values, "time", now_ms()), timeout_of(values))
+    at = time_or(values, "time", now_ms())
+    answer = promql.instant(text, at, timeout_of(values), values.get("tier") or None)
     return ok(answer.data())
 
 
@@ -127,13 +129,15 @@ def query(promql: PromQL, values: Form) -> AnswerJSONResponse:
     "/query_range",
     "A range query: every panel of a dashboard",
     wire.QueryAnswer,
-    ("query", "start", "end", "step", "timeout"),
+    ("query", "start", "end", "step", "timeout", "tier"),
 )
 def query_range(promql: PromQL, values: Form) -> AnswerJSONResponse:
     start = parse_time(values.get("start", ""), "start")
     end = parse_time(values.get("end", ""), "end")
     step = parse_duration(values.get("step", ""), "step")
-    answer = promql.range(values.get("query", ""), StepRange(start, end, step), timeout_of(values))
+    steps = StepRange(start, end, step)
+    tier = values.get("tier") or None
+    answer = promql.range(values.get("query", ""), steps, timeout_of(values), tier)
     return ok(answer.data())
 
 

@@ -60,8 +60,8 @@ def check(node: Node) -> None:
     """Walk the tree once: refuse what is not evaluated here, and read every @ modifier so
     that one the parser cannot represent fails now, as a bad query."""
     kind = type(node).__name__
-    if kind in ("SubqueryExpr", "VectorSelector"):
-        node.at  # noqa: B018 -- reading it is the check
+    if kind in ("SubqueryExpr", "VectorSelector") and node.at is not None:
+        at_of(node, 0, 0)  # a time before 1970 cannot be read: refused now, not mid-query
     refusal = REFUSALS.get(kind)
     if refusal is not None and (reason := refusal(node)):
         raise PromQLError(f"{reason} is not supported by hostpulse")
