@@ -10,7 +10,7 @@ import pytest
 
 from hostpulse.core.tiers import default_tiers
 from hostpulse.services.promql.gomath import format_fixed, format_value
-from hostpulse.services.promql.model import PromQLError, labels_of
+from hostpulse.services.promql.model import Labels, PromQLError, labels_of
 from hostpulse.services.promql.params import parse_duration, parse_time
 from hostpulse.services.promql.service import PromQLService, QueryLimits, StepRange
 from tests.promql_memory import MemorySeriesSource
@@ -19,14 +19,17 @@ NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
 
 
-def series(name: str, host: str, values: list[float], every_ms: int = 15_000) -> dict:
+Points = dict[Labels, list[tuple[int, float]]]
+
+
+def series(name: str, host: str, values: list[float], every_ms: int = 15_000) -> Points:
     labels = labels_of({"__name__": name, "host": host})
     first = NOW_MS - every_ms * len(values)
     return {labels: [(first + i * every_ms, v) for i, v in enumerate(values)]}
 
 
 def service(limits: QueryLimits | None = None, hosts: int = 3) -> PromQLService:
-    data: dict = {}
+    data: Points = {}
     for i in range(hosts):
         data |= series("load", f"h{i}", [float(i + j) for j in range(40)])
     return PromQLService(MemorySeriesSource(data), default_tiers(), limits, now=lambda: NOW)
