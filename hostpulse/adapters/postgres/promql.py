@@ -86,7 +86,7 @@ class PgSeriesSource:
         if not chosen:
             return []
         ids = [series_id for series_id, _, _ in chosen]
-        hosts = sorted({host for _, host, _ in chosen})
+        hosts = [host for _, host, _ in chosen]  # each id's own host
         points = self.points(ids, hosts, start_ms, end_ms, tier)
         answer = []
         for series_id, _, labels in chosen:
@@ -115,7 +115,7 @@ class PgSeriesSource:
                     for t in read_chain(TIERS, tier)
                 )
                 cur.execute(sql.chain_points(tables), params)
-            return {series_id: orjson.loads(text) for series_id, text in cur}
+            return {series_id: orjson.loads(text) for series_id, text in cur if text is not None}
 
 
 def stored(labels: Labels, flat: list[float], tier: Tier) -> StoredSeries:

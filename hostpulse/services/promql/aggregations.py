@@ -78,6 +78,10 @@ SIMPLE: dict[str, Callable[[list[float], float | None], float]] = {
 }
 
 
+# Aggregations whose answer for a lone value is that value.
+ALONE_AS_IT_IS = frozenset({"sum", "avg", "min", "max"})
+
+
 @dataclass(frozen=True)
 class Grouping:
     labels: tuple[str, ...]
@@ -107,23 +111,33 @@ def aggregate(
     op: str, matrix: Matrix, grouping: Grouping, params: list[float] | str | None, steps: int
 ) -> Matrix:
     out = SeriesSet(steps)
-    keys = {id(s): grouping.of(s.labels) for s in matrix}
+    groups: dict[Labels, list[Series]] = {}
+    for series in matrix:
+        groups.setdefault(grouping.of(series.labels), []).append(series)
+    if op in SIMPLE:
+        # A group's values step by step, in the input's order (a sum adds them in that order).
+        for labels, members in groups.items():
+            if len(members) == 1 and op in ALONE_AS_IT_IS:  # avg by (host) of one series a host
+                out.add_series(labels, list(members[0].values))
+                continue
+            combine = SIMPLE[op]
+            values: list[float | None] = []
+            for step, column in enumerate(zip(*(s.values for s in members), strict=True)):
+                present = [v for v in column if v is not None]
+                param = params[step] if isinstance(params, list) else None
+                values.append(combine(present, param) if present else None)
+            out.add_series(labels, values)
+        return out.matrix()
     for step in range(steps):
         vector = at_step(matrix, step)
-        param = params[step] if isinstance(params, list) else None
         if op == "count_values":
             count_values(out, vector, str(params), grouping, step)
             continue
-        groups: dict[Labels, list[tuple[Series, float]]] = {}
-        for series, value in vector:
-            groups.setdefault(keys[id(series)], []).append((series, value))
-        for labels, members in groups.items():
-            if op in ("topk", "bottomk"):
-                k = kth(param)
-                for series, value in ranked(members, k, op == "topk"):
-                    out.add(series.labels, step, value)
-                continue
-            out.add(labels, step, SIMPLE[op]([v for _, v in members], param))
+        k = kth(params[step] if isinstance(params, list) else None)
+        for members in groups.values():
+            present = [(s, v) for s in members if (v := s.values[step]) is not None]
+            for series, value in ranked(present, k, op == "topk"):
+                out.add(series.labels, step, value)
     return out.matrix()
 
 

@@ -72,9 +72,12 @@ def format_value(value: float) -> str:
     """A sample's value as Prometheus' API writes it: the shortest digits that read back as the
     same double, with an exponent below 1e-6 and from 1e21 on (as Go's 'e' format writes it,
     which is Python's repr), in full digits between."""
+    text = repr(value)
+    if "e" not in text and "n" not in text:  # most values: no exponent, finite
+        return text[:-2] if text.endswith(".0") else text
     magnitude = abs(value)
     if magnitude != 0 and math.isfinite(value) and (magnitude < 1e-6 or magnitude >= 1e21):
-        return repr(value)
+        return text
     return format_fixed(value)
 
 

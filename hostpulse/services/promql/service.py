@@ -13,6 +13,7 @@ from hostpulse.core.prometheus_names import metadata
 from hostpulse.core.tiers import Tier, finest_within
 from hostpulse.services.promql import wire
 from hostpulse.services.promql.evaluate import Evaluator, Limits, matchers_of, unwrap
+from hostpulse.services.promql.gomath import format_value
 from hostpulse.services.promql.model import (
     Labels,
     Matrix,
@@ -116,15 +117,16 @@ class PromQLService:
         if isinstance(value, Scalar):
             value = [_scalar_series(value)]
         matrix = sorted(value, key=lambda s: s.labels) if isinstance(value, list) else []
+        stamps = [wire.seconds(t) for t in times]
+        fmt = format_value
         result = [
             {
                 "metric": wire.metric(s.labels),
-                "values": [
-                    wire.point(t, v) for t, v in zip(times, s.values, strict=True) if v is not None
-                ],
+                "values": [[stamps[i], fmt(v)] for i, v in enumerate(s.values) if v is not None],
             }
             for s in matrix
         ]
+
         return QueryAnswer("matrix", result, chosen.name)
 
     def evaluator(
