@@ -4,6 +4,8 @@ queries, series and label names; GETs for label values, metadata and build infor
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 import uuid
 from typing import Any
@@ -172,3 +174,32 @@ def test_bad_requests_get_prometheus_errors_never_a_500(
                 ):
                     wrong.append(f"{path} {form}: {answer.status_code} {body}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_promtool_reads_hostpulse_as_a_prometheus_server(
+    local_cloud: CloudUnderTest, sent_host: tuple[str, list[Any]]
+) -> None:
+    """Prometheus' own client: promtool's queries, series and labels against /prometheus."""
+    name, samples = sent_host
+    server = f"{local_cloud.endpoints['local_api_url']}/prometheus"
+    selector = f'hostpulse_cpu_percent{{host="{name}", mode="total"}}'
+    start, end = seconds(samples[0].ts_ms), seconds(samples[-1].ts_ms)
+
+    def promtool(*args: str) -> str:
+        done = subprocess.run(
+            ["promtool", "query", *args], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    ranged = promtool(
+        "range", f"--start={start}", f"--end={end}", "--step=10s", "--format=json", server, selector
+    )
+    (series,) = json.loads(ranged)
+    assert [v for _, v in series["values"]] == [format_value(s.cpu.percent) for s in samples]
+    instant = promtool("instant", "--time", end, server, selector)
+    assert f'host="{name}"' in instant and format_value(samples[-1].cpu.percent) in instant
+    found = promtool("series", f"--match={selector}", server)
+    assert "hostpulse_cpu_percent" in found and name in found
+    labels = promtool("labels", f"--match={selector}", server, "mode")
+    assert labels.split() == ["total"]
