@@ -121,6 +121,24 @@ def test_every_answer_matches_its_declared_schema(
     api.call("GET", "/api/v1/health")
     seed_health = api.call("GET", "/health").json()
     api.call("GET", "/api/v1/live")
+    # Prometheus' API: each answer against its declared envelope, errors included.
+    prom = "/prometheus/api/v1"
+    selector = f'hostpulse_cpu_percent{{host="{host}"}}'
+    span = {"start": str(now / 1000 - 60), "end": str(now / 1000)}
+    vector = api.call("POST", f"{prom}/query", data={"query": f"sum({selector})"}).json()
+    matrix = api.call("POST", f"{prom}/query_range", data={"query": selector, **span, "step": "5"})
+    api.call("GET", f"{prom}/series", params={"match[]": selector, **span})
+    api.call("POST", f"{prom}/labels", data={"match[]": selector, **span})
+    api.call("GET", prom + "/label/{name}/values", path={"name": "host"}, params=span)
+    api.call("GET", f"{prom}/metadata")
+    api.call("GET", f"{prom}/status/buildinfo")
+    api.call("POST", f"{prom}/query_exemplars", data={"query": selector, **span})
+    prom_refusals = [
+        api.call("GET", f"{prom}/query", params={"query": "sum("}),
+        api.call(
+            "GET", f"{prom}/query", params={"query": f"{selector} + on(host) hostpulse_load1"}
+        ),
+    ]
     never_ran = api.call(
         "GET",
         "/api/v1/hosts/{host}/processes/{pid}",
@@ -161,6 +179,9 @@ def test_every_answer_matches_its_declared_schema(
     assert (seed_health["redis"], seed_health["postgres"]) == ("connected", "connected")
     # A known host's process that never ran has no points; a host never seen is not found.
     assert never_ran["points"] == []
+    assert vector["data"]["resultType"] == "vector" and len(vector["data"]["result"]) == 1
+    assert len(matrix.json()["data"]["result"]) == 5  # the five modes
+    assert [r.status_code for r in prom_refusals] == [400, 422]
     assert [r.status_code for r in refusals] == [404, 404, 404, 400, 422, 401]
 
 

@@ -29,7 +29,8 @@ from tests.promql_strategies import expression
 from tests.support import CloudUnderTest, per_worker, replace_database
 from tests.tier_checks import roll_up_until
 
-pytestmark = pytest.mark.localcloud
+# The fleet is written, rolled up and backfilled into Prometheus once: more than a fast test.
+pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
 
 HOUR_MS = 3_600_000
 MINUTE_MS = 60_000
