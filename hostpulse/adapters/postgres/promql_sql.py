@@ -23,15 +23,24 @@ WHERE (%(patterns)s::text[] IS NULL OR s.metric LIKE ANY(%(patterns)s))
 # bucket of one and no width.
 # A raw row holds every series of its host at one time: each wanted series' value is picked by
 # its position in the row (what unnesting every row's array into rows cost the fleet's read
-# several times over). A row without the series picks NULL and is left out.
+# several times over), series by series: each is an index range of its host's rows, already in
+# time order, so nothing is sorted, and no row's whole array travels further than the pick.
 WANTED = "unnest(%(hosts)s::text[], %(ids)s::integer[]) AS m(host, series_id)"
 PICKED = "r.vals[array_position(r.series_ids, m.series_id)]"
+EPOCH_MS = "(date_part('epoch', r.ts) * 1000)::bigint"  # a double: extract() computes a numeric
 RAW_POINTS = f"""
-SELECT m.series_id, '[' || string_agg(
-    (extract(epoch FROM r.ts) * 1000)::bigint || ',' || {PICKED}, ',' ORDER BY r.ts) || ']'
-FROM {WANTED} JOIN samples_raw r ON r.host = m.host
-WHERE r.ts >= %(start)s AND r.ts < %(end)s AND {PICKED} IS NOT NULL
-GROUP BY m.series_id
+SELECT m.series_id, p.points
+FROM {WANTED}
+CROSS JOIN LATERAL (
+    SELECT '[' || string_agg(x.ms || ',' || x.v, ',' ORDER BY x.ts) || ']' AS points
+    FROM (
+        SELECT r.ts, {EPOCH_MS} AS ms, {PICKED} AS v
+        FROM samples_raw r
+        WHERE r.host = m.host AND r.ts >= %(start)s AND r.ts < %(end)s
+    ) x
+    WHERE x.v IS NOT NULL
+) p
+WHERE p.points IS NOT NULL
 """
 TIER_BUCKETS = """
     SELECT series_id, (extract(epoch FROM bucket) * 1000)::bigint AS start_ms, {width},
@@ -40,8 +49,7 @@ TIER_BUCKETS = """
     FROM {table}
     WHERE series_id = ANY(%(ids)s) AND bucket >= %({start})s AND bucket < %({end})s"""
 RAW_BUCKETS = f"""
-    SELECT m.series_id, (extract(epoch FROM r.ts) * 1000)::bigint, 0,
-           (extract(epoch FROM r.ts) * 1000)::bigint, {PICKED}, {PICKED}, {PICKED}, {PICKED}, 1
+    SELECT m.series_id, {EPOCH_MS}, 0, {EPOCH_MS}, {PICKED}, {PICKED}, {PICKED}, {PICKED}, 1
     FROM {WANTED} JOIN samples_raw r ON r.host = m.host
     WHERE r.ts >= %({{start}})s AND r.ts < %({{end}})s AND {PICKED} IS NOT NULL"""
 

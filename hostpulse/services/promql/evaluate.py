@@ -129,20 +129,20 @@ class Evaluator:
         stored = self.load(matchers_of(node), min(times) - lookback, max(times))
         out: Matrix = []
         for series in sorted(stored, key=lambda s: s.labels):
-            values: list[float | None] = []
-            stamps: list[int | None] = []
-            ends, sample_times = series.ends, series.times
-            for reference in times:
-                i = bisect_right(ends, reference) - 1
-                if i >= 0 and sample_times[i] >= reference - lookback:
-                    values.append(series.values[i])
-                    stamps.append(sample_times[i])
-                else:
-                    values.append(None)
-                    stamps.append(None)
-            found = sum(1 for v in values if v is not None)
+            ends, sample_times, sample_values = series.ends, series.times, series.values
+            # per step, the newest point that ended by then, if it is inside the lookback
+            chosen = [
+                i
+                if (i := bisect_right(ends, reference) - 1) >= 0
+                and sample_times[i] >= reference - lookback
+                else -1
+                for reference in times
+            ]
+            found = len(chosen) - chosen.count(-1)
             self.tick(found)
             if found:
+                values = [sample_values[i] if i >= 0 else None for i in chosen]
+                stamps = [sample_times[i] if i >= 0 else None for i in chosen]
                 out.append(Series(series.labels, values, stamps))
         return out
 

@@ -81,6 +81,19 @@ def format_value(value: float) -> str:
     return format_fixed(value)
 
 
+def format_values(values: list[float]) -> list[str]:
+    """``format_value`` of each, a series at a time: repr in C, and only the rare value with an
+    exponent, an infinity or NaN written one by one."""
+    texts = [t[:-2] if t.endswith(".0") else t for t in map(repr, values)]
+    joined = "".join(texts)
+    if "e" in joined or "n" in joined:
+        texts = [
+            t if "e" not in t and "n" not in t else format_value(v)
+            for t, v in zip(texts, values, strict=True)
+        ]
+    return texts
+
+
 def format_fixed(value: float) -> str:
     """A float as Go's strconv.FormatFloat(v, 'f', -1, 64): the shortest digits that read back
     as the same double, never an exponent (count_values' labels)."""

@@ -13,7 +13,7 @@ from hostpulse.core.prometheus_names import metadata
 from hostpulse.core.tiers import Tier, finest_within
 from hostpulse.services.promql import wire
 from hostpulse.services.promql.evaluate import Evaluator, Limits, matchers_of, unwrap
-from hostpulse.services.promql.gomath import format_value
+from hostpulse.services.promql.gomath import format_values
 from hostpulse.services.promql.model import (
     Labels,
     Matrix,
@@ -118,15 +118,13 @@ class PromQLService:
             value = [_scalar_series(value)]
         matrix = sorted(value, key=lambda s: s.labels) if isinstance(value, list) else []
         stamps = [wire.seconds(t) for t in times]
-        fmt = format_value
-        result = [
-            {
-                "metric": wire.metric(s.labels),
-                "values": [[stamps[i], fmt(v)] for i, v in enumerate(s.values) if v is not None],
-            }
-            for s in matrix
-        ]
-
+        result = []
+        for series in matrix:
+            present = [i for i, v in enumerate(series.values) if v is not None]
+            texts = format_values([v for v in series.values if v is not None])
+            # pairs as tuples, made in C: JSON writes them as the same arrays
+            points = list(zip(map(stamps.__getitem__, present), texts, strict=True))
+            result.append({"metric": wire.metric(series.labels), "values": points})
         return QueryAnswer("matrix", result, chosen.name)
 
     def evaluator(
