@@ -129,12 +129,20 @@ class Evaluator:
         stored = self.load(matchers_of(node), min(times) - lookback, max(times))
         out: Matrix = []
         for series in sorted(stored, key=lambda s: s.labels):
-            ends, sample_times, sample_values = series.ends, series.times, series.values
-            # per step, the newest point that ended by then, if it is inside the lookback
+            ends, starts = series.ends, series.starts
+            sample_times, sample_values = series.times, series.values
+            last = len(ends) - 1
+            # Per step, the newest point that ended by then, if it is inside the lookback; or,
+            # between a rolled tier's bucket edges, the bucket before the one holding the step
+            # (which has samples, but maybe none before the step): a series sampled more often
+            # than its buckets stays present between them, as on the raw samples.
             chosen = [
                 i
                 if (i := bisect_right(ends, reference) - 1) >= 0
-                and sample_times[i] >= reference - lookback
+                and (
+                    sample_times[i] >= reference - lookback
+                    or (i < last and starts[i + 1] < reference)
+                )
                 else -1
                 for reference in times
             ]

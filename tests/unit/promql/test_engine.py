@@ -10,7 +10,7 @@ import pytest
 
 from hostpulse.core.tiers import default_tiers
 from hostpulse.services.promql.gomath import format_fixed, format_value
-from hostpulse.services.promql.model import Labels, PromQLError, labels_of
+from hostpulse.services.promql.model import Labels, PromQLError, StoredSeries, labels_of
 from hostpulse.services.promql.params import parse_duration, parse_time
 from hostpulse.services.promql.service import PromQLService, QueryLimits, StepRange
 from tests.promql_memory import MemorySeriesSource
@@ -206,3 +206,33 @@ def test_a_bad_regular_expression_is_bad_data() -> None:
 def test_retention_decides_which_tiers_hold_a_range() -> None:
     old = NOW - timedelta(days=30)
     assert service().instant("load", int(old.timestamp() * 1000)).tier == "30m"
+
+
+class BucketSource(MemorySeriesSource):
+    """One series as 30-minute buckets (sampled every minute), as a rolled tier reads it."""
+
+    def select(self, matchers, start_ms, end_ms, tier):  # type: ignore[no-untyped-def]
+        width = 1_800_000
+        starts = list(range(NOW_MS - 10 * width, NOW_MS - 4 * width, width))  # then it stops
+        labels = labels_of({"__name__": "load", "host": "h0"})
+        return [
+            StoredSeries(
+                labels,
+                times=[s + width - 60_000 for s in starts],
+                values=[float(i) for i in range(len(starts))],
+                starts=starts,
+                ends=[s + width for s in starts],
+                stats=[(0.0, 1.0, 30.0, 30) for _ in starts],
+            )
+        ]
+
+
+def test_between_bucket_edges_a_rolled_series_stays_present_until_it_ends() -> None:
+    promql = PromQLService(BucketSource({}), default_tiers(), now=lambda: NOW)
+    mid_bucket = NOW_MS - 8 * 1_800_000 + 900_000  # 15 minutes into a bucket
+    (found,) = promql.instant("load", mid_bucket).data()["result"]
+    assert found["value"][1] == "1"  # the bucket before: the one holding the step has not ended
+    after_the_end = NOW_MS - 4 * 1_800_000 + 900_000  # past its last bucket by more than 5 min
+    assert promql.instant("load", after_the_end).data()["result"] == []
+    on_the_edge = NOW_MS - 4 * 1_800_000 + 60_000  # a minute after the last sample ended it
+    assert promql.instant("load", on_the_edge).data()["result"][0]["value"][1] == "5"
