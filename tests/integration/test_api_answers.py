@@ -123,21 +123,19 @@ def test_every_answer_matches_its_declared_schema(
     api.call("GET", "/api/v1/live")
     # Prometheus' API: each answer against its declared envelope, errors included.
     prom = "/prometheus/api/v1"
-    selector = f'hostpulse_cpu_percent{{host="{host}"}}'
+    cpu = f'hostpulse_cpu_percent{{host="{host}"}}'
     span = {"start": str(now / 1000 - 60), "end": str(now / 1000)}
-    vector = api.call("POST", f"{prom}/query", data={"query": f"sum({selector})"}).json()
-    matrix = api.call("POST", f"{prom}/query_range", data={"query": selector, **span, "step": "5"})
-    api.call("GET", f"{prom}/series", params={"match[]": selector, **span})
-    api.call("POST", f"{prom}/labels", data={"match[]": selector, **span})
+    vector = api.call("POST", f"{prom}/query", data={"query": f"sum({cpu})"}).json()
+    matrix = api.call("POST", f"{prom}/query_range", data={"query": cpu, **span, "step": "5"})
+    api.call("GET", f"{prom}/series", params={"match[]": cpu, **span})
+    api.call("POST", f"{prom}/labels", data={"match[]": cpu, **span})
     api.call("GET", prom + "/label/{name}/values", path={"name": "host"}, params=span)
     api.call("GET", f"{prom}/metadata")
     api.call("GET", f"{prom}/status/buildinfo")
-    api.call("POST", f"{prom}/query_exemplars", data={"query": selector, **span})
+    api.call("POST", f"{prom}/query_exemplars", data={"query": cpu, **span})
     prom_refusals = [
         api.call("GET", f"{prom}/query", params={"query": "sum("}),
-        api.call(
-            "GET", f"{prom}/query", params={"query": f"{selector} + on(host) hostpulse_load1"}
-        ),
+        api.call("GET", f"{prom}/query", params={"query": f"{cpu} + on(host) hostpulse_load1"}),
     ]
     never_ran = api.call(
         "GET",
