@@ -17,6 +17,7 @@ from hostpulse.adapters.postgres.metrics import TIERS, series_edges
 from hostpulse.core.prometheus_names import HOST_LABEL, prometheus_series, stored_patterns
 from hostpulse.core.tiers import Tier, TierChoice, read_chain
 from hostpulse.services.promql.model import NAME, Labels, StoredSeries, labels_of
+from hostpulse.services.promql.params import clamped
 from hostpulse.services.promql.ports import Matcher
 
 Candidate = tuple[int, str, Labels]  # series id, host, labels
@@ -32,7 +33,7 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def as_time(ms: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=clamped(ms))
 
 
 def series_labels(host: str, metric: str, host_labels: dict[str, str]) -> Labels | None:

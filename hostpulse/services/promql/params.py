@@ -17,6 +17,12 @@ DURATION = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?(
 UNIT_MS = (365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
 
 
+def clamped(ms: int) -> int:
+    """A time a query reaches (an offset or a range far back, an @ far ahead) within what a
+    datetime and the database hold: no sample lies beyond, so the answer is the same."""
+    return min(max(ms, MIN_MS), MAX_MS)
+
+
 def invalid(name: str, message: str) -> PromQLError:
     return PromQLError(f'invalid parameter "{name}": {message}')
 

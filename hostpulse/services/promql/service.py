@@ -26,6 +26,7 @@ from hostpulse.services.promql.model import (
     Value,
     execution_error,
 )
+from hostpulse.services.promql.params import clamped
 from hostpulse.services.promql.parse import parse
 from hostpulse.services.promql.ports import Matcher, SeriesSource
 from hostpulse.services.promql.span import read_span
@@ -62,7 +63,7 @@ class QueryAnswer:
 
 
 def as_datetime(ms: int) -> datetime:
-    return EPOCH + timedelta(milliseconds=ms)
+    return EPOCH + timedelta(milliseconds=clamped(ms))
 
 
 class PromQLService:

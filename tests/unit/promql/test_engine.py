@@ -7,6 +7,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hostpulse.core.tiers import default_tiers
 from hostpulse.services.promql.gomath import format_fixed, format_value
@@ -236,3 +238,28 @@ def test_between_bucket_edges_a_rolled_series_stays_present_until_it_ends() -> N
     assert promql.instant("load", after_the_end).data()["result"] == []
     on_the_edge = NOW_MS - 4 * 1_800_000 + 60_000  # a minute after the last sample ended it
     assert promql.instant("load", on_the_edge).data()["result"][0]["value"][1] == "5"
+
+
+DURATIONS = st.sampled_from(["1ms", "1s", "5m", "1h", "7d", "1y", "10000y", "292y"])
+EDGES = st.sampled_from(["0", "1", "-1", "1e11", "1e20", "-1e20", "9999999999", "2e9"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    query=st.one_of(
+        st.builds(lambda d, o: f"max_over_time(load[{d}] offset {o})", DURATIONS, DURATIONS),
+        st.builds(lambda d, o: f"load offset -{o} @ {d}", EDGES, DURATIONS),
+        st.builds(lambda d, s: f"count_over_time(vector(1)[{d}:{s}])", DURATIONS, DURATIONS),
+        st.builds(lambda a, d: f"rate(load[{d}] @ {a})", EDGES, DURATIONS),
+        st.builds(lambda e: f"timestamp(load @ {e}) + time()", EDGES),
+        st.text(max_size=40),
+    ),
+    at=st.integers(-(2**40), 2**45),
+)
+def test_no_query_at_any_time_escapes_as_anything_but_prometheus_error(query: str, at: int) -> None:
+    """Whatever the reach of a query (ranges and offsets of ten thousand years, an @ past the
+    year 9999, text that is no query), it answers or is refused as Prometheus refuses."""
+    try:
+        service(QueryLimits(max_samples=100_000)).instant(query, at)
+    except PromQLError as error:
+        assert error.error_type in ("bad_data", "execution", "timeout")
