@@ -105,11 +105,20 @@ def route(
     params: tuple[str, ...],
     methods: tuple[str, ...] = ("GET", "POST"),
 ) -> Callable[[Endpoint], Endpoint]:
-    return router.api_route(
-        path, methods=list(methods), summary=summary, response_class=AnswerJSONResponse,
-        response_model=answer, responses=PROMETHEUS_ANSWER,
-        openapi_extra=described(params, "POST" in methods),
-    )  # fmt: skip
+    """The endpoint registered once per method, each with an operation of its own (one route
+    of two methods would share an operation id, and list them in a set's order)."""
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        for method in methods:
+            router.add_api_route(
+                path, endpoint, methods=[method], summary=summary,
+                operation_id=f"prometheus_{endpoint.__name__}_{method.lower()}",
+                response_class=AnswerJSONResponse, response_model=answer,
+                responses=PROMETHEUS_ANSWER, openapi_extra=described(params, method == "POST"),
+            )  # fmt: skip
+        return endpoint
+
+    return register
 
 
 @route(
