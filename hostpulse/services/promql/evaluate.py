@@ -13,6 +13,7 @@ from typing import cast
 
 from hostpulse.services.promql import calls
 from hostpulse.services.promql.aggregations import Grouping, aggregate
+from hostpulse.services.promql.instant import InstantCalls
 from hostpulse.services.promql.model import (
     Labels,
     Matrix,
@@ -36,12 +37,11 @@ from hostpulse.services.promql.operators import (
     vectors,
 )
 from hostpulse.services.promql.over_time import PARAM_FIRST, RANGE_FUNCTIONS
-from hostpulse.services.promql.parse import Node, at_of, milliseconds
-from hostpulse.services.promql.ports import Matcher, MatchOp
-from hostpulse.services.promql.series_set import SAME_LABELS, SeriesSet, at_step
+from hostpulse.services.promql.parse import Node, at_of, matchers_of, milliseconds, unwrap
+from hostpulse.services.promql.ports import Matcher
+from hostpulse.services.promql.series_set import SAME_LABELS
 
 Loader = Callable[[list[Matcher], int, int], list[StoredSeries]]
-OPS: dict[str, MatchOp] = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
 TOO_MANY_SAMPLES = "query processing would load too many samples into memory in query execution"
 
 
@@ -51,21 +51,6 @@ class Limits:
     subquery_step_ms: int = 60_000  # Prometheus' default evaluation interval
     max_samples: int = 5_000_000
     deadline: float = math.inf  # time.monotonic() past which the query is abandoned
-
-
-def matchers_of(node: Node) -> list[Matcher]:
-    found = [
-        Matcher(m.name, OPS[str(m.op).rsplit(".", 1)[-1]], m.value) for m in node.matchers.matchers
-    ]
-    if node.name:
-        found.insert(0, Matcher("__name__", "=", node.name))
-    return found
-
-
-def unwrap(node: Node) -> Node:
-    while type(node).__name__ == "ParenExpr":
-        node = node.expr
-    return node
 
 
 class Evaluator:
@@ -303,126 +288,3 @@ class Evaluator:
             card = "many-to-many"
         matching = matching_of(card, on, names, include)
         return vectors(operator, cast(Matrix, left), cast(Matrix, right), matching, len(steps))
-
-
-class InstantCalls:
-    """The functions whose arguments are instant vectors, scalars and strings."""
-
-    def __init__(self, evaluator: Evaluator, steps: Steps) -> None:
-        self.ev = evaluator
-        self.steps = steps
-        self.n = len(steps)
-
-    def call(self, name: str, args: list[Node]) -> Value:
-        if name in calls.MATH:
-            function = calls.MATH[name]
-            return calls.per_value(self.vector(args[0]), self.n, lambda v, _: function(v), False)
-        if name in calls.DATES:
-            return self.date(calls.DATES[name], args)
-        handler = getattr(self, f"call_{name}")
-        return cast(Value, handler(args))
-
-    def vector(self, node: Node) -> Matrix:
-        return self.ev.matrix(node, self.steps)
-
-    def scalar(self, node: Node) -> list[float]:
-        return self.ev.scalar(node, self.steps)
-
-    def string(self, node: Node) -> str:
-        return cast(String, self.ev.eval(node, self.steps)).value
-
-    def date(self, function: Callable[..., float], args: list[Node]) -> Value:
-        if not args:
-            return [Series((), [function(calls.utc(t / 1000)) for t in self.steps])]
-
-        def of(value: float, _: int) -> float:
-            return function(calls.utc(value)) if math.isfinite(value) else math.nan
-
-        return calls.per_value(self.vector(args[0]), self.n, of, keep_name=False)
-
-    def call_time(self, _: list[Node]) -> Scalar:
-        return Scalar([t / 1000 for t in self.steps])
-
-    def call_pi(self, _: list[Node]) -> Scalar:
-        return Scalar([math.pi] * self.n)
-
-    def call_vector(self, args: list[Node]) -> Matrix:
-        return [Series((), list[float | None](self.scalar(args[0])))]
-
-    def call_scalar(self, args: list[Node]) -> Scalar:
-        matrix = self.vector(args[0])
-        values = []
-        for step in range(self.n):
-            present = at_step(matrix, step)
-            values.append(present[0][1] if len(present) == 1 else math.nan)
-        return Scalar(values)
-
-    def call_clamp(self, args: list[Node]) -> Matrix:
-        low, high = self.scalar(args[1]), self.scalar(args[2])
-        return calls.per_value(
-            self.vector(args[0]), self.n, lambda v, i: calls.clamp(v, low[i], high[i]), False
-        )
-
-    def call_clamp_min(self, args: list[Node]) -> Matrix:
-        low = self.scalar(args[1])
-        return calls.per_value(
-            self.vector(args[0]), self.n, lambda v, i: calls.go_max(low[i], v), False
-        )
-
-    def call_clamp_max(self, args: list[Node]) -> Matrix:
-        high = self.scalar(args[1])
-        return calls.per_value(
-            self.vector(args[0]), self.n, lambda v, i: calls.go_min(high[i], v), False
-        )
-
-    def call_round(self, args: list[Node]) -> Matrix:
-        nearest = self.scalar(args[1]) if len(args) > 1 else [1.0] * self.n
-        return calls.per_value(
-            self.vector(args[0]), self.n, lambda v, i: calls.rounded(v, nearest[i]), False
-        )
-
-    def call_timestamp(self, args: list[Node]) -> Matrix:
-        matrix = self.vector(args[0])
-        out = SeriesSet(self.n)
-        for series in matrix:
-            # a selector's own samples' times; a computed value's time is its step's
-            stamps = series.times or list[int | None](self.steps)
-            values: list[float | None] = [
-                None if v is None else (stamps[i] or self.steps[i]) / 1000
-                for i, v in enumerate(series.values)
-            ]
-            out.add_series(without_name(series.labels), values)
-        return out.matrix()
-
-    def call_absent(self, args: list[Node]) -> Matrix:
-        matrix = self.vector(args[0])
-        argument = unwrap(args[0])
-        labels: Labels = ()
-        if type(argument).__name__ == "VectorSelector":
-            labels = calls.absent_labels([(m.name, m.op, m.value) for m in matchers_of(argument)])
-        values: list[float | None] = [
-            None if at_step(matrix, step) else 1.0 for step in range(self.n)
-        ]
-        return [Series(labels, values)] if any(v is not None for v in values) else []
-
-    def call_label_replace(self, args: list[Node]) -> Matrix:
-        strings = [self.string(a) for a in args[1:5]]
-        return calls.label_replace(self.vector(args[0]), self.n, strings)
-
-    def call_label_join(self, args: list[Node]) -> Matrix:
-        strings = [self.string(a) for a in args[1:]]
-        return calls.label_join(self.vector(args[0]), self.n, strings[0], strings[1], strings[2:])
-
-    def call_sort(self, args: list[Node], descending: bool = False) -> Matrix:
-        matrix = self.vector(args[0])
-
-        def key(series: Series) -> tuple[bool, float]:
-            value = series.values[0]
-            if value is None or math.isnan(value):
-                return (not descending, 0.0)
-            return (descending, value)
-
-        return sorted(matrix, key=key, reverse=descending)
-
-    def call_sort_desc(self, args: list[Node]) -> Matrix:
-        return self.call_sort(args, descending=True)

@@ -14,6 +14,7 @@ from hostpulse.services.promql.aggregations import AGGREGATIONS
 from hostpulse.services.promql.calls import DATES, MATH
 from hostpulse.services.promql.model import PromQLError
 from hostpulse.services.promql.over_time import RANGE_FUNCTIONS
+from hostpulse.services.promql.ports import Matcher, MatchOp
 
 Node = Any  # the parser's node classes carry no type information
 OTHER_FUNCTIONS = frozenset(
@@ -22,6 +23,7 @@ OTHER_FUNCTIONS = frozenset(
 )  # fmt: skip
 FUNCTIONS = OTHER_FUNCTIONS | MATH.keys() | DATES.keys() | RANGE_FUNCTIONS.keys()
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MATCH_OPS: dict[str, MatchOp] = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
 
 
 def parse(text: str) -> Node:
@@ -93,3 +95,19 @@ CHILDREN: dict[str, Callable[[Node], list[Node]]] = {
     "MatrixSelector": lambda n: [n.vector_selector],
     "SubqueryExpr": lambda n: [n.expr],
 }
+
+
+def matchers_of(node: Node) -> list[Matcher]:
+    found = [
+        Matcher(m.name, MATCH_OPS[str(m.op).rsplit(".", 1)[-1]], m.value)
+        for m in node.matchers.matchers
+    ]
+    if node.name:
+        found.insert(0, Matcher("__name__", "=", node.name))
+    return found
+
+
+def unwrap(node: Node) -> Node:
+    while type(node).__name__ == "ParenExpr":
+        node = node.expr
+    return node

@@ -12,7 +12,7 @@ from typing import Any
 from hostpulse.core.prometheus_names import metadata
 from hostpulse.core.tiers import Tier, finest_within
 from hostpulse.services.promql import wire
-from hostpulse.services.promql.evaluate import Evaluator, Limits, matchers_of, unwrap
+from hostpulse.services.promql.evaluate import Evaluator, Limits
 from hostpulse.services.promql.gomath import format_values
 from hostpulse.services.promql.model import (
     Labels,
@@ -27,7 +27,7 @@ from hostpulse.services.promql.model import (
     execution_error,
 )
 from hostpulse.services.promql.params import clamped
-from hostpulse.services.promql.parse import parse
+from hostpulse.services.promql.parse import matchers_of, parse, unwrap
 from hostpulse.services.promql.ports import Matcher, SeriesSource
 from hostpulse.services.promql.span import read_span
 
