@@ -7,7 +7,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 
 from hostpulse.core.tiers import Tier
-from hostpulse.services.promql.model import Labels, StoredSeries
+from hostpulse.services.promql.model import Labels, StoredSeries, too_many_series
 from hostpulse.services.promql.ports import Matcher
 
 
@@ -15,6 +15,7 @@ class MemorySeriesSource:
     def __init__(self, series: Mapping[Labels, Sequence[tuple[int, float]]]) -> None:
         self.series = {labels: sorted(points) for labels, points in series.items()}
         self.selects = 0
+        self.series_read = 0
 
     def matching(self, matchers: Sequence[Matcher]) -> list[Labels]:
         return [
@@ -24,17 +25,22 @@ class MemorySeriesSource:
         ]
 
     def select(
-        self, matchers: Sequence[Matcher], start_ms: int, end_ms: int, tier: Tier
+        self, matchers: Sequence[Matcher], span: tuple[int, int], tier: Tier, max_series: int
     ) -> list[StoredSeries]:
         self.selects += 1
+        start_ms, end_ms = span
+        chosen = self.matching(matchers)
+        if len(chosen) > max_series:
+            raise too_many_series(len(chosen), max_series)
         found = []
-        for labels in self.matching(matchers):
+        for labels in chosen:
+            self.series_read += 1
             points = self.series[labels]
             times = [t for t, _ in points]
             first, last = bisect_left(times, start_ms), bisect_right(times, end_ms)
             if last > first:
-                chosen = points[first:last]
-                found.append(StoredSeries(labels, [t for t, _ in chosen], [v for _, v in chosen]))
+                window = points[first:last]
+                found.append(StoredSeries(labels, [t for t, _ in window], [v for _, v in window]))
         return found
 
     def label_sets(

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,10 +26,13 @@ import psycopg2
 import requests
 import yaml
 
+from hostpulse.adapters.postgres.agents import PgAgentRepository
+from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.core.contract import Batch
 from hostpulse.localcloud.api_server import ApiGuard, ApiServer
 from hostpulse.localcloud.paths import StatePaths
 from hostpulse.localcloud.settings import PROJECT_ROOT
+from hostpulse.services.agents.tokens import register_agent
 
 T = TypeVar("T")
 HOSTPULSE = [sys.executable, "-m", "hostpulse.cli.main"]
@@ -39,6 +43,16 @@ def post(url: str, body: bytes, token: str | None, **headers: str) -> requests.R
     if token is not None:
         all_headers["Authorization"] = f"Bearer {token}"
     return requests.post(url, data=body, headers=all_headers, timeout=60)
+
+
+def registered_agent(cloud: CloudUnderTest, prefix: str) -> tuple[str, str]:
+    """A fresh agent registered on the cloud's database: (name, token)."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    connector = PgConnector(cloud.endpoints["database_url"])
+    try:
+        return name, register_agent(PgAgentRepository(connector), name)
+    finally:
+        connector.close()
 
 
 def post_batch(cloud: CloudUnderTest, batch: Batch, token: str) -> requests.Response:

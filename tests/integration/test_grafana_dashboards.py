@@ -7,18 +7,14 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from hostpulse.adapters.postgres.agents import PgAgentRepository
-from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.services.agents.tokens import register_agent
 from hostpulse.simulation.host import SyntheticHost
-from tests.support import CloudUnderTest, eventually, post_batch
+from tests.support import CloudUnderTest, eventually, post_batch, registered_agent
 
 pytestmark = pytest.mark.localcloud
 DASHBOARDS = sorted((Path(__file__).parents[2] / "grafana" / "dashboards").glob("*.json"))
@@ -75,10 +71,7 @@ def test_a_dashboard_is_importable_and_uses_a_data_source_variable(path: Path) -
 
 @pytest.fixture(scope="module")
 def live_host(local_cloud: CloudUnderTest) -> str:
-    name = f"grafana-{uuid.uuid4().hex[:8]}"
-    connector = PgConnector(local_cloud.endpoints["database_url"])
-    token = register_agent(PgAgentRepository(connector), name)
-    connector.close()
+    name, token = registered_agent(local_cloud, "grafana")
     host = SyntheticHost(name, cores=2)
     now = int(time.time() * 1000)
     for first in (now - 120_000, now - 60_000):

@@ -7,19 +7,15 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-import uuid
 from typing import Any
 
 import pytest
 import requests
 
-from hostpulse.adapters.postgres.agents import PgAgentRepository
-from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.core.prometheus_names import CPU_HELP
-from hostpulse.services.agents.tokens import register_agent
 from hostpulse.services.promql.gomath import format_value
 from hostpulse.simulation.host import SyntheticHost
-from tests.support import CloudUnderTest, eventually, post_batch
+from tests.support import CloudUnderTest, eventually, post_batch, registered_agent
 
 pytestmark = pytest.mark.localcloud
 BASES = ("local_api_url", "api_url")  # uvicorn, and the api function behind API Gateway
@@ -65,10 +61,7 @@ def test_grafana_save_and_test_passes(local_cloud: CloudUnderTest, base: str) ->
 
 @pytest.fixture(scope="module")
 def sent_host(local_cloud: CloudUnderTest) -> tuple[str, list[Any]]:
-    name = f"promql-{uuid.uuid4().hex[:8]}"
-    connector = PgConnector(local_cloud.endpoints["database_url"])
-    token = register_agent(PgAgentRepository(connector), name)
-    connector.close()
+    name, token = registered_agent(local_cloud, "promql")
     host = SyntheticHost(name, cores=2)
     now = int(time.time() * 1000)
     batch = host.batch([now - 40_000 + 10_000 * i for i in range(4)])

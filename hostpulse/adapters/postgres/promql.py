@@ -16,7 +16,13 @@ from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import TIERS, series_edges
 from hostpulse.core.prometheus_names import HOST_LABEL, prometheus_series, stored_patterns
 from hostpulse.core.tiers import Tier, TierChoice, read_chain
-from hostpulse.services.promql.model import NAME, Labels, StoredSeries, labels_of
+from hostpulse.services.promql.model import (
+    NAME,
+    Labels,
+    StoredSeries,
+    labels_of,
+    too_many_series,
+)
 from hostpulse.services.promql.params import clamped
 from hostpulse.services.promql.ports import Matcher
 
@@ -92,9 +98,12 @@ class PgSeriesSource:
         return [labels for _, _, labels in self.candidates(matchers, start_ms, end_ms)[: limit + 1]]
 
     def select(
-        self, matchers: Sequence[Matcher], start_ms: int, end_ms: int, tier: Tier
+        self, matchers: Sequence[Matcher], span: tuple[int, int], tier: Tier, max_series: int
     ) -> list[StoredSeries]:
+        start_ms, end_ms = span
         chosen = self.candidates(matchers, start_ms, end_ms)
+        if len(chosen) > max_series:
+            raise too_many_series(len(chosen), max_series)
         if not chosen:
             return []
         ids = [series_id for series_id, _, _ in chosen]

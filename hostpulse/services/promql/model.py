@@ -27,6 +27,13 @@ def execution_error(message: str) -> PromQLError:
     return PromQLError(message, "execution")
 
 
+def too_many_series(count: int, limit: int) -> PromQLError:
+    return execution_error(
+        f"the query's selectors touch {count} series, more than {limit}: "
+        "narrow them with label matchers"
+    )
+
+
 def labels_of(pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> Labels:
     """Sorted, without empty values: an empty label is the same as no label in Prometheus."""
     items = pairs.items() if isinstance(pairs, Mapping) else pairs

@@ -42,10 +42,11 @@ class Matcher:
 
 class SeriesSource(Protocol):
     def select(
-        self, matchers: Sequence[Matcher], start_ms: int, end_ms: int, tier: Tier
+        self, matchers: Sequence[Matcher], span: tuple[int, int], tier: Tier, max_series: int
     ) -> list[StoredSeries]:
-        """Every series the matchers select, with its points in [start_ms, end_ms] read from
-        ``tier`` and, past its watermark, the tiers below it."""
+        """Every series the matchers select, with its points in the span (ms, both ends
+        included) read from ``tier`` and, past its watermark, the tiers below it. More than
+        ``max_series`` of them is refused (``too_many_series``) before any point is read."""
         ...
 
     def label_sets(

@@ -24,7 +24,6 @@ from hostpulse.services.promql.model import (
     StoredSeries,
     String,
     Value,
-    execution_error,
 )
 from hostpulse.services.promql.params import clamped
 from hostpulse.services.promql.parse import matchers_of, parse, unwrap
@@ -142,13 +141,7 @@ class PromQLService:
         )
 
         def load(matchers: list[Matcher], first: int, last: int) -> list[StoredSeries]:
-            found = self.source.select(matchers, first, last, tier)
-            if len(found) > self.limits.max_series:
-                raise execution_error(
-                    f"the query's selectors touch {len(found)} series, more than "
-                    f"{self.limits.max_series}: narrow them with label matchers"
-                )
-            return found
+            return self.source.select(matchers, (first, last), tier, self.limits.max_series)
 
         return tier, Evaluator(load, start_ms, end_ms, limits)
 

@@ -107,10 +107,10 @@ def test_a_range_query_of_a_range_vector_is_refused() -> None:
 
 
 def test_a_selector_touching_too_many_series_is_refused_before_it_is_read() -> None:
-    message = refused(
-        lambda: service(QueryLimits(max_series=2)).instant("load", NOW_MS), "execution"
-    )
+    promql = service(QueryLimits(max_series=2))
+    message = refused(lambda: promql.instant("load", NOW_MS), "execution")
     assert "3 series" in message
+    assert promql.source.series_read == 0  # type: ignore[attr-defined]
 
 
 def test_too_many_samples_are_refused() -> None:
@@ -213,7 +213,7 @@ def test_retention_decides_which_tiers_hold_a_range() -> None:
 class BucketSource(MemorySeriesSource):
     """One series as 30-minute buckets (sampled every minute), as a rolled tier reads it."""
 
-    def select(self, matchers, start_ms, end_ms, tier):  # type: ignore[no-untyped-def]
+    def select(self, matchers, span, tier, max_series):  # type: ignore[no-untyped-def]
         width = 1_800_000
         starts = list(range(NOW_MS - 10 * width, NOW_MS - 4 * width, width))  # then it stops
         labels = labels_of({"__name__": "load", "host": "h0"})
