@@ -88,3 +88,26 @@ def test_drawn_series_and_queries_answer_as_prometheus_does(
             f"{query} over {start}..{end} every {step}",
         )
     assert not problems, "\n".join(problems[:10])
+
+
+def test_topk_and_bottomk_keep_the_same_series_among_equal_values(tmp_path: Path) -> None:
+    """Which of equal values topk keeps follows its heap's order in Prometheus (here b and c,
+    not the first two a stable sort would keep); held to the real thing."""
+    fleet: Fleet = {
+        labels_of({"__name__": "level", "s": s}): [(BASE_MS, v)]
+        for s, v in (("a", 3.0), ("b", 3.0), ("c", 5.0), ("d", 3.0), ("e", 5.0), ("f", 1.0))
+    }
+    now = datetime.fromtimestamp(BASE_MS / 1000, UTC)
+    promql = PromQLService(MemorySeriesSource(fleet), default_tiers(), now=lambda: now)
+    queries = [f"{op}({k}, level)" for op in ("topk", "bottomk") for k in (1, 2, 3, 4)]
+    with prometheus_serving(fleet, tmp_path) as prometheus:
+        problems = [
+            problem
+            for query in queries
+            for problem in compare(
+                prometheus.instant(query, BASE_MS / 1000),
+                answered(lambda q=query: promql.instant(q, BASE_MS)),  # type: ignore[misc]
+                query,
+            )
+        ]
+    assert not problems, "\n".join(problems)

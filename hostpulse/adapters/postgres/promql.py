@@ -121,35 +121,41 @@ class PgSeriesSource:
     ) -> dict[int, list[float]]:
         """Every series' points; many series are read in parts on connections of their own at
         once, so that PostgreSQL spends more than one core on a fleet's read."""
+        statement, bounds = self.read_of(tier, start_ms, end_ms)
         if len(ids) < SPLIT_FROM:
-            return self.part(ids, hosts, start_ms, end_ms, tier)
+            return self.part(statement, {"ids": ids, "hosts": hosts, **bounds})
         size = -(-len(ids) // READ_PARTS)
-        parts = [(ids[i : i + size], hosts[i : i + size]) for i in range(0, len(ids), size)]
+        parts = [
+            {"ids": ids[i : i + size], "hosts": hosts[i : i + size], **bounds}
+            for i in range(0, len(ids), size)
+        ]
         found: dict[int, list[float]] = {}
-        for answer in _pool().map(lambda p: self.part(p[0], p[1], start_ms, end_ms, tier), parts):
+        for answer in _pool().map(lambda params: self.part(statement, params), parts):
             found |= answer
         return found
 
-    def part(
-        self, ids: list[int], hosts: list[str], start_ms: int, end_ms: int, tier: Tier
-    ) -> dict[int, list[float]]:
-        params: dict[str, object] = {"ids": ids, "hosts": hosts}
+    def read_of(self, tier: Tier, start_ms: int, end_ms: int) -> tuple[str, dict[str, object]]:
+        """The statement that reads the tier over the span, and its bounds: for a rolled tier,
+        where each tier of its chain hands over to the next (their watermarks, read once)."""
+        if not tier.rolled:
+            return sql.RAW_POINTS, {"start": as_time(start_ms), "end": as_time(end_ms + 1)}
+        width = tier.resolution_s * 1000
         with self.connector.transaction() as cur:
-            if not tier.rolled:
-                params |= {"start": as_time(start_ms), "end": as_time(end_ms + 1)}
-                cur.execute(sql.RAW_POINTS, params)
-            else:
-                width = tier.resolution_s * 1000
-                first = as_time(start_ms - start_ms % width)
-                cur.execute(metrics_sql.TIER_WATERMARKS)
-                watermarks = dict(cur.fetchall())
-                choice = TierChoice(tier, tier.resolution_s)
-                params |= series_edges(choice, watermarks, first, as_time(end_ms + 1))
-                tables = tuple(
-                    (t.table, 0 if not t.rolled else t.resolution_s * 1000)
-                    for t in read_chain(TIERS, tier)
-                )
-                cur.execute(sql.chain_points(tables), params)
+            cur.execute(metrics_sql.TIER_WATERMARKS)
+            watermarks = dict(cur.fetchall())
+        choice = TierChoice(tier, tier.resolution_s)
+        first = as_time(start_ms - start_ms % width)
+        bounds: dict[str, object] = dict(
+            series_edges(choice, watermarks, first, as_time(end_ms + 1))
+        )
+        tables = tuple(
+            (t.table, 0 if not t.rolled else t.resolution_s * 1000) for t in read_chain(TIERS, tier)
+        )
+        return sql.chain_points(tables), bounds
+
+    def part(self, statement: str, params: dict[str, object]) -> dict[int, list[float]]:
+        with self.connector.transaction() as cur:
+            cur.execute(statement, params)
             return {series_id: orjson.loads(text) for series_id, text in cur if text is not None}
 
 

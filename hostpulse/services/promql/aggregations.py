@@ -93,18 +93,58 @@ class Grouping:
         return keep_only(labels, self.labels)
 
 
-def ranked(
-    members: list[tuple[Series, float]], k: int, largest: bool
-) -> list[tuple[Series, float]]:
-    """topk/bottomk: NaN ranks below every number either way, as Prometheus' heaps order it."""
+Pair = tuple[Series, float]
 
-    def key(pair: tuple[Series, float]) -> tuple[bool, float]:
-        value = pair[1]
-        if math.isnan(value):
-            return (False, 0.0)
-        return (True, value if largest else -value)
 
-    return sorted(members, key=key, reverse=True)[:k]
+def ranked(members: list[Pair], k: int, largest: bool) -> list[Pair]:
+    """topk/bottomk as 2.42 picks them: a heap of k kept in Go's container/heap order, whose
+    top is replaced only by a strictly better value (or when it is NaN). Among equal values,
+    which ones stay depends on that heap's order, so it is followed step for step."""
+    if k < 1 or not members:
+        return []
+
+    def less(a: float, b: float) -> bool:  # the heap's order: its top is the one to evict
+        return math.isnan(a) or (a < b if largest else a > b)
+
+    heap = [members[0]]
+    for pair in members[1:]:
+        top = heap[0][1]
+        if len(heap) < k or math.isnan(top) or (top < pair[1] if largest else top > pair[1]):
+            if len(heap) == k:
+                if k == 1:
+                    heap[0] = pair
+                    continue
+                _pop(heap, less)
+            _push(heap, pair, less)
+    return sorted(
+        heap, key=lambda p: (not math.isnan(p[1]), p[1] if largest else -p[1]), reverse=True
+    )
+
+
+def _push(heap: list[Pair], pair: Pair, less: Callable[[float, float], bool]) -> None:
+    heap.append(pair)
+    j = len(heap) - 1
+    while j > 0:
+        i = (j - 1) // 2
+        if not less(heap[j][1], heap[i][1]):
+            break
+        heap[i], heap[j] = heap[j], heap[i]
+        j = i
+
+
+def _pop(heap: list[Pair], less: Callable[[float, float], bool]) -> None:
+    n = len(heap) - 1
+    heap[0], heap[n] = heap[n], heap[0]
+    i = 0
+    while (left := 2 * i + 1) < n:
+        j = left
+        if left + 1 < n and less(heap[left + 1][1], heap[left][1]):
+            j = left + 1
+        if not less(heap[j][1], heap[i][1]):
+            break
+        heap[i], heap[j] = heap[j], heap[i]
+        i = j
+    heap.pop()
 
 
 def aggregate(
