@@ -42,6 +42,12 @@ def database_healthy(url: str) -> tuple[bool, str]:
     return True, str(row[0]).split(" on ")[0] if row else ""
 
 
+def default_shared_buffers_mb() -> int:
+    """A quarter of the machine's memory, between PostgreSQL's default and 4 GiB."""
+    memory_mb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
+    return max(128, min(memory_mb // 4, 4096))
+
+
 class EmbeddedPostgres:
     name = "postgres"
 
@@ -51,6 +57,7 @@ class EmbeddedPostgres:
         port: int,
         isolation: Isolation = Isolation.AUTO,
         relocation_root: Path = Path("/var/lib/hostpulse"),
+        shared_buffers_mb: int | None = None,
     ) -> None:
         self.port = port
         self.paths = paths
@@ -73,6 +80,8 @@ class EmbeddedPostgres:
                     "",
                     "-c",
                     "max_connections=200",
+                    "-c",
+                    f"shared_buffers={shared_buffers_mb or default_shared_buffers_mb()}MB",
                 ]
             ),
             log_file=paths.log("postgres"),

@@ -24,6 +24,10 @@ class LocalCloudSettings(SecretFileSettings):
     # checkout is private (see docs/architecture.md and docs/local-cloud.md).
     postgres_isolation: Isolation = Isolation.AUTO
     postgres_relocation_dir: Path = Path("/var/lib/hostpulse")
+    # The embedded server's page cache; unset, a quarter of the machine's memory (PostgreSQL's
+    # own advice for a dedicated server), at most 4 GiB: the default of 128 MB holds less than
+    # an hour of a fleet's raw rows, so a fleet query read them from the kernel every time.
+    postgres_shared_buffers_mb: int | None = Field(None, ge=16)
     localstack_port: int = Field(4566, ge=1, le=65535)
     postgres_port: int = Field(15432, ge=1, le=65535)
     redis_port: int = Field(16379, ge=1, le=65535)

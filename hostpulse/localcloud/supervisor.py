@@ -67,6 +67,7 @@ class LocalCloud:
                 settings.postgres_port,
                 settings.postgres_isolation,
                 settings.postgres_relocation_dir,
+                settings.postgres_shared_buffers_mb,
             )
         )
         self.redis: EmbeddedRedis | ExternalServer = (

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import orjson
+
 NAN = math.nan
 INF = math.inf
 
@@ -82,16 +84,15 @@ def format_value(value: float) -> str:
 
 
 def format_values(values: list[float]) -> list[str]:
-    """``format_value`` of each, a series at a time: repr in C, and only the rare value with an
-    exponent, an infinity or NaN written one by one."""
-    texts = [t[:-2] if t.endswith(".0") else t for t in map(repr, values)]
-    joined = "".join(texts)
-    if "e" in joined or "n" in joined:
-        texts = [
-            t if "e" not in t and "n" not in t else format_value(v)
-            for t, v in zip(texts, values, strict=True)
-        ]
-    return texts
+    """``format_value`` of each, a series at a time, written in C: orjson writes the same
+    shortest digits, in full down to 1e-6 as Prometheus does; only a series holding a value it
+    writes with an exponent, or null (an infinity, NaN), goes one value at a time."""
+    written = orjson.dumps(values)
+    if b"e" in written or b"n" in written:
+        return [format_value(v) for v in values]
+    if len(written) == 2:  # []
+        return []
+    return (written[1:-1].decode() + ",").replace(".0,", ",").split(",")[:-1]
 
 
 def format_fixed(value: float) -> str:

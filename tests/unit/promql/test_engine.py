@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hostpulse.core.tiers import default_tiers
-from hostpulse.services.promql.gomath import format_fixed, format_value
+from hostpulse.services.promql.gomath import format_fixed, format_value, format_values
 from hostpulse.services.promql.model import Labels, PromQLError, StoredSeries, labels_of
 from hostpulse.services.promql.params import parse_duration, parse_time
 from hostpulse.services.promql.service import PromQLService, QueryLimits, StepRange
@@ -159,6 +159,12 @@ def test_values_are_written_as_prometheus_writes_them() -> None:
     for value, text in cases.items():
         assert format_value(value) == text, value
     assert format_fixed(1.5e-7) == "0.00000015"
+
+
+@settings(max_examples=300)
+@given(st.lists(st.floats() | st.floats(-1e7, 1e7).map(round).map(float), max_size=40))
+def test_a_series_is_written_as_each_of_its_values_is(values: list[float]) -> None:
+    assert format_values(values) == [format_value(v) for v in values]
 
 
 def test_parameters_are_read_as_prometheus_reads_them() -> None:
