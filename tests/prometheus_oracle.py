@@ -133,37 +133,77 @@ def prometheus_serving(
             capture_output=True, text=True, timeout=1200, check=False,
         )  # fmt: skip
         assert created.returncode == 0, created.stderr[-2000:]
+    with prometheus_running(workdir, "global:\n  scrape_interval: 1h\n", data) as server:
+        yield server
+
+
+@contextmanager
+def prometheus_running(
+    workdir: Path, config_text: str, data: Path, *flags: str, agent: bool = False
+) -> Iterator[PrometheusServer]:
+    """Debian's Prometheus on a free port of 127.0.0.1 with this configuration (in agent mode
+    with ``agent``), ready, and stopped on exit; its log in ``workdir``."""
     config = workdir / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1h\n")
+    config.write_text(config_text)
     port = free_port()
-    log = (workdir / "prometheus.log").open("w")
+    storage = (
+        ["--enable-feature=agent", f"--storage.agent.path={data}"]
+        if agent
+        else [f"--storage.tsdb.path={data}", "--storage.tsdb.retention.time=100y",
+              "--query.lookback-delta=5m"]
+    )  # fmt: skip
+    log = (workdir / "prometheus.log").open("a")
     process = subprocess.Popen(
-        ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={data}",
-         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y",
-         "--query.lookback-delta=5m"],
+        ["prometheus", f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}",
+         *storage, *flags],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     server = PrometheusServer(f"http://127.0.0.1:{port}")
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{server.url}/-/ready", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None, (workdir / "prometheus.log").read_text()[-2000:]
-            time.sleep(0.2)
-        else:
-            raise AssertionError("Prometheus did not become ready within 60 s")
+        wait_ready(f"{server.url}/-/ready", process, workdir / "prometheus.log")
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
+
+
+@contextmanager
+def node_exporter_running(workdir: Path) -> Iterator[str]:
+    """Debian's node_exporter on a free port of 127.0.0.1: its address (host:port)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    address = f"127.0.0.1:{free_port()}"
+    log = (workdir / "node_exporter.log").open("a")
+    process = subprocess.Popen(
+        ["prometheus-node-exporter", f"--web.listen-address={address}"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_ready(f"http://{address}/metrics", process, workdir / "node_exporter.log")
+        yield address
+    finally:
+        stop(process)
+        log.close()
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, limit_s: float = 60) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        assert process.poll() is None, log.read_text()[-2000:]
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {limit_s:.0f} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def close(a: str, b: str, tolerance: float = REL_TOLERANCE) -> bool:

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from hostpulse.services.ingest.http import SEED_PATH_PARAMETER, SYNC_PATH, route, with_path_token
 from hostpulse.services.ingest.otlp.route import OTLP_PATH
+from hostpulse.services.ingest.remote_write.route import WRITE_PATH
 from hostpulse.services.ingest.service import IngestRequest, IngestResponse
 from hostpulse.wiring.components import ingest_service
 from hostpulse.wiring.lazy import Lazy
@@ -84,6 +85,7 @@ app = Starlette(
         Route("/v1/ingest", ingest, methods=["POST"]),
         Route(SYNC_PATH, ingest, methods=["POST"]),
         Route(OTLP_PATH, ingest, methods=["POST"]),
+        Route(WRITE_PATH, ingest, methods=["POST"]),
         Route("/ingest/metrics", ingest, methods=["POST"]),
         Route(f"/seed/{{{SEED_PATH_PARAMETER}}}/ingest/metrics", ingest, methods=["POST"]),
         Route("/healthz", healthz),

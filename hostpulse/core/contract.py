@@ -19,7 +19,8 @@ MAX_SAMPLES_PER_BATCH = 1000
 MAX_PROCESSES_PER_SAMPLE = 200
 MAX_CORES = 1024
 MAX_DEVICES = 256
-MAX_CUSTOM_PER_SAMPLE = 500
+MAX_CUSTOM_PER_SAMPLE = 10_000  # a node_exporter host's series at one scrape, with room
+MAX_SERIES_KEY_BYTES = 1024  # a series' name in the unique index beside its host
 
 # The contract's bounds are the bounds of the columns each value lands in, so that every
 # batch answered 202 can be stored (bigint and integer columns, double precision values).
@@ -28,6 +29,9 @@ INT64_MAX = 2**63 - 1
 # Far from float overflow: sums and averages over any bucket (and PostgreSQL's sums of
 # squares inside avg) stay finite. 1e18 is a billion gigabytes per second.
 VALUE_MAX = 1e18
+# A series of the sender's own holds what Prometheus' series hold (node_exporter writes 2^64 - 1
+# for "no limit"), up to where PostgreSQL's sums of squares inside avg over a bucket stay finite.
+CUSTOM_VALUE_MAX = 1e100
 # Text is data: no NUL (PostgreSQL text cannot hold it), no control characters, and no
 # bidirectional overrides or isolates that would make one name display as another.
 UNSAFE_CHARACTERS = r"\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
@@ -46,10 +50,24 @@ CUSTOM_PREFIX = "custom."  # a custom series' metric name: never one of hostpuls
 HOSTNAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$"
 
 Name = Annotated[str, Field(min_length=1, max_length=256, pattern=SAFE_TEXT)]
+
+
+def fits_index(name: str) -> str:
+    if len(name.encode()) > MAX_SERIES_KEY_BYTES:
+        raise ValueError(f"at most {MAX_SERIES_KEY_BYTES} bytes in UTF-8")
+    return name
+
+
+SeriesName = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_SERIES_KEY_BYTES, pattern=SAFE_TEXT),
+    AfterValidator(fits_index),
+]
 Label = Annotated[str, Field(max_length=256, pattern=SAFE_TEXT)]
 Percent = Annotated[float, Field(ge=0, le=100)]
 NonNegative = Annotated[float, Field(ge=0, le=VALUE_MAX)]
 Finite = Annotated[float, Field(ge=-VALUE_MAX, le=VALUE_MAX)]
+CustomValue = Annotated[float, Field(ge=-CUSTOM_VALUE_MAX, le=CUSTOM_VALUE_MAX)]
 Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
 SmallCount = Annotated[int, Field(ge=0, le=INT32_MAX)]
 AgentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
@@ -165,10 +183,11 @@ class Sample(WireModel):
     process_count: SmallCount | None = None
     processes: list[Process] = Field(default_factory=list, max_length=MAX_PROCESSES_PER_SAMPLE)
     agent: AgentSelf | None = None
-    custom: dict[Name, Finite] = Field(
+    custom: dict[SeriesName, CustomValue] = Field(
         default_factory=dict,
         max_length=MAX_CUSTOM_PER_SAMPLE,
-        description="series of the sender's own, read back as custom.<name>",
+        description="series of the sender's own, read back as custom.<name> (a name of at"
+        f" most {MAX_SERIES_KEY_BYTES} bytes in UTF-8)",
     )
 
     @model_validator(mode="after")

@@ -5,7 +5,9 @@ A stored metric is ``group.field`` with an optional ``:instance`` (``contract.me
 Each row of ``FAMILIES`` names one of them in Prometheus' terms: its name, the label its
 instance becomes, the labels it always carries, its type, help and unit. Series a sender
 named itself (``custom.<name>`` or, from OTLP, ``custom.<name>:<key>=<value>,...``) keep
-their name and labels. Every series also carries ``host`` and its host's labels.
+their name and labels, and also carry ``host`` and its host's labels, as hostpulse's own do.
+A series written by Prometheus (remote write) is stored as it reads,
+``custom.<name>{<label>="<value>",...}``, and read back with exactly its labels: nothing added.
 """
 
 from __future__ import annotations
@@ -107,6 +109,48 @@ for _family in FAMILIES:
 class PrometheusSeries:
     name: str
     labels: dict[str, str] = field(default_factory=dict)
+    exact: bool = False  # its labels as written (remote write): no host, no host labels
+
+
+_UNESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
+
+
+def escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def exact_series_key(name: str, labels: list[tuple[str, str]]) -> str:
+    """A remote-written series as Prometheus writes it (labels sorted, values escaped), the
+    key of a sample's custom series."""
+    pairs = ",".join(f'{key}="{escaped(value)}"' for key, value in labels)
+    return f"{name}{{{pairs}}}"
+
+
+def _exact_labels(text: str) -> dict[str, str] | None:
+    """``k="v",...`` back into labels; None when it is not that form."""
+    labels: dict[str, str] = {}
+    i, end = 0, len(text)
+    while i < end:
+        equals = text.find('="', i)
+        if equals <= i:
+            return None
+        key, i, value = text[i:equals], equals + 2, []
+        while i < end and text[i] != '"':
+            if text[i] == "\\" and i + 1 < end and text[i + 1] in _UNESCAPES:
+                value.append(_UNESCAPES[text[i + 1]])
+                i += 2
+            else:
+                value.append(text[i])
+                i += 1
+        if i >= end:
+            return None
+        labels[key] = "".join(value)
+        i += 1
+        if i < end:
+            if text[i] != ",":
+                return None
+            i += 1
+    return labels
 
 
 def prometheus_series(metric: str) -> PrometheusSeries | None:
@@ -125,7 +169,13 @@ def prometheus_series(metric: str) -> PrometheusSeries | None:
 
 
 def custom_series(text: str) -> PrometheusSeries:
-    """``name`` or ``name:key=value,key=value``: a sender's own series."""
+    """``name``, ``name:key=value,key=value`` (a sender's own series, hostpulse's labels
+    added) or ``name{key="value",...}`` (exactly these labels)."""
+    brace = text.find("{")
+    if brace > 0 and text.endswith("}"):
+        exact = _exact_labels(text[brace + 1 : -1])
+        if exact is not None:
+            return PrometheusSeries(text[:brace], exact, exact=True)
     name, _, pairs = text.partition(":")
     labels: dict[str, str] = {}
     for pair in pairs.split(",") if pairs else ():
@@ -140,7 +190,7 @@ def stored_patterns(name: str) -> list[str]:
     escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     custom = CUSTOM_PREFIX.replace("_", "\\_")
     patterns = [f.pattern for f in BY_NAME.get(name, [])]
-    return [*patterns, f"{custom}{escaped}", f"{custom}{escaped}:%"]
+    return [*patterns, f"{custom}{escaped}", f"{custom}{escaped}:%", f"{custom}{escaped}{{%"]
 
 
 def metadata() -> dict[str, tuple[MetricType, str, str]]:

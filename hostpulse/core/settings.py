@@ -122,6 +122,9 @@ class IngestSettings(CoreSettings):
         20, ge=1, description="unknown tokens per client address and minute before a 429"
     )
     max_future_seconds: int = Field(300, ge=0)
+    series_per_host: int = Field(
+        10_000, ge=1, description="distinct custom series a host may have (the series budget)"
+    )
 
 
 class AggregateSettings(CoreSettings):

@@ -34,6 +34,7 @@ from hostpulse.adapters.redis.hot import (
 from hostpulse.adapters.redis.live import RedisLiveSource
 from hostpulse.adapters.redis.pipeline import RedisMinuteTally
 from hostpulse.adapters.redis.probe import RedisProbe
+from hostpulse.adapters.redis.series_budget import RedisSeriesBudget
 from hostpulse.core.best_effort import Guard
 from hostpulse.core.ports import Counters
 from hostpulse.core.settings import (
@@ -105,6 +106,7 @@ def ingest_service(counters: Counters, settings: IngestSettings | None = None) -
             max_future_ms=settings.max_future_seconds * 1000,
             max_age_ms=int(tiers[0].retention.total_seconds() * 1000),
             max_hosts_per_request=settings.rate_burst,
+            series_per_host=settings.series_per_host,
         ),
         auth_throttle=RedisAuthThrottle(redis, settings.auth_failures_per_minute),
         meter=PipelineMeter(
@@ -116,6 +118,8 @@ def ingest_service(counters: Counters, settings: IngestSettings | None = None) -
             settings.agent_config_cache_seconds,
         ),
         counter_store=RedisCounterStore(redis),
+        # A host's known series are forgotten once its 1-minute tier has let them go too.
+        series_budget=RedisSeriesBudget(redis, int(tiers[1].retention.total_seconds() * 1000)),
     )
 
 

@@ -13,6 +13,7 @@ from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.pipeline import PgPipelineHistory
 from hostpulse.adapters.redis.hot import RedisRateLimiter
 from hostpulse.adapters.redis.pipeline import RedisMinuteTally
+from hostpulse.adapters.redis.series_budget import RedisSeriesBudget
 from hostpulse.services.self_monitoring.history import MINUTE_MS, PipelineMinute, minute_of
 from tests.support import CloudUnderTest
 
@@ -84,3 +85,32 @@ def test_a_rate_charges_a_request_as_many_batches_as_it_carries(
     other = f"{sender}-b"
     assert limiter.acquire(other, 6) == 0, "a request the bound allows passes from rest"
     assert limiter.acquire(other, 1) > 0
+
+
+def test_the_series_budget_holds_under_concurrent_writers_and_stays_packed(
+    local_cloud: CloudUnderTest,
+) -> None:
+    client = redis.Redis.from_url(local_cloud.endpoints["redis_url"])
+    budget = RedisSeriesBudget(client, keep_ms=60_000)
+    host = f"budget-{time.time_ns()}"
+    admitted: list[int] = []
+
+    def write(writer: int) -> None:
+        names = [f"s{writer}-{i}" for i in range(1500)]  # more than a script call's chunk
+        admitted.append(sum(budget.admit(host, names, 2000)))
+
+    writers = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert sum(admitted) == 2000  # of 6,000 new series, exactly the budget
+    key = f"hp:series:{host}"
+    assert client.scard(key) == 2000
+    assert client.object("encoding", key) == b"intset"  # 8 bytes a series
+    assert 0 < client.pttl(key) <= 60_000
+    # known series stay admitted once the budget is full; new ones do not
+    known = [f"s{w}-{i}" for w in range(4) for i in range(1500)]
+    again = budget.admit(host, known, 2000)
+    assert sum(again) == 2000
+    assert budget.admit(host, ["new-one"], 2000) == [False]

@@ -167,6 +167,22 @@ def test_timestamps_outside_the_window_are_refused(offset_ms: int, error: str) -
     assert rig.stored_nothing()
 
 
+def test_an_agents_custom_series_past_the_hosts_budget_are_left_out_and_counted() -> None:
+    rig = Rig()
+    service = rig.service
+    service.limits = IngestLimits(series_per_host=2)
+    sent = batch(1)
+    sent.samples[0].custom.update({"a": 1.0, "b": 2.0, "c": 3.0})
+    response = service.ingest(
+        request(gzip.compress(sent.model_dump_json().encode()), content_encoding="gzip")
+    )
+    assert response.status == 202, response.body
+    assert response.body["series_over_budget"] == 1
+    queued = Batch.model_validate_json(Envelope.decode(rig.queue.messages[0][0]).inline or b"")
+    assert queued.samples[0].custom == {"a": 1.0, "b": 2.0}
+    assert queued.samples[0].cpu == sent.samples[0].cpu  # the host's own figures untouched
+
+
 def test_over_the_rate_gets_429_with_retry_after_and_nothing_stored() -> None:
     rig = Rig(limiter=MemoryLimiter(wait_s=2.2))
 

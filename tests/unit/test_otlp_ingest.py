@@ -278,6 +278,21 @@ def test_values_no_series_can_hold_are_counted_as_rejected_and_the_rest_kept() -
     assert rig.batches()[0].samples[0].custom == {"fine": 1.0}
 
 
+def test_custom_series_past_the_hosts_budget_are_rejected_and_counted() -> None:
+    rig = Rig()
+    rig.service.limits = IngestLimits(
+        max_body_bytes=256 * 1024, max_decompressed_bytes=1024 * 1024, series_per_host=2
+    )
+    request = request_with(
+        *[gauge("jobs", "1", [point(float(i), NOW_NS, job=f"id-{i}")]) for i in range(5)]
+    )
+    answer = answer_of(rig.send(request))
+    assert answer.partial_success.rejected_data_points == 3
+    assert "budget" in answer.partial_success.error_message
+    assert rig.batches()[0].samples[0].custom == {"jobs:job=id-0": 0.0, "jobs:job=id-1": 1.0}
+    assert rig.counters.counts["series_over_budget"] == 3
+
+
 def test_points_outside_the_raw_tiers_window_are_rejected_the_others_kept() -> None:
     rig = Rig()
     old = NOW_NS - 2 * 86400 * 10**9

@@ -10,6 +10,8 @@ from hostpulse.core.contract import metric_values
 from hostpulse.core.prometheus_names import (
     BY_NAME,
     FAMILIES,
+    PrometheusSeries,
+    exact_series_key,
     prometheus_series,
     stored_patterns,
 )
@@ -52,8 +54,23 @@ def test_a_name_of_the_table_never_reads_a_custom_series_of_another_name() -> No
     for pattern in stored_patterns("hostpulse_load1"):
         assert not like(pattern, "load.15")
         assert not like(pattern, "custom.hostpulse_load15")
-    assert like(stored_patterns("a_b")[-1], "custom.a_b:x=1")
-    assert not like(stored_patterns("a_b")[-1], "custom.aXb:x=1")  # _ is no wildcard
+    patterns = stored_patterns("a_b")
+    assert like(patterns[-2], "custom.a_b:x=1")
+    assert not like(patterns[-2], "custom.aXb:x=1")  # _ is no wildcard
+    assert like(patterns[-1], 'custom.a_b{x="1"}')  # written by Prometheus
+    assert not any(like(p, 'custom.a_bc{x="1"}') for p in patterns)
+
+
+def test_a_series_written_by_prometheus_reads_back_with_exactly_its_labels() -> None:
+    labels = [("instance", 'we"b\\1\n'), ("job", "")]
+    key = exact_series_key("node_load1", labels)
+    assert key == 'node_load1{instance="we\\"b\\\\1\\n",job=""}'
+    named = prometheus_series(f"custom.{key}")
+    assert named == PrometheusSeries("node_load1", dict(labels), exact=True)
+    # not that form: an ordinary custom series, hostpulse's labels added
+    for broken in ('a{x="1"', "a{x=1}", 'a{x="1"y="2"}', 'a{="1"}'):
+        named = prometheus_series(f"custom.{broken}")
+        assert named is not None and not named.exact, broken
 
 
 def test_unknown_and_malformed_metrics_have_no_name() -> None:

@@ -46,6 +46,8 @@ def series_labels(host: str, metric: str, host_labels: dict[str, str]) -> Labels
     named = prometheus_series(metric)
     if named is None:
         return None
+    if named.exact:
+        return labels_of({**named.labels, NAME: named.name})
     labels = {**host_labels, **named.labels, HOST_LABEL: host, NAME: named.name}
     return labels_of(labels)
 
@@ -57,7 +59,7 @@ def narrowed(matchers: Sequence[Matcher]) -> tuple[list[str] | None, list[str] |
         if m.op == "=" and m.name == NAME:
             patterns = stored_patterns(m.value)
         elif m.op == "=" and m.name == HOST_LABEL:
-            hosts = [m.value]
+            hosts = [m.value.lower()]  # the stored host is lower-case (a label may not be)
     return patterns, hosts
 
 

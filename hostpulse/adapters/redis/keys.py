@@ -79,3 +79,7 @@ def parse_compact(member: bytes | str) -> CompactSample:
 
 def counters_key(host: str) -> str:
     return f"{PREFIX}:otlp:counters:{host}"  # hash: series -> its last two counter points
+
+
+def series_key(host: str) -> str:
+    return f"{PREFIX}:series:{host}"  # set: 64-bit digests of the host's series (the budget)

@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from hostpulse.services.ingest.otlp.route import OTLP_PATH, ingest_otlp
+from hostpulse.services.ingest.remote_write.route import WRITE_PATH, ingest_remote_write
 from hostpulse.services.ingest.service import IngestRequest, IngestResponse, IngestService
 
 SEED_PATH = "/ingest/metrics"
@@ -75,6 +76,8 @@ def route(path: str, service: IngestService) -> Callable[[IngestRequest], Ingest
         return service.sync
     if path.endswith(OTLP_PATH):
         return lambda request: ingest_otlp(service, request)
+    if path.endswith(WRITE_PATH):
+        return lambda request: ingest_remote_write(service, request)
     return service.ingest
 
 

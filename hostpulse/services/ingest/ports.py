@@ -8,7 +8,7 @@ from hostpulse.core.contract import Batch
 from hostpulse.services.agents.tokens import AgentGrant
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from hostpulse.services.ingest.otlp.counters import CounterState
 
@@ -43,6 +43,12 @@ class BatchQueue(Protocol):
 class IngestMeter(Protocol):
     def answered(self, status: int, samples: int, elapsed_ms: float, now_ms: int) -> None:
         """One answer for the pipeline's minute-by-minute history."""
+
+
+class SeriesBudget(Protocol):
+    def admit(self, host: str, names: Sequence[str], limit: int) -> list[bool]:
+        """For each series name: whether it is one of the host's series, known already or new
+        while the host has fewer than ``limit`` (then it is one from now on)."""
 
 
 class CounterStore(Protocol):

@@ -25,6 +25,7 @@ from hostpulse.core.ports import Archive, AuthThrottle, Counters
 from hostpulse.core.seed_compat import SeedSnapshot, seed_batch
 from hostpulse.services.agents.control import AgentControl
 from hostpulse.services.agents.tokens import AGENT_NAME, AgentGrant
+from hostpulse.services.ingest.budget import MemorySeriesBudget, without
 from hostpulse.services.ingest.otlp.counters import MemoryCounterStore
 from hostpulse.services.ingest.ports import (
     AgentDirectory,
@@ -33,6 +34,7 @@ from hostpulse.services.ingest.ports import (
     HotStore,
     IngestMeter,
     RateLimiter,
+    SeriesBudget,
 )
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class IngestLimits:
     # Hosts one OTLP request may name: each is a batch to queue, counted in the sender's rate
     # as one, so a request past what the rate lets through at once could never be admitted.
     max_hosts_per_request: int = 30
+    series_per_host: int = 10_000  # distinct custom series of a host (see budget.py)
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,7 @@ class IngestService:
         meter: IngestMeter | None = None,
         control: AgentControl | None = None,
         counter_store: CounterStore | None = None,
+        series_budget: SeriesBudget | None = None,
     ) -> None:
         self.agents = agents
         self.auth_throttle = auth_throttle
@@ -158,6 +162,7 @@ class IngestService:
         self.control = control
         # OTLP senders' counters between requests; without Redis, this process' memory.
         self.counter_store = counter_store or MemoryCounterStore()
+        self.series_budget = series_budget or MemorySeriesBudget()
 
     def ingest(self, request: IngestRequest) -> IngestResponse:
         """POST /v1/ingest: one wire-contract batch."""
@@ -259,7 +264,7 @@ class IngestService:
             raise Rejected(422, "invalid_snapshot", validation_message(error)) from None
 
     def authenticated_body(self, request: IngestRequest) -> tuple[AgentGrant, bytes]:
-        grant = self._authenticate(request)
+        grant = self.authenticate(request)
         body = decompress(
             request.body,
             request.headers.get("content-encoding", ""),
@@ -267,7 +272,7 @@ class IngestService:
         )
         return grant, body
 
-    def _authenticate(self, request: IngestRequest) -> AgentGrant:
+    def authenticate(self, request: IngestRequest) -> AgentGrant:
         if len(request.body) > self.limits.max_body_bytes:
             raise Rejected(413, "too_large", f"body exceeds {self.limits.max_body_bytes} bytes")
         token = bearer_token(request.headers)
@@ -317,10 +322,13 @@ class IngestService:
         refusal = self.admit(agent_id)
         if refusal is not None:
             return refusal
-        refusal = self.enqueue(batch, request)
+        kept, over_budget = self.within_budget(batch)
+        refusal = self.enqueue(kept, request) if kept is not None else None
         if refusal is not None:
             return refusal
         answer: dict[str, Any] = {"accepted_seq": batch.seq, "samples": len(batch.samples)}
+        if over_budget:
+            answer["series_over_budget"] = over_budget
         if self.control is not None:  # what the agent should run; it syncs when behind
             answer.update(self.control.announce(batch.host.hostname, batch.host.labels))
         return IngestResponse(202, answer, samples=len(batch.samples))
@@ -338,8 +346,11 @@ class IngestService:
             raise Rejected.too_soon("rate_limited", retry_after)  # counted by _answer
         return None
 
-    def enqueue(self, batch: Batch, request: IngestRequest) -> IngestResponse | None:
-        """Both queues, then the hot tier; None once the queues hold it, else the 503."""
+    def enqueue(
+        self, batch: Batch, request: IngestRequest, hot_batch: Batch | None = None
+    ) -> IngestResponse | None:
+        """Both queues, then the hot tier (``hot_batch``: what it keeps of the batch, when
+        not all of it); None once the queues hold it, else the 503."""
         payload = batch.model_dump_json().encode()
         first_ts_ms = min(s.ts_ms for s in batch.samples)
         try:
@@ -356,11 +367,31 @@ class IngestService:
             log.exception("queue unavailable; the agent will retry")
             return self._unavailable("queue unavailable; retry later")
         self.redis.call(
-            lambda: self.hot.write(batch, request.received_ms), None, "hot_tier_failures"
+            lambda: self.hot.write(hot_batch or batch, request.received_ms),
+            None,
+            "hot_tier_failures",
         )
         self.counters.count("batches_accepted")
         self.counters.count("samples_accepted", len(batch.samples))
         return None
+
+    def within_budget(self, batch: Batch) -> tuple[Batch | None, int]:
+        """The batch without the host's series past its budget (None when nothing is left),
+        and how many values were left out. Without Redis the budget is not checked: counted."""
+        names = list(dict.fromkeys(name for s in batch.samples for name in s.custom))
+        if not names:
+            return batch, 0
+        host, budget = batch.host.hostname, self.series_budget
+        limit = self.limits.series_per_host
+        admitted = self.redis.call(
+            lambda: budget.admit(host, names, limit), None, "series_budget_failures"
+        )
+        refused = {n for n, ok in zip(names, admitted or (), strict=False) if not ok}
+        if not refused:
+            return batch, 0
+        kept, dropped = without(batch, refused)
+        self.counters.count("series_over_budget", dropped)
+        return kept, dropped
 
     def _unavailable(self, message: str) -> IngestResponse:
         self.counters.count("rejected_503")

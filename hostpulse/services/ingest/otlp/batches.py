@@ -11,7 +11,6 @@ same newest time is not.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from hostpulse.core.contract import (
     Sample,
     metric_values,
 )
+from hostpulse.services.ingest.numbering import agent_id, sequence
 from hostpulse.services.ingest.otlp.counters import CounterPoint, CounterState, advance_all
 from hostpulse.services.ingest.otlp.points import HostPoints, Point
 from hostpulse.services.ingest.otlp.semconv import (
@@ -40,7 +40,6 @@ from hostpulse.services.ingest.otlp.semconv import (
 )
 
 COLLECTION_NS = 10**9
-SEQ_DIGEST_BITS = 20
 OTLP_AGENT_VERSION = "otlp"
 # Resource attributes that say what a host is, not how to group it: not labels.
 NOT_LABELS = ("host.", "process.", "os.", "telemetry.")
@@ -73,17 +72,6 @@ def collections(points: Iterable[Point]) -> list[list[Point]]:
             keys = set()
         keys.add(key)
     return groups
-
-
-def agent_id(grant_name: str, hostname: str) -> str:
-    """Per host, so that each host's batches are numbered on their own."""
-    digest = hashlib.blake2b(hostname.encode(), digest_size=8).hexdigest()
-    return f"{grant_name[:40]}.{digest}"
-
-
-def sequence(newest_ms: int, host: HostPoints) -> int:
-    digest = hashlib.blake2b(b"".join(host.serialized), digest_size=8).digest()
-    return (newest_ms << SEQ_DIGEST_BITS) | (int.from_bytes(digest) >> (64 - SEQ_DIGEST_BITS))
 
 
 def cores_named(points: Iterable[Point]) -> int:
@@ -162,7 +150,7 @@ def convert(
         return Converted(None, refused, counters)
     batch = Batch(
         agent_id=agent_id(grant_name, host.hostname),
-        seq=sequence(max(s.ts_ms for s in samples), host),
+        seq=sequence(max(s.ts_ms for s in samples), b"".join(host.serialized)),
         host=facts(host, max(cores, cores_named(host.points))),
         samples=samples,
     )

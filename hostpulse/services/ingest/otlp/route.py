@@ -99,7 +99,14 @@ def accept(
         for host, points in flat.hosts.items()
     }
     refused = flat.without_host + sum(c.refused for c in converted.values())
-    batches = [c.batch for c in converted.values() if c.batch is not None]
+    batches = []
+    for result in converted.values():
+        kept, over_budget = (
+            service.within_budget(result.batch) if result.batch is not None else (None, 0)
+        )
+        refused += over_budget
+        if kept is not None:
+            batches.append(kept)
     if batches:
         unavailable = service.admit(grant.name, len(batches))
         if unavailable is None:
@@ -154,5 +161,5 @@ def refused_message(flat: Flattened, refused: int) -> str:
         parts.append(f"{flat.without_host} of resources without host.name")
     return (
         "; ".join(parts) + " (values that are not finite numbers, names no series can have, "
-        "or times outside what the raw tier keeps)"
+        "times outside what the raw tier keeps, or series past their host's budget)"
     )

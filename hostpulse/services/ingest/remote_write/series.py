@@ -1,0 +1,164 @@
+"""A remote-write request as wire-contract batches: one host's series per batch, each series a
+custom series named as Prometheus writes it (``name{label="value",...}``), read back by the
+PromQL API with exactly its labels.
+
+The host of a series is its ``host`` label (lower-cased, as every door keeps host names), else
+its ``instance`` without the port: what a scrape of node_exporter carries. What cannot be
+stored is counted, by why, and left out; what is outside the raw tier's window makes the whole
+request a refusal (``outside``), so that nothing of it is half stored.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hostpulse.core.contract import (
+    CUSTOM_VALUE_MAX,
+    HOSTNAME,
+    MAX_CUSTOM_PER_SAMPLE,
+    MAX_SAMPLES_PER_BATCH,
+    MAX_SERIES_KEY_BYTES,
+    SAFE_TEXT,
+    Batch,
+    HostFacts,
+    Sample,
+    canonical_host,
+)
+from hostpulse.core.prometheus_names import exact_series_key
+from hostpulse.services.ingest.numbering import agent_id, sequence
+from hostpulse.services.ingest.remote_write.wire import STALE_NAN_BITS
+
+AGENT_VERSION = "remote_write"
+METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+SAFE = re.compile(SAFE_TEXT)
+HOST_NAME = re.compile(HOSTNAME)
+PORT = re.compile(r":\d+$")
+
+
+@dataclass(frozen=True)
+class HostRule:
+    """Which label names a series' host: ``label``, else ``fallback`` without its port."""
+
+    label: str = "host"
+    fallback: str = "instance"
+
+    def host_of(self, labels: dict[str, str]) -> str | None:
+        named = labels.get(self.label)
+        if not named and self.fallback:
+            named = labels.get(self.fallback)
+            named = PORT.sub("", named) if named else named
+        if not named or not HOST_NAME.match(named):
+            return None
+        return canonical_host(named)
+
+
+@dataclass
+class Converted:
+    batches: list[Batch] = field(default_factory=list)
+    accepted: int = 0  # samples in the batches
+    refused: Counter[str] = field(default_factory=Counter)  # samples left out, by why
+    outside: int = 0  # samples older than the raw tier keeps, or too far ahead
+    hosts: set[str] = field(default_factory=set)
+
+
+def is_stale_marker(value: float) -> bool:
+    return value != value and struct.unpack("<Q", struct.pack("<d", value))[0] == STALE_NAN_BITS  # noqa: PLR0124 -- NaN
+
+
+def series_of(labels: Iterable[Any], rule: HostRule) -> tuple[str, str] | str:
+    """(host, series key), or why the series cannot be kept."""
+    pairs = {}
+    for label in labels:
+        name, value = label.name, label.value
+        if name in pairs:
+            return "invalid_labels"
+        pairs[name] = value
+    name = pairs.pop("__name__", "")
+    if not METRIC_NAME.match(name):
+        return "invalid_labels"
+    kept = sorted((k, v) for k, v in pairs.items() if v)  # an empty label is no label
+    if any(not LABEL_NAME.match(k) or not SAFE.match(v) for k, v in kept):
+        return "invalid_labels"
+    host = rule.host_of(pairs)
+    if host is None:
+        return "no_host"
+    key = exact_series_key(name, kept)
+    if len(key.encode()) > MAX_SERIES_KEY_BYTES:
+        return "series_too_long"
+    return host, key
+
+
+def convert(request: Any, grant_name: str, rule: HostRule, window_ms: tuple[int, int]) -> Converted:
+    earliest, latest = window_ms
+    found = Converted()
+    # host -> time -> series -> value
+    by_host: dict[str, dict[int, dict[str, float]]] = {}
+    for series in request.timeseries:
+        if series.exemplars:
+            found.refused["exemplars"] += len(series.exemplars)
+        if series.histograms:
+            found.refused["native_histograms"] += len(series.histograms)
+        samples = series.samples
+        if not samples:
+            continue
+        where = series_of(series.labels, rule)
+        if isinstance(where, str):
+            found.refused[where] += len(samples)
+            continue
+        host, key = where
+        times = by_host.setdefault(host, {})
+        for sample in samples:
+            value, ts = sample.value, sample.timestamp
+            if not earliest <= ts <= latest:
+                found.outside += 1
+            elif not -CUSTOM_VALUE_MAX <= value <= CUSTOM_VALUE_MAX:  # NaN too
+                if not is_stale_marker(value):
+                    found.refused["not_storable"] += 1
+            else:
+                times.setdefault(ts, {})[key] = value
+    found.hosts = set(by_host)
+    for host, times in by_host.items():
+        found.batches += host_batches(host, times, grant_name, found.refused)
+    found.accepted = sum(len(s.custom) for b in found.batches for s in b.samples)
+    return found
+
+
+def host_batches(
+    host: str, times: dict[int, dict[str, float]], grant_name: str, refused: Counter[str]
+) -> list[Batch]:
+    samples = []
+    for ts in sorted(times):
+        values = times[ts]
+        if len(values) > MAX_CUSTOM_PER_SAMPLE:
+            refused["over_sample_bound"] += len(values) - MAX_CUSTOM_PER_SAMPLE
+            values = dict(list(values.items())[:MAX_CUSTOM_PER_SAMPLE])
+        samples.append(Sample.model_construct(ts_ms=ts, custom=values))
+    facts = HostFacts(hostname=host, agent_version=AGENT_VERSION)
+    batches = []
+    for first in range(0, len(samples), MAX_SAMPLES_PER_BATCH):
+        chunk = samples[first : first + MAX_SAMPLES_PER_BATCH]
+        batches.append(
+            Batch(
+                agent_id=agent_id(grant_name, host),
+                seq=sequence(chunk[-1].ts_ms, content_of(chunk)),
+                host=facts,
+                samples=chunk,
+            )
+        )
+    return batches
+
+
+def content_of(samples: list[Sample]) -> bytes:
+    """What the batch holds, for its number: the same request gives the same bytes (its
+    series in the order it sent them)."""
+    parts = []
+    for sample in samples:
+        parts.append(str(sample.ts_ms))
+        parts.extend(f"{k}={v!r}" for k, v in sample.custom.items())
+    return "\n".join(parts).encode()

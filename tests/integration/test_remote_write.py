@@ -1,0 +1,174 @@
+"""Prometheus writes to hostpulse: Debian's Prometheus scrapes Debian's node_exporter every 5 s,
+keeps its own TSDB and remote-writes the same samples through API Gateway on the local cloud;
+node_exporter queries then answer the same from both."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from hostpulse.services.ingest.remote_write.wire import WriteRequest, encode
+from tests.prometheus_oracle import (
+    PrometheusServer,
+    compare,
+    node_exporter_running,
+    prometheus_running,
+)
+from tests.support import CloudUnderTest, eventually, registered_agent
+
+pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
+SCRAPE_S = 5
+SCRAPING_S = 80  # enough scrapes for every [1m] window below
+
+
+def write_url(cloud: CloudUnderTest) -> str:
+    return f"{cloud.endpoints['api_url']}/api/v1/write"
+
+
+def scrape_config(node: str, host: str, url: str, token: str) -> str:
+    return f"""
+global:
+  scrape_interval: {SCRAPE_S}s
+scrape_configs:
+  - job_name: node
+    static_configs:
+      - targets: ["{node}"]
+        labels: {{host: "{host}"}}
+remote_write:
+  - url: "{url}"
+    authorization: {{credentials: "{token}"}}
+    queue_config:
+      {{batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 2s, retry_on_http_429: true}}
+"""
+
+
+class Hostpulse(PrometheusServer):
+    """hostpulse's Prometheus API, asked as Prometheus is."""
+
+
+@pytest.fixture(scope="module")
+def scraped(local_cloud: CloudUnderTest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A Prometheus that scraped node_exporter for a while and wrote it all to hostpulse: the
+    two servers, the host, and the instant where both hold the same samples."""
+    workdir: Path = tmp_path_factory.mktemp("remote-write")
+    host, token = registered_agent(local_cloud, "rw")
+    ours = Hostpulse(f"{local_cloud.endpoints['local_api_url']}/prometheus")
+    with (
+        node_exporter_running(workdir) as node,
+        prometheus_running(
+            workdir, scrape_config(node, host, write_url(local_cloud), token), workdir / "tsdb"
+        ) as theirs,
+    ):
+        time.sleep(SCRAPING_S)
+        at_s = time.time() - SCRAPE_S
+        counted = f'count_over_time(up{{host="{host}"}}[10m])'
+
+        def caught_up() -> bool:
+            mine = ours.instant(counted, at_s)["data"]["result"]
+            wanted = theirs.instant(counted, at_s)["data"]["result"]
+            return bool(mine) and mine[0]["value"] == wanted[0]["value"]
+
+        eventually(caught_up, timeout=90, interval=2)
+        yield theirs, ours, host, at_s
+
+
+def node_queries(host: str) -> list[str]:
+    h = f'host="{host}"'
+    return [
+        f"up{{{h}}}",
+        f"scrape_samples_scraped{{{h}}}",
+        f"node_load1{{{h}}}",
+        f"node_load15{{{h}}} > bool 0",
+        f"sum by (mode) (rate(node_cpu_seconds_total{{{h}}}[1m]))",
+        f'100 - avg by (instance) (rate(node_cpu_seconds_total{{{h},mode="idle"}}[1m])) * 100',
+        f'irate(node_cpu_seconds_total{{{h},mode="user"}}[1m])',
+        f"increase(node_network_receive_bytes_total{{{h}}}[1m])",
+        f"topk(3, rate(node_network_transmit_bytes_total{{{h}}}[1m]))",
+        f"rate(node_context_switches_total{{{h}}}[1m])",
+        f"count(count by (cpu) (node_cpu_seconds_total{{{h}}}))",
+        f"node_memory_MemAvailable_bytes{{{h}}} / node_memory_MemTotal_bytes{{{h}}}",
+        f"sum(node_memory_MemTotal_bytes{{{h}}} - node_memory_MemAvailable_bytes{{{h}}})",
+        f"deriv(node_memory_MemFree_bytes{{{h}}}[1m])",
+        f'1 - node_filesystem_avail_bytes{{{h},fstype!~"tmpfs|overlay"}}'
+        f' / node_filesystem_size_bytes{{{h},fstype!~"tmpfs|overlay"}}',
+        f"predict_linear(node_filesystem_free_bytes{{{h}}}[1m], 3600)",
+        f"rate(node_disk_read_bytes_total{{{h}}}[1m])",
+        f"rate(node_disk_io_time_seconds_total{{{h}}}[1m])",
+        f"node_time_seconds{{{h}}} - node_boot_time_seconds{{{h}}}",
+        f"node_uname_info{{{h}}}",
+        f"node_load1{{{h}}} * on (instance) group_left (nodename, release) node_uname_info{{{h}}}",
+        f"max_over_time(node_load1{{{h}}}[1m])",
+        f"avg_over_time(node_load5{{{h}}}[1m])",
+        f"changes(node_boot_time_seconds{{{h}}}[1m])",
+        f'{{__name__=~"node_network_(receive|transmit)_bytes_total",{h}}}',
+        f'count by (__name__) ({{{h},__name__=~"node_(load|memory_Mem).*"}})',
+    ]
+
+
+def test_node_exporter_queries_answer_the_same_from_prometheus_and_hostpulse(scraped: Any) -> None:
+    theirs, ours, host, at_s = scraped
+    problems = []
+    for query in node_queries(host):
+        expected = theirs.instant(query, at_s)
+        assert expected["status"] == "success" and expected["data"]["result"], query
+        problems += compare(expected, ours.instant(query, at_s), query)
+        span = (at_s - 60, at_s, SCRAPE_S)
+        problems += compare(theirs.range(query, *span), ours.range(query, *span), query)
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_the_series_and_label_values_are_prometheus_own(scraped: Any) -> None:
+    theirs, ours, host, at_s = scraped
+    span = {"start": at_s - 60, "end": at_s}
+    match = {"match[]": f'{{host="{host}"}}', **span}
+    names_theirs = theirs.get("/api/v1/label/__name__/values", **match)["data"]
+    names_ours = ours.get("/api/v1/label/__name__/values", **match)["data"]
+    assert len(names_theirs) > 100  # node_exporter's families and the scrape's own
+    assert names_ours == names_theirs
+    cpu = {"match[]": f'node_cpu_seconds_total{{host="{host}"}}', **span}
+    assert ours.get("/api/v1/series", **cpu)["data"] == theirs.get("/api/v1/series", **cpu)["data"]
+
+
+def test_a_token_writing_another_hosts_series_gets_403_and_nothing_is_stored(
+    local_cloud: CloudUnderTest,
+) -> None:
+    host, token = registered_agent(local_cloud, "rw")
+    other = f"other-{uuid.uuid4().hex[:8]}"
+    now = int(time.time() * 1000)
+    written = WriteRequest()
+    for name in (host, other):
+        series = written.timeseries.add()
+        for key, value in (("__name__", "probe_value"), ("host", name), ("job", "probe")):
+            series.labels.add(name=key, value=value)
+        series.samples.add(timestamp=now, value=1.0)
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/x-protobuf",
+        "Content-Encoding": "snappy",
+        "X-Prometheus-Remote-Write-Version": "0.1.0",
+    }
+    answer = requests.post(
+        write_url(local_cloud), data=encode(written), headers=headers, timeout=30
+    )
+    assert answer.status_code == 403, answer.text
+    assert other in answer.text
+    allowed = WriteRequest()
+    allowed.timeseries.append(written.timeseries[0])
+    accepted = requests.post(
+        write_url(local_cloud), data=encode(allowed), headers=headers, timeout=30
+    )
+    assert accepted.status_code == 204, accepted.text
+    ours = Hostpulse(f"{local_cloud.endpoints['local_api_url']}/prometheus")
+    query = f'probe_value{{job="probe",host=~"{host}|{other}"}}'
+
+    def stored() -> list[Any]:
+        return list(ours.instant(query, now / 1000)["data"]["result"])
+
+    eventually(lambda: len(stored()) == 1, timeout=60, interval=1)
+    assert [r["metric"]["host"] for r in stored()] == [host]
