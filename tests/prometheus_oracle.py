@@ -143,6 +143,7 @@ def prometheus_running(
 ) -> Iterator[PrometheusServer]:
     """Debian's Prometheus on a free port of 127.0.0.1 with this configuration (in agent mode
     with ``agent``), ready, and stopped on exit; its log in ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "prometheus.yml"
     config.write_text(config_text)
     port = free_port()

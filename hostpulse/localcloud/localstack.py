@@ -73,10 +73,13 @@ class LocalStack:
             "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "1",
             "HOSTPULSE_LAMBDA_PYTHON": sys.executable,
             "HOSTPULSE_LAMBDA_LOG_DIR": str(self.paths.lambda_logs),
+            "HOSTPULSE_STACK_DEPLOYED_FILE": str(self.paths.stack_deployed),
         }
 
     def start(self) -> None:
         ensure_port_free(self.port, "LocalStack", "HOSTPULSE_LOCALSTACK_PORT")
+        # A new LocalStack holds no stack: its API routes answer 503 until it is deployed again.
+        self.paths.stack_deployed.unlink(missing_ok=True)
         python = self.environment.ensure()
         self.process = ManagedProcess(
             name="localstack",

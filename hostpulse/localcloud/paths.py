@@ -39,6 +39,11 @@ class StatePaths:
         return self.logs / "lambda"
 
     @property
+    def stack_deployed(self) -> Path:
+        """Present once the stack is deployed on the running LocalStack (see the gateway)."""
+        return self.run / "stack-deployed"
+
+    @property
     def admin_token(self) -> Path:
         return self.root / "admin-token"
 

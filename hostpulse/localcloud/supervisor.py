@@ -109,6 +109,7 @@ class LocalCloud:
             report(f"deployed: {len(result.changes)} change(s)")
             # The queue is new and empty: batches refused by the last `down` may come back.
             by_url.drain_flag(self.redis.url, result.queue_urls["aggregate"]).lower()
+            self.paths.stack_deployed.touch()
             self.api.configure(
                 self.postgres.url,
                 self.redis.url,
@@ -251,6 +252,7 @@ class LocalCloud:
         except (LocalCloudError, StackError) as error:
             return f"localstack did not come back: {error}"
         by_url.drain_flag(self.redis.url, result.queue_urls["aggregate"]).lower()
+        self.paths.stack_deployed.touch()
         endpoints = self.endpoints(result)
         endpoints["localstack_started_at"] = time.time()
         write_atomically(self.paths.endpoints, json.dumps(endpoints, indent=2))

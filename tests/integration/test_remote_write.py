@@ -172,3 +172,89 @@ def test_a_token_writing_another_hosts_series_gets_403_and_nothing_is_stored(
 
     eventually(lambda: len(stored()) == 1, timeout=60, interval=1)
     assert [r["metric"]["host"] for r in stored()] == [host]
+
+
+def agent_config(node: str, host: str, writes: list[tuple[str, str | None]]) -> str:
+    """An agent-mode Prometheus scraping node_exporter and writing to each (url, token)."""
+    remote = ""
+    for url, token in writes:
+        remote += f'  - url: "{url}"\n'
+        if token:
+            remote += f'    authorization: {{credentials: "{token}"}}\n'
+        remote += (
+            "    queue_config: {batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 2s,"
+            " retry_on_http_429: true}\n"
+        )
+    return f"""
+global:
+  scrape_interval: {SCRAPE_S}s
+scrape_configs:
+  - job_name: node
+    static_configs:
+      - targets: ["{node}"]
+        labels: {{host: "{host}"}}
+remote_write:
+{remote}"""
+
+
+def test_an_agent_mode_prometheus_loses_nothing_and_stores_nothing_twice_while_hostpulse_stops(
+    tmp_path: Path,
+) -> None:
+    """hostpulse stopped for two minutes in the middle: the agent retries, and afterwards every
+    series holds exactly the samples a Prometheus receiving the same writes holds."""
+    cloud = CloudUnderTest.fresh("remote-write-restart")
+    cloud.up()
+    try:
+        host, token = registered_agent(cloud, "rw-agent")
+        ours = Hostpulse(f"{cloud.endpoints['local_api_url']}/prometheus")
+        with (
+            node_exporter_running(tmp_path) as node,
+            prometheus_running(
+                tmp_path / "oracle",
+                "global: {}\n",
+                tmp_path / "oracle" / "tsdb",
+                "--web.enable-remote-write-receiver",
+            ) as oracle,
+        ):
+            writes = [(write_url(cloud), token), (f"{oracle.url}/api/v1/write", None)]
+            agent_dir = tmp_path / "agent"
+            with prometheus_running(
+                agent_dir, agent_config(node, host, writes), agent_dir / "wal", agent=True
+            ):
+                time.sleep(30)
+                stopped = cloud.cli("down", timeout=180)
+                assert stopped.returncode == 0, stopped.stderr
+                time.sleep(120)
+                cloud.up()
+                time.sleep(30)
+                at_s = time.time() - SCRAPE_S
+                eventually(lambda: same_count(oracle, ours, host, at_s), timeout=180, interval=3)
+            problems = same_samples(oracle, ours, host, at_s)
+        assert not problems, "\n".join(problems[:20])
+    finally:
+        cloud.down()
+
+
+def same_count(theirs: PrometheusServer, ours: PrometheusServer, host: str, at_s: float) -> bool:
+    total = f'sum(count_over_time(node_cpu_seconds_total{{host="{host}"}}[10m]))'
+    mine, wanted = ours.instant(total, at_s), theirs.instant(total, at_s)
+    assert mine["status"] == "success", mine
+    found = mine["data"]["result"]
+    return bool(found) and found[0]["value"] == wanted["data"]["result"][0]["value"]
+
+
+def same_samples(
+    theirs: PrometheusServer, ours: PrometheusServer, host: str, at_s: float
+) -> list[str]:
+    h = f'host="{host}"'
+    every_sample = f"{{{h}}}[10m]"  # every series, every sample, as a matrix
+    problems = compare(
+        theirs.instant(every_sample, at_s), ours.instant(every_sample, at_s), every_sample
+    )
+    for query in (
+        f"sum(count_over_time(node_cpu_seconds_total{{{h}}}[10m]))",
+        f"sum by (mode) (rate(node_cpu_seconds_total{{{h}}}[1m]))",
+    ):
+        span = (at_s - 240, at_s, SCRAPE_S)
+        problems += compare(theirs.range(query, *span), ours.range(query, *span), query)
+    return problems

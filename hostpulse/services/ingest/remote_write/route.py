@@ -101,7 +101,8 @@ def accept(
         if refusal is not None:
             return as_text(refusal)
     for reason, count in converted.refused.items():
-        service.counters.count(f"remote_write_{reason}", count)
+        if count:
+            service.counters.count(f"remote_write_{reason}", count)
     refused = Counter({k: v for k, v in converted.refused.items() if k not in DROPPED and v})
     if refused:
         raise Rejected(
