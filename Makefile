@@ -80,6 +80,7 @@ bench: install
 	$(BIN)/python -m bench.fleet_pages
 	$(BIN)/python -m bench.alerts
 	$(BIN)/python -m bench.otlp_vs_v1
+	$(BIN)/python -m bench.remote_write
 	$(BIN)/python -m bench.promql
 	$(BIN)/python -m bench.cost
 

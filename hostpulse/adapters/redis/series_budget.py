@@ -6,6 +6,7 @@ the 1-minute tier keeps them."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,10 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return answer
 """
 CHUNK = 1000  # members per script call: Lua's stack holds a few thousand arguments
+# A series once admitted stays the host's while its set lives: this process remembers what it
+# was told, and asks Redis only about series it has not seen, or to keep the set alive.
+REMEMBERED = 2_000_000  # series names, every host's together
+REFRESH_S = 60.0
 
 
 def digest(name: str) -> int:
@@ -42,8 +47,30 @@ class RedisSeriesBudget:
         self.client = client
         self.keep_ms = keep_ms
         self._admit = client.register_script(ADMIT)
+        self._admitted: dict[str, set[str]] = {}
+        self._refreshed: dict[str, float] = {}
+        self._remembered = 0
 
     def admit(self, host: str, names: Sequence[str], limit: int) -> list[bool]:
+        admitted = self._admitted.get(host, set())
+        unknown = [name for name in names if name not in admitted]
+        now = time.monotonic()
+        if not unknown:
+            if now - self._refreshed.get(host, 0.0) > REFRESH_S:
+                self.client.pexpire(series_key(host), self.keep_ms)
+                self._refreshed[host] = now
+            return [True] * len(names)
+        answers = dict(zip(unknown, self._ask(host, unknown, limit), strict=True))
+        if self._remembered > REMEMBERED:
+            self._admitted.clear()
+            self._remembered = 0
+        newly = {name for name, ok in answers.items() if ok}
+        self._admitted.setdefault(host, set()).update(newly)
+        self._remembered += len(newly)
+        self._refreshed[host] = now
+        return [answers.get(name, True) for name in names]
+
+    def _ask(self, host: str, names: Sequence[str], limit: int) -> list[bool]:
         key = series_key(host)
         members = [digest(name) for name in names]
         admitted: list[bool] = []

@@ -10,6 +10,7 @@ sample outside the raw tier's window is refused whole, so that nothing is half s
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 
 from hostpulse.core.contract import Batch
@@ -58,7 +59,8 @@ def answer(service: IngestService, request: IngestRequest) -> IngestResponse:
         limits = service.limits
         now = request.received_ms
         window = (now - limits.max_age_ms, now + limits.max_future_ms)
-        converted = convert(written, grant.name, HostRule(), window)
+        digest = hashlib.blake2b(request.body, digest_size=16).digest()
+        converted = convert(written, grant.name, HostRule(), window, digest)
         return accept(service, request, grant, converted)
     except Rejected as rejection:
         service.counters.count(f"rejected_{rejection.response.status}")

@@ -71,11 +71,27 @@ def is_stale_marker(value: float) -> bool:
     return value != value and struct.unpack("<Q", struct.pack("<d", value))[0] == STALE_NAN_BITS  # noqa: PLR0124 -- NaN
 
 
-def series_of(labels: Iterable[Any], rule: HostRule) -> tuple[str, str] | str:
-    """(host, series key), or why the series cannot be kept."""
+# A sender writes the same series request after request: what each one's labels make of it,
+# kept for this execution environment (and forgotten whole past a fleet's worth of series).
+Made = tuple[str, str] | str
+_KNOWN: dict[HostRule, dict[tuple[tuple[str, str], ...], Made]] = {}
+KNOWN_SERIES = 500_000
+
+
+def series_of(labels: Iterable[Any], rule: HostRule, known: dict[Any, Made]) -> Made:
+    """(host, series key), or why the series cannot be kept; ``known``: the rule's cache."""
+    pairs = tuple((label.name, label.value) for label in labels)
+    made = known.get(pairs)
+    if made is None:
+        if len(known) >= KNOWN_SERIES:
+            known.clear()
+        made = known[pairs] = made_of(pairs, rule)
+    return made
+
+
+def made_of(labels: tuple[tuple[str, str], ...], rule: HostRule) -> Made:
     pairs = {}
-    for label in labels:
-        name, value = label.name, label.value
+    for name, value in labels:
         if name in pairs:
             return "invalid_labels"
         pairs[name] = value
@@ -94,9 +110,13 @@ def series_of(labels: Iterable[Any], rule: HostRule) -> tuple[str, str] | str:
     return host, key
 
 
-def convert(request: Any, grant_name: str, rule: HostRule, window_ms: tuple[int, int]) -> Converted:
+def convert(
+    request: Any, grant_name: str, rule: HostRule, window_ms: tuple[int, int], digest: bytes = b""
+) -> Converted:
+    """``digest``: of the request as sent; with the host, it numbers the host's batches."""
     earliest, latest = window_ms
     found = Converted()
+    known = _KNOWN.setdefault(rule, {})
     # host -> time -> series -> value
     by_host: dict[str, dict[int, dict[str, float]]] = {}
     for series in request.timeseries:
@@ -107,7 +127,7 @@ def convert(request: Any, grant_name: str, rule: HostRule, window_ms: tuple[int,
         samples = series.samples
         if not samples:
             continue
-        where = series_of(series.labels, rule)
+        where = series_of(series.labels, rule, known)
         if isinstance(where, str):
             found.refused[where] += len(samples)
             continue
@@ -124,13 +144,17 @@ def convert(request: Any, grant_name: str, rule: HostRule, window_ms: tuple[int,
                 times.setdefault(ts, {})[key] = value
     found.hosts = set(by_host)
     for host, times in by_host.items():
-        found.batches += host_batches(host, times, grant_name, found.refused)
+        found.batches += host_batches(host, times, grant_name, found.refused, digest)
     found.accepted = sum(len(s.custom) for b in found.batches for s in b.samples)
     return found
 
 
 def host_batches(
-    host: str, times: dict[int, dict[str, float]], grant_name: str, refused: Counter[str]
+    host: str,
+    times: dict[int, dict[str, float]],
+    grant_name: str,
+    refused: Counter[str],
+    digest: bytes,
 ) -> list[Batch]:
     samples = []
     for ts in sorted(times):
@@ -143,22 +167,14 @@ def host_batches(
     batches = []
     for first in range(0, len(samples), MAX_SAMPLES_PER_BATCH):
         chunk = samples[first : first + MAX_SAMPLES_PER_BATCH]
+        # The same request sent again makes the same batches; another request other ones.
+        content = b"%s\n%s\n%d" % (digest, host.encode(), first)
         batches.append(
             Batch(
                 agent_id=agent_id(grant_name, host),
-                seq=sequence(chunk[-1].ts_ms, content_of(chunk)),
+                seq=sequence(chunk[-1].ts_ms, content),
                 host=facts,
                 samples=chunk,
             )
         )
     return batches
-
-
-def content_of(samples: list[Sample]) -> bytes:
-    """What the batch holds, for its number: the same request gives the same bytes (its
-    series in the order it sent them)."""
-    parts = []
-    for sample in samples:
-        parts.append(str(sample.ts_ms))
-        parts.extend(f"{k}={v!r}" for k, v in sample.custom.items())
-    return "\n".join(parts).encode()
