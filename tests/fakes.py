@@ -25,6 +25,7 @@ class MemoryAgents:
     tokens: dict[str, str] = field(default_factory=dict)  # token -> agent
     hosts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # agent -> patterns
     fleets: set[str] = field(default_factory=set)  # agents whose token is a fleet's
+    host_labels: dict[str, str] = field(default_factory=dict)  # agent -> remote write's host label
 
     lookups: int = 0
     cached: dict[str, AgentGrant] = field(default_factory=dict)  # as a warm cache holds them
@@ -35,7 +36,12 @@ class MemoryAgents:
         grant = (
             None
             if name is None
-            else AgentGrant(name, self.hosts.get(name, (name,)), name in self.fleets)
+            else AgentGrant(
+                name,
+                self.hosts.get(name, (name,)),
+                name in self.fleets,
+                host_label=self.host_labels.get(name),
+            )
         )
         if grant is not None:
             self.cached[token] = grant

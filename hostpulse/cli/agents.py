@@ -8,7 +8,13 @@ from hostpulse.cli import agent_config
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.localcloud.supervisor import LocalCloud, read_endpoints
-from hostpulse.services.agents.tokens import AgentExists, check_host_patterns, register_agent
+from hostpulse.services.agents.ports import AgentRepository
+from hostpulse.services.agents.tokens import (
+    AgentExists,
+    check_host_label,
+    check_host_patterns,
+    register_agent,
+)
 from hostpulse.wiring.by_url import agent_repository
 
 
@@ -31,6 +37,20 @@ def seed_backend_url(settings: LocalCloudSettings, token: str) -> str:
     return f"{api}/seed/{token}"
 
 
+def set_host_label(repository: AgentRepository, name: str, label: str | None) -> int:
+    try:
+        checked = check_host_label(label) if label else None
+    except ValueError as error:
+        print(f"hostpulse: error: {error}")
+        return 1
+    if not repository.set_host_label(name, checked):
+        print(f"hostpulse: error: no active agent named {name!r}")
+        return 1
+    named = f"its {checked!r} label" if checked else "its host label, else its instance"
+    print(f"hostpulse: agent {name!r} writes each remote-written series to {named}")
+    return 0
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     agents = commands.add_parser("agents", help="add, list and revoke agent tokens")
     actions = agents.add_subparsers(dest="action", required=True)
@@ -50,6 +70,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         " for instance NAME.$NODE_NAME, with its own sequence numbers; needs --host",
     )
     add.add_argument(
+        "--host-label",
+        metavar="LABEL",
+        help="remote write: the label that names a series' host (default: host, else instance"
+        " without its port)",
+    )
+    add.add_argument(
         "--seed",
         action="store_true",
         help="also print a backend_url for the seed platform's agent, which sends no header:"
@@ -58,11 +84,45 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     bind = actions.add_parser("bind", help="set the hosts an agent may write")
     bind.add_argument("name")
     bind.add_argument("patterns", nargs="+", metavar="PATTERN")
+    label = actions.add_parser(
+        "host-label", help="remote write: the label that names a series' host for this agent"
+    )
+    label.add_argument("name")
+    label.add_argument(
+        "label", nargs="?", help="a label name; none: host, else instance without its port"
+    )
     actions.add_parser("list", help="every agent, active or revoked, with its hosts")
     revoke = actions.add_parser("revoke", help="refuse the agent's token from now on")
     revoke.add_argument("name")
     agent_config.add_parser(actions)
     agent_config.add_command_parsers(actions)
+
+
+def add_agent(
+    repository: AgentRepository, args: argparse.Namespace, settings: LocalCloudSettings
+) -> int:
+    try:
+        label = check_host_label(args.host_label) if args.host_label else None
+        token = register_agent(repository, args.name, args.host, fleet=args.fleet)
+    except (AgentExists, ValueError) as error:
+        print(f"hostpulse: error: {error}")
+        return 1
+    if label:
+        repository.set_host_label(args.name, label)
+    print(token)
+    if args.seed:
+        print(f"# seed agent backend_url: {seed_backend_url(settings, token)}")
+    hosts = ", ".join(args.host or [args.name])
+    who = (
+        f"fleet {args.name!r} (agents {args.name}.<member>)"
+        if args.fleet
+        else f"agent {args.name!r}"
+    )
+    print(
+        f"# {who} added, writing host(s) {hosts}; this token is shown once, keep it safe",
+        flush=True,
+    )
+    return 0
 
 
 def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:  # noqa: PLR0911 -- one answer per subcommand
@@ -72,25 +132,7 @@ def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:  # noqa:
         return agent_config.run_command(args, database_url(settings))
     repository = agent_repository(database_url(settings))
     if args.action == "add":
-        try:
-            token = register_agent(repository, args.name, args.host, fleet=args.fleet)
-        except (AgentExists, ValueError) as error:
-            print(f"hostpulse: error: {error}")
-            return 1
-        print(token)
-        if args.seed:
-            print(f"# seed agent backend_url: {seed_backend_url(settings, token)}")
-        hosts = ", ".join(args.host or [args.name])
-        who = (
-            f"fleet {args.name!r} (agents {args.name}.<member>)"
-            if args.fleet
-            else f"agent {args.name!r}"
-        )
-        print(
-            f"# {who} added, writing host(s) {hosts}; this token is shown once, keep it safe",
-            flush=True,
-        )
-        return 0
+        return add_agent(repository, args, settings)
     if args.action == "bind":
         try:
             patterns = check_host_patterns(args.patterns)
@@ -102,14 +144,17 @@ def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:  # noqa:
             return 1
         print(f"hostpulse: agent {args.name!r} may write {', '.join(patterns)}")
         return 0
+    if args.action == "host-label":
+        return set_host_label(repository, args.name, args.label)
     if args.action == "list":
         print(f"{'AGENT':30} {'CREATED':26} {'STATE':22} HOSTS")
         for agent in repository.list():
             state = f"revoked {agent.revoked_at:%Y-%m-%d %H:%M}" if agent.revoked_at else "active"
             name = f"{agent.name}.*" if agent.fleet else agent.name
+            label = f" (host label: {agent.host_label})" if agent.host_label else ""
             print(
                 f"{name:30} {agent.created_at:%Y-%m-%d %H:%M:%S %Z}    {state:22}"
-                f" {', '.join(agent.hosts)}"
+                f" {', '.join(agent.hosts)}{label}"
             )
         return 0
     if repository.revoke(args.name):

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import requests
 
+from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse.core.prometheus_names import exact_series_key
 from hostpulse.services.ingest.remote_write.wire import WriteRequest, encode
 from tests.prometheus_oracle import (
     PrometheusServer,
@@ -135,6 +137,44 @@ def test_the_series_and_label_values_are_prometheus_own(scraped: Any) -> None:
     assert ours.get("/api/v1/series", **cpu)["data"] == theirs.get("/api/v1/series", **cpu)["data"]
 
 
+def test_a_token_with_a_host_label_of_its_own_writes_each_series_to_that_labels_host(
+    local_cloud: CloudUnderTest,
+) -> None:
+    name, token = registered_agent(local_cloud, "rw-label")
+    set_label = local_cloud.cli("agents", "host-label", name, "node")
+    assert set_label.returncode == 0, set_label.stdout + set_label.stderr
+    assert "(host label: node)" in local_cloud.cli("agents", "list").stdout
+    assert local_cloud.cli("agents", "host-label", name, "bad-label").returncode == 1
+    now = int(time.time() * 1000)
+    written = WriteRequest()
+    series = written.timeseries.add()
+    for key, value in (("__name__", "probe_value"), ("instance", "x:9100"), ("node", name)):
+        series.labels.add(name=key, value=value)
+    series.samples.add(timestamp=now, value=2.5)
+    answer = requests.post(
+        write_url(local_cloud), data=encode(written), headers=writing(token), timeout=30
+    )
+    assert answer.status_code == 204, answer.text
+    ours = Hostpulse(f"{local_cloud.endpoints['local_api_url']}/prometheus")
+    query = f'probe_value{{node="{name}"}}'
+    eventually(lambda: ours.instant(query, now / 1000)["data"]["result"], timeout=60, interval=1)
+    stored = "custom." + exact_series_key("probe_value", [("instance", "x:9100"), ("node", name)])
+    connector = PgConnector(local_cloud.endpoints["database_url"])
+    with connector.transaction() as cur:
+        cur.execute("SELECT host FROM series WHERE metric = %s", (stored,))
+        assert [row[0] for row in cur.fetchall()] == [name]  # the node label's host
+    connector.close()
+
+
+def writing(token: str) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/x-protobuf",
+        "Content-Encoding": "snappy",
+        "X-Prometheus-Remote-Write-Version": "0.1.0",
+    }
+
+
 def test_a_token_writing_another_hosts_series_gets_403_and_nothing_is_stored(
     local_cloud: CloudUnderTest,
 ) -> None:
@@ -147,12 +187,7 @@ def test_a_token_writing_another_hosts_series_gets_403_and_nothing_is_stored(
         for key, value in (("__name__", "probe_value"), ("host", name), ("job", "probe")):
             series.labels.add(name=key, value=value)
         series.samples.add(timestamp=now, value=1.0)
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/x-protobuf",
-        "Content-Encoding": "snappy",
-        "X-Prometheus-Remote-Write-Version": "0.1.0",
-    }
+    headers = writing(token)
     answer = requests.post(
         write_url(local_cloud), data=encode(written), headers=headers, timeout=30
     )

@@ -39,6 +39,9 @@ class MemoryRepository:
         self.hosts[name] = tuple(hosts)
         return name in self.rows
 
+    def set_host_label(self, name: str, label: str | None) -> bool:
+        return name in self.rows
+
     def list(self) -> list[Agent]:
         return []
 

@@ -282,3 +282,16 @@ def test_series_past_the_hosts_budget_are_refused_with_a_count_and_the_rest_stor
     assert rig.counters.counts["series_over_budget"] == 2
     # another host has a budget of its own
     assert rig.write((node("m_9", instance="web-2:9100"), [(NOW_MS, 1.0)])).status == 204
+
+
+def test_a_token_may_name_the_label_that_holds_a_series_host() -> None:
+    rig = Rig(hosts=("db-*",))
+    rig.agents.host_labels["prometheus"] = "node"
+    answer = rig.write(
+        (node("node_load1", node="db-1"), [(NOW_MS, 0.5)]),
+        (node("node_load5", node="DB-2:9100"), [(NOW_MS, 0.5)]),  # a port goes, case folds
+        (node("node_load15"), [(NOW_MS, 0.5)]),  # no such label: no host (instance is not asked)
+    )
+    assert answer.status == 400
+    assert "1 with no host" in (answer.raw or b"").decode()
+    assert sorted(h for h, _ in rig.stored()) == ["db-1", "db-2"]

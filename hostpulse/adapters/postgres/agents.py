@@ -39,8 +39,8 @@ class PgAgentRepository:
         with self.connector.transaction() as cur:
             cur.execute(sql.LIST_AGENTS)
             return [
-                Agent(name, created, revoked, tuple(hosts), fleet)
-                for name, created, revoked, hosts, fleet in cur.fetchall()
+                Agent(name, created, revoked, tuple(hosts), fleet, label)
+                for name, created, revoked, hosts, fleet, label in cur.fetchall()
             ]
 
     def revoke(self, name: str) -> bool:
@@ -53,13 +53,19 @@ class PgAgentRepository:
             cur.execute(sql.BIND_AGENT, (list(hosts), name))
             return bool(cur.rowcount)
 
+    def set_host_label(self, name: str, label: str | None) -> bool:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.SET_HOST_LABEL, (label, name))
+            return bool(cur.rowcount)
+
     def grant_for_hash(self, hashed: str) -> AgentGrant | None:
         with self.connector.transaction() as cur:
             cur.execute(sql.GRANT_FOR_HASH, (hashed,))
             row: Any = cur.fetchone()
         if row is None:
             return None
-        return AgentGrant(str(row[0]), tuple(row[1]), bool(row[2]), frozenset(row[3]))
+        name, hosts, fleet, host_label, taken = row
+        return AgentGrant(str(name), tuple(hosts), bool(fleet), frozenset(taken), host_label)
 
 
 class CachedAgentDirectory:

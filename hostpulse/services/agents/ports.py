@@ -23,6 +23,10 @@ class AgentRepository(Protocol):
     def bind(self, name: str, hosts: Sequence[str]) -> bool:
         """Replace the host patterns of an active agent; False when there is none."""
 
+    def set_host_label(self, name: str, label: str | None) -> bool:
+        """The label naming a remote-written series' host (None: the default); False when
+        there is no such active agent."""
+
     def grant_for_hash(self, hashed: str) -> AgentGrant | None:
         """The active agent with this token hash, or None."""
 

@@ -34,6 +34,7 @@ class Agent:
     revoked_at: datetime | None
     hosts: tuple[str, ...] = ()
     fleet: bool = False
+    host_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class AgentGrant:
     # A fleet's member names that are agents of their own (added before the rule below held):
     # a member never writes as one, or the two would share sequence numbers.
     taken: frozenset[str] = frozenset()
+    # Remote write: the label naming a series' host (None: ``host``, else ``instance``).
+    host_label: str | None = None
 
     def may_act_as(self, agent_id: str) -> bool:
         if agent_id == self.name:
@@ -109,6 +112,15 @@ def check_host_patterns(hosts: Sequence[str]) -> tuple[str, ...]:
                 "(letters, digits, '.', '_', '-', '*', '?', '[...]')"
             )
     return tuple(dict.fromkeys(hosts))
+
+
+HOST_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,127}$")
+
+
+def check_host_label(label: str) -> str:
+    if not HOST_LABEL.match(label):
+        raise ValueError(f"{label!r} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+    return label
 
 
 def register_agent(

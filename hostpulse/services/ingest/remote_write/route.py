@@ -60,11 +60,17 @@ def answer(service: IngestService, request: IngestRequest) -> IngestResponse:
         now = request.received_ms
         window = (now - limits.max_age_ms, now + limits.max_future_ms)
         digest = hashlib.blake2b(request.body, digest_size=16).digest()
-        converted = convert(written, grant.name, HostRule(), window, digest)
+        converted = convert(written, grant.name, rule_of(grant), window, digest)
         return accept(service, request, grant, converted)
     except Rejected as rejection:
         service.counters.count(f"rejected_{rejection.response.status}")
         return as_text(rejection.response)
+
+
+def rule_of(grant: AgentGrant) -> HostRule:
+    if grant.host_label:
+        return HostRule(label=grant.host_label, fallback="")
+    return HostRule()
 
 
 def accept(

@@ -43,16 +43,14 @@ PORT = re.compile(r":\d+$")
 
 @dataclass(frozen=True)
 class HostRule:
-    """Which label names a series' host: ``label``, else ``fallback`` without its port."""
+    """Which label names a series' host: ``label``, else ``fallback``; without a port."""
 
     label: str = "host"
     fallback: str = "instance"
 
     def host_of(self, labels: dict[str, str]) -> str | None:
-        named = labels.get(self.label)
-        if not named and self.fallback:
-            named = labels.get(self.fallback)
-            named = PORT.sub("", named) if named else named
+        named = labels.get(self.label) or (labels.get(self.fallback) if self.fallback else None)
+        named = PORT.sub("", named) if named else named  # a host name holds no colon
         if not named or not HOST_NAME.match(named):
             return None
         return canonical_host(named)
