@@ -308,3 +308,14 @@ class MemoryCommandStore:
 
     def recent(self, host: str | None, limit: int) -> list[Command]:
         return [c for c in reversed(self.commands) if host is None or c.host == host][:limit]
+
+
+class MemoryMetadataStore:
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[str, str, str]] = {}
+
+    def save(self, entries: Mapping[str, tuple[str, str, str]]) -> None:
+        self.entries.update(entries)
+
+    def read(self) -> dict[str, tuple[str, str, str]]:
+        return dict(self.entries)

@@ -1,9 +1,22 @@
 """What several features talk to: counters, the archive of accepted batches, the sign-in
-throttle. Each feature's own ports are in its ports.py."""
+throttle, the metadata senders give their metrics. Each feature's own ports are in its
+ports.py."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
+
+# A metric's type, help and unit, as Prometheus' metadata API answers them.
+Metadata = tuple[str, str, str]
+
+
+class MetadataStore(Protocol):
+    """What remote-write senders said of their metrics (ingest writes, PromQL reads)."""
+
+    def save(self, entries: Mapping[str, Metadata]) -> None: ...
+
+    def read(self) -> dict[str, Metadata]: ...
 
 
 class Counters(Protocol):

@@ -32,6 +32,7 @@ from hostpulse.adapters.redis.hot import (
     RedisRateLimiter,
 )
 from hostpulse.adapters.redis.live import RedisLiveSource
+from hostpulse.adapters.redis.metadata import RedisMetadataStore
 from hostpulse.adapters.redis.pipeline import RedisMinuteTally
 from hostpulse.adapters.redis.probe import RedisProbe
 from hostpulse.adapters.redis.series_budget import RedisSeriesBudget
@@ -120,6 +121,7 @@ def ingest_service(counters: Counters, settings: IngestSettings | None = None) -
         counter_store=RedisCounterStore(redis),
         # A host's known series are forgotten once its 1-minute tier has let them go too.
         series_budget=RedisSeriesBudget(redis, int(tiers[1].retention.total_seconds() * 1000)),
+        metadata=RedisMetadataStore(redis),
     )
 
 
@@ -237,7 +239,13 @@ def promql_service() -> PromQLService:
         max_series=settings.promql_max_series,
         max_samples=settings.promql_max_samples,
     )
-    return PromQLService(PgSeriesSource(_pg(settings)), settings.tiers, limits)
+    redis = redis_client(settings.redis_url, settings.connect_timeout_seconds)
+    return PromQLService(
+        PgSeriesSource(_pg(settings)),
+        settings.tiers,
+        limits,
+        metadata_source=RedisMetadataStore(redis),
+    )
 
 
 @lru_cache(maxsize=1)

@@ -47,6 +47,7 @@ remote_write:
     authorization: {{credentials: "{token}"}}
     queue_config:
       {{batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 2s, retry_on_http_429: true}}
+    metadata_config: {{send_interval: 5s}}
 """
 
 
@@ -135,6 +136,10 @@ def test_the_series_and_label_values_are_prometheus_own(scraped: Any) -> None:
     assert names_ours == names_theirs
     cpu = {"match[]": f'node_cpu_seconds_total{{host="{host}"}}', **span}
     assert ours.get("/api/v1/series", **cpu)["data"] == theirs.get("/api/v1/series", **cpu)["data"]
+    for metric in ("node_load1", "node_cpu_seconds_total", "node_filesystem_avail_bytes"):
+        described = theirs.get("/api/v1/metadata", metric=metric)["data"]
+        assert described, metric
+        assert ours.get("/api/v1/metadata", metric=metric)["data"] == described
 
 
 def test_a_token_with_a_host_label_of_its_own_writes_each_series_to_that_labels_host(

@@ -30,6 +30,7 @@ from tests.fakes import (
     MemoryCounters,
     MemoryHot,
     MemoryLimiter,
+    MemoryMetadataStore,
     MemoryQueue,
 )
 
@@ -46,6 +47,7 @@ class Rig:
         self.queue = MemoryQueue()
         self.hot = MemoryHot()
         self.counters = MemoryCounters()
+        self.metadata = MemoryMetadataStore()
         self.service = IngestService(
             self.agents,
             self.limiter,
@@ -54,6 +56,7 @@ class Rig:
             MemoryArchive(),
             self.counters,
             IngestLimits(max_body_bytes=256 * 1024, max_decompressed_bytes=1024 * 1024),
+            metadata=self.metadata,
         )
 
     def post(self, body: bytes, token: str | None = TOKEN, **headers: str) -> IngestResponse:
@@ -295,3 +298,22 @@ def test_a_token_may_name_the_label_that_holds_a_series_host() -> None:
     assert answer.status == 400
     assert "1 with no host" in (answer.raw or b"").decode()
     assert sorted(h for h, _ in rig.stored()) == ["db-1", "db-2"]
+
+
+def test_metadata_is_kept_for_the_metadata_api_and_bad_names_are_not() -> None:
+    rig = Rig()
+    written = WriteRequest()
+    written.metadata.add(
+        type=1, metric_family_name="node_cpu_seconds_total", help="Seconds the CPUs spent.", unit=""
+    )
+    written.metadata.add(type=2, metric_family_name="node_load1", help="1m load\x00average.")
+    written.metadata.add(type=99, metric_family_name="odd_kind")
+    written.metadata.add(type=2, metric_family_name="1 not a name")
+    answer = rig.post(encode(written))  # metadata alone, as Prometheus sends it every minute
+    assert answer.status == 204, answer.raw
+    assert rig.metadata.entries == {
+        "node_cpu_seconds_total": ("counter", "Seconds the CPUs spent.", ""),
+        "node_load1": ("gauge", "1m load\ufffdaverage.", ""),
+        "odd_kind": ("unknown", "", ""),
+    }
+    assert not rig.queue.messages

@@ -83,3 +83,6 @@ def counters_key(host: str) -> str:
 
 def series_key(host: str) -> str:
     return f"{PREFIX}:series:{host}"  # set: 64-bit digests of the host's series (the budget)
+
+
+PROMETHEUS_METADATA = f"{PREFIX}:prometheus:metadata"  # hash: metric -> [type, help, unit]

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from hostpulse.core.best_effort import Guard
 from hostpulse.core.contract import AgentSync, Batch
 from hostpulse.core.envelope import envelope_for
-from hostpulse.core.ports import Archive, AuthThrottle, Counters
+from hostpulse.core.ports import Archive, AuthThrottle, Counters, MetadataStore
 from hostpulse.core.seed_compat import SeedSnapshot, seed_batch
 from hostpulse.services.agents.control import AgentControl
 from hostpulse.services.agents.tokens import AGENT_NAME, AgentGrant
@@ -147,6 +147,7 @@ class IngestService:
         control: AgentControl | None = None,
         counter_store: CounterStore | None = None,
         series_budget: SeriesBudget | None = None,
+        metadata: MetadataStore | None = None,
     ) -> None:
         self.agents = agents
         self.auth_throttle = auth_throttle
@@ -163,6 +164,7 @@ class IngestService:
         # OTLP senders' counters between requests; without Redis, this process' memory.
         self.counter_store = counter_store or MemoryCounterStore()
         self.series_budget = series_budget or MemorySeriesBudget()
+        self.metadata = metadata  # what remote-write senders say of their metrics
 
     def ingest(self, request: IngestRequest) -> IngestResponse:
         """POST /v1/ingest: one wire-contract batch."""

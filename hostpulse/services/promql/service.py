@@ -3,12 +3,14 @@ metadata, with Prometheus' limits and its errors."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hostpulse.core.ports import Metadata, MetadataStore
 from hostpulse.core.prometheus_names import metadata
 from hostpulse.core.tiers import Tier, finest_within
 from hostpulse.services.promql import wire
@@ -30,6 +32,7 @@ from hostpulse.services.promql.parse import matchers_of, parse, unwrap
 from hostpulse.services.promql.ports import Matcher, SeriesSource
 from hostpulse.services.promql.span import read_span
 
+log = logging.getLogger(__name__)
 MAX_POINTS = 11_000  # Prometheus' bound on a range query's points per series
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -72,8 +75,10 @@ class PromQLService:
         tiers: Sequence[Tier],
         limits: QueryLimits | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        metadata_source: MetadataStore | None = None,
     ) -> None:
         self.source = source
+        self.metadata_source = metadata_source  # what remote-write senders said
         self.tiers = tuple(tiers)
         self.limits = limits or QueryLimits()
         self.now = now
@@ -197,7 +202,7 @@ class PromQLService:
         return sorted(values)[:limit]
 
     def metadata(self, metric: str | None, limit: int) -> dict[str, list[dict[str, str]]]:
-        known = metadata()
+        known: dict[str, Metadata] = {**self.sent_metadata(), **metadata()}
         names = [metric] if metric else sorted(known)
         answer = {
             name: [{"type": known[name][0], "help": known[name][1], "unit": known[name][2]}]
@@ -205,6 +210,18 @@ class PromQLService:
             if name in known
         }
         return dict(list(answer.items())[:limit]) if limit >= 0 else answer
+
+    def sent_metadata(self) -> dict[str, Metadata]:
+        """What remote-write senders said of their metrics; nothing while it cannot be read
+        (hostpulse's own names are answered all the same)."""
+        source = self.metadata_source
+        if source is None:
+            return {}
+        try:
+            return source.read()
+        except Exception:  # Redis away: the metadata API is best effort, as the hot tier
+            log.warning("remote-write metadata unavailable", exc_info=True)
+            return {}
 
 
 def _scalar_series(value: Scalar) -> Series:

@@ -15,6 +15,7 @@ from hostpulse.services.promql.gomath import format_fixed, format_value, format_
 from hostpulse.services.promql.model import Labels, PromQLError, StoredSeries, labels_of
 from hostpulse.services.promql.params import parse_duration, parse_time
 from hostpulse.services.promql.service import PromQLService, QueryLimits, StepRange
+from tests.fakes import MemoryMetadataStore
 from tests.promql_memory import MemorySeriesSource
 
 NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
@@ -269,3 +270,15 @@ def test_no_query_at_any_time_escapes_as_anything_but_prometheus_error(query: st
         service(QueryLimits(max_samples=100_000)).instant(query, at)
     except PromQLError as error:
         assert error.error_type in ("bad_data", "execution", "timeout")
+
+
+def test_metadata_holds_what_remote_write_senders_said_beside_hostpulses_own() -> None:
+    sent = MemoryMetadataStore()
+    sent.save({"node_load1": ("gauge", "1m load average.", ""),
+               "hostpulse_load1": ("counter", "a sender may not redefine ours", "")})  # fmt: skip
+    promql = PromQLService(MemorySeriesSource({}), default_tiers(), now=lambda: NOW,
+                           metadata_source=sent)  # fmt: skip
+    answer = promql.metadata(None, -1)
+    assert answer["node_load1"] == [{"type": "gauge", "help": "1m load average.", "unit": ""}]
+    assert answer["hostpulse_load1"][0]["type"] == "gauge"
+    assert promql.metadata("node_load1", -1) == {"node_load1": answer["node_load1"]}

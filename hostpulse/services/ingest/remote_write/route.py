@@ -76,6 +76,27 @@ def rule_of(grant: AgentGrant) -> HostRule:
 def accept(
     service: IngestService, request: IngestRequest, grant: AgentGrant, converted: Converted
 ) -> IngestResponse:
+    check_whole(service, grant, converted)
+    refusal = queue_all(service, request, converted)
+    if refusal is not None:
+        return as_text(refusal)
+    store = service.metadata
+    if store is not None and converted.metadata:
+        entries = converted.metadata
+        service.redis.call(lambda: store.save(entries), None, "metadata_failures")
+    for reason, count in converted.refused.items():
+        if count:
+            service.counters.count(f"remote_write_{reason}", count)
+    refused = Counter({k: v for k, v in converted.refused.items() if k not in DROPPED and v})
+    if refused:
+        raise Rejected(
+            400, "not_stored", refusal_message(converted, refused, service.limits.series_per_host)
+        )
+    return IngestResponse(204, {}, raw=b"", samples=converted.accepted)
+
+
+def check_whole(service: IngestService, grant: AgentGrant, converted: Converted) -> None:
+    """What refuses the whole request: a sample outside the window, a host not the token's."""
     if converted.outside:
         limits = service.limits
         raise Rejected(
@@ -93,10 +114,16 @@ def accept(
                 f"agent {grant.name!r} may not write host {host!r}; bind it with"
                 " `hostpulse agents bind`: nothing of this request was stored",
             )
+
+
+def queue_all(
+    service: IngestService, request: IngestRequest, converted: Converted
+) -> IngestResponse | None:
+    """Every host's batch within its rate and series budget, queued; the refusal if not."""
     for batch in converted.batches:
         refusal = service.admit(batch.agent_id)
         if refusal is not None:
-            return as_text(refusal)
+            return refusal
     kept = []
     for batch in converted.batches:
         within, over_budget = service.within_budget(batch)
@@ -107,16 +134,8 @@ def accept(
     for batch in kept:
         refusal = service.enqueue(batch, request, hot_batch=seen_only(batch))
         if refusal is not None:
-            return as_text(refusal)
-    for reason, count in converted.refused.items():
-        if count:
-            service.counters.count(f"remote_write_{reason}", count)
-    refused = Counter({k: v for k, v in converted.refused.items() if k not in DROPPED and v})
-    if refused:
-        raise Rejected(
-            400, "not_stored", refusal_message(converted, refused, service.limits.series_per_host)
-        )
-    return IngestResponse(204, {}, raw=b"", samples=converted.accepted)
+            return refusal
+    return None
 
 
 def seen_only(batch: Batch) -> Batch:

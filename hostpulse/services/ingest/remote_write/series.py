@@ -28,10 +28,12 @@ from hostpulse.core.contract import (
     HostFacts,
     Sample,
     canonical_host,
+    fitted_text,
 )
+from hostpulse.core.ports import Metadata
 from hostpulse.core.prometheus_names import exact_series_key
 from hostpulse.services.ingest.numbering import agent_id, sequence
-from hostpulse.services.ingest.remote_write.wire import STALE_NAN_BITS
+from hostpulse.services.ingest.remote_write.wire import METRIC_TYPES, STALE_NAN_BITS
 
 AGENT_VERSION = "remote_write"
 METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -39,6 +41,7 @@ LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 SAFE = re.compile(SAFE_TEXT)
 HOST_NAME = re.compile(HOSTNAME)
 PORT = re.compile(r":\d+$")
+MAX_NAME = 256
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class HostRule:
 @dataclass
 class Converted:
     batches: list[Batch] = field(default_factory=list)
+    metadata: dict[str, Metadata] = field(default_factory=dict)
     accepted: int = 0  # samples in the batches
     refused: Counter[str] = field(default_factory=Counter)  # samples left out, by why
     outside: int = 0  # samples older than the raw tier keeps, or too far ahead
@@ -140,10 +144,22 @@ def convert(
                     found.refused["not_storable"] += 1
             else:
                 times.setdefault(ts, {})[key] = value
+    found.metadata = metadata_of(request.metadata)
     found.hosts = set(by_host)
     for host, times in by_host.items():
         found.batches += host_batches(host, times, grant_name, found.refused, digest)
     found.accepted = sum(len(s.custom) for b in found.batches for s in b.samples)
+    return found
+
+
+def metadata_of(entries: Iterable[Any]) -> dict[str, Metadata]:
+    """Each family's type, help and unit, where its name is a metric name; text made safe."""
+    found = {}
+    for entry in entries:
+        name = entry.metric_family_name
+        if METRIC_NAME.match(name) and len(name) <= MAX_NAME:
+            kind = METRIC_TYPES[entry.type] if 0 <= entry.type < len(METRIC_TYPES) else "unknown"
+            found[name] = (kind, fitted_text(entry.help, 1024), fitted_text(entry.unit, 64))
     return found
 
 
