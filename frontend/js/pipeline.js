@@ -25,10 +25,12 @@ const after = (name) => name.split(":")[1];
 const CHARTS = [
   { id: "ingest", title: "Ingest: batches per minute", format: count, min: 0, max: 1,
     patterns: ["ingest_batches", "ingest_refused", "ingest_failed"],
-    label: (n) => ({ ingest_batches: "accepted (202)", ingest_refused: "refused (4xx)",
+    label: (n) => ({ ingest_batches: "accepted (2xx)", ingest_refused: "refused (4xx)",
       ingest_failed: "failed (5xx)" })[n] },
   { id: "samples", title: "Ingest: samples per minute", format: count, min: 0, max: 1,
-    patterns: ["ingest_samples"], label: () => "samples" },
+    patterns: ["ingest_samples", "series_over_budget"],
+    label: (n) => (n === "ingest_samples" ? "samples"
+      : "values left out: series past the host's budget") },
   { id: "latency", title: "Ingest latency", format: millis, min: 0, max: 1,
     patterns: ["latency_p95_ms", "latency_avg_ms"],
     label: (n) => (n === "latency_p95_ms" ? "p95" : "average") },

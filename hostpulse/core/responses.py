@@ -246,7 +246,7 @@ class PipelineHistoryAnswer(TypedDict):
 
     step_s: int
     minutes_ms: list[int]
-    ingest_batches: list[float | None]  # answered 202
+    ingest_batches: list[float | None]  # answered 2xx
     ingest_samples: list[float | None]
     ingest_refused: list[float | None]  # 4xx
     ingest_failed: list[float | None]  # 5xx
@@ -255,6 +255,7 @@ class PipelineHistoryAnswer(TypedDict):
     aggregate_stored: list[float | None]  # batches
     aggregate_failed: list[float | None]  # messages handed back for a retry
     lag_s: list[float | None]
+    series_over_budget: list[float | None]  # values whose series was past its host's budget
     queues: dict[str, QueueHistory]
 
 

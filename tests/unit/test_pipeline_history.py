@@ -66,6 +66,21 @@ def test_a_closed_minute_holds_what_ingest_and_aggregation_tallied_in_it() -> No
     assert tally.calls == 9
 
 
+def test_every_door_s_2xx_is_an_accepted_batch_and_values_over_budget_are_tallied() -> None:
+    tally, history = MemoryTally(), MemoryPipelineHistory()
+    meter = PipelineMeter(tally)
+    meter.answered(202, 2, 5, T0 + 1000)  # an agent's batch
+    meter.answered(200, 1, 5, T0 + 2000)  # OTLP
+    meter.answered(204, 3, 5, T0 + 3000)  # remote write
+    meter.over_budget(7, T0 + 3000)
+    meter.over_budget(0, T0 + 4000)  # nothing left out: no write
+    row = PipelineRecorder(tally, history, keep_ms=10 * MINUTE_MS).record(seen(), T0 + MINUTE_MS)
+    assert (row.ingest_batches, row.ingest_samples, row.ingest_refused) == (3, 6, 0)
+    assert row.series_over_budget == 7
+    answer = history_answer(history, T0, T0)
+    assert answer["series_over_budget"] == [7]
+
+
 def test_a_quiet_minute_is_a_row_of_zeros_without_latency() -> None:
     tally, history = MemoryTally(), MemoryPipelineHistory()
 

@@ -10,14 +10,15 @@ from hostpulse.services.self_monitoring.history import PipelineMinute
 PUT_MINUTE = """
 INSERT INTO pipeline_minutes (deployment, minute, ingest_batches, ingest_samples,
     ingest_refused, ingest_failed, latency_avg_ms, latency_p95_ms, aggregate_stored,
-    aggregate_failed, lag_s, queues)
-VALUES (%s, to_timestamp(%s / 1000.0), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+    aggregate_failed, lag_s, queues, series_over_budget)
+VALUES (%s, to_timestamp(%s / 1000.0), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (deployment, minute) DO UPDATE SET
     ingest_batches = EXCLUDED.ingest_batches, ingest_samples = EXCLUDED.ingest_samples,
     ingest_refused = EXCLUDED.ingest_refused, ingest_failed = EXCLUDED.ingest_failed,
     latency_avg_ms = EXCLUDED.latency_avg_ms, latency_p95_ms = EXCLUDED.latency_p95_ms,
     aggregate_stored = EXCLUDED.aggregate_stored, aggregate_failed = EXCLUDED.aggregate_failed,
-    lag_s = EXCLUDED.lag_s, queues = EXCLUDED.queues
+    lag_s = EXCLUDED.lag_s, queues = EXCLUDED.queues,
+    series_over_budget = EXCLUDED.series_over_budget
 """
 FORGET_BEFORE = """
 DELETE FROM pipeline_minutes WHERE deployment = %s AND minute < to_timestamp(%s / 1000.0)
@@ -25,7 +26,7 @@ DELETE FROM pipeline_minutes WHERE deployment = %s AND minute < to_timestamp(%s 
 READ_MINUTES = """
 SELECT (extract(epoch FROM minute) * 1000)::bigint, ingest_batches, ingest_samples,
     ingest_refused, ingest_failed, latency_avg_ms, latency_p95_ms, aggregate_stored,
-    aggregate_failed, lag_s, queues
+    aggregate_failed, lag_s, queues, series_over_budget
 FROM pipeline_minutes
 WHERE deployment = %s AND minute BETWEEN to_timestamp(%s / 1000.0) AND to_timestamp(%s / 1000.0)
 ORDER BY minute
@@ -46,6 +47,7 @@ class PgPipelineHistory:
                     minute.ingest_samples, minute.ingest_refused, minute.ingest_failed,
                     minute.latency_avg_ms, minute.latency_p95_ms, minute.aggregate_stored,
                     minute.aggregate_failed, minute.lag_s, json.dumps(minute.queues),
+                    minute.series_over_budget,
                 ),
             )  # fmt: skip
             cur.execute(FORGET_BEFORE, (self.deployment, minute.minute_ms - keep_ms))

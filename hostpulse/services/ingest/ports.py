@@ -44,6 +44,9 @@ class IngestMeter(Protocol):
     def answered(self, status: int, samples: int, elapsed_ms: float, now_ms: int) -> None:
         """One answer for the pipeline's minute-by-minute history."""
 
+    def over_budget(self, values: int, now_ms: int) -> None:
+        """Values left out because their series was past its host's budget."""
+
 
 class SeriesBudget(Protocol):
     def admit(self, host: str, names: Sequence[str], limit: int) -> list[bool]:

@@ -393,6 +393,12 @@ class IngestService:
             return batch, 0
         kept, dropped = without(batch, refused)
         self.counters.count("series_over_budget", dropped)
+        meter = self.meter
+        if meter is not None:
+            now_ms = int(time.time() * 1000)
+            self.redis.call(
+                lambda: meter.over_budget(dropped, now_ms), None, "pipeline_meter_failures"
+            )
         return kept, dropped
 
     def _unavailable(self, message: str) -> IngestResponse:

@@ -35,6 +35,7 @@ class PipelineMinute:
     aggregate_failed: int  # messages handed back to the queue (retried or dead-lettered)
     lag_s: float | None
     queues: dict[str, dict[str, int]]  # name -> waiting, in_flight, dead_letters
+    series_over_budget: int = 0  # values left out: their series was past its host's budget
 
 
 def minute_of(ms: int) -> int:
@@ -62,13 +63,17 @@ class PipelineMeter:
             "latency_ms_sum": elapsed_ms,
             latency_bucket(elapsed_ms): 1,
         }
-        if status == 202:
+        if 200 <= status < 300:  # 202 for a batch, 200 for OTLP, 204 for remote write
             counts |= {"ingest_batches": 1, "ingest_samples": samples}
         elif status >= 500:
             counts["ingest_failed"] = 1
         else:
             counts["ingest_refused"] = 1
         self._add(minute_of(now_ms), counts)
+
+    def over_budget(self, values: int, now_ms: int) -> None:
+        if values:
+            self._add(minute_of(now_ms), {"series_over_budget": float(values)})
 
     def aggregated(self, stored: int, failed: int, now_ms: int) -> None:
         if stored or failed:
@@ -124,6 +129,7 @@ def close_minute(minute_ms: int, tally: Mapping[str, float], now: PipelineAnswer
             }
             for name, queue in now["queues"].items()
         },
+        series_over_budget=int(tally.get("series_over_budget", 0)),
     )
 
 
@@ -209,5 +215,6 @@ def history_answer(history: PipelineHistory, since_ms: int, until_ms: int) -> Pi
         "aggregate_stored": column("aggregate_stored"),
         "aggregate_failed": column("aggregate_failed"),
         "lag_s": column("lag_s"),
+        "series_over_budget": column("series_over_budget"),
         "queues": queues,
     }

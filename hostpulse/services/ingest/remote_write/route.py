@@ -77,7 +77,7 @@ def accept(
     service: IngestService, request: IngestRequest, grant: AgentGrant, converted: Converted
 ) -> IngestResponse:
     check_whole(service, grant, converted)
-    refusal = queue_all(service, request, converted)
+    refusal, queued = queue_all(service, request, converted)
     if refusal is not None:
         return as_text(refusal)
     store = service.metadata
@@ -92,7 +92,7 @@ def accept(
         raise Rejected(
             400, "not_stored", refusal_message(converted, refused, service.limits.series_per_host)
         )
-    return IngestResponse(204, {}, raw=b"", samples=converted.accepted)
+    return IngestResponse(204, {}, raw=b"", samples=queued)
 
 
 def check_whole(service: IngestService, grant: AgentGrant, converted: Converted) -> None:
@@ -118,12 +118,13 @@ def check_whole(service: IngestService, grant: AgentGrant, converted: Converted)
 
 def queue_all(
     service: IngestService, request: IngestRequest, converted: Converted
-) -> IngestResponse | None:
-    """Every host's batch within its rate and series budget, queued; the refusal if not."""
+) -> tuple[IngestResponse | None, int]:
+    """Every host's batch within its rate and series budget, queued: the refusal if not, and
+    how many of hostpulse's samples (a host at a time) were queued."""
     for batch in converted.batches:
         refusal = service.admit(batch.agent_id)
         if refusal is not None:
-            return refusal
+            return refusal, 0
     kept = []
     for batch in converted.batches:
         within, over_budget = service.within_budget(batch)
@@ -134,8 +135,8 @@ def queue_all(
     for batch in kept:
         refusal = service.enqueue(batch, request, hot_batch=seen_only(batch))
         if refusal is not None:
-            return refusal
-    return None
+            return refusal, 0
+    return None, sum(len(batch.samples) for batch in kept)
 
 
 def seen_only(batch: Batch) -> Batch:
