@@ -17,7 +17,13 @@ from hostpulse.core.contract import Batch
 from hostpulse.core.envelope import Envelope
 from hostpulse.core.prometheus_names import prometheus_series
 from hostpulse.services.ingest.http import route
-from hostpulse.services.ingest.remote_write.wire import WriteRequest, encode
+from hostpulse.services.ingest.remote_write.wire import (
+    RawWriteRequest,
+    TimeSeries,
+    WriteRequest,
+    encode,
+    plain_series,
+)
 from hostpulse.services.ingest.service import (
     IngestLimits,
     IngestRequest,
@@ -317,3 +323,56 @@ def test_metadata_is_kept_for_the_metadata_api_and_bad_names_are_not() -> None:
         "odd_kind": ("unknown", "", ""),
     }
     assert not rig.queue.messages
+
+
+label_pairs = st.lists(
+    st.tuples(st.text(max_size=12), st.text(max_size=30)), max_size=6
+)  # any text: the reader must read what the runtime reads, valid names or not
+wire_samples = st.lists(
+    st.tuples(st.floats(allow_nan=True), st.integers(-(2**63), 2**63 - 1)), max_size=4
+)
+
+
+@settings(max_examples=300)
+@given(label_pairs, wire_samples, st.integers(0, 2), st.integers(0, 2))
+def test_a_series_read_from_its_bytes_is_what_the_protobuf_runtime_reads(
+    labels: list[tuple[str, str]],
+    samples: list[tuple[float, int]],
+    exemplars: int,
+    histograms: int,
+) -> None:
+    written = WriteRequest()
+    series = written.timeseries.add()
+    for name, text in labels:
+        series.labels.add(name=name, value=text)
+    for value, ts in samples:
+        series.samples.add(value=value, timestamp=ts)
+    for _ in range(exemplars):
+        series.exemplars.add(value=1.0)
+    for _ in range(histograms):
+        series.histograms.add()
+    raw = series.SerializeToString()
+    plain = plain_series(raw)
+    assert plain is not None
+    assert TimeSeries.FromString(plain.labels).labels == series.labels
+    read = [(struct.pack("<d", v), t) for v, t in plain.samples]
+    assert read == [(struct.pack("<d", s.value), s.timestamp) for s in series.samples]
+    assert (plain.exemplars, plain.histograms) == (exemplars, histograms)
+
+
+def test_a_series_in_another_order_is_read_by_the_runtime_and_garbage_is_a_400() -> None:
+    rig = Rig()
+    labels = b"".join(
+        TimeSeries(labels=[{"name": k, "value": v}]).SerializeToString()
+        for k, v in sorted(node("node_load1").items())
+    )
+    sample = TimeSeries(samples=[{"value": 0.25, "timestamp": NOW_MS}]).SerializeToString()
+    assert plain_series(sample + labels) is None  # samples first: not the plain shape
+    body = RawWriteRequest(timeseries=[sample + labels]).SerializeToString()
+    answer = rig.post(bytes(cramjam.snappy.compress_raw(body)))
+    assert answer.status == 204, answer.raw
+    assert list(rig.stored().values()) == [{NOW_MS: 0.25}]
+    broken = RawWriteRequest(timeseries=[b"\x12\x05\x09\x01"]).SerializeToString()
+    refused = rig.post(bytes(cramjam.snappy.compress_raw(broken)))
+    assert refused.status == 400, refused.raw
+    assert b"TimeSeries" in (refused.raw or b"")

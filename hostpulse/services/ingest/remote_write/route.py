@@ -60,7 +60,10 @@ def answer(service: IngestService, request: IngestRequest) -> IngestResponse:
         now = request.received_ms
         window = (now - limits.max_age_ms, now + limits.max_future_ms)
         digest = hashlib.blake2b(request.body, digest_size=16).digest()
-        converted = convert(written, grant.name, rule_of(grant), window, digest)
+        try:
+            converted = convert(written, grant.name, rule_of(grant), window, digest)
+        except Undecodable as error:
+            raise Rejected(400, "bad_remote_write", str(error)) from None
         return accept(service, request, grant, converted)
     except Rejected as rejection:
         service.counters.count(f"rejected_{rejection.response.status}")

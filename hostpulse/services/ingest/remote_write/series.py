@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from google.protobuf.message import DecodeError
+
 from hostpulse.core.contract import (
     CUSTOM_VALUE_MAX,
     HOSTNAME,
@@ -33,7 +35,14 @@ from hostpulse.core.contract import (
 from hostpulse.core.ports import Metadata
 from hostpulse.core.prometheus_names import exact_series_key
 from hostpulse.services.ingest.numbering import agent_id, sequence
-from hostpulse.services.ingest.remote_write.wire import METRIC_TYPES, STALE_NAN_BITS
+from hostpulse.services.ingest.remote_write.wire import (
+    METRIC_TYPES,
+    STALE_NAN_BITS,
+    PlainSeries,
+    TimeSeries,
+    Undecodable,
+    plain_series,
+)
 
 AGENT_VERSION = "remote_write"
 METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -77,6 +86,7 @@ def is_stale_marker(value: float) -> bool:
 # kept for this execution environment (and forgotten whole past a fleet's worth of series).
 Made = tuple[str, str] | str
 _KNOWN: dict[HostRule, dict[tuple[tuple[str, str], ...], Made]] = {}
+_KNOWN_BYTES: dict[HostRule, dict[bytes, Made]] = {}  # the same, by the labels' bytes
 KNOWN_SERIES = 500_000
 
 
@@ -115,28 +125,33 @@ def made_of(labels: tuple[tuple[str, str], ...], rule: HostRule) -> Made:
 def convert(
     request: Any, grant_name: str, rule: HostRule, window_ms: tuple[int, int], digest: bytes = b""
 ) -> Converted:
-    """``digest``: of the request as sent; with the host, it numbers the host's batches."""
+    """``request``: a ``RawWriteRequest``. ``digest``: of the request as sent; with the host,
+    it numbers the host's batches."""
     earliest, latest = window_ms
     found = Converted()
     known = _KNOWN.setdefault(rule, {})
+    known_bytes = _KNOWN_BYTES.setdefault(rule, {})
     # host -> time -> series -> value
     by_host: dict[str, dict[int, dict[str, float]]] = {}
-    for series in request.timeseries:
-        if series.exemplars:
-            found.refused["exemplars"] += len(series.exemplars)
-        if series.histograms:
-            found.refused["native_histograms"] += len(series.histograms)
+    for raw in request.timeseries:
+        series = read_series(raw)
+        found.refused["exemplars"] += series.exemplars
+        found.refused["native_histograms"] += series.histograms
         samples = series.samples
         if not samples:
             continue
-        where = series_of(series.labels, rule, known)
+        where = known_bytes.get(series.labels)
+        if where is None:
+            if len(known_bytes) >= KNOWN_SERIES:
+                known_bytes.clear()
+            labels = parsed(series.labels).labels
+            where = known_bytes[series.labels] = series_of(labels, rule, known)
         if isinstance(where, str):
             found.refused[where] += len(samples)
             continue
         host, key = where
         times = by_host.setdefault(host, {})
-        for sample in samples:
-            value, ts = sample.value, sample.timestamp
+        for value, ts in samples:
             if not earliest <= ts <= latest:
                 found.outside += 1
             elif not -CUSTOM_VALUE_MAX <= value <= CUSTOM_VALUE_MAX:  # NaN too
@@ -150,6 +165,25 @@ def convert(
         found.batches += host_batches(host, times, grant_name, found.refused, digest)
     found.accepted = sum(len(s.custom) for b in found.batches for s in b.samples)
     return found
+
+
+def parsed(raw: bytes) -> Any:
+    try:
+        return TimeSeries.FromString(raw)
+    except (DecodeError, RecursionError) as error:
+        raise Undecodable(f"not a remote-write TimeSeries in protobuf: {error}") from None
+
+
+def read_series(raw: bytes) -> PlainSeries:
+    """A series read from its bytes; one in another shape than Prometheus writes, by the
+    protobuf runtime."""
+    plain = plain_series(raw)
+    if plain is not None:
+        return plain
+    decoded = parsed(raw)
+    labels = TimeSeries(labels=decoded.labels).SerializeToString()
+    samples = [(s.value, s.timestamp) for s in decoded.samples]
+    return PlainSeries(labels, samples, len(decoded.exemplars), len(decoded.histograms))
 
 
 def metadata_of(entries: Iterable[Any]) -> dict[str, Metadata]:

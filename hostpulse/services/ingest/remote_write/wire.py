@@ -8,6 +8,8 @@ histograms are declared without their fields: they are counted and dropped, neve
 
 from __future__ import annotations
 
+import struct
+from dataclasses import dataclass
 from typing import Any
 
 import cramjam
@@ -81,6 +83,12 @@ def _classes() -> dict[str, Any]:
                 ("timeseries", 1, nested, many, ".prometheus.TimeSeries"),
                 ("metadata", 3, nested, many, ".prometheus.MetricMetadata"),
             ),
+            # The same bytes, each series left as it came (see ``plain_series``).
+            _message(
+                "RawWriteRequest",
+                ("timeseries", 1, Field.TYPE_BYTES, many, ""),
+                ("metadata", 3, nested, many, ".prometheus.MetricMetadata"),
+            ),
         ]
     )
     kinds = file.message_type[5].enum_type.add(name="MetricType")
@@ -107,6 +115,8 @@ def _classes() -> dict[str, Any]:
 
 MESSAGES = _classes()
 WriteRequest = MESSAGES["WriteRequest"]
+RawWriteRequest = MESSAGES["RawWriteRequest"]
+TimeSeries = MESSAGES["TimeSeries"]
 METRIC_TYPES = ("unknown", "counter", "gauge", "histogram", "gaugehistogram", "summary", "info",
                 "stateset")  # fmt: skip
 
@@ -123,7 +133,8 @@ def uncompressed_length(body: bytes) -> int:
 
 
 def decode(body: bytes, limit: int) -> Any:
-    """The WriteRequest of a snappy-compressed body; ``limit``: bytes it may inflate to."""
+    """The WriteRequest of a snappy-compressed body, its series as bytes (``RawWriteRequest``);
+    ``limit``: bytes it may inflate to."""
     length = uncompressed_length(body)
     if length > limit:
         raise TooLarge(f"the body inflates to {length} bytes; at most {limit}")
@@ -131,7 +142,7 @@ def decode(body: bytes, limit: int) -> Any:
         raw = bytes(cramjam.snappy.decompress_raw(body))
     except cramjam.DecompressionError as error:
         raise Undecodable(f"not snappy's block format: {error}") from None
-    request = WriteRequest()
+    request = RawWriteRequest()
     try:
         request.ParseFromString(raw)
     except (DecodeError, RecursionError) as error:
@@ -142,3 +153,94 @@ def decode(body: bytes, limit: int) -> Any:
 def encode(request: Any) -> bytes:
     """A WriteRequest as a sender puts it on the wire (the tests' and benchmarks' sender)."""
     return bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
+
+
+# A series as Prometheus writes it: its labels (field 1) first, then its samples (field 2), each
+# a value (field 1, a double) and a time (field 2, a varint); exemplars (3) and native
+# histograms (4) only counted. Read here without the protobuf runtime's objects, so that the
+# labels' bytes, the same request after request, say which series it is in one look-up.
+LABEL, SAMPLE, EXEMPLAR, HISTOGRAM = 0x0A, 0x12, 0x1A, 0x22
+VALUE, TIMESTAMP = 0x09, 0x10
+_DOUBLE = struct.Struct("<d")
+
+
+@dataclass
+class PlainSeries:
+    labels: bytes  # the series' label fields as sent
+    samples: list[tuple[float, int]]  # (value, time in ms)
+    exemplars: int = 0
+    histograms: int = 0
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    byte = data[pos]
+    if byte < 0x80:
+        return byte, pos + 1
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos += 1
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise IndexError("varint too long")
+
+
+def plain_series(raw: bytes) -> PlainSeries | None:
+    """The series in the plain shape above; None for anything else (then the protobuf runtime
+    decodes it)."""
+    try:
+        return _plain(raw)
+    except (IndexError, struct.error):
+        return None
+
+
+def _plain(raw: bytes) -> PlainSeries | None:
+    end = len(raw)
+    pos = 0
+    while pos < end and raw[pos] == LABEL:
+        length = raw[pos + 1]
+        if length < 0x80:  # a label shorter than 128 bytes: its length in one byte
+            pos += 2 + length
+        else:
+            length, pos = _varint(raw, pos + 1)
+            pos += length
+    if pos > end:
+        return None
+    found = PlainSeries(raw[:pos], [])
+    while pos < end:
+        tag = raw[pos]
+        length, start = _varint(raw, pos + 1)
+        pos = start + length
+        if pos > end:
+            return None
+        if tag == SAMPLE:
+            sample = _sample(raw, start, pos)
+            if sample is None:
+                return None
+            found.samples.append(sample)
+        elif tag == EXEMPLAR:
+            found.exemplars += 1
+        elif tag == HISTOGRAM:
+            found.histograms += 1
+        else:
+            return None
+    return found
+
+
+def _sample(raw: bytes, pos: int, end: int) -> tuple[float, int] | None:
+    value, ts = 0.0, 0  # proto3 leaves out a zero
+    while pos < end:
+        tag = raw[pos]
+        if tag == VALUE:
+            (value,) = _DOUBLE.unpack_from(raw, pos + 1)
+            pos += 9
+        elif tag == TIMESTAMP:
+            ts, pos = _varint(raw, pos + 1)
+            if ts >= 1 << 63:
+                ts -= 1 << 64  # int64: a negative time is written in two's complement
+        else:
+            return None
+    return (value, ts) if pos == end else None
