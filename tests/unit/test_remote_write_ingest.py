@@ -171,6 +171,7 @@ def test_a_sample_outside_the_raw_window_refuses_the_whole_request(offset_ms: in
     assert answer.status == 400
     assert b"nothing of this request was stored" in (answer.raw or b"")
     assert not rig.queue.messages
+    assert rig.counters.counts["remote_write_out_of_bounds"] == 1
 
 
 def test_what_cannot_be_stored_is_named_and_the_rest_is_stored() -> None:

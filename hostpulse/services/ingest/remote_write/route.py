@@ -101,6 +101,7 @@ def accept(
 def check_whole(service: IngestService, grant: AgentGrant, converted: Converted) -> None:
     """What refuses the whole request: a sample outside the window, a host not the token's."""
     if converted.outside:
+        service.counters.count("remote_write_out_of_bounds", converted.outside)
         limits = service.limits
         raise Rejected(
             400,
