@@ -8,7 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from hostpulse.core.contract import Sample
 from tests.unit.test_ingest_service import NOW_MS, Rig, request, valid_json
 
 Mutation = Callable[[dict[str, Any]], None]
@@ -162,3 +164,12 @@ def test_the_seed_endpoint_fits_a_process_name_as_hostpulses_agent_does(
 
     assert response.status == 202, response.body
     assert [p.name for p in rig.hot.batches[0].samples[0].processes] == [kept]
+
+
+def test_a_custom_series_name_is_bounded_in_bytes_as_its_index_holds_it() -> None:
+    assert Sample.model_validate({"ts_ms": 1, "custom": {"é" * 512: 1.0}})  # 1,024 bytes
+    with pytest.raises(ValidationError, match="over 1024 bytes"):
+        Sample.model_validate({"ts_ms": 1, "custom": {"é" * 513: 1.0}})
+    assert Sample.model_validate({"ts_ms": 1, "custom": {"x" * 1024: 1e100}})
+    with pytest.raises(ValidationError):
+        Sample.model_validate({"ts_ms": 1, "custom": {"x": 1.1e100}})
