@@ -19,9 +19,10 @@ from hostpulse.core.ports import Archive
 
 # SQS allows 256 KiB per message; leave room for attributes.
 MAX_INLINE_BYTES = 240 * 1024
-# zlib's own default. Python's gzip defaults to 9, which costs batches much more CPU for data
-# only slightly smaller.
-GZIP_LEVEL = 6
+# zlib's fastest. Python's gzip defaults to 9, zlib to 6: each costs a batch two to three times
+# the CPU of level 1 for a body only slightly smaller (docs/benchmarks.md, remote write), and
+# every batch is compressed once on its way to the queue.
+GZIP_LEVEL = 1
 GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib's code for a gzip header and trailer
 
 

@@ -197,22 +197,26 @@ def plain_series(raw: bytes) -> PlainSeries | None:
         return None
 
 
+def _field(raw: bytes, pos: int) -> tuple[int, int]:
+    """The length of the field whose tag is at ``pos``, and where its bytes start."""
+    length = raw[pos + 1]
+    if length < 0x80:  # shorter than 128 bytes: its length in one byte, the usual case
+        return length, pos + 2
+    return _varint(raw, pos + 1)
+
+
 def _plain(raw: bytes) -> PlainSeries | None:
     end = len(raw)
     pos = 0
     while pos < end and raw[pos] == LABEL:
-        length = raw[pos + 1]
-        if length < 0x80:  # a label shorter than 128 bytes: its length in one byte
-            pos += 2 + length
-        else:
-            length, pos = _varint(raw, pos + 1)
-            pos += length
+        length, start = _field(raw, pos)
+        pos = start + length
     if pos > end:
         return None
     found = PlainSeries(raw[:pos], [])
     while pos < end:
         tag = raw[pos]
-        length, start = _varint(raw, pos + 1)
+        length, start = _field(raw, pos)
         pos = start + length
         if pos > end:
             return None
@@ -230,7 +234,31 @@ def _plain(raw: bytes) -> PlainSeries | None:
     return found
 
 
+# The times of a request's samples: a scrape gives every series of a target the same one.
+_TIMES: dict[bytes, int | None] = {}
+
+
+def _time(encoded: bytes) -> int | None:
+    """The time a varint of exactly these bytes says; None when they are not one varint."""
+    if encoded in _TIMES:
+        return _TIMES[encoded]
+    if len(_TIMES) > 100_000:
+        _TIMES.clear()
+    try:
+        ts, used = _varint(encoded, 0)
+    except IndexError:
+        ts, used = 0, -1
+    if ts >= 1 << 63:
+        ts -= 1 << 64  # int64: a negative time is written in two's complement
+    _TIMES[encoded] = ts if used == len(encoded) else None
+    return _TIMES[encoded]
+
+
 def _sample(raw: bytes, pos: int, end: int) -> tuple[float, int] | None:
+    if pos + 10 < end and raw[pos] == VALUE and raw[pos + 9] == TIMESTAMP:  # the usual shape
+        ts = _time(raw[pos + 10 : end])
+        if ts is not None:
+            return _DOUBLE.unpack_from(raw, pos + 1)[0], ts
     value, ts = 0.0, 0  # proto3 leaves out a zero
     while pos < end:
         tag = raw[pos]
