@@ -34,7 +34,7 @@ return answer
 CHUNK = 1000  # members per script call: Lua's stack holds a few thousand arguments
 # A series once admitted stays the host's while its set lives: this process remembers what it
 # was told, and asks Redis only about series it has not seen, or to keep the set alive.
-REMEMBERED = 2_000_000  # series names, every host's together
+REMEMBERED = 200_000  # series names, every host's together: a few MB, in a function of 256 MB
 REFRESH_S = 60.0
 
 

@@ -87,7 +87,7 @@ def is_stale_marker(value: float) -> bool:
 Made = tuple[str, str] | str
 _KNOWN: dict[HostRule, dict[tuple[tuple[str, str], ...], Made]] = {}
 _KNOWN_BYTES: dict[HostRule, dict[bytes, Made]] = {}  # the same, by the labels' bytes
-KNOWN_SERIES = 500_000
+KNOWN_SERIES = 100_000  # per cache: tens of MB at most, in a function of 256 MB
 
 
 def series_of(labels: Iterable[Any], rule: HostRule, known: dict[Any, Made]) -> Made:
