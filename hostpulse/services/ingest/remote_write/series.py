@@ -83,21 +83,21 @@ def is_stale_marker(value: float) -> bool:
 
 
 # A sender writes the same series request after request: what each one's labels make of it,
-# kept for this execution environment (and forgotten whole past a fleet's worth of series).
+# by the labels' bytes, kept for this execution environment (and forgotten whole past a
+# fleet's worth of series).
 Made = tuple[str, str] | str
-_KNOWN: dict[HostRule, dict[tuple[tuple[str, str], ...], Made]] = {}
-_KNOWN_BYTES: dict[HostRule, dict[bytes, Made]] = {}  # the same, by the labels' bytes
-KNOWN_SERIES = 100_000  # per cache: tens of MB at most, in a function of 256 MB
+_KNOWN: dict[HostRule, dict[bytes, Made]] = {}
+KNOWN_SERIES = 100_000  # tens of MB at most, in a function of 256 MB
 
 
-def series_of(labels: Iterable[Any], rule: HostRule, known: dict[Any, Made]) -> Made:
+def series_of(labels: bytes, rule: HostRule, known: dict[bytes, Made]) -> Made:
     """(host, series key), or why the series cannot be kept; ``known``: the rule's cache."""
-    pairs = tuple((label.name, label.value) for label in labels)
-    made = known.get(pairs)
+    made = known.get(labels)
     if made is None:
         if len(known) >= KNOWN_SERIES:
             known.clear()
-        made = known[pairs] = made_of(pairs, rule)
+        pairs = tuple((label.name, label.value) for label in parsed(labels).labels)
+        made = known[labels] = made_of(pairs, rule)
     return made
 
 
@@ -130,7 +130,6 @@ def convert(
     earliest, latest = window_ms
     found = Converted()
     known = _KNOWN.setdefault(rule, {})
-    known_bytes = _KNOWN_BYTES.setdefault(rule, {})
     # host -> time -> series -> value
     by_host: dict[str, dict[int, dict[str, float]]] = {}
     for raw in request.timeseries:
@@ -140,12 +139,7 @@ def convert(
         samples = series.samples
         if not samples:
             continue
-        where = known_bytes.get(series.labels)
-        if where is None:
-            if len(known_bytes) >= KNOWN_SERIES:
-                known_bytes.clear()
-            labels = parsed(series.labels).labels
-            where = known_bytes[series.labels] = series_of(labels, rule, known)
+        where = series_of(series.labels, rule, known)
         if isinstance(where, str):
             found.refused[where] += len(samples)
             continue
