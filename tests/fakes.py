@@ -9,10 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hostpulse.core.contract import Batch
+from hostpulse.core.envelope import Envelope
 from hostpulse.services.accounts.service import Role, Session, User
 from hostpulse.services.agents.config import ConfigChange, Scope
 from hostpulse.services.agents.control import Command, CommandKind
 from hostpulse.services.agents.tokens import AgentGrant
+from hostpulse.services.ingest.otlp.counters import MemoryCounterStore
+from hostpulse.services.ingest.service import IngestLimits, IngestService
 from hostpulse.services.self_monitoring.history import PipelineMinute
 
 
@@ -319,3 +322,34 @@ class MemoryMetadataStore:
 
     def read(self) -> dict[str, tuple[str, str, str]]:
         return dict(self.entries)
+
+
+class MemoryIngest:
+    """The ingest service on memory adapters, each kept for a test to look at."""
+
+    def __init__(self, agents: MemoryAgents, limits: IngestLimits) -> None:
+        self.agents = agents
+        self.limiter = MemoryLimiter()
+        self.queue = MemoryQueue()
+        self.hot = MemoryHot()
+        self.counters = MemoryCounters()
+        self.counter_store = MemoryCounterStore()
+        self.metadata = MemoryMetadataStore()
+        self.service = IngestService(
+            self.agents,
+            self.limiter,
+            self.queue,
+            self.hot,
+            MemoryArchive(),
+            self.counters,
+            limits,
+            counter_store=self.counter_store,
+            metadata=self.metadata,
+        )
+
+    def batches(self) -> list[Batch]:
+        """What aggregation would read: each batch once (the queue holds two copies)."""
+        found = {}
+        for body, key in self.queue.messages:
+            found[key] = Batch.model_validate_json(Envelope.decode(body).inline or b"")
+        return list(found.values())

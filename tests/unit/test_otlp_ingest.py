@@ -17,7 +17,6 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 
 from hostpulse.core.contract import Batch, metric_values
-from hostpulse.core.envelope import Envelope
 from hostpulse.services.ingest.http import route
 from hostpulse.services.ingest.otlp.counters import CounterState, MemoryCounterStore
 from hostpulse.services.ingest.otlp.route import ingest_otlp
@@ -25,17 +24,9 @@ from hostpulse.services.ingest.service import (
     IngestLimits,
     IngestRequest,
     IngestResponse,
-    IngestService,
 )
 from hostpulse.simulation.host import SyntheticHost
-from tests.fakes import (
-    MemoryAgents,
-    MemoryArchive,
-    MemoryCounters,
-    MemoryHot,
-    MemoryLimiter,
-    MemoryQueue,
-)
+from tests.fakes import MemoryAgents, MemoryIngest
 from tests.otlp_hostmetrics import GIB, CollectorHost, SampleEncoder, as_json, gauge, point, total
 
 TOKEN = "hp_token-of-collector"
@@ -44,23 +35,11 @@ BOOT_NS = NOW_NS - 3600 * 10**9
 PROTOBUF = "application/x-protobuf"
 
 
-class Rig:
+class Rig(MemoryIngest):
     def __init__(self, hosts: tuple[str, ...] = ("web-*",)) -> None:
-        self.agents = MemoryAgents({TOKEN: "collector"}, {"collector": hosts})
-        self.limiter = MemoryLimiter()
-        self.queue = MemoryQueue()
-        self.hot = MemoryHot()
-        self.counters = MemoryCounters()
-        self.counter_store = MemoryCounterStore()
-        self.service = IngestService(
-            self.agents,
-            self.limiter,
-            self.queue,
-            self.hot,
-            MemoryArchive(),
-            self.counters,
+        super().__init__(
+            MemoryAgents({TOKEN: "collector"}, {"collector": hosts}),
             IngestLimits(max_body_bytes=256 * 1024, max_decompressed_bytes=1024 * 1024),
-            counter_store=self.counter_store,
         )
 
     def send(
@@ -90,13 +69,6 @@ class Rig:
             body = gzip.compress(body)
         received = IngestRequest(body=body, headers=headers, received_ms=received_ns // 10**6)
         return route("/v1/metrics", self.service)(received)
-
-    def batches(self) -> list[Batch]:
-        """What aggregation would read: each batch once (the queue holds two copies)."""
-        found = {}
-        for body, key in self.queue.messages:
-            found[key] = Batch.model_validate_json(Envelope.decode(body).inline or b"")
-        return list(found.values())
 
 
 def answer_of(response: IngestResponse) -> ExportMetricsServiceResponse:

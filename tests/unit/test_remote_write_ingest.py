@@ -13,8 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hostpulse.core.contract import Batch
-from hostpulse.core.envelope import Envelope
 from hostpulse.core.prometheus_names import prometheus_series
 from hostpulse.services.ingest.http import route
 from hostpulse.services.ingest.remote_write.wire import (
@@ -28,17 +26,8 @@ from hostpulse.services.ingest.service import (
     IngestLimits,
     IngestRequest,
     IngestResponse,
-    IngestService,
 )
-from tests.fakes import (
-    MemoryAgents,
-    MemoryArchive,
-    MemoryCounters,
-    MemoryHot,
-    MemoryLimiter,
-    MemoryMetadataStore,
-    MemoryQueue,
-)
+from tests.fakes import MemoryAgents, MemoryIngest
 
 TOKEN = "hp_token-of-prometheus"
 NOW_MS = int(time.time() * 1000)
@@ -46,23 +35,11 @@ STALE = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
 Series = tuple[dict[str, str], list[tuple[int, float]]]
 
 
-class Rig:
+class Rig(MemoryIngest):
     def __init__(self, hosts: tuple[str, ...] = ("web-*",)) -> None:
-        self.agents = MemoryAgents({TOKEN: "prometheus"}, {"prometheus": hosts})
-        self.limiter = MemoryLimiter()
-        self.queue = MemoryQueue()
-        self.hot = MemoryHot()
-        self.counters = MemoryCounters()
-        self.metadata = MemoryMetadataStore()
-        self.service = IngestService(
-            self.agents,
-            self.limiter,
-            self.queue,
-            self.hot,
-            MemoryArchive(),
-            self.counters,
+        super().__init__(
+            MemoryAgents({TOKEN: "prometheus"}, {"prometheus": hosts}),
             IngestLimits(max_body_bytes=256 * 1024, max_decompressed_bytes=1024 * 1024),
-            metadata=self.metadata,
         )
 
     def post(self, body: bytes, token: str | None = TOKEN, **headers: str) -> IngestResponse:
@@ -79,12 +56,6 @@ class Rig:
 
     def write(self, *series: Series, **headers: str) -> IngestResponse:
         return self.post(encode(request_of(*series)), **headers)
-
-    def batches(self) -> list[Batch]:
-        found = {}
-        for body, key in self.queue.messages:
-            found[key] = Batch.model_validate_json(Envelope.decode(body).inline or b"")
-        return list(found.values())
 
     def stored(self) -> dict[tuple[str, str], dict[int, float]]:
         """(host, series) -> time -> value, as aggregation would store them."""
