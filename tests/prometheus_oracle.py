@@ -153,19 +153,11 @@ def prometheus_running(
         else [f"--storage.tsdb.path={data}", "--storage.tsdb.retention.time=100y",
               "--query.lookback-delta=5m"]
     )  # fmt: skip
-    log = (workdir / "prometheus.log").open("a")
-    process = subprocess.Popen(
-        ["prometheus", f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}",
-         *storage, *flags],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
     server = PrometheusServer(f"http://127.0.0.1:{port}")
-    try:
-        wait_ready(f"{server.url}/-/ready", process, workdir / "prometheus.log")
+    command = ["prometheus", f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}",
+               *storage, *flags]  # fmt: skip
+    with serving(command, workdir / "prometheus.log", f"{server.url}/-/ready"):
         yield server
-    finally:
-        stop(process)
-        log.close()
 
 
 @contextmanager
@@ -173,17 +165,21 @@ def node_exporter_running(workdir: Path) -> Iterator[str]:
     """Debian's node_exporter on a free port of 127.0.0.1: its address (host:port)."""
     workdir.mkdir(parents=True, exist_ok=True)
     address = f"127.0.0.1:{free_port()}"
-    log = (workdir / "node_exporter.log").open("a")
-    process = subprocess.Popen(
-        ["prometheus-node-exporter", f"--web.listen-address={address}"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        wait_ready(f"http://{address}/metrics", process, workdir / "node_exporter.log")
+    command = ["prometheus-node-exporter", f"--web.listen-address={address}"]
+    with serving(command, workdir / "node_exporter.log", f"http://{address}/metrics"):
         yield address
-    finally:
-        stop(process)
-        log.close()
+
+
+@contextmanager
+def serving(command: list[str], log: Path, ready_url: str) -> Iterator[None]:
+    """A server process, its output in ``log``, once ``ready_url`` answers; stopped on exit."""
+    with log.open("a") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            wait_ready(ready_url, process, log)
+            yield
+        finally:
+            stop(process)
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, limit_s: float = 60) -> None:

@@ -33,7 +33,18 @@ def write_url(cloud: CloudUnderTest) -> str:
     return f"{cloud.endpoints['api_url']}/api/v1/write"
 
 
-def scrape_config(node: str, host: str, url: str, token: str) -> str:
+def scrape_config(node: str, host: str, writes: list[tuple[str, str | None]]) -> str:
+    """A Prometheus scraping node_exporter every 5 s and writing to each (url, token)."""
+    remote = ""
+    for url, token in writes:
+        remote += f'  - url: "{url}"\n'
+        if token:
+            remote += f'    authorization: {{credentials: "{token}"}}\n'
+        remote += (
+            "    queue_config: {batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 2s,"
+            " retry_on_http_429: true}\n"
+            "    metadata_config: {send_interval: 5s}\n"
+        )
     return f"""
 global:
   scrape_interval: {SCRAPE_S}s
@@ -43,12 +54,7 @@ scrape_configs:
       - targets: ["{node}"]
         labels: {{host: "{host}"}}
 remote_write:
-  - url: "{url}"
-    authorization: {{credentials: "{token}"}}
-    queue_config:
-      {{batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 2s, retry_on_http_429: true}}
-    metadata_config: {{send_interval: 5s}}
-"""
+{remote}"""
 
 
 class Hostpulse(PrometheusServer):
@@ -65,7 +71,9 @@ def scraped(local_cloud: CloudUnderTest, tmp_path_factory: pytest.TempPathFactor
     with (
         node_exporter_running(workdir) as node,
         prometheus_running(
-            workdir, scrape_config(node, host, write_url(local_cloud), token), workdir / "tsdb"
+            workdir,
+            scrape_config(node, host, [(write_url(local_cloud), token)]),
+            workdir / "tsdb",
         ) as theirs,
     ):
         time.sleep(SCRAPING_S)
@@ -214,29 +222,6 @@ def test_a_token_writing_another_hosts_series_gets_403_and_nothing_is_stored(
     assert [r["metric"]["host"] for r in stored()] == [host]
 
 
-def agent_config(node: str, host: str, writes: list[tuple[str, str | None]]) -> str:
-    """An agent-mode Prometheus scraping node_exporter and writing to each (url, token)."""
-    remote = ""
-    for url, token in writes:
-        remote += f'  - url: "{url}"\n'
-        if token:
-            remote += f'    authorization: {{credentials: "{token}"}}\n'
-        remote += (
-            "    queue_config: {batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 2s,"
-            " retry_on_http_429: true}\n"
-        )
-    return f"""
-global:
-  scrape_interval: {SCRAPE_S}s
-scrape_configs:
-  - job_name: node
-    static_configs:
-      - targets: ["{node}"]
-        labels: {{host: "{host}"}}
-remote_write:
-{remote}"""
-
-
 def test_an_agent_mode_prometheus_loses_nothing_and_stores_nothing_twice_while_hostpulse_stops(
     tmp_path: Path,
 ) -> None:
@@ -259,7 +244,7 @@ def test_an_agent_mode_prometheus_loses_nothing_and_stores_nothing_twice_while_h
             writes = [(write_url(cloud), token), (f"{oracle.url}/api/v1/write", None)]
             agent_dir = tmp_path / "agent"
             with prometheus_running(
-                agent_dir, agent_config(node, host, writes), agent_dir / "wal", agent=True
+                agent_dir, scrape_config(node, host, writes), agent_dir / "wal", agent=True
             ):
                 time.sleep(30)
                 stopped = cloud.cli("down", timeout=180)
