@@ -143,8 +143,12 @@ def test_a_sigterm_in_the_middle_of_the_work_loses_nothing(
     first.stop()  # SIGTERM while batches are being handled
     stored_then = stored_batches(url, [host.hostname])
 
-    second = start_worker(local_cloud, queue, free_port(), tmp_path / "second.log")
+    port = free_port()
+    second = start_worker(local_cloud, queue, port, tmp_path / "second.log")
     try:
+        # Its probes answer once it handles SIGTERM: stopped before that (the first worker
+        # may have stored everything already), it would die of the signal instead.
+        eventually(lambda: probe(port, "/livez") == 200, timeout=60, interval=0.2)
         eventually(lambda: stored_batches(url, [host.hostname]) == 300, timeout=120, interval=1)
     finally:
         second.stop()
