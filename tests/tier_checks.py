@@ -18,9 +18,11 @@ import pytest
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricStore
 from hostpulse.adapters.postgres.migrate import migrate
+from hostpulse.adapters.postgres.promql import PgSeriesSource
 from hostpulse.core.contract import Batch, metric_values
-from hostpulse.core.tiers import default_tiers
+from hostpulse.core.tiers import Tier, default_tiers
 from hostpulse.services.aggregate.rollup import roll_up_tiers
+from hostpulse.services.promql.service import PromQLService
 from tests.support import CloudUnderTest, per_worker, replace_database
 
 TIERS = default_tiers()
@@ -170,3 +172,13 @@ def database_holding(
     roll_up_until(url, rolled_at)
     yield url
     replace_database(url, create=False)
+
+
+@contextmanager
+def promql_reading(url: str, tiers: tuple[Tier, ...] = TIERS) -> Iterator[PromQLService]:
+    """hostpulse's PromQL over that database's tiers; its connections closed on exit."""
+    connector = PgConnector(url)
+    try:
+        yield PromQLService(PgSeriesSource(connector), tiers)
+    finally:
+        connector.close()

@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 
-from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.adapters.postgres.promql import PgSeriesSource
 from hostpulse.core.contract import HostFacts, Sample
 from hostpulse.core.tiers import default_tiers
 from hostpulse.services.promql.service import PromQLService, StepRange
@@ -26,7 +24,7 @@ from tests.prometheus_oracle import (
     worst_scaled_error,
 )
 from tests.support import CloudUnderTest
-from tests.tier_checks import database_holding
+from tests.tier_checks import database_holding, promql_reading
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
 
@@ -87,17 +85,15 @@ def database(local_cloud: CloudUnderTest, week: Fleet) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def promql(database: str) -> Iterator[PromQLService]:
-    connector = PgConnector(database)
-    yield PromQLService(PgSeriesSource(connector), default_tiers())
-    connector.close()
+    with promql_reading(database) as service:
+        yield service
 
 
 @pytest.fixture(scope="module")
 def promql_eight_days(database: str) -> Iterator[PromQLService]:
     """The 1-minute tier kept eight days (HOSTPULSE_MINUTE_RETENTION_DAYS=8)."""
-    connector = PgConnector(database)
-    yield PromQLService(PgSeriesSource(connector), default_tiers(minute=timedelta(days=8)))
-    connector.close()
+    with promql_reading(database, default_tiers(minute=timedelta(days=8))) as service:
+        yield service
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.adapters.postgres.promql import PgSeriesSource
 from hostpulse.core.contract import HostFacts
-from hostpulse.core.tiers import default_tiers
 from hostpulse.services.promql.model import PromQLError
 from hostpulse.services.promql.service import PromQLService, StepRange
 from hostpulse.simulation.host import SyntheticHost
@@ -31,7 +28,7 @@ from tests.prometheus_oracle import (
 )
 from tests.promql_strategies import expression
 from tests.support import CloudUnderTest
-from tests.tier_checks import database_holding
+from tests.tier_checks import database_holding, promql_reading
 
 # The fleet is written, rolled up and backfilled into Prometheus once: more than a fast test.
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
@@ -103,9 +100,8 @@ def database(local_cloud: CloudUnderTest, fleet: Fleet) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def promql(database: str) -> Iterator[PromQLService]:
-    connector = PgConnector(database)
-    yield PromQLService(PgSeriesSource(connector), default_tiers())
-    connector.close()
+    with promql_reading(database) as service:
+        yield service
 
 
 @pytest.fixture(scope="module")

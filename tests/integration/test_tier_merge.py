@@ -254,7 +254,8 @@ def test_a_late_sample_between_a_buckets_samples_leaves_its_resets_unknown(
 
     stored = snapshot(url, [hostname], rolled_at=at(SPAN_S + 7 * 3600))
     metrics = {metric for _, metric, *_ in stored["raw"]}
-    # The minute's bucket (and the 5-minute one holding it...) of every metric: one per tier.
+    # Every metric's bucket holding the late sample: its minute's, unknown when merged, and
+    # each coarser one rolled from that minute afterwards.
     assert assert_tiers_add_up(stored) == len(metrics) * len(BUCKETED)
 
 

@@ -162,6 +162,11 @@ class PgSeriesSource:
             return {series_id: orjson.loads(text) for series_id, text in cur if text is not None}
 
 
+# A rolled point's fields, in the order the chain read writes them.
+POINT_FIELDS = ("start", "width", "t", "last", "min", "max", "sum", "count", "first", "first_t",
+                "reset_sum")  # fmt: skip
+
+
 def stored(labels: Labels, flat: list[float], tier: Tier) -> StoredSeries:
     if not tier.rolled:  # times come as JSON integers; a value such as 12 too, made a float
         times: list[int] = flat[0::2]  # type: ignore[assignment]  # JSON integers
@@ -177,11 +182,6 @@ def stored(labels: Labels, flat: list[float], tier: Tier) -> StoredSeries:
         )
     ]
     return StoredSeries(labels, times, [float(v) for v in flat[3::width]], starts, ends, stats)
-
-
-# A rolled point's fields, in the order the chain read writes them.
-POINT_FIELDS = ("start", "width", "t", "last", "min", "max", "sum", "count", "first", "first_t",
-                "reset_sum")  # fmt: skip
 
 
 def counter(

@@ -46,10 +46,13 @@ def sampled_change(window: Window, counter: bool) -> Change | None:
     return Change(result, times[0], values[0], times[-1], len(values))
 
 
-def bucket_change(stats: list[BucketStats], window: Window, counter: bool) -> Change | None:
+def bucket_change(window: Window, counter: bool) -> Change | None:
     """The same from rolled buckets, which kept their first samples and their resets: a
     counter also fell wherever a bucket's first value is below the last of the bucket
-    before. None where a bucket did not keep them."""
+    before. None where the points are not buckets, or a bucket did not keep them."""
+    stats = window.stats
+    if stats is None:
+        return None
     head = stats[0]
     samples = sum(s.samples for s in stats)
     if head.first is None or head.first_ms is None or samples < 2:
@@ -71,9 +74,7 @@ def extrapolated(window: Window, counter: bool, per_second: bool) -> float | Non
     """Prometheus' rate, increase and delta: the change extrapolated to the window's edges.
     Over rolled buckets that kept what it needs, exactly as over their samples; elsewhere
     from the buckets' last values, as a series sampled at the tier's resolution."""
-    change = None if window.stats is None else bucket_change(window.stats, window, counter)
-    if change is None:
-        change = sampled_change(window, counter)
+    change = bucket_change(window, counter) or sampled_change(window, counter)
     if change is None:
         return None
     result = change.result

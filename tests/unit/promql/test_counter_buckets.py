@@ -4,10 +4,8 @@ themselves; on windows that cut buckets, the whole buckets inside extrapolated t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import replace
-from itertools import groupby, pairwise
 
 import pytest
 from hypothesis import given
@@ -15,8 +13,9 @@ from hypothesis import strategies as st
 
 from hostpulse.services.promql.model import BucketStats, Window
 from hostpulse.services.promql.over_time import RANGE_FUNCTIONS
+from tests.tier_checks import independent_rollup
 
-T0 = 1_796_000_000_000  # on a bucket edge of every width below
+T0 = 1_796_400_000_000  # on a bucket edge of every width below (a 30-minute one)
 CHANGES = ("rate", "increase", "delta")
 
 samples_of_a_counter = st.lists(
@@ -42,19 +41,13 @@ def counter(steps: list[tuple[int, float, bool]]) -> list[tuple[int, float]]:
 def rolled(
     points: list[tuple[int, float]], width: int
 ) -> tuple[list[int], list[float], list[BucketStats]]:
-    """The buckets a rollup keeps of these samples, computed here."""
+    """The buckets a rollup keeps of these samples, recomputed as the tier checks do."""
+    kept = independent_rollup([("h", "m", t, v) for t, v in points], width)
     times, values, stats = [], [], []
-    for _, group in groupby(points, key=lambda p: p[0] - p[0] % width):
-        bucket = list(group)
-        kept = [v for _, v in bucket]
-        fell = math.fsum(a for a, b in pairwise(kept) if b < a)
-        times.append(bucket[-1][0])
-        values.append(kept[-1])
-        stats.append(
-            BucketStats(
-                min(kept), max(kept), math.fsum(kept), len(kept), kept[0], bucket[0][0], fell
-            )
-        )
+    for _, (lo, hi, total, count, last, last_ts, first, first_ts, fell) in sorted(kept.items()):
+        times.append(last_ts)
+        values.append(last)
+        stats.append(BucketStats(lo, hi, total, count, first, first_ts, fell))
     return times, values, stats
 
 
@@ -114,3 +107,16 @@ def test_a_window_that_cuts_buckets_extrapolates_the_whole_ones_inside_to_its_ed
     alone = replace(cut, cut_start=False, cut_end=False)
     rate = answer("rate")(alone)
     assert rate is not None and rate < 0.6
+
+
+def test_a_window_that_cuts_buckets_does_not_take_a_reset_at_a_bucket_edge_for_the_start() -> None:
+    """The same counter restarted (from zero) as the bucket inside began: its first value is
+    near zero, which on raw samples says the series began there; here the window reaches
+    over the bucket before, whose samples Prometheus counts in, reset and all."""
+    width = 1_800_000
+    points = [(T0 + 7_000 + i * 15_000, (7.0 + i * 15.0) % 1_800) for i in range(4 * 120)]
+    times, values, stats = rolled(points, width)
+    end = T0 + 2 * width + 1_200_000
+    inside = slice(1, 2)
+    cut = Window(times[inside], values[inside], stats[inside], end - 3_600_000, end, True, True)
+    assert answer("rate")(cut) == pytest.approx(1.0)
