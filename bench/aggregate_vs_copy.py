@@ -16,18 +16,22 @@ ratios, rollups included."""
 
 from __future__ import annotations
 
-import io
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg2
 
 from bench.common import local_cloud, rounds, settings_for, sized, trigger, write_result
 from hostpulse.adapters.postgres.copy_rows import (
+    BINARY,
+    TEXT,
+    Frame,
+    copy_lines,
     copy_text,
     copy_timestamp,
-    raw_line,
+    raw_row,
     series_array,
 )
 from hostpulse.adapters.postgres.process_documents import PROCESS_FIELDS
@@ -72,12 +76,12 @@ def process_row(host: str, stamp: str, process: Process) -> str:
     return "\t".join([host, stamp, *columns]) + "\n"
 
 
-def copy_texts(
+def copy_inputs(
     delivered: list[Batch],
-) -> tuple[list[list[tuple[str, str, int, float]]], list[str], list[str], list[str]]:
-    """Per batch: its metric values, and the COPY text of its values, its process rows and its
-    samples as the raw tier stores them, in COPY's text format with timestamp literals, made
-    before any clock starts."""
+) -> tuple[list[list[tuple[str, str, int, float]]], list[str], list[str], list[bytes]]:
+    """Per batch: its metric values, and the COPY text of its values and its process rows
+    (timestamp literals), and its samples as the raw tier stores them (COPY's binary format,
+    as the path writes them), made before any clock starts."""
     rows = [
         [
             (b.host.hostname, metric, s.ts_ms, value)
@@ -104,9 +108,9 @@ def copy_texts(
         )
         for b in delivered
     ]
-    as_stored_text = [
-        "".join(
-            raw_line(
+    stored_rows = [
+        b"".join(
+            raw_row(
                 b.host.hostname,
                 s.ts_ms,
                 series_array(b.host.hostname, metrics, series_ids),
@@ -117,7 +121,7 @@ def copy_texts(
         )
         for b in delivered
     ]
-    return rows, values_text, process_text, as_stored_text
+    return rows, values_text, process_text, stored_rows
 
 
 def main() -> None:
@@ -134,7 +138,7 @@ def main() -> None:
         (str(i), Envelope(inline=b.model_dump_json().encode()).encode())
         for i, b in enumerate(delivered)
     ]
-    rows, values_text, process_text, as_stored_text = copy_texts(delivered)
+    rows, values_text, process_text, stored_rows = copy_inputs(delivered)
     with local_cloud("aggregate") as cloud:
         url = cloud.endpoints["database_url"]
         settings = settings_for(cloud, CoreSettings)
@@ -161,11 +165,11 @@ def main() -> None:
                 assert not outcome.failed and not outcome.archive_failed
             return time.perf_counter() - started
 
-        def copy_round(part: range, table: str, lines: list[str]) -> float:
-            text = "".join(lines[i] for i in part)
+        def copy_round(part: range, table: str, lines: list[Any], frame: Frame = TEXT) -> float:
+            binary = " WITH (FORMAT binary)" if frame is BINARY else ""
             started = time.perf_counter()
             with conn, conn.cursor() as cur:
-                cur.copy_expert(f"COPY {table} FROM STDIN", io.StringIO(text))
+                copy_lines(cur, f"COPY {table} FROM STDIN{binary}", [lines[i] for i in part], frame)
             return time.perf_counter() - started
 
         # As in the function, where what an execution environment keeps is settled once built
@@ -178,7 +182,7 @@ def main() -> None:
             path_times.append(path_round(part))
             value_times.append(copy_round(part, "copy_baseline", values_text))
             copy_times.append(value_times[-1] + copy_round(part, "copy_processes", process_text))
-            stored_times.append(copy_round(part, "copy_as_stored", as_stored_text))
+            stored_times.append(copy_round(part, "copy_as_stored", stored_rows, BINARY))
             round_rows.append(sum(len(rows[i]) for i in part))
         conn.close()
         # Every bucket the rounds touched closed, as the functions' rollups would find them.

@@ -10,6 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hostpulse.adapters.postgres.copy_rows import (
+    BINARY,
+    BINARY_HEADER,
+    BINARY_TRAILER,
     COPY_ESCAPES,
     StreamedLines,
     copy_text,
@@ -92,3 +95,14 @@ def test_a_samples_processes_keep_their_fields_whatever_their_text(
     assert [dict(zip(PROCESS_FIELDS, fields, strict=True))["name"] for fields in stored] == [
         t[0].replace("\x00", "\ufffd") for t in texts
     ]
+
+
+@given(st.lists(st.binary(min_size=1, max_size=40), max_size=60), st.integers(1, 200))
+def test_binary_rows_are_read_within_their_header_and_trailer(rows: list[bytes], size: int) -> None:
+    stream = StreamedLines(rows, BINARY)
+    chunks = []
+    while chunk := stream.read(size):
+        chunks.append(chunk)
+
+    assert b"".join(chunks) == BINARY_HEADER + b"".join(rows) + BINARY_TRAILER
+    assert stream.all() == rows  # what comes back for staging: the rows alone

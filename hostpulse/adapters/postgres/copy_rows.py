@@ -1,16 +1,21 @@
-"""Rows in COPY's text format, streamed to PostgreSQL as they are made.
+"""Rows in COPY's formats, streamed to PostgreSQL as they are made.
 
-A write's rows are formatted in Python and parsed by PostgreSQL; fed to ``COPY`` a chunk at a
-time, PostgreSQL parses the first chunks on one core while Python formats the rest on the
-other, where a whole text built first made the two wait for each other.
+A write's rows are made in Python and read by PostgreSQL; fed to ``COPY`` a chunk at a time,
+PostgreSQL reads the first chunks on one core while Python makes the rest on the other, where
+a whole input built first made the two wait for each other. Raw rows go in COPY's binary
+format: their arrays of a thousand numbers are packed by ``struct`` and copied as they are,
+where text made Python write every double's digits and PostgreSQL parse them again
+(docs/benchmarks.md, the aggregate path). Process rows, JSON documents, stay text.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import struct
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import cache
 from typing import Any
 
 import psycopg2.errors
@@ -46,49 +51,93 @@ def processes_line(host: str, stamp: str, processes: Sequence[Process]) -> str:
     return f"{host}\t{stamp}\t{copy_text(processes_document(processes))}\n"
 
 
-def series_array(host: str, metrics: Sequence[str], ids: Mapping[tuple[str, str], int]) -> str:
-    """A raw row's ``series_ids`` array: the series of ``metrics`` of ``host``, in order."""
-    return "{" + ",".join(str(ids[(host, metric)]) for metric in metrics) + "}"
+# COPY's binary format: a signature, flags and header extension, then rows, then -1 fields.
+BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+BINARY_TRAILER = struct.pack(">h", -1)
+# A COPY input's frame: what comes before its rows and after them.
+Frame = tuple[str, str] | tuple[bytes, bytes]
+TEXT: Frame = ("", "")
+BINARY: Frame = (BINARY_HEADER, BINARY_TRAILER)
+INT4, FLOAT8 = 23, 701  # the element types' OIDs
+EPOCH_2000_US = 946_684_800_000_000  # a binary timestamp counts microseconds from 2000
+RAW_FIELDS = 4  # RAW_COLUMNS
 
 
-def raw_line(host: str, ts_ms: int, series: str, values: Sequence[float]) -> str:
-    """A ``samples_raw`` row (``RAW_COLUMNS``): one per sample, its values' series (see
-    ``series_array``) and values as two arrays in one order. Numbers need no quoting in an
-    array; the values are finite (the contract's bounds)."""
-    numbers = ",".join(map(repr, values))
-    return f"{copy_text(host)}\t{copy_timestamp(ts_ms)}\t{series}\t{{{numbers}}}\n"
+@cache
+def _array_of(count: int, element: str) -> struct.Struct:
+    """A one-dimensional array field without NULLs: its length, its header (dimensions, no
+    NULLs, element type, size, lower bound), each element's length and value."""
+    return struct.Struct(">iiiiii" + ("i" + element) * count)
+
+
+def _array(values: Sequence[float] | Sequence[int], element: str, oid: int, size: int) -> bytes:
+    pairs: list[Any] = [size] * (2 * len(values))
+    pairs[1::2] = values
+    layout = _array_of(len(values), element)
+    return layout.pack(layout.size - 4, 1, 0, oid, len(values), 1, *pairs)
+
+
+def series_array(host: str, metrics: Sequence[str], ids: Mapping[tuple[str, str], int]) -> bytes:
+    """A raw row's ``series_ids`` field: the series of ``metrics`` of ``host``, in order."""
+    return _array([ids[(host, metric)] for metric in metrics], "i", INT4, 4)
+
+
+def raw_row(host: str, ts_ms: int, series: bytes, values: Sequence[float]) -> bytes:
+    """A ``samples_raw`` row (``RAW_COLUMNS``) in COPY's binary format: one per sample, its
+    values' series (see ``series_array``) and values as two arrays in one order. PostgreSQL
+    text holds no NUL, which COPY's text format replaced too."""
+    name = (host.replace("\x00", "\ufffd") if "\x00" in host else host).encode()
+    return b"".join(
+        (
+            struct.pack(">hi", RAW_FIELDS, len(name)),
+            name,
+            struct.pack(">iq", 8, ts_ms * 1000 - EPOCH_2000_US),
+            series,
+            _array(values, "d", FLOAT8, 8),
+        )
+    )
 
 
 class StreamedLines:
-    """COPY's input read from lines as they are made; every line made is kept, for a write
-    that must stage them instead (``copied``)."""
+    """COPY's input read from rows as they are made, within its ``frame`` (``TEXT`` or
+    ``BINARY``); every row made is kept, for a write that must stage them instead
+    (``copied``)."""
 
-    def __init__(self, lines: Iterable[str]) -> None:
-        self._lines: Iterator[str] = iter(lines)
-        self.made: list[str] = []
+    def __init__(self, lines: Iterable[Any], frame: Frame = TEXT) -> None:
+        self._lines: Iterator[Any] = iter(lines)
+        self._head: Any = frame[0]
+        self._tail: Any = frame[1]
+        self._empty: Any = self._head[:0]  # "" or b""
+        self._done = False
+        self.made: list[Any] = []
 
-    def read(self, size: int = -1) -> str:
-        chunk: list[str] = []
+    def read(self, size: int = -1) -> Any:
+        if self._done:
+            return self._empty
+        rows: list[Any] = []
         chars = 0
         for line in self._lines:
-            chunk.append(line)
+            rows.append(line)
             chars += len(line)
             if 0 < size <= chars:
                 break
-        self.made += chunk
-        return "".join(chunk)
+        else:
+            self._done = True
+        self.made += rows
+        head, self._head = self._head, self._empty
+        return head + self._empty.join(rows) + (self._tail if self._done else self._empty)
 
-    def all(self) -> list[str]:
-        """Every line, made or not yet."""
+    def all(self) -> list[Any]:
+        """Every row, made or not yet."""
         self.made += self._lines
         return self.made
 
 
-def copied(cur: Any, statement: str, lines: Iterable[str]) -> list[str] | None:
+def copied(cur: Any, statement: str, lines: Iterable[Any], frame: Frame = TEXT) -> list[Any] | None:
     """COPY straight into a table: None once written; with a row there already (a sample
-    sent again in another batch), nothing is written and every line comes back, for the
+    sent again in another batch), nothing is written and every row comes back, for the
     caller to stage instead."""
-    stream = StreamedLines(lines)
+    stream = StreamedLines(lines, frame)
     cur.execute(sql.COPY_SAVEPOINT)  # released with the transaction: one round trip less
     try:
         cur.copy_expert(statement, stream, size=CHUNK_CHARS)
@@ -98,5 +147,9 @@ def copied(cur: Any, statement: str, lines: Iterable[str]) -> list[str] | None:
     return None
 
 
-def copy_lines(cur: Any, statement: str, lines: Sequence[str]) -> None:
-    cur.copy_expert(statement, io.StringIO("".join(lines)))
+def copy_lines(cur: Any, statement: str, lines: Sequence[Any], frame: Frame = TEXT) -> None:
+    head: Any = frame[0]
+    whole = head + head[:0].join(lines) + frame[1]
+    cur.copy_expert(
+        statement, io.BytesIO(whole) if isinstance(whole, bytes) else io.StringIO(whole)
+    )

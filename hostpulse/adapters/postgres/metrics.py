@@ -13,12 +13,13 @@ import psycopg2.errors
 from hostpulse.adapters.postgres import metrics_sql as sql
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.copy_rows import (
+    BINARY,
     copied,
     copy_lines,
     copy_text,
     copy_timestamp,
     processes_line,
-    raw_line,
+    raw_row,
     series_array,
 )
 from hostpulse.adapters.postgres.process_documents import process_points, processes_by_time
@@ -87,14 +88,14 @@ class NewIds:
     """What a write learnt of series ids, kept once its transaction commits."""
 
     series: dict[tuple[str, str], int] = field(default_factory=dict)
-    layouts: dict[Layout, str] = field(default_factory=dict)
+    layouts: dict[Layout, bytes] = field(default_factory=dict)
 
 
 class PgMetricStore:
     def __init__(self, connector: PgConnector) -> None:
         self.connector = connector
         self._series_ids: dict[tuple[str, str], int] = {}
-        self._layouts: dict[Layout, str] = {}  # a host's metrics, in order: their series array
+        self._layouts: dict[Layout, bytes] = {}  # a host's metrics, in order: their series array
         self._partitions: set[str] = set()
         self._generation = connector.generation
 
@@ -183,16 +184,19 @@ class PgMetricStore:
         new = NewIds(new_series, {(h, m): series_array(h, m, ids) for h, m in unknown})
         layouts = {**self._layouts, **new.layouts} if unknown else self._layouts
 
-        def line(host: str, ts_ms: int, metrics: tuple[str, ...], values: tuple[float, ...]) -> str:
-            return raw_line(host, ts_ms, layouts[(host, metrics)], values)
+        def row(
+            host: str, ts_ms: int, metrics: tuple[str, ...], values: tuple[float, ...]
+        ) -> bytes:
+            return raw_row(host, ts_ms, layouts[(host, metrics)], values)
 
-        late = [line(*sample) for sample in samples if sample[1] < rolled_ms]
+        late = [row(*sample) for sample in samples if sample[1] < rolled_ms]
         if len(late) < len(samples):
-            live = (line(*sample) for sample in samples if sample[1] >= rolled_ms)
-            late += copied(cur, sql.COPY_RAW, live) or []  # rows stored before: staged, skipped
+            live = (row(*sample) for sample in samples if sample[1] >= rolled_ms)
+            # Rows stored before come back: staged, skipped.
+            late += copied(cur, sql.COPY_RAW, live, BINARY) or []
         if late:
             cur.execute(sql.CREATE_STAGING)
-            copy_lines(cur, sql.COPY_STAGED_RAW, late)
+            copy_lines(cur, sql.COPY_STAGED_RAW, late, BINARY)
             cur.execute(sql.INSERT_RAW_AND_MERGE)
             (inserted,) = cur.fetchone()
             if inserted < len(late):  # some were stored before: what they add, if anything

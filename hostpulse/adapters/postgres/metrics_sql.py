@@ -87,7 +87,7 @@ ON CONFLICT (host, metric) DO NOTHING
 
 # New rows are COPied straight into their tables. Rows that need more than that (a sample
 # after its minute was rolled up, or one stored before under another batch) are staged with
-# the same COPY text, then moved set-based.
+# the same COPY input, then moved set-based.
 CREATE_STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS staging_raw (
     host text, ts timestamptz, series_ids integer[], vals double precision[]
@@ -103,8 +103,8 @@ PROCESS_COLUMNS = "host, ts, processes"
 # A raw row is a sample: its host, its time, and its values with their series, as two arrays
 # in the same order.
 RAW_COLUMNS = "host, ts, series_ids, vals"
-COPY_RAW = f"COPY samples_raw ({RAW_COLUMNS}) FROM STDIN"
-COPY_STAGED_RAW = f"COPY staging_raw ({RAW_COLUMNS}) FROM STDIN"
+COPY_RAW = f"COPY samples_raw ({RAW_COLUMNS}) FROM STDIN WITH (FORMAT binary)"
+COPY_STAGED_RAW = f"COPY staging_raw ({RAW_COLUMNS}) FROM STDIN WITH (FORMAT binary)"
 COPY_PROCESSES = f"COPY processes_raw ({PROCESS_COLUMNS}) FROM STDIN"
 COPY_STAGED_PROCESSES = f"COPY staging_processes ({PROCESS_COLUMNS}) FROM STDIN"
 # A COPY straight into a table fails whole on a row already there; it runs in a savepoint, and
