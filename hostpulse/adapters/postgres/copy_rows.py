@@ -15,7 +15,7 @@ import re
 import struct
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 import psycopg2.errors
@@ -63,7 +63,7 @@ EPOCH_2000_US = 946_684_800_000_000  # a binary timestamp counts microseconds fr
 RAW_FIELDS = 4  # RAW_COLUMNS
 
 
-@cache
+@lru_cache(maxsize=64)  # a layout per size of row: a fleet's hosts send a few sizes each
 def _array_of(count: int, element: str) -> struct.Struct:
     """A one-dimensional array field without NULLs: its length, its header (dimensions, no
     NULLs, element type, size, lower bound), each element's length and value."""
