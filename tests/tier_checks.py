@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
 from typing import Any
 
 import psycopg2
@@ -17,13 +14,9 @@ import pytest
 
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricStore
-from hostpulse.adapters.postgres.migrate import migrate
-from hostpulse.adapters.postgres.promql import PgSeriesSource
 from hostpulse.core.contract import Batch, metric_values
-from hostpulse.core.tiers import Tier, default_tiers
+from hostpulse.core.tiers import default_tiers
 from hostpulse.services.aggregate.rollup import roll_up_tiers
-from hostpulse.services.promql.service import PromQLService
-from tests.support import CloudUnderTest, per_worker, replace_database
 
 TIERS = default_tiers()
 BUCKETED = {tier.name: tier for tier in TIERS if tier.name != "raw"}
@@ -32,8 +25,7 @@ RAW = """SELECT s.host, s.metric, (extract(epoch FROM r.ts) * 1000)::bigint, r.v
 FROM raw_values r JOIN series s ON s.id = r.series_id WHERE s.host = ANY(%s)"""
 TIER = """SELECT s.host, s.metric, (extract(epoch FROM t.bucket) * 1000)::bigint,
        t.min, t.max, t.sum::double precision, t.count, t.last,
-       (extract(epoch FROM t.last_ts) * 1000)::bigint, t.first,
-       (extract(epoch FROM t.first_ts) * 1000)::bigint, t.reset_sum::double precision
+       (extract(epoch FROM t.last_ts) * 1000)::bigint
 FROM {table} t JOIN series s ON s.id = t.series_id WHERE s.host = ANY(%s)"""
 PROCESSES = "SELECT * FROM process_rows WHERE host = ANY(%s)"
 
@@ -68,14 +60,10 @@ def snapshot(
         }
 
 
-Bucket = tuple[float, float, float, int, float, int, float, int, float]
-
-
 def independent_rollup(
     raw: list[tuple[Any, ...]], width_ms: int
-) -> dict[tuple[str, str, int], Bucket]:
-    """min, max, sum, count, last and its time, first and its time, and the sum of the values
-    a counter fell from (its resets) per bucket, computed here from the raw rows."""
+) -> dict[tuple[str, str, int], tuple[float, float, float, int, float, int]]:
+    """min, max, sum, count, last and last time per bucket, computed here from the raw rows."""
     groups: dict[tuple[str, str, int], list[tuple[int, float]]] = defaultdict(list)
     for host, metric, ts, value in raw:
         groups[(host, metric, ts - ts % width_ms)].append((ts, value))
@@ -90,31 +78,20 @@ def independent_rollup(
             len(values),
             values[-1],
             points[-1][0],
-            values[0],
-            points[0][0],
-            math.fsum(before for before, after in pairwise(values) if after < before),
         )
     return result
 
 
 def assert_tier_matches(
     stored: list[tuple[Any, ...]], expected: dict[Any, Any], tier: str = ""
-) -> int:
-    """Every bucket as expected; a counter's resets may be unknown (NULL: a late sample fell
-    between a rolled bucket's samples). Returns how many buckets' resets were unknown."""
+) -> None:
     as_dict = {(h, m, b): rest for h, m, b, *rest in stored}
     assert as_dict.keys() == expected.keys(), tier
-    unknown = 0
-    for key, (lo, hi, total, count, last, last_ts, first, first_ts, fell) in expected.items():
-        s_lo, s_hi, s_total, s_count, s_last, s_last_ts, s_first, s_first_ts, s_fell = as_dict[key]
-        found = (s_lo, s_hi, s_count, s_last, s_last_ts, s_first, s_first_ts)
-        assert found == (lo, hi, count, last, last_ts, first, first_ts), (tier, key)
+    for key, (lo, hi, total, count, last, last_ts) in expected.items():
+        s_lo, s_hi, s_total, s_count, s_last, s_last_ts = as_dict[key]
+        found = (s_lo, s_hi, s_count, s_last, s_last_ts)
+        assert found == (lo, hi, count, last, last_ts), (tier, key)
         assert s_total == pytest.approx(total, rel=1e-12), (tier, key)
-        if s_fell is None:
-            unknown += 1
-        else:
-            assert s_fell == pytest.approx(fell, rel=1e-12, abs=0), (tier, key)
-    return unknown
 
 
 def sent_raw(accepted: list[Batch]) -> list[tuple[str, str, int, float]]:
@@ -132,14 +109,11 @@ def stored_batches(url: str, hosts: list[str]) -> int:
     return int(row[0]) if row else 0
 
 
-def assert_tiers_add_up(stored: dict[str, list[tuple[Any, ...]]]) -> int:
-    """Every bucketed tier is what the raw rows add up to; how many buckets' counter resets
-    were unknown."""
-    unknown = 0
+def assert_tiers_add_up(stored: dict[str, list[tuple[Any, ...]]]) -> None:
+    """Every bucketed tier is what the raw rows add up to."""
     for name, tier in BUCKETED.items():
         expected = independent_rollup(stored["raw"], tier.resolution_s * 1000)
-        unknown += assert_tier_matches(stored[name], expected, name)
-    return unknown
+        assert_tier_matches(stored[name], expected, name)
 
 
 def assert_stored_exactly_once(url: str, accepted: list[Batch]) -> dict[str, list[tuple[Any, ...]]]:
@@ -149,36 +123,3 @@ def assert_stored_exactly_once(url: str, accepted: list[Batch]) -> dict[str, lis
     assert stored["raw"] == sent_raw(accepted)
     assert_tiers_add_up(stored)
     return stored
-
-
-@contextmanager
-def database_holding(
-    cloud: CloudUnderTest, name: str, batches: Iterable[Batch], rolled_at: datetime
-) -> Iterator[str]:
-    """A database of its own on the cloud's server (per test worker), holding these batches,
-    its tiers rolled up as at ``rolled_at``; dropped on exit."""
-    server = cloud.endpoints["database_url"].rsplit("/", 1)[0]
-    url = f"{server}/{per_worker(name)}"
-    replace_database(url)
-    migrate(url)
-    connector = PgConnector(url)
-    try:
-        store = PgMetricStore(connector)
-        written = list(batches)
-        for first in range(0, len(written), 5):
-            store.write_batches(written[first : first + 5])
-    finally:
-        connector.close()
-    roll_up_until(url, rolled_at)
-    yield url
-    replace_database(url, create=False)
-
-
-@contextmanager
-def promql_reading(url: str, tiers: tuple[Tier, ...] = TIERS) -> Iterator[PromQLService]:
-    """hostpulse's PromQL over that database's tiers; its connections closed on exit."""
-    connector = PgConnector(url)
-    try:
-        yield PromQLService(PgSeriesSource(connector), tiers)
-    finally:
-        connector.close()

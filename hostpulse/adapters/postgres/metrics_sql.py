@@ -118,89 +118,43 @@ FROM series s JOIN unnest(%s::text[], %s::text[]) AS m(host, metric)
   ON s.host = m.host AND s.metric = m.metric
 """
 
-# The values of rows shaped like the raw tier's, as the raw_values view has them (the raw
-# tier's samples unnested, see the migration that made them rows). {rows}: such rows.
+# Raw values as one-sample buckets, so that one COMBINE makes a bucket from raw values or from
+# the buckets of a finer tier. {values}: rows of (series_id, ts, value): the raw_values view
+# (the raw tier's samples unnested, see the migration that made them rows), or VALUES_OF.
+# A value's sum is its shortest exact decimal (float8 as text, which the connector makes
+# shortest-exact with extra_float_digits) as numeric: one decimal per double, and a 1-minute
+# rollup faster than float8's own cast to numeric, which rounds to 15 digits through snprintf
+# (measured in the aggregate benchmark, docs/benchmarks.md).
+RAW_AS_BUCKETS = """(
+    SELECT series_id, ts AS bucket, value AS min, value AS max, value::text::numeric AS sum,
+           1 AS count, value AS last, ts AS last_ts
+    FROM {values}
+) AS raw"""
+# The values of rows shaped like the raw tier's, as raw_values has them. {rows}: such rows.
 VALUES_OF = """(
-    SELECT r.host, v.series_id, r.ts, v.value
+    SELECT v.series_id, r.ts, v.value
     FROM {rows} r CROSS JOIN LATERAL unnest(r.series_ids, r.vals) AS v(series_id, value)
 ) AS raw_values"""
 RAW_TABLE = next(tier.table for tier in default_tiers() if tier.name == "raw")
 RAW_VALUES = "raw_values"
 
-TIER_COLUMNS = "series_id, bucket, min, max, sum, count, last, last_ts, first, first_ts, reset_sum"
 
-# What a bucket keeps, over what it covers in time order: the min, max, sum and count; the last
-# and first values with their times; and, for a counter, the sum of the values it fell from at
-# its resets (Prometheus' rate adds them to last - first). Sums are numeric, so the same rows
-# give the same bits in any order and grouping. A value's sum is its shortest exact decimal
-# (float8 as text, which the connector makes shortest-exact with extra_float_digits) as
-# numeric: one decimal per double, and a 1-minute rollup faster than float8's own cast to
-# numeric, which rounds to 15 digits through snprintf (docs/benchmarks.md, the aggregate path).
-EXACT = "{column}::text::numeric"
-IN_ORDER = """WINDOW w AS (PARTITION BY {keys}, covering ORDER BY {time}
-                     ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"""
+# A bucket's min, max, sum, count and last by time, from the rows or buckets it covers.
+COMBINE = """min(min), max(max), sum(sum), sum(count), (array_agg(last ORDER BY last_ts DESC))[1],
+       max(last_ts)"""
 
-
-def buckets_of_values(values: str, width: str) -> str:
-    """The buckets of ``width`` (an interval expression) that raw values make. {values}: rows
-    of (host, series_id, ts, value). Partitioned by host first: the raw rows' (host, ts) order
-    presorts them, and each host's values are sorted in memory rather than all at once."""
-    return f"""
-    SELECT series_id, covering, min(value), max(value), sum({EXACT.format(column="value")}),
-           count(*), max(tail), max(ts), max(head), min(ts),
-           coalesce(sum({EXACT.format(column="before")}) FILTER (WHERE value < before), 0)
-    FROM (
-        SELECT host, series_id, ts, value, covering, first_value(value) OVER w AS head,
-               last_value(value) OVER w AS tail, lag(value) OVER w AS before
-        FROM (SELECT *, date_bin({width}, ts, {ORIGIN}) AS covering FROM {values}) AS v
-        {IN_ORDER.format(keys="host, series_id", time="ts")}
-    ) AS covered
-    GROUP BY host, series_id, covering"""
-
-
-def buckets_of_buckets(rows: str, width: str) -> str:
-    """The buckets of ``width`` that a finer tier's buckets make. {rows}: rows of TIER_COLUMNS.
-    A counter also fell wherever a bucket's first value is below the last of the one before;
-    its resets are unknown (NULL) if any bucket's are."""
-    return f"""
-    SELECT series_id, covering, min(min), max(max), sum(sum), sum(count), max(tail),
-           max(last_ts), max(head), min(first_ts),
-           CASE WHEN count(reset_sum) = count(*) AND count(first) = count(*) THEN sum(reset_sum)
-               + coalesce(sum({EXACT.format(column="before")}) FILTER (WHERE first < before), 0)
-           END
-    FROM (
-        SELECT *, first_value(first) OVER w AS head, last_value(last) OVER w AS tail,
-               lag(last) OVER w AS before
-        FROM (SELECT *, date_bin({width}, bucket, {ORIGIN}) AS covering FROM {rows}) AS b
-        {IN_ORDER.format(keys="series_id", time="bucket")}
-    ) AS covered
-    GROUP BY series_id, covering"""
-
-
-# A falling counter adds the value it fell from to its increase (Prometheus' rate).
-FELL = (
-    f"CASE WHEN {{later}}.first < {{earlier}}.last THEN {EXACT.format(column='{earlier}.last')} "
-    "ELSE 0 END"
-)
 # Two buckets of the same time merge: the raw rows a write actually inserts are folded into
 # the buckets of every tier already rolled past them, and nothing else is read. A row
 # delivered again (a retry, a redelivery, a replay) inserts nothing and so merges nothing; a
 # late row merges into the bucket it belongs to. Sums are numeric, so the same rows give the
-# same bits in any order and grouping. Costs per new row. A counter's resets stay known where
-# the late rows all come after the bucket's or all before them; rows in between make them
-# unknown (a read falls back to the buckets' last values there).
-MERGE = f"""
+# same bits in any order and grouping. Costs per new row.
+MERGE = """
     min = LEAST(t.min, EXCLUDED.min), max = GREATEST(t.max, EXCLUDED.max),
     sum = t.sum + EXCLUDED.sum, count = t.count + EXCLUDED.count,
     last = CASE WHEN EXCLUDED.last_ts > t.last_ts THEN EXCLUDED.last ELSE t.last END,
-    last_ts = GREATEST(t.last_ts, EXCLUDED.last_ts),
-    first = CASE WHEN EXCLUDED.first_ts < t.first_ts THEN EXCLUDED.first ELSE t.first END,
-    first_ts = CASE WHEN EXCLUDED.first_ts < t.first_ts THEN EXCLUDED.first_ts ELSE t.first_ts END,
-    reset_sum = t.reset_sum + EXCLUDED.reset_sum + CASE
-        WHEN EXCLUDED.first_ts > t.last_ts THEN {FELL.format(later="EXCLUDED", earlier="t")}
-        WHEN EXCLUDED.last_ts < t.first_ts THEN {FELL.format(later="t", earlier="EXCLUDED")}
-    END
+    last_ts = GREATEST(t.last_ts, EXCLUDED.last_ts)
 """
+TIER_COLUMNS = "series_id, bucket, min, max, sum, count, last, last_ts"
 
 # Writers hold the rollup lock shared, a rollup holds it alone: a write sees each rolled tier's
 # watermark as it stays until it commits, so a late row is merged into a rolled bucket, or
@@ -214,13 +168,12 @@ LOCK_ROLLUP_ALONE = f"SET LOCAL lock_timeout = '10s'; SELECT pg_advisory_xact_lo
 
 
 def _late_merge(tier: Tier) -> str:
-    late = f"""(
-        SELECT * FROM {VALUES_OF.format(rows="inserted")}
-        WHERE ts < (SELECT rolled_through FROM tier_watermarks WHERE tier = '{tier.name}')
-    ) AS late"""
     return f"""late_{tier.name} AS (
     INSERT INTO {tier.table} AS t ({TIER_COLUMNS})
-    {buckets_of_values(late, f"interval '{tier.resolution_s} seconds'")}
+    SELECT series_id, date_bin('{tier.resolution_s} seconds', bucket, {ORIGIN}), {COMBINE}
+    FROM minutes
+    WHERE bucket < (SELECT rolled_through FROM tier_watermarks WHERE tier = '{tier.name}')
+    GROUP BY 1, 2
     ON CONFLICT (series_id, bucket) DO UPDATE SET {MERGE}
 )"""
 
@@ -228,11 +181,20 @@ def _late_merge(tier: Tier) -> str:
 def _and_merge(written: str) -> str:
     """``written``: CTEs ending in ``inserted``, the raw values a statement adds, shaped as
     raw rows; then their merge into the rolled tiers, and how many rows they were."""
-    late = ",\n".join(_late_merge(tier) for tier in ROLLED_TIERS)
-    return f"""
-WITH {written}, {late}
+    return """
+WITH {written}, minutes ({columns}) AS (
+    SELECT series_id, date_bin('1 minute', bucket, {origin}), {combine}
+    FROM {inserted} GROUP BY 1, 2
+), {late}
 SELECT count(*) FROM inserted
-"""
+""".format(
+        written=written,
+        columns=TIER_COLUMNS,
+        origin=ORIGIN,
+        combine=COMBINE,
+        inserted=RAW_AS_BUCKETS.format(values=VALUES_OF.format(rows="inserted")),
+        late=",\n".join(_late_merge(tier) for tier in ROLLED_TIERS),
+    )
 
 
 INSERT_RAW_AND_MERGE = _and_merge(f"""inserted AS (
@@ -269,16 +231,44 @@ SET_TIER_WATERMARK = "UPDATE tier_watermarks SET rolled_through = %s WHERE tier 
 # rollup, having every row of the span, replaces them. Cleared first, then inserted: an insert
 # that looked for a conflict at every bucket took a good share of the 1-minute rollup.
 # {table} and {source} come from hostpulse.core.tiers, never from user input.
-WIDTH = "%(width)s * interval '1 second'"
+BUCKET = f"date_bin(%(width)s * interval '1 second', {{column}}, {ORIGIN})"
 CLEAR_SPAN = "DELETE FROM {table} WHERE bucket >= %(start)s AND bucket < %(end)s"
-SPAN = "(SELECT * FROM {rows} WHERE {time} >= %(start)s AND {time} < %(end)s) AS span"
 ROLL_UP = f"""{CLEAR_SPAN};
 INSERT INTO {{table}} ({TIER_COLUMNS})
-{buckets_of_buckets(SPAN.format(rows="{source}", time="bucket"), WIDTH)}
+SELECT series_id, {BUCKET.format(column="bucket")}, {COMBINE}
+FROM {{source}}
+WHERE bucket >= %(start)s AND bucket < %(end)s
+GROUP BY 1, 2
 """
+# The same from the raw tier, where COMBINE's last (an ordered aggregate) sorted every value of
+# the span and took much of the time. The rest is a hash aggregate, with the time of each
+# bucket's last value; the value is looked up in the last row of its host and bucket, which
+# holds every series its host sent then, and, for a series that row lacks (a disk unmounted
+# within the minute), in the row of that time. The same buckets, bit for bit, sooner.
+LAST_ROWS = f"""(
+    SELECT DISTINCT ON (host, {BUCKET.format(column="ts")}) host, ts, series_ids, vals
+    FROM {RAW_TABLE}
+    WHERE ts >= %(start)s AND ts < %(end)s
+    ORDER BY host, {BUCKET.format(column="ts")}, ts DESC
+)"""
 ROLL_UP_RAW = f"""{CLEAR_SPAN};
 INSERT INTO {{table}} ({TIER_COLUMNS})
-{buckets_of_values(SPAN.format(rows=RAW_VALUES, time="ts"), WIDTH)}
+SELECT g.series_id, g.bucket, g.min, g.max, g.sum, g.count,
+       COALESCE(raw_values.value, (
+           SELECT v.value FROM {RAW_VALUES} v
+           WHERE v.host = (SELECT host FROM series WHERE id = g.series_id)
+             AND v.ts = g.last_ts AND v.series_id = g.series_id
+       )),
+       g.last_ts
+FROM (
+    SELECT series_id, {BUCKET.format(column="bucket")} AS bucket, min(min) AS min, max(max) AS max,
+           sum(sum) AS sum, sum(count) AS count, max(last_ts) AS last_ts
+    FROM {RAW_AS_BUCKETS.format(values=RAW_VALUES)}
+    WHERE bucket >= %(start)s AND bucket < %(end)s
+    GROUP BY 1, 2
+) g
+LEFT JOIN {VALUES_OF.format(rows=LAST_ROWS)}
+    ON raw_values.series_id = g.series_id AND raw_values.ts = g.last_ts
 """
 
 
