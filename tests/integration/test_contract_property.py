@@ -105,6 +105,9 @@ def found_in_every_tier(cloud: CloudUnderTest, batch: Batch) -> None:
         for sample in batch.samples
         for metric, value in metric_values(sample)
     }
+    # Rolled up before this connection reads anything: a rollup late in the day makes the next
+    # day's partitions, which waits for every open transaction that read the tables.
+    roll_up_until(cloud.endpoints["database_url"])
     conn = psycopg2.connect(cloud.endpoints["database_url"])
     with conn, conn.cursor() as cur:
         cur.execute(
@@ -113,7 +116,6 @@ def found_in_every_tier(cloud: CloudUnderTest, batch: Batch) -> None:
             (batch.host.hostname,),
         )
         raw = {(metric, ms): value for metric, ms, value in cur.fetchall()}
-        roll_up_until(cloud.endpoints["database_url"])
         for tier in (tier.table for tier in BUCKETED.values()):
             cur.execute(
                 f"SELECT count(DISTINCT s.metric), coalesce(sum(t.count), 0) FROM {tier} t "
