@@ -8,7 +8,10 @@ since 2.46, Alloy's), snappy-compressed, the series of several hosts in one requ
 contract sends each host's scrape as one batch of one sample holding the same values as custom
 series, gzipped. Each path is the ingest service as hostpulse.wiring builds it, with the local
 cloud's Redis (rate, budget, hot tier) and PostgreSQL (tokens), then the aggregate path on what
-it queued, ten messages a transaction as the trigger delivers them, into PostgreSQL.
+it queued, ten messages a transaction as the trigger delivers them, into PostgreSQL. Then
+the rollups of what both paths wrote (every tier, as the aggregate function runs them), and the
+same rollups again with the series taken for gauges: what keeping a counter's first value and
+resets costs on a fleet whose series are mostly counters.
 
 The queue in between is this process' memory: SQS is AWS' CPU, not hostpulse's, and here it
 would be LocalStack's emulator (docs/benchmarks.md measures that one apart). What is counted is
@@ -26,10 +29,14 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg2
+
 from bench.common import (
+    SMOKE,
     NoCounters,
     local_cloud,
     rounds,
@@ -42,7 +49,9 @@ from bench.common import (
 from hostpulse.core.contract import Batch, HostFacts, Sample
 from hostpulse.core.prometheus_names import exact_series_key
 from hostpulse.core.settings import CoreSettings
+from hostpulse.core.tiers import default_tiers
 from hostpulse.services.agents.tokens import register_agent
+from hostpulse.services.aggregate.rollup import SETTLE, roll_up_tiers
 from hostpulse.services.aggregate.service import aggregate_records
 from hostpulse.services.ingest.remote_write.route import ingest_remote_write
 from hostpulse.services.ingest.remote_write.wire import WriteRequest, encode
@@ -57,6 +66,7 @@ PER_REQUEST = 2000
 SQS_BATCH = trigger("aggregate").batch_size
 AIM_PER_CORE = 100_000
 SERIES = 1000  # a host's
+TIERS = default_tiers()
 
 
 @dataclass
@@ -200,6 +210,40 @@ def servers(state_dir: Path) -> list[int]:
     return sorted(found)
 
 
+def rollups_cpu_s(store: Any, pids: list[int], until: datetime) -> float:
+    """CPU of rolling every tier up to ``until``, this process' and the servers'."""
+    cpu0, server0 = time.process_time(), server_cpu_s(pids)
+    while not roll_up_tiers(store, TIERS, until):
+        pass
+    return time.process_time() - cpu0 + server_cpu_s(pids) - server0
+
+
+def as_gauges(url: str, since: datetime) -> list[int]:
+    """The benchmark's counters taken for gauges, every tier wound back to ``since``: the
+    next rollups roll the same span again without a counter's columns."""
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("UPDATE series SET counter = false WHERE counter AND host LIKE 'bench-%' "
+                    "RETURNING id")  # fmt: skip
+        ids = [row[0] for row in cur.fetchall()]
+        cur.execute("UPDATE tier_watermarks SET rolled_through = %s", (since,))
+    return ids
+
+
+def measured_rollups(cloud: Any, store: Any, start_ms: int, now_ms: int) -> dict[str, float]:
+    """Every bucket both paths wrote closed, then rolled as the aggregate function would; and
+    again as gauges (not in a smoke run: the smoke runs share a cloud whose tiers are not this
+    run's to wind back)."""
+    rolled_at = datetime.fromtimestamp(now_ms / 1000, UTC) + timedelta(hours=6) + SETTLE
+    pids = servers(cloud.state_dir)
+    rollups = {"counters": rollups_cpu_s(store, pids, rolled_at)}
+    if not SMOKE:
+        six_hours = 6 * 3600 * 1000
+        since = datetime.fromtimestamp(start_ms // six_hours * six_hours / 1000, UTC)
+        as_gauges(cloud.endpoints["database_url"], since)
+        rollups["as_gauges"] = rollups_cpu_s(store, pids, rolled_at)
+    return rollups
+
+
 def main() -> None:
     with local_cloud("remote-write") as cloud:
         e = cloud.endpoints
@@ -258,6 +302,8 @@ def main() -> None:
             runs["remote_write"].append(remote(part_rw))
             runs["v1"].append(v1(part_v1))
 
+        rollups = measured_rollups(cloud, store, start_ms, now_ms)
+
     def totals(name: str) -> dict[str, float]:
         keys = runs[name][0].keys()
         summed = {k: round(sum(r[k] for r in runs[name]), 2) for k in keys}
@@ -276,6 +322,9 @@ def main() -> None:
         return round(statistics.median(cpu(a) / cpu(b) for a, b in pairs), 2)
 
     remote_total, v1_total = totals("remote_write"), totals("v1")
+    # The rollups covered both paths' samples; each path's share is half.
+    path_cpu = samples / remote_total["samples_per_cpu_s"]
+    with_rollups = round(samples / (path_cpu + rollups["counters"] / 2))
     write_result(
         "remote_write",
         {
@@ -288,6 +337,8 @@ def main() -> None:
             "remote_write": remote_total,
             "v1": v1_total,
             "remote_write_cpu_vs_v1": ratio(),
+            "rollups_cpu_s": {k: round(v, 2) for k, v in rollups.items()},
+            "remote_write_samples_per_cpu_s_with_rollups": with_rollups,
             "aim_samples_per_cpu_s": AIM_PER_CORE,
         },
     )

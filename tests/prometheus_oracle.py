@@ -280,3 +280,23 @@ def compare(
         return [f"{query}: {ours['errorType']} where Prometheus answers {theirs['errorType']}"]
     ordered = query.startswith(("sort(", "sort_desc("))
     return [f"{query}: {p}" for p in differences(theirs["data"], ours["data"], ordered, tolerance)]
+
+
+def worst_scaled_error(theirs: dict[str, Any], ours: dict[str, Any]) -> float:
+    """The largest |ours - theirs| of any point, over its series' mean |theirs|."""
+
+    def series(body: dict[str, Any]) -> dict[tuple[Any, ...], dict[Any, float]]:
+        return {
+            tuple(sorted(r["metric"].items())): {t: float(v) for t, v in r["values"]}
+            for r in body["data"]["result"]
+        }
+
+    want, got = series(theirs), series(ours)
+    worst = 0.0
+    for key, points in want.items():
+        scale = sum(abs(v) for v in points.values()) / len(points)
+        mine = got.get(key, {})
+        for t, value in points.items():
+            if t in mine and scale > 0:
+                worst = max(worst, abs(mine[t] - value) / scale)
+    return worst

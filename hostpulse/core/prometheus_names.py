@@ -185,6 +185,23 @@ def custom_series(text: str) -> PrometheusSeries:
     return PrometheusSeries(name, labels)
 
 
+# Names Prometheus' conventions give counters (OpenMetrics: a counter's samples end in _total;
+# a histogram's and a summary's _count, _sum and _bucket only ever grow too).
+COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
+
+
+def is_counter(metric: str) -> bool:
+    """Whether a stored metric is a counter: one of hostpulse's typed so, or a sender's series
+    named as Prometheus names counters. Its rolled buckets keep what ``rate`` needs."""
+    series = prometheus_series(metric)
+    if series is None:
+        return False
+    families = BY_NAME.get(series.name)
+    if families and not metric.startswith(CUSTOM_PREFIX):
+        return families[0].type == "counter"
+    return series.name.endswith(COUNTER_SUFFIXES)
+
+
 def stored_patterns(name: str) -> list[str]:
     """SQL LIKE patterns of the stored metrics a Prometheus name can be."""
     escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

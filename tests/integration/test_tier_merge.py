@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricReader, PgMetricStore
 from hostpulse.adapters.postgres.migrate import migrate
-from hostpulse.core.contract import Batch
+from hostpulse.core.contract import Batch, Sample
+from hostpulse.core.prometheus_names import is_counter
 from hostpulse.core.tiers import TierChoice
 from hostpulse.simulation.host import SyntheticHost
 from tests.support import CloudUnderTest, replace_database
@@ -38,6 +39,7 @@ from tests.tier_checks import (
     rows,
     sent_raw,
     snapshot,
+    unsure_buckets,
 )
 
 pytestmark = pytest.mark.localcloud
@@ -52,7 +54,8 @@ SPAN_START_MS = (int(time.time() * 1000) // SIX_HOURS_MS - 5) * SIX_HOURS_MS
 
 ORIGIN_MS = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp() * 1000)  # where steps start
 
-EXACT = """SELECT s.metric, t.bucket, t.min, t.max, t.sum::text, t.count, t.last, t.last_ts
+EXACT = """SELECT s.metric, t.bucket, t.min, t.max, t.sum::text, t.count, t.last, t.last_ts,
+       t.first, t.first_ts, t.reset_sum::text
 FROM {table} t JOIN series s ON s.id = t.series_id WHERE s.host = %s ORDER BY 1, 2"""
 
 
@@ -79,8 +82,19 @@ def deliveries(draw: st.DrawFn, overlapping: bool) -> Plan:
 
 
 def made_for(hostname: str, offsets: list[list[int]]) -> list[Batch]:
+    """A host's batches, with a counter that resets often beside the agent's own series."""
     host = SyntheticHost(hostname, cores=2, processes=1)
-    return [host.batch(sorted(SPAN_START_MS + o for o in batch)) for batch in offsets]
+    made = [host.batch(sorted(SPAN_START_MS + o for o in batch)) for batch in offsets]
+    return [with_counter(batch) for batch in made]
+
+
+def with_counter(batch: Batch) -> Batch:
+    def counted(sample: Sample) -> Sample:
+        requests = float(sample.ts_ms // 1000 * 37 % 101)  # falls at most samples
+        return sample.model_copy(update={"custom": {**sample.custom, "requests_total": requests}})
+
+    samples = [counted(s) for s in batch.samples]
+    return batch.model_copy(update={"samples": samples})
 
 
 def at(offset_s: int) -> datetime:
@@ -223,6 +237,76 @@ def test_series_that_come_and_go_within_a_bucket_keep_their_own_last(
     assert {(metric, ts) for _, metric, ts, _ in raw if metric.startswith("custom.")} == {
         (f"custom.{name}", s.ts_ms) for b in made for s in b.samples for name in s.custom
     }
+
+
+@settings(max_examples=15, deadline=None)
+@given(plan=deliveries(overlapping=False), newest_first=st.booleans())
+def test_a_counter_stays_known_when_late_samples_come_all_after_or_all_before(
+    tier_database: str, store: PgMetricStore, plan: Plan, newest_first: bool
+) -> None:
+    """Batches in time order (or newest first), rolled up between: every late sample merged
+    into a rolled bucket comes after (before) all of its samples, so every bucket's counter
+    resets stay known as merged, with no rollup to roll them again."""
+    url = tier_database
+    hostname = f"merge-{uuid.uuid4().hex[:10]}"
+    offsets, _, rollups = plan
+    times = iter(sorted(t for batch in offsets for t in batch))  # the batches' sizes, in turn
+    ordered = sorted(([next(times) for _ in batch] for batch in offsets), reverse=newest_first)
+    in_turn = [[i] for i in range(len(ordered))]
+    delivered(store, (ordered, in_turn, (rollups * len(ordered))[: len(ordered)]), hostname)
+
+    assert unsure_buckets(url, [hostname]) == 0
+    assert_tiers_add_up(snapshot(url, [hostname], rolled_at=at(SPAN_S + 7 * 3600)))
+
+
+def late_between(store: PgMetricStore) -> str:
+    """A new host's minute of two samples, every tier rolled past it, then a late sample that
+    falls between the two; the host."""
+    url = store.connector.url
+    hostname = f"merge-{uuid.uuid4().hex[:10]}"
+    wound_back(url)
+    made = made_for(hostname, [[0, 40_000], [20_000]])
+    store.write_batches([made[0]])
+    roll_up_until(url, at(SPAN_S + 7 * 3600))
+    store.write_batches([made[1]])
+    return hostname
+
+
+def test_a_late_sample_between_a_buckets_samples_is_rolled_again_at_the_next_rollup(
+    tier_database: str, store: PgMetricStore
+) -> None:
+    url = tier_database
+    hostname = late_between(store)
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        counters = {metric for _, metric, *_ in rows(cur, RAW, [hostname]) if is_counter(metric)}
+    assert len(counters) == 3  # the agent's two and requests_total
+    assert unsure_buckets(url, [hostname]) == len(counters) * len(BUCKETED)
+
+    # Rolled again with no new span to roll: every tier's watermark is already past.
+    stored = snapshot(url, [hostname], rolled_at=at(SPAN_S + 7 * 3600))
+
+    assert unsure_buckets(url, [hostname]) == 0
+    assert_tiers_add_up(stored)
+
+
+def test_a_bucket_whose_samples_raw_no_longer_holds_is_forgotten_not_guessed(
+    tier_database: str, store: PgMetricStore
+) -> None:
+    url = tier_database
+    hostname = late_between(store)
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:  # as retention would drop it
+        cur.execute("DELETE FROM samples_raw WHERE host = %s AND ts = %s", (hostname, at(0)))
+
+    roll_up_until(url, at(SPAN_S + 7 * 3600))
+
+    assert unsure_buckets(url, [hostname]) == 0
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT t.first_ts IS NULL, t.count FROM samples_1m t "
+            "JOIN series s ON s.id = t.series_id WHERE s.host = %s AND s.counter",
+            (hostname,),
+        )
+        assert cur.fetchall() == [(True, 3)]  # every counter's minute: 3 samples, first unknown
 
 
 @settings(max_examples=25, deadline=None)

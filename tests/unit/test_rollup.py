@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +27,7 @@ class MemoryRoller:
     marks: dict[str, datetime]
     rolled: list[tuple[str, str, datetime, datetime]] = field(default_factory=list)
     fails: bool = False
+    rolled_again: int = 0
 
     def watermarks(self) -> dict[str, datetime]:
         if self.fails:
@@ -37,6 +39,10 @@ class MemoryRoller:
         self.rolled.append((tier.name, source.name, start, end))
         self.marks[tier.name] = end
         return end
+
+    def roll_again(self, tiers: Sequence[Tier]) -> int:
+        self.rolled_again += 1
+        return 0
 
 
 def at(hhmm: str, day: int = 22) -> datetime:
@@ -73,6 +79,17 @@ def test_each_tier_rolls_from_the_one_below_and_never_past_it() -> None:
         ("1h", "30m", at("12:00"), at("14:00")),
         ("6h", "1h", at("06:00"), at("12:00")),
     ]
+
+
+def test_unsure_buckets_are_rolled_again_on_every_look_even_with_no_span_closed() -> None:
+    caught_up = {"1m": at("14:05"), "5m": at("14:05"), "30m": at("14:00"), "1h": at("14:00"),
+                 "6h": at("12:00")}  # fmt: skip
+    roller = MemoryRoller(dict(caught_up))
+
+    assert roll_up_tiers(roller, TIERS, NOW)
+    assert roll_up_tiers(roller, TIERS, NOW)
+
+    assert (roller.rolled, roller.rolled_again) == ([], 2)
 
 
 def test_a_tier_waits_for_its_source() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import psycopg2.errors
@@ -25,6 +26,7 @@ from hostpulse.adapters.postgres.copy_rows import (
 from hostpulse.adapters.postgres.process_documents import process_points, processes_by_time
 from hostpulse.core.contract import Batch, metric_values
 from hostpulse.core.partitions import day_of_ms, days_of_span, partition_name
+from hostpulse.core.prometheus_names import is_counter
 from hostpulse.core.responses import ProcessPoint, ProcessRow
 from hostpulse.core.tiers import Tier, TierChoice, default_tiers, read_chain
 from hostpulse.services.aggregate.service import Claim
@@ -208,7 +210,7 @@ class PgMetricStore:
         if not missing:
             return {}
         hosts, metrics = [h for h, _ in missing], [m for _, m in missing]
-        cur.execute(sql.ENSURE_SERIES, (hosts, metrics))
+        cur.execute(sql.ENSURE_SERIES, (hosts, metrics, [is_counter(m) for m in metrics]))
         cur.execute(sql.SELECT_SERIES, (hosts, metrics))
         return {(host, metric): series_id for host, metric, series_id in cur.fetchall()}
 
@@ -278,6 +280,20 @@ class PgMetricStore:
             )
             cur.execute(sql.SET_TIER_WATERMARK, (end, tier.name))
         return end
+
+    def roll_again(self, tiers: Sequence[Tier]) -> int:
+        rolled = [(source, tier) for source, tier in pairwise(tiers) if tier.rolled]
+        with self.connector.transaction() as cur:
+            cur.execute(sql.any_unsure([tier.table for _, tier in rolled]))
+            unsure = [pair for pair, found in zip(rolled, cur.fetchone(), strict=True) if found]
+            if not unsure:
+                return 0
+            cur.execute(sql.LOCK_ROLLUP_ALONE)
+            again = 0
+            for source, tier in unsure:  # finest first: each from the tier rolled again before
+                cur.execute(sql.roll_again(tier.table, source.table), {"width": tier.resolution_s})
+                again += cur.rowcount
+        return again
 
     # -- retention --------------------------------------------------------------------------
 

@@ -80,8 +80,9 @@ ON CONFLICT (host) DO UPDATE SET
 """.format(first=MS.format(column="first_ms"), last=MS.format(column="last_ms"))
 
 ENSURE_SERIES = """
-INSERT INTO series (host, metric)
-SELECT host, metric FROM unnest(%s::text[], %s::text[]) AS m(host, metric)
+INSERT INTO series (host, metric, counter)
+SELECT host, metric, counter FROM unnest(%s::text[], %s::text[], %s::boolean[])
+    AS m(host, metric, counter)
 ON CONFLICT (host, metric) DO NOTHING
 """
 
@@ -125,10 +126,11 @@ FROM series s JOIN unnest(%s::text[], %s::text[]) AS m(host, metric)
 # shortest-exact with extra_float_digits) as numeric: one decimal per double, and a 1-minute
 # rollup faster than float8's own cast to numeric, which rounds to 15 digits through snprintf
 # (measured in the aggregate benchmark, docs/benchmarks.md).
-RAW_AS_BUCKETS = """(
-    SELECT series_id, ts AS bucket, value AS min, value AS max, value::text::numeric AS sum,
-           1 AS count, value AS last, ts AS last_ts
-    FROM {values}
+EXACT = "{column}::text::numeric"
+RAW_AS_BUCKETS = f"""(
+    SELECT series_id, ts AS bucket, value AS min, value AS max,
+           {EXACT.format(column="value")} AS sum, 1 AS count, value AS last, ts AS last_ts
+    FROM {{values}}
 ) AS raw"""
 # The values of rows shaped like the raw tier's, as raw_values has them. {rows}: such rows.
 VALUES_OF = """(
@@ -140,21 +142,85 @@ RAW_VALUES = "raw_values"
 
 
 # A bucket's min, max, sum, count and last by time, from the rows or buckets it covers.
-COMBINE = """min(min), max(max), sum(sum), sum(count), (array_agg(last ORDER BY last_ts DESC))[1],
-       max(last_ts)"""
+COMBINE = """min(min) AS min, max(max) AS max, sum(sum) AS sum, sum(count) AS count,
+       (array_agg(last ORDER BY last_ts DESC))[1] AS last, max(last_ts) AS last_ts"""
+TIER_COLUMNS = "series_id, bucket, min, max, sum, count, last, last_ts, first, first_ts, reset_sum"
+COUNTER_COLUMNS = "c.first, c.first_ts, c.reset_sum"
 
+# What a counter's bucket keeps besides (migration 0018): its first value with its time, and
+# the sum of the values it fell from at its resets (Prometheus' rate adds them to last -
+# first), with how many samples that covers. Only counters (series.counter): ordering values
+# by time is what costs, and only a counter's rate needs it.
+IN_ORDER = "WINDOW w AS (PARTITION BY series_id, covering ORDER BY {time})"
+
+
+def counters_of_values(values: str, width: str) -> str:
+    """A counter's buckets of ``width`` (an interval expression) from its raw values.
+    ``values``: rows of (series_id, ts, value), aliased."""
+    return f"""(
+    SELECT series_id, covering AS bucket, min(head) AS first, min(ts) AS first_ts,
+           coalesce(sum({EXACT.format(column="before")}) FILTER (WHERE value < before), 0)
+               AS reset_sum, count(*) AS count
+    FROM (
+        SELECT series_id, ts, value, covering, first_value(value) OVER w AS head,
+               lag(value) OVER w AS before
+        FROM (
+            SELECT v.series_id, v.ts, v.value, date_bin({width}, v.ts, {ORIGIN}) AS covering
+            FROM {values} WHERE v.series_id IN (SELECT id FROM series WHERE counter)
+        ) AS v
+        {IN_ORDER.format(time="ts")}
+    ) AS in_order
+    GROUP BY series_id, covering
+) AS c"""
+
+
+def counters_of_buckets(buckets: str, width: str) -> str:
+    """The same from a finer tier's buckets (``buckets``: rows of TIER_COLUMNS, aliased). A
+    counter also fell wherever a bucket's first value is below the last of the one before; its
+    resets are unsure (NULL) while any bucket's are. Its count falls short of the bucket's
+    where a finer bucket's first value is not known."""
+    return f"""(
+    SELECT series_id, covering AS bucket, min(head) AS first, min(first_ts) AS first_ts,
+           CASE WHEN count(reset_sum) = count(*) THEN sum(reset_sum)
+               + coalesce(sum({EXACT.format(column="before")}) FILTER (WHERE first < before), 0)
+           END AS reset_sum, sum(count) AS count
+    FROM (
+        SELECT series_id, first, first_ts, reset_sum, count, covering,
+               first_value(first) OVER w AS head, lag(last) OVER w AS before
+        FROM (
+            SELECT *, date_bin({width}, b.bucket, {ORIGIN}) AS covering
+            FROM {buckets} WHERE b.first_ts IS NOT NULL
+        ) AS b
+        {IN_ORDER.format(time="bucket")}
+    ) AS in_order
+    GROUP BY series_id, covering
+) AS c"""
+
+
+# A falling counter adds the value it fell from to its increase (Prometheus' rate).
+FELL = (
+    f"CASE WHEN {{later}}.first < {{earlier}}.last THEN {EXACT.format(column='{earlier}.last')} "
+    "ELSE 0 END"
+)
 # Two buckets of the same time merge: the raw rows a write actually inserts are folded into
 # the buckets of every tier already rolled past them, and nothing else is read. A row
 # delivered again (a retry, a redelivery, a replay) inserts nothing and so merges nothing; a
 # late row merges into the bucket it belongs to. Sums are numeric, so the same rows give the
-# same bits in any order and grouping. Costs per new row.
-MERGE = """
+# same bits in any order and grouping. Costs per new row. A counter's resets stay known where
+# the late rows all come after the bucket's or all before them; rows in between make them
+# unsure, and the next rollup rolls that bucket again (RE_ROLL).
+MERGE = f"""
     min = LEAST(t.min, EXCLUDED.min), max = GREATEST(t.max, EXCLUDED.max),
     sum = t.sum + EXCLUDED.sum, count = t.count + EXCLUDED.count,
     last = CASE WHEN EXCLUDED.last_ts > t.last_ts THEN EXCLUDED.last ELSE t.last END,
-    last_ts = GREATEST(t.last_ts, EXCLUDED.last_ts)
+    last_ts = GREATEST(t.last_ts, EXCLUDED.last_ts),
+    first = CASE WHEN EXCLUDED.first_ts < t.first_ts THEN EXCLUDED.first ELSE t.first END,
+    first_ts = CASE WHEN EXCLUDED.first_ts < t.first_ts THEN EXCLUDED.first_ts ELSE t.first_ts END,
+    reset_sum = t.reset_sum + EXCLUDED.reset_sum + CASE
+        WHEN EXCLUDED.first_ts > t.last_ts THEN {FELL.format(later="EXCLUDED", earlier="t")}
+        WHEN EXCLUDED.last_ts < t.first_ts THEN {FELL.format(later="t", earlier="EXCLUDED")}
+    END
 """
-TIER_COLUMNS = "series_id, bucket, min, max, sum, count, last, last_ts"
 
 # Writers hold the rollup lock shared, a rollup holds it alone: a write sees each rolled tier's
 # watermark as it stays until it commits, so a late row is merged into a rolled bucket, or
@@ -168,12 +234,17 @@ LOCK_ROLLUP_ALONE = f"SET LOCAL lock_timeout = '10s'; SELECT pg_advisory_xact_lo
 
 
 def _late_merge(tier: Tier) -> str:
+    rolled = f"(SELECT rolled_through FROM tier_watermarks WHERE tier = '{tier.name}')"
+    width = f"interval '{tier.resolution_s} seconds'"
+    late = f"(SELECT * FROM {VALUES_OF.format(rows='inserted')} WHERE ts < {rolled}) AS v"
     return f"""late_{tier.name} AS (
     INSERT INTO {tier.table} AS t ({TIER_COLUMNS})
-    SELECT series_id, date_bin('{tier.resolution_s} seconds', bucket, {ORIGIN}), {COMBINE}
-    FROM minutes
-    WHERE bucket < (SELECT rolled_through FROM tier_watermarks WHERE tier = '{tier.name}')
-    GROUP BY 1, 2
+    SELECT g.*, {COUNTER_COLUMNS}
+    FROM (
+        SELECT series_id, date_bin({width}, bucket, {ORIGIN}) AS bucket, {COMBINE}
+        FROM minutes WHERE bucket < {rolled} GROUP BY 1, 2
+    ) AS g
+    LEFT JOIN {counters_of_values(late, width)} USING (series_id, bucket)
     ON CONFLICT (series_id, bucket) DO UPDATE SET {MERGE}
 )"""
 
@@ -181,20 +252,15 @@ def _late_merge(tier: Tier) -> str:
 def _and_merge(written: str) -> str:
     """``written``: CTEs ending in ``inserted``, the raw values a statement adds, shaped as
     raw rows; then their merge into the rolled tiers, and how many rows they were."""
-    return """
-WITH {written}, minutes ({columns}) AS (
-    SELECT series_id, date_bin('1 minute', bucket, {origin}), {combine}
+    late = ",\n".join(_late_merge(tier) for tier in ROLLED_TIERS)
+    inserted = RAW_AS_BUCKETS.format(values=VALUES_OF.format(rows="inserted"))
+    return f"""
+WITH {written}, minutes AS (
+    SELECT series_id, date_bin('1 minute', bucket, {ORIGIN}) AS bucket, {COMBINE}
     FROM {inserted} GROUP BY 1, 2
 ), {late}
 SELECT count(*) FROM inserted
-""".format(
-        written=written,
-        columns=TIER_COLUMNS,
-        origin=ORIGIN,
-        combine=COMBINE,
-        inserted=RAW_AS_BUCKETS.format(values=VALUES_OF.format(rows="inserted")),
-        late=",\n".join(_late_merge(tier) for tier in ROLLED_TIERS),
-    )
+"""
 
 
 INSERT_RAW_AND_MERGE = _and_merge(f"""inserted AS (
@@ -231,14 +297,32 @@ SET_TIER_WATERMARK = "UPDATE tier_watermarks SET rolled_through = %s WHERE tier 
 # rollup, having every row of the span, replaces them. Cleared first, then inserted: an insert
 # that looked for a conflict at every bucket took a good share of the 1-minute rollup.
 # {table} and {source} come from hostpulse.core.tiers, never from user input.
-BUCKET = f"date_bin(%(width)s * interval '1 second', {{column}}, {ORIGIN})"
+WIDTH = "%(width)s * interval '1 second'"
+BUCKET = f"date_bin({WIDTH}, {{column}}, {ORIGIN})"
 CLEAR_SPAN = "DELETE FROM {table} WHERE bucket >= %(start)s AND bucket < %(end)s"
+IN_SPAN = "{column} >= %(start)s AND {column} < %(end)s"
+COUNTER_ONLY = ("first", "first_ts", "reset_sum")
+
+
+def known(count: str, assign: bool = False) -> str:
+    """A counter's columns where they cover every sample of the bucket (``count`` of them)."""
+    return ", ".join(
+        f"{column + ' = ' if assign else ''}CASE WHEN c.count = {count} THEN c.{column} END"
+        for column in COUNTER_ONLY
+    )
+
+
+SPAN_OF_SOURCE = f"(SELECT * FROM {{source}} WHERE {IN_SPAN.format(column='bucket')}) AS b"
+SPAN_OF_RAW = f"(SELECT * FROM {RAW_VALUES} WHERE {IN_SPAN.format(column='ts')}) AS v"
 ROLL_UP = f"""{CLEAR_SPAN};
 INSERT INTO {{table}} ({TIER_COLUMNS})
-SELECT series_id, {BUCKET.format(column="bucket")}, {COMBINE}
-FROM {{source}}
-WHERE bucket >= %(start)s AND bucket < %(end)s
-GROUP BY 1, 2
+SELECT g.*, {known("g.count")}
+FROM (
+    SELECT series_id, {BUCKET.format(column="bucket")} AS bucket, {COMBINE}
+    FROM {{source}} WHERE {IN_SPAN.format(column="bucket")} GROUP BY 1, 2
+) AS g
+LEFT JOIN {counters_of_buckets(SPAN_OF_SOURCE, WIDTH)}
+    USING (series_id, bucket)
 """
 # The same from the raw tier, where COMBINE's last (an ordered aggregate) sorted every value of
 # the span and took much of the time. The rest is a hash aggregate, with the time of each
@@ -248,7 +332,7 @@ GROUP BY 1, 2
 LAST_ROWS = f"""(
     SELECT DISTINCT ON (host, {BUCKET.format(column="ts")}) host, ts, series_ids, vals
     FROM {RAW_TABLE}
-    WHERE ts >= %(start)s AND ts < %(end)s
+    WHERE {IN_SPAN.format(column="ts")}
     ORDER BY host, {BUCKET.format(column="ts")}, ts DESC
 )"""
 ROLL_UP_RAW = f"""{CLEAR_SPAN};
@@ -259,16 +343,18 @@ SELECT g.series_id, g.bucket, g.min, g.max, g.sum, g.count,
            WHERE v.host = (SELECT host FROM series WHERE id = g.series_id)
              AND v.ts = g.last_ts AND v.series_id = g.series_id
        )),
-       g.last_ts
+       g.last_ts, {COUNTER_COLUMNS}
 FROM (
     SELECT series_id, {BUCKET.format(column="bucket")} AS bucket, min(min) AS min, max(max) AS max,
            sum(sum) AS sum, sum(count) AS count, max(last_ts) AS last_ts
     FROM {RAW_AS_BUCKETS.format(values=RAW_VALUES)}
-    WHERE bucket >= %(start)s AND bucket < %(end)s
+    WHERE {IN_SPAN.format(column="bucket")}
     GROUP BY 1, 2
 ) g
 LEFT JOIN {VALUES_OF.format(rows=LAST_ROWS)}
     ON raw_values.series_id = g.series_id AND raw_values.ts = g.last_ts
+LEFT JOIN {counters_of_values(SPAN_OF_RAW, WIDTH)}
+    ON c.series_id = g.series_id AND c.bucket = g.bucket
 """
 
 
@@ -277,6 +363,48 @@ def roll_up(table: str, source: str) -> str:
     if source == RAW_TABLE:
         return ROLL_UP_RAW.format(table=table)
     return ROLL_UP.format(table=table, source=source)
+
+
+# Buckets whose counter resets a late write left unsure, rolled again from the tier below,
+# which holds every sample they cover while its retention lasts; where it no longer does
+# (counts differ), the counter's columns are forgotten and a read falls back to last values.
+UNSURE = "{table} WHERE reset_sum IS NULL AND first_ts IS NOT NULL"
+
+
+def any_unsure(tables: list[str]) -> str:
+    """Per table, whether it has unsure buckets: a look that takes no lock."""
+    return "SELECT " + ", ".join(f"EXISTS (SELECT FROM {UNSURE.format(table=t)})" for t in tables)
+
+
+UNSURE_SOURCE = {
+    "raw": f"""(
+    SELECT v.series_id, r.ts, v.value
+    FROM unsure u JOIN series s ON s.id = u.series_id
+    JOIN {RAW_TABLE} r ON r.host = s.host AND r.ts >= u.bucket AND r.ts < u.bucket + {WIDTH}
+    CROSS JOIN LATERAL unnest(r.series_ids, r.vals) AS v(series_id, value)
+    WHERE v.series_id = u.series_id
+) AS v""",
+    "tier": f"""(
+    SELECT b.* FROM unsure u JOIN {{source}} b
+    ON b.series_id = u.series_id AND b.bucket >= u.bucket AND b.bucket < u.bucket + {WIDTH}
+) AS b""",
+}
+ROLL_AGAIN = f"""
+WITH unsure AS (SELECT series_id, bucket, count FROM {{unsure}})
+UPDATE {{table}} AS t SET {known("u.count", assign=True)}
+FROM unsure AS u LEFT JOIN {{counters}} USING (series_id, bucket)
+WHERE t.series_id = u.series_id AND t.bucket = u.bucket
+"""
+
+
+def roll_again(table: str, source: str) -> str:
+    """The statement rolling ``table``'s unsure buckets again from ``source``."""
+    if source == RAW_TABLE:
+        counters = counters_of_values(UNSURE_SOURCE["raw"], WIDTH)
+    else:
+        counters = counters_of_buckets(UNSURE_SOURCE["tier"].format(source=source), WIDTH)
+    unsure = UNSURE.format(table=table)
+    return ROLL_AGAIN.format(unsure=unsure, table=table, counters=counters)
 
 
 INSERT_PROCESSES = f"""

@@ -18,6 +18,7 @@ from hostpulse.core.prometheus_names import HOST_LABEL, prometheus_series, store
 from hostpulse.core.tiers import Tier, TierChoice, read_chain
 from hostpulse.services.promql.model import (
     NAME,
+    BucketStats,
     Labels,
     StoredSeries,
     labels_of,
@@ -161,15 +162,32 @@ class PgSeriesSource:
             return {series_id: orjson.loads(text) for series_id, text in cur if text is not None}
 
 
+# A rolled point's fields, in the order the chain read writes them.
+POINT_FIELDS = ("start", "width", "t", "last", "min", "max", "sum", "count", "first", "first_t",
+                "reset_sum")  # fmt: skip
+
+
 def stored(labels: Labels, flat: list[float], tier: Tier) -> StoredSeries:
     if not tier.rolled:  # times come as JSON integers; a value such as 12 too, made a float
         times: list[int] = flat[0::2]  # type: ignore[assignment]  # JSON integers
         return StoredSeries(labels, times, list(map(float, flat[1::2])))
-    starts = [int(s) for s in flat[0::8]]
-    ends = [start + int(width) for start, width in zip(starts, flat[1::8], strict=True)]
-    times = [int(t) for t in flat[2::8]]
+    width = len(POINT_FIELDS)
+    starts = [int(s) for s in flat[0::width]]
+    ends = [start + int(w) for start, w in zip(starts, flat[1::width], strict=True)]
+    times = [int(t) for t in flat[2::width]]
     stats = [
-        (float(lo), float(hi), float(total), int(count))
-        for lo, hi, total, count in zip(flat[4::8], flat[5::8], flat[6::8], flat[7::8], strict=True)
+        BucketStats(float(lo), float(hi), float(total), int(count), *counter(first, first_t, fell))
+        for lo, hi, total, count, first, first_t, fell in zip(
+            *(flat[i::width] for i in range(4, width)), strict=True
+        )
     ]
-    return StoredSeries(labels, times, [float(v) for v in flat[3::8]], starts, ends, stats)
+    return StoredSeries(labels, times, [float(v) for v in flat[3::width]], starts, ends, stats)
+
+
+def counter(
+    first: float | None, first_t: float | None, fell: float | None
+) -> tuple[float | None, int | None, float | None]:
+    """A bucket's first value with its time, and its resets' sum; None where not kept."""
+    if first is None or first_t is None:
+        return None, None, None
+    return float(first), int(first_t), None if fell is None else float(fell)

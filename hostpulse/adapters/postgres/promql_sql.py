@@ -19,8 +19,9 @@ WHERE (%(patterns)s::text[] IS NULL OR s.metric LIKE ANY(%(patterns)s))
 
 # A point as numbers in a flat JSON array, written by PostgreSQL (see SERIES_POINTS in
 # metrics_sql): the raw tier as [time, value, ...]; a chain of tiers as [bucket start, its
-# width, the time of its last sample, last, min, max, sum, count, ...], a raw sample being a
-# bucket of one and no width.
+# width, the time of its last sample, last, min, max, sum, count, first, its time, the sum of
+# the values a counter fell from, ...] (null where a bucket does not know them), a raw sample
+# being a bucket of one and no width.
 # A raw row holds every series of its host at one time: each wanted series' value is picked by
 # its position in the row (what unnesting every row's array into rows cost the fleet's read
 # several times over), series by series: each is an index range of its host's rows, already in
@@ -45,11 +46,13 @@ WHERE p.points IS NOT NULL
 TIER_BUCKETS = """
     SELECT series_id, (extract(epoch FROM bucket) * 1000)::bigint AS start_ms, {width},
            (extract(epoch FROM last_ts) * 1000)::bigint AS t, last, min, max,
-           sum::double precision AS total, count
+           sum::double precision AS total, count, first,
+           (extract(epoch FROM first_ts) * 1000)::bigint, reset_sum::double precision
     FROM {table}
     WHERE series_id = ANY(%(ids)s) AND bucket >= %({start})s AND bucket < %({end})s"""
 RAW_BUCKETS = f"""
-    SELECT m.series_id, {EPOCH_MS}, 0, {EPOCH_MS}, {PICKED}, {PICKED}, {PICKED}, {PICKED}, 1
+    SELECT m.series_id, {EPOCH_MS}, 0, {EPOCH_MS}, {PICKED}, {PICKED}, {PICKED}, {PICKED}, 1,
+           {PICKED}, {EPOCH_MS}, 0
     FROM {WANTED} JOIN samples_raw r ON r.host = m.host
     WHERE r.ts >= %({{start}})s AND r.ts < %({{end}})s AND {PICKED} IS NOT NULL"""
 
@@ -67,7 +70,10 @@ def chain_points(tables: tuple[tuple[str, int], ...]) -> str:
     rows = "\n    UNION ALL".join(parts)
     return f"""
 SELECT series_id, '[' || string_agg(
-    concat_ws(',', start_ms, width, t, last, min, max, total, count), ',' ORDER BY start_ms) || ']'
-FROM ({rows}) AS p(series_id, start_ms, width, t, last, min, max, total, count)
+    concat_ws(',', start_ms, width, t, last, min, max, total, count, coalesce(first::text, 'null'),
+              coalesce(first_t::text, 'null'), coalesce(fell::text, 'null')),
+    ',' ORDER BY start_ms) || ']'
+FROM ({rows})
+    AS p(series_id, start_ms, width, t, last, min, max, total, count, first, first_t, fell)
 GROUP BY series_id
 """

@@ -21,6 +21,10 @@ class TierRoller(Protocol):
         """Roll ``tier``'s buckets in [start, end) from ``source``, unless another rollup
         moved the watermark from ``start`` meanwhile; the watermark afterwards."""
 
+    def roll_again(self, tiers: Sequence[Tier]) -> int:
+        """Roll again, finest first, the buckets whose counter resets a late write left
+        unsure (a sample fell between a rolled bucket's samples); how many."""
+
 
 class MetricWriter(Protocol):
     def write_batches(self, batches: Sequence[Batch]) -> list[Claim]:

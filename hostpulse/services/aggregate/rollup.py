@@ -39,9 +39,11 @@ def roll_up_tiers(roller: TierRoller, tiers: Sequence[Tier], now: datetime) -> b
     """Roll each rolled tier up as far as its closed buckets and the tier below allow.
 
     Tiers go finest first, each from the tier before it, and never past that tier's own
-    watermark: a rolled tier is complete only where its source is. True when every tier is
-    caught up; False when one is still behind (it moved by ``MAX_SPAN``).
+    watermark: a rolled tier is complete only where its source is. Buckets a late write left
+    unsure are rolled again first. True when every tier is caught up; False when one is still
+    behind (it moved by ``MAX_SPAN``).
     """
+    roller.roll_again(tiers)
     marks = roller.watermarks()
     caught_up = True
     for source, tier in pairwise(tiers):

@@ -225,8 +225,15 @@ class Evaluator:
         last = bisect_right(series.ends, high)
         if last <= first:
             return None
-        stats = None if series.stats is None else series.stats[first:last]
-        return Window(series.times[first:last], series.values[first:last], stats, low, high)
+        if series.stats is None:
+            return Window(series.times[first:last], series.values[first:last], None, low, high)
+        cut_start = first > 0 and series.ends[first - 1] > low
+        cut_end = last < len(series.starts) and series.starts[last] < high
+        stats = series.stats[first:last]
+        return Window(
+            series.times[first:last], series.values[first:last], stats, low, high,
+            cut_start, cut_end,
+        )  # fmt: skip
 
     def absent_over_time(self, ranged: RangeVector, argument: Node, steps: Steps) -> Matrix:
         labels: Labels = ()

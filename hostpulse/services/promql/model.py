@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Labels = tuple[tuple[str, str], ...]
 NAME = "__name__"
@@ -71,19 +71,34 @@ def render(labels: Labels) -> str:
     return f"{name}{{{rest}}}"
 
 
+class BucketStats(NamedTuple):
+    """What a rolled bucket keeps of its samples beside the last: enough for the functions
+    over time that they make exact on aligned windows. ``first`` is its first sample's value
+    at ``first_ms``; ``reset_sum`` adds up the values a counter fell from at its resets in
+    it (None where unknown: a late sample between the bucket's samples, or a bucket rolled
+    before hostpulse kept them)."""
+
+    min: float
+    max: float
+    sum: float
+    samples: int
+    first: float | None = None
+    first_ms: int | None = None
+    reset_sum: float | None = None
+
+
 @dataclass
 class StoredSeries:
     """A series as read from the tiers, oldest first. A raw sample is a bucket of one: its
     start, end and time are its timestamp. A rolled bucket covers [start, end), its value is
-    its last sample's, at ``times``; ``stats`` are its (min, max, sum, count), which make
-    the functions over time exact on aligned windows."""
+    its last sample's, at ``times``; ``stats`` are what else it keeps of its samples."""
 
     labels: Labels
     times: list[int]
     values: list[float]
     starts: list[int] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
-    stats: list[tuple[float, float, float, int]] | None = None
+    stats: list[BucketStats] | None = None
 
     def __post_init__(self) -> None:
         if not self.starts:
@@ -109,9 +124,13 @@ class Window:
 
     times: list[int]
     values: list[float]
-    stats: list[tuple[float, float, float, int]] | None
+    stats: list[BucketStats] | None
     start_ms: int  # the range's bounds, for rate's extrapolation
     end_ms: int
+    # A rolled bucket reaches over the range's start (end): the window holds only the whole
+    # buckets inside it, and the series goes on past what it holds.
+    cut_start: bool = False
+    cut_end: bool = False
 
 
 @dataclass

@@ -2,8 +2,9 @@
 Prometheus 2.42 computes it (rate's extrapolation, Kahan sums, Welford's variance).
 
 Where the points are rolled buckets, the functions whose answer the buckets' statistics give
-exactly (count, sum, avg, min, max over time) take them; the rest read each bucket's last
-value at its time, as a series sampled at the tier's resolution.
+exactly (count, sum, avg, min, max over time; rate, increase and delta from each bucket's
+first sample and a counter's resets) take them; the rest read each bucket's last value at its
+time, as a series sampled at the tier's resolution.
 """
 
 from __future__ import annotations
@@ -11,15 +12,27 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from itertools import pairwise
+from typing import NamedTuple
 
 from hostpulse.services.promql.gomath import NAN, div, kahan_add
-from hostpulse.services.promql.model import Window
+from hostpulse.services.promql.model import BucketStats, Window
 
 Param = float | None
 RangeFunction = Callable[[Window, Param], float | None]
 
 
-def extrapolated(window: Window, counter: bool, per_second: bool) -> float | None:
+class Change(NamedTuple):
+    """How much a window's samples changed (a counter's resets added back), and the first and
+    last of them that rate's extrapolation measures from."""
+
+    result: float
+    first_ms: int
+    first: float
+    last_ms: int
+    samples: int
+
+
+def sampled_change(window: Window, counter: bool) -> Change | None:
     times, values = window.times, window.values
     if len(values) < 2:
         return None
@@ -30,17 +43,54 @@ def extrapolated(window: Window, counter: bool, per_second: bool) -> float | Non
             if value < previous:
                 result += previous
             previous = value
-    to_start = (times[0] - window.start_ms) / 1000
-    to_end = (window.end_ms - times[-1]) / 1000
-    sampled = (times[-1] - times[0]) / 1000
-    average = sampled / (len(values) - 1)
-    if counter and result > 0 and values[0] >= 0:
-        to_zero = sampled * (values[0] / result)
+    return Change(result, times[0], values[0], times[-1], len(values))
+
+
+def bucket_change(window: Window, counter: bool) -> Change | None:
+    """The same from rolled buckets, which kept their first samples and their resets: a
+    counter also fell wherever a bucket's first value is below the last of the bucket
+    before. None where the points are not buckets, or a bucket did not keep them."""
+    stats = window.stats
+    if stats is None:
+        return None
+    head = stats[0]
+    samples = sum(s.samples for s in stats)
+    if head.first is None or head.first_ms is None or samples < 2:
+        return None
+    result = window.values[-1] - head.first
+    previous = None
+    for bucket, last in zip(stats, window.values, strict=True):
+        fell = bucket.reset_sum if counter else 0.0
+        if bucket.first is None or fell is None:
+            return None
+        if counter and previous is not None and bucket.first < previous:
+            result += previous
+        result += fell
+        previous = last
+    return Change(result, head.first_ms, head.first, window.times[-1], samples)
+
+
+def extrapolated(window: Window, counter: bool, per_second: bool) -> float | None:
+    """Prometheus' rate, increase and delta: the change extrapolated to the window's edges.
+    Over rolled buckets that kept what it needs, exactly as over their samples; elsewhere
+    from the buckets' last values, as a series sampled at the tier's resolution."""
+    change = bucket_change(window, counter) or sampled_change(window, counter)
+    if change is None:
+        return None
+    result = change.result
+    to_start = (change.first_ms - window.start_ms) / 1000
+    to_end = (window.end_ms - change.last_ms) / 1000
+    sampled = (change.last_ms - change.first_ms) / 1000
+    average = sampled / (change.samples - 1)
+    if counter and result > 0 and change.first >= 0 and not window.cut_start:
+        to_zero = sampled * (change.first / result)
         to_start = min(to_start, to_zero)
     threshold = average * 1.1
     interval = sampled
-    interval += to_start if to_start < threshold else average / 2
-    interval += to_end if to_end < threshold else average / 2
+    # Where a bucket reaches over an edge, the series goes on past it: extrapolated all the
+    # way, as Prometheus does for samples close to the edge.
+    interval += to_start if to_start < threshold or window.cut_start else average / 2
+    interval += to_end if to_end < threshold or window.cut_end else average / 2
     factor = interval / sampled
     if per_second:
         factor /= (window.end_ms - window.start_ms) / 1000
@@ -107,7 +157,7 @@ def changes(window: Window, _: Param) -> float:
 
 def avg_over_time(window: Window, _: Param) -> float:
     if window.stats is not None:
-        return div(sum(s[2] for s in window.stats), sum(s[3] for s in window.stats))
+        return div(sum(s.sum for s in window.stats), sum(s.samples for s in window.stats))
     mean = compensation = count = 0.0
     for value in window.values:
         count += 1
@@ -121,7 +171,7 @@ def avg_over_time(window: Window, _: Param) -> float:
 
 
 def sum_over_time(window: Window, _: Param) -> float:
-    values = window.values if window.stats is None else [s[2] for s in window.stats]
+    values = window.values if window.stats is None else [s.sum for s in window.stats]
     total = compensation = 0.0
     for value in values:
         total, compensation = kahan_add(value, total, compensation)
@@ -130,12 +180,14 @@ def sum_over_time(window: Window, _: Param) -> float:
 
 def count_over_time(window: Window, _: Param) -> float:
     if window.stats is not None:
-        return float(sum(s[3] for s in window.stats))
+        return float(sum(s.samples for s in window.stats))
     return float(len(window.values))
 
 
-def extreme(window: Window, index: int, better: Callable[[float, float], bool]) -> float:
-    values = window.values if window.stats is None else [s[index] for s in window.stats]
+def extreme(
+    window: Window, kept: Callable[[BucketStats], float], better: Callable[[float, float], bool]
+) -> float:
+    values = window.values if window.stats is None else [kept(s) for s in window.stats]
     best = values[0]
     for value in values:
         if better(value, best) or math.isnan(best):
@@ -144,11 +196,11 @@ def extreme(window: Window, index: int, better: Callable[[float, float], bool]) 
 
 
 def max_over_time(window: Window, _: Param) -> float:
-    return extreme(window, 1, lambda a, b: a > b)
+    return extreme(window, lambda s: s.max, lambda a, b: a > b)
 
 
 def min_over_time(window: Window, _: Param) -> float:
-    return extreme(window, 0, lambda a, b: a < b)
+    return extreme(window, lambda s: s.min, lambda a, b: a < b)
 
 
 def variance(values: list[float]) -> float:

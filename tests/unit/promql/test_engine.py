@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 
 from hostpulse.core.tiers import default_tiers
 from hostpulse.services.promql.gomath import format_fixed, format_value, format_values
-from hostpulse.services.promql.model import Labels, PromQLError, StoredSeries, labels_of
+from hostpulse.services.promql.model import (
+    BucketStats,
+    Labels,
+    PromQLError,
+    StoredSeries,
+    labels_of,
+)
 from hostpulse.services.promql.params import parse_duration, parse_time
 from hostpulse.services.promql.service import PromQLService, QueryLimits, StepRange
 from tests.fakes import MemoryMetadataStore
@@ -231,7 +237,7 @@ class BucketSource(MemorySeriesSource):
                 values=[float(i) for i in range(len(starts))],
                 starts=starts,
                 ends=[s + width for s in starts],
-                stats=[(0.0, 1.0, 30.0, 30) for _ in starts],
+                stats=[BucketStats(0.0, 1.0, 30.0, 30) for _ in starts],
             )
         ]
 
