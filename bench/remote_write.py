@@ -218,28 +218,38 @@ def rollups_cpu_s(store: Any, pids: list[int], until: datetime) -> float:
     return time.process_time() - cpu0 + server_cpu_s(pids) - server0
 
 
-def as_gauges(url: str, since: datetime) -> list[int]:
-    """The benchmark's counters taken for gauges, every tier wound back to ``since``: the
-    next rollups roll the same span again without a counter's columns."""
+def as_gauges(url: str) -> None:
+    """The benchmark's counters taken for gauges, and their rolled buckets cleared: the next
+    rollups insert them anew, as the first did."""
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("UPDATE series SET counter = false WHERE counter AND host LIKE 'bench-%' "
-                    "RETURNING id")  # fmt: skip
-        ids = [row[0] for row in cur.fetchall()]
+        cur.execute("UPDATE series SET counter = false WHERE host LIKE 'bench-%'")
+        for tier in TIERS:
+            if tier.rolled:
+                cur.execute(f"TRUNCATE {tier.table}")  # only the benchmark's, in its own cloud
+
+
+def wound_back(url: str, start_ms: int) -> None:
+    """Every tier's watermark back to the six hours holding ``start_ms``: the samples come
+    before their buckets are rolled, as a fleet's do (not after, as late ones), and the next
+    rollups roll them all. Not in a smoke run: the smoke runs share a cloud whose tiers are
+    not this run's to wind back."""
+    if SMOKE:
+        return
+    six_hours = 6 * 3600 * 1000
+    since = datetime.fromtimestamp(start_ms // six_hours * six_hours / 1000, UTC)
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute("UPDATE tier_watermarks SET rolled_through = %s", (since,))
-    return ids
 
 
 def measured_rollups(cloud: Any, store: Any, start_ms: int, now_ms: int) -> dict[str, float]:
     """Every bucket both paths wrote closed, then rolled as the aggregate function would; and
-    again as gauges (not in a smoke run: the smoke runs share a cloud whose tiers are not this
-    run's to wind back)."""
+    again with the counters taken for gauges."""
     rolled_at = datetime.fromtimestamp(now_ms / 1000, UTC) + timedelta(hours=6) + SETTLE
     pids = servers(cloud.state_dir)
     rollups = {"counters": rollups_cpu_s(store, pids, rolled_at)}
     if not SMOKE:
-        six_hours = 6 * 3600 * 1000
-        since = datetime.fromtimestamp(start_ms // six_hours * six_hours / 1000, UTC)
-        as_gauges(cloud.endpoints["database_url"], since)
+        as_gauges(cloud.endpoints["database_url"])
+        wound_back(cloud.endpoints["database_url"], start_ms)
         rollups["as_gauges"] = rollups_cpu_s(store, pids, rolled_at)
     return rollups
 
@@ -295,6 +305,7 @@ def main() -> None:
 
         remote = path(lambda r: ingest_remote_write(service, r), written, rw_headers, 204)
         v1 = path(service.ingest, as_v1, v1_headers, 202)
+        wound_back(e["database_url"], start_ms)
         runs: dict[str, list[dict[str, float]]] = {"remote_write": [], "v1": []}
         for part_rw, part_v1 in zip(
             rounds(len(written), ROUNDS), rounds(len(as_v1), ROUNDS), strict=True
