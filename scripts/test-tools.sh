@@ -3,7 +3,8 @@
 # Chromium runs the dashboard's browser tests (Playwright's own download is not used), and
 # podman, buildah, runc and debootstrap build the images and run the Kubernetes workloads as pods;
 # Prometheus (with promtool) is the oracle the PromQL answers are checked against, and with
-# node_exporter the real sender of remote write.
+# node_exporter the real sender of remote write; Alertmanager receives the alerts of an
+# alertmanager notifier.
 set -eu
 missing=""
 command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
@@ -13,6 +14,7 @@ for tool in podman buildah runc debootstrap; do
 done
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 command -v prometheus-node-exporter >/dev/null 2>&1 || missing="$missing prometheus-node-exporter"
+command -v prometheus-alertmanager >/dev/null 2>&1 || missing="$missing prometheus-alertmanager"
 case "$missing" in *podman*) missing="$missing catatonit" ;; esac
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from hostpulse.core.responses import ActiveAlert
 from hostpulse.services.alerts.ports import (
     Delivery,
     EventRecord,
@@ -29,6 +30,7 @@ class EpisodeRow:
     resolved_ms: int | None = None
     last_notified_ms: int | None = None
     reminders: int = 0
+    fired: NewEpisode | None = None
 
     def stored(self) -> StoredEpisode:
         return StoredEpisode(
@@ -74,6 +76,18 @@ class MemoryAlertStore:
 
     def hosts_with_open_episodes(self) -> list[str]:
         return sorted({e.host for e in self.episodes if e.resolved_ms is None})
+
+    def active(self) -> list[ActiveAlert]:
+        """What fires (pending pairs are not kept here)."""
+        return [
+            {
+                "rule": e.rule, "host": e.host, "state": "firing", "active_since_ms": e.started_ms,
+                "fired_at_ms": e.fired_ms, "value": e.fired.value, "severity": e.fired.severity,
+                "labels": e.fired.labels, "annotations": e.fired.annotations,
+            }
+            for e in self.episodes
+            if e.resolved_ms is None and e.fired is not None
+        ]  # fmt: skip
 
     def due_deliveries(self, now_ms: int, limit: int) -> list[Delivery]:
         due = [o for o in self.outbox if o.delivered_ms is None and o.next_ms <= now_ms]
@@ -144,8 +158,9 @@ class MemoryHostAlerts:
         if any(e.started_ms == episode.started_ms for e in self._mine(rule)):
             return None
         row = EpisodeRow(
-            len(self.store.episodes), rule, self.host, episode.started_ms, episode.fired_ms
-        )
+            len(self.store.episodes), rule, self.host, episode.started_ms, episode.fired_ms,
+            fired=episode,
+        )  # fmt: skip
         self.store.episodes.append(row)
         return row.id
 

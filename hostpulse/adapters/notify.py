@@ -1,10 +1,16 @@
-"""Where notifications go: a webhook (generic JSON), Slack's incoming webhook, SNS, the log."""
+"""Where notifications go: a webhook (generic JSON), Slack's incoming webhook, SNS, the log,
+Alertmanager."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
@@ -64,3 +70,70 @@ class SnsChannel:
 class LogChannel:
     def send(self, notifier: Notifier, payload: dict[str, Any]) -> None:
         log.warning("alert %s", payload["status"], extra={"alert": payload})
+
+
+# Prometheus sends what fires every resend delay (a minute, as the alerts schedule runs), each
+# valid for four of them: an Alertmanager that stops hearing of an alert ends it by itself.
+RESEND_S = 60
+VALID_FOR_S = 4 * RESEND_S
+ALERTS_PATH = "/api/v2/alerts"
+NOT_A_LABEL_CHARACTER = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def label_set(pairs: dict[str, str]) -> dict[str, str]:
+    """Labels as Alertmanager takes them: names of letters, digits and underscores, not
+    starting with a digit; empty values left out, as Prometheus leaves them out."""
+    out = {}
+    for name, value in pairs.items():
+        clean = NOT_A_LABEL_CHARACTER.sub("_", name)
+        if clean[:1].isdigit():
+            clean = f"_{clean}"
+        if value:
+            out[clean] = value
+    return out
+
+
+def postable_alert(notifier: Notifier, payload: dict[str, Any], now_s: float) -> dict[str, Any]:
+    """One notification as Alertmanager's API v2 takes an alert (``POST /api/v2/alerts``)."""
+    labels = {"severity": payload["severity"], **payload["labels"]}
+    ends = payload["resolved_at"] or datetime.fromtimestamp(now_s + VALID_FOR_S, UTC).isoformat()
+    alert = {
+        "labels": label_set(labels),
+        "annotations": label_set(payload["annotations"]),
+        "startsAt": payload["fired_at"],
+        "endsAt": ends,
+    }
+    if notifier.dashboard_url:
+        page = urlencode({"host": payload["host"]})
+        alert["generatorURL"] = f"{notifier.dashboard_url.rstrip('/')}/?{page}"
+    return alert
+
+
+class AlertmanagerChannel:
+    """Alertmanager's API v2, to every Alertmanager of the notifier: an HA pair gets every
+    alert (they agree between themselves on who notifies). One that does not answer fails
+    the delivery, which is retried to all of them: Alertmanager takes the same alert again as
+    the one it has."""
+
+    def __init__(
+        self, session: requests.Session | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.session = session or requests.Session()
+        self.clock = clock
+
+    def send(self, notifier: Notifier, payload: dict[str, Any]) -> None:
+        body = [postable_alert(notifier, payload, self.clock())]
+        failures = []
+        for url in notifier.urls:
+            try:
+                response = self.session.post(
+                    f"{url.rstrip('/')}{ALERTS_PATH}",
+                    json=body,
+                    timeout=notifier.timeout_s,
+                    headers={"User-Agent": USER_AGENT},
+                )
+                response.raise_for_status()
+            except requests.RequestException as error:
+                failures.append(f"{url}: {error}")
+        if failures:
+            raise ConnectionError("; ".join(failures))

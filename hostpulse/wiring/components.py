@@ -12,7 +12,13 @@ from hostpulse.adapters.aws.queue import (
     SqsBatchQueue,
     SqsQueueDepth,
 )
-from hostpulse.adapters.notify import LogChannel, SlackChannel, SnsChannel, WebhookChannel
+from hostpulse.adapters.notify import (
+    AlertmanagerChannel,
+    LogChannel,
+    SlackChannel,
+    SnsChannel,
+    WebhookChannel,
+)
 from hostpulse.adapters.postgres.accounts import PgAccountStore
 from hostpulse.adapters.postgres.agent_config import PgAgentConfigStore, PgCommandStore
 from hostpulse.adapters.postgres.agents import CachedAgentDirectory, PgAgentRepository
@@ -210,6 +216,7 @@ def alert_service() -> AlertService:
             "slack": SlackChannel(),
             "sns": SnsChannel(sns),
             "log": LogChannel(),
+            "alertmanager": AlertmanagerChannel(),
         },
     )
 

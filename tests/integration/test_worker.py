@@ -134,8 +134,13 @@ def test_a_sigterm_in_the_middle_of_the_work_loses_nothing(
     url = local_cloud.endpoints["database_url"]
     host = SyntheticHost(f"sigterm-{time.time_ns() % 10**8}", cores=2)
     now = int(time.time() * 1000)
+    # Ten samples a batch: a worker that handles them all before the test can stop it tests
+    # nothing (one sample a batch, it once did).
     batches = [
-        host.batch([now - 60_000 + 100 * i]).model_copy(update={"seq": i}) for i in range(300)
+        host.batch([now - 90_000 + 30 * (10 * i + j) for j in range(10)]).model_copy(
+            update={"seq": i}
+        )
+        for i in range(300)
     ]
     queue.send(*(envelope(b) for b in batches))
     first = start_worker(local_cloud, queue, free_port(), tmp_path / "first.log")

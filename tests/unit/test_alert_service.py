@@ -167,3 +167,31 @@ def test_a_changed_rule_resolves_only_the_hosts_it_no_longer_watches() -> None:
     assert store.hosts_with_open_episodes() == ["web-1"]
     assert service.retire(rule, elsewhere, T0 + 90_000).resolved == 1
     assert store.hosts_with_open_episodes() == []
+
+
+def test_what_fires_is_resent_to_alertmanagers_on_every_tick_and_only_to_them() -> None:
+    rules = RULES.replace(
+        "notifiers:\n",
+        'notifiers:\n  - {name: am, type: alertmanager, urls: ["http://127.0.0.1:9"]}\n',
+    ).replace(
+        "    notify: [hook]\n    repeat_interval: 1h",
+        "    notify: [hook, am]\n    repeat_interval: 1h",
+    )
+    store = MemoryAlertStore(load_rule_set(rules))
+    hook, manager = RecordingChannel(), RecordingChannel()
+    service = AlertService(store, {"webhook": hook, "alertmanager": manager, "log": hook})
+    firing_only = SEED[:20]  # above the threshold at the end: still firing
+
+    run(service, batches(firing_only))
+    for minute in (1, 2, 3):
+        assert service.tick(T0 + 20_000 + minute * 60_000).resent == 1
+    run(service, batches(SEED))  # back down: resolved
+    service.tick(T0 + 5 * 60_000)
+
+    assert kinds(hook) == [("firing", "HostHighCpu"), ("resolved", "HostHighCpu")]
+    assert kinds(manager) == [("firing", "HostHighCpu"), *[("reminder", "HostHighCpu")] * 3,
+                              ("resolved", "HostHighCpu")]  # fmt: skip
+    resent = [p for _, p in manager.sent if p["kind"] == "reminder"]
+    assert {(p["status"], p["value"], p["fired_at"]) for p in resent} == {
+        ("firing", 95.0, manager.sent[0][1]["fired_at"])
+    }  # the firing's own value and annotations, as the episode keeps them

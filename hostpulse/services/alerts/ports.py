@@ -124,6 +124,10 @@ class AlertStore(Protocol):
 
     def hosts_with_open_episodes(self) -> list[str]: ...
 
+    def active(self) -> list[ActiveAlert]:
+        """What fires (with its labels, annotations and value when it fired) and what is
+        pending."""
+
     def due_deliveries(self, now_ms: int, limit: int) -> list[Delivery]: ...
 
     def delivered(self, delivery_id: int, now_ms: int) -> None: ...
@@ -142,8 +146,6 @@ class RuleStore(AlertStore, Protocol):
     def delete_rule(self, name: str) -> bool: ...
 
     def rules_with_source(self) -> list[RuleEntry]: ...
-
-    def active(self) -> list[ActiveAlert]: ...
 
     def history(
         self, start_ms: int, end_ms: int, host: str | None, rule: str | None, limit: int

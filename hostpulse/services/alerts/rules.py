@@ -106,10 +106,21 @@ class Rule(Strict):
         return COMPARISONS[self.op](value, self.threshold)
 
 
+Url = Annotated[str, Field(max_length=2048, pattern=r"^https?://[^\s]+$")]
+
+
 class Notifier(Strict):
     name: Name
-    type: Literal["webhook", "slack", "sns", "log"]
+    type: Literal["webhook", "slack", "sns", "log", "alertmanager"]
     url: str | None = None
+    urls: list[Url] = Field(
+        default_factory=list,
+        max_length=8,
+        description="alertmanager: every Alertmanager of the cluster (each gets every alert)",
+    )
+    dashboard_url: Url | None = Field(
+        None, description="alertmanager: the dashboard, where an alert's generatorURL links"
+    )
     topic_arn: str | None = None
     timeout_s: float = Field(3.0, gt=0, le=30)
 
@@ -121,6 +132,10 @@ class Notifier(Strict):
             raise ValueError(f"a {self.type} notifier needs an http(s) url")
         if self.type == "sns" and not self.topic_arn:
             raise ValueError("an sns notifier needs a topic_arn")
+        if self.type == "alertmanager" and not self.urls:
+            raise ValueError("an alertmanager notifier needs urls: its Alertmanagers' addresses")
+        if self.type != "alertmanager" and (self.urls or self.dashboard_url):
+            raise ValueError("urls and dashboard_url are an alertmanager notifier's")
         return self
 
 

@@ -54,6 +54,7 @@ class Outcome:
     notifications: int = 0
     delivered: int = 0
     failed: int = 0
+    resent: int = 0
 
 
 def payload(  # noqa: PLR0913 -- the parts of one notification
@@ -303,6 +304,7 @@ class AlertService:
                 if rule.is_absent and rule.hosts.matches(host, labels):
                     self._check_absence(rule, host, last_ms, now_ms, outcome)
         self._remind(rules, self.store.hosts_with_open_episodes(), now_ms, outcome)
+        self._resend_firing(rules, outcome)
         delivered = self.deliver_due(now_ms)
         outcome.delivered, outcome.failed = delivered.delivered, delivered.failed
         return outcome
@@ -331,6 +333,32 @@ class AlertService:
                     last = episode.last_notified_ms or episode.fired_ms
                     if now_ms - last >= rule.repeat_interval * 1000:
                         RuleOnHost(alerts, rule, host, now_ms, outcome).remind(episode)
+
+    def _resend_firing(self, rules: RuleSet, outcome: Outcome) -> None:
+        """What fires, to the Alertmanagers its rule notifies, again on every tick, as
+        Prometheus resends: each send is valid a few ticks, so an Alertmanager that restarted
+        has it back within one, and one that stops hearing of it ends it by itself. Sent now
+        or not at all: the next tick sends it again."""
+        managers = {n.name: n for n in rules.notifiers if n.type == "alertmanager"}
+        if not managers:
+            return
+        by_name = {rule.name: rule for rule in rules.rules}
+        for alert in self.store.active():
+            rule = by_name.get(alert["rule"])
+            if alert["state"] != "firing" or rule is None:
+                continue
+            started = alert["active_since_ms"]
+            span = Span(started, alert.get("fired_at_ms", started))
+            body = payload(rule, alert["host"], "reminder", span, alert["value"],
+                           annotations=alert.get("annotations"))  # fmt: skip
+            for notifier in (managers[t] for t in rule.notify if t in managers):
+                try:
+                    self.channels[notifier.type].send(notifier, body)
+                except Exception as error:
+                    log.warning("resending to alertmanager failed",
+                                extra={"target": notifier.name, "error": str(error)})  # fmt: skip
+                    continue
+                outcome.resent += 1
 
     # -- delivery -------------------------------------------------------------------------------
 
