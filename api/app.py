@@ -21,6 +21,7 @@ from api.routers import (
     seed,
     series,
     session,
+    silences,
 )
 from hostpulse.core.settings import ApiSettings, api_settings
 from hostpulse.core.tiers import RangeError
@@ -161,8 +162,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": validation_problems(error)}, status_code=422)
 
-    routers = (health, session, hosts, series, live, seed, alerts, pipeline, agent_config,
-               prometheus)  # fmt: skip
+    routers = (health, session, hosts, series, live, seed, alerts, silences, pipeline,
+               agent_config, prometheus)  # fmt: skip
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(alerts.admin_router)

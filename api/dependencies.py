@@ -210,6 +210,17 @@ def administrator(
     return "the admin token"
 
 
+def operator(
+    connection: HTTPConnection, settings: Settings, accounts: AccountsProvider, now: Now
+) -> str:
+    """Who operates, for the record (a silence's author): a user signed in as an operator or
+    admin, with the session's CSRF token, or the admin token."""
+    if not bearer(connection) and connection.cookies.get(SESSION_COOKIE):
+        return f"user {require_role(connection, accounts, Role.OPERATOR, now).user}"
+    require_admin(connection, settings, accounts, now)
+    return "the admin token"
+
+
 def require_role(
     connection: HTTPConnection, accounts: Callable[[], Accounts], needed: Role, now: datetime
 ) -> Session:
@@ -244,5 +255,6 @@ Pipeline = Annotated[PipelineWatch, Depends(get_pipeline)]
 PipelineMinutes = Annotated[PipelineHistory, Depends(get_pipeline_history)]
 Admin = Depends(require_admin)
 Administrator = Annotated[str, Depends(administrator)]
+Operator = Annotated[str, Depends(operator)]
 CentralConfigs = Annotated[AgentConfigs, Depends(get_agent_configs)]
 AgentCommands = Annotated[CommandStore, Depends(get_agent_commands)]

@@ -12,7 +12,8 @@ WHY = {
     400: "A parameter that cannot be read (a time, a step, a range)",
     401: "A credential is required, or the one sent is wrong",
     403: "The credential may not do this",
-    404: "No such host, metric, process or rule",
+    404: "No such host, metric, process, rule or silence",
+    409: "It is no longer in a state that allows this (a silence that has ended)",
     429: "Too many failed attempts: wait as long as Retry-After says",
 }
 

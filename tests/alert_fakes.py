@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hostpulse.core.responses import ActiveAlert
@@ -13,10 +13,12 @@ from hostpulse.services.alerts.ports import (
     EventRecord,
     NewEpisode,
     Notification,
+    NotificationKind,
     RuleState,
     StoredEpisode,
 )
 from hostpulse.services.alerts.rules import Notifier, RuleSet
+from hostpulse.services.alerts.silences import NewSilence, Silence
 from hostpulse.services.alerts.timeline import Point
 
 
@@ -46,12 +48,13 @@ class EpisodeRow:
 @dataclass
 class Outbox:
     id: int
-    key: tuple[int, str, int, str]
+    key: tuple[int, NotificationKind, int, str]
     payload: dict[str, Any]
     next_ms: int
     attempts: int = 0
     delivered_ms: int | None = None
     error: str | None = None
+    suppressed_by: int | None = None
 
 
 @dataclass
@@ -63,6 +66,7 @@ class MemoryAlertStore:
     episodes: list[EpisodeRow] = field(default_factory=list)
     events: set[tuple[str, str, str, int]] = field(default_factory=set)
     outbox: list[Outbox] = field(default_factory=list)
+    silences: list[Silence] = field(default_factory=list)
 
     def rule_set(self) -> RuleSet:
         return self.rules
@@ -91,7 +95,7 @@ class MemoryAlertStore:
 
     def due_deliveries(self, now_ms: int, limit: int) -> list[Delivery]:
         due = [o for o in self.outbox if o.delivered_ms is None and o.next_ms <= now_ms]
-        return [Delivery(o.id, o.key[3], o.payload, o.attempts) for o in due[:limit]]
+        return [Delivery(o.id, o.key[3], o.payload, o.attempts, o.key[1]) for o in due[:limit]]
 
     def delivered(self, delivery_id: int, now_ms: int) -> None:
         row = self.outbox[delivery_id]
@@ -101,6 +105,36 @@ class MemoryAlertStore:
         row = self.outbox[delivery_id]
         row.attempts, row.error = row.attempts + 1, error
         row.next_ms = retry_at_ms if retry_at_ms is not None else 2**62
+
+    def add_silence(self, silence: NewSilence, now_ms: int) -> Silence:
+        s = silence
+        added = Silence(len(self.silences), s.matchers, s.starts_ms, s.ends_ms, s.comment,
+                        s.created_by, now_ms)  # fmt: skip
+        self.silences.append(added)
+        return added
+
+    def live_silences(self, now_ms: int) -> list[Silence]:
+        return [s for s in self.silences if s.expired_ms is None and s.ends_ms > now_ms]
+
+    def end_silences(self, now_ms: int) -> list[Silence]:
+        ended = []
+        for i, s in enumerate(self.silences):
+            if s.expired_ms is None and s.ends_ms <= now_ms:
+                self.silences[i] = replace(s, expired_ms=s.ends_ms, expired_by="its end")
+                ended.append(self.silences[i])
+        return ended
+
+    def suppressed(self, delivery_id: int, silence_id: int, now_ms: int) -> None:
+        row = self.outbox[delivery_id]
+        row.delivered_ms, row.suppressed_by = now_ms, silence_id
+
+    def told_before(self, delivery_id: int) -> bool:
+        row = self.outbox[delivery_id]
+        return any(
+            (o.key[0], o.key[3]) == (row.key[0], row.key[3]) and o.key[1] != "resolved"
+            and o.delivered_ms is not None and o.suppressed_by is None
+            for o in self.outbox
+        )  # fmt: skip
 
 
 @dataclass

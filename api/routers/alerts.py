@@ -16,6 +16,7 @@ from hostpulse.core.responses import ActiveAlerts, AlertHistory, RuleList
 from hostpulse.core.seed_compat import SeedAlert, seed_alert
 from hostpulse.services.alerts.rules import Rule
 from hostpulse.services.alerts.service import AlertService
+from hostpulse.services.alerts.silences import with_silences
 
 
 class RuleAnswer(TypedDict):
@@ -81,12 +82,15 @@ def now_ms(now: datetime) -> int:
 # as built, like the host list, declared by its type.
 @router.get(
     "/api/v1/alerts",
-    summary="Active alerts: firing, then pending",
+    summary="Active alerts: firing (with the silences holding each back), then pending",
     response_class=AnswerJSONResponse,
     response_model=ActiveAlerts,
 )
-def active(store: AlertRules) -> AnswerJSONResponse:
-    answer: ActiveAlerts = {"alerts": store.active()}
+def active(store: AlertRules, now: Now) -> AnswerJSONResponse:
+    alerts, at_ms = store.active(), now_ms(now)
+    if any(alert["state"] == "firing" for alert in alerts):
+        with_silences(alerts, store.live_silences(at_ms), at_ms)
+    answer: ActiveAlerts = {"alerts": alerts}
     return AnswerJSONResponse(answer)
 
 

@@ -1,6 +1,6 @@
 // The fleet: every host at a glance, sortable, filtered by name, live to the second.
 import { settings } from "./account.js";
-import { alertList, activeAlerts } from "./alerts.js";
+import { alertGroups, activeAlerts } from "./alerts.js";
 import { getJson } from "./api.js";
 import { el, pageTimers, stateMessage, usageBar } from "./dom.js";
 import { age, percent, number } from "./format.js";
@@ -76,6 +76,7 @@ export function fleetView(app) {
 
   let hosts = [];
   let alerts = [];
+  const openGroups = new Set();
   const firingOn = (host) => alerts.filter((a) => a.host === host && a.state === "firing").length;
   const timers = pageTimers();
   let feed = null;
@@ -122,7 +123,7 @@ export function fleetView(app) {
         activeAlerts(),
       ]);
       app.backendUp();
-      banner.replaceChildren(alertList(alerts, app.hostHref) ?? "");
+      banner.replaceChildren(alertGroups(alerts, app.hostHref, openGroups) ?? "");
       render();
     } catch (error) {
       app.backendError(error);

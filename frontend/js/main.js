@@ -3,6 +3,7 @@
 import {
   account, loadAccount, sessionEnded, signedIn, signInPossible, signOut,
 } from "./account.js";
+import { alertsView } from "./alertspage.js";
 import { config, loadConfig } from "./api.js";
 import { el } from "./dom.js";
 import { fleetView } from "./fleet.js";
@@ -16,6 +17,7 @@ const banner = document.getElementById("banner");
 const badge = document.getElementById("connection");
 const crumbs = document.getElementById("crumbs");
 const pipelineLink = document.getElementById("pipeline-link");
+const alertsLink = document.getElementById("alerts-link");
 const accountBox = document.getElementById("account");
 let current = null;
 let signInNotice = "";
@@ -136,6 +138,7 @@ function keptParams() {
 }
 
 const PAGES = {
+  alerts: { view: alertsView, where: "Alerts" },
   pipeline: { view: pipelineView, where: "Pipeline" },
   settings: { view: settingsView, where: "Settings" },
   "sign-in": { view: (app) => signInView(app, signInNotice), where: "Sign in" },
@@ -151,6 +154,8 @@ function route() {
   else show(fleetView(app), null);
   signInNotice = "";
   pipelineLink.setAttribute("aria-current", params.get("page") === "pipeline" && !host
+    ? "page" : "false");
+  alertsLink.setAttribute("aria-current", params.get("page") === "alerts" && !host
     ? "page" : "false");
 }
 
@@ -192,6 +197,10 @@ document.querySelector("[data-nav]").addEventListener("click", (event) => {
 pipelineLink.addEventListener("click", (event) => {
   event.preventDefault();
   app.go({ page: "pipeline" });
+});
+alertsLink.addEventListener("click", (event) => {
+  event.preventDefault();
+  app.go({ page: "alerts" });
 });
 window.addEventListener("popstate", route);
 

@@ -175,10 +175,38 @@ class ActiveAlert(TypedDict):
     fired_at_ms: NotRequired[Millis]
     labels: NotRequired[dict[str, str]]
     annotations: NotRequired[dict[str, str]]
+    silenced_by: NotRequired[list[int]]  # the silences holding its notifications back
 
 
 class ActiveAlerts(TypedDict):
     alerts: list[ActiveAlert]
+
+
+class SilenceMatcher(TypedDict):
+    name: str
+    value: str
+    op: Literal["=", "!=", "=~", "!~"]
+
+
+class SilenceEntry(TypedDict):
+    id: int
+    matchers: list[SilenceMatcher]
+    starts_ms: Millis
+    ends_ms: Millis
+    comment: str
+    created_by: str
+    created_ms: Millis
+    state: Literal["pending", "active", "expired"]
+    expired_ms: Millis | None
+    expired_by: str | None
+
+
+class SilenceList(TypedDict):
+    silences: list[SilenceEntry]
+
+
+class SilenceAnswer(TypedDict):
+    silence: SilenceEntry
 
 
 class AlertEvent(TypedDict):

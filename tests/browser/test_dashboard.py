@@ -216,9 +216,10 @@ def test_an_active_alert_shows_on_the_fleet_and_as_a_marker_on_the_host_charts(
 
     page.goto(f"{api_server.url}/?q={fleet.prefix}")
 
-    banner = page.locator(f"#alert-banner .alert[data-host='{host.hostname}']")
-    expect(banner).to_contain_text("HostHighCpu", timeout=30000)
-    expect(banner).to_have_attribute("data-state", "firing")
+    group = page.locator("#alert-banner .alert-group[data-rule='HostHighCpu']")
+    expect(group).to_have_attribute("data-state", "firing", timeout=30000)
+    group.locator("summary").click()
+    expect(group.locator(f"li[data-host='{host.hostname}']")).to_be_visible(timeout=30000)
     expect(page.locator(f"tr[data-row='{host.hostname}'] .count")).to_have_text("1")
     screenshot(page, "fleet-alert.png")
     page.goto(f"{api_server.url}/?host={host.hostname}")

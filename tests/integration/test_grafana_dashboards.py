@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import pytest
 import requests
 
@@ -77,7 +78,17 @@ def live_host(local_cloud: CloudUnderTest) -> str:
     for first in (now - 120_000, now - 60_000):
         batch = host.batch([first + 10_000 * i for i in range(6)])
         assert post_batch(local_cloud, batch, token).status_code == 202
+    # Both batches stored before any panel asks: with the first alone, a panel reading the
+    # 1-minute tier may see a single bucket, and a rate of change needs two.
+    eventually(lambda: stored_samples(local_cloud, name) == 12, timeout=60)
     return name
+
+
+def stored_samples(cloud: CloudUnderTest, host: str) -> int:
+    with psycopg2.connect(cloud.endpoints["database_url"]) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM samples_raw WHERE host = %s", (host,))
+        row = cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 def label_values(cloud: CloudUnderTest, definition: str) -> list[str]:

@@ -21,6 +21,7 @@ from hostpulse.services.alerts.ports import (
     StoredEpisode,
 )
 from hostpulse.services.alerts.rules import Rule, RuleSet
+from hostpulse.services.alerts.silences import Matcher, NewSilence, Silence
 from hostpulse.services.alerts.timeline import Point
 
 LEASE_MS = 60_000
@@ -28,6 +29,15 @@ LEASE_MS = 60_000
 
 def _episode(row: Any) -> StoredEpisode:
     return StoredEpisode(*(None if v is None else int(v) for v in row))  # type: ignore[arg-type]
+
+
+def _silence(row: Any) -> Silence:
+    silence_id, matchers, starts, ends, comment, author, created, expired, expired_by = row
+    return Silence(
+        int(silence_id), tuple(Matcher.model_validate(m) for m in matchers), int(starts),
+        int(ends), comment, author, int(created), None if expired is None else int(expired),
+        expired_by,
+    )  # fmt: skip
 
 
 class PgHostAlerts:
@@ -186,7 +196,7 @@ class PgAlertStore:
     def due_deliveries(self, now_ms: int, limit: int) -> list[Delivery]:
         with self.connector.transaction() as cur:
             cur.execute(sql.CLAIM_DUE, (now_ms + LEASE_MS, now_ms, limit))
-            return [Delivery(int(i), t, p, int(a)) for i, t, p, a in cur.fetchall()]
+            return [Delivery(int(i), t, p, int(a), k) for i, t, p, a, k in cur.fetchall()]
 
     def delivered(self, delivery_id: int, now_ms: int) -> None:
         with self.connector.transaction() as cur:
@@ -195,6 +205,48 @@ class PgAlertStore:
     def failed(self, delivery_id: int, error: str, retry_at_ms: int | None) -> None:
         with self.connector.transaction() as cur:
             cur.execute(sql.FAILED, (error[:500], retry_at_ms, delivery_id))
+
+    # -- silences -------------------------------------------------------------------------
+
+    def live_silences(self, now_ms: int) -> list[Silence]:
+        return self._silences(sql.LIVE_SILENCES, (now_ms,))
+
+    def end_silences(self, now_ms: int) -> list[Silence]:
+        return self._silences(sql.END_SILENCES, (now_ms,))
+
+    def suppressed(self, delivery_id: int, silence_id: int, now_ms: int) -> None:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.SUPPRESSED, (now_ms, silence_id, str(silence_id), delivery_id))
+
+    def told_before(self, delivery_id: int) -> bool:
+        with self.connector.transaction() as cur:
+            cur.execute(sql.TOLD_BEFORE, (delivery_id,))
+            row = cur.fetchone()
+        return bool(row and row[0])
+
+    def add_silence(self, silence: NewSilence, now_ms: int) -> Silence:
+        s = silence
+        matchers = Json([m.model_dump() for m in s.matchers])
+        params = (matchers, s.starts_ms, s.ends_ms, s.comment, s.created_by, now_ms)
+        [added] = self._silences(sql.ADD_SILENCE, params)
+        return added
+
+    def silences_since(self, since_ms: int, limit: int) -> list[Silence]:
+        return self._silences(sql.SILENCES_SINCE, (since_ms, limit))
+
+    def expire_silence(self, silence_id: int, by: str, now_ms: int) -> Silence | None:
+        found = self._silences(sql.EXPIRE_SILENCE, (now_ms, by, silence_id))
+        return found[0] if found else None
+
+    def silence(self, silence_id: int) -> Silence | None:
+        found = self._silences(sql.SILENCE, (silence_id,))
+        return found[0] if found else None
+
+    def _silences(self, statement: str, params: tuple[Any, ...]) -> list[Silence]:
+        with self.connector.transaction() as cur:
+            cur.execute(statement, params)
+            rows = cur.fetchall()
+        return [_silence(row) for row in rows]
 
     # -- reading --------------------------------------------------------------------------
 

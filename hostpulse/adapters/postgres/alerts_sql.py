@@ -100,7 +100,7 @@ WHERE id IN (
     ORDER BY next_attempt_at LIMIT %s
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, target, payload, attempts
+RETURNING id, target, payload, attempts, kind
 """
 DELIVERED = (
     f"UPDATE alert_notifications SET delivered_at = {TS}, attempts = attempts + 1 WHERE id = %s"
@@ -125,4 +125,49 @@ SELECT rule, host, state, {epoch_ms("ts")}, value, severity, summary FROM alert_
 WHERE ts >= {TS} AND ts < {TS} AND (%s::text IS NULL OR host = %s)
   AND (%s::text IS NULL OR rule = %s)
 ORDER BY ts DESC LIMIT %s
+"""
+
+# -- silences ----------------------------------------------------------------------------------
+
+SILENCE_COLUMNS = f"""id, matchers, {epoch_ms("starts_at")}, {epoch_ms("ends_at")}, comment,
+       created_by, {epoch_ms("created_at")}, {epoch_ms("expired_at")}, expired_by"""
+ADD_SILENCE = f"""
+INSERT INTO alert_silences (matchers, starts_at, ends_at, comment, created_by, created_at)
+VALUES (%s, {TS}, {TS}, %s, %s, {TS})
+RETURNING {SILENCE_COLUMNS}
+"""
+LIVE_SILENCES = f"""
+SELECT {SILENCE_COLUMNS} FROM alert_silences
+WHERE expired_at IS NULL AND ends_at > {TS} ORDER BY id
+"""
+# Live ones, and those that stopped since: the silences page and its history.
+SILENCES_SINCE = f"""
+SELECT {SILENCE_COLUMNS} FROM alert_silences
+WHERE expired_at IS NULL OR expired_at >= {TS} ORDER BY id DESC LIMIT %s
+"""
+EXPIRE_SILENCE = f"""
+UPDATE alert_silences SET expired_at = LEAST({TS}, ends_at), expired_by = %s
+WHERE id = %s AND expired_at IS NULL
+RETURNING {SILENCE_COLUMNS}
+"""
+SILENCE = f"SELECT {SILENCE_COLUMNS} FROM alert_silences WHERE id = %s"
+END_SILENCES = f"""
+UPDATE alert_silences SET expired_at = ends_at, expired_by = 'its end'
+WHERE expired_at IS NULL AND ends_at <= {TS}
+RETURNING {SILENCE_COLUMNS}
+"""
+SUPPRESSED = f"""
+UPDATE alert_notifications SET delivered_at = {TS}, suppressed_by = %s,
+    last_error = 'silenced by silence ' || %s
+WHERE id = %s
+"""
+# Whether the alert of this delivery was told to its target before, not silenced: then its
+# resolution is told too, silenced or not, so that the target does not keep it open for ever.
+TOLD_BEFORE = """
+SELECT EXISTS (
+    SELECT FROM alert_notifications d JOIN alert_notifications o
+      ON o.episode_id = d.episode_id AND o.target = d.target
+    WHERE d.id = %s AND o.kind <> 'resolved' AND o.delivered_at IS NOT NULL
+      AND o.suppressed_by IS NULL
+)
 """

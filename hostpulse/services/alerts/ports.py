@@ -8,6 +8,7 @@ from typing import Any, Literal, Protocol
 
 from hostpulse.core.responses import ActiveAlert, AlertEvent, RuleEntry
 from hostpulse.services.alerts.rules import Notifier, Rule, RuleSet
+from hostpulse.services.alerts.silences import NewSilence, Silence
 from hostpulse.services.alerts.timeline import Point
 
 NotificationKind = Literal["firing", "resolved", "reminder"]
@@ -81,6 +82,7 @@ class Delivery:
     target: str
     payload: dict[str, Any]
     attempts: int
+    kind: NotificationKind = "firing"
 
 
 class HostAlerts(Protocol):
@@ -134,6 +136,18 @@ class AlertStore(Protocol):
 
     def failed(self, delivery_id: int, error: str, retry_at_ms: int | None) -> None: ...
 
+    def live_silences(self, now_ms: int) -> list[Silence]:
+        """The silences that have not ended: active, and pending (starting later)."""
+
+    def end_silences(self, now_ms: int) -> list[Silence]:
+        """Record the silences whose end has come as expired; those."""
+
+    def suppressed(self, delivery_id: int, silence_id: int, now_ms: int) -> None:
+        """The delivery is done without sending: a silence held it back."""
+
+    def told_before(self, delivery_id: int) -> bool:
+        """Whether this delivery's alert was sent to its target before, not held back."""
+
 
 class RuleStore(AlertStore, Protocol):
     """The rules as operators manage them, and the alerts as the API reads them."""
@@ -146,6 +160,16 @@ class RuleStore(AlertStore, Protocol):
     def delete_rule(self, name: str) -> bool: ...
 
     def rules_with_source(self) -> list[RuleEntry]: ...
+
+    def add_silence(self, silence: NewSilence, now_ms: int) -> Silence: ...
+
+    def silences_since(self, since_ms: int, limit: int) -> list[Silence]:
+        """The live silences, and those that stopped since ``since_ms``, newest first."""
+
+    def expire_silence(self, silence_id: int, by: str, now_ms: int) -> Silence | None:
+        """End it now; None when there is no such silence or it has ended already."""
+
+    def silence(self, silence_id: int) -> Silence | None: ...
 
     def history(
         self, start_ms: int, end_ms: int, host: str | None, rule: str | None, limit: int

@@ -14,6 +14,7 @@ from hostpulse.core.contract import Batch
 from hostpulse.services.alerts.ports import (
     AlertStore,
     Channel,
+    Delivery,
     EventRecord,
     EventState,
     HostAlerts,
@@ -26,6 +27,7 @@ from hostpulse.services.alerts.ports import (
     StoredEpisode,
 )
 from hostpulse.services.alerts.rules import LOG, Rule, RuleSet
+from hostpulse.services.alerts.silences import Silence, active_labels, alert_labels, silenced_by
 from hostpulse.services.alerts.timeline import Episode, Point, Timeline, evaluate
 from hostpulse.services.alerts.values import describe, rule_value, value_of
 
@@ -55,6 +57,7 @@ class Outcome:
     delivered: int = 0
     failed: int = 0
     resent: int = 0
+    suppressed: int = 0
 
 
 def payload(  # noqa: PLR0913 -- the parts of one notification
@@ -304,9 +307,35 @@ class AlertService:
                 if rule.is_absent and rule.hosts.matches(host, labels):
                     self._check_absence(rule, host, last_ms, now_ms, outcome)
         self._remind(rules, self.store.hosts_with_open_episodes(), now_ms, outcome)
+        ended = self.store.end_silences(now_ms)
+        if ended:
+            self.silences_ended(ended, now_ms, outcome)
         self._resend_firing(rules, outcome)
         delivered = self.deliver_due(now_ms)
         outcome.delivered, outcome.failed = delivered.delivered, delivered.failed
+        outcome.suppressed = delivered.suppressed
+        return outcome
+
+    def silences_ended(
+        self, ended: list[Silence], now_ms: int, outcome: Outcome | None = None
+    ) -> Outcome:
+        """What still fires that these silences held back, and no other silence holds now, is
+        told again now (a reminder), as Alertmanager tells a group once its silence ends."""
+        outcome = outcome or Outcome()
+        rules = {rule.name: rule for rule in self.store.rule_set().rules}
+        live = self.store.live_silences(now_ms)
+        for alert in self.store.active():
+            rule = rules.get(alert["rule"])
+            if alert["state"] != "firing" or rule is None:
+                continue
+            labels = active_labels(alert)
+            held_before = any(all(m.matches(labels) for m in s.matchers) for s in ended)
+            if not held_before or silenced_by(live, labels, now_ms):
+                continue
+            with self.store.host(alert["host"]) as alerts:
+                episode = alerts.open_episodes().get(rule.name)
+                if episode is not None:
+                    RuleOnHost(alerts, rule, alert["host"], now_ms, outcome).remind(episode)
         return outcome
 
     def _check_absence(
@@ -366,11 +395,17 @@ class AlertService:
         """Send what is due; a failure is retried later with backoff and blocks nothing."""
         notifiers = {n.name: n for n in self.store.rule_set().notifiers} | {"log": LOG}
         outcome = Outcome()
+        silences: list[Silence] | None = None  # read once, when something is due
         for delivery in self.store.due_deliveries(now_ms, limit):
             notifier = notifiers.get(delivery.target)
             if notifier is None:
                 self.store.failed(delivery.id, f"unknown target {delivery.target!r}", None)
                 outcome.failed += 1
+                continue
+            if silences is None:
+                silences = self.store.live_silences(now_ms)
+            if self._held_back(delivery, silences, now_ms):
+                outcome.suppressed += 1
                 continue
             try:
                 self.channels[notifier.type].send(notifier, delivery.payload)
@@ -388,6 +423,15 @@ class AlertService:
             self.store.delivered(delivery.id, now_ms)
             outcome.delivered += 1
         return outcome
+
+    def _held_back(self, delivery: Delivery, silences: list[Silence], now_ms: int) -> bool:
+        """Whether a silence holds this notification back (recorded so). A resolution whose
+        alert was told before is sent all the same: its target would keep it open for ever."""
+        held = silenced_by(silences, alert_labels(delivery.payload), now_ms)
+        if not held or (delivery.kind == "resolved" and self.store.told_before(delivery.id)):
+            return False
+        self.store.suppressed(delivery.id, held[0], now_ms)
+        return True
 
 
 def _same(computed: Episode, stored: StoredEpisode) -> bool:
