@@ -82,8 +82,8 @@ class MemoryAlertStore:
         return sorted({e.host for e in self.episodes if e.resolved_ms is None})
 
     def active(self) -> list[ActiveAlert]:
-        """What fires (pending pairs are not kept here)."""
-        return [
+        """What fires, then what is pending."""
+        firing: list[ActiveAlert] = [
             {
                 "rule": e.rule, "host": e.host, "state": "firing", "active_since_ms": e.started_ms,
                 "fired_at_ms": e.fired_ms, "value": e.fired.value, "severity": e.fired.severity,
@@ -92,6 +92,13 @@ class MemoryAlertStore:
             for e in self.episodes
             if e.resolved_ms is None and e.fired is not None
         ]  # fmt: skip
+        pending: list[ActiveAlert] = [
+            {"rule": rule, "host": host, "state": "pending", "active_since_ms": row["since"],
+             "value": row["value"]}
+            for (rule, host), row in self.state.items()
+            if row["state"] == "pending"
+        ]  # fmt: skip
+        return firing + pending
 
     def due_deliveries(self, now_ms: int, limit: int) -> list[Delivery]:
         due = [o for o in self.outbox if o.delivered_ms is None and o.next_ms <= now_ms]
@@ -168,6 +175,8 @@ class MemoryHostAlerts:
         self.store.state[(rule, self.host)] = {
             "state": state.state,
             "last_breach": last_breach if last_breach is not None else previous,
+            "since": state.pending_since_ms,
+            "value": state.last_value,
         }
 
     def forget(self, rule: str) -> None:

@@ -34,15 +34,15 @@ def rig() -> tuple[AlertService, MemoryAlertStore, RecordingChannel]:
     return AlertService(store, {"webhook": channel, "log": channel}), store, channel
 
 
-def batches(cpu_by_second: list[float], per_batch: int = 2) -> list[Batch]:
-    """One sample a second from T0, ``per_batch`` samples per batch."""
+def batches(cpu: list[float], per_batch: int = 2, every_s: int = 1) -> list[Batch]:
+    """One sample every ``every_s`` seconds from T0, ``per_batch`` samples per batch."""
     host = SyntheticHost("web-1", cores=2)
     out = []
-    for start in range(0, len(cpu_by_second), per_batch):
-        stamps = [T0 + 1000 * i for i in range(start, min(start + per_batch, len(cpu_by_second)))]
+    for start in range(0, len(cpu), per_batch):
+        stamps = [T0 + 1000 * every_s * i for i in range(start, min(start + per_batch, len(cpu)))]
         batch = host.batch(stamps)
         samples = [
-            s.model_copy(update={"cpu": Cpu(percent=cpu_by_second[(s.ts_ms - T0) // 1000])})
+            s.model_copy(update={"cpu": Cpu(percent=cpu[(s.ts_ms - T0) // 1000 // every_s])})
             for s in batch.samples
         ]
         out.append(batch.model_copy(update={"samples": samples}))
@@ -118,13 +118,37 @@ def test_a_host_that_goes_silent_fires_once_and_resolves_when_it_sends() -> None
 
 def test_a_reminder_after_the_repeat_interval_and_only_then() -> None:
     service, _, channel = rig()
-    run(service, batches([95.0] * 12))
+    run(service, batches([95.0] * 63, every_s=60))  # a sample a minute for an hour, breaching
 
     service.tick(T0 + 30 * 60_000)
     service.tick(T0 + 61 * 60_000)
     service.tick(T0 + 62 * 60_000)
 
     assert kinds(channel) == [("firing", "HostHighCpu"), ("reminder", "HostHighCpu")]
+
+
+def test_a_host_gone_silent_resolves_once_its_series_is_stale() -> None:
+    service, store, channel = rig()
+    run(service, batches([95.0] * 12))  # fires at 10 s, then nothing more
+
+    service.tick(T0 + 4 * 60_000)  # its last value still in sight: still firing
+    assert [e.resolved_ms for e in store.episodes] == [None]
+    service.tick(T0 + 6 * 60_000)
+
+    assert [e.resolved_ms for e in store.episodes] == [T0 + 11_000 + 300_000 + 1]
+    assert [k for k, _ in kinds(channel)] == ["firing", "resolved"]
+
+
+def test_a_run_cut_short_by_silence_fires_on_its_last_value_as_prometheus_does() -> None:
+    service, store, channel = rig()
+    run(service, batches([50.0, 95.0, 95.0]))  # pending from 1 s; for is 10 s; then silent
+
+    assert channel.sent == []
+    service.tick(T0 + 60_000)
+
+    [episode] = store.episodes
+    assert (episode.started_ms, episode.fired_ms) == (T0 + 1000, T0 + 11_000)
+    assert kinds(channel) == [("firing", "HostHighCpu")]
 
 
 def test_a_failed_webhook_is_retried_later_and_blocks_nothing() -> None:

@@ -120,7 +120,8 @@ def test_a_silenced_alert_shows_sends_nothing_and_is_told_when_the_silence_ends(
     held = silence(store, T0, T0 + 10 * 60_000, host="web-1", alertname="HostHighCpu")
     silence(store, T0, T0 + 60 * 60_000, host="web-2")  # another host's
 
-    evaluate(service, SEED[:20], T0 + 20_000)  # fires, and keeps firing
+    for batch in batches([95.0] * 12, every_s=60):  # fires, and keeps firing for 11 minutes
+        service.evaluate_batch(batch, T0 + 20_000)
     assert service.deliver_due(T0 + 20_000).suppressed == 1
     active = store.active()
     with_silences(active, store.live_silences(T0 + 20_000), T0 + 20_000)

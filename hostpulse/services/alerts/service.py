@@ -32,7 +32,8 @@ from hostpulse.services.alerts.timeline import Episode, Point, Timeline, evaluat
 from hostpulse.services.alerts.values import describe, rule_value, value_of
 
 log = logging.getLogger(__name__)
-MAX_GAP_MS = 60_000  # a longer silence breaks a pending run (absent rules watch silence)
+# A sample is the series' value this long (Prometheus' lookback delta); then it is stale.
+LOOKBACK_MS = 300_000
 MARGIN_MS = 60_000
 RETRY_BASE_S = 5.0
 RETRY_CAP_S = 600.0
@@ -45,7 +46,7 @@ def iso(ms: int | None) -> str | None:
 
 def horizon_ms(rule: Rule) -> int:
     """How far back the points of a rule matter for its state now."""
-    return int((rule.for_ + rule.keep_firing_for) * 1000) + MAX_GAP_MS + MARGIN_MS
+    return int((rule.for_ + rule.keep_firing_for) * 1000) + LOOKBACK_MS + MARGIN_MS
 
 
 @dataclass
@@ -210,7 +211,7 @@ class AlertService:
                 self._evaluate(here)
         return outcome
 
-    def _evaluate(self, here: RuleOnHost) -> None:
+    def _evaluate(self, here: RuleOnHost, until_ms: int | None = None) -> None:
         alerts, rule = here.alerts, here.rule
         here.outcome.evaluated += 1
         latest = alerts.latest_episode(rule.name)
@@ -224,12 +225,13 @@ class AlertService:
             since = min(since, open_episode.started_ms)
         points = [p for p in newest if p.ts_ms >= since]
         timeline = evaluate(
-            points, int(rule.for_ * 1000), int(rule.keep_firing_for * 1000), MAX_GAP_MS
+            points, int(rule.for_ * 1000), int(rule.keep_firing_for * 1000), LOOKBACK_MS, until_ms
         )
         self._apply(here, timeline, latest)
         last_breach = max((p.ts_ms for p in points if p.breach), default=None)
+        seen_to_ms = newest_ms if until_ms is None else max(newest_ms, until_ms)
         if timeline.state == "inactive" and (
-            last_breach is None or newest_ms - last_breach > horizon_ms(rule)
+            last_breach is None or seen_to_ms - last_breach > horizon_ms(rule)
         ):
             alerts.forget(rule.name)
         else:
@@ -306,6 +308,7 @@ class AlertService:
             for rule in rules.rules:
                 if rule.is_absent and rule.hosts.matches(host, labels):
                     self._check_absence(rule, host, last_ms, now_ms, outcome)
+        self._follow_to_now(rules, hosts, now_ms, outcome)
         self._remind(rules, self.store.hosts_with_open_episodes(), now_ms, outcome)
         ended = self.store.end_silences(now_ms)
         if ended:
@@ -337,6 +340,24 @@ class AlertService:
                 if episode is not None:
                     RuleOnHost(alerts, rule, alert["host"], now_ms, outcome).remind(episode)
         return outcome
+
+    def _follow_to_now(
+        self, rules: RuleSet, hosts: dict[str, tuple[int, dict[str, str]]], now_ms: int,
+        outcome: Outcome,
+    ) -> None:  # fmt: skip
+        """What pends or fires, followed from its host's last value up to now, as Prometheus
+        evaluates on while the series stays in sight: a run that lasts ``for`` on its last
+        value fires, and a series stale for ``lookback`` ends pending runs and resolves what
+        fires (after ``keep_firing_for``). Batches only ever take the state to their own
+        newest sample: a batch that arrives late does not make a host's series stale."""
+        by_name = {rule.name: rule for rule in rules.rules if not rule.is_absent}
+        for host in sorted({alert["host"] for alert in self.store.active()}):
+            labels = hosts.get(host, (0, {}))[1]
+            with self.store.host(host) as alerts:
+                for name in alerts.watched():
+                    rule = by_name.get(name)
+                    if rule is not None and rule.hosts.matches(host, labels):
+                        self._evaluate(RuleOnHost(alerts, rule, host, now_ms, outcome), now_ms)
 
     def _check_absence(
         self, rule: Rule, host: str, last_ms: int, now_ms: int, outcome: Outcome
