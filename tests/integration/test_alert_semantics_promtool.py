@@ -31,7 +31,7 @@ def ours(series: Series, for_m: int, keep_m: int) -> list[str]:
         for i, value in enumerate(series)
         if value is not None
     ]
-    states = []
+    states: list[str] = []
     for minute in range(len(series)):
         now = minute * MINUTE_MS
         seen = [p for p in points if p.ts_ms <= now]
