@@ -134,13 +134,11 @@ def test_a_sigterm_in_the_middle_of_the_work_loses_nothing(
     url = local_cloud.endpoints["database_url"]
     host = SyntheticHost(f"sigterm-{time.time_ns() % 10**8}", cores=2)
     now = int(time.time() * 1000)
-    # Ten samples a batch: a worker that handles them all before the test can stop it tests
-    # nothing (one sample a batch, it once did).
+    # Ten times what its two consumers take at once (the aggregate trigger's 100 messages
+    # each), so that the stop comes with work left: with 300 it once stored them all first.
+    count = 2000
     batches = [
-        host.batch([now - 90_000 + 30 * (10 * i + j) for j in range(10)]).model_copy(
-            update={"seq": i}
-        )
-        for i in range(300)
+        host.batch([now - 100_000 + 50 * i]).model_copy(update={"seq": i}) for i in range(count)
     ]
     queue.send(*(envelope(b) for b in batches))
     first = start_worker(local_cloud, queue, free_port(), tmp_path / "first.log")
@@ -154,10 +152,10 @@ def test_a_sigterm_in_the_middle_of_the_work_loses_nothing(
         # Its probes answer once it handles SIGTERM: stopped before that (the first worker
         # may have stored everything already), it would die of the signal instead.
         eventually(lambda: probe(port, "/livez") == 200, timeout=60, interval=0.2)
-        eventually(lambda: stored_batches(url, [host.hostname]) == 300, timeout=120, interval=1)
+        eventually(lambda: stored_batches(url, [host.hostname]) == count, timeout=180, interval=1)
     finally:
         second.stop()
-    assert stored_then < 300, "the first worker was stopped before the end: the test tested"
+    assert stored_then < count, "the first worker was stopped before the end: the test tested"
     assert_stored_exactly_once(url, batches)
     assert queue.dead_letters() == 0
 
