@@ -7,12 +7,14 @@ import fnmatch
 import operator
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from hostpulse.core.contract import SAFE_TEXT, VALUE_MAX
+
+M = TypeVar("M", bound=BaseModel)
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
 UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -168,15 +170,23 @@ class RuleFileError(ValueError):
 
 
 def load_rule_set(text: str, source: str = "rules") -> RuleSet:
+    return validated(RuleSet, *yaml_of(text, source), source)
+
+
+def yaml_of(text: str, source: str) -> tuple[Any, Any]:
+    """A rule file's YAML: its node tree (for lines) and its data."""
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        return yaml.compose(text), yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "somewhere"
         raise RuleFileError(f"{source}: {where}: not valid YAML ({error})") from None
+
+
+def validated(model: type[M], root: Any, data: Any, source: str) -> M:
+    """``data`` as ``model``, or a RuleFileError naming the line of every mistake."""
     try:
-        return RuleSet.model_validate(data or {})
+        return model.model_validate(data or {})
     except ValidationError as error:
         lines = []
         for problem in error.errors():

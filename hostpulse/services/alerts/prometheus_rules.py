@@ -1,0 +1,144 @@
+"""Prometheus' rule-file format, unchanged: ``groups`` of alerting rules (``alert``, ``expr``,
+``for``, ``keep_firing_for``, ``labels``, ``annotations``) and recording rules (``record``,
+``expr``, ``labels``), each expression PromQL. Read and checked as ``promtool check rules``
+checks a file, every mistake with its line."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from hostpulse.services.alerts.rules import Strict, validated, yaml_of
+from hostpulse.services.promql.model import PromQLError
+from hostpulse.services.promql.params import DURATION, UNIT_MS
+from hostpulse.services.promql.parse import parse
+
+METRIC_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
+LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+MAX_DURATION_MS = 366 * 86_400_000
+TEMPLATE_ACTION = re.compile(r"{{.*?}}", re.DOTALL)
+
+
+def prometheus_duration(value: object) -> object:
+    """``5m``, ``1h30m``, ``0s``: Prometheus' durations, as seconds."""
+    if isinstance(value, str):
+        found = DURATION.match(value)
+        if not value or found is None:
+            raise ValueError(f"not a valid duration string: {value!r}")
+        ms = sum(int(found.group(2 * i + 2) or 0) * unit for i, unit in enumerate(UNIT_MS))
+        if ms > MAX_DURATION_MS:
+            raise ValueError(f"{value!r} is longer than a year")
+        return ms / 1000
+    if value is None:
+        return 0.0
+    raise ValueError(f"not a valid duration string: {value!r}")
+
+
+PromDuration = Annotated[float, BeforeValidator(prometheus_duration)]
+LabelName = Annotated[str, Field(pattern=LABEL_NAME, max_length=256)]
+Text = Annotated[str, Field(max_length=4096)]
+
+
+def checked_expression(expr: str) -> str:
+    if not expr.strip():
+        raise ValueError("field 'expr' must be set in rule")
+    try:
+        parse(expr)
+    except PromQLError as error:
+        reason = str(error).removeprefix('invalid parameter "query": ')
+        raise ValueError(f"could not parse expression: {reason}") from None
+    return expr
+
+
+def checked_template(text: str) -> str:
+    """A template's actions are closed and not empty (the templates run with the rules)."""
+    rest = TEMPLATE_ACTION.sub("", text)
+    if "{{" in rest or "}}" in rest:
+        raise ValueError(f"template {text[:60]!r}: an action is not closed")
+    if any(not action[2:-2].strip() for action in TEMPLATE_ACTION.findall(text)):
+        raise ValueError(f"template {text[:60]!r}: an empty action")
+    return text
+
+
+class WithExpression(Strict):
+    expr: str
+    labels: dict[LabelName, Text] = Field(default_factory=dict)
+
+    @field_validator("expr")
+    @classmethod
+    def _expression(cls, expr: str) -> str:
+        return checked_expression(expr)
+
+
+class AlertingRule(WithExpression):
+    alert: str = Field(min_length=1, max_length=256)
+    for_: PromDuration = Field(0.0, alias="for")
+    keep_firing_for: PromDuration = 0.0
+    annotations: dict[LabelName, Text] = Field(default_factory=dict)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("labels", "annotations")
+    @classmethod
+    def _templates(cls, values: dict[str, str]) -> dict[str, str]:
+        for text in values.values():
+            checked_template(text)
+        return values
+
+
+class RecordingRule(WithExpression):
+    record: str = Field(pattern=METRIC_NAME, max_length=256)
+
+
+def one_kind(rule: Any) -> Any:
+    """A rule is an alerting rule or a recording rule, by the key it has."""
+    if isinstance(rule, dict):
+        if "alert" in rule and "record" in rule:
+            raise ValueError("only one of 'record' and 'alert' must be set")
+        if "alert" not in rule and "record" not in rule:
+            raise ValueError("one of 'record' or 'alert' must be set")
+        if "record" in rule:
+            return RecordingRule.model_validate(rule)
+    return AlertingRule.model_validate(rule) if isinstance(rule, dict) else rule
+
+
+Rule = Annotated[AlertingRule | RecordingRule, BeforeValidator(one_kind)]
+
+
+class RuleGroup(Strict):
+    name: str = Field(min_length=1, max_length=256)
+    interval: PromDuration | None = None
+    limit: int = Field(0, ge=0)
+    rules: list[Rule] = Field(default_factory=list, max_length=1000)
+
+
+class PrometheusRuleFile(Strict):
+    groups: list[RuleGroup] = Field(max_length=1000)
+
+    @model_validator(mode="after")
+    def _unique(self) -> PrometheusRuleFile:
+        names = [group.name for group in self.groups]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"groups named more than once: {twice}")
+        return self
+
+    @property
+    def alerting(self) -> list[AlertingRule]:
+        return [r for g in self.groups for r in g.rules if isinstance(r, AlertingRule)]
+
+    @property
+    def recording(self) -> list[RecordingRule]:
+        return [r for g in self.groups for r in g.rules if isinstance(r, RecordingRule)]
+
+
+def is_prometheus_format(text: str) -> bool:
+    """Whether a rule file is Prometheus' (``groups``) rather than hostpulse's own."""
+    _, data = yaml_of(text, "rules")
+    return isinstance(data, dict) and "groups" in data
+
+
+def load_prometheus_rules(text: str, source: str = "rules") -> PrometheusRuleFile:
+    return validated(PrometheusRuleFile, *yaml_of(text, source), source)
