@@ -35,7 +35,8 @@ RULES: list[dict[str, Any]] = [
     {"alert": "EnvBusy", "expr": "avg by (env) (cpu) > 70", "for": "1m",
      "annotations": {"summary": "{{ $labels.env }}: {{ $value }}"}},
     {"alert": "Errors", "expr": "rate(http_requests_total{code=\"500\"}[3m]) > 0.05",
-     "keep_firing_for": "2m", "labels": {"team": "{{ $labels.host }}-oncall"}},
+     "keep_firing_for": "2m", "labels": {"team": "{{ $labels.host }}-oncall"},
+     "annotations": {"rate": "{{ $value | humanize }} errors/s"}},
     {"alert": "DiskWillFill", "expr": "predict_linear(disk_free_bytes[5m], 3600) < 0",
      "for": "1m", "annotations": {"in": "{{ $value }} bytes in an hour"}},
     {"alert": "HostGone", "expr": 'absent(cpu{host="web-2"})', "for": "1m"},
@@ -43,7 +44,14 @@ RULES: list[dict[str, Any]] = [
     {"alert": "StillHot", "expr": "cpu > 95 and on (host) cpu offset 1m > 95",
      "keep_firing_for": "1m"},
     {"alert": "HotWindow", "expr": "max_over_time(cpu[3m]) > 99", "for": "1m",
-     "keep_firing_for": "1m"},
+     "keep_firing_for": "1m", "annotations": {"share": "{{ $value | humanizePercentage }}"}},
+    {"alert": "Humanized", "expr": "cpu * 1234.5 > 0",
+     "annotations": {"si": "{{ $value | humanize }}", "bytes": "{{ humanize1024 $value }}B",
+                     "up": "{{ $value | humanizeDuration }}",
+                     "fixed": '{{ printf "%.1f %s" $value $labels.host }}',
+                     "loud": "{{ $labels.env | toUpper }}"}},
+    {"alert": "Tiny", "expr": "cpu / 1e6 > 0",
+     "annotations": {"si": "{{ humanize $value }}", "up": "{{ humanizeDuration $value }}"}},
 ]  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""Rule templates: Go's printing of a float, labels filled in, and anything else refused."""
+"""Rule templates: Go's printing of a float, labels filled in, Prometheus' humanize functions and
+printf, and anything else refused by name."""
 
 from __future__ import annotations
 
@@ -26,12 +27,31 @@ def test_labels_and_value_are_filled_in_and_a_missing_label_is_empty() -> None:
     assert expand(text, {"host": "web-1"}, 97.5, {"dc": "eu"}) == "web-1 at 97.5 () eu"
 
 
+# What promtool test rules printed for the same values (Prometheus 2.42).
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0.000123, ["123u", "0.000123", "123us", "0.0123%", "0.00"]),
+        (1234567.0, ["1.235M", "1.177Mi", "14d 6h 56m 7s", "1.235e+08%", "1234567.00"]),
+        (0.0, ["0", "0", "0s", "0%", "0.00"]),
+        (-5.0, ["-5", "-5", "-5s", "-500%", "-5.00"]),
+        (3661.0, ["3.661k", "3.575ki", "1h 1m 1s", "3.661e+05%", "3661.00"]),
+    ],
+)
+def test_the_humanize_functions_print_as_prometheus_does(value: float, expected: list[str]) -> None:
+    templates = ["{{ $value | humanize }}", "{{ humanize1024 $value }}",
+                 "{{ $value | humanizeDuration }}", "{{ humanizePercentage $value }}",
+                 '{{ printf "%.2f" $value }}']  # fmt: skip
+
+    assert [expand(t, {}, value) for t in templates] == expected
+
+
 @pytest.mark.parametrize(
     "action",
     [
         "{{ .Labels.host }}",
-        "{{ $value | humanize }}",
-        '{{ printf "%.2f" $value }}',
+        "{{ $value | humanizeTimestamp }}",
+        "{{ range $labels }}",
         '{{ template "x" }}',
     ],
 )
