@@ -14,6 +14,7 @@ from api.params import HostRef, parse_time
 from api.problems import invalid, refusals
 from hostpulse.core.responses import ActiveAlerts, AlertHistory, RuleList
 from hostpulse.core.seed_compat import SeedAlert, seed_alert
+from hostpulse.services.alerts.promql_form import with_promql
 from hostpulse.services.alerts.rules import Rule
 from hostpulse.services.alerts.service import AlertService
 from hostpulse.services.alerts.silences import with_silences
@@ -28,9 +29,12 @@ router = APIRouter(tags=["alerts"], dependencies=[Reader], responses=refusals(40
 admin_router = APIRouter(tags=["alerts"], dependencies=[Admin], responses=refusals(401, 403))
 
 
-@router.get("/api/v1/alert-rules", summary="Every rule, with where it came from (file or api)")
+@router.get(
+    "/api/v1/alert-rules",
+    summary="Every rule, with where it came from (file or api) and its Prometheus form",
+)
 def list_rules(store: AlertRules) -> RuleList:
-    return {"rules": store.rules_with_source()}
+    return {"rules": [with_promql(entry) for entry in store.rules_with_source()]}
 
 
 @admin_router.put(

@@ -15,6 +15,7 @@ from hostpulse.cli.agents import database_url
 from hostpulse.localcloud.settings import LocalCloudSettings
 from hostpulse.services.alerts.ports import RuleStore
 from hostpulse.services.alerts.prometheus_rules import is_prometheus_format, load_prometheus_rules
+from hostpulse.services.alerts.promql_form import with_promql
 from hostpulse.services.alerts.rules import RuleFileError, load_rule_set
 from hostpulse.services.alerts.service import AlertService, replace_rule_file
 from hostpulse.services.alerts.silences import NewSilence, SilenceRequest
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:
         print(f"hostpulse: loaded {len(rule_set.rules)} rules from {args.file}")
         return 0
     for row in rule_store(database_url(settings)).rules_with_source():
-        print(json.dumps(row))
+        print(json.dumps(with_promql(row)))
     return 0
 
 

@@ -159,6 +159,9 @@ class RuleEntry(TypedDict):
     source: Literal["file", "api"]
     rule: Annotated[dict[str, Any], Field(description="the rule, as PUT takes it")]
     updated_at: Annotated[str, Field(description="ISO 8601")]
+    promql: NotRequired[
+        Annotated[str | None, Field(description="the same rule in Prometheus' rule format")]
+    ]
 
 
 class RuleList(TypedDict):
