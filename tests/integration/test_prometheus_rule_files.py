@@ -146,3 +146,22 @@ def test_the_cli_checks_a_prometheus_rule_file_and_names_the_line(tmp_path: Path
     assert refused.returncode == 1
     assert "line 5: groups.0.rules.0.expr" in refused.stdout
     assert "could not parse expression" in refused.stdout
+
+
+def test_a_template_hostpulse_cannot_fill_is_refused_with_its_line(tmp_path: Path) -> None:
+    """promtool takes any Go template; hostpulse refuses, at check time, an action it would
+    not fill in when the rule fires (here Prometheus' humanizeTimestamp)."""
+    text = """groups:
+  - name: g
+    rules:
+      - alert: Old
+        expr: time() - node_boot_time_seconds > 86400
+        annotations:
+          since: "{{ $value | humanizeTimestamp }}"
+"""
+    path = tmp_path / "rules.yml"
+    path.write_text(text)
+
+    assert promtool(path) == (True, None)
+    with pytest.raises(RuleFileError, match=r"line 7: .*humanizeTimestamp.* take "):
+        load_prometheus_rules(text, "rules.yml")

@@ -5,11 +5,11 @@ checks a file, every mistake with its line."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from hostpulse.services.alerts.rule_templates import check
 from hostpulse.services.alerts.rules import Strict, validated, yaml_of
 from hostpulse.services.promql.model import PromQLError
 from hostpulse.services.promql.params import DURATION, UNIT_MS
@@ -18,7 +18,6 @@ from hostpulse.services.promql.parse import parse
 METRIC_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
 LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 MAX_DURATION_MS = 366 * 86_400_000
-TEMPLATE_ACTION = re.compile(r"{{.*?}}", re.DOTALL)
 
 
 def prometheus_duration(value: object) -> object:
@@ -52,16 +51,6 @@ def checked_expression(expr: str) -> str:
     return expr
 
 
-def checked_template(text: str) -> str:
-    """A template's actions are closed and not empty (the templates run with the rules)."""
-    rest = TEMPLATE_ACTION.sub("", text)
-    if "{{" in rest or "}}" in rest:
-        raise ValueError(f"template {text[:60]!r}: an action is not closed")
-    if any(not action[2:-2].strip() for action in TEMPLATE_ACTION.findall(text)):
-        raise ValueError(f"template {text[:60]!r}: an empty action")
-    return text
-
-
 class WithExpression(Strict):
     expr: str
     labels: dict[LabelName, Text] = Field(default_factory=dict)
@@ -84,7 +73,7 @@ class AlertingRule(WithExpression):
     @classmethod
     def _templates(cls, values: dict[str, str]) -> dict[str, str]:
         for text in values.values():
-            checked_template(text)
+            check(text)
         return values
 
 

@@ -207,3 +207,22 @@ def expand(
         return go_float(done) if isinstance(done, float) else str(done)
 
     return ACTION.sub(action, text)
+
+
+def check(text: str) -> str:
+    """The template, if every action in it is closed and one hostpulse fills in: its
+    functions and operands are checked by name, nothing is run."""
+    if "{{" in ACTION.sub("", text) or "}}" in ACTION.sub("", text):
+        raise TemplateError(f"template {text[:60]!r}: an action is not closed")
+    for found in ACTION.finditer(text):
+        for part in found[1].split("|"):
+            words = TOKEN.findall(part.strip())
+            if not words:
+                raise TemplateError(f"template {text[:60]!r}: an empty action")
+            head = words[0][1]
+            rest = words[1:] if head in FUNCTIONS or head == "printf" else words
+            for _, word in rest:  # quoted text goes as it is
+                if word and word != "$value" and not LABEL.match(word):
+                    raise TemplateError(f"{{{{ {found[1]} }}}}: hostpulse's rule templates "
+                                        f"take {KNOWN}")  # fmt: skip
+    return text
