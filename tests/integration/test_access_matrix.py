@@ -44,6 +44,7 @@ ACCESS = {
     ("GET", "/api/v1/alerts"): "read",
     ("GET", "/api/v1/alerts/history"): "read",
     ("GET", "/api/alerts/recent"): "read",
+    ("GET", "/api/v1/silences"): "read",
     ("GET", "/api/v1/pipeline"): "read",
     ("GET", "/api/v1/pipeline/history"): "read",
     ("GET", "/metrics"): "read",
@@ -53,6 +54,8 @@ ACCESS = {
     ("GET", "/api/v1/agent-commands"): "read",
     ("PUT", "/api/v1/alert-rules/{name}"): "operate",
     ("DELETE", "/api/v1/alert-rules/{name}"): "operate",
+    ("POST", "/api/v1/silences"): "operate",
+    ("DELETE", "/api/v1/silences/{silence_id}"): "operate",
     ("PUT", "/api/v1/agent-config/{scope}"): "administer",
     ("DELETE", "/api/v1/agent-config/{scope}"): "administer",
     ("POST", "/api/v1/agent-commands"): "administer",
@@ -75,7 +78,8 @@ ALLOWED = {
     "operate": {"operator", "admin token"},
     "administer": {"admin token"},
 }
-PATH_VALUES = {"host": "matrix-host", "pid": "1", "name": "MatrixRule", "scope": "fleet"}
+PATH_VALUES = {"host": "matrix-host", "pid": "1", "name": "MatrixRule", "scope": "fleet",
+               "silence_id": "1"}  # fmt: skip
 
 
 def routes() -> list[tuple[str, str]]:
