@@ -212,7 +212,8 @@ def expand(
 def check(text: str) -> str:
     """The template, if every action in it is closed and one hostpulse fills in: its
     functions and operands are checked by name, nothing is run."""
-    if "{{" in ACTION.sub("", text) or "}}" in ACTION.sub("", text):
+    outside = ACTION.sub("", text)
+    if "{{" in outside or "}}" in outside:
         raise TemplateError(f"template {text[:60]!r}: an action is not closed")
     for found in ACTION.finditer(text):
         for part in found[1].split("|"):
