@@ -18,6 +18,7 @@ from api.routers import (
     live,
     pipeline,
     prometheus,
+    rule_groups,
     seed,
     series,
     session,
@@ -162,11 +163,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": validation_problems(error)}, status_code=422)
 
-    routers = (health, session, hosts, series, live, seed, alerts, silences, pipeline,
-               agent_config, prometheus)  # fmt: skip
+    routers = (health, session, hosts, series, live, seed, alerts, rule_groups, silences,
+               pipeline, agent_config, prometheus)  # fmt: skip
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(alerts.admin_router)
+    app.include_router(rule_groups.admin_router)
     if settings.allowed_origins:
         app.add_middleware(
             CORSMiddleware,

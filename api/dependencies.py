@@ -17,7 +17,7 @@ from hostpulse.core.settings import ApiSettings
 from hostpulse.services.accounts.service import Accounts, Role, Session
 from hostpulse.services.agents.config import AgentConfigs
 from hostpulse.services.agents.ports import CommandStore
-from hostpulse.services.alerts.ports import RuleStore
+from hostpulse.services.alerts.ports import RuleGroupStore, RuleStore
 from hostpulse.services.promql.service import PromQLService
 from hostpulse.services.query.live import LiveHub
 from hostpulse.services.query.service import QueryService
@@ -41,6 +41,10 @@ def get_promql_service() -> PromQLService:
 
 def get_alert_store() -> RuleStore:
     return components.alert_store()
+
+
+def get_rule_groups() -> RuleGroupStore:
+    return components.rule_groups()
 
 
 def get_live_hub() -> LiveHub:
@@ -249,6 +253,7 @@ Queries = Annotated[QueryService, Depends(get_query_service)]
 PromQL = Annotated[PromQLService, Depends(get_promql_service)]
 Hub = Annotated[LiveHub, Depends(get_live_hub)]
 AlertRules = Annotated[RuleStore, Depends(get_alert_store)]
+RuleGroups = Annotated[RuleGroupStore, Depends(get_rule_groups)]
 Probes = Annotated[list[Probe], Depends(get_probes)]
 Reader = Depends(require_reader)
 Pipeline = Annotated[PipelineWatch, Depends(get_pipeline)]

@@ -14,6 +14,7 @@ WHY = {
     403: "The credential may not do this",
     404: "No such host, metric, process, rule or silence",
     409: "It is no longer in a state that allows this (a silence that has ended)",
+    413: "The body is larger than this route takes",
     429: "Too many failed attempts: wait as long as Retry-After says",
 }
 

@@ -1,5 +1,5 @@
-"""`hostpulse alerts`: load a rule file (checked, mistakes named with their line), list rules;
-silence alerts for a while, list the silences, end one."""
+"""`hostpulse alerts`: load a rule file, hostpulse's or Prometheus' (checked, mistakes named with
+their line), list rules; silence alerts for a while, list the silences, end one."""
 
 from __future__ import annotations
 
@@ -13,20 +13,34 @@ from pathlib import Path
 
 from hostpulse.cli.agents import database_url
 from hostpulse.localcloud.settings import LocalCloudSettings
+from hostpulse.services.alerts.group_listing import rules_listing
 from hostpulse.services.alerts.ports import RuleStore
 from hostpulse.services.alerts.prometheus_rules import is_prometheus_format, load_prometheus_rules
 from hostpulse.services.alerts.promql_form import with_promql
+from hostpulse.services.alerts.rule_groups import replace_rule_groups
 from hostpulse.services.alerts.rules import RuleFileError, load_rule_set
 from hostpulse.services.alerts.service import AlertService, replace_rule_file
 from hostpulse.services.alerts.silences import NewSilence, SilenceRequest
-from hostpulse.wiring.by_url import rule_store
+from hostpulse.wiring.by_url import rule_group_store, rule_store
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     alerts = commands.add_parser("alerts", help="load and list alert rules")
     actions = alerts.add_subparsers(dest="action", required=True)
-    load = actions.add_parser("load", help="replace the file rules with this file's")
+    load = actions.add_parser(
+        "load",
+        help="replace the file rules with this file's (hostpulse's format), or the rule groups"
+        " with this file's (Prometheus' format)",
+    )
     load.add_argument("file", type=Path)
+    load.add_argument(
+        "--notify",
+        action="append",
+        default=[],
+        metavar="NOTIFIER",
+        help="Prometheus' format: where its alerts go (default: every alertmanager notifier,"
+        " else the log)",
+    )
     check = actions.add_parser("check", help="check a rule file without loading it")
     check.add_argument("file", type=Path)
     actions.add_parser("list", help="every rule, from the file or the API")
@@ -62,7 +76,7 @@ def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:
         try:
             text = args.file.read_text()
             if is_prometheus_format(text):
-                return prometheus_file(args, text)
+                return prometheus_file(args, text, settings)
             rule_set = load_rule_set(text, str(args.file))
         except (OSError, RuleFileError) as error:
             print(f"hostpulse: error: {error}")
@@ -75,6 +89,9 @@ def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:
         return 0
     for row in rule_store(database_url(settings)).rules_with_source():
         print(json.dumps(with_promql(row)))
+    for group in rules_listing(rule_group_store(database_url(settings)).stored_groups())["groups"]:
+        for rule in group["rules"]:
+            print(json.dumps({"group": group["name"], **rule}))
     return 0
 
 
@@ -109,13 +126,23 @@ def run_silences(args: argparse.Namespace, store: RuleStore, now_ms: int) -> int
     return 0
 
 
-def prometheus_file(args: argparse.Namespace, text: str) -> int:
-    """A rule file in Prometheus' format: checked as promtool checks one."""
+def prometheus_file(args: argparse.Namespace, text: str, settings: LocalCloudSettings) -> int:
+    """A rule file in Prometheus' format: checked as promtool checks one; loaded, its groups
+    replace the loaded groups."""
     rules = load_prometheus_rules(text, str(args.file))
-    if args.action == "load":
-        print("hostpulse: error: Prometheus rule files are checked here; loading them comes "
-              "with their evaluation (hostpulse's own format loads today)")  # fmt: skip
+    counts = (f"{len(rules.groups)} groups, {len(rules.alerting)} alerting and "
+              f"{len(rules.recording)} recording rules")  # fmt: skip
+    if args.action == "check":
+        print(f"hostpulse: {args.file}: {counts}, all valid")
+        return 0
+    url = database_url(settings)
+    notify = tuple(args.notify)
+    known = {n.name for n in rule_store(url).rule_set().notifiers} | {"log"}
+    unknown = sorted(set(notify) - known)
+    if unknown:
+        print(f"hostpulse: error: unknown notifiers {unknown}; known: {sorted(known)}")
         return 1
-    print(f"hostpulse: {args.file}: {len(rules.groups)} groups, {len(rules.alerting)} alerting "
-          f"and {len(rules.recording)} recording rules, all valid")  # fmt: skip
+    removed = replace_rule_groups(rule_group_store(url), rules, notify, int(time.time() * 1000))
+    gone = f"; groups taken out: {', '.join(removed)}" if removed else ""
+    print(f"hostpulse: loaded {counts} from {args.file}{gone}")
     return 0

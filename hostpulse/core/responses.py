@@ -179,6 +179,7 @@ class ActiveAlert(TypedDict):
     labels: NotRequired[dict[str, str]]
     annotations: NotRequired[dict[str, str]]
     silenced_by: NotRequired[list[int]]  # the silences holding its notifications back
+    rule_group: NotRequired[str]  # a Prometheus rule group's alert: the group
 
 
 class ActiveAlerts(TypedDict):

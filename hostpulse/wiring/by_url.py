@@ -21,6 +21,7 @@ from hostpulse.adapters.postgres.agent_config import PgAgentConfigStore, PgComma
 from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.alerts import PgAlertStore
 from hostpulse.adapters.postgres.pipeline import PgPipelineHistory
+from hostpulse.adapters.postgres.rule_groups import PgRuleGroups
 from hostpulse.adapters.redis import keys as hot
 from hostpulse.adapters.redis.client import redis_client
 from hostpulse.adapters.redis.hot import (
@@ -65,6 +66,10 @@ def account_admin(database_url: str) -> Accounts:
 
 def rule_store(database_url: str, rules_ttl_s: float = 15.0) -> PgAlertStore:
     return PgAlertStore(pg_connector(database_url, 5.0), rules_ttl_s)
+
+
+def rule_group_store(database_url: str) -> PgRuleGroups:
+    return PgRuleGroups(pg_connector(database_url, 5.0))
 
 
 def migrate_database(database_url: str) -> list[str]:

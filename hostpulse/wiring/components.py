@@ -28,6 +28,7 @@ from hostpulse.adapters.postgres.metrics import PgMetricReader, PgMetricStore
 from hostpulse.adapters.postgres.pipeline import PgPipelineHistory
 from hostpulse.adapters.postgres.probe import PostgresProbe
 from hostpulse.adapters.postgres.promql import PgSeriesSource
+from hostpulse.adapters.postgres.rule_groups import PgRuleGroups
 from hostpulse.adapters.redis import keys as hot
 from hostpulse.adapters.redis.client import redis_client
 from hostpulse.adapters.redis.counters import RedisCounterStore
@@ -60,6 +61,7 @@ from hostpulse.services.agents.control import AgentControl
 from hostpulse.services.agents.ports import CommandStore
 from hostpulse.services.aggregate.rollup import RollupSchedule
 from hostpulse.services.aggregate.service import Aggregation
+from hostpulse.services.alerts.rule_groups import RuleGroupRunner, instant_query
 from hostpulse.services.alerts.runs import AlertTick, QueuedEvaluation
 from hostpulse.services.alerts.service import AlertService
 from hostpulse.services.ingest.service import IngestLimits, IngestService
@@ -205,6 +207,11 @@ def alert_store() -> PgAlertStore:
 
 
 @lru_cache(maxsize=1)
+def rule_groups() -> PgRuleGroups:
+    return PgRuleGroups(_pg(core_settings()))
+
+
+@lru_cache(maxsize=1)
 def alert_service() -> AlertService:
     settings = alert_settings()
     store = PgAlertStore(_pg(settings), settings.rules_cache_seconds)
@@ -321,8 +328,23 @@ def queued_evaluation(counters: Counters) -> QueuedEvaluation:
 
 def alert_tick() -> AlertTick:
     service = alert_service()
-    recorder = pipeline_recorder(alert_settings())
-    return AlertTick(service, PipelineCheck(service, alerts_pipeline_watch(), recorder))
+    settings = alert_settings()
+    recorder = pipeline_recorder(settings)
+    check = PipelineCheck(service, alerts_pipeline_watch(), recorder)
+    return AlertTick(service, check, rule_group_runner(settings, service))
+
+
+def rule_group_runner(settings: CoreSettings, service: AlertService) -> RuleGroupRunner:
+    """Prometheus rule groups: their expressions through the PromQL engine, their recording
+    rules' results written as the aggregate worker writes."""
+    promql = PromQLService(PgSeriesSource(_pg(settings)), settings.tiers)
+    return RuleGroupRunner(
+        PgRuleGroups(_pg(settings)),
+        instant_query(promql),
+        metric_store_for(settings),
+        service.channels,
+        service.store.rule_set,
+    )
 
 
 @lru_cache(maxsize=1)

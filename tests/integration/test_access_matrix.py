@@ -56,6 +56,7 @@ ACCESS = {
     ("DELETE", "/api/v1/alert-rules/{name}"): "operate",
     ("POST", "/api/v1/silences"): "operate",
     ("DELETE", "/api/v1/silences/{silence_id}"): "operate",
+    ("PUT", "/api/v1/rule-groups"): "operate",
     ("PUT", "/api/v1/agent-config/{scope}"): "administer",
     ("DELETE", "/api/v1/agent-config/{scope}"): "administer",
     ("POST", "/api/v1/agent-commands"): "administer",
@@ -68,6 +69,7 @@ ACCESS = {
     ("GET", "/prometheus/api/v1/label/{name}/values"): "read",
     ("GET", "/prometheus/api/v1/metadata"): "read",
     ("GET", "/prometheus/api/v1/status/buildinfo"): "read",
+    ("GET", "/prometheus/api/v1/rules"): "read",
 }
 CREDENTIALS = ("anonymous", "read token", "viewer", "operator", "admin token")
 # Per row, the credentials let through; every other one is refused with 401 or 403.

@@ -13,6 +13,7 @@ from hostpulse.adapters.postgres import alerts_sql as sql
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.core.responses import ActiveAlert, AlertEvent, RuleEntry
 from hostpulse.services.alerts.ports import (
+    AlertKey,
     Delivery,
     EventRecord,
     NewEpisode,
@@ -88,39 +89,45 @@ class PgHostAlerts:
         return {row[0]: _episode(row[1:]) for row in self.cur.fetchall()}
 
     def add_episode(self, rule: str, episode: NewEpisode) -> int | None:
-        self.cur.execute(
-            sql.ADD_EPISODE,
-            (
-                rule,
-                self.host,
-                episode.started_ms,
-                episode.fired_ms,
-                episode.value,
-                episode.severity,
-                Json(episode.labels),
-                Json(episode.annotations),
-            ),
-        )
-        row = self.cur.fetchone()
-        return None if row is None else int(row[0])
+        return add_episode(self.cur, AlertKey(rule, self.host, ""), "", episode)
 
     def resolve_episode(self, episode_id: int, resolved_ms: int, value: float | None) -> None:
         self.cur.execute(sql.RESOLVE_EPISODE, (resolved_ms, value, episode_id))
 
     def add_event(self, rule: str, event: EventRecord) -> None:
-        self.cur.execute(
-            sql.ADD_EVENT,
-            (rule, self.host, event.state, event.ts_ms, event.value, event.severity, event.summary),
-        )
+        add_event(self.cur, AlertKey(rule, self.host, ""), event)
 
     def notify(self, notification: Notification, now_ms: int) -> None:
-        n = notification
-        for target in n.targets:
-            self.cur.execute(
-                sql.ADD_NOTIFICATION,
-                (n.episode_id, n.kind, n.sequence, target, Json(n.payload), now_ms),
-            )
-        self.cur.execute(sql.MARK_NOTIFIED, (now_ms, n.kind, n.episode_id))
+        notify(self.cur, notification, now_ms)
+
+
+def add_episode(cur: Any, key: AlertKey, group: str, episode: NewEpisode) -> int | None:
+    e = episode
+    cur.execute(
+        sql.ADD_EPISODE,
+        (key.rule, key.host, key.fingerprint, group, e.started_ms, e.fired_ms, e.value,
+         e.severity, Json(e.labels), Json(e.annotations)),
+    )  # fmt: skip
+    row = cur.fetchone()
+    return None if row is None else int(row[0])
+
+
+def add_event(cur: Any, key: AlertKey, event: EventRecord) -> None:
+    e = event
+    cur.execute(
+        sql.ADD_EVENT,
+        (key.rule, key.host, key.fingerprint, e.state, e.ts_ms, e.value, e.severity, e.summary),
+    )
+
+
+def notify(cur: Any, notification: Notification, now_ms: int) -> None:
+    n = notification
+    for target in n.targets:
+        cur.execute(
+            sql.ADD_NOTIFICATION,
+            (n.episode_id, n.kind, n.sequence, target, Json(n.payload), now_ms),
+        )
+    cur.execute(sql.MARK_NOTIFIED, (now_ms, n.kind, n.episode_id))
 
 
 class PgAlertStore:
@@ -253,32 +260,20 @@ class PgAlertStore:
     def active(self) -> list[ActiveAlert]:
         with self.connector.transaction() as cur:
             cur.execute(sql.ACTIVE)
-            rows = cur.fetchall()
-            firing: list[ActiveAlert] = [
-                {
-                    "rule": rule,
-                    "host": host,
-                    "state": "firing",
-                    "severity": severity,
-                    "active_since_ms": started,
-                    "fired_at_ms": fired,
-                    "value": value,
-                    "labels": labels,
-                    "annotations": annotations,
-                }
-                for rule, host, severity, started, fired, value, labels, annotations in rows
-            ]
+            firing = [firing_alert(row) for row in cur.fetchall()]
             cur.execute(sql.PENDING)
             pending: list[ActiveAlert] = [
-                {
-                    "rule": rule,
-                    "host": host,
-                    "state": "pending",
-                    "active_since_ms": since,
-                    "value": value,
-                }
+                {"rule": rule, "host": host, "state": "pending", "active_since_ms": since,
+                 "value": value}
                 for rule, host, since, value in cur.fetchall()
-            ]
+            ]  # fmt: skip
+            cur.execute(sql.GROUP_PENDING)
+            pending += [
+                {"rule": rule, "host": host, "state": "pending", "active_since_ms": since,
+                 "value": value, "labels": labels, "annotations": notes, "rule_group": group,
+                 "severity": labels.get("severity", "warning")}
+                for rule, host, since, value, labels, notes, group in cur.fetchall()
+            ]  # fmt: skip
         return firing + pending
 
     def history(
@@ -298,6 +293,18 @@ class PgAlertStore:
                 }
                 for r, h, s, ts, v, sev, summary in cur.fetchall()
             ]
+
+
+def firing_alert(row: Any) -> ActiveAlert:
+    rule, host, severity, started, fired, value, labels, annotations, group = row
+    alert: ActiveAlert = {
+        "rule": rule, "host": host, "state": "firing", "severity": severity,
+        "active_since_ms": started, "fired_at_ms": fired, "value": value, "labels": labels,
+        "annotations": annotations,
+    }  # fmt: skip
+    if group:
+        alert["rule_group"] = group
+    return alert
 
 
 def _spec(rule: Rule) -> dict[str, Any]:

@@ -53,18 +53,22 @@ FORGET_POINTS = "DELETE FROM alert_points WHERE rule = %s AND host = %s"
 EPISODE_COLUMNS = f"""id, {epoch_ms("started_at")}, {epoch_ms("fired_at")},
     {epoch_ms("resolved_at")}, {epoch_ms("last_notified_at")}, reminders"""
 LATEST_EPISODE = f"""
-SELECT {EPISODE_COLUMNS} FROM alert_episodes WHERE rule = %s AND host = %s
+SELECT {EPISODE_COLUMNS} FROM alert_episodes WHERE rule = %s AND host = %s AND fingerprint = ''
 ORDER BY fired_at DESC LIMIT 1
 """
 OPEN_EPISODES = f"""
-SELECT rule, {EPISODE_COLUMNS} FROM alert_episodes WHERE host = %s AND resolved_at IS NULL
+SELECT rule, {EPISODE_COLUMNS} FROM alert_episodes
+WHERE host = %s AND resolved_at IS NULL AND fingerprint = ''
 """
-OPEN_EPISODE_HOSTS = "SELECT DISTINCT host FROM alert_episodes WHERE resolved_at IS NULL"
+OPEN_EPISODE_HOSTS = """
+SELECT DISTINCT host FROM alert_episodes WHERE resolved_at IS NULL AND fingerprint = ''
+"""
+
 ADD_EPISODE = f"""
-INSERT INTO alert_episodes (rule, host, started_at, fired_at, fired_value, severity, labels,
-    annotations)
-VALUES (%s, %s, {TS}, {TS}, %s, %s, %s, %s)
-ON CONFLICT (rule, host, started_at) DO NOTHING
+INSERT INTO alert_episodes (rule, host, fingerprint, rule_group, started_at, fired_at, fired_value,
+    severity, labels, annotations)
+VALUES (%s, %s, %s, %s, {TS}, {TS}, %s, %s, %s, %s)
+ON CONFLICT (rule, host, fingerprint, started_at) DO NOTHING
 RETURNING id
 """
 RESOLVE_EPISODE = f"""
@@ -72,9 +76,9 @@ UPDATE alert_episodes SET resolved_at = {TS}, resolved_value = %s
 WHERE id = %s AND resolved_at IS NULL
 """
 ADD_EVENT = f"""
-INSERT INTO alert_events (rule, host, state, ts, value, severity, summary)
-VALUES (%s, %s, %s, {TS}, %s, %s, %s)
-ON CONFLICT (rule, host, state, ts) DO NOTHING
+INSERT INTO alert_events (rule, host, fingerprint, state, ts, value, severity, summary)
+VALUES (%s, %s, %s, %s, {TS}, %s, %s, %s)
+ON CONFLICT (rule, host, fingerprint, state, ts) DO NOTHING
 """
 ADD_NOTIFICATION = f"""
 INSERT INTO alert_notifications (episode_id, kind, sequence, target, payload, next_attempt_at)
@@ -113,7 +117,7 @@ WHERE id = %s
 
 ACTIVE = f"""
 SELECT e.rule, e.host, e.severity, {epoch_ms("e.started_at")}, {epoch_ms("e.fired_at")},
-       e.fired_value, e.labels, e.annotations
+       e.fired_value, e.labels, e.annotations, e.rule_group
 FROM alert_episodes e WHERE e.resolved_at IS NULL ORDER BY e.fired_at DESC
 """
 PENDING = f"""
@@ -170,4 +174,42 @@ SELECT EXISTS (
     WHERE d.id = %s AND o.kind <> 'resolved' AND o.delivered_at IS NOT NULL
       AND o.suppressed_by IS NULL
 )
+"""
+
+# -- Prometheus rule groups --------------------------------------------------------------------
+
+GROUP_NAMES = "SELECT name FROM alert_rule_groups ORDER BY position, name"
+GROUP_COLUMNS = f"name, spec, notify, {epoch_ms('evaluated_at')}, state"
+# A run holds its group's row; another run at once passes the group by.
+LOCK_GROUP = f"SELECT {GROUP_COLUMNS} FROM alert_rule_groups WHERE name = %s FOR UPDATE SKIP LOCKED"
+GROUPS = f"SELECT {GROUP_COLUMNS} FROM alert_rule_groups ORDER BY position, name"
+SAVE_GROUP = f"""
+UPDATE alert_rule_groups SET evaluated_at = {TS}, state = %s WHERE name = %s
+"""
+UPSERT_GROUP = """
+INSERT INTO alert_rule_groups (name, position, spec, notify) VALUES (%s, %s, %s, %s)
+ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, spec = EXCLUDED.spec,
+    notify = EXCLUDED.notify, updated_at = now()
+"""
+# Groups taken out of the file stay, without rules, until their alerts are resolved.
+EMPTY_GROUPS_EXCEPT = """
+UPDATE alert_rule_groups SET spec = jsonb_set(spec, '{rules}', '[]'), updated_at = now()
+WHERE NOT name = ANY(%s)
+RETURNING name
+"""
+DROP_GROUP = "DELETE FROM alert_rule_groups WHERE name = %s"
+GROUP_OPEN_ALERTS = f"""
+SELECT fingerprint, {EPISODE_COLUMNS}, labels, annotations FROM alert_episodes
+WHERE rule_group = %s AND resolved_at IS NULL AND rule_group <> ''
+"""
+# The groups' pending alerts, as the state of each group keeps them.
+GROUP_PENDING = """
+SELECT a -> 'labels' ->> 'alertname', coalesce(a -> 'labels' ->> 'host', ''),
+       (a ->> 'active_at_ms')::bigint, (a ->> 'value')::float8, a -> 'labels',
+       a -> 'annotations', g.name
+FROM alert_rule_groups g
+CROSS JOIN LATERAL jsonb_each(g.state -> 'rules') AS r(key, rule)
+CROSS JOIN LATERAL jsonb_array_elements(coalesce(r.rule -> 'alerts', '[]')) AS a
+WHERE a ->> 'state' = 'pending'
+ORDER BY 3
 """

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from hostpulse.core.contract import Batch
 from hostpulse.core.responses import ActiveAlert, AlertEvent, RuleEntry
+from hostpulse.services.alerts.prometheus_rules import RuleGroup
 from hostpulse.services.alerts.rules import Notifier, Rule, RuleSet
 from hostpulse.services.alerts.silences import NewSilence, Silence
 from hostpulse.services.alerts.timeline import Point
@@ -174,6 +177,77 @@ class RuleStore(AlertStore, Protocol):
     def history(
         self, start_ms: int, end_ms: int, host: str | None, rule: str | None, limit: int
     ) -> list[AlertEvent]: ...
+
+
+@dataclass(frozen=True)
+class AlertKey:
+    """Which alert of a Prometheus rule group an episode or event is: its rule (alertname),
+    its host (its ``host`` label, '' for none) and its label set's fingerprint."""
+
+    rule: str
+    host: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class OpenAlert:
+    """A group's alert that fires, as stored: its episode, labels and annotations."""
+
+    episode: StoredEpisode
+    labels: dict[str, str]
+    annotations: dict[str, str]
+
+
+@dataclass(frozen=True)
+class StoredGroup:
+    name: str
+    group: RuleGroup
+    notify: tuple[str, ...]
+    evaluated_ms: int | None
+    state: dict[str, Any]
+
+
+class GroupRun(Protocol):
+    """One rule group's rows inside one transaction, its evaluations serialized."""
+
+    @property
+    def stored(self) -> StoredGroup: ...
+
+    def open_alerts(self) -> dict[str, OpenAlert]:
+        """The group's alerts that fire, by fingerprint."""
+
+    def add_episode(self, key: AlertKey, episode: NewEpisode) -> int | None:
+        """The new episode's id; None when it is stored already."""
+
+    def resolve_episode(self, episode_id: int, resolved_ms: int, value: float | None) -> None: ...
+
+    def add_event(self, key: AlertKey, event: EventRecord) -> None: ...
+
+    def notify(self, notification: Notification, now_ms: int) -> None: ...
+
+    def save(self, evaluated_ms: int | None, state: dict[str, Any]) -> None: ...
+
+
+class RuleGroupStore(Protocol):
+    def group_names(self) -> list[str]: ...
+
+    def group_run(self, name: str) -> AbstractContextManager[GroupRun | None]:
+        """The group, locked for this run; None when it is gone or another run holds it."""
+
+    def stored_groups(self) -> list[StoredGroup]: ...
+
+    def replace_groups(self, groups: list[RuleGroup], notify: tuple[str, ...]) -> list[str]:
+        """These groups, in this order, replace the loaded ones; a group of the same name keeps
+        its state. The names of the groups taken out (kept, empty, until their alerts are
+        resolved: ``drop_group``)."""
+
+    def drop_group(self, name: str) -> None: ...
+
+
+class Recorder(Protocol):
+    """Stores what recording rules computed, as series (the metric store's own writing)."""
+
+    def write_batches(self, batches: Sequence[Batch]) -> Sequence[object]: ...
 
 
 class Channel(Protocol):

@@ -7,12 +7,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 from hostpulse.services.alerts.rule_templates import check
 from hostpulse.services.alerts.rules import Strict, validated, yaml_of
 from hostpulse.services.promql.model import PromQLError
-from hostpulse.services.promql.params import DURATION, UNIT_MS
+from hostpulse.services.promql.params import duration_ms
 from hostpulse.services.promql.parse import parse
 
 METRIC_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
@@ -23,10 +30,9 @@ MAX_DURATION_MS = 366 * 86_400_000
 def prometheus_duration(value: object) -> object:
     """``5m``, ``1h30m``, ``0s``: Prometheus' durations, as seconds."""
     if isinstance(value, str):
-        found = DURATION.match(value)
-        if not value or found is None:
+        ms = duration_ms(value)
+        if ms is None:
             raise ValueError(f"not a valid duration string: {value!r}")
-        ms = sum(int(found.group(2 * i + 2) or 0) * unit for i, unit in enumerate(UNIT_MS))
         if ms > MAX_DURATION_MS:
             raise ValueError(f"{value!r} is longer than a year")
         return ms / 1000
@@ -35,7 +41,12 @@ def prometheus_duration(value: object) -> object:
     raise ValueError(f"not a valid duration string: {value!r}")
 
 
-PromDuration = Annotated[float, BeforeValidator(prometheus_duration)]
+# Kept as seconds; written back as Prometheus writes a duration, so a stored group reads again.
+PromDuration = Annotated[
+    float,
+    BeforeValidator(prometheus_duration),
+    PlainSerializer(lambda seconds: f"{round(seconds * 1000)}ms", return_type=str),
+]
 LabelName = Annotated[str, Field(pattern=LABEL_NAME, max_length=256)]
 Text = Annotated[str, Field(max_length=4096)]
 

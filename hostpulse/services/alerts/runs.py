@@ -10,7 +10,8 @@ from typing import Any
 from hostpulse.core.envelope import read_batch
 from hostpulse.core.ports import Archive, Counters
 from hostpulse.services.alerts.ports import PipelineCheck
-from hostpulse.services.alerts.service import AlertService
+from hostpulse.services.alerts.rule_groups import RuleGroupRunner
+from hostpulse.services.alerts.service import AlertService, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +39,22 @@ class QueuedEvaluation:
 
 @dataclass
 class AlertTick:
-    """The schedule's work: the pipeline's own check first (so that what it fires is delivered
-    by this tick), then hosts gone silent, reminders and delivery retries."""
+    """The schedule's work: the pipeline's own check and the Prometheus rule groups first (so
+    that what they fire is delivered by this tick), then hosts gone silent, reminders and
+    delivery retries."""
 
     service: AlertService
     pipeline_check: PipelineCheck
+    rule_groups: RuleGroupRunner | None = None
 
     def run(self, now_ms: int) -> dict[str, Any]:
         status = self.pipeline_check(now_ms)
+        groups = self.rule_groups.run(now_ms) if self.rule_groups else Outcome()
         outcome = self.service.tick(now_ms)
         result: dict[str, Any] = {
-            "fired": outcome.fired,
-            "notifications": outcome.notifications,
+            "fired": outcome.fired + groups.fired,
+            "group_rules_evaluated": groups.evaluated,
+            "notifications": outcome.notifications + groups.notifications,
             "delivered": outcome.delivered,
             "failed": outcome.failed,
             "pipeline": status,

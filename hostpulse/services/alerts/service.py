@@ -26,7 +26,7 @@ from hostpulse.services.alerts.ports import (
     Span,
     StoredEpisode,
 )
-from hostpulse.services.alerts.rules import LOG, Rule, RuleSet
+from hostpulse.services.alerts.rules import LOG, Notifier, Rule, RuleSet
 from hostpulse.services.alerts.silences import Silence, active_labels, alert_labels, silenced_by
 from hostpulse.services.alerts.timeline import Episode, Point, Timeline, evaluate
 from hostpulse.services.alerts.values import describe, rule_value, value_of
@@ -70,26 +70,62 @@ def payload(  # noqa: PLR0913 -- the parts of one notification
     *,
     annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The generic JSON body of a notification (webhook, SNS, log); Slack gets a text of it.
-    ``annotations``: the rule's templates as already rendered for this transition."""
+    """A notification of one of hostpulse's own rules. ``annotations``: the rule's templates
+    as already rendered for this transition."""
     if annotations is None:
         annotations = describe(rule, host, value, "resolved" if kind == "resolved" else "firing")
+    labels = {**rule.labels, "alertname": rule.name, "host": host}
+    return alert_body(kind, span, value, rule=rule.name, host=host, severity=rule.severity,
+                      labels=labels, annotations=annotations, threshold=rule.threshold)  # fmt: skip
+
+
+def alert_body(  # noqa: PLR0913 -- the parts of one notification
+    kind: NotificationKind,
+    span: Span,
+    value: float | None,
+    *,
+    rule: str,
+    host: str,
+    severity: str,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    threshold: float | None = None,
+) -> dict[str, Any]:
+    """The generic JSON body of a notification (webhook, SNS, log); Slack gets a text of it,
+    Alertmanager its labels and annotations."""
     return {
         "version": 1,
         "status": "resolved" if kind == "resolved" else "firing",
         "kind": kind,
-        "rule": rule.name,
+        "rule": rule,
         "host": host,
-        "severity": rule.severity,
+        "severity": severity,
         "value": value,
-        "threshold": rule.threshold,
+        "threshold": threshold,
         "started_at": iso(span.started_ms),
         "fired_at": iso(span.fired_ms),
         "resolved_at": iso(span.resolved_ms),
-        "labels": {**rule.labels, "alertname": rule.name, "host": host},
+        "labels": labels,
         "annotations": annotations,
-        "summary": annotations.get("summary", rule.name),
+        "summary": annotations.get("summary", rule),
     }
+
+
+def send_now(
+    channels: Mapping[str, Channel], notifiers: list[Notifier], body: dict[str, Any]
+) -> int:
+    """``body`` to each notifier now, or not at all (the next tick sends it again): how many
+    took it."""
+    sent = 0
+    for notifier in notifiers:
+        try:
+            channels[notifier.type].send(notifier, body)
+        except Exception as error:
+            log.warning("resending to alertmanager failed",
+                        extra={"target": notifier.name, "error": str(error)})  # fmt: skip
+            continue
+        sent += 1
+    return sent
 
 
 @dataclass(frozen=True)
@@ -395,20 +431,14 @@ class AlertService:
         by_name = {rule.name: rule for rule in rules.rules}
         for alert in self.store.active():
             rule = by_name.get(alert["rule"])
-            if alert["state"] != "firing" or rule is None:
+            if alert["state"] != "firing" or rule is None or alert.get("rule_group"):
                 continue
             started = alert["active_since_ms"]
             span = Span(started, alert.get("fired_at_ms", started))
             body = payload(rule, alert["host"], "reminder", span, alert["value"],
                            annotations=alert.get("annotations"))  # fmt: skip
-            for notifier in (managers[t] for t in rule.notify if t in managers):
-                try:
-                    self.channels[notifier.type].send(notifier, body)
-                except Exception as error:
-                    log.warning("resending to alertmanager failed",
-                                extra={"target": notifier.name, "error": str(error)})  # fmt: skip
-                    continue
-                outcome.resent += 1
+            targets = [managers[t] for t in rule.notify if t in managers]
+            outcome.resent += send_now(self.channels, targets, body)
 
     # -- delivery -------------------------------------------------------------------------------
 

@@ -49,15 +49,23 @@ def parse_time(value: str, name: str) -> int:
     return ms
 
 
+def duration_ms(text: str) -> int | None:
+    """Prometheus' duration (``1h30m``, ``0s``) in ms; None when it is not one."""
+    found = DURATION.match(text)
+    if not text or found is None:
+        return None
+    return sum(int(found.group(2 * i + 2) or 0) * unit for i, unit in enumerate(UNIT_MS))
+
+
 def parse_duration(value: str, name: str) -> int:
     """A duration in ms: float seconds or Prometheus' duration (``1h30m``)."""
     try:
         seconds = float(value)
     except ValueError:
-        found = DURATION.match(value)
-        if not value or found is None:
+        found = duration_ms(value)
+        if found is None:
             raise invalid(name, f"cannot parse {value!r} to a valid duration") from None
-        ms = sum(int(found.group(2 * i + 2) or 0) * unit for i, unit in enumerate(UNIT_MS))
+        ms = found
     else:
         if not math.isfinite(seconds) or abs(seconds) * 1e9 >= 2**63:
             raise invalid(name, f"cannot parse {value!r} to a valid duration. It overflows int64")
