@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hostpulse.core.responses import ActiveAlert
 from hostpulse.services.alerts.ports import (
+    AlertKey,
     Delivery,
     EventRecord,
     NewEpisode,
     Notification,
     NotificationKind,
+    OpenAlert,
     RuleState,
     StoredEpisode,
+    StoredGroup,
 )
+from hostpulse.services.alerts.prometheus_rules import RuleGroup
 from hostpulse.services.alerts.rules import Notifier, RuleSet
 from hostpulse.services.alerts.silences import NewSilence, Silence
 from hostpulse.services.alerts.timeline import Point
@@ -236,3 +241,95 @@ class RecordingChannel:
             self.failures -= 1
             raise ConnectionError("webhook down")
         self.sent.append((notifier.name, payload))
+
+
+@dataclass
+class GroupEpisode:
+    id: int
+    key: AlertKey
+    group: str
+    fired: NewEpisode
+    resolved_ms: int | None = None
+
+
+@dataclass
+class MemoryRuleGroups:
+    """Rule groups, their alerts' episodes, events and notifications, in memory."""
+
+    groups: dict[str, StoredGroup] = field(default_factory=dict)
+    episodes: list[GroupEpisode] = field(default_factory=list)
+    events: list[tuple[AlertKey, EventRecord]] = field(default_factory=list)
+    outbox: list[Notification] = field(default_factory=list)
+    busy: set[str] = field(default_factory=set)  # held by another run
+
+    def group_names(self) -> list[str]:
+        return list(self.groups)
+
+    @contextlib.contextmanager
+    def group_run(self, name: str) -> Iterator[MemoryGroupRun | None]:
+        found = self.groups.get(name)
+        yield None if found is None or name in self.busy else MemoryGroupRun(self, found)
+
+    def stored_groups(self) -> list[StoredGroup]:
+        return list(self.groups.values())
+
+    def replace_groups(self, groups: list[RuleGroup], notify: tuple[str, ...]) -> list[str]:
+        kept = dict(self.groups)
+        self.groups = {}
+        for group in groups:
+            before = kept.pop(group.name, None)
+            self.groups[group.name] = StoredGroup(
+                group.name, group, notify, before.evaluated_ms if before else None,
+                before.state if before else {},
+            )  # fmt: skip
+        for name, gone in kept.items():
+            self.groups[name] = replace(gone, group=gone.group.model_copy(update={"rules": []}))
+        return list(kept)
+
+    def drop_group(self, name: str) -> None:
+        self.groups.pop(name, None)
+
+    def open_alerts(self, group: str) -> list[GroupEpisode]:
+        return [e for e in self.episodes if e.group == group and e.resolved_ms is None]
+
+
+@dataclass
+class MemoryGroupRun:
+    store: MemoryRuleGroups
+    stored: StoredGroup
+
+    def open_alerts(self) -> dict[str, OpenAlert]:
+        return {
+            e.key.fingerprint: OpenAlert(
+                StoredEpisode(e.id, e.fired.started_ms, e.fired.fired_ms, None, None, 0),
+                e.fired.labels, e.fired.annotations,
+            )
+            for e in self.store.open_alerts(self.stored.name)
+        }  # fmt: skip
+
+    def add_episode(self, key: AlertKey, episode: NewEpisode) -> int | None:
+        if any((e.key, e.fired.started_ms) == (key, episode.started_ms)
+               for e in self.store.episodes):  # fmt: skip
+            return None
+        self.store.episodes.append(
+            GroupEpisode(len(self.store.episodes), key, self.stored.name, episode)
+        )
+        return len(self.store.episodes) - 1
+
+    def resolve_episode(self, episode_id: int, resolved_ms: int, value: float | None) -> None:
+        episode = self.store.episodes[episode_id]
+        if episode.resolved_ms is None:
+            episode.resolved_ms = resolved_ms
+
+    def add_event(self, key: AlertKey, event: EventRecord) -> None:
+        if (key, event) not in self.store.events:
+            self.store.events.append((key, event))
+
+    def notify(self, notification: Notification, now_ms: int) -> None:
+        self.store.outbox.append(notification)
+
+    def save(self, evaluated_ms: int | None, state: dict[str, Any]) -> None:
+        # Through JSON, as PostgreSQL keeps it: what does not survive that is a fault.
+        kept = json.loads(json.dumps(state, allow_nan=False))
+        self.stored = replace(self.stored, evaluated_ms=evaluated_ms, state=kept)
+        self.store.groups[self.stored.name] = self.stored

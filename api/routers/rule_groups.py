@@ -43,6 +43,7 @@ admin_router = APIRouter(tags=["alerts"], dependencies=[Admin], responses=refusa
     tags=["prometheus"],
     summary="The loaded Prometheus rule groups, as Prometheus lists its rules (Grafana reads it)",
     response_class=AnswerJSONResponse,
+    response_model=wire.RulesAnswer,
 )
 def list_rules(
     groups: RuleGroups, type: Annotated[RuleType | None, Query()] = None

@@ -21,7 +21,7 @@ export function alertList(alerts, hostHref) {
   },
   el("b", {}, a.state === "firing" ? "FIRING" : "pending"),
   el("b", {}, a.rule),
-  hostHref ? el("a", { href: hostHref(a.host) }, a.host) : el("span", {}, a.host),
+  hostLink(a, hostHref), labelsApart(a),
   el("span", {}, a.annotations?.summary ?? ""),
   el("span", { class: "when" }, `since ${age(a.active_since_ms)}`)));
   return el("div", { class: "alerts", id: "alerts", "aria-label": "Active alerts" }, items);
@@ -57,12 +57,15 @@ export function alertGroups(alerts, hostHref, open, offer = null) {
 function alertGroup(group, hostHref, open, offer) {
   const silenced = group.firing.filter((a) => a.silenced_by?.length).length;
   const pending = group.alerts.length - group.firing.length;
-  const hosts = new Set(group.alerts.map((a) => a.host)).size;
+  const hosts = new Set(group.alerts.filter((a) => a.host).map((a) => a.host)).size;
+  const count = group.alerts.length === hosts
+    ? `${hosts} host${hosts === 1 ? "" : "s"}`
+    : `${group.alerts.length} alerts, ${hosts} host${hosts === 1 ? "" : "s"}`;
   const parts = [
     el("b", {}, group.firing.length ? "FIRING" : "pending"),
     el("b", { class: "rule" }, group.rule),
     group.severity ? el("span", { class: `severity ${group.severity}` }, group.severity) : "",
-    el("span", { class: "hosts" }, `${hosts} host${hosts === 1 ? "" : "s"}`),
+    el("span", { class: "hosts" }, count),
     group.firing.length && pending ? el("span", { class: "when" }, `${pending} pending`) : "",
     silenced ? el("span", { class: "silenced" }, `${silenced} silenced`) : "",
     el("span", { class: "when" }, `since ${age(group.since)}`),
@@ -78,6 +81,21 @@ function alertGroup(group, hostHref, open, offer) {
   return details;
 }
 
+function hostLink(a, hostHref) {
+  if (!a.host) return el("span", { class: "fleet" }, "fleet-wide");
+  return hostHref ? el("a", { href: hostHref(a.host) }, a.host) : el("span", {}, a.host);
+}
+
+// A Prometheus rule's alert is a label set: what tells it apart from its rule's other alerts
+// on the same host (a mount, a job), shown beside the host.
+function labelsApart(a) {
+  if (!a.rule_group) return "";
+  const shown = Object.entries(a.labels ?? {})
+    .filter(([name]) => !["alertname", "host", "severity"].includes(name))
+    .map(([name, value]) => `${name}="${value}"`);
+  return shown.length ? el("code", { class: "labels" }, `{${shown.join(", ")}}`) : "";
+}
+
 // Firing first, then pending, then silenced; by host within each.
 function byUrgency(a, b) {
   const rank = (x) => (x.silenced_by?.length ? 2 : x.state === "firing" ? 0 : 1);
@@ -91,7 +109,7 @@ function alertHost(a, hostHref, offer) {
       "silence…")
     : "";
   return el("li", { dataset: { host: a.host, state: silenced ? "silenced" : a.state } },
-    hostHref ? el("a", { href: hostHref(a.host) }, a.host) : el("span", {}, a.host),
+    hostLink(a, hostHref), labelsApart(a),
     el("span", {}, a.state === "firing" ? "" : "pending"),
     el("span", {}, a.annotations?.summary ?? ""),
     silenced ? el("span", { class: "silenced" }, `silenced (#${a.silenced_by.join(", #")})`) : "",

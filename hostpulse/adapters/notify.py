@@ -95,7 +95,8 @@ def label_set(pairs: dict[str, str]) -> dict[str, str]:
 
 def postable_alert(notifier: Notifier, payload: dict[str, Any], now_s: float) -> dict[str, Any]:
     """One notification as Alertmanager's API v2 takes an alert (``POST /api/v2/alerts``)."""
-    labels = {"severity": payload["severity"], **payload["labels"]}
+    severity = {"severity": payload["severity"]} if payload["severity"] else {}
+    labels = {**severity, **payload["labels"]}
     ends = payload["resolved_at"] or datetime.fromtimestamp(now_s + VALID_FOR_S, UTC).isoformat()
     alert = {
         "labels": label_set(labels),
@@ -103,8 +104,9 @@ def postable_alert(notifier: Notifier, payload: dict[str, Any], now_s: float) ->
         "startsAt": payload["fired_at"],
         "endsAt": ends,
     }
-    if notifier.dashboard_url:
-        page = urlencode({"host": payload["host"]})
+    if notifier.dashboard_url:  # the host's page; an alert of no host: the rule's alerts
+        where = {"host": payload["host"]} if payload["host"] else {"page": "alerts"}
+        page = urlencode(where if payload["host"] else {**where, "rule": payload["rule"]})
         alert["generatorURL"] = f"{notifier.dashboard_url.rstrip('/')}/?{page}"
     return alert
 

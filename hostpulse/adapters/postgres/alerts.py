@@ -271,7 +271,7 @@ class PgAlertStore:
             pending += [
                 {"rule": rule, "host": host, "state": "pending", "active_since_ms": since,
                  "value": value, "labels": labels, "annotations": notes, "rule_group": group,
-                 "severity": labels.get("severity", "warning")}
+                 "severity": labels.get("severity", "")}
                 for rule, host, since, value, labels, notes, group in cur.fetchall()
             ]  # fmt: skip
         return firing + pending

@@ -83,3 +83,21 @@ class BuildInfoAnswer(Success):
 
 class ExemplarsAnswer(Success):
     data: list[Any]
+
+
+class RuleGroupData(BaseModel):
+    name: str
+    file: str
+    rules: list[dict[str, Any]]
+    interval: float
+    limit: int
+    evaluationTime: float  # noqa: N815
+    lastEvaluation: str  # noqa: N815
+
+
+class RulesData(BaseModel):
+    groups: list[RuleGroupData]
+
+
+class RulesAnswer(Success):
+    data: RulesData
