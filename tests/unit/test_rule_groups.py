@@ -4,6 +4,7 @@ what survives a reload, and what a run that fails or runs long leaves."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -22,7 +23,7 @@ from hostpulse.services.alerts.rule_groups import (
     due_steps,
     replace_rule_groups,
 )
-from hostpulse.services.alerts.rules import Notifier, RuleSet
+from hostpulse.services.alerts.rules import Notifier, RuleFileError, RuleSet
 from hostpulse.services.promql.model import PromQLError
 from tests.alert_fakes import MemoryRuleGroups, RecordingChannel
 
@@ -342,3 +343,39 @@ def test_the_listing_before_a_first_run_says_never(interval: str) -> None:
     [group] = rules_listing(groups.stored_groups())["groups"]
     assert group["lastEvaluation"] == "0001-01-01T00:00:00Z"
     assert group["rules"][0]["health"] == "unknown"
+
+
+# -- what an operator's PUT may carry ---------------------------------------------------------
+
+KEYS = st.sampled_from(["groups", "name", "rules", "alert", "record", "expr", "for", "labels",
+                        "annotations", "interval", "limit", "keep_firing_for", "x"])  # fmt: skip
+JSON = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=5),
+    max_leaves=30,
+)
+
+
+@given(data=JSON)
+def test_any_body_loads_or_is_refused_with_a_reason(data: object) -> None:
+    try:
+        loaded = load_prometheus_rules(json.dumps(data))
+    except RuleFileError as error:
+        assert str(error).startswith("rules: ")
+    else:
+        assert isinstance(data, dict) and "groups" in data
+        assert len(loaded.groups) == len(data["groups"])
+
+
+@given(text=st.text(max_size=300))
+def test_any_text_loads_or_is_refused_with_a_reason(text: str) -> None:
+    try:
+        load_prometheus_rules(text)
+    except RuleFileError as error:
+        assert str(error).startswith("rules: ")
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "groups: [" + "{" * 5_000, "a: &a [*a]"])
+def test_text_nested_past_reading_is_refused(text: str) -> None:
+    with pytest.raises(RuleFileError):
+        load_prometheus_rules(text)

@@ -181,6 +181,8 @@ def yaml_of(text: str, source: str) -> tuple[Any, Any]:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "somewhere"
         raise RuleFileError(f"{source}: {where}: not valid YAML ({error})") from None
+    except RecursionError:  # the YAML reader recurses on nesting
+        raise RuleFileError(f"{source}: nested too deeply to be a rule file") from None
 
 
 def validated(model: type[M], root: Any, data: Any, source: str) -> M:

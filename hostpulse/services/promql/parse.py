@@ -4,6 +4,7 @@ evaluate refused by name."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +27,21 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MATCH_OPS: dict[str, MatchOp] = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
 
 
+# The parser is native code that recurses on nesting and on chains of operators, and
+# overflows its stack (killing the process) far past any real query: text past this bound of
+# bracket depth plus operators is refused before it reaches the parser.
+PARSER_BOUND = 1500
+# Evaluation recurses on the tree: a deeper one is refused by name rather than failing as a
+# recursion error.
+MAX_DEPTH = 150
+OPERATOR_WORDS = re.compile(r"\b(?:and|or|unless|atan2)\b")
+
+
 def parse(text: str) -> Node:
+    if _parser_load(text) > PARSER_BOUND:
+        raise PromQLError(
+            f'invalid parameter "query": more than {PARSER_BOUND} nested brackets and operators'
+        )
     try:
         tree = promql_parser.parse(text)
         check(tree)
@@ -58,17 +73,47 @@ def at_of(node: Node, start_ms: int, end_ms: int) -> int | None:
     return int((at.at - EPOCH) // timedelta(milliseconds=1))
 
 
-def check(node: Node) -> None:
+def _parser_load(text: str) -> int:
+    """The deepest bracket nesting plus every operator, outside quoted strings: a bound on
+    how deep the parser recurses."""
+    depth = deepest = operators = 0
+    quote, escaped = "", False
+    for char in text:
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "\"'`":
+            quote = char
+        elif char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+        elif char in "+-*/%^<>=!":
+            operators += 1
+    return deepest + operators + len(OPERATOR_WORDS.findall(text))
+
+
+def check(tree: Node) -> None:
     """Walk the tree once: refuse what is not evaluated here, and read every @ modifier so
     that one the parser cannot represent fails now, as a bad query."""
-    kind = type(node).__name__
-    if kind in ("SubqueryExpr", "VectorSelector") and node.at is not None:
-        at_of(node, 0, 0)  # a time before 1970 cannot be read: refused now, not mid-query
-    refusal = REFUSALS.get(kind)
-    if refusal is not None and (reason := refusal(node)):
-        raise PromQLError(f"{reason} is not supported by hostpulse")
-    for child in CHILDREN.get(kind, lambda _: [])(node):
-        check(child)
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise PromQLError(f'invalid parameter "query": nested deeper than {MAX_DEPTH} levels')
+        kind = type(node).__name__
+        if kind in ("SubqueryExpr", "VectorSelector") and node.at is not None:
+            at_of(node, 0, 0)  # a time before 1970 cannot be read: refused now, not mid-query
+        refusal = REFUSALS.get(kind)
+        if refusal is not None and (reason := refusal(node)):
+            raise PromQLError(f"{reason} is not supported by hostpulse")
+        children = CHILDREN.get(kind, lambda _: [])(node)
+        stack += [(child, depth + 1) for child in reversed(children)]  # the first one next
 
 
 def _fill(node: Node) -> str | None:
