@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from hostpulse.core.contract import Batch
 from hostpulse.core.responses import ActiveAlert
 from hostpulse.services.alerts.ports import (
     AlertKey,
@@ -333,3 +334,32 @@ class MemoryGroupRun:
         kept = json.loads(json.dumps(state, allow_nan=False))
         self.stored = replace(self.stored, evaluated_ms=evaluated_ms, state=kept)
         self.store.groups[self.stored.name] = self.stored
+
+
+Vector = list[tuple[dict[str, str], float]]
+
+
+class ScriptedQuery:
+    """Answers each expression from a script: per expression, the vector at each time (the
+    newest entry at or before it); an exception is raised."""
+
+    def __init__(self, script: dict[str, dict[int, Vector | Exception]]) -> None:
+        self.script = script
+        self.asked: list[tuple[str, int]] = []
+
+    def __call__(self, expr: str, at_ms: int) -> Vector:
+        self.asked.append((expr, at_ms))
+        times = [t for t in self.script.get(expr, {}) if t <= at_ms]
+        answer = self.script[expr][max(times)] if times else []
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+class MemoryRecorder:
+    def __init__(self) -> None:
+        self.batches: list[Batch] = []
+
+    def write_batches(self, batches: Sequence[Batch]) -> Sequence[object]:
+        self.batches += batches
+        return list(batches)

@@ -20,10 +20,18 @@ import requests
 
 from hostpulse.adapters.notify import AlertmanagerChannel
 from hostpulse.core.contract import Batch, Cpu
-from hostpulse.services.alerts.rules import load_rule_set
+from hostpulse.services.alerts.prometheus_rules import load_prometheus_rules
+from hostpulse.services.alerts.rule_groups import RuleGroupRunner, replace_rule_groups
+from hostpulse.services.alerts.rules import Notifier, RuleSet, load_rule_set
 from hostpulse.services.alerts.service import AlertService
 from hostpulse.simulation.host import SyntheticHost
-from tests.alert_fakes import MemoryAlertStore, RecordingChannel
+from tests.alert_fakes import (
+    MemoryAlertStore,
+    MemoryRecorder,
+    MemoryRuleGroups,
+    RecordingChannel,
+    ScriptedQuery,
+)
 from tests.prometheus_oracle import serving
 from tests.support import WebhookReceiver, eventually, free_port
 
@@ -191,6 +199,42 @@ def test_a_silence_in_alertmanager_keeps_the_notification_from_its_receiver(
     assert by_host["db-1"]["state"] == "suppressed"
     assert by_host["db-1"]["silencedBy"] == [created.json()["silenceID"]]
     assert by_host["db-2"]["state"] == "active"
+
+
+def test_a_rule_file_alert_reaches_alertmanager_with_exactly_its_labels(
+    pair: list[str], receiver: WebhookReceiver
+) -> None:
+    """An alert of a Prometheus rule, fleet-wide (no host) and with no severity: Alertmanager
+    lists the labels Prometheus would send, nothing added, and links to the rule's alerts."""
+    notifier = Notifier(name="am", type="alertmanager", urls=pair, dashboard_url=DASHBOARD)
+    groups = MemoryRuleGroups()
+    rules = load_prometheus_rules("""
+groups:
+  - name: fleet
+    rules:
+      - alert: FleetDegraded
+        expr: count(up == 0) > 2
+        labels: {team: ops}
+        annotations: {summary: "{{ $value }} hosts down"}
+""")
+    replace_rule_groups(groups, rules, (), 0)
+    now_ms = int(time.time() * 1000)
+    query = ScriptedQuery({"count(up == 0) > 2": {0: [({}, 3.0)]}})
+    rule_set = RuleSet(notifiers=[notifier])
+    runner = RuleGroupRunner(groups, query, MemoryRecorder(),
+                             {"alertmanager": AlertmanagerChannel()}, lambda: rule_set)  # fmt: skip
+
+    outcome = runner.run(now_ms)
+
+    assert outcome.resent == 1
+    for url in pair:
+        [alert] = alerts_of(url)
+        assert alert["labels"] == {"alertname": "FleetDegraded", "team": "ops"}
+        assert alert["annotations"] == {"summary": "3 hosts down"}
+        assert alert["generatorURL"] == f"{DASHBOARD}/?page=alerts&rule=FleetDegraded"
+    eventually(lambda: any(a["labels"].get("alertname") == "FleetDegraded"
+                           for body in receiver.bodies for a in body.get("alerts", [])),
+               timeout=20)  # fmt: skip
 
 
 def iso_second(ms: int) -> str:

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hostpulse.core.contract import Batch
 from hostpulse.services.alerts.group_listing import rules_listing
 from hostpulse.services.alerts.prometheus_rules import load_prometheus_rules
 from hostpulse.services.alerts.rule_groups import (
@@ -25,37 +23,10 @@ from hostpulse.services.alerts.rule_groups import (
 )
 from hostpulse.services.alerts.rules import Notifier, RuleFileError, RuleSet
 from hostpulse.services.promql.model import PromQLError
-from tests.alert_fakes import MemoryRuleGroups, RecordingChannel
+from tests.alert_fakes import MemoryRecorder, MemoryRuleGroups, RecordingChannel, ScriptedQuery
 
 MINUTE = 60_000
 T0 = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000  # a whole hour
-Vector = list[tuple[dict[str, str], float]]
-
-
-class ScriptedQuery:
-    """Answers each expression from a script: per expression, the vector at each time (the
-    newest entry at or before it); an exception is raised."""
-
-    def __init__(self, script: dict[str, dict[int, Vector | Exception]]) -> None:
-        self.script = script
-        self.asked: list[tuple[str, int]] = []
-
-    def __call__(self, expr: str, at_ms: int) -> Vector:
-        self.asked.append((expr, at_ms))
-        times = [t for t in self.script.get(expr, {}) if t <= at_ms]
-        answer = self.script[expr][max(times)] if times else []
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-
-class MemoryRecorder:
-    def __init__(self) -> None:
-        self.batches: list[Batch] = []
-
-    def write_batches(self, batches: Sequence[Batch]) -> Sequence[object]:
-        self.batches += batches
-        return list(batches)
 
 
 def rule_file(rules: str, interval: str = "1m", name: str = "hosts") -> Any:
