@@ -274,18 +274,24 @@ class MemoryRuleGroups:
     def stored_groups(self) -> list[StoredGroup]:
         return list(self.groups.values())
 
-    def replace_groups(self, groups: list[RuleGroup], notify: tuple[str, ...]) -> list[str]:
-        kept = dict(self.groups)
-        self.groups = {}
+    def replace_groups(
+        self, groups: list[RuleGroup], notify: tuple[str, ...], *, keep_others: bool = False
+    ) -> list[str]:
+        before = dict(self.groups)
+        self.groups = dict(before) if keep_others else {}
         for group in groups:
-            before = kept.pop(group.name, None)
+            prior = before.get(group.name)
             self.groups[group.name] = StoredGroup(
-                group.name, group, notify, before.evaluated_ms if before else None,
-                before.state if before else {},
+                group.name, group, notify, prior.evaluated_ms if prior else None,
+                prior.state if prior else {},
             )  # fmt: skip
-        for name, gone in kept.items():
-            self.groups[name] = replace(gone, group=gone.group.model_copy(update={"rules": []}))
-        return list(kept)
+        if keep_others:
+            return []
+        gone = [name for name in before if name not in self.groups]
+        for name in gone:
+            empty = before[name].group.model_copy(update={"rules": []})
+            self.groups[name] = replace(before[name], group=empty)
+        return gone
 
     def drop_group(self, name: str) -> None:
         self.groups.pop(name, None)

@@ -54,6 +54,9 @@ class LocalCloudSettings(SecretFileSettings):
     stack_file: Path = PROJECT_ROOT / "stack" / "stack.yaml"
     # Alert rules loaded at each `up` (they replace the previous file's; API rules stay).
     alert_rules_file: Path | None = PROJECT_ROOT / "stack" / "alert-rules.yaml"
+    # Prometheus rule groups loaded at each `up`: they replace the groups of the same names;
+    # groups loaded otherwise (`hostpulse alerts load`, the API) stay.
+    prometheus_rules_file: Path | None = PROJECT_ROOT / "stack" / "prometheus-rules.yaml"
 
 
 @lru_cache(maxsize=1)

@@ -28,6 +28,8 @@ from hostpulse.localcloud.processes import read_pid, stop_pid
 from hostpulse.localcloud.redis_server import EmbeddedRedis, redis_healthy
 from hostpulse.localcloud.relocation import remove_relocated
 from hostpulse.localcloud.settings import LocalCloudSettings
+from hostpulse.services.alerts.prometheus_rules import load_prometheus_rules
+from hostpulse.services.alerts.rule_groups import replace_rule_groups
 from hostpulse.services.alerts.rules import RuleFileError, load_rule_set
 from hostpulse.services.alerts.service import replace_rule_file
 from hostpulse.wiring import by_url
@@ -144,6 +146,21 @@ class LocalCloud:
             ) from None
         replace_rule_file(by_url.rule_store(self.postgres.url), rule_set, int(time.time() * 1000))
         report(f"loaded {len(rule_set.rules)} alert rules from {path.name}")
+        self.load_prometheus_rules(report)
+
+    def load_prometheus_rules(self, report: Report) -> None:
+        path = self.settings.prometheus_rules_file
+        if path is None or not path.exists():
+            return
+        try:
+            rule_file = load_prometheus_rules(path.read_text(), str(path))
+        except RuleFileError as error:
+            raise LocalCloudError(
+                str(error), "fix the rule file, or check it with `hostpulse alerts check FILE`"
+            ) from None
+        store = by_url.rule_group_store(self.postgres.url)
+        replace_rule_groups(store, rule_file, (), int(time.time() * 1000), keep_others=True)
+        report(f"loaded {len(rule_file.groups)} Prometheus rule groups from {path.name}")
 
     def deploy(self) -> DeployResult:
         stack = load_stack(self.settings.stack_file)

@@ -86,11 +86,15 @@ class PgRuleGroups:
             cur.execute(sql.GROUPS)
             return [_group(row) for row in cur.fetchall()]
 
-    def replace_groups(self, groups: list[RuleGroup], notify_to: tuple[str, ...]) -> list[str]:
+    def replace_groups(
+        self, groups: list[RuleGroup], notify_to: tuple[str, ...], *, keep_others: bool = False
+    ) -> list[str]:
         with self.connector.transaction() as cur:
             for position, group in enumerate(groups):
                 spec = Json(group.model_dump(mode="json", by_alias=True, exclude_defaults=True))
                 cur.execute(sql.UPSERT_GROUP, (group.name, position, spec, Json(notify_to)))
+            if keep_others:
+                return []
             cur.execute(sql.EMPTY_GROUPS_EXCEPT, ([group.name for group in groups],))
             return [row[0] for row in cur.fetchall()]
 

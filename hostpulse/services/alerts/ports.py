@@ -236,10 +236,12 @@ class RuleGroupStore(Protocol):
 
     def stored_groups(self) -> list[StoredGroup]: ...
 
-    def replace_groups(self, groups: list[RuleGroup], notify: tuple[str, ...]) -> list[str]:
-        """These groups, in this order, replace the loaded ones; a group of the same name keeps
-        its state. The names of the groups taken out (kept, empty, until their alerts are
-        resolved: ``drop_group``)."""
+    def replace_groups(
+        self, groups: list[RuleGroup], notify: tuple[str, ...], *, keep_others: bool = False
+    ) -> list[str]:
+        """These groups, in this order, replace the loaded ones (``keep_others``: only those of
+        the same names); a group of the same name keeps its state. The names of the groups
+        taken out (kept, empty, until their alerts are resolved: ``drop_group``)."""
 
     def drop_group(self, name: str) -> None: ...
 

@@ -360,10 +360,16 @@ def retire_groups(store: RuleGroupStore, names: list[str], now_ms: int) -> Outco
 
 
 def replace_rule_groups(
-    store: RuleGroupStore, rule_file: PrometheusRuleFile, notify: tuple[str, ...], now_ms: int
+    store: RuleGroupStore,
+    rule_file: PrometheusRuleFile,
+    notify: tuple[str, ...],
+    now_ms: int,
+    *,
+    keep_others: bool = False,
 ) -> list[str]:
-    """A Prometheus rule file's groups replace the loaded ones (a group of the same name keeps
-    its alerts); what the groups taken out still fire resolves now. Their names."""
-    removed = store.replace_groups(list(rule_file.groups), notify)
+    """A Prometheus rule file's groups replace the loaded ones (``keep_others``: only those of
+    the same names), a group of the same name keeping its alerts; what the groups taken out
+    still fire resolves now. Their names."""
+    removed = store.replace_groups(list(rule_file.groups), notify, keep_others=keep_others)
     retire_groups(store, removed, now_ms)
     return removed
