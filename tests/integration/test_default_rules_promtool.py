@@ -1,8 +1,8 @@
 """The default rule that predicts (`HostFilesystemWillFill` in stack/prometheus-rules.yaml), run
 as shipped over three days of filesystems at five-minute samples: one that fills steadily is
 told, a nightly cleanup and an hourly log rotation that stay below full are not, while the same
-rule over a 30-minute window (and a shorter `for`) would page for the rotation. hostpulse's group runner decides;
-`promtool test rules` on the same file and series agrees at every hour."""
+rule over a 30-minute window (and a shorter `for`) would page for the rotation. hostpulse's
+group runner decides; `promtool test rules` on the same file and series agrees at every hour."""
 
 from __future__ import annotations
 
