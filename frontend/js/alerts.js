@@ -58,9 +58,10 @@ function alertGroup(group, hostHref, open, offer) {
   const silenced = group.firing.filter((a) => a.silenced_by?.length).length;
   const pending = group.alerts.length - group.firing.length;
   const hosts = new Set(group.alerts.filter((a) => a.host).map((a) => a.host)).size;
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const where = hosts ? plural(hosts, "host") : "fleet-wide";
   const count = group.alerts.length === hosts
-    ? `${hosts} host${hosts === 1 ? "" : "s"}`
-    : `${group.alerts.length} alerts, ${hosts} host${hosts === 1 ? "" : "s"}`;
+    ? where : `${plural(group.alerts.length, "alert")}, ${where}`;
   const parts = [
     el("b", {}, group.firing.length ? "FIRING" : "pending"),
     el("b", { class: "rule" }, group.rule),

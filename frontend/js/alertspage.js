@@ -66,12 +66,14 @@ export function alertsView(app) {
     { key: "rule", label: "Rule", render: (e) => el("a", {
       href: `?${new URLSearchParams({ page: "alerts", rule: e.rule, range: rangePicker.value })}`,
     }, e.rule) },
-    { key: "host", label: "Host", render: (e) => el("a", { href: app.hostHref(e.host) }, e.host) },
+    { key: "host", label: "Host", render: (e) => (e.host
+      ? el("a", { href: app.hostHref(e.host) }, e.host)
+      : el("span", { class: "fleet" }, "fleet-wide")) },
     { key: "value", label: "Value", num: true,
       render: (e) => (e.value === null ? "–" : String(Math.round(e.value * 100) / 100)) },
     { key: "summary", label: "Summary", className: "wrap" },
   ], { sortKey: "ts_ms", descending: true, label: "Alert history",
-       rowKey: (e) => `${e.ts_ms}-${e.rule}-${e.host}-${e.state}` });
+       rowKey: (e) => `${e.ts_ms}-${e.rule}-${e.host}-${e.fingerprint ?? ""}-${e.state}` });
 
   // -- silences ----------------------------------------------------------------------------
   const silenceTable = new SortableTable([

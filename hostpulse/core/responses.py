@@ -221,6 +221,7 @@ class AlertEvent(TypedDict):
     value: float | None
     severity: str
     summary: str
+    fingerprint: NotRequired[str]  # a rule file's alert: which label set of its rule
 
 
 class AlertHistory(TypedDict):

@@ -1,6 +1,7 @@
 """A hundred hosts firing the same rule are one line on the fleet page, not a wall of banners:
 the rule, its severity, how many hosts, since when, how many silenced; it opens onto the hosts
-and stays open across the page's refreshes."""
+and stays open across the page's refreshes. A rule file's alerts show the labels that tell them
+apart on one host, and one of no host says it is fleet-wide."""
 
 from __future__ import annotations
 
@@ -13,9 +14,18 @@ from playwright.sync_api import Page, expect
 
 from hostpulse.adapters.postgres.alerts import PgAlertStore
 from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse.adapters.postgres.rule_groups import PgRuleGroups
 from hostpulse.localcloud.api_server import ApiServer
 from hostpulse.services.alerts.ports import NewEpisode
+from hostpulse.services.alerts.prometheus_rules import load_prometheus_rules
+from hostpulse.services.alerts.rule_groups import (
+    RuleGroupRunner,
+    replace_rule_groups,
+    retire_groups,
+)
+from hostpulse.services.alerts.rules import RuleSet
 from hostpulse.services.alerts.silences import Matcher, NewSilence
+from tests.alert_fakes import MemoryRecorder, ScriptedQuery
 from tests.browser.conftest import screenshot
 from tests.support import CloudUnderTest
 
@@ -79,3 +89,72 @@ def test_a_hundred_hosts_firing_one_rule_are_one_line_that_opens_onto_them(
     page.wait_for_timeout(6000)  # past the page's next refresh: still open
     expect(group.locator(f"li[data-host='{hosts[-1]}']")).to_be_visible()
     screenshot(page, "fleet-alert-groups-open.png")
+
+
+@pytest.fixture
+def rule_file_firing(local_cloud: CloudUnderTest) -> Iterator[tuple[str, str, str]]:
+    """A Prometheus rule group of its own, run once: one rule firing on two mounts of one host,
+    one firing fleet-wide (no host); the group taken out afterwards, resolving them."""
+    connector = PgConnector(local_cloud.endpoints["database_url"])
+    groups = PgRuleGroups(connector)
+    suffix = uuid.uuid4().hex[:6]
+    group, host = f"browser-{suffix}", f"files-{suffix}"
+    rules = load_prometheus_rules(f"""
+groups:
+  - name: {group}
+    rules:
+      - alert: WillFill{suffix}
+        expr: will_fill
+        labels: {{severity: warning}}
+        annotations: {{summary: "{{{{ $labels.mount }}}} fills within a day"}}
+      - alert: FleetDegraded{suffix}
+        expr: fleet_degraded
+        annotations: {{summary: "{{{{ $value }}}} hosts down"}}
+""")
+    replace_rule_groups(groups, rules, (), 0, keep_others=True)
+    query = ScriptedQuery({
+        "will_fill": {0: [({"host": host, "mount": "/"}, 1.0),
+                          ({"host": host, "mount": "/var"}, 1.0)]},
+        "fleet_degraded": {0: [({}, 3.0)]},
+    })  # fmt: skip
+    runner = RuleGroupRunner(groups, query, MemoryRecorder(), {}, RuleSet)
+    runner.run(int(time.time() * 1000))
+    yield suffix, host, group
+    retire_groups(groups, [group], int(time.time() * 1000))
+    connector.close()
+
+
+def test_a_rule_files_alerts_show_what_tells_them_apart_and_fleet_wide_ones_say_so(
+    page: Page, api_server: ApiServer, rule_file_firing: tuple[str, str, str]
+) -> None:
+    suffix, host, _ = rule_file_firing
+
+    page.goto(api_server.url)
+
+    fills = page.locator(f"#alert-banner .alert-group[data-rule='WillFill{suffix}']")
+    expect(fills.locator("summary")).to_contain_text("2 alerts, 1 host", timeout=30000)
+    fills.locator("summary").click()
+    expect(fills.locator("li")).to_have_count(2)
+    expect(fills.locator("li code.labels")).to_have_text(['{mount="/"}', '{mount="/var"}'])
+    expect(fills.locator("li a").first).to_have_text(host)
+    fleet = page.locator(f"#alert-banner .alert-group[data-rule='FleetDegraded{suffix}']")
+    expect(fleet.locator("summary")).to_contain_text("1 alert, fleet-wide")
+    fleet.locator("summary").click()
+    expect(fleet.locator("li .fleet")).to_have_text("fleet-wide")
+    expect(fleet.locator("li")).to_contain_text("3 hosts down")
+    screenshot(page, "fleet-alert-groups-rule-file.png")
+
+
+def test_a_rule_files_history_keeps_each_alert_of_a_host_apart(
+    page: Page, api_server: ApiServer, rule_file_firing: tuple[str, str, str]
+) -> None:
+    suffix, host, _ = rule_file_firing
+
+    page.goto(f"{api_server.url}/?page=alerts&rule=WillFill{suffix}&range=1h")
+
+    rows = page.locator("#alert-history tbody tr")
+    expect(rows).to_have_count(2, timeout=30000)  # one firing per mount, not one per host
+    expect(rows.first).to_contain_text(host)
+    page.goto(f"{api_server.url}/?page=alerts&rule=FleetDegraded{suffix}&range=1h")
+    expect(rows).to_have_count(1, timeout=30000)
+    expect(rows.first.locator(".fleet")).to_have_text("fleet-wide")

@@ -281,18 +281,18 @@ class PgAlertStore:
     ) -> list[AlertEvent]:
         with self.connector.transaction() as cur:
             cur.execute(sql.HISTORY, (start_ms, end_ms, host, host, rule, rule, limit))
-            return [
-                {
-                    "rule": r,
-                    "host": h,
-                    "state": s,
-                    "ts_ms": ts,
-                    "value": v,
-                    "severity": sev,
-                    "summary": summary,
-                }
-                for r, h, s, ts, v, sev, summary in cur.fetchall()
-            ]
+            return [history_event(row) for row in cur.fetchall()]
+
+
+def history_event(row: Any) -> AlertEvent:
+    rule, host, state, ts, value, severity, summary, fingerprint = row
+    event: AlertEvent = {
+        "rule": rule, "host": host, "state": state, "ts_ms": ts, "value": value,
+        "severity": severity, "summary": summary,
+    }  # fmt: skip
+    if fingerprint:
+        event["fingerprint"] = fingerprint
+    return event
 
 
 def firing_alert(row: Any) -> ActiveAlert:

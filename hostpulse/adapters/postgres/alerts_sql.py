@@ -125,7 +125,8 @@ SELECT rule, host, {epoch_ms("pending_since")}, last_value FROM alert_state
 WHERE state = 'pending' ORDER BY pending_since
 """
 HISTORY = f"""
-SELECT rule, host, state, {epoch_ms("ts")}, value, severity, summary FROM alert_events
+SELECT rule, host, state, {epoch_ms("ts")}, value, severity, summary, fingerprint
+FROM alert_events
 WHERE ts >= {TS} AND ts < {TS} AND (%s::text IS NULL OR host = %s)
   AND (%s::text IS NULL OR rule = %s)
 ORDER BY ts DESC LIMIT %s
