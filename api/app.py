@@ -169,6 +169,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(alerts.admin_router)
     app.include_router(rule_groups.admin_router)
+    app.include_router(hosts.operator_router)
     if settings.allowed_origins:
         app.add_middleware(
             CORSMiddleware,

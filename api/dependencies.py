@@ -18,6 +18,7 @@ from hostpulse.services.accounts.service import Accounts, Role, Session
 from hostpulse.services.agents.config import AgentConfigs
 from hostpulse.services.agents.ports import CommandStore
 from hostpulse.services.alerts.ports import RuleGroupStore, RuleStore
+from hostpulse.services.fleet.service import FleetLifecycle
 from hostpulse.services.promql.service import PromQLService
 from hostpulse.services.query.live import LiveHub
 from hostpulse.services.query.service import QueryService
@@ -45,6 +46,10 @@ def get_alert_store() -> RuleStore:
 
 def get_rule_groups() -> RuleGroupStore:
     return components.rule_groups()
+
+
+def get_fleet() -> FleetLifecycle:
+    return components.fleet_lifecycle()
 
 
 def get_live_hub() -> LiveHub:
@@ -254,6 +259,7 @@ PromQL = Annotated[PromQLService, Depends(get_promql_service)]
 Hub = Annotated[LiveHub, Depends(get_live_hub)]
 AlertRules = Annotated[RuleStore, Depends(get_alert_store)]
 RuleGroups = Annotated[RuleGroupStore, Depends(get_rule_groups)]
+Fleet = Annotated[FleetLifecycle, Depends(get_fleet)]
 Probes = Annotated[list[Probe], Depends(get_probes)]
 Reader = Depends(require_reader)
 Pipeline = Annotated[PipelineWatch, Depends(get_pipeline)]

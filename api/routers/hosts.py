@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from api.answers_json import AnswerJSONResponse
-from api.dependencies import Now, Queries, Reader
+from api.dependencies import Fleet, Now, Operator, Queries, Reader
 from api.params import HostRef, parse_time
 from api.problems import refusals
-from hostpulse.core.responses import HostList, LatestAnswer, ProcessHistory, RecentAnswer
+from hostpulse.core.responses import (
+    HostList,
+    LatestAnswer,
+    ProcessHistory,
+    RecentAnswer,
+    RetiredHost,
+)
 
+log = logging.getLogger(__name__)
 router = APIRouter(
     prefix="/api/v1/hosts",
     tags=["hosts"],
     dependencies=[Reader],
     responses=refusals(400, 401, 404),
+)
+# Taking a host out of the fleet is an operator's act (who did it is on record).
+operator_router = APIRouter(
+    prefix="/api/v1/hosts", tags=["hosts"], responses=refusals(401, 403, 404)
 )
 
 
@@ -24,13 +36,16 @@ router = APIRouter(
 # describe them (and the schema tests hold them to it) without checking each host per request.
 @router.get(
     "",
-    summary="Every host with its status (live, stale, down) and last seen",
+    summary="Every host with its status (live, stale, down) and last seen; how many are retired",
     response_class=AnswerJSONResponse,
     response_model=HostList,
 )
-def list_hosts(queries: Queries, now: Now) -> AnswerJSONResponse:
-    answer: HostList = {"hosts": queries.hosts(now)}
-    return AnswerJSONResponse(answer)
+def list_hosts(
+    queries: Queries,
+    now: Now,
+    retired: Annotated[bool, Query(description="the retired hosts instead of the fleet")] = False,
+) -> AnswerJSONResponse:
+    return AnswerJSONResponse(queries.hosts(now, retired))
 
 
 @router.get(
@@ -73,3 +88,27 @@ def process_history(  # noqa: PLR0913, PLR0917 -- a route's parameters are its q
     if end <= start:
         raise HTTPException(400, "'to' must be after 'from'")
     return queries.process_history(host, pid, start, end)
+
+
+@operator_router.post(
+    "/{host}/retire",
+    summary="Retire a host: out of the fleet page and of HostSilent, its history kept; it comes"
+    " back by itself when it sends again",
+)
+def retire(host: HostRef, fleet: Fleet, now: Now, who: Operator) -> RetiredHost:
+    known = fleet.retire(host, who, int(now.timestamp() * 1000))
+    if known is None or known.retired_ms is None:
+        raise HTTPException(404, f"no host {host!r}")
+    return {"host": known.host, "retired_ms": known.retired_ms, "retired_by": known.retired_by}
+
+
+@operator_router.delete(
+    "/{host}",
+    status_code=204,
+    summary="Forget a host: its samples gone from every tier and the hot tier",
+)
+def forget(host: HostRef, fleet: Fleet, now: Now, who: Operator) -> Response:
+    if not fleet.forget(host, int(now.timestamp() * 1000)):
+        raise HTTPException(404, f"no host {host!r}")
+    log.info("host forgotten", extra={"host": host, "by": who})
+    return Response(status_code=204)

@@ -17,7 +17,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hostpulse.cli import agents, alerts, package, replay, simulate, terraform, users, worker
+from hostpulse.cli import (
+    agents,
+    alerts,
+    hosts,
+    package,
+    replay,
+    simulate,
+    terraform,
+    users,
+    worker,
+)
 from hostpulse.core.contract import json_schema
 from hostpulse.core.responses import PipelineAnswer
 from hostpulse.core.settings import ApiSettings
@@ -296,6 +306,7 @@ def parser() -> argparse.ArgumentParser:
     agents.add_parser(commands)
     users.add_parser(commands)
     alerts.add_parser(commands)
+    hosts.add_parser(commands)
     simulate.add_parser(commands)
     package.add_parser(commands)
     terraform.add_parser(commands)
@@ -316,6 +327,7 @@ COMMANDS: dict[str, Callable[[Namespace, Settings], int]] = {
     "agents": agents.run,
     "users": users.run,
     "alerts": alerts.run,
+    "hosts": hosts.run,
     "simulate": simulate.run,
     "schema": lambda args, _: cmd_schema(args.output),
     "package": package.run_package,

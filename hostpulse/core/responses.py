@@ -14,7 +14,7 @@ from typing_extensions import TypedDict
 
 from hostpulse.core.tiers import TierName
 
-HostStatus = Literal["live", "stale", "down"]
+HostStatus = Literal["live", "stale", "down", "retired"]
 # Shapes that carry more than they name (a whole sample, facts a newer agent adds) keep it all.
 OPEN = ConfigDict(extra="allow")
 Millis = Annotated[int, Field(description="Unix time in milliseconds")]
@@ -63,10 +63,18 @@ class HostEntry(TypedDict):
     ]
     facts: HostFactsView
     now: AtAGlance | None
+    retired_ms: NotRequired[Millis]
+
+
+class RetiredHost(TypedDict):
+    host: str
+    retired_ms: Millis
+    retired_by: str | None
 
 
 class HostList(TypedDict):
     hosts: list[HostEntry]
+    retired: NotRequired[Annotated[int, Field(description="hosts retired, not listed")]]
 
 
 SeriesPoint = tuple[int, float, float, float, int]

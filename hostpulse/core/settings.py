@@ -87,6 +87,8 @@ class CoreSettings(SecretFileSettings):
     minute_retention_days: float = Field(7, gt=0)
     hour_retention_days: float = Field(90, gt=0)
     hot_window_seconds: int = Field(300, gt=0)
+    # A host down this long is retired (out of the fleet page and of HostSilent).
+    retire_after_days: float = Field(7, gt=0)
     # Set by Lambda (and by LocalStack, which also sets the endpoint).
     aws_region: str = Field(
         "us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")

@@ -27,9 +27,12 @@ from hostpulse.adapters.redis.client import redis_client
 from hostpulse.adapters.redis.hot import (
     RedisDrainFlag,
 )
+from hostpulse.core.settings import CoreSettings
 from hostpulse.services.accounts.service import NO_THROTTLE, Accounts
 from hostpulse.services.agents.config import AgentConfigs
 from hostpulse.services.agents.ports import CommandStore
+from hostpulse.services.fleet.service import FleetLifecycle
+from hostpulse.wiring import components
 from hostpulse.wiring.components import pg_connector
 
 
@@ -66,6 +69,12 @@ def account_admin(database_url: str) -> Accounts:
 
 def rule_store(database_url: str, rules_ttl_s: float = 15.0) -> PgAlertStore:
     return PgAlertStore(pg_connector(database_url, 5.0), rules_ttl_s)
+
+
+def fleet_lifecycle(database_url: str, redis_url: str) -> FleetLifecycle:
+    return components.fleet_lifecycle_for(
+        CoreSettings(database_url=database_url, redis_url=redis_url)
+    )
 
 
 def rule_group_store(database_url: str) -> PgRuleGroups:

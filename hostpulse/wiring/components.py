@@ -3,6 +3,7 @@ it in a ``Lazy``)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 from functools import lru_cache
 
@@ -24,6 +25,7 @@ from hostpulse.adapters.postgres.agent_config import PgAgentConfigStore, PgComma
 from hostpulse.adapters.postgres.agents import CachedAgentDirectory, PgAgentRepository
 from hostpulse.adapters.postgres.alerts import PgAlertStore
 from hostpulse.adapters.postgres.connector import PgConnector
+from hostpulse.adapters.postgres.hosts import PgHostRegistry
 from hostpulse.adapters.postgres.metrics import PgMetricReader, PgMetricStore
 from hostpulse.adapters.postgres.pipeline import PgPipelineHistory
 from hostpulse.adapters.postgres.probe import PostgresProbe
@@ -34,6 +36,7 @@ from hostpulse.adapters.redis.client import redis_client
 from hostpulse.adapters.redis.counters import RedisCounterStore
 from hostpulse.adapters.redis.hot import (
     RedisAuthThrottle,
+    RedisHotHosts,
     RedisHotReader,
     RedisHotStore,
     RedisRateLimiter,
@@ -59,11 +62,13 @@ from hostpulse.services.accounts.service import Accounts
 from hostpulse.services.agents.config import AgentConfigs
 from hostpulse.services.agents.control import AgentControl
 from hostpulse.services.agents.ports import CommandStore
+from hostpulse.services.aggregate.retention import ScheduledRetention
 from hostpulse.services.aggregate.rollup import RollupSchedule
 from hostpulse.services.aggregate.service import Aggregation
 from hostpulse.services.alerts.rule_groups import RuleGroupRunner, instant_query
 from hostpulse.services.alerts.runs import AlertTick, QueuedEvaluation
 from hostpulse.services.alerts.service import AlertService
+from hostpulse.services.fleet.service import FleetLifecycle
 from hostpulse.services.ingest.service import IngestLimits, IngestService
 from hostpulse.services.promql.service import PromQLService, QueryLimits
 from hostpulse.services.query.fleet import HostAges
@@ -204,6 +209,32 @@ def aggregate_archive() -> S3Archive:
 def alert_store() -> PgAlertStore:
     settings = core_settings()
     return PgAlertStore(_pg(settings))
+
+
+@lru_cache(maxsize=1)
+def fleet_lifecycle() -> FleetLifecycle:
+    return fleet_lifecycle_for(core_settings())
+
+
+def scheduled_retention() -> ScheduledRetention:
+    return ScheduledRetention(
+        metric_store(), core_settings().tiers, lambda now_ms: asdict(fleet_lifecycle().tidy(now_ms))
+    )
+
+
+def fleet_lifecycle_for(settings: CoreSettings) -> FleetLifecycle:
+    """Retiring and forgetting hosts: PostgreSQL's rows, the hot tier's keys, and the alerts a
+    host that leaves still fires (resolved into the outbox; the alerts schedule delivers)."""
+    redis = redis_client(settings.redis_url, settings.connect_timeout_seconds)
+    alerts = AlertService(PgAlertStore(_pg(settings)), {})
+    return FleetLifecycle(
+        PgHostRegistry(_pg(settings)),
+        RedisHotHosts(redis),
+        alerts.host_left,
+        retire_after_ms=int(settings.retire_after_days * 86_400_000),
+        history_ms=int(max(t.retention for t in settings.tiers).total_seconds() * 1000),
+        hot_keep_ms=2 * settings.hot_window_seconds * 1000,  # as ingest keeps a silent host's
+    )
 
 
 @lru_cache(maxsize=1)

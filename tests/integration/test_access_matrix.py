@@ -57,6 +57,8 @@ ACCESS = {
     ("POST", "/api/v1/silences"): "operate",
     ("DELETE", "/api/v1/silences/{silence_id}"): "operate",
     ("PUT", "/api/v1/rule-groups"): "operate",
+    ("POST", "/api/v1/hosts/{host}/retire"): "operate",
+    ("DELETE", "/api/v1/hosts/{host}"): "operate",
     ("PUT", "/api/v1/agent-config/{scope}"): "administer",
     ("DELETE", "/api/v1/agent-config/{scope}"): "administer",
     ("POST", "/api/v1/agent-commands"): "administer",

@@ -34,6 +34,7 @@ class MemoryReader:
     def __init__(self) -> None:
         self.calls: list[tuple[str, int]] = []
         self.process_spans: list[tuple[str, datetime, datetime]] = []
+        self.retired: dict[str, int] = {}  # host -> retired at (ms)
 
     def hosts(self) -> list[HostRow]:
         seen = {"web-1": 5_000, "db-1": 60_000, "old-1": 3 * 3_600_000, "seed-1": 10_000}
@@ -46,6 +47,7 @@ class MemoryReader:
                 NOW_MS - ago,
                 NOW_MS - ago,
                 unnumbered=h == "seed-1",
+                retired_ms=self.retired.get(h),
             )
             for h, ago in seen.items()
         ]
@@ -199,6 +201,25 @@ def test_hosts_have_a_status_from_last_seen(client: TestClient) -> None:
     assert listed["web-1"]["last_seen_ms"] == NOW_MS - 500
     assert listed["db-1"]["last_seen_ms"] == NOW_MS - 60_000
     assert listed["db-1"]["facts"] == {"hostname": "db-1", "cpu_count": 4}  # as stored
+
+
+def test_a_retired_host_leaves_the_fleet_is_counted_and_comes_back_when_it_sends(
+    client: TestClient, reader: MemoryReader
+) -> None:
+    reader.retired = {"old-1": NOW_MS - 600_000, "web-1": NOW_MS - 10_000}
+
+    fleet = client.get("/api/v1/hosts").json()
+    retired = client.get("/api/v1/hosts", params={"retired": "true"}).json()
+
+    # web-1 sent after its retirement (ingest saw it): back in the fleet, as live.
+    assert {h["host"] for h in fleet["hosts"]} == {"web-1", "db-1", "seed-1", "new-1"}
+    assert fleet["retired"] == 1
+    [old] = retired["hosts"]
+    assert (old["host"], old["status"], old["retired_ms"]) == (
+        "old-1", "retired", NOW_MS - 600_000
+    )  # fmt: skip
+    reader.retired = {}
+    assert "retired" not in client.get("/api/v1/hosts").json()
 
 
 def test_hosts_carry_their_newest_values_at_a_glance(client: TestClient) -> None:

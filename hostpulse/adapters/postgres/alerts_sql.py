@@ -91,8 +91,10 @@ UPDATE alert_episodes SET last_notified_at = {TS},
 WHERE id = %s
 """
 
+# Retired hosts are not watched: no HostSilent for a host taken out of the fleet.
 LAST_SEEN = f"""
 SELECT host, {epoch_ms("last_seen")}, coalesce(facts -> 'labels', '{{}}'::jsonb) FROM hosts
+WHERE retired_at IS NULL
 """
 # Claimed with a lease (next_attempt_at moves past the send): two deliverers running at once
 # never send the same notification twice, and one that dies leaves it to the next.

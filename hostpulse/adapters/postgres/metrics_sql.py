@@ -76,7 +76,10 @@ ON CONFLICT (host) DO UPDATE SET
     facts = EXCLUDED.facts,
     first_seen = LEAST(h.first_seen, EXCLUDED.first_seen),
     last_seen = GREATEST(h.last_seen, EXCLUDED.last_seen),
-    last_received = now()
+    last_received = now(),
+    -- A retired host that sends a sample newer than its retirement is back.
+    retired_at = CASE WHEN EXCLUDED.last_seen > h.retired_at THEN NULL ELSE h.retired_at END,
+    retired_by = CASE WHEN EXCLUDED.last_seen > h.retired_at THEN NULL ELSE h.retired_by END
 """.format(first=MS.format(column="first_ms"), last=MS.format(column="last_ms"))
 
 ENSURE_SERIES = """
@@ -421,7 +424,8 @@ LIST_HOSTS = f"""
 SELECT h.host, h.agent_id, h.facts::text, {epoch_ms("h.first_seen")}, {epoch_ms("h.last_seen")},
     {epoch_ms("h.last_received")},
     -- unnumbered: the seed agent's and OTLP's batches (OTLP_AGENT_VERSION) are numbered by time
-    h.facts->>'agent_version' = 'seed' OR starts_with(h.facts->>'agent_version', 'otlp')
+    h.facts->>'agent_version' = 'seed' OR starts_with(h.facts->>'agent_version', 'otlp'),
+    {epoch_ms("h.retired_at")}
 FROM hosts h
 ORDER BY h.host
 """

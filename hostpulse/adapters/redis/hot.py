@@ -30,6 +30,18 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 """
 
+# A host's keys and its entries in the fleet-wide keys, gone; with ARGV[2], only when its newest
+# sample is not newer than that (a host that sent meanwhile keeps everything).
+FORGET_HOST = """
+local seen = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if ARGV[2] ~= '' and seen and tonumber(seen) > tonumber(ARGV[2]) then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('DEL', KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+return 1
+"""
+
 # Generic cell rate algorithm: `rate` requests per second with bursts of `burst`. Returns the
 # milliseconds to wait (0 = allowed), or -1 while the backend drains (KEYS[2] exists). One key
 # per agent, no background cleanup needed.
@@ -83,6 +95,32 @@ class RedisHotStore:
             message = {"host": host, "samples": [json.loads(hot.compact(s)) for s in fresh]}
             pipe.publish(hot.live_channel(host), json.dumps(message, separators=(",", ":")))
         pipe.execute()
+
+
+class RedisHotHosts:
+    """The hot tier's entries per host: forgotten when the host leaves the fleet, or once
+    unseen for as long as the hot tier keeps a silent host's figures."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._forget = client.register_script(FORGET_HOST)
+
+    def forget(self, host: str) -> None:
+        self._forget_host(host, "")
+
+    def unseen_since(self, before_ms: int, limit: int) -> list[str]:
+        found: list[bytes] = self.client.zrangebyscore(  # type: ignore[assignment]
+            hot.HOSTS, "-inf", before_ms, start=0, num=limit
+        )
+        return [name.decode() for name in found]
+
+    def forget_if_unseen(self, host: str, before_ms: int) -> bool:
+        return self._forget_host(host, str(before_ms))
+
+    def _forget_host(self, host: str, unless_newer: str) -> bool:
+        keys = [hot.HOSTS, hot.FACTS, hot.GLANCE, hot.window_key(host), hot.latest_key(host),
+                hot.series_key(host), hot.counters_key(host)]  # fmt: skip
+        return bool(self._forget(keys=keys, args=[host, unless_newer]))
 
 
 class RedisRateLimiter:

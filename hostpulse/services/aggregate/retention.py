@@ -4,9 +4,11 @@ rolled tier still has to roll them up."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 from hostpulse.core.partitions import first_kept_day, partition_day
 from hostpulse.core.tiers import Tier
@@ -59,3 +61,18 @@ def run_retention(store: PartitionStore, tiers: Sequence[Tier], now: datetime) -
         store.drop_partition(name)
     log.info("retention done", extra={"dropped": dropped})
     return dropped
+
+
+@dataclass
+class ScheduledRetention:
+    """The hourly schedule's work: the partitions every tier has outlived dropped, then
+    ``tidy`` (the fleet's: hosts down too long retired, the hot tier kept to the live fleet)
+    with what it did."""
+
+    store: PartitionStore
+    tiers: Sequence[Tier]
+    tidy: Callable[[int], Mapping[str, Any]]
+
+    def run(self, now: datetime) -> dict[str, Any]:
+        dropped = run_retention(self.store, self.tiers, now)
+        return {"dropped": dropped, **self.tidy(int(now.timestamp() * 1000))}

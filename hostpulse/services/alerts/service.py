@@ -327,6 +327,22 @@ class AlertService:
                 alerts.forget(rule.name)
         return outcome
 
+    def host_left(self, host: str, now_ms: int) -> int:
+        """A host retired or forgotten: what it still fires resolves now, told as any
+        resolution, and what its rules watched is forgotten. How many resolved."""
+        rules = {rule.name: rule for rule in self.store.rule_set().rules}
+        outcome = Outcome()
+        with self.store.host(host) as alerts:
+            for name, episode in alerts.open_episodes().items():
+                rule = rules.get(name)
+                if rule is None:  # a rule gone since: nothing to tell it with
+                    alerts.resolve_episode(episode.id, now_ms, None)
+                    continue
+                RuleOnHost(alerts, rule, host, now_ms, outcome).resolve(episode, now_ms, None)
+            for name in rules:
+                alerts.forget(name)
+        return outcome.resolved
+
     # -- absent data and reminders, on a schedule ----------------------------------------------
 
     def _end_absence(self, here: RuleOnHost, newest_ms: int) -> None:

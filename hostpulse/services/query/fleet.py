@@ -10,7 +10,7 @@ from typing import cast
 from hostpulse.core.contract import canonical_host
 from hostpulse.core.responses import AtAGlance, Completeness, HostEntry, HostFactsView, HostStatus
 from hostpulse.services.query.ports import HotReader, MetricReader
-from hostpulse.services.query.rows import SequenceSpan
+from hostpulse.services.query.rows import HostRow, SequenceSpan
 
 
 def completeness(spans: list[SequenceSpan]) -> Completeness:
@@ -45,17 +45,22 @@ DEFAULT_AGES = HostAges()
 
 
 def fleet_hosts(
-    reader: MetricReader, hot: HotReader, ages: HostAges, now: datetime
-) -> list[HostEntry]:
-    """Every host with its status, newest figures and completeness: PostgreSQL's hosts, and
-    those ingest saw that aggregation has not stored yet."""
+    reader: MetricReader, hot: HotReader, ages: HostAges, now: datetime, retired: bool = False
+) -> tuple[list[HostEntry], int]:
+    """The fleet (``retired``: the retired hosts instead) with each host's status, newest
+    figures and completeness: PostgreSQL's hosts, and those ingest saw that aggregation has
+    not stored yet; and how many hosts the list left out as retired."""
     now_ms = int(now.timestamp() * 1000)
     glances = hot.glances()  # one read: when ingest last saw each host, and its figures
     spans: dict[str, list[SequenceSpan]] = {}
     for span in reader.sequence_spans(ages.completeness_window_s):
         spans.setdefault(span.host, []).append(span)
     answer: list[HostEntry] = []
-    for row in reader.hosts():
+    rows = reader.hosts()
+    out = {row.host for row in rows if is_retired(row, glances.get(row.host))}
+    for row in rows:
+        if (row.host in out) != retired:
+            continue
         glance = glances.get(row.host)
         answer.append(
             _entry(
@@ -72,7 +77,11 @@ def fleet_hosts(
                 facts=cast(HostFactsView, row.facts),
             )
         )
-    known = {row["host"] for row in answer}
+        if retired and row.retired_ms is not None:
+            answer[-1]["status"], answer[-1]["retired_ms"] = "retired", row.retired_ms
+    if retired:
+        return answer, len(out)
+    known = {row.host for row in rows}
     # A spelling from before hosts took one (migration 0015) lingers in the hot tier until
     # its keys expire: not a host of its own.
     new_hosts = sorted(h for h in glances if h not in known and h == canonical_host(h))
@@ -93,7 +102,12 @@ def fleet_hosts(
                 facts=facts.get(host, {}),
             )
         )
-    return answer
+    return answer, len(out)
+
+
+def is_retired(row: HostRow, glance: AtAGlance | None) -> bool:
+    """Retired, and not back: ingest has seen nothing of it since (aggregation clears it)."""
+    return row.retired_ms is not None and (glance is None or glance["ts_ms"] <= row.retired_ms)
 
 
 def _entry(  # noqa: PLR0913 -- one host's entry, from PostgreSQL or from the hot tier

@@ -32,6 +32,7 @@ class HostRow:
     last_seen_ms: int
     last_received_ms: int
     unnumbered: bool  # sent by the seed agent or over OTLP: batches numbered by time
+    retired_ms: int | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import cast
 
 from hostpulse.core.contract import has_glob, metric_matches
 from hostpulse.core.responses import (
-    HostEntry,
+    HostList,
     LatestAnswer,
     LatestSample,
     ProcessHistory,
@@ -51,8 +51,13 @@ class QueryService:
         self.max_points = max_points
         self.ages = ages
 
-    def hosts(self, now: datetime) -> list[HostEntry]:
-        return fleet_hosts(self.reader, self.hot, self.ages, now)
+    def hosts(self, now: datetime, retired: bool = False) -> HostList:
+        """The fleet, with how many retired hosts it leaves out; ``retired``: those instead."""
+        hosts, left_out = fleet_hosts(self.reader, self.hot, self.ages, now, retired)
+        answer: HostList = {"hosts": hosts}
+        if left_out:
+            answer["retired"] = left_out
+        return answer
 
     def series(
         self,

@@ -20,6 +20,7 @@ from functions.retention import handler as retention
 from hostpulse.core.partitions import partition_name
 from hostpulse.core.settings import ApiSettings
 from hostpulse.core.tiers import default_tiers
+from hostpulse.services.aggregate.retention import ScheduledRetention
 from hostpulse.services.alerts.rules import load_rule_set
 from hostpulse.services.alerts.runs import AlertTick
 from hostpulse.services.alerts.service import AlertService
@@ -45,13 +46,19 @@ def test_retention_drops_only_the_days_every_tier_has_outlived(
     store = MemoryPartitions(
         {"samples_raw": [partition_name("samples_raw", d) for d in (old, recent)]}
     )
-    hand_in(retention.store, store)
-    hand_in(retention.tiers, default_tiers())
+    tidied: list[int] = []
+
+    def tidy(now_ms: int) -> dict[str, list[str]]:
+        tidied.append(now_ms)
+        return {"retired": ["db-9"]}
+
+    hand_in(retention.retention, ScheduledRetention(store, default_tiers(), tidy))
 
     answer = retention.handler(scheduled_event(), context)
 
-    assert answer == {"dropped": [partition_name("samples_raw", old)]}
+    assert answer == {"dropped": [partition_name("samples_raw", old)], "retired": ["db-9"]}
     assert store.dropped == answer["dropped"]
+    assert len(tidied) == 1  # the fleet tidied once, after the partitions
 
 
 def test_the_alert_tick_fires_for_a_host_gone_silent(hand_in: Any, context: LambdaContext) -> None:
