@@ -19,15 +19,19 @@ from hostpulse.wiring.by_url import agent_repository
 
 
 def database_url(settings: LocalCloudSettings) -> str:
-    if settings.database_url:
-        return settings.database_url
+    return settings.database_url or running_endpoint(settings, "database_url", "database")
+
+
+def running_endpoint(settings: LocalCloudSettings, name: str, what: str) -> str:
+    """Where the running local cloud's ``name`` is (its endpoints file), or why there is none."""
     endpoints = read_endpoints(LocalCloud(settings).paths)
     if endpoints is None:
+        variable = f"HOSTPULSE_{name.upper()}"
         raise LocalCloudError(
-            "no database: hostpulse is not running and HOSTPULSE_DATABASE_URL is not set",
-            "start it with `hostpulse up --detach` or set HOSTPULSE_DATABASE_URL",
+            f"no {what}: hostpulse is not running and {variable} is not set",
+            f"start it with `hostpulse up --detach` or set {variable}",
         )
-    return str(endpoints["database_url"])
+    return str(endpoints[name])
 
 
 def seed_backend_url(settings: LocalCloudSettings, token: str) -> str:

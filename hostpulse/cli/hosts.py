@@ -10,10 +10,8 @@ import json
 import time
 from datetime import UTC, datetime
 
-from hostpulse.cli.agents import database_url
-from hostpulse.localcloud.errors import LocalCloudError
+from hostpulse.cli.agents import database_url, running_endpoint
 from hostpulse.localcloud.settings import LocalCloudSettings
-from hostpulse.localcloud.supervisor import LocalCloud, read_endpoints
 from hostpulse.services.fleet.service import FleetLifecycle
 from hostpulse.wiring.by_url import fleet_lifecycle
 
@@ -32,15 +30,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def redis_url(settings: LocalCloudSettings) -> str:
-    if settings.redis_url:
-        return settings.redis_url
-    endpoints = read_endpoints(LocalCloud(settings).paths)
-    if endpoints is None:
-        raise LocalCloudError(
-            "no Redis: hostpulse is not running and HOSTPULSE_REDIS_URL is not set",
-            "start it with `hostpulse up --detach` or set HOSTPULSE_REDIS_URL",
-        )
-    return str(endpoints["redis_url"])
+    return settings.redis_url or running_endpoint(settings, "redis_url", "Redis")
 
 
 def run(args: argparse.Namespace, settings: LocalCloudSettings) -> int:
