@@ -8,7 +8,8 @@ import { LiveFeed } from "./live.js";
 import { SortableTable } from "./table.js";
 
 const REFRESH_MS = 5000;
-const STATUS_ORDER = { down: 0, stale: 1, live: 2 };
+const STATUS_ORDER = { down: 0, stale: 1, live: 2, retired: 3 };
+const STATUSES = ["live", "stale", "down", "retired"];
 
 function percentCell(value) {
   if (value === null || value === undefined) return "–";
@@ -33,6 +34,8 @@ export function fleetView(app) {
     "aria-label": "Filter hosts by name", id: "filter",
   });
   const summary = el("span", { class: "summary", id: "fleet-summary" });
+  // One status at a time, from a link of the summary (in the URL: ?status=down).
+  let status = STATUSES.includes(params.get("status")) ? params.get("status") : null;
   // Hosts the user's settings leave out: counted, and one click away.
   const hidden = new Set(settings().hidden_hosts);
   let showHidden = false;
@@ -75,6 +78,8 @@ export function fleetView(app) {
     el("div", { class: "toolbar" }, el("h1", {}, "Fleet"), filter, summary, hiddenToggle), banner, body);
 
   let hosts = [];
+  let retiredHosts = [];
+  let retiredCount = 0;
   let alerts = [];
   const openGroups = new Set();
   const firingOn = (host) => alerts.filter((a) => a.host === host && a.state === "firing").length;
@@ -87,12 +92,11 @@ export function fleetView(app) {
     performance.mark("hostpulse:fleet-update:start");
     const needle = filter.value.trim().toLowerCase();
     const hiddenCount = hosts.filter((h) => hidden.has(h.host)).length;
-    const listed = showHidden ? hosts : hosts.filter((h) => !hidden.has(h.host));
+    const ofStatus = status === "retired" ? retiredHosts
+      : status ? hosts.filter((h) => h.status === status) : hosts;
+    const listed = showHidden ? ofStatus : ofStatus.filter((h) => !hidden.has(h.host));
     const shown = listed.filter((h) => h.host.toLowerCase().includes(needle));
-    const counts = { live: 0, stale: 0, down: 0 };
-    for (const h of hosts) counts[h.status] += 1;
-    summary.textContent = `${hosts.length} hosts · ${counts.live} live · ${counts.stale} stale · `
-      + `${counts.down} down`;
+    summary.replaceChildren(...statusSummary());
     hiddenToggle.hidden = hiddenCount === 0;
     hiddenToggle.textContent = showHidden
       ? `leave out the ${hiddenCount} hidden`
@@ -107,6 +111,10 @@ export function fleetView(app) {
       body.replaceChildren(stateMessage("Your settings hide every host.", "empty"));
       return;
     }
+    if (!ofStatus.length) {
+      body.replaceChildren(stateMessage(`No host is ${status}.`, "empty"));
+      return;
+    }
     if (!shown.length) {
       body.replaceChildren(stateMessage(`No host matches “${filter.value}”.`, "empty"));
       return;
@@ -116,12 +124,44 @@ export function fleetView(app) {
     performance.measure("hostpulse:fleet-update", "hostpulse:fleet-update:start");
   }
 
+  // "N hosts · 3 live · 1 stale · 0 down · 2 retired", each status a link that shows only it
+  // (and again, all of them).
+  function statusSummary() {
+    const counts = { live: 0, stale: 0, down: 0, retired: retiredCount };
+    for (const h of hosts) counts[h.status] += 1;
+    const links = STATUSES.filter((name) => name !== "retired" || counts.retired)
+      .flatMap((name) => [" · ", el("a", {
+        href: `?status=${name}`, class: `status-link${status === name ? " on" : ""}`,
+        dataset: { status: name }, "aria-pressed": String(status === name),
+        onclick: async (event) => {
+          event.preventDefault();
+          status = status === name ? null : name;
+          app.replaceParams({ status });
+          try {
+            retiredHosts = status === "retired" ? await retiredList() : [];
+          } catch (error) {
+            app.backendError(error);
+          }
+          render();
+        },
+      }, `${counts[name]} ${name}`)]);
+    return [`${hosts.length} hosts`, ...links];
+  }
+
+  async function retiredList() {
+    return (await getJson("api/v1/hosts", { retired: "true" })).hosts;
+  }
+
   async function refresh() {
     try {
-      [hosts, alerts] = await Promise.all([
-        getJson("api/v1/hosts").then((answer) => answer.hosts),
+      let fleet;
+      [fleet, alerts, retiredHosts] = await Promise.all([
+        getJson("api/v1/hosts"),
         activeAlerts(),
+        status === "retired" ? retiredList() : [],
       ]);
+      hosts = fleet.hosts;
+      retiredCount = fleet.retired ?? 0;
       app.backendUp();
       banner.replaceChildren(alertGroups(alerts, app.hostHref, openGroups) ?? "");
       render();
