@@ -12,6 +12,7 @@ from api.answers_json import AnswerJSONResponse
 from api.dependencies import Admin, AlertRules, Now, Reader
 from api.params import HostRef, parse_time
 from api.problems import invalid, refusals
+from hostpulse.core.contract import SAFE_TEXT
 from hostpulse.core.responses import ActiveAlerts, AlertHistory, RuleList
 from hostpulse.core.seed_compat import SeedAlert, seed_alert
 from hostpulse.services.alerts.promql_form import with_promql
@@ -109,7 +110,7 @@ def history(  # noqa: PLR0913, PLR0917 -- a route's parameters are its query
     from_: Annotated[str, Query(alias="from")] = "-24h",
     to: str = "now",
     host: HostRef | None = None,
-    rule: str | None = None,
+    rule: Annotated[str | None, Query(max_length=256, pattern=SAFE_TEXT)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
 ) -> AlertHistory:
     start, end = parse_time(from_, now, "from"), parse_time(to, now, "to")

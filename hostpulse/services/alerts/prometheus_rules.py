@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from hostpulse.core.contract import SAFE_TEXT
 from hostpulse.services.alerts.rule_templates import check
 from hostpulse.services.alerts.rules import Strict, validated, yaml_of
 from hostpulse.services.promql.model import PromQLError
@@ -48,7 +49,10 @@ PromDuration = Annotated[
     PlainSerializer(lambda seconds: f"{round(seconds * 1000)}ms", return_type=str),
 ]
 LabelName = Annotated[str, Field(pattern=LABEL_NAME, max_length=256)]
-Text = Annotated[str, Field(max_length=4096)]
+# What PostgreSQL and JSON keep: no NUL anywhere, and names and label values plain text.
+Text = Annotated[str, Field(max_length=4096, pattern=SAFE_TEXT)]
+Annotation = Annotated[str, Field(max_length=4096, pattern=r"^[^\u0000]*$")]
+Name = Annotated[str, Field(min_length=1, max_length=256, pattern=SAFE_TEXT)]
 
 
 def checked_expression(expr: str) -> str:
@@ -73,10 +77,10 @@ class WithExpression(Strict):
 
 
 class AlertingRule(WithExpression):
-    alert: str = Field(min_length=1, max_length=256)
+    alert: Name
     for_: PromDuration = Field(0.0, alias="for")
     keep_firing_for: PromDuration = 0.0
-    annotations: dict[LabelName, Text] = Field(default_factory=dict)
+    annotations: dict[LabelName, Annotation] = Field(default_factory=dict)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -108,7 +112,7 @@ Rule = Annotated[AlertingRule | RecordingRule, BeforeValidator(one_kind)]
 
 
 class RuleGroup(Strict):
-    name: str = Field(min_length=1, max_length=256)
+    name: Name
     interval: PromDuration | None = None
     limit: int = Field(0, ge=0)
     rules: list[Rule] = Field(default_factory=list, max_length=1000)
