@@ -156,27 +156,36 @@ class RuleGroupRunner:
                 log.warning("rule groups left for the next run", extra={"from": name})
                 break
             with self.store.group_run(name) as run:
-                if run is not None:
-                    self._run(run, now_ms, deadline, outcome)
+                if run is None:
+                    continue
+                firing, managers = self._run(run, now_ms, deadline, outcome)
+            # Sent once the group's transaction is over: a slow Alertmanager holds no lock.
+            self._resend(managers, firing, outcome)
         return outcome
 
-    def _run(self, run: GroupRun, now_ms: int, deadline: float, outcome: Outcome) -> None:
+    def _run(
+        self, run: GroupRun, now_ms: int, deadline: float, outcome: Outcome
+    ) -> tuple[list[RuleAlert], list[Notifier]]:
+        """The group's due steps evaluated and told; what fires, and its Alertmanagers."""
         stored = run.stored
         group = stored.group
         state = GroupState.of(group, stored.state)
         interval_ms = int((group.interval or DEFAULT_INTERVAL_S) * 1000)
+        keyed = list(zip(rule_keys(group), group.rules, strict=True))
         evaluated_ms = stored.evaluated_ms
         for step in due_steps(evaluated_ms, now_ms, interval_ms):
             if evaluated_ms != stored.evaluated_ms and self.clock() >= deadline:
                 break
-            for key, rule in zip(rule_keys(group), group.rules, strict=True):
+            for key, rule in keyed:
                 self._evaluate(rule, key, state, step, group.limit)
             outcome.evaluated += len(group.rules)
             evaluated_ms = step
         targets = self._targets(stored.notify)
         Told(run, stored.name, tuple(n.name for n in targets), now_ms, outcome).tell(state)
         run.save(evaluated_ms, state.data())
-        self._resend([n for n in targets if n.type == "alertmanager"], state, outcome)
+        firing = [alert for rule_state in state.alerts.values()
+                  for alert in rule_state.alerts("firing")]  # fmt: skip
+        return firing, [n for n in targets if n.type == "alertmanager"]
 
     def _evaluate(
         self, rule: AlertingRule | RecordingRule, key: str, state: GroupState, step: int, limit: int
@@ -230,16 +239,15 @@ class RuleGroupRunner:
                 " `by (host)` in the expression or give the rule a host label"
             )
 
-    def _resend(self, managers: list[Notifier], state: GroupState, outcome: Outcome) -> None:
+    def _resend(self, managers: list[Notifier], firing: list[RuleAlert], outcome: Outcome) -> None:
         """What fires, to the group's Alertmanagers again on every run, as Prometheus
         resends."""
         if not managers:
             return
-        for rule_state in state.alerts.values():
-            for alert in rule_state.alerts("firing"):
-                span = alert_span(alert)
-                body = group_body(alert.labels, alert.annotations, "reminder", span, alert.value)
-                outcome.resent += send_now(self.channels, managers, body)
+        for alert in firing:
+            span = alert_span(alert)
+            body = group_body(alert.labels, alert.annotations, "reminder", span, alert.value)
+            outcome.resent += send_now(self.channels, managers, body)
 
     def _targets(self, names: tuple[str, ...]) -> list[Notifier]:
         """The notifiers named when the file was loaded; none named: every Alertmanager, as
