@@ -16,8 +16,9 @@ $(INSTALLED): pyproject.toml agent/pyproject.toml
 
 install: $(INSTALLED)
 
+# `make up RUNTIME=processes`: the functions as processes, for a fleet (see the README).
 up: install
-	$(BIN)/hostpulse up --detach
+	$(BIN)/hostpulse up --detach $(if $(RUNTIME),--runtime $(RUNTIME))
 	$(BIN)/hostpulse status
 
 down: install

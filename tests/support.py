@@ -107,6 +107,7 @@ def local_cloud_settings(state_dir: Path) -> dict[str, str]:
         "HOSTPULSE_POSTGRES_PORT": str(free_port()),
         "HOSTPULSE_REDIS_PORT": str(free_port()),
         "HOSTPULSE_API_PORT": str(free_port()),
+        "HOSTPULSE_INGEST_PORT": str(free_port()),
         # The tests stand where a proxy would: each sends as a client address of its own, so
         # one test's failed sign-ins (the API fuzzing's) do not throttle another's.
         "HOSTPULSE_TRUSTED_PROXIES": "127.0.0.1",

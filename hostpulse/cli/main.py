@@ -34,7 +34,7 @@ from hostpulse.core.settings import ApiSettings
 from hostpulse.deploy.model import StackError
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.processes import read_pid
-from hostpulse.localcloud.settings import LocalCloudSettings
+from hostpulse.localcloud.settings import LocalCloudSettings, Runtime
 from hostpulse.localcloud.supervisor import SUPERVISOR, LocalCloud, read_endpoints
 from hostpulse.services.self_monitoring.history import RecentTotals, recent_totals
 from hostpulse.wiring.by_url import MigrationError, migrate_database, pipeline_history
@@ -93,7 +93,7 @@ def start_detached(cloud: LocalCloud) -> int:
     start_offset = log_file.stat().st_size if log_file.exists() else 0
     with log_file.open("ab") as log:
         child = subprocess.Popen(
-            [sys.executable, "-m", "hostpulse.cli.main", "up"],
+            [sys.executable, "-m", "hostpulse.cli.main", "up", "--runtime", cloud.runtime.value],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -289,6 +289,13 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="run LocalStack, PostgreSQL and Redis and deploy the stack")
     up.add_argument("--detach", action="store_true", help="return once everything is healthy")
+    up.add_argument(
+        "--runtime",
+        choices=[runtime.value for runtime in Runtime],
+        help="lambda: the functions on the local cloud's Lambda behind its API Gateway, as on "
+        "AWS; processes: as processes, as on Kubernetes, for a fleet (default: "
+        "HOSTPULSE_RUNTIME, else lambda; see the README)",
+    )
     commands.add_parser("down", help="stop everything `up` started")
     restart = commands.add_parser(
         "restart", help="restart one server in place (drained first); the others keep running"
@@ -338,8 +345,9 @@ COMMANDS: dict[str, Callable[[Namespace, Settings], int]] = {
     "worker": worker.run_worker,
     "invoke": worker.run_invoke,
     "provision": lambda _, settings: worker.run_provision(settings),
+    "scheduler": lambda _, settings: worker.run_scheduler(settings),
 }
-# ...and those of the local cloud.
+# ...and those of the running local cloud (`up` starts it).
 CLOUD_COMMANDS: dict[str, Callable[[Namespace, LocalCloud], int]] = {
     "up": lambda args, cloud: cmd_up(cloud, args.detach),
     "down": lambda _, cloud: cmd_down(cloud),
@@ -356,6 +364,15 @@ def cmd_admin_token(cloud: LocalCloud) -> int:
     return 0
 
 
+def cloud_for(args: Namespace, settings: LocalCloudSettings) -> LocalCloud:
+    """`up` starts one in the runtime asked for; the other commands act on the running one."""
+    if args.command != "up":
+        return LocalCloud.attached(settings)
+    if args.runtime:
+        settings = settings.model_copy(update={"runtime": Runtime(args.runtime)})
+    return LocalCloud(settings)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -363,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = COMMANDS.get(args.command)
         if command is not None:
             return command(args, settings)
-        return CLOUD_COMMANDS[args.command](args, LocalCloud(settings))
+        return CLOUD_COMMANDS[args.command](args, cloud_for(args, settings))
     except (LocalCloudError, StackError, MigrationError) as error:
         say(f"error: {error}")
         return 1

@@ -234,6 +234,8 @@ class WorkerSettings(BaseSettings):
     # context is per process. Scale with replicas; more threads share that context.
     concurrency: int = Field(1, ge=1, le=64, description="batches handled at once")
     health_port: int = Field(8081, ge=1, le=65535, description="/livez and /readyz")
+    # Every interface in a pod (the kubelet probes it); the one-box runtime keeps it on loopback.
+    health_host: str = Field("0.0.0.0", description="the probes' address")  # noqa: S104
     queue_url: str | None = Field(None, description="default: the trigger queue's own setting")
     # The functions' own environment names each queue; a worker reads the one it consumes.
     aggregate_queue_url: str | None = Field(None, validation_alias="HOSTPULSE_AGGREGATE_QUEUE_URL")

@@ -40,6 +40,8 @@ class DeployResult:
     buckets: dict[str, str] = field(default_factory=dict)
     secret_arns: dict[str, str] = field(default_factory=dict)
     api_url: str | None = None
+    # Where the functions run as processes: each one's environment, as its Lambda would have it.
+    environments: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def response_types(partial_batch_response: bool) -> list[str]:
@@ -271,6 +273,11 @@ class Deployer:
 
         return PLACEHOLDER.sub(substitute, value)
 
+    def environment_of(self, logical: str) -> dict[str, str]:
+        """A function's environment as deployed (also where it runs as a process)."""
+        spec = self.stack.functions[logical]
+        return {key: self._resolve(value) for key, value in spec.environment.items()}
+
     def _function(self, logical: str, spec: FunctionSpec, role_arn: str) -> None:
         lam = self.client("lambda")
         name = self.stack.physical(logical)
@@ -281,9 +288,7 @@ class Deployer:
             "MemorySize": spec.memory,
             "Timeout": spec.timeout,
             "Role": role_arn,
-            "Environment": {
-                "Variables": {k: self._resolve(v) for k, v in spec.environment.items()}
-            },
+            "Environment": {"Variables": self.environment_of(logical)},
         }
         try:
             current = lam.get_function_configuration(FunctionName=name)

@@ -75,10 +75,21 @@ class TriggerSpec(Strict):
         return self
 
 
+RATE = re.compile(r"^rate\((\d+) (minutes?|hours?|days?)\)$")
+RATE_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
 class ScheduleSpec(Strict):
     function: str
     expression: str = Field(pattern=r"^(rate|cron)\(.+\)$")
     input: str | None = None
+
+    def period_seconds(self) -> int | None:
+        """The period of a ``rate(...)`` expression; None for a cron expression."""
+        match = RATE.match(self.expression)
+        if match is None:
+            return None
+        return int(match.group(1)) * RATE_UNIT_SECONDS[match.group(2).rstrip("s")]
 
 
 class RouteSpec(Strict):
@@ -147,6 +158,14 @@ class Stack(Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def process_functions(self) -> list[str]:
+        """The functions the process runtime runs: ingest behind the API's ingest routes (the
+        query API has its own server), those fed by a queue, and the scheduled ones."""
+        routed = {route.function for route in self.api.routes} if self.api else set()
+        fed = {trigger.function for trigger in self.triggers}
+        scheduled = {schedule.function for schedule in self.schedules.values()}
+        return sorted((routed - {"api", "health"}) | fed | scheduled)
 
     def physical(self, logical: str) -> str:
         return f"{self.name}-{logical}"

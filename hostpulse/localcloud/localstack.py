@@ -17,15 +17,17 @@ SERVICES = (
     "apigateway", "lambda", "sqs", "sns", "s3", "events", "iam", "sts", "logs", "cloudformation",
     "secretsmanager",
 )  # fmt: skip
+# Where the functions run as processes, LocalStack holds only their queues and buckets.
+QUEUES_AND_BUCKETS = ("sqs", "s3")
 
 
-def localstack_healthy(url: str) -> tuple[bool, str]:
+def localstack_healthy(url: str, services: tuple[str, ...] = SERVICES) -> tuple[bool, str]:
     try:
         response = requests.get(f"{url}/_localstack/health", timeout=2)
         states = response.json().get("services", {})
     except (requests.RequestException, ValueError) as error:
         return False, type(error).__name__
-    missing = [name for name in SERVICES if states.get(name) not in ("available", "running")]
+    missing = [name for name in services if states.get(name) not in ("available", "running")]
     if missing:
         return False, f"services not ready: {', '.join(missing)}"
     return True, f"localstack {response.json().get('version', '?')}"
@@ -34,8 +36,11 @@ def localstack_healthy(url: str) -> tuple[bool, str]:
 class LocalStack:
     name = "localstack"
 
-    def __init__(self, paths: StatePaths, settings: LocalCloudSettings) -> None:
+    def __init__(
+        self, paths: StatePaths, settings: LocalCloudSettings, services: tuple[str, ...] = SERVICES
+    ) -> None:
         self.paths = paths
+        self.services = services
         self.port = settings.localstack_port
         self.environment = LocalStackEnvironment(
             settings.localstack_env_dir, settings.localstack_python
@@ -55,7 +60,7 @@ class LocalStack:
             **inherited,
             "GATEWAY_LISTEN": f"127.0.0.1:{self.port}",
             "LOCALSTACK_HOST": f"127.0.0.1:{self.port}",
-            "SERVICES": ",".join(SERVICES),
+            "SERVICES": ",".join(self.services),
             "FILESYSTEM_ROOT": str(root / "fs"),
             "TMPDIR": str(tmp),
             # No network here beyond package indexes: no DNS server, certificate or analytics.
@@ -90,7 +95,7 @@ class LocalStack:
             cwd=self.paths.localstack,
         )
         self.process.start()
-        self.process.wait_until(lambda: localstack_healthy(self.url)[0], timeout=120)
+        self.process.wait_until(lambda: localstack_healthy(self.url, self.services)[0], timeout=120)
 
     def stop(self) -> None:
         paths = self.paths
@@ -100,7 +105,7 @@ class LocalStack:
         ).stop()
 
     def health(self) -> Health:
-        healthy, detail = localstack_healthy(self.url)
+        healthy, detail = localstack_healthy(self.url, self.services)
         return Health(self.name, self.url, healthy, detail)
 
     def crash(self) -> str | None:

@@ -93,7 +93,8 @@ def log_tail(log_file: Path, lines: int = 3) -> str:
         text = [line.strip() for line in log_file.read_text(errors="replace").splitlines()]
     except FileNotFoundError:
         return ""
-    recent = [line for line in text[-40:] if line]
+    # Metric documents (Powertools' embedded format) say nothing of why a process ended.
+    recent = [line for line in text[-40:] if line and not line.startswith('{"_aws"')]
     severe = [line for line in recent if any(word in line for word in SEVERE)]
     return " | ".join((severe or recent)[-lines:])
 
@@ -111,6 +112,8 @@ class ManagedProcess:
     user: int | None = None
     group: int | None = None
     stop_signal: int = signal.SIGTERM
+    # Sockets the child inherits: replicas of one service accept on the supervisor's socket.
+    pass_fds: Sequence[int] = ()
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @classmethod
@@ -134,6 +137,7 @@ class ManagedProcess:
                 extra_groups=[] if self.user is not None else None,
                 # Own group: Ctrl-C reaches the supervisor only, which stops children in order.
                 start_new_session=True,
+                pass_fds=tuple(self.pass_fds),
             )
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         self.pid_file.write_text(str(self.process.pid))
@@ -146,7 +150,12 @@ class ManagedProcess:
         code = self.exit_code()
         if code is None:
             return None
-        return f"{self.name} exited with code {code}: {log_tail(self.log_file) or 'no output'}"
+        how = (
+            f"was killed by {signal.Signals(-code).name}"
+            if code < 0
+            else f"exited with code {code}"
+        )
+        return f"{self.name} {how}: {log_tail(self.log_file) or 'no output'}"
 
     def wait_until(self, healthy: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,6 +12,13 @@ from hostpulse.core.settings import SecretFileSettings
 from hostpulse.localcloud.server_account import Isolation
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Runtime(StrEnum):
+    """Where `hostpulse up` runs the stack's functions."""
+
+    LAMBDA = "lambda"  # on LocalStack's Lambda service behind its API Gateway, as on AWS
+    PROCESSES = "processes"  # as processes, the way the Kubernetes manifests run them
 
 
 # `hostpulse migrate` in a Kubernetes Job reads the database URL from the mounted Secret.
@@ -32,6 +40,13 @@ class LocalCloudSettings(SecretFileSettings):
     postgres_port: int = Field(15432, ge=1, le=65535)
     redis_port: int = Field(16379, ge=1, le=65535)
     api_port: int = Field(8080, ge=1, le=65535)
+    runtime: Runtime = Runtime.LAMBDA
+    # The process runtime: where ingest listens, and how many processes each service runs
+    # (one is one core at most: Python runs one thread at a time).
+    ingest_port: int = Field(8070, ge=1, le=65535)
+    ingest_processes: int = Field(1, ge=1, le=32)
+    aggregate_workers: int = Field(1, ge=1, le=32)
+    alerts_workers: int = Field(1, ge=1, le=32)
     # Interpreter for LocalStack's own environment (3.13 or newer); found when unset.
     localstack_python: Path | None = None
     region: str = "us-east-1"

@@ -21,13 +21,15 @@ from hostpulse.localcloud.api_server import ApiGuard, ApiServer
 from hostpulse.localcloud.component import Component, Health
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.external import ExternalServer
-from hostpulse.localcloud.localstack import LocalStack
+from hostpulse.localcloud.localstack import QUEUES_AND_BUCKETS, SERVICES, LocalStack
 from hostpulse.localcloud.paths import StatePaths
 from hostpulse.localcloud.postgres import EmbeddedPostgres, database_healthy
+from hostpulse.localcloud.process_runtime import local_aws_environment, process_services
 from hostpulse.localcloud.processes import read_pid, stop_pid
 from hostpulse.localcloud.redis_server import EmbeddedRedis, redis_healthy
 from hostpulse.localcloud.relocation import remove_relocated
-from hostpulse.localcloud.settings import LocalCloudSettings
+from hostpulse.localcloud.replicas import replicas_health
+from hostpulse.localcloud.settings import LocalCloudSettings, Runtime
 from hostpulse.services.alerts.prometheus_rules import load_prometheus_rules
 from hostpulse.services.alerts.rule_groups import replace_rule_groups
 from hostpulse.services.alerts.rules import RuleFileError, load_rule_set
@@ -77,12 +79,26 @@ class LocalCloud:
             if settings.redis_url
             else EmbeddedRedis(self.paths, settings.redis_port)
         )
-        self.localstack = LocalStack(self.paths, settings)
+        self.runtime = settings.runtime
+        self.processes = settings.runtime is Runtime.PROCESSES
+        self.localstack = LocalStack(
+            self.paths, settings, QUEUES_AND_BUCKETS if self.processes else SERVICES
+        )
         self.api = ApiServer(self.paths, settings.api_port, settings.trusted_proxies)
         # The API starts after migrations and the deploy (see start()), so it is listed last.
         self.components: list[Component] = [self.postgres, self.redis, self.localstack, self.api]
         self._started: list[Component] = []
         self._crash_restarts: list[float] = []
+        self._process_services: dict[str, dict[str, object]] = {}
+
+    @classmethod
+    def attached(cls, settings: LocalCloudSettings) -> LocalCloud:
+        """For the commands that act on a running local cloud: in the runtime it runs in."""
+        endpoints = read_endpoints(StatePaths(settings.state_dir.resolve()))
+        running = endpoints.get("runtime") if endpoints else None
+        if running is None:
+            return cls(settings)
+        return cls(settings.model_copy(update={"runtime": Runtime(running)}))
 
     # -- up ---------------------------------------------------------------------------------
 
@@ -120,6 +136,8 @@ class LocalCloud:
                 self.pipeline_environment(result),
             )
             self._start_all(services, report)
+            if self.processes:
+                self._start_processes(result, report)
             endpoints = self.endpoints(result)
             write_atomically(self.paths.endpoints, json.dumps(endpoints, indent=2))
             return endpoints
@@ -133,6 +151,14 @@ class LocalCloud:
             # Listed before start(): a start that fails halfway still gets stopped.
             self._started.append(component)
             component.start()
+
+    def _start_processes(self, result: DeployResult, report: Report) -> None:
+        stack = load_stack(self.settings.stack_file)
+        aws = local_aws_environment(self.localstack.url, self.settings.region)
+        environments = {name: {**result.environments[name], **aws} for name in result.environments}
+        services = process_services(self.settings, self.paths, stack, environments, report)
+        self._process_services = {service.name: service.record() for service in services}
+        self._start_all(list(services), report)
 
     def load_alert_rules(self, report: Report) -> None:
         path = self.settings.alert_rules_file
@@ -171,7 +197,14 @@ class LocalCloud:
             "cors_origins": self.settings.cors_origins,
             **self.guard().variables(),
         }
-        return Deployer(stack, self.localstack.url, self.settings.region, variables).deploy()
+        deployer = Deployer(stack, self.localstack.url, self.settings.region, variables)
+        if not self.processes:
+            return deployer.deploy()
+        # Only the queues and the bucket: the functions run as this machine's processes.
+        result = deployer.provision()
+        for name in stack.process_functions():
+            result.environments[name] = deployer.environment_of(name)
+        return result
 
     def pipeline_environment(self, result: DeployResult) -> dict[str, str]:
         """Where the pipeline view finds the queues, as the api function's environment has it."""
@@ -198,9 +231,14 @@ class LocalCloud:
         return path.read_text().strip()
 
     def endpoints(self, result: DeployResult) -> dict[str, Any]:
-        api_url = result.api_url or ""
+        if self.processes:
+            # Ingest on its own port, the API (and the seed's /health) on the API's.
+            api_url, ingest_base = self.api.url, f"http://127.0.0.1:{self.settings.ingest_port}"
+        else:
+            api_url = ingest_base = result.api_url or ""
         return {
-            "ingest_url": f"{api_url}/v1/ingest",
+            "runtime": self.runtime.value,
+            "ingest_url": f"{ingest_base}/v1/ingest",
             "api_url": api_url,
             "health_url": f"{api_url}/health",
             "local_api_url": self.api.url,
@@ -213,6 +251,7 @@ class LocalCloud:
             "dead_letter_queues": result.dead_letter_urls,
             "topics": result.topic_arns,
             "buckets": result.buckets,
+            "processes": self._process_services,
             "supervisor_pid": os.getpid(),
         }
 
@@ -377,6 +416,9 @@ class LocalCloud:
             )
         ]
         rows += [component.health() for component in self.components]
+        endpoints = read_endpoints(self.paths) or {}
+        for name, record in endpoints.get("processes", {}).items():
+            rows.append(replicas_health(self.paths, name, record["count"], record["probes"]))
         rows.append(self.stack_health())
         return rows
 

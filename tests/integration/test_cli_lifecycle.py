@@ -92,7 +92,7 @@ def test_a_crashed_component_stops_everything_with_its_cause(cloud: CloudUnderTe
 
     eventually(lambda: not any(pid_alive(pid) for pid in pids.values()), timeout=60)
     log = (cloud.state_dir / "logs" / "up.log").read_text()
-    assert "error: redis exited with code" in log
+    assert "error: redis was killed by SIGKILL" in log
     code, rows = status_rows(cloud)
     assert code == 1
     assert rows["supervisor"] is False

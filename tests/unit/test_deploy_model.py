@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from hostpulse.deploy.deployer import Deployer, DeployResult
-from hostpulse.deploy.model import StackError, load_stack
+from hostpulse.deploy.model import ScheduleSpec, StackError, load_stack
 from hostpulse.localcloud.settings import PROJECT_ROOT
 
 
@@ -83,3 +83,23 @@ def test_placeholders_resolve_to_deployed_names_and_variables(tmp_path: Path) ->
     assert deployer._resolve("${queue:work} and ${bucket:b}") == "http://q/work and demo-b"
     with pytest.raises(KeyError, match=r"\$\{queue:missing\}"):
         deployer._resolve("${queue:missing}")
+
+
+@pytest.mark.parametrize(
+    ("expression", "seconds"),
+    [("rate(1 minute)", 60), ("rate(5 minutes)", 300), ("rate(1 hour)", 3600),
+     ("rate(2 days)", 172800), ("cron(0 * * * ? *)", None)],
+)  # fmt: skip
+def test_a_schedule_knows_its_period(expression: str, seconds: int | None) -> None:
+    assert ScheduleSpec(function="f", expression=expression).period_seconds() == seconds
+
+
+def test_the_process_runtime_runs_ingest_the_consumers_and_the_schedules() -> None:
+    stack = load_stack(PROJECT_ROOT / "stack" / "stack.yaml")
+    assert stack.process_functions() == [
+        "aggregate",
+        "alerts",
+        "alerts-tick",
+        "ingest",
+        "retention",
+    ]
