@@ -85,9 +85,11 @@ bench: install
 	$(BIN)/python -m bench.promql
 	$(BIN)/python -m bench.cost
 
-# The fleet-scale run (docs/benchmarks.md): about 20 minutes; HOSTS and MINUTES to change it.
+# The fleet-scale run (docs/benchmarks.md): about 20 minutes; HOSTS, MINUTES and RUNTIME
+# (processes, lambda) to change it.
 bench-fleet: install
-	$(BIN)/python -m bench.fleet_scale --hosts $(or $(HOSTS),1000) --minutes $(or $(MINUTES),10)
+	$(BIN)/python -m bench.fleet_scale --hosts $(or $(HOSTS),1000) --minutes $(or $(MINUTES),10) \
+		--runtime $(or $(RUNTIME),processes)
 
 format: install
 	$(BIN)/ruff format .

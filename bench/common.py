@@ -36,12 +36,14 @@ def sized(full: N, smoke: N) -> N:
 
 
 @contextmanager
-def local_cloud(name: str) -> Iterator[CloudUnderTest]:
-    """A fresh local cloud for a measurement, or the smoke runs' shared one, left running."""
+def local_cloud(name: str, settings: dict[str, str] | None = None) -> Iterator[CloudUnderTest]:
+    """A fresh local cloud for a measurement (``settings``: HOSTPULSE_* values of its own), or
+    the smoke runs' shared one, left running."""
     if SHARED_CLOUD:
         yield CloudUnderTest(Path(SHARED_CLOUD), dict(os.environ))
         return
     cloud = CloudUnderTest.fresh(f"bench-{name}")
+    cloud.env |= settings or {}
     cloud.up()
     try:
         yield cloud

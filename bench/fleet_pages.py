@@ -8,18 +8,30 @@ run: what the fleet page asks on every refresh (the host list and the active ale
 once as `frontend/js/fleet.js` sends them), the host list alone, the alert history of the whole
 fleet for the last hour (the API's default limit, 500 events), and one host's alert markers as
 the host page asks them.
+
+Then the fleet page itself in Chromium, with every host listed and 1,000 alerts firing, while
+batches from random hosts arrive at the fleet's rate (a batch every 10 s per host) and reach
+the page over its live socket: the main thread's time per table update (the page's own
+measure of its script, and from Chrome's trace all the main thread's work between one update
+and the next: the socket's frames, style, layout, paint), against the same page filtered to a
+tenth of the fleet in the same run; then sorting by each column and filtering as one types.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
+from playwright.sync_api import Page, sync_playwright
 
-from bench.common import local_cloud, sized, timed_ms, write_result
+from bench.common import RESULTS, local_cloud, sized, summary, timed_ms, write_result
+from bench.dashboard import CHROMIUM, TRACE_CATEGORIES
 from hostpulse.services.agents.tokens import register_agent
 from hostpulse.simulation.host import SyntheticHost
 from hostpulse.wiring import by_url
@@ -31,29 +43,141 @@ SENDERS = 8  # requests in flight, as a reserved concurrency would hold the inge
 RULE = {"name": "FleetWide", "metric": "cpu.percent", "op": ">=", "threshold": 0, "for": "5s"}
 
 
-def send_fleet(cloud: CloudUnderTest) -> list[str]:
-    """One batch of three samples over 19 s from every host; the names of the hosts."""
-    repository = by_url.agent_repository(cloud.endpoints["database_url"])
-    hosts = [SyntheticHost(f"fleet-{i:04d}", cores=2, seed=i) for i in range(HOSTS)]
-    tokens = {h.hostname: register_agent(repository, h.agent_id) for h in hosts}
-    now = int(time.time() * 1000)
+LIVE_SECONDS = sized(30, 3)
+FLEET_RATE_PER_S = HOSTS / 10  # batches a second from the whole fleet
+SORTED_BY = ("cpu", "mem", "disk", "seen", "status", "host")
 
-    def send(host: SyntheticHost) -> None:
-        batch = host.batch([now - 20_000, now - 10_000, now - 1_000])
+
+class Fleet:
+    """The simulated hosts, each with its token, sending through the real ingest path."""
+
+    def __init__(self, cloud: CloudUnderTest) -> None:
+        self.cloud = cloud
+        repository = by_url.agent_repository(cloud.endpoints["database_url"])
+        self.hosts = [SyntheticHost(f"fleet-{i:04d}", cores=2, seed=i) for i in range(HOSTS)]
+        self.tokens = {h.hostname: register_agent(repository, h.agent_id) for h in self.hosts}
+
+    def send(self, host: SyntheticHost, stamps: list[int]) -> None:
+        batch = host.batch(stamps)
         for _ in range(10):  # 429 and 503 are answered again, as the agent does
-            response = post_batch(cloud, batch, tokens[host.hostname])
+            response = post_batch(self.cloud, batch, self.tokens[host.hostname])
             if response.status_code == 202:
                 return
             time.sleep(1)
         raise RuntimeError(f"{host.hostname}: {response.status_code} {response.text}")
 
-    with ThreadPoolExecutor(max_workers=SENDERS) as pool:
-        list(pool.map(send, hosts))
-    return [h.hostname for h in hosts]
+    def send_all(self) -> list[str]:
+        """One batch of three samples over 19 s from every host; the names of the hosts."""
+        now = int(time.time() * 1000)
+        with ThreadPoolExecutor(max_workers=SENDERS) as pool:
+            list(pool.map(lambda h: self.send(h, [now - 20_000, now - 10_000, now - 1_000]),
+                          self.hosts))  # fmt: skip
+        return [h.hostname for h in self.hosts]
+
+    def keep_sending(self, stop: threading.Event) -> None:
+        """Batches from random hosts at the fleet's rate until ``stop``."""
+        chooser = random.Random(7)
+        with ThreadPoolExecutor(max_workers=SENDERS) as pool:
+            due = time.monotonic()
+            while not stop.is_set():
+                host = chooser.choice(self.hosts)
+                pool.submit(self.send, host, [int(time.time() * 1000)])
+                due += 1 / FLEET_RATE_PER_S
+                stop.wait(max(0.0, due - time.monotonic()))
+
+
+def main_thread_per_update(trace: bytes, name: str) -> list[float]:
+    """The renderer main thread's CPU time (ms) from each update measured as ``name`` to the
+    next: the update's script and everything the thread did until the next one (the socket's
+    frames, style, layout, paint, garbage collection)."""
+    events = json.loads(trace)["traceEvents"]
+    starts = sorted(e["ts"] for e in events if e.get("name") == name and e.get("ph") == "b")
+    if len(starts) < 2:
+        return []
+    pid = next(e["pid"] for e in events if e.get("name") == name)
+    main = next(
+        e["tid"] for e in events
+        if e.get("name") == "thread_name" and e["pid"] == pid
+        and e["args"].get("name") == "CrRendererMain"
+    )  # fmt: skip
+    tasks = sorted(
+        (e["ts"], e["ts"] + e["dur"], e["tdur"]) for e in events
+        if e.get("name") == "RunTask" and e.get("ph") == "X" and e["pid"] == pid
+        and e["tid"] == main and "tdur" in e
+    )  # fmt: skip
+    # The task that ran the update, and those that began before the next one.
+    return [
+        sum(tdur for begins, ends, tdur in tasks if begins < end and ends > start) / 1000
+        for start, end in itertools.pairwise(starts)
+    ]
+
+
+def live_updates(page: Page, fleet: Fleet, seconds: float) -> dict[str, dict[str, float]]:
+    stop = threading.Event()
+    sender = threading.Thread(target=fleet.keep_sending, args=(stop,))
+    page.evaluate("performance.clearMeasures()")
+    context = page.context
+    assert context.browser is not None
+    context.browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
+    sender.start()
+    try:
+        time.sleep(seconds)
+    finally:
+        stop.set()
+        sender.join()
+    trace = context.browser.stop_tracing()
+    script = page.evaluate(
+        "performance.getEntriesByName('hostpulse:fleet-update').map(e => e.duration)"
+    )
+    return {
+        "script_ms": summary(script),
+        "main_thread_ms": summary(main_thread_per_update(trace, "hostpulse:fleet-update")),
+    }
+
+
+def browser_fleet_page(api: str, fleet: Fleet) -> dict[str, Any]:
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=flags)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            page.goto(f"{api}/")
+            page.wait_for_selector("#connection[data-state=live]")
+            page.wait_for_function(
+                f"document.querySelector('#fleet-summary')?.textContent.startsWith('{HOSTS} hosts')"
+            )
+            shown = page.locator("tbody tr:not(.spacer)").count()
+            whole = live_updates(page, fleet, LIVE_SECONDS)
+            page.fill("#filter", "fleet-00")  # a tenth of the fleet: fleet-0000 to fleet-0099
+            tenth = live_updates(page, fleet, LIVE_SECONDS)
+            page.fill("#filter", "")
+            page.evaluate("performance.clearMeasures()")
+            for key in SORTED_BY:
+                for _ in range(2):  # each column, both ways
+                    page.click(f"th[data-key={key}]")
+            sorting = page.evaluate(
+                "performance.getEntriesByName('hostpulse:table-sort').map(e => e.duration)"
+            )
+            page.evaluate("performance.clearMeasures()")
+            page.type("#filter", "fleet-09", delay=50)
+            filtering = page.evaluate(
+                "performance.getEntriesByName('hostpulse:fleet-update').map(e => e.duration)"
+            )
+            page.screenshot(path=str(RESULTS / "fleet_page_1000.png"))
+        finally:
+            browser.close()
+    return {
+        "rows_in_document": shown,
+        "live_update_whole_fleet": whole,
+        "live_update_tenth_of_the_fleet": tenth,
+        "sort_ms": summary(sorting),
+        "filter_keystroke_ms": summary(filtering),
+    }
 
 
 def main() -> None:
-    with local_cloud("fleet-pages") as cloud:
+    # Ingest as processes: the fleet's rate is past what the Lambda runtime here takes.
+    with local_cloud("fleet-pages", {"HOSTPULSE_RUNTIME": "processes"}) as cloud:
         api = cloud.endpoints["local_api_url"]
         admin = {"Authorization": f"Bearer {cloud.cli('admin-token').stdout.strip()}"}
         session = requests.Session()
@@ -61,7 +185,8 @@ def main() -> None:
             f"{api}/api/v1/alert-rules/{RULE['name']}", json=RULE, headers=admin, timeout=30
         ).raise_for_status()
         started = time.monotonic()
-        names = send_fleet(cloud)
+        fleet = Fleet(cloud)
+        names = fleet.send_all()
         sent_s = time.monotonic() - started
 
         def fetch(path: str, **params: Any) -> Any:
@@ -113,6 +238,7 @@ def main() -> None:
                 REPEATS, lambda _: fetch("/api/v1/alerts/history", **{"from": "-1h"})
             ),
             "host_alert_markers_24h_ms": timed_ms(REPEATS, markers),
+            "fleet_page_in_the_browser": browser_fleet_page(api, fleet),
         }
         write_result("fleet_pages", figures)
 

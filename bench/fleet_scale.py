@@ -1,13 +1,17 @@
-"""A fleet on this machine: simulated hosts through API Gateway on the local cloud.
+"""A fleet on this machine: simulated hosts through ingest on the local cloud, in either runtime
+(``--runtime processes``: ingest and the workers as processes; ``lambda``: through LocalStack's
+API Gateway and Lambda service).
 
 Each host samples every 5 s and sends every 10 s, as the agent does by default, with its own
 token and a growing sequence number; a batch keeps its number through its retries (5xx,
 connection errors, 429 with its Retry-After), as the agent does. The generator is one asyncio
-process, a host a coroutine; every batch is built and compressed before the clock starts, so
-the generator costs the box almost nothing while it runs. At most ``--concurrency`` requests
-are in flight, as a reserved concurrency would hold the ingest function: LocalStack starts a
-function runtime per concurrent request, and a hundred cold starts at once on two cores
-thrash (a first run without the bound: 100 runtimes, 10 GB, 0.8 batches/s accepted).
+process, a host a coroutine; every batch is built and compressed before the clock starts, and
+the POSTs are written on kept-alive connections directly (bench/http_posts.py), so the
+generator costs the box little while it runs. At most ``--concurrency`` requests
+are in flight: on the Lambda runtime as a reserved concurrency would hold the ingest function
+(LocalStack starts a function runtime per concurrent request, and a hundred cold starts at once
+on two cores thrash: a first run without the bound ran 100 runtimes, 10 GB, 0.8 batches/s);
+on the process runtime as many as a fleet's agents would have open at once.
 
 Reported: POSTs (attempts), batches accepted (202), stored (in PostgreSQL once the queue has
 drained, or queued still when the drain time ran out), dead-lettered (lost to the pipeline) and
@@ -15,9 +19,11 @@ not accepted by the end (an agent keeps those in its spool); the send delay (due
 backlog when the box cannot keep up); ingest latency p50/p95 of the accepted POSTs; aggregate
 lag p50/p95, from a batch's newest sample to the moment its row (written in the same
 transaction as its 1-minute buckets) is visible, for a sample of hosts; CPU (share of one core)
-and resident memory by component, sampled every 5 s.
+and resident memory by component, sampled every 5 s. While the fleet sends, a reader opens the
+fleet page (host list and active alerts, at once as the page asks) and a random host's page
+over 24 h (its five requests at once), one every 2 s, as a user watching would.
 
-    .venv/bin/python -m bench.fleet_scale --hosts 1000 --minutes 10
+    .venv/bin/python -m bench.fleet_scale --hosts 1000 --minutes 10 [--runtime lambda]
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ import asyncio
 import contextlib
 import gzip
 import random
+import threading
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +45,8 @@ import psutil
 import psycopg2
 
 from bench.common import local_cloud, summary, timed_ms, write_result
+from bench.dashboard import view_requests
+from bench.http_posts import Answer, Posts
 from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.services.agents.tokens import register_agent
 from hostpulse.simulation.fleet import backoff_s, from_ingest
@@ -50,6 +60,10 @@ LAG_SAMPLE = 50  # hosts whose batches are timed into PostgreSQL
 # store what was accepted (--drain-minutes).
 DRAIN_S = 300
 CORES = 4
+PAGE_EVERY_S = 2.0
+# Requests in flight: the ingest function's reserved concurrency on the Lambda runtime; on the
+# process runtime, agents' connections at once (a fleet's sends are spread over 10 s).
+CONCURRENCY = {"lambda": 8, "processes": 64}
 
 
 @dataclass
@@ -101,12 +115,10 @@ def plan_fleet(hosts: list[SyntheticHost], minutes: float) -> list[list[Planned]
 
 
 async def run_host(  # noqa: PLR0913, PLR0917 -- one host: its batches, where, and what to count
-    client: httpx.AsyncClient,
-    url: str,
+    posts: Posts,
     plan: list[Planned],
     token: str,
     tally: Tally,
-    lanes: asyncio.Semaphore,
     timed: bool,
     drain_s: float,
 ) -> None:
@@ -118,41 +130,32 @@ async def run_host(  # noqa: PLR0913, PLR0917 -- one host: its batches, where, a
     deadline = plan[-1].due + drain_s if plan else 0.0
     for batch in plan:
         await asyncio.sleep(max(0.0, batch.due - time.time()))
-        accepted = await send(client, url, batch, headers, tally, lanes, deadline)
+        head = posts.head(headers, len(batch.body))
+        accepted = await send(posts, head, batch, tally, deadline)
         if accepted and timed:
             tally.newest_ms[(batch.agent, batch.seq)] = batch.newest_ms
 
 
-async def send(  # noqa: PLR0913, PLR0917 -- a POST and where its outcome is counted
-    client: httpx.AsyncClient,
-    url: str,
-    batch: Planned,
-    headers: dict[str, str],
-    tally: Tally,
-    lanes: asyncio.Semaphore,
-    deadline: float,
-) -> bool:
+async def send(posts: Posts, head: bytes, batch: Planned, tally: Tally, deadline: float) -> bool:
     """As the agent sends: until ingest takes it, retrying with backoff or as told (429)."""
     attempt = 0
     while time.time() < deadline:
-        async with lanes:
-            if attempt == 0:
-                tally.delays_s.append(time.time() - batch.due)
-            tally.sent += 1
-            started = time.perf_counter()
-            try:
-                answer = await client.post(url, content=batch.body, headers=headers)
-                status, text = answer.status_code, answer.content
-            except httpx.HTTPError as error:
-                status, text = 0, b""
-                tally.failures[type(error).__name__] += 1
-        if status == 202 and from_ingest(text):
+        if attempt == 0:
+            tally.delays_s.append(time.time() - batch.due)
+        tally.sent += 1
+        started = time.perf_counter()
+        try:
+            answer: Answer | None = await posts.post(head, batch.body)
+        except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as error:
+            answer = None
+            tally.failures[type(error).__name__] += 1
+        if answer is not None and answer.status == 202 and from_ingest(answer.body):
             tally.accepted += 1
             tally.latencies_ms.append((time.perf_counter() - started) * 1000)
             return True
-        if status:
-            tally.failures[f"http_{status}"] += 1
-        retry_after = answer.headers.get("Retry-After") if status else None
+        if answer is not None:
+            tally.failures[f"http_{answer.status}"] += 1
+        retry_after = answer.headers.get("retry-after") if answer is not None else None
         await asyncio.sleep(float(retry_after) if retry_after else backoff_s(attempt))
         attempt += 1
     tally.not_accepted += 1
@@ -199,8 +202,13 @@ def component(process: psutil.Process, me: int) -> str:
     for needle, name in (
         ("postgres", "PostgreSQL"),
         ("redis-server", "Redis"),
-        ("localstack", "LocalStack (API Gateway, SQS, S3, Lambda service)"),
-        ("cli.main up", "supervisor and query API (uvicorn)"),
+        ("localstack", "LocalStack"),
+        ("functions.ingest.asgi", "ingest processes"),
+        ("worker aggregate", "aggregate worker"),
+        ("worker alerts", "alerts worker"),
+        ("cli.main scheduler", "scheduler"),
+        ("api.app:served_app", "query API (uvicorn)"),
+        ("cli.main up", "supervisor"),
     ):
         if needle in line:
             return name
@@ -270,6 +278,43 @@ def page_reads(api: str) -> dict[str, dict[str, float]]:
     return timings
 
 
+class PageReader(threading.Thread):
+    """The fleet page and a host page's 24 h view, in turn every ``PAGE_EVERY_S`` while the
+    fleet sends: each view's requests at once, as the page sends them (its time: the slowest)."""
+
+    def __init__(self, api: str, hosts: list[str]) -> None:
+        super().__init__(daemon=True)
+        self.api, self.hosts = api, hosts
+        self.stopping = threading.Event()
+        self.fleet_ms: list[float] = []
+        self.host_ms: list[float] = []
+        self.failed = 0
+
+    def run(self) -> None:
+        fleet: list[tuple[str, list[tuple[str, str]]]] = [
+            (f"{self.api}/api/v1/hosts", []),
+            (f"{self.api}/api/v1/alerts", []),
+        ]
+        turn = 0
+        with httpx.Client(timeout=30.0) as client, ThreadPoolExecutor(5) as pool:
+            while not self.stopping.wait(PAGE_EVERY_S):
+                host = self.hosts[turn % len(self.hosts)]
+                asked, into = (
+                    (fleet, self.fleet_ms) if turn % 2 == 0
+                    else (view_requests(self.api, host, "-24h"), self.host_ms)
+                )  # fmt: skip
+                turn += 1
+                started = time.perf_counter()
+                answers = [pool.submit(client.get, url, params=tuple(q)) for url, q in asked]
+                try:
+                    for answer in answers:
+                        answer.result().raise_for_status()
+                except httpx.HTTPError:
+                    self.failed += 1
+                    continue
+                into.append((time.perf_counter() - started) * 1000)
+
+
 def dead_lettered(endpoints: dict[str, Any]) -> int:
     sqs = aws_client("sqs", endpoints["region"], endpoints["aws_endpoint_url"])
     return sum(
@@ -294,19 +339,19 @@ async def drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> dict[str
     stop = asyncio.Event()
     plans = plan_fleet(hosts, args.minutes)
     started = time.time()
-    lanes = asyncio.Semaphore(args.concurrency)
-    limits = httpx.Limits(
-        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
-    )
-    async with httpx.AsyncClient(timeout=30.0, limits=limits) as client:
+    posts = Posts(endpoints["ingest_url"], args.concurrency)
+    pages = PageReader(endpoints["local_api_url"], [h.hostname for h in hosts])
+    try:
         lag = asyncio.create_task(watch_lag(endpoints["database_url"], tally, stop))
         resources = asyncio.create_task(watch_resources(stop))
+        pages.start()
         await asyncio.gather(*(
-            run_host(client, endpoints["ingest_url"], plan, tokens[host.hostname], tally, lanes,
-                     timed=i < LAG_SAMPLE, drain_s=args.drain_minutes * 60)
+            run_host(posts, plan, tokens[host.hostname], tally, timed=i < LAG_SAMPLE,
+                     drain_s=args.drain_minutes * 60)
             for i, (host, plan) in enumerate(zip(hosts, plans, strict=True))
         ))  # fmt: skip
         sending_s = time.time() - started
+        pages.stopping.set()
         agents = [h.agent_id for h in hosts]
         drained_by = time.time() + args.drain_minutes * 60
         while stored(endpoints["database_url"], agents) < tally.accepted and (
@@ -315,8 +360,15 @@ async def drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> dict[str
             await asyncio.sleep(2)
         stop.set()
         lags, by_component = await lag, await resources
+    finally:
+        posts.close()
     kept = stored(endpoints["database_url"], agents)
+    pages.join()
     return {
+        "runtime": endpoints.get("runtime", "lambda"),
+        "processes": {
+            name: record["count"] for name, record in endpoints.get("processes", {}).items()
+        },
         "hosts": args.hosts,
         "minutes": args.minutes,
         "interval_s": INTERVAL_S,
@@ -338,6 +390,11 @@ async def drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> dict[str
         "ingest_latency_ms": summary(tally.latencies_ms) if tally.latencies_ms else {},
         "aggregate_lag_s": summary(lags) if lags else {},
         "by_component": by_component,
+        "pages_while_sending_ms": {
+            "fleet_page": summary(pages.fleet_ms) if pages.fleet_ms else {},
+            "host_page_24h": summary(pages.host_ms) if pages.host_ms else {},
+            "failed": pages.failed,
+        },
         "page_reads_ms": page_reads(endpoints["local_api_url"]),
     }
 
@@ -347,16 +404,23 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--drain-minutes", type=float, default=DRAIN_S / 60)
+    parser.add_argument("--runtime", choices=sorted(CONCURRENCY), default="processes")
+    parser.add_argument("--ingest-processes", type=int, default=2)
+    parser.add_argument("--aggregate-workers", type=int, default=1)
     parser.add_argument(
-        "--concurrency",
-        type=int,
-        default=8,
-        help="requests in flight at once: the ingest function's reserved concurrency here",
+        "--concurrency", type=int, help=f"requests in flight at once (default {CONCURRENCY})"
     )
     args = parser.parse_args()
-    with local_cloud("fleet") as cloud:
+    settings = {
+        "HOSTPULSE_RUNTIME": args.runtime,
+        "HOSTPULSE_INGEST_PROCESSES": str(args.ingest_processes),
+        "HOSTPULSE_AGGREGATE_WORKERS": str(args.aggregate_workers),
+    }
+    with local_cloud(f"fleet-{args.runtime}", settings) as cloud:
+        runtime = cloud.endpoints.get("runtime", "lambda")
+        args.concurrency = args.concurrency or CONCURRENCY[runtime]
         result = asyncio.run(drive(args, cloud.endpoints))
-    write_result(f"fleet_scale_{args.hosts}", result)
+    write_result(f"fleet_scale_{runtime}_{args.hosts}", result)
 
 
 if __name__ == "__main__":

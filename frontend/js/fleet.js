@@ -10,6 +10,8 @@ import { SortableTable } from "./table.js";
 const REFRESH_MS = 5000;
 const STATUS_ORDER = { down: 0, stale: 1, live: 2, retired: 3 };
 const STATUSES = ["live", "stale", "down", "retired"];
+// Past this many rows only the window's share of the fleet is in the document.
+const VIRTUAL_FROM = 200;
 
 function percentCell(value) {
   if (value === null || value === undefined) return "–";
@@ -44,33 +46,35 @@ export function fleetView(app) {
       showHidden = !showHidden;
       render();
     } });
+  // Each column's stamp is what its cell shows: a live sample redraws only the cells it changed.
   const table = new SortableTable([
-    { key: "status", label: "Status", value: (h) => STATUS_ORDER[h.status],
+    { key: "status", label: "Status", value: (h) => STATUS_ORDER[h.status], stamp: (h) => h.status,
       render: (h) => [el("span", { class: `dot ${h.status}` }), h.status] },
-    { key: "host", label: "Host", className: "name", title: (h) => h.host,
+    { key: "host", label: "Host", className: "name", title: (h) => h.host, stamp: (h) => h.host,
       render: (h) => el("a", { href: app.hostHref(h.host), onclick: (e) => e.preventDefault() },
         h.host) },
     { key: "alerts", label: "Alerts", num: true, value: (h) => firingOn(h.host),
+      stamp: (h) => firingOn(h.host),
       render: (h) => (firingOn(h.host) ? el("span", { class: "count" }, firingOn(h.host)) : "") },
     { key: "cpu", label: "CPU", num: true, value: (h) => h.now?.cpu_percent,
-      render: (h) => percentCell(h.now?.cpu_percent) },
+      stamp: (h) => h.now?.cpu_percent, render: (h) => percentCell(h.now?.cpu_percent) },
     { key: "mem", label: "Memory", num: true, value: (h) => h.now?.mem_percent,
-      render: (h) => percentCell(h.now?.mem_percent) },
+      stamp: (h) => h.now?.mem_percent, render: (h) => percentCell(h.now?.mem_percent) },
     { key: "disk", label: "Fullest disk", num: true, value: (h) => h.now?.disk_percent,
-      render: (h) => percentCell(h.now?.disk_percent) },
+      stamp: (h) => h.now?.disk_percent, render: (h) => percentCell(h.now?.disk_percent) },
     { key: "load", label: "Load", num: true, hideNarrow: true, value: (h) => h.now?.load1,
-      render: (h) => number(h.now?.load1) },
+      stamp: (h) => h.now?.load1, render: (h) => number(h.now?.load1) },
     { key: "seen", label: "Last seen", num: true, value: (h) => h.last_seen_ms,
-      render: (h) => age(h.last_seen_ms) },
+      stamp: (h) => age(h.last_seen_ms), render: (h) => age(h.last_seen_ms) },
     { key: "complete", label: "Complete", num: true, hideNarrow: true,
-      value: (h) => h.completeness?.percent,
+      value: (h) => h.completeness?.percent, stamp: (h) => h.completeness?.percent,
       render: (h) => (h.completeness?.percent == null ? "–" : percent(h.completeness.percent)) },
     { key: "os", label: "OS", hideNarrow: true, value: (h) => h.facts?.os ?? "" },
     // The central agent configuration the host's agent runs (hostpulse agents config).
     { key: "config", label: "Config", num: true, hideNarrow: true,
       value: (h) => h.facts?.config_version ?? -1,
       render: (h) => (h.facts?.config_version == null ? "–" : `v${h.facts.config_version}`) },
-  ], { sortKey: "host", rowKey: (h) => h.host, label: "Hosts",
+  ], { sortKey: "host", rowKey: (h) => h.host, label: "Hosts", virtualFrom: VIRTUAL_FROM,
        onRowClick: (h) => app.go({ host: h.host }) });
   const body = el("div", {}, stateMessage("Loading hosts…", "loading"));
   const banner = el("div", { id: "alert-banner" });
@@ -78,11 +82,18 @@ export function fleetView(app) {
     el("div", { class: "toolbar" }, el("h1", {}, "Fleet"), filter, summary, hiddenToggle), banner, body);
 
   let hosts = [];
+  let byName = new Map();
   let retiredHosts = [];
   let retiredCount = 0;
   let alerts = [];
   const openGroups = new Set();
-  const firingOn = (host) => alerts.filter((a) => a.host === host && a.state === "firing").length;
+  // Firing alerts per host, counted once per set of alerts, not once per row and column.
+  let firing = new Map();
+  const firingOn = (host) => firing.get(host) ?? 0;
+  function countFiring() {
+    firing = new Map();
+    for (const a of alerts) if (a.state === "firing") firing.set(a.host, firingOn(a.host) + 1);
+  }
   const timers = pageTimers();
   let feed = null;
   let dirty = false;
@@ -161,7 +172,9 @@ export function fleetView(app) {
         status === "retired" ? retiredList() : [],
       ]);
       hosts = fleet.hosts;
+      byName = new Map(hosts.map((h) => [h.host, h]));
       retiredCount = fleet.retired ?? 0;
+      countFiring();
       app.backendUp();
       banner.replaceChildren(alertGroups(alerts, app.hostHref, openGroups) ?? "");
       render();
@@ -184,7 +197,7 @@ export function fleetView(app) {
       feed = new LiveFeed({
         onState: (state) => app.connection(state),
         onSamples: (host, samples) => {
-          const entry = hosts.find((h) => h.host === host);
+          const entry = byName.get(host);
           if (!entry || !samples.length) return;
           const newest = samples[samples.length - 1];
           entry.now = glance(newest);
@@ -201,6 +214,7 @@ export function fleetView(app) {
     stop() {
       timers.stop();
       feed?.stop();
+      table.stop();
     },
   };
 }

@@ -27,7 +27,7 @@ BENCH_RUNS = [m.split() for m in re.findall(r"-m (bench\.\w+)\n", MAKEFILE)]
 FLEET_RUN = ["bench.fleet_scale", "--hosts", "3", "--minutes", "0.5", "--drain-minutes", "1"]
 # A run's result file and the committed one whose keys it must have.
 RESULT_NAMES = {
-    "bench.fleet_scale": ("fleet_scale_3", "fleet_scale_250"),
+    "bench.fleet_scale": ("fleet_scale_lambda_3", "fleet_scale_processes_1000"),
     "bench.promql": ("promql_3", "promql_1000"),
 }
 

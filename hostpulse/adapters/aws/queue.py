@@ -2,27 +2,117 @@
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from hostpulse.services.replay.ports import HeldMessage
 from hostpulse.services.self_monitoring.watch import QueueStats
 
+ENTRIES_PER_CALL = 10  # SQS's limit for SendMessageBatch
+BYTES_PER_CALL = 250 * 1024  # under SQS's 256 KiB per call, with room for the attributes
+SEND_WAIT_S = 25.0  # a request gives up on its send past this (the gateway's limit is 29 s)
+
+
+class QueueSendFailed(RuntimeError):
+    """SQS refused a message of a batch call, or did not answer in time."""
+
+
+@dataclass
+class PendingSend:
+    body: str
+    dedup_key: str
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+class GroupedSends:
+    """One queue's sends, from every request a process handles at once, in shared
+    SendMessageBatch calls: a thread sends the waiting messages, up to SQS's limits per call,
+    while the requests that gave them wait for their own outcome. Alone, a message goes at
+    once in a call of its own; under load, a call carries those that arrived while the
+    previous one was on its way. Fewer calls: less of the SDK's work per batch in ingest, less
+    of the queue service's, and on AWS fewer requests to pay for."""
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.waiting: deque[PendingSend] = deque()
+        self.arrived = threading.Condition()
+        self.sender: threading.Thread | None = None
+
+    def submit(self, body: str, dedup_key: str) -> PendingSend:
+        pending = PendingSend(body, dedup_key)
+        with self.arrived:
+            self.waiting.append(pending)
+            if self.sender is None or not self.sender.is_alive():
+                self.sender = threading.Thread(
+                    target=self._send_forever, name=f"sqs-send-{self.queue_url}", daemon=True
+                )
+                self.sender.start()
+            self.arrived.notify()
+        return pending
+
+    def _next_call(self) -> list[PendingSend]:
+        with self.arrived:
+            while not self.waiting:
+                self.arrived.wait()
+            group = [self.waiting.popleft()]
+            size = len(group[0].body)
+            while self.waiting and len(group) < ENTRIES_PER_CALL:
+                size += len(self.waiting[0].body)
+                if size > BYTES_PER_CALL:
+                    break
+                group.append(self.waiting.popleft())
+        return group
+
+    def _send_forever(self) -> None:
+        while True:
+            group = self._next_call()
+            try:
+                answer = self.sqs.send_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[
+                        {
+                            "Id": str(number),
+                            "MessageBody": pending.body,
+                            "MessageAttributes": {
+                                "batch": {"DataType": "String", "StringValue": pending.dedup_key}
+                            },
+                        }
+                        for number, pending in enumerate(group)
+                    ],
+                )
+                refused = {f["Id"]: f for f in answer.get("Failed", [])}
+                for number, pending in enumerate(group):
+                    if str(number) in refused:
+                        reason = refused[str(number)]
+                        pending.error = QueueSendFailed(
+                            f"{reason.get('Code', '?')}: {reason.get('Message', '')}"
+                        )
+            except Exception as error:  # the whole call failed: every message in it did
+                for pending in group:
+                    pending.error = error
+            for pending in group:
+                pending.done.set()
+
 
 class SqsBatchQueue:
-    """Sends each batch to the aggregate queue and the alerts queue; both or an error."""
+    """Sends each batch to the aggregate queue and the alerts queue at once; returns when
+    both hold it, raises when either does not."""
 
     def __init__(self, sqs: Any, queue_urls: list[str]) -> None:
-        self.sqs = sqs
-        self.queue_urls = queue_urls
+        self.queues = [GroupedSends(sqs, url) for url in queue_urls]
 
     def send(self, body: str, dedup_key: str) -> None:
-        for url in self.queue_urls:
-            self.sqs.send_message(
-                QueueUrl=url,
-                MessageBody=body,
-                MessageAttributes={"batch": {"DataType": "String", "StringValue": dedup_key}},
-            )
+        sends = [queue.submit(body, dedup_key) for queue in self.queues]
+        for pending in sends:
+            if not pending.done.wait(SEND_WAIT_S):
+                raise QueueSendFailed(f"no answer from the queue within {SEND_WAIT_S:.0f} s")
+            if pending.error is not None:
+                raise pending.error
 
 
 class S3Archive:
