@@ -164,12 +164,12 @@ def view_latency(api: str, hosts: list[str], since: str) -> dict[str, Any]:
 
 
 def view_requests(api: str, host: str, since: str) -> list[tuple[str, list[tuple[str, str]]]]:
-    """What frontend/js/host.js asks when a host page opens: facts, latest, alerts and their
-    markers, and one series request with every chart's metrics (last)."""
+    """What frontend/js/host.js asks when a host page opens: the host's entry, latest, alerts
+    and their markers, and one series request with every chart's metrics (last)."""
     now_ms = int(time.time() * 1000)
     since_ms = now_ms - RANGE_MS[since]
     return [
-        (f"{api}/api/v1/hosts", []),
+        (f"{api}/api/v1/hosts/{host}", []),
         (f"{api}/api/v1/hosts/{host}/latest", []),
         (f"{api}/api/v1/alerts", []),
         (

@@ -37,6 +37,12 @@ TIER = """SELECT s.host, s.metric, (extract(epoch FROM t.bucket) * 1000)::bigint
        (extract(epoch FROM t.first_ts) * 1000)::bigint, t.reset_sum::double precision
 FROM {table} t JOIN series s ON s.id = t.series_id WHERE s.host = ANY(%s)"""
 PROCESSES = "SELECT * FROM process_rows WHERE host = ANY(%s)"
+BATCH_HOURS = (
+    "SELECT host, agent_id, hour, batches, min_seq, max_seq FROM batch_hours WHERE host = ANY(%s)"
+)
+HOURS_OF_BATCHES = """SELECT host, agent_id, date_trunc('hour', first_ts, 'UTC'), count(*),
+       min(seq), max(seq)
+FROM batches WHERE host = ANY(%s) GROUP BY 1, 2, 3"""
 
 
 def rows(cur: Any, sql: str, hosts: list[str]) -> list[tuple[Any, ...]]:
@@ -66,6 +72,8 @@ def snapshot(
             "raw": rows(cur, RAW, hosts),
             **{name: rows(cur, TIER.format(table=t.table), hosts) for name, t in BUCKETED.items()},
             "processes": rows(cur, PROCESSES, hosts),
+            "batch_hours": rows(cur, BATCH_HOURS, hosts),
+            "hours_of_batches": rows(cur, HOURS_OF_BATCHES, hosts),
         }
 
 
@@ -151,6 +159,11 @@ def assert_stored_exactly_once(url: str, accepted: list[Batch]) -> dict[str, lis
     stored = snapshot(url, hosts)
     assert stored["raw"] == sent_raw(accepted)
     assert_tiers_add_up(stored)
+    # The hourly counts completeness reads count each batch once, whatever came twice.
+    assert stored["batch_hours"] == stored["hours_of_batches"]
+    assert sum(row[3] for row in stored["batch_hours"]) == len(
+        {(b.agent_id, b.seq) for b in accepted}
+    )
     return stored
 
 

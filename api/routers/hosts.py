@@ -12,6 +12,7 @@ from api.dependencies import Fleet, Now, Operator, Queries, Reader
 from api.params import HostRef, parse_time
 from api.problems import refusals
 from hostpulse.core.responses import (
+    HostEntry,
     HostList,
     LatestAnswer,
     ProcessHistory,
@@ -46,6 +47,19 @@ def list_hosts(
     retired: Annotated[bool, Query(description="the retired hosts instead of the fleet")] = False,
 ) -> AnswerJSONResponse:
     return AnswerJSONResponse(queries.hosts(now, retired))
+
+
+@router.get(
+    "/{host}",
+    summary="One host as the fleet lists it (retired or not): what a host page shows of it",
+    response_class=AnswerJSONResponse,
+    response_model=HostEntry,
+)
+def one_host(host: HostRef, queries: Queries, now: Now) -> AnswerJSONResponse:
+    entry = queries.host(host, now)
+    if entry is None:
+        raise HTTPException(404, f"no host {host!r}")
+    return AnswerJSONResponse(entry)
 
 
 @router.get(

@@ -2,7 +2,7 @@
 // tier the API picks), disks, and the top processes.
 import { settings } from "./account.js";
 import { alertList, alertMarkers, activeAlerts } from "./alerts.js";
-import { getJson } from "./api.js";
+import { ApiError, getJson } from "./api.js";
 import { LiveFrame, TimeChart, frameFromSeries } from "./charts.js";
 import { el, pageTimers, stateMessage, usageBar } from "./dom.js";
 import { age, bytes, duration, number, percent, rate } from "./format.js";
@@ -142,9 +142,19 @@ export function hostView(app, host) {
     }
   }
 
+  // The host as the fleet lists it; null when it has sent nothing yet.
+  async function hostEntry() {
+    try {
+      return await getJson(`api/v1/hosts/${encodeURIComponent(host)}`);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return null;
+      throw error;
+    }
+  }
+
   async function loadFacts() {
     try {
-      const entry = (await getJson("api/v1/hosts")).hosts.find((h) => h.host === host);
+      const entry = await hostEntry();
       app.backendUp();
       if (!entry) {
         facts.replaceChildren(el("span", {}, "This host has not sent anything yet."));

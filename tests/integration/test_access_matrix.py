@@ -34,6 +34,7 @@ ACCESS = {
     ("GET", "/api/v1/session/settings"): "session",
     ("PUT", "/api/v1/session/settings"): "session",
     ("GET", "/api/v1/hosts"): "read",
+    ("GET", "/api/v1/hosts/{host}"): "read",
     ("GET", "/api/v1/hosts/{host}/latest"): "read",
     ("GET", "/api/v1/hosts/{host}/recent"): "read",
     ("GET", "/api/v1/hosts/{host}/processes/{pid}"): "read",

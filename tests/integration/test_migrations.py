@@ -287,3 +287,36 @@ def test_hosts_take_one_spelling_and_a_host_written_under_two_becomes_one(
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def test_the_hourly_batch_counts_are_built_from_the_batches_already_stored(
+    scratch_database: str, tmp_path: Path
+) -> None:
+    upgrade = migrated_before("0022", scratch_database, tmp_path)
+    stored = [  # (agent, seq, host, first_ts): two hours of one day, and the next day
+        ("a1", 1, "web-1", "2026-11-20 10:00:05+00"),
+        ("a1", 2, "web-1", "2026-11-20 10:59:55+00"),
+        ("a1", 4, "web-1", "2026-11-20 11:00:00+00"),
+        ("a2", 7, "db-1", "2026-11-21 00:30:00+00"),
+    ]
+    with psycopg2.connect(scratch_database) as conn, conn.cursor() as cur:
+        day_partitions(cur, "batches")
+        cur.executemany(
+            "INSERT INTO batches (agent_id, seq, host, first_ts, last_ts, sample_count)"
+            " VALUES (%s, %s, %s, %s, %s, 1)",
+            [(a, s, h, ts, ts) for a, s, h, ts in stored],
+        )
+
+    upgrade()
+
+    with psycopg2.connect(scratch_database) as conn, conn.cursor() as cur:
+        cur.execute("SELECT host, agent_id, hour, batches, min_seq, max_seq FROM batch_hours")
+        assert sorted(cur.fetchall()) == [
+            ("db-1", "a2", at("2026-11-21 00:00:00+00:00"), 1, 7, 7),
+            ("web-1", "a1", at("2026-11-20 10:00:00+00:00"), 2, 1, 2),
+            ("web-1", "a1", at("2026-11-20 11:00:00+00:00"), 1, 4, 4),
+        ]
+        assert moved_partitions(cur, "batch_hours", "no_such_table") == [
+            "batch_hours_p20261120",
+            "batch_hours_p20261121",
+        ]

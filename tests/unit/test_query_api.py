@@ -4,9 +4,12 @@ import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from api.app import create_app
@@ -36,7 +39,10 @@ class MemoryReader:
         self.process_spans: list[tuple[str, datetime, datetime]] = []
         self.retired: dict[str, int] = {}  # host -> retired at (ms)
 
-    def hosts(self) -> list[HostRow]:
+    def hosts(self, only: str | None = None) -> list[HostRow]:
+        return [row for row in self.every_host() if only in (None, row.host)]
+
+    def every_host(self) -> list[HostRow]:
         seen = {"web-1": 5_000, "db-1": 60_000, "old-1": 3 * 3_600_000, "seed-1": 10_000}
         return [
             HostRow(
@@ -110,7 +116,10 @@ class MemoryReader:
             }
         ]
 
-    def sequence_spans(self, window_s: int) -> list[SequenceSpan]:
+    def sequence_spans(self, window_s: int, only: str | None = None) -> list[SequenceSpan]:
+        return [span for span in self.every_span() if only in (None, span.host)]
+
+    def every_span(self) -> list[SequenceSpan]:
         # web-1: seq 0..9 with 8 received (two lost); db-1's agent was reinstalled, seq from 0
         return [
             SequenceSpan("web-1", "web-1", 8, 0, 9),
@@ -152,7 +161,10 @@ class MemoryHot:
     def window(self, host: str, since_ms: int) -> list[CompactSample]:
         return [s for s in WINDOW if s["ts"] > since_ms] if host == "web-1" else []
 
-    def glances(self) -> dict[str, AtAGlance]:
+    def glances(self, only: str | None = None) -> dict[str, AtAGlance]:
+        return {host: g for host, g in self.every_glance().items() if only in (None, host)}
+
+    def every_glance(self) -> dict[str, AtAGlance]:
         return {
             # Seen by ingest after the newest sample aggregation stored.
             "web-1": {"ts_ms": NOW_MS - 500, "cpu_percent": 7.0, "mem_percent": None,
@@ -168,8 +180,9 @@ class MemoryHot:
                       "disk_percent": 20.0, "load1": 0.1},
         }  # fmt: skip
 
-    def facts(self) -> dict[str, HostFactsView]:
-        return {"new-1": {"hostname": "new-1", "os": "Linux"}}
+    def facts(self, only: str | None = None) -> dict[str, HostFactsView]:
+        facts: dict[str, HostFactsView] = {"new-1": {"hostname": "new-1", "os": "Linux"}}
+        return {host: f for host, f in facts.items() if only in (None, host)}
 
 
 @pytest.fixture
@@ -220,6 +233,34 @@ def test_a_retired_host_leaves_the_fleet_is_counted_and_comes_back_when_it_sends
     )  # fmt: skip
     reader.retired = {}
     assert "retired" not in client.get("/api/v1/hosts").json()
+
+
+def test_one_host_is_its_entry_of_the_fleet_retired_or_not(
+    client: TestClient, reader: MemoryReader
+) -> None:
+    fleet = {h["host"]: h for h in client.get("/api/v1/hosts").json()["hosts"]}
+    for name, entry in fleet.items():  # stored, seen by ingest only, seed: as in the list
+        assert client.get(f"/api/v1/hosts/{name}").json() == entry
+    assert client.get("/api/v1/hosts/WEB-1").json()["host"] == "web-1"  # one spelling
+
+    reader.retired = {"old-1": NOW_MS - 600_000}
+    old = client.get("/api/v1/hosts/old-1").json()
+    assert (old["status"], old["retired_ms"]) == ("retired", NOW_MS - 600_000)
+    missing = client.get("/api/v1/hosts/nowhere-1")
+    assert missing.status_code == 404
+    assert "nowhere-1" in missing.json()["detail"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.text(min_size=1, max_size=80))
+def test_any_host_name_is_found_refused_or_unknown_never_an_error(name: str) -> None:
+    app = create_app(SETTINGS)
+    service = QueryService(MemoryReader(), MemoryHot(), default_tiers(), max_points=1000)
+    app.dependency_overrides[get_query_service] = lambda: service
+    app.dependency_overrides[get_now] = lambda: NOW
+    with TestClient(app) as client:
+        answer = client.get(f"/api/v1/hosts/{quote(name, safe='')}")
+    assert answer.status_code in (200, 404, 422), answer.text
 
 
 def test_hosts_carry_their_newest_values_at_a_glance(client: TestClient) -> None:

@@ -28,6 +28,7 @@ FORGET = [
     "DELETE FROM series WHERE host = %(host)s",
     "DELETE FROM processes_raw WHERE host = %(host)s",
     "DELETE FROM batches WHERE host = %(host)s",
+    "DELETE FROM batch_hours WHERE host = %(host)s",
     "DELETE FROM alert_state WHERE host = %(host)s",
     "DELETE FROM alert_points WHERE host = %(host)s",
 ]

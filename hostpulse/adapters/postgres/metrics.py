@@ -354,9 +354,9 @@ class PgMetricReader:
     def __init__(self, connector: PgConnector) -> None:
         self.connector = connector
 
-    def hosts(self) -> list[HostRow]:
+    def hosts(self, only: str | None = None) -> list[HostRow]:
         with self.connector.transaction() as cur:
-            cur.execute(sql.LIST_HOSTS)
+            cur.execute(sql.LIST_HOSTS) if only is None else cur.execute(sql.ONE_HOST, (only,))
             return [
                 HostRow(host, agent_id, EncodedJson(facts), *rest)
                 for host, agent_id, facts, *rest in cur.fetchall()
@@ -409,9 +409,12 @@ class PgMetricReader:
             cur.execute(sql.PROCESS_HISTORY, (host, start, end, f"[{pid},"))
             return process_points(cur, pid)
 
-    def sequence_spans(self, window_s: int) -> list[SequenceSpan]:
+    def sequence_spans(self, window_s: int, only: str | None = None) -> list[SequenceSpan]:
         with self.connector.transaction() as cur:
-            cur.execute(sql.BATCH_COMPLETENESS, (window_s,))
+            if only is None:
+                cur.execute(sql.BATCH_COMPLETENESS, (window_s,))
+            else:
+                cur.execute(sql.HOST_COMPLETENESS, (window_s, only))
             return [SequenceSpan(*row) for row in cur.fetchall()]
 
     def latest_processes(self, host: str) -> tuple[int, list[ProcessRow]] | None:

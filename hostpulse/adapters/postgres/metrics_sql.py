@@ -22,6 +22,7 @@ def epoch_ms(column: str) -> str:
 # Tables partitioned by day on their time column; retention drops their partitions.
 PARTITIONED_TABLES = (
     "batches",
+    "batch_hours",
     *(tier.table for tier in default_tiers()),
     "processes_raw",
 )
@@ -56,12 +57,26 @@ JOIN unnest(%s::text[], %s::bigint[]) AS k(agent_id, seq)
   ON b.agent_id = k.agent_id AND b.seq = k.seq
 """
 
+# The batches, and the hourly counts completeness is read from: only the rows actually
+# inserted are counted, so a batch delivered again counts once.
 INSERT_BATCHES = """
-INSERT INTO batches (agent_id, seq, host, first_ts, last_ts, sample_count)
-SELECT agent_id, seq, host, {first}, {last}, n
-FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::bigint[], %s::bigint[], %s::integer[])
-     AS b(agent_id, seq, host, first_ms, last_ms, n)
-ON CONFLICT DO NOTHING
+WITH inserted AS (
+    INSERT INTO batches (agent_id, seq, host, first_ts, last_ts, sample_count)
+    SELECT agent_id, seq, host, {first}, {last}, n
+    FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::bigint[], %s::bigint[], %s::integer[])
+         AS b(agent_id, seq, host, first_ms, last_ms, n)
+    ON CONFLICT DO NOTHING
+    RETURNING host, agent_id, seq, first_ts
+)
+INSERT INTO batch_hours AS c (host, agent_id, hour, batches, min_seq, max_seq)
+SELECT host, agent_id, date_trunc('hour', first_ts, 'UTC'), count(*), min(seq), max(seq)
+FROM inserted
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3
+ON CONFLICT (host, agent_id, hour) DO UPDATE SET
+    batches = c.batches + EXCLUDED.batches,
+    min_seq = LEAST(c.min_seq, EXCLUDED.min_seq),
+    max_seq = GREATEST(c.max_seq, EXCLUDED.max_seq)
 """.format(first=MS.format(column="first_ms"), last=MS.format(column="last_ms"))
 
 # One row per host (a statement may not update a row twice): its newest batch's agent and
@@ -420,15 +435,16 @@ ON CONFLICT (host, ts) DO NOTHING
 
 # Facts go out as stored (text), times as milliseconds: a dict and three datetimes per host
 # cost the host list as much again (docs/benchmarks.md, the fleet pages).
-LIST_HOSTS = f"""
+HOST_ROWS = f"""
 SELECT h.host, h.agent_id, h.facts::text, {epoch_ms("h.first_seen")}, {epoch_ms("h.last_seen")},
     {epoch_ms("h.last_received")},
     -- unnumbered: the seed agent's and OTLP's batches (OTLP_AGENT_VERSION) are numbered by time
     h.facts->>'agent_version' = 'seed' OR starts_with(h.facts->>'agent_version', 'otlp'),
     {epoch_ms("h.retired_at")}
 FROM hosts h
-ORDER BY h.host
 """
+LIST_HOSTS = f"{HOST_ROWS} ORDER BY h.host"
+ONE_HOST = f"{HOST_ROWS} WHERE h.host = %s"
 
 # Series are looked up first and the tiers read by their ids: with the ids as literals the
 # planner walks each series' primary key range; joining on series instead let it scan every
@@ -529,9 +545,11 @@ ORDER BY ts
 LIMIT 100000"""
 
 # Per host and agent over a window: batches received and the span of their sequence numbers.
+# From the hourly counts (whole hours: the window's first one counts entire).
 BATCH_COMPLETENESS = """
-SELECT host, agent_id, count(*), min(seq), max(seq)
-FROM batches
-WHERE first_ts >= now() - %s * interval '1 second'
+SELECT host, agent_id, sum(batches)::bigint, min(min_seq), max(max_seq)
+FROM batch_hours
+WHERE hour >= date_trunc('hour', now() - %s * interval '1 second', 'UTC')
 GROUP BY host, agent_id
 """
+HOST_COMPLETENESS = BATCH_COMPLETENESS.replace("GROUP BY", "AND host = %s GROUP BY")

@@ -206,12 +206,19 @@ class RedisHotReader:
             return {}  # the hot tier is an accelerator; PostgreSQL still answers
         return {member.decode(): int(score) for member, score in pairs}
 
-    def facts(self) -> dict[str, HostFactsView]:
+    def facts(self, only: str | None = None) -> dict[str, HostFactsView]:
         try:
-            stored: dict[bytes, bytes] = self.client.hgetall(hot.FACTS)  # type: ignore[assignment]
+            stored = self._entries(hot.FACTS, only)
         except redis.RedisError:
             return {}
         return {host.decode(): json.loads(value) for host, value in stored.items()}
+
+    def _entries(self, key: str, only: str | None) -> dict[bytes, bytes]:
+        """A hash's entries, or only one host's (an empty answer when it has none)."""
+        if only is None:
+            return self.client.hgetall(key)  # type: ignore[return-value]
+        value: bytes | None = self.client.hget(key, only)  # type: ignore[assignment]
+        return {} if value is None else {only.encode(): value}
 
     def window(self, host: str, since_ms: int) -> list[CompactSample]:
         try:
@@ -222,9 +229,9 @@ class RedisHotReader:
             return []
         return [hot.parse_compact(member) for member in members]
 
-    def glances(self) -> dict[str, AtAGlance]:
+    def glances(self, only: str | None = None) -> dict[str, AtAGlance]:
         try:
-            found: dict[bytes, bytes] = self.client.hgetall(hot.GLANCE)  # type: ignore[assignment]
+            found = self._entries(hot.GLANCE, only)
         except redis.RedisError:
             return {}  # the hot tier is an accelerator; PostgreSQL still answers
         return {host.decode(): orjson.loads(value) for host, value in found.items()}

@@ -23,6 +23,7 @@ def retention_by_table(tiers: Sequence[Tier]) -> dict[str, timedelta]:
         **{tier.table: tier.retention for tier in tiers},
         "processes_raw": raw,
         "batches": raw,  # completeness is reported over the raw tier's window
+        "batch_hours": raw,
     }
 
 

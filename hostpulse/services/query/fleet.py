@@ -44,22 +44,29 @@ class HostAges:
 DEFAULT_AGES = HostAges()
 
 
-def fleet_hosts(
-    reader: MetricReader, hot: HotReader, ages: HostAges, now: datetime, retired: bool = False
+def fleet_hosts(  # noqa: PLR0913 -- the stores, the clock, and which hosts
+    reader: MetricReader,
+    hot: HotReader,
+    ages: HostAges,
+    now: datetime,
+    *,
+    retired: bool = False,
+    only: str | None = None,
 ) -> tuple[list[HostEntry], int]:
-    """The fleet (``retired``: the retired hosts instead) with each host's status, newest
-    figures and completeness: PostgreSQL's hosts, and those ingest saw that aggregation has
-    not stored yet; and how many hosts the list left out as retired."""
+    """The fleet (``retired``: the retired hosts instead; ``only``: that host alone, retired
+    or not) with each host's status, newest figures and completeness: PostgreSQL's hosts, and
+    those ingest saw that aggregation has not stored yet; and how many hosts the list left out
+    as retired."""
     now_ms = int(now.timestamp() * 1000)
-    glances = hot.glances()  # one read: when ingest last saw each host, and its figures
+    glances = hot.glances(only)  # one read: when ingest last saw each host, and its figures
     spans: dict[str, list[SequenceSpan]] = {}
-    for span in reader.sequence_spans(ages.completeness_window_s):
+    for span in reader.sequence_spans(ages.completeness_window_s, only):
         spans.setdefault(span.host, []).append(span)
     answer: list[HostEntry] = []
-    rows = reader.hosts()
+    rows = reader.hosts(only)
     out = {row.host for row in rows if is_retired(row, glances.get(row.host))}
     for row in rows:
-        if (row.host in out) != retired:
+        if only is None and (row.host in out) != retired:
             continue
         glance = glances.get(row.host)
         answer.append(
@@ -77,7 +84,7 @@ def fleet_hosts(
                 facts=cast(HostFactsView, row.facts),
             )
         )
-        if retired and row.retired_ms is not None:
+        if row.host in out and row.retired_ms is not None:
             answer[-1]["status"], answer[-1]["retired_ms"] = "retired", row.retired_ms
     if retired:
         return answer, len(out)
@@ -85,7 +92,7 @@ def fleet_hosts(
     # A spelling from before hosts took one (migration 0015) lingers in the hot tier until
     # its keys expire: not a host of its own.
     new_hosts = sorted(h for h in glances if h not in known and h == canonical_host(h))
-    facts = hot.facts() if new_hosts else {}
+    facts = hot.facts(only) if new_hosts else {}
     for host in new_hosts:  # seen by ingest, not yet aggregated
         glance = glances[host]
         answer.append(

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
 
 class MetricReader(Protocol):
-    def hosts(self) -> list[HostRow]: ...
+    def hosts(self, only: str | None = None) -> list[HostRow]:
+        """Every host, or only the one named (none when unknown)."""
+        ...
 
     def host_known(self, host: str) -> bool: ...
 
@@ -48,7 +50,7 @@ class MetricReader(Protocol):
         self, host: str, pid: int, start: datetime, end: datetime
     ) -> list[ProcessPoint]: ...
 
-    def sequence_spans(self, window_s: int) -> list[SequenceSpan]: ...
+    def sequence_spans(self, window_s: int, only: str | None = None) -> list[SequenceSpan]: ...
 
 
 class HotReader(Protocol):
@@ -56,15 +58,15 @@ class HotReader(Protocol):
 
     def latest(self, host: str) -> LatestSample | None: ...
 
-    def facts(self) -> dict[str, HostFactsView]: ...
+    def facts(self, only: str | None = None) -> dict[str, HostFactsView]: ...
 
     def window(self, host: str, since_ms: int) -> list[CompactSample]:
         """Compact samples ({"ts", "m"}) of the hot window newer than ``since_ms``, oldest first."""
         ...
 
-    def glances(self) -> dict[str, AtAGlance]:
-        """Every host's newest sample at a glance, as ingest last wrote it: its ``ts_ms`` is
-        when ingest last saw the host."""
+    def glances(self, only: str | None = None) -> dict[str, AtAGlance]:
+        """Every host's newest sample at a glance (or only one host's), as ingest last wrote
+        it: its ``ts_ms`` is when ingest last saw the host."""
         ...
 
 

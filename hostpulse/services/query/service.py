@@ -10,6 +10,7 @@ from typing import cast
 
 from hostpulse.core.contract import has_glob, metric_matches
 from hostpulse.core.responses import (
+    HostEntry,
     HostList,
     LatestAnswer,
     LatestSample,
@@ -53,11 +54,16 @@ class QueryService:
 
     def hosts(self, now: datetime, retired: bool = False) -> HostList:
         """The fleet, with how many retired hosts it leaves out; ``retired``: those instead."""
-        hosts, left_out = fleet_hosts(self.reader, self.hot, self.ages, now, retired)
+        hosts, left_out = fleet_hosts(self.reader, self.hot, self.ages, now, retired=retired)
         answer: HostList = {"hosts": hosts}
         if left_out:
             answer["retired"] = left_out
         return answer
+
+    def host(self, host: str, now: datetime) -> HostEntry | None:
+        """One host's entry of the fleet (retired or not), without reading the whole fleet."""
+        entries, _ = fleet_hosts(self.reader, self.hot, self.ages, now, only=host)
+        return entries[0] if entries else None
 
     def series(
         self,
