@@ -143,9 +143,7 @@ def browser_fleet_page(api: str, fleet: Fleet) -> dict[str, Any]:
         try:
             page.goto(f"{api}/")
             page.wait_for_selector("#connection[data-state=live]")
-            page.wait_for_function(
-                f"document.querySelector('#fleet-summary')?.textContent.startsWith('{HOSTS} hosts')"
-            )
+            page.wait_for_selector(f"tr[data-row='{fleet.hosts[0].hostname}']")
             shown = page.locator("tbody tr:not(.spacer)").count()
             whole = live_updates(page, fleet, LIVE_SECONDS)
             page.fill("#filter", "fleet-00")  # a tenth of the fleet: fleet-0000 to fleet-0099

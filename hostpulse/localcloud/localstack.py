@@ -10,7 +10,7 @@ import requests
 from hostpulse.localcloud.component import Health
 from hostpulse.localcloud.localstack_env import LocalStackEnvironment
 from hostpulse.localcloud.paths import StatePaths
-from hostpulse.localcloud.processes import ManagedProcess, ensure_port_free
+from hostpulse.localcloud.processes import ManagedProcess, ensure_port_free, niced
 from hostpulse.localcloud.settings import LocalCloudSettings
 
 SERVICES = (
@@ -37,10 +37,15 @@ class LocalStack:
     name = "localstack"
 
     def __init__(
-        self, paths: StatePaths, settings: LocalCloudSettings, services: tuple[str, ...] = SERVICES
+        self,
+        paths: StatePaths,
+        settings: LocalCloudSettings,
+        services: tuple[str, ...] = SERVICES,
+        niceness: int = 0,
     ) -> None:
         self.paths = paths
         self.services = services
+        self.niceness = niceness
         self.port = settings.localstack_port
         self.environment = LocalStackEnvironment(
             settings.localstack_env_dir, settings.localstack_python
@@ -88,7 +93,7 @@ class LocalStack:
         python = self.environment.ensure()
         self.process = ManagedProcess(
             name="localstack",
-            argv=[str(python), "-m", "localstack.runtime.main"],
+            argv=niced([str(python), "-m", "localstack.runtime.main"], self.niceness),
             log_file=self.paths.log("localstack"),
             pid_file=self.paths.pid("localstack"),
             env=self._env(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -85,6 +86,15 @@ def stop_pid(pid: int, stop_signal: int = signal.SIGTERM, grace_seconds: float =
 
 
 SEVERE = ("FATAL", "PANIC", "ERROR", "Error", "error:", "Traceback")
+# The pipeline's processes yield the cores to the dashboard's reads when the box is busy: a
+# backlog costs agents a little latency, which they absorb; a slow page costs its reader.
+BACKGROUND_NICENESS = 5
+
+
+def niced(argv: Sequence[str], niceness: int) -> list[str]:
+    """``argv`` run at a lower scheduling priority (all its threads), where `nice` exists."""
+    nice = shutil.which("nice")
+    return [nice, "-n", str(niceness), *argv] if nice and niceness else list(argv)
 
 
 def log_tail(log_file: Path, lines: int = 3) -> str:

@@ -15,7 +15,13 @@ import requests
 from hostpulse.localcloud.component import Health
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.paths import StatePaths
-from hostpulse.localcloud.processes import ManagedProcess, ensure_port_free, read_pid
+from hostpulse.localcloud.processes import (
+    BACKGROUND_NICENESS,
+    ManagedProcess,
+    ensure_port_free,
+    niced,
+    read_pid,
+)
 
 # A copy that dies this often within the window is broken, not unlucky: stop everything with
 # its cause rather than restart it in a loop.
@@ -70,7 +76,7 @@ class Replicas:
         name = copy_name(self.name, self.count, number)
         process = ManagedProcess(
             name=name,
-            argv=list(self.commands[number - 1]),
+            argv=niced(self.commands[number - 1], BACKGROUND_NICENESS),
             log_file=self.paths.log(name),
             pid_file=self.paths.pid(name),
             env=dict(self.environment),

@@ -21,11 +21,11 @@ from hostpulse.localcloud.api_server import ApiGuard, ApiServer
 from hostpulse.localcloud.component import Component, Health
 from hostpulse.localcloud.errors import LocalCloudError
 from hostpulse.localcloud.external import ExternalServer
-from hostpulse.localcloud.localstack import QUEUES_AND_BUCKETS, SERVICES, LocalStack
+from hostpulse.localcloud.localstack import QUEUES_AND_BUCKETS, LocalStack
 from hostpulse.localcloud.paths import StatePaths
 from hostpulse.localcloud.postgres import EmbeddedPostgres, database_healthy
 from hostpulse.localcloud.process_runtime import local_aws_environment, process_services
-from hostpulse.localcloud.processes import read_pid, stop_pid
+from hostpulse.localcloud.processes import BACKGROUND_NICENESS, read_pid, stop_pid
 from hostpulse.localcloud.redis_server import EmbeddedRedis, redis_healthy
 from hostpulse.localcloud.relocation import remove_relocated
 from hostpulse.localcloud.replicas import replicas_health
@@ -81,8 +81,11 @@ class LocalCloud:
         )
         self.runtime = settings.runtime
         self.processes = settings.runtime is Runtime.PROCESSES
-        self.localstack = LocalStack(
-            self.paths, settings, QUEUES_AND_BUCKETS if self.processes else SERVICES
+        # As processes, LocalStack only carries the pipeline's queues: it yields to reads too.
+        self.localstack = (
+            LocalStack(self.paths, settings, QUEUES_AND_BUCKETS, BACKGROUND_NICENESS)
+            if self.processes
+            else LocalStack(self.paths, settings)
         )
         self.api = ApiServer(self.paths, settings.api_port, settings.trusted_proxies)
         # The API starts after migrations and the deploy (see start()), so it is listed last.

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 
 from hostpulse.localcloud.paths import StatePaths
-from hostpulse.localcloud.processes import ensure_port_free
+from hostpulse.localcloud.processes import BACKGROUND_NICENESS, ensure_port_free
 from hostpulse.localcloud.replicas import (
     RESTARTS_PER_WINDOW,
     Replicas,
@@ -58,6 +59,8 @@ def test_copies_share_the_supervisors_socket_and_one_killed_is_replaced(tmp_path
         first = {n: p.process.pid for n, p in service.copies.items() if p.process}
         answered = {requests.get(f"http://127.0.0.1:{port}/", timeout=5).text for _ in range(40)}
         assert answered <= {str(pid) for pid in first.values()}
+        # The pipeline yields the cores to the dashboard's reads.
+        assert {psutil.Process(pid).nice() for pid in first.values()} == {BACKGROUND_NICENESS}
 
         service.copies[1].process.kill()  # type: ignore[union-attr]
         service.copies[1].process.wait()  # type: ignore[union-attr]
