@@ -143,7 +143,6 @@ async def send(posts: Posts, head: bytes, batch: Planned, tally: Tally, deadline
         if attempt == 0:
             tally.delays_s.append(time.time() - batch.due)
         tally.sent += 1
-        started = time.perf_counter()
         try:
             answer: Answer | None = await posts.post(head, batch.body)
         except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as error:
@@ -151,7 +150,7 @@ async def send(posts: Posts, head: bytes, batch: Planned, tally: Tally, deadline
             tally.failures[type(error).__name__] += 1
         if answer is not None and answer.status == 202 and from_ingest(answer.body):
             tally.accepted += 1
-            tally.latencies_ms.append((time.perf_counter() - started) * 1000)
+            tally.latencies_ms.append(answer.elapsed_ms)
             return True
         if answer is not None:
             tally.failures[f"http_{answer.status}"] += 1
