@@ -7,11 +7,10 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import requests
-
 from hostpulse.localcloud.component import Health
 from hostpulse.localcloud.paths import StatePaths
 from hostpulse.localcloud.processes import ManagedProcess, ensure_port_free
+from hostpulse.localcloud.replicas import probe
 from hostpulse.localcloud.settings import LocalCloudSettings
 
 
@@ -53,11 +52,7 @@ class ApiGuard:
 
 
 def api_healthy(url: str) -> tuple[bool, str]:
-    try:
-        response = requests.get(f"{url}/api/v1/health", timeout=3)
-    except requests.RequestException as error:
-        return False, type(error).__name__
-    return response.status_code == 200, f"GET /api/v1/health -> {response.status_code}"
+    return probe(f"{url}/api/v1/health")
 
 
 class ApiServer:

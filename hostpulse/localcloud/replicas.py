@@ -31,11 +31,12 @@ Report = Callable[[str], None]
 
 
 def probe(url: str) -> tuple[bool, str]:
+    """Whether a health URL answers 200, and what it answered ("GET /readyz -> 503")."""
     try:
         response = requests.get(url, timeout=3)
     except requests.RequestException as error:
         return False, type(error).__name__
-    return response.status_code == 200, f"GET {url.split('/', 3)[-1]} -> {response.status_code}"
+    return response.status_code == 200, f"GET /{url.split('/', 3)[-1]} -> {response.status_code}"
 
 
 def free_port() -> int:
