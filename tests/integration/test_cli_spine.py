@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from hostpulse.adapters.postgres.agents import PgAgentRepository
+from hostpulse.adapters.postgres.agents import CachedAgentDirectory, PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.services.agents.tokens import token_hash
 from tests.support import CloudUnderTest
@@ -34,6 +34,33 @@ def test_agents_add_list_revoke(local_cloud: CloudUnderTest) -> None:
     assert repository.grant_for_hash(token_hash(token)) is None
     assert twice.returncode == 1 and "no active agent" in twice.stdout
     assert bad.returncode == 1 and "agent name" in bad.stdout
+
+
+def test_every_change_to_the_agents_moves_the_directory_version(
+    local_cloud: CloudUnderTest,
+) -> None:
+    repository = PgAgentRepository(PgConnector(local_cloud.endpoints["database_url"]))
+    directory = CachedAgentDirectory(repository, ttl_s=0.0)
+    versions = [repository.directory_version()]
+
+    def changed() -> bool:
+        versions.append(repository.directory_version())
+        return versions[-1] != versions[-2]
+
+    token = local_cloud.cli("agents", "add", "version-agent").stdout.splitlines()[0]
+    assert changed()
+    assert directory.grant_for_token(token) is not None
+    assert directory.cached_grant(token) is not None
+    assert not changed()  # reads move nothing
+    repository.bind("version-agent", ["version-*"])
+    assert changed()
+    repository.set_host_label("version-agent", "instance")
+    assert changed()
+    assert directory.cached_grant(token) is None  # changed since it was looked up
+    assert directory.grant_for_token(token) is not None
+    local_cloud.cli("agents", "revoke", "version-agent")
+    assert changed()
+    assert directory.grant_for_token(token) is None
 
 
 def test_simulate_sends_a_fleet_through_the_real_endpoint(local_cloud: CloudUnderTest) -> None:

@@ -45,21 +45,45 @@ def test_concurrent_requests_each_borrow_their_own_connection(
     assert 1 < len(set(pids)) <= 4, "several at once, never more than the limit"
 
 
-def test_a_connection_killed_by_the_server_is_replaced(local_cloud: CloudUnderTest) -> None:
+@pytest.mark.parametrize("borrow", ["transaction", "reading"])
+def test_a_connection_killed_by_the_server_is_replaced(
+    local_cloud: CloudUnderTest, borrow: str
+) -> None:
     url = local_cloud.endpoints["database_url"]
     connector = PgConnector(url)
-    with connector.transaction() as cur:
+    cursor = getattr(connector, borrow)
+    with cursor() as cur:
         cur.execute("SELECT pg_backend_pid()")
         victim = cur.fetchone()[0]
     with psycopg2.connect(url) as admin, admin.cursor() as cur:
         cur.execute("SELECT pg_terminate_backend(%s)", (victim,))
 
     broken = (psycopg2.OperationalError, psycopg2.InterfaceError)
-    with pytest.raises(broken), connector.transaction() as cur:
+    with pytest.raises(broken), cursor() as cur:
         cur.execute("SELECT 1")
-    with connector.transaction() as cur:
+    with cursor() as cur:
         cur.execute("SELECT pg_backend_pid()")
         assert cur.fetchone()[0] != victim
+
+
+def test_reads_open_no_transaction_and_the_next_transaction_is_one(
+    local_cloud: CloudUnderTest,
+) -> None:
+    connector = PgConnector(local_cloud.endpoints["database_url"], max_connections=1)
+    status = psycopg2.extensions
+    with connector.reading() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        reader = cur.fetchone()[0]
+        assert cur.connection.info.transaction_status == status.TRANSACTION_STATUS_IDLE
+    with pytest.raises(RuntimeError), connector.transaction() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        assert cur.fetchone()[0] == reader  # the same connection, now in a transaction
+        assert cur.connection.info.transaction_status == status.TRANSACTION_STATUS_INTRANS
+        cur.execute("CREATE TEMP TABLE rolled_back (x int)")
+        raise RuntimeError("the transaction fails")
+    with connector.reading() as cur:
+        cur.execute("SELECT to_regclass('pg_temp.rolled_back')")
+        assert cur.fetchone() == (None,)  # rolled back with its transaction
 
 
 def stored_cpu(url: str, host: str) -> list[float]:

@@ -16,6 +16,7 @@ import redis
 import requests
 
 from hostpulse.adapters.aws.clients import aws_client
+from hostpulse.adapters.postgres.agents import PgAgentRepository
 from hostpulse.adapters.postgres.connector import PgConnector
 from hostpulse.adapters.postgres.metrics import PgMetricStore
 from hostpulse.adapters.redis import keys as hot
@@ -24,6 +25,7 @@ from hostpulse.core.contract import Batch, metric_values
 from hostpulse.core.envelope import Envelope
 from hostpulse.deploy.model import load_stack
 from hostpulse.localcloud.settings import PROJECT_ROOT
+from hostpulse.services.agents.tokens import register_agent
 from hostpulse.simulation.host import SyntheticHost
 from tests.events import sqs_event
 from tests.support import CloudUnderTest, eventually, post, post_batch
@@ -431,15 +433,24 @@ def test_hosts_report_completeness_from_sequence_gaps(
         batch = host.batch(recent(1))
         assert post_batch(local_cloud, batch, token).status_code == 202
     assert post_batch(local_cloud, batch, token).status_code == 202  # a duplicate counts once
+    # The host's agent reinstalled under a new name: its numbers start from 0 again.
+    reinstalled = f"{name}-again"
+    connector = PgConnector(local_cloud.endpoints["database_url"])
+    again_token = register_agent(PgAgentRepository(connector), reinstalled, [name])
+    connector.close()
+    again = SyntheticHost(name, agent_id=reinstalled)
+    for _ in range(2):
+        assert post_batch(local_cloud, again.batch(recent(1)), again_token).status_code == 202
     eventually(
-        lambda: len(query(local_cloud, "SELECT 1 FROM batches WHERE agent_id = %s", name)) == 3,
+        lambda: len(query(local_cloud, "SELECT 1 FROM batches WHERE host = %s", name)) == 5,
         30,
     )
 
     hosts = requests.get(f"{local_cloud.endpoints['api_url']}/api/v1/hosts", timeout=30).json()
 
     mine = next(h for h in hosts["hosts"] if h["host"] == name)
-    assert mine["completeness"] == {"batches": 3, "missing_batches": 1, "percent": 75.0}
+    # 3 of 0..3 from the first agent, 2 of 0..1 from the second
+    assert mine["completeness"] == {"batches": 5, "missing_batches": 1, "percent": 83.33}
     alone = requests.get(f"{local_cloud.endpoints['api_url']}/api/v1/hosts/{name}", timeout=30)
     assert alone.json() == mine
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import psycopg2
@@ -25,6 +25,8 @@ class MemoryRepository:
     revoked: set[str] = field(default_factory=set)
     fleets: set[str] = field(default_factory=set)
     lookups: int = 0
+    version: int = 0  # moved by every change, as the database's trigger does
+    version_reads: int = 0
 
     def add(self, name: str, hashed: str, hosts: Sequence[str], fleet: bool = False) -> None:
         clash = name_taken(name, fleet, [(other, other in self.fleets) for other in self.rows])
@@ -34,12 +36,15 @@ class MemoryRepository:
         self.hosts[name] = tuple(hosts)
         if fleet:
             self.fleets.add(name)
+        self.version += 1
 
     def bind(self, name: str, hosts: Sequence[str]) -> bool:
         self.hosts[name] = tuple(hosts)
+        self.version += 1
         return name in self.rows
 
     def set_host_label(self, name: str, label: str | None) -> bool:
+        self.version += 1
         return name in self.rows
 
     def list(self) -> list[Agent]:
@@ -47,6 +52,7 @@ class MemoryRepository:
 
     def revoke(self, name: str) -> bool:
         self.revoked.add(name)
+        self.version += 1
         return True
 
     def grant_for_hash(self, hashed: str) -> AgentGrant | None:
@@ -55,6 +61,10 @@ class MemoryRepository:
             if stored == hashed and name not in self.revoked:
                 return AgentGrant(name, self.hosts[name], name in self.fleets)
         return None
+
+    def directory_version(self) -> int:
+        self.version_reads += 1
+        return self.version
 
 
 def test_only_the_hash_of_a_new_token_is_stored() -> None:
@@ -87,6 +97,65 @@ def test_lookups_are_cached_and_a_revocation_applies_after_the_ttl() -> None:
     assert directory.grant_for_token(token) is None
 
 
+def test_a_fleet_of_tokens_is_not_looked_up_again_while_the_agents_stay_as_they_are() -> None:
+    repository = MemoryRepository()
+    tokens = [register_agent(repository, f"web-{n}") for n in range(50)]
+    directory = CachedAgentDirectory(repository, ttl_s=0.05)
+    for token in tokens:
+        directory.grant_for_token(token)
+    time.sleep(0.1)  # past the ttl: the next call reads the directory's version again
+
+    for token in tokens:
+        assert directory.cached_grant(token) is not None
+        assert directory.grant_for_token(token) is not None
+
+    assert repository.lookups == 50  # each token once
+    assert repository.version_reads == 2  # once at the start, once after the ttl
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda r: r.revoke("web-1"),
+        lambda r: r.bind("web-1", ["db-1"]),
+        lambda r: register_agent(r, "web-2"),
+    ],
+    ids=["revoke", "bind", "register"],
+)
+def test_any_change_to_the_agents_drops_the_cached_grants(
+    change: Callable[[MemoryRepository], object],
+) -> None:
+    repository = MemoryRepository()
+    token = register_agent(repository, "web-1")
+    directory = CachedAgentDirectory(repository, ttl_s=0.05)
+    before = directory.grant_for_token(token)
+    change(repository)
+    time.sleep(0.1)
+
+    assert directory.cached_grant(token) is None  # must be looked up again
+    assert directory.grant_for_token(token) == repository.grant_for_hash(token_hash(token))
+    assert before == AgentGrant("web-1", ("web-1",))
+
+
+def test_a_grant_looked_up_while_a_change_commits_is_not_kept() -> None:
+    repository = MemoryRepository()
+    token = register_agent(repository, "web-1")
+    directory = CachedAgentDirectory(repository, ttl_s=0.05)
+    looked_up = repository.grant_for_hash
+
+    def revoked_meanwhile(hashed: str) -> AgentGrant | None:
+        grant = looked_up(hashed)  # read before the revocation commits
+        repository.revoke("web-1")
+        return grant
+
+    repository.grant_for_hash = revoked_meanwhile  # type: ignore[method-assign]
+    assert directory.grant_for_token(token) == AgentGrant("web-1", ("web-1",))
+    repository.grant_for_hash = looked_up  # type: ignore[method-assign]
+    time.sleep(0.1)
+
+    assert directory.grant_for_token(token) is None
+
+
 def test_while_the_store_is_away_a_recently_known_token_still_works() -> None:
     repository = MemoryRepository()
     token = register_agent(repository, "web-1")
@@ -95,11 +164,13 @@ def test_while_the_store_is_away_a_recently_known_token_still_works() -> None:
     directory.grant_for_token(token)
     time.sleep(0.1)  # past the ttl: the next call asks the store
 
-    def away(hashed: str) -> AgentGrant | None:
+    def away(*_: object) -> int:
         raise psycopg2.OperationalError("connection refused")
 
-    repository.grant_for_hash = away  # type: ignore[method-assign]
+    repository.grant_for_hash = away  # type: ignore[method-assign,assignment]
+    repository.directory_version = away  # type: ignore[method-assign]
 
+    assert directory.cached_grant(token) is None  # not without the store: the look-up decides
     assert directory.grant_for_token(token) == AgentGrant("web-1", ("web-1",))
     with pytest.raises(psycopg2.OperationalError):
         directory.grant_for_token(stranger)  # never looked up: it cannot be vouched for

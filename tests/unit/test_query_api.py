@@ -24,7 +24,7 @@ from hostpulse.core.responses import (
 )
 from hostpulse.core.settings import ApiSettings
 from hostpulse.core.tiers import TierChoice, default_tiers
-from hostpulse.services.query.rows import EncodedJson, EncodedPoints, HostRow, SequenceSpan, ms_time
+from hostpulse.services.query.rows import EncodedJson, EncodedPoints, HostRow, ms_time
 from hostpulse.services.query.service import QueryService
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -39,11 +39,14 @@ class MemoryReader:
         self.process_spans: list[tuple[str, datetime, datetime]] = []
         self.retired: dict[str, int] = {}  # host -> retired at (ms)
 
-    def hosts(self, only: str | None = None) -> list[HostRow]:
+    def hosts(self, completeness_window_s: int, only: str | None = None) -> list[HostRow]:
         return [row for row in self.every_host() if only in (None, row.host)]
 
     def every_host(self) -> list[HostRow]:
         seen = {"web-1": 5_000, "db-1": 60_000, "old-1": 3 * 3_600_000, "seed-1": 10_000}
+        # web-1: seq 0..9 with 8 received (two lost); db-1's agent was reinstalled and
+        # numbers from 0 again: 5 of 100..104, then 3 of 0..2.
+        batches = {"web-1": (8, 10), "db-1": (5 + 3, 5 + 3)}
         return [
             HostRow(
                 h,
@@ -54,12 +57,14 @@ class MemoryReader:
                 NOW_MS - ago,
                 unnumbered=h == "seed-1",
                 retired_ms=self.retired.get(h),
+                batches_received=batches.get(h, (0, 0))[0],
+                batches_expected=batches.get(h, (0, 0))[1],
             )
             for h, ago in seen.items()
         ]
 
     def host_known(self, host: str) -> bool:
-        return any(row.host == host for row in self.hosts())
+        return any(row.host == host for row in self.every_host())
 
     def metrics(self, host: str) -> list[str]:
         if host not in {"web-1", "db-1", "old-1"}:
@@ -114,17 +119,6 @@ class MemoryReader:
                 "open_files": None,
                 "status": "sleeping",
             }
-        ]
-
-    def sequence_spans(self, window_s: int, only: str | None = None) -> list[SequenceSpan]:
-        return [span for span in self.every_span() if only in (None, span.host)]
-
-    def every_span(self) -> list[SequenceSpan]:
-        # web-1: seq 0..9 with 8 received (two lost); db-1's agent was reinstalled, seq from 0
-        return [
-            SequenceSpan("web-1", "web-1", 8, 0, 9),
-            SequenceSpan("db-1", "db-1", 5, 100, 104),
-            SequenceSpan("db-1", "db-1b", 3, 0, 2),
         ]
 
 

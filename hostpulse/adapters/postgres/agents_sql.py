@@ -1,4 +1,4 @@
-"""SQL of the agents table (see migrations 0001, 0004, 0006 and 0016)."""
+"""SQL of the agents table (see migrations 0001, 0004, 0006, 0016 and 0023)."""
 
 ADD_AGENT = "INSERT INTO agents (name, token_hash, hosts, fleet) VALUES (%s, %s, %s, %s)"
 # Adding is rare: one at a time, so that two names that collide cannot both pass the check.
@@ -22,3 +22,5 @@ SELECT a.name, a.hosts, a.fleet, a.host_label,
        ) ELSE '{}' END
 FROM agents a WHERE a.token_hash = %s AND a.revoked_at IS NULL
 """
+# Moved by a trigger with every change to the agents (migration 0023).
+DIRECTORY_VERSION = "SELECT version FROM agent_directory"

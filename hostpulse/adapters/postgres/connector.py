@@ -78,13 +78,27 @@ class PgConnector:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
+        with self._borrowed(autocommit=False) as conn, conn, conn.cursor() as cur:
+            yield cur  # commits, or rolls back on error
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Any]:
+        """A cursor for reads, each statement on its own: without a transaction's BEGIN and
+        COMMIT, one round trip a statement instead of three, and on a busy box each round trip
+        waits for a core. The same answers: under READ COMMITTED each statement of a
+        transaction takes its own snapshot too."""
+        with self._borrowed(autocommit=True) as conn, conn.cursor() as cur:
+            yield cur
+
+    @contextlib.contextmanager
+    def _borrowed(self, autocommit: bool) -> Iterator[psycopg2.extensions.connection]:
         if not self._slots.acquire(timeout=30):
             raise TimeoutError("no database connection came free within 30 s")
         try:
             conn = self._borrow()
             try:
-                with conn, conn.cursor() as cur:  # commits, or rolls back on error
-                    yield cur
+                conn.autocommit = autocommit  # an idle connection: set on the client alone
+                yield conn
             except (psycopg2.OperationalError, psycopg2.InterfaceError):
                 conn.close()  # a broken connection is not reused
                 raise

@@ -30,7 +30,7 @@ from hostpulse.core.prometheus_names import is_counter
 from hostpulse.core.responses import ProcessPoint, ProcessRow
 from hostpulse.core.tiers import Tier, TierChoice, default_tiers, read_chain
 from hostpulse.services.aggregate.service import Claim
-from hostpulse.services.query.rows import EncodedJson, EncodedPoints, HostRow, SequenceSpan
+from hostpulse.services.query.rows import EncodedJson, EncodedPoints, HostRow
 
 
 def as_columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
@@ -354,9 +354,10 @@ class PgMetricReader:
     def __init__(self, connector: PgConnector) -> None:
         self.connector = connector
 
-    def hosts(self, only: str | None = None) -> list[HostRow]:
-        with self.connector.transaction() as cur:
-            cur.execute(sql.LIST_HOSTS) if only is None else cur.execute(sql.ONE_HOST, (only,))
+    def hosts(self, completeness_window_s: int, only: str | None = None) -> list[HostRow]:
+        with self.connector.reading() as cur:
+            asked = {"window_s": completeness_window_s, "host": only}
+            cur.execute(sql.LIST_HOSTS if only is None else sql.ONE_HOST, asked)
             return [
                 HostRow(host, agent_id, EncodedJson(facts), *rest)
                 for host, agent_id, facts, *rest in cur.fetchall()
@@ -364,18 +365,18 @@ class PgMetricReader:
 
     def host_known(self, host: str) -> bool:
         """Whether the host has stored a batch: found by its own row, not by listing them all."""
-        with self.connector.transaction() as cur:
+        with self.connector.reading() as cur:
             cur.execute(sql.HOST_KNOWN, (host,))
             return bool(cur.fetchone()[0])
 
     def newest_stored_ms(self) -> int | None:
-        with self.connector.transaction() as cur:
+        with self.connector.reading() as cur:
             cur.execute(sql.NEWEST_STORED)
             row = cur.fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
     def metrics(self, host: str) -> list[str]:
-        with self.connector.transaction() as cur:
+        with self.connector.reading() as cur:
             cur.execute(sql.HOST_METRICS, (host,))
             return [row[0] for row in cur.fetchall()]
 
@@ -387,7 +388,7 @@ class PgMetricReader:
         start: datetime,
         end: datetime,
     ) -> dict[str, EncodedPoints]:
-        with self.connector.transaction() as cur:
+        with self.connector.reading() as cur:
             cur.execute(sql.SERIES_IDS, (host, list(metrics)))
             names = dict(cur.fetchall())
             if not names:
@@ -405,20 +406,12 @@ class PgMetricReader:
     def process_history(
         self, host: str, pid: int, start: datetime, end: datetime
     ) -> list[ProcessPoint]:
-        with self.connector.transaction() as cur:
+        with self.connector.reading() as cur:
             cur.execute(sql.PROCESS_HISTORY, (host, start, end, f"[{pid},"))
             return process_points(cur, pid)
 
-    def sequence_spans(self, window_s: int, only: str | None = None) -> list[SequenceSpan]:
-        with self.connector.transaction() as cur:
-            if only is None:
-                cur.execute(sql.BATCH_COMPLETENESS, (window_s,))
-            else:
-                cur.execute(sql.HOST_COMPLETENESS, (window_s, only))
-            return [SequenceSpan(*row) for row in cur.fetchall()]
-
     def latest_processes(self, host: str) -> tuple[int, list[ProcessRow]] | None:
-        with self.connector.transaction() as cur:
+        with self.connector.reading() as cur:
             cur.execute(sql.LATEST_PROCESSES, (host,))
             by_time = processes_by_time(cur)
         return next(iter(by_time.items()), None)
@@ -426,6 +419,6 @@ class PgMetricReader:
     def processes_between(
         self, host: str, start: datetime, end: datetime
     ) -> dict[int, list[ProcessRow]]:
-        with self.connector.transaction() as cur:
+        with self.connector.reading() as cur:
             cur.execute(sql.PROCESSES_BETWEEN, (host, start, end))
             return processes_by_time(cur)

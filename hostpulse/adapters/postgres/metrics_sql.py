@@ -433,18 +433,39 @@ ON CONFLICT (host, ts) DO NOTHING
 
 # -- reads --------------------------------------------------------------------------------
 
+
 # Facts go out as stored (text), times as milliseconds: a dict and three datetimes per host
-# cost the host list as much again (docs/benchmarks.md, the fleet pages).
-HOST_ROWS = f"""
+# cost the host list as much again (docs/benchmarks.md, the fleet pages). Each host's
+# completeness comes in the same statement, from the hourly batch counts (migration 0022;
+# whole hours: the window's first one counts entire): per agent, the batches received
+# against the span of its sequence numbers (a reinstalled agent numbers from 0 again), summed
+# per host. One round trip: while a fleet sends, each one waits for a core.
+def host_rows(host_filter: str = "") -> str:
+    return f"""
 SELECT h.host, h.agent_id, h.facts::text, {epoch_ms("h.first_seen")}, {epoch_ms("h.last_seen")},
     {epoch_ms("h.last_received")},
     -- unnumbered: the seed agent's and OTLP's batches (OTLP_AGENT_VERSION) are numbered by time
     h.facts->>'agent_version' = 'seed' OR starts_with(h.facts->>'agent_version', 'otlp'),
-    {epoch_ms("h.retired_at")}
+    {epoch_ms("h.retired_at")},
+    coalesce(c.received, 0), coalesce(c.expected, 0)
 FROM hosts h
+LEFT JOIN (
+    SELECT host, sum(received)::bigint AS received,
+        sum(last_seq - first_seq + 1)::bigint AS expected
+    FROM (
+        SELECT host, sum(batches) AS received, min(min_seq) AS first_seq, max(max_seq) AS last_seq
+        FROM batch_hours
+        WHERE hour >= date_trunc('hour', now() - %(window_s)s * interval '1 second', 'UTC')
+            {host_filter}
+        GROUP BY host, agent_id
+    ) spans
+    GROUP BY host
+) c ON c.host = h.host
 """
-LIST_HOSTS = f"{HOST_ROWS} ORDER BY h.host"
-ONE_HOST = f"{HOST_ROWS} WHERE h.host = %s"
+
+
+LIST_HOSTS = f"{host_rows()} ORDER BY h.host"
+ONE_HOST = f"{host_rows('AND host = %(host)s')} WHERE h.host = %(host)s"
 
 # Series are looked up first and the tiers read by their ids: with the ids as literals the
 # planner walks each series' primary key range; joining on series instead let it scan every
@@ -543,13 +564,3 @@ PROCESS_HISTORY = f"""{SAMPLE_PROCESSES}
 WHERE host = %s AND ts >= %s AND ts < %s AND strpos(processes::text, %s) > 0
 ORDER BY ts
 LIMIT 100000"""
-
-# Per host and agent over a window: batches received and the span of their sequence numbers.
-# From the hourly counts (whole hours: the window's first one counts entire).
-BATCH_COMPLETENESS = """
-SELECT host, agent_id, sum(batches)::bigint, min(min_seq), max(max_seq)
-FROM batch_hours
-WHERE hour >= date_trunc('hour', now() - %s * interval '1 second', 'UTC')
-GROUP BY host, agent_id
-"""
-HOST_COMPLETENESS = BATCH_COMPLETENESS.replace("GROUP BY", "AND host = %s GROUP BY")

@@ -30,6 +30,10 @@ class AgentRepository(Protocol):
     def grant_for_hash(self, hashed: str) -> AgentGrant | None:
         """The active agent with this token hash, or None."""
 
+    def directory_version(self) -> int:
+        """A number that changes with every change to any agent (added, revoked, bound,
+        relabelled), committed with it."""
+
 
 class AgentConfigStore(Protocol):
     def append(

@@ -10,13 +10,12 @@ from typing import cast
 from hostpulse.core.contract import canonical_host
 from hostpulse.core.responses import AtAGlance, Completeness, HostEntry, HostFactsView, HostStatus
 from hostpulse.services.query.ports import HotReader, MetricReader
-from hostpulse.services.query.rows import HostRow, SequenceSpan
+from hostpulse.services.query.rows import HostRow
 
 
-def completeness(spans: list[SequenceSpan]) -> Completeness:
+def completeness(row: HostRow) -> Completeness:
     """Received against expected batches, from the gaps in each agent's sequence numbers."""
-    received = sum(s.received for s in spans)
-    expected = sum(s.last_seq - s.first_seq + 1 for s in spans)
+    received, expected = row.batches_received, row.batches_expected
     return {
         "batches": received,
         "missing_batches": expected - received,
@@ -59,11 +58,8 @@ def fleet_hosts(  # noqa: PLR0913 -- the stores, the clock, and which hosts
     as retired."""
     now_ms = int(now.timestamp() * 1000)
     glances = hot.glances(only)  # one read: when ingest last saw each host, and its figures
-    spans: dict[str, list[SequenceSpan]] = {}
-    for span in reader.sequence_spans(ages.completeness_window_s, only):
-        spans.setdefault(span.host, []).append(span)
     answer: list[HostEntry] = []
-    rows = reader.hosts(only)
+    rows = reader.hosts(ages.completeness_window_s, only)
     out = {row.host for row in rows if is_retired(row, glances.get(row.host))}
     for row in rows:
         if only is None and (row.host in out) != retired:
@@ -80,7 +76,7 @@ def fleet_hosts(  # noqa: PLR0913 -- the stores, the clock, and which hosts
                 first_seen_ms=row.first_seen_ms,
                 last_received_ms=row.last_received_ms,
                 # The seed's snapshots and OTLP carry time, not a sequence: no gaps to count.
-                completeness=None if row.unnumbered else completeness(spans.get(row.host, [])),
+                completeness=None if row.unnumbered else completeness(row),
                 facts=cast(HostFactsView, row.facts),
             )
         )

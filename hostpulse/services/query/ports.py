@@ -18,12 +18,13 @@ if TYPE_CHECKING:
     )
     from hostpulse.core.tiers import TierChoice
     from hostpulse.services.query.live import Message
-    from hostpulse.services.query.rows import EncodedPoints, HostRow, SequenceSpan
+    from hostpulse.services.query.rows import EncodedPoints, HostRow
 
 
 class MetricReader(Protocol):
-    def hosts(self, only: str | None = None) -> list[HostRow]:
-        """Every host, or only the one named (none when unknown)."""
+    def hosts(self, completeness_window_s: int, only: str | None = None) -> list[HostRow]:
+        """Every host, or only the one named (none when unknown), with its batches over the
+        window."""
         ...
 
     def host_known(self, host: str) -> bool: ...
@@ -49,8 +50,6 @@ class MetricReader(Protocol):
     def process_history(
         self, host: str, pid: int, start: datetime, end: datetime
     ) -> list[ProcessPoint]: ...
-
-    def sequence_spans(self, window_s: int, only: str | None = None) -> list[SequenceSpan]: ...
 
 
 class HotReader(Protocol):

@@ -33,17 +33,10 @@ class HostRow:
     last_received_ms: int
     unnumbered: bool  # sent by the seed agent or over OTLP: batches numbered by time
     retired_ms: int | None = None
-
-
-@dataclass(frozen=True)
-class SequenceSpan:
-    """The batches one agent delivered for a host: how many, and the lowest and highest seq."""
-
-    host: str
-    agent_id: str
-    received: int
-    first_seq: int
-    last_seq: int
+    # Over the completeness window: batches received, and those its agents' sequence numbers
+    # span (each agent's lowest to highest, summed).
+    batches_received: int = 0
+    batches_expected: int = 0
 
 
 class EncodedPoints(EncodedJson):
