@@ -141,7 +141,7 @@ class PgAlertStore:
     def rule_set(self) -> RuleSet:
         now = time.monotonic()
         if self._rules is None or now - self._rules[0] > self.rules_ttl_s:
-            with self.connector.transaction() as cur:
+            with self.connector.reading() as cur:
                 cur.execute(sql.RULES)
                 rules = [row[0] for row in cur.fetchall()]
                 cur.execute(sql.NOTIFIERS)
@@ -216,7 +216,7 @@ class PgAlertStore:
     # -- silences -------------------------------------------------------------------------
 
     def live_silences(self, now_ms: int) -> list[Silence]:
-        return self._silences(sql.LIVE_SILENCES, (now_ms,))
+        return self._silences(sql.LIVE_SILENCES, (now_ms,), reading=True)
 
     def end_silences(self, now_ms: int) -> list[Silence]:
         return self._silences(sql.END_SILENCES, (now_ms,))
@@ -239,18 +239,20 @@ class PgAlertStore:
         return added
 
     def silences_since(self, since_ms: int, limit: int) -> list[Silence]:
-        return self._silences(sql.SILENCES_SINCE, (since_ms, limit))
+        return self._silences(sql.SILENCES_SINCE, (since_ms, limit), reading=True)
 
     def expire_silence(self, silence_id: int, by: str, now_ms: int) -> Silence | None:
         found = self._silences(sql.EXPIRE_SILENCE, (now_ms, by, silence_id))
         return found[0] if found else None
 
     def silence(self, silence_id: int) -> Silence | None:
-        found = self._silences(sql.SILENCE, (silence_id,))
+        found = self._silences(sql.SILENCE, (silence_id,), reading=True)
         return found[0] if found else None
 
-    def _silences(self, statement: str, params: tuple[Any, ...]) -> list[Silence]:
-        with self.connector.transaction() as cur:
+    def _silences(
+        self, statement: str, params: tuple[Any, ...], reading: bool = False
+    ) -> list[Silence]:
+        with self.connector.reading() if reading else self.connector.transaction() as cur:
             cur.execute(statement, params)
             rows = cur.fetchall()
         return [_silence(row) for row in rows]
@@ -258,7 +260,7 @@ class PgAlertStore:
     # -- reading --------------------------------------------------------------------------
 
     def active(self) -> list[ActiveAlert]:
-        with self.connector.transaction() as cur:
+        with self.connector.reading() as cur:
             cur.execute(sql.ACTIVE)
             firing = [firing_alert(row) for row in cur.fetchall()]
             cur.execute(sql.PENDING)
@@ -279,7 +281,7 @@ class PgAlertStore:
     def history(
         self, start_ms: int, end_ms: int, host: str | None, rule: str | None, limit: int
     ) -> list[AlertEvent]:
-        with self.connector.transaction() as cur:
+        with self.connector.reading() as cur:
             cur.execute(sql.HISTORY, (start_ms, end_ms, host, host, rule, rule, limit))
             return [history_event(row) for row in cur.fetchall()]
 
