@@ -57,7 +57,9 @@ def test_a_password_too_short_or_too_long_is_refused(accounts: Accounts, passwor
         accounts.add_user("bob", password, Role.VIEWER)
 
 
-@pytest.mark.parametrize("name", ["", " ada", "x" * 65, "line\nbreak", "bidi\u202eflip"])
+@pytest.mark.parametrize(
+    "name", ["", " ada", "x" * 65, "line\nbreak", "bidi\u202eflip", "nul\x00", "half\ud800"]
+)
 def test_a_user_name_must_be_printable_and_short(accounts: Accounts, name: str) -> None:
     with pytest.raises(AccountError, match="not a user name"):
         accounts.add_user(name, PASSWORD, Role.VIEWER)
@@ -94,6 +96,19 @@ def test_a_wrong_password_and_an_unknown_user_answer_alike_and_are_counted(
         "sign-in-user:ada": 1,
         "sign-in-user:nobody": 1,
     }
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "\ud851\u009e\x00H", "lone\udc34"])
+def test_a_name_no_account_can_have_is_a_wrong_name_and_the_store_is_not_asked(
+    accounts: Accounts, store: MemoryAccountStore, throttle: MemoryAuthThrottle, name: str
+) -> None:
+    def as_postgresql_would(asked: str) -> None:
+        raise ValueError("A string literal cannot contain NUL (0x00) characters.")
+
+    store.user = as_postgresql_would  # type: ignore[method-assign,assignment]
+
+    assert accounts.sign_in(name, PASSWORD, NOW, "10.0.0.1") is None
+    assert throttle.failures == {"sign-in:10.0.0.1": 1}
 
 
 def test_too_many_failures_for_one_user_throttle_it_from_every_address(

@@ -46,6 +46,16 @@ MAX_PASSWORD = 1024  # hashing is the costly part: no megabyte passwords
 USER_NAME = re.compile(SAFE_TEXT)
 
 
+def is_user_name(name: str) -> bool:
+    """1 to 64 printable characters, no spaces around, and text PostgreSQL can hold."""
+    return (
+        0 < len(name) <= 64
+        and name.strip() == name
+        and USER_NAME.match(name) is not None
+        and not any("\ud800" <= character <= "\udfff" for character in name)
+    )
+
+
 class AccountError(ValueError):
     """A request about users that cannot be met; the message says why."""
 
@@ -153,7 +163,7 @@ class Accounts:
         self.throttle = throttle
 
     def add_user(self, name: str, password: str, role: Role) -> User:
-        if not name or len(name) > 64 or name.strip() != name or not USER_NAME.match(name):
+        if not is_user_name(name):
             raise AccountError(
                 f"{name!r} is not a user name: 1 to 64 printable characters, no spaces around"
             )
@@ -180,13 +190,16 @@ class Accounts:
     def sign_in(self, name: str, password: str, now: datetime, source: str) -> SignedIn | None:
         """A new session, or None for a wrong name or password (the same answer for both).
         Raises ``SignInThrottled`` after too many failures from ``source`` or for ``name``."""
-        counted = (f"sign-in:{source}", f"sign-in-user:{name}")
+        # A name no account can have (a NUL, an unpaired surrogate: text the store cannot
+        # even be asked about) is a wrong name like any other, counted against its source.
+        possible = is_user_name(name)
+        counted = [f"sign-in:{source}", *([f"sign-in-user:{name}"] if possible else [])]
         # Counted before the slow check, taken back if it succeeds: guesses sent at once are
         # held to the bound as guesses sent one after another are.
         blocked = max([self.throttle.attempt(key) for key in counted])
         if blocked > 0:
             raise SignInThrottled(blocked)
-        user = self.store.user(name)
+        user = self.store.user(name) if possible else None
         valid = verify_password(password, user.password_hash if user else _DECOY)
         if user is None or not valid:
             return None
