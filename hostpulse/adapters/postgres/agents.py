@@ -61,7 +61,7 @@ class PgAgentRepository:
             return bool(cur.rowcount)
 
     def grant_for_hash(self, hashed: str) -> AgentGrant | None:
-        with self.connector.transaction() as cur:
+        with self.connector.reading() as cur:
             cur.execute(sql.GRANT_FOR_HASH, (hashed,))
             row: Any = cur.fetchone()
         if row is None:
@@ -70,7 +70,7 @@ class PgAgentRepository:
         return AgentGrant(str(name), tuple(hosts), bool(fleet), frozenset(taken), host_label)
 
     def directory_version(self) -> int:
-        with self.connector.transaction() as cur:
+        with self.connector.reading() as cur:
             cur.execute(sql.DIRECTORY_VERSION)
             row: Any = cur.fetchone()
         return int(row[0])
