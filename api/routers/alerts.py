@@ -13,7 +13,7 @@ from api.dependencies import Admin, AlertRules, Now, Reader
 from api.params import HostRef, parse_time
 from api.problems import invalid, refusals
 from hostpulse.core.contract import SAFE_TEXT
-from hostpulse.core.responses import ActiveAlerts, AlertHistory, RuleList
+from hostpulse.core.responses import ActiveAlerts, AlertHistory, AlertState, RuleList
 from hostpulse.core.seed_compat import SeedAlert, seed_alert
 from hostpulse.services.alerts.promql_form import with_promql
 from hostpulse.services.alerts.rules import Rule
@@ -24,6 +24,8 @@ from hostpulse.services.alerts.silences import with_silences
 class RuleAnswer(TypedDict):
     rule: Rule
 
+
+SEED_STATES: tuple[AlertState, ...] = ("firing", "resolved")
 
 router = APIRouter(tags=["alerts"], dependencies=[Reader], responses=refusals(401))
 # Changing what alerts is an operator's act: the admin credential, not the read token.
@@ -112,18 +114,22 @@ def history(  # noqa: PLR0913, PLR0917 -- a route's parameters are its query
     host: HostRef | None = None,
     rule: Annotated[str | None, Query(max_length=256, pattern=SAFE_TEXT)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
+    state: Annotated[list[AlertState] | None, Query(description="Only these states")] = None,
 ) -> AlertHistory:
     start, end = parse_time(from_, now, "from"), parse_time(to, now, "to")
     if end <= start:
         raise HTTPException(400, "'to' must be after 'from'")
     events = store.history(
-        int(start.timestamp() * 1000), int(end.timestamp() * 1000), host, rule, limit
-    )
+        int(start.timestamp() * 1000), int(end.timestamp() * 1000), host, rule, limit,
+        state or (),
+    )  # fmt: skip
     return {"events": events}
 
 
 @router.get("/api/alerts/recent", tags=["seed compatibility"], summary="The seed's recent alerts")
 def seed_recent(store: AlertRules, now: Now) -> list[SeedAlert]:
+    """The newest hundred firings and resolutions of the last day: pending is not an alert
+    yet, and it must not crowd out the ones that are."""
     end = int(now.timestamp() * 1000)
-    events = store.history(end - 24 * 3600 * 1000, end + 1, None, None, 100)
-    return [seed_alert(event) for event in events if event["state"] != "pending"]
+    events = store.history(end - 24 * 3600 * 1000, end + 1, None, None, 100, SEED_STATES)
+    return [seed_alert(event) for event in events]

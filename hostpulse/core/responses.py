@@ -221,10 +221,13 @@ class SilenceAnswer(TypedDict):
     silence: SilenceEntry
 
 
+AlertState = Literal["pending", "firing", "resolved"]
+
+
 class AlertEvent(TypedDict):
     rule: str
     host: str
-    state: Literal["pending", "firing", "resolved"]
+    state: AlertState
     ts_ms: Millis
     value: float | None
     severity: str

@@ -94,10 +94,14 @@ def test_a_host_above_90_percent_for_15_s_fires_once_and_resolves_once(
     ).json()["events"]
     states = sorted({e["state"] for e in history if e["rule"] == "E2eHighCpu"})
     assert states == ["firing", "pending", "resolved"]
+    fired_ms = min(e["ts_ms"] for e in history if e["state"] == "firing")
     recent = requests.get(f"{api}/api/alerts/recent", timeout=30).json()
-    assert {(a["rule"], a["state"]) for a in recent if a["host"] == name} >= {
-        ("E2eHighCpu", "firing"),
-        ("E2eHighCpu", "resolved"),
-    }
+    # The newest hundred of the session's cloud, where earlier tests' hosts fall silent
+    # together: ours unless a hundred newer ones came between.
+    if len(recent) < 100 or recent[-1]["timestamp"] * 1000 <= fired_ms:
+        assert {(a["rule"], a["state"]) for a in recent if a["host"] == name} >= {
+            ("E2eHighCpu", "firing"),
+            ("E2eHighCpu", "resolved"),
+        }
     active = requests.get(f"{api}/api/v1/alerts", timeout=30).json()["alerts"]
     assert not [a for a in active if a["host"] == name and a["rule"] == "E2eHighCpu"]

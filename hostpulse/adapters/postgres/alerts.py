@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from psycopg2.extras import Json
 
 from hostpulse.adapters.postgres import alerts_sql as sql
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.core.responses import ActiveAlert, AlertEvent, RuleEntry
+from hostpulse.core.responses import ActiveAlert, AlertEvent, AlertState, RuleEntry
 from hostpulse.services.alerts.ports import (
     AlertKey,
     Delivery,
@@ -278,11 +278,20 @@ class PgAlertStore:
             ]  # fmt: skip
         return firing + pending
 
-    def history(
-        self, start_ms: int, end_ms: int, host: str | None, rule: str | None, limit: int
+    def history(  # noqa: PLR0913, PLR0917 -- each is a filter of the same query
+        self,
+        start_ms: int,
+        end_ms: int,
+        host: str | None,
+        rule: str | None,
+        limit: int,
+        states: Sequence[AlertState] = (),
     ) -> list[AlertEvent]:
+        wanted = list(states)
         with self.connector.reading() as cur:
-            cur.execute(sql.HISTORY, (start_ms, end_ms, host, host, rule, rule, limit))
+            cur.execute(
+                sql.HISTORY, (start_ms, end_ms, host, host, rule, rule, wanted, wanted, limit)
+            )
             return [history_event(row) for row in cur.fetchall()]
 
 

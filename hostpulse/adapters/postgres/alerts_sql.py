@@ -131,6 +131,7 @@ SELECT rule, host, state, {epoch_ms("ts")}, value, severity, summary, fingerprin
 FROM alert_events
 WHERE ts >= {TS} AND ts < {TS} AND (%s::text IS NULL OR host = %s)
   AND (%s::text IS NULL OR rule = %s)
+  AND (cardinality(%s::text[]) = 0 OR state = ANY(%s::text[]))
 ORDER BY ts DESC LIMIT %s
 """
 

@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from hostpulse.core.contract import Batch
-from hostpulse.core.responses import ActiveAlert, AlertEvent, RuleEntry
+from hostpulse.core.responses import ActiveAlert, AlertEvent, AlertState, RuleEntry
 from hostpulse.services.alerts.prometheus_rules import RuleGroup
 from hostpulse.services.alerts.rules import Notifier, Rule, RuleSet
 from hostpulse.services.alerts.silences import NewSilence, Silence
 from hostpulse.services.alerts.timeline import Point
 
 NotificationKind = Literal["firing", "resolved", "reminder"]
-EventState = Literal["pending", "firing", "resolved"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ class NewEpisode:
 class EventRecord:
     """One transition in the alert history."""
 
-    state: EventState
+    state: AlertState
     ts_ms: int
     value: float | None
     severity: str
@@ -174,9 +173,17 @@ class RuleStore(AlertStore, Protocol):
 
     def silence(self, silence_id: int) -> Silence | None: ...
 
-    def history(
-        self, start_ms: int, end_ms: int, host: str | None, rule: str | None, limit: int
-    ) -> list[AlertEvent]: ...
+    def history(  # noqa: PLR0913, PLR0917 -- each is a filter of the same query
+        self,
+        start_ms: int,
+        end_ms: int,
+        host: str | None,
+        rule: str | None,
+        limit: int,
+        states: Sequence[AlertState] = (),
+    ) -> list[AlertEvent]:
+        """The newest ``limit`` transitions in the span, newest first; ``states`` (none: every
+        state) is filtered before the limit counts."""
 
 
 @dataclass(frozen=True)

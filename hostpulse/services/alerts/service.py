@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hostpulse.core.contract import Batch
+from hostpulse.core.responses import AlertState
 from hostpulse.services.alerts.ports import (
     AlertStore,
     Channel,
     Delivery,
     EventRecord,
-    EventState,
     HostAlerts,
     NewEpisode,
     Notification,
@@ -139,7 +139,7 @@ class RuleOnHost:
     now_ms: int
     outcome: Outcome
 
-    def event(self, state: EventState, ts_ms: int, value: float | None, summary: str) -> None:
+    def event(self, state: AlertState, ts_ms: int, value: float | None, summary: str) -> None:
         self.alerts.add_event(
             self.rule.name, EventRecord(state, ts_ms, value, self.rule.severity, summary)
         )
