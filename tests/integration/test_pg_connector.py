@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, timedelta
 
 import psycopg2
 import pytest
 
+from hostpulse.adapters.postgres import metrics_sql as sql
 from hostpulse.adapters.postgres.connector import PgConnector
-from hostpulse.adapters.postgres.metrics import PgMetricStore
+from hostpulse.adapters.postgres.metrics import TIERS, PgMetricStore
 from hostpulse.core.partitions import day_of_ms, partition_name
 from hostpulse.simulation.host import SyntheticHost
 from hostpulse.wiring.by_url import migrate_database
@@ -147,3 +149,65 @@ def test_a_partition_dropped_elsewhere_is_made_again(scratch: tuple[str, str]) -
 
     assert store.write_batch(host.batch([now - 1000]).model_copy(update={"seq": 1}))
     assert len(stored_cpu(url, host.hostname)) == 1  # the first went with its partition
+
+
+WAITING_WRITERS = """
+SELECT count(*) FROM pg_locks
+WHERE NOT granted AND locktype = 'advisory'
+  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+"""
+
+
+def test_a_write_that_makes_partitions_blocks_no_read_while_it_waits(
+    scratch: tuple[str, str],
+) -> None:
+    """A new partition locks its whole table until its transaction ends. Before, it was made in
+    the write's transaction, which may wait (here on another writer of the same host): every
+    read of every tier waited with it."""
+    admin_url, name = scratch
+    url = f"{admin_url}/{name}"
+    store = PgMetricStore(PgConnector(url))
+    host = SyntheticHost("new-day-1", cores=2)
+    three_days_ago = int(time.time() * 1000) - 3 * 86_400_000
+    other_writer = psycopg2.connect(url)
+    with other_writer.cursor() as cur:  # holds the host's write lock, as a writer in flight
+        cur.execute(sql.LOCK_KEYS, ([f"host:{host.hostname}"],))
+    written: list[bool] = []
+    writer = threading.Thread(
+        target=lambda: written.append(store.write_batch(host.batch([three_days_ago])))
+    )
+    writer.start()
+    try:
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:  # until the write waits on the lock
+                cur.execute(WAITING_WRITERS)
+                if cur.fetchone() != (0,):
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the write never waited on the other writer")
+            cur.execute("SET lock_timeout = '2s'")
+            for table in sql.PARTITIONED_TABLES:  # each answers now, not after the write
+                cur.execute(f"SELECT count(*) FROM {table}")
+                assert cur.fetchone() == (0,)
+    finally:
+        other_writer.rollback()
+        other_writer.close()
+        writer.join(timeout=30)
+    assert written == [True]
+    assert len(stored_cpu(url, host.hostname)) == 1
+
+
+def test_a_rollup_makes_the_next_days_partitions_ahead(scratch: tuple[str, str]) -> None:
+    admin_url, name = scratch
+    store = PgMetricStore(PgConnector(f"{admin_url}/{name}"))
+    source, tier = TIERS[0], TIERS[1]
+    start = store.watermarks()[tier.name]
+    end = start + timedelta(seconds=tier.resolution_s)
+
+    assert store.roll_up(tier, source, start, end) == end
+
+    tomorrow = (end - timedelta(microseconds=1)).astimezone(UTC).date() + timedelta(days=1)
+    for table in sql.PARTITIONED_TABLES:
+        assert partition_name(table, tomorrow) in store.partitions()[table]

@@ -134,10 +134,11 @@ class PgMetricStore:
             return self._write_batches(batches)
 
     def _write_batches(self, batches: Sequence[Batch]) -> list[Claim]:
+        # Partitions first, in a transaction of their own: a new one locks its whole table
+        # against every read until its transaction ends, and the write's may wait on others.
+        self.ensure_partitions({day_of_ms(s.ts_ms) for b in batches for s in b.samples})
         with self.connector.transaction() as cur:
             self._forget_if_another_database()
-            days = {day_of_ms(s.ts_ms) for b in batches for s in b.samples}
-            created = self._ensure_partitions(cur, days)
             keys = {f"host:{b.host.hostname}" for b in batches}
             keys |= {f"agent:{b.agent_id}" for b in batches}
             # Statements that need nothing from each other's answers go in one round trip (a
@@ -160,8 +161,7 @@ class PgMetricStore:
             (minutes_rolled,) = cur.fetchone()
             new = self._write_metrics(cur, fresh, int(minutes_rolled.timestamp() * 1000))
             self._write_processes(cur, fresh)
-        # Only once committed: a rolled-back transaction takes its partitions and series along.
-        self._partitions.update(created)
+        # Only once committed: a rolled-back transaction takes its series along.
         self._series_ids.update(new.series)
         if len(self._layouts) + len(new.layouts) > MAX_LAYOUTS:
             self._layouts.clear()  # hosts come and go: what is still sent is made again
@@ -230,17 +230,19 @@ class PgMetricStore:
             cur.execute(sql.INSERT_PROCESSES)
 
     def ensure_partitions(self, days: set[date]) -> None:
-        """Day partitions of every tier for ``days`` (writes create theirs on their own)."""
+        """Day partitions of every tier for ``days``, in a short transaction of their own; no
+        round trip when this process made or met them all before."""
+        self._forget_if_another_database()
+        wanted = [
+            (table, day, partition_name(table, day))
+            for day in sorted(days)
+            for table in sql.PARTITIONED_TABLES
+        ]
+        if all(name in self._partitions for _, _, name in wanted):
+            return
         with self.connector.transaction() as cur:
             self._forget_if_another_database()
-            created = self._ensure_partitions(cur, days)
-        self._partitions.update(created)
-
-    def _ensure_partitions(self, cur: Any, days: set[date]) -> list[str]:
-        created = []
-        for day in sorted(days):
-            for table in sql.PARTITIONED_TABLES:
-                name = partition_name(table, day)
+            for table, day, name in wanted:
                 if name in self._partitions:
                     continue
                 # Concurrent writers creating the same partition would collide; the lock
@@ -254,8 +256,7 @@ class PgMetricStore:
                         end=(day + timedelta(days=1)).isoformat(),
                     )
                 )
-                created.append(name)
-        return created
+        self._partitions.update(name for _, _, name in wanted)
 
     # -- rolled tiers -----------------------------------------------------------------------
 
@@ -266,8 +267,9 @@ class PgMetricStore:
 
     def roll_up(self, tier: Tier, source: Tier, start: datetime, end: datetime) -> datetime:
         # Partitions first, in their own transaction: creating one while holding the rollup
-        # lock alone would wait on writers that wait on that lock.
-        self.ensure_partitions(days_of_span(start, end))
+        # lock alone would wait on writers that wait on that lock. The next day's too, so that
+        # the first writes after midnight find theirs made and lock no table while they wait.
+        self.ensure_partitions(days_of_span(start, end + timedelta(days=1)))
         with self.connector.transaction() as cur:
             cur.execute(sql.LOCK_ROLLUP_ALONE)
             cur.execute(sql.TIER_WATERMARK, (tier.name,))
