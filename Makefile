@@ -28,12 +28,12 @@ status: install
 	$(BIN)/hostpulse status
 
 # `make test`: the unit tests and the integration tests that share the session's local cloud
-# (what is not marked slow). `make test-all`: everything, fault scenarios and own clouds too, in
-# two workers (the groups of tests/conftest.py stay together; each worker has its own session
-# cloud): most of the slow tests wait out an outage they stage, and another group runs meanwhile.
+# (what is not marked slow). `make test-all`: everything, fault scenarios and own clouds too.
+# Both in two workers (the groups of tests/conftest.py stay together; each worker has its own
+# session cloud): while one waits on a server or an outage it staged, the other has the cores.
 test: install
 	sh scripts/test-tools.sh
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" -n 2
 
 test-all: install terraform-tools
 	sh scripts/test-tools.sh
