@@ -210,8 +210,20 @@ def test_batches_follow_the_schedule_without_drift(tmp_path: Path) -> None:
     agent.stop()
     runner.join(timeout=10)
 
-    assert 9 <= len(sender.accepted) <= 12  # 2 s / 0.2 s = 10 batches, plus the final flush
-    assert sum(len(b["samples"]) for b in sender.accepted) >= 19
+    # A busy machine may delay a tick or make the agent skip some, never add one: at most
+    # 2 s / 0.2 s = 10 batches plus the stop's flush. Their count says nothing of drift.
+    assert len(sender.accepted) <= 12
+    stamps = sorted(s["ts_ms"] for b in sender.accepted for s in b["samples"])[:-1]
+    assert len(stamps) >= 10  # the last, left out, is the stop's own collection
+    # On the schedule the samples fall on one grid of 100 ms, whatever delayed a few of them;
+    # 30 ms of collection added to each interval would spread them around the whole period.
+    offsets = [(ts - stamps[0]) % 100 for ts in stamps]
+    on_grid = max(sum(1 for o in offsets if circular_ms(o, grid) <= 20) for grid in offsets)
+    assert on_grid >= 0.8 * len(stamps), offsets
+
+
+def circular_ms(a: int, b: int, period: int = 100) -> int:
+    return min((a - b) % period, (b - a) % period)
 
 
 def test_a_full_disk_loses_the_batch_counted_and_the_agent_goes_on(tmp_path: Path) -> None:
