@@ -11,9 +11,9 @@ import requests
 
 from hostpulse.adapters.aws.clients import aws_client
 from hostpulse.adapters.notify import SnsChannel
+from hostpulse.services.alerts.notification_body import payload
 from hostpulse.services.alerts.ports import Span
 from hostpulse.services.alerts.rules import Notifier, load_rule_set
-from hostpulse.services.alerts.service import payload
 from tests.support import CloudUnderTest
 
 pytestmark = pytest.mark.localcloud

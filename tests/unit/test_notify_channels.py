@@ -14,9 +14,9 @@ from hostpulse.adapters.notify import (
     WebhookChannel,
     postable_alert,
 )
+from hostpulse.services.alerts.notification_body import payload
 from hostpulse.services.alerts.ports import Span
 from hostpulse.services.alerts.rules import Notifier, load_rule_set
-from hostpulse.services.alerts.service import payload
 from tests.support import WebhookReceiver, free_port
 
 

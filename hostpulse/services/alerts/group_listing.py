@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from hostpulse.services.alerts.notification_body import iso
 from hostpulse.services.alerts.ports import StoredGroup
 from hostpulse.services.alerts.prometheus_rules import AlertingRule
 from hostpulse.services.alerts.rule_evaluation import RuleAlert
 from hostpulse.services.alerts.rule_groups import GroupState, rule_keys
 from hostpulse.services.alerts.rule_templates import go_float
-from hostpulse.services.alerts.service import iso
 
 RuleType = Literal["alert", "record"]
 NEVER = "0001-01-01T00:00:00Z"  # Go's zero time: what Prometheus shows before a first run

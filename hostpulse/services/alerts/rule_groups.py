@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from hostpulse.services.alerts.notification_body import alert_body, send_now
 from hostpulse.services.alerts.ports import (
     AlertKey,
     Channel,
@@ -40,7 +41,7 @@ from hostpulse.services.alerts.prometheus_rules import (
 )
 from hostpulse.services.alerts.rule_evaluation import AlertingRuleState, Query, RuleAlert
 from hostpulse.services.alerts.rules import LOG, Notifier, RuleSet
-from hostpulse.services.alerts.service import Outcome, alert_body, send_now
+from hostpulse.services.alerts.service import Outcome
 from hostpulse.services.ingest.remote_write.series import HostRule, host_batches, made_of
 from hostpulse.services.promql.model import PromQLError
 from hostpulse.services.promql.service import PromQLService

@@ -7,11 +7,11 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from hostpulse.core.contract import Batch
 from hostpulse.core.responses import AlertState
+from hostpulse.services.alerts.notification_body import payload, send_now
 from hostpulse.services.alerts.ports import (
     AlertStore,
     Channel,
@@ -26,7 +26,7 @@ from hostpulse.services.alerts.ports import (
     Span,
     StoredEpisode,
 )
-from hostpulse.services.alerts.rules import LOG, Notifier, Rule, RuleSet
+from hostpulse.services.alerts.rules import LOG, Rule, RuleSet
 from hostpulse.services.alerts.silences import Silence, active_labels, alert_labels, silenced_by
 from hostpulse.services.alerts.timeline import Episode, Point, Timeline, evaluate
 from hostpulse.services.alerts.values import describe, rule_value, value_of
@@ -38,10 +38,6 @@ MARGIN_MS = 60_000
 RETRY_BASE_S = 5.0
 RETRY_CAP_S = 600.0
 MAX_ATTEMPTS = 12
-
-
-def iso(ms: int | None) -> str | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat()
 
 
 def horizon_ms(rule: Rule) -> int:
@@ -59,73 +55,6 @@ class Outcome:
     failed: int = 0
     resent: int = 0
     suppressed: int = 0
-
-
-def payload(  # noqa: PLR0913 -- the parts of one notification
-    rule: Rule,
-    host: str,
-    kind: NotificationKind,
-    span: Span,
-    value: float | None,
-    *,
-    annotations: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """A notification of one of hostpulse's own rules. ``annotations``: the rule's templates
-    as already rendered for this transition."""
-    if annotations is None:
-        annotations = describe(rule, host, value, "resolved" if kind == "resolved" else "firing")
-    labels = {**rule.labels, "alertname": rule.name, "host": host}
-    return alert_body(kind, span, value, rule=rule.name, host=host, severity=rule.severity,
-                      labels=labels, annotations=annotations, threshold=rule.threshold)  # fmt: skip
-
-
-def alert_body(  # noqa: PLR0913 -- the parts of one notification
-    kind: NotificationKind,
-    span: Span,
-    value: float | None,
-    *,
-    rule: str,
-    host: str,
-    severity: str,
-    labels: dict[str, str],
-    annotations: dict[str, str],
-    threshold: float | None = None,
-) -> dict[str, Any]:
-    """The generic JSON body of a notification (webhook, SNS, log); Slack gets a text of it,
-    Alertmanager its labels and annotations."""
-    return {
-        "version": 1,
-        "status": "resolved" if kind == "resolved" else "firing",
-        "kind": kind,
-        "rule": rule,
-        "host": host,
-        "severity": severity,
-        "value": value,
-        "threshold": threshold,
-        "started_at": iso(span.started_ms),
-        "fired_at": iso(span.fired_ms),
-        "resolved_at": iso(span.resolved_ms),
-        "labels": labels,
-        "annotations": annotations,
-        "summary": annotations.get("summary", rule),
-    }
-
-
-def send_now(
-    channels: Mapping[str, Channel], notifiers: list[Notifier], body: dict[str, Any]
-) -> int:
-    """``body`` to each notifier now, or not at all (the next tick sends it again): how many
-    took it."""
-    sent = 0
-    for notifier in notifiers:
-        try:
-            channels[notifier.type].send(notifier, body)
-        except Exception as error:
-            log.warning("resending to alertmanager failed",
-                        extra={"target": notifier.name, "error": str(error)})  # fmt: skip
-            continue
-        sent += 1
-    return sent
 
 
 @dataclass(frozen=True)
