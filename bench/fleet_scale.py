@@ -274,6 +274,14 @@ def page_reads(api: str) -> dict[str, dict[str, float]]:
                 client.get(url).raise_for_status()
 
             timings[name] = timed_ms(20, get)
+        # The host list's size on the wire, as a browser gets it (gzip) and as it is.
+        hosts_url = f"{api}/api/v1/hosts"
+        plain = client.get(hosts_url, headers={"Accept-Encoding": "identity"})
+        zipped = client.get(hosts_url, headers={"Accept-Encoding": "gzip"})
+        timings["hosts_answer"] = {
+            "kib": plain.num_bytes_downloaded / 1024,
+            "gzip_kib": zipped.num_bytes_downloaded / 1024,
+        }
     return timings
 
 
