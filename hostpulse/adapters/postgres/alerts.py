@@ -287,7 +287,7 @@ class PgAlertStore:
         limit: int,
         states: Sequence[AlertState] = (),
     ) -> list[AlertEvent]:
-        wanted = list(states)
+        wanted = list(states)  # a list: psycopg2 sends a tuple as a row, not as an array
         with self.connector.reading() as cur:
             cur.execute(
                 sql.HISTORY, (start_ms, end_ms, host, host, rule, rule, wanted, wanted, limit)

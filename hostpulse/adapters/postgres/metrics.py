@@ -241,7 +241,7 @@ class PgMetricStore:
         if all(name in self._partitions for _, _, name in wanted):
             return
         with self.connector.transaction() as cur:
-            self._forget_if_another_database()
+            self._forget_if_another_database()  # again: the transaction may have reconnected
             for table, day, name in wanted:
                 if name in self._partitions:
                     continue
